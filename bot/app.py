@@ -1,0 +1,110 @@
+"""The composition root: settings → store → bot → dispatcher → polling. Tests call the same factories."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.strategy import FSMStrategy
+from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.fsm_storage import StoreStorage
+from bot.handlers import build_routers
+from bot.handlers.menu import set_default_menus
+from bot.i18n import I18n
+from bot.middlewares import ActorMiddleware, AnswerCallbacks
+from bot.scheduler import Scheduler
+from bot.store import Store
+
+log = logging.getLogger("bot")
+
+
+def build_dispatcher(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    i18n: I18n,
+    scheduler: Scheduler | None = None,
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+) -> Dispatcher:
+    dp = Dispatcher(
+        storage=storage or StoreStorage(store),
+        events_isolation=events_isolation or SimpleEventIsolation(),
+        fsm_strategy=FSMStrategy.USER_IN_CHAT,
+        settings=settings,
+        store=store,
+        clock=clock,
+        i18n=i18n,
+        scheduler=scheduler,
+    )
+    dp.update.outer_middleware(ActorMiddleware())
+    dp.callback_query.middleware(AnswerCallbacks())
+    dp.include_routers(*build_routers())
+    return dp
+
+
+def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)) if settings.api_base else None
+    if settings.bot_token is None:
+        raise ValueError("BOT_TOKEN is required to build the bot")
+    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    clock: Clock
+    i18n: I18n
+    scheduler: Scheduler
+    bot: Bot
+    dp: Dispatcher
+
+    @classmethod
+    async def create(cls, settings: Settings) -> "App":
+        store = await Store.open(settings.database_path)
+        clock = Clock(settings.timezone)
+        i18n = I18n(default=settings.default_language)
+        scheduler = Scheduler(settings.timezone)
+        bot = build_bot(settings)
+        dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler)
+        return cls(settings, store, clock, i18n, scheduler, bot, dp)
+
+    async def run_polling(self) -> None:
+        """Long polling until cancelled; the scheduler runs beside it."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await set_default_menus(self.bot, self.i18n)
+        self.scheduler.start()
+        try:
+            await self.dp.start_polling(self.bot, handle_signals=False, close_bot_session=False,
+                                        tasks_concurrency_limit=64, polling_timeout=10)
+        finally:
+            self.scheduler.shutdown()
+
+    async def close(self) -> None:
+        self.scheduler.shutdown()
+        await self.bot.session.close()
+        await self.store.close()
+
+
+async def run(settings: Settings) -> None:
+    app = await App.create(settings)
+    me = await app.bot.get_me()
+    log.info("bot @%s (%s) polling", me.username, me.id)
+    try:
+        await app.run_polling()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await app.close()

@@ -1,0 +1,47 @@
+"""`xuexi-bot run` (real Telegram, long polling) and `xuexi-bot sandbox` (local web chat)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xuexi-bot", description="学习强国-style study organisation bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run against Telegram (needs BOT_TOKEN)")
+    sb = sub.add_parser("sandbox", help="run the bot in the local sandbox with its web chat")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8080)
+    sb.add_argument("--db", type=Path, default=None, help="SQLite file (default data/sandbox.sqlite3)")
+    sb.add_argument("--demo", action="store_true", help="load demo users and data")
+    sb.add_argument("--no-bot", action="store_true", help="serve the sandbox only; run the bot separately "
+                    "with TELEGRAM_API_URL=http://HOST:PORT")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    try:
+        if args.command == "run":
+            from bot.app import run
+
+            settings = load_settings()
+            asyncio.run(run(settings))
+        else:
+            from bot.sandbox.runner import run_sandbox
+
+            asyncio.run(run_sandbox(host=args.host, port=args.port, db=args.db, demo=args.demo,
+                                    with_bot=not args.no_bot))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,127 @@
+"""Settings from the environment (and an optional .env file).
+
+A bad value stops start-up with one clear line naming the variable (ConfigError).
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LANGUAGES = ("zh", "en")
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(Exception):
+    """One line for the operator: which variable is wrong and why."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str | None
+    database_path: Path
+    timezone: ZoneInfo
+    operator_ids: frozenset[int]
+    secret_key: bytes
+    default_language: str = "zh"
+    api_base: str | None = None
+    data_dir: Path = field(default=Path("data"))
+
+    @property
+    def tz_name(self) -> str:
+        return self.timezone.key
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def _secret(env: dict[str, str], data_dir: Path) -> bytes:
+    raw = env.get("SECRET_KEY", "").strip()
+    if raw:
+        if len(raw) < 16:
+            raise ConfigError("SECRET_KEY", "must be at least 16 characters")
+        return raw.encode()
+    key_file = data_dir / "secret.key"
+    if key_file.is_file():
+        return key_file.read_text(encoding="ascii").strip().encode()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_hex(32)
+    key_file.write_text(generated, encoding="ascii")
+    key_file.chmod(0o600)
+    return generated.encode()
+
+
+def load_settings(
+    environ: dict[str, str] | None = None,
+    *,
+    require_token: bool = True,
+    dotenv: Path | None = Path(".env"),
+    overrides: dict[str, str] | None = None,
+) -> Settings:
+    env = dict(read_dotenv(dotenv)) if dotenv else {}
+    env.update(os.environ if environ is None else environ)
+    env.update(overrides or {})
+
+    token = env.get("BOT_TOKEN", "").strip() or None
+    if token is None and require_token:
+        raise ConfigError("BOT_TOKEN", "is not set (get one from @BotFather)")
+    if token is not None and not _TOKEN_RE.match(token):
+        raise ConfigError("BOT_TOKEN", "does not look like a bot token (digits:letters)")
+
+    db = Path(env.get("DATABASE_PATH", "").strip() or "data/xuexi.sqlite3")
+    if db.exists() and db.is_dir():
+        raise ConfigError("DATABASE_PATH", f"{db} is a directory, not a file")
+    data_dir = db.parent if str(db.parent) not in ("", ".") else Path(".")
+
+    tz_name = env.get("TIMEZONE", "").strip() or "Asia/Shanghai"
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("TIMEZONE", f"unknown time zone {tz_name!r} (e.g. Asia/Shanghai)") from None
+
+    operators: set[int] = set()
+    for part in re.split(r"[,\s]+", env.get("OPERATOR_IDS", "").strip()):
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ConfigError("OPERATOR_IDS", f"{part!r} is not a Telegram user id (comma-separated numbers)")
+        operators.add(int(part))
+
+    lang = (env.get("DEFAULT_LANGUAGE", "").strip() or "zh").lower()
+    if lang not in LANGUAGES:
+        raise ConfigError("DEFAULT_LANGUAGE", f"must be one of {', '.join(LANGUAGES)}")
+
+    api_base = env.get("TELEGRAM_API_URL", "").strip() or None
+    if api_base is not None and not re.match(r"^https?://", api_base):
+        raise ConfigError("TELEGRAM_API_URL", "must start with http:// or https://")
+
+    return Settings(
+        bot_token=token,
+        database_path=db,
+        timezone=tz,
+        operator_ids=frozenset(operators),
+        secret_key=_secret(env, data_dir),
+        default_language=lang,
+        api_base=api_base,
+        data_dir=data_dir,
+    )

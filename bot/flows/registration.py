@@ -1,0 +1,204 @@
+"""REG-1…7: agreement → own phone by the contact button → name → optional organisation name.
+
+The flow's state lives in the store (FSM storage), so a registration interrupted by a restart
+is finished where it stopped. A deep-link payload that arrived first is kept and resumed (REG-6).
+"""
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandStart, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    CallbackQuery, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove,
+)
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.errors import DomainError
+from bot.filters import Registered
+from bot.handlers.deeplinks import open_payload
+from bot.handlers.menu import sync_menu
+from bot.handlers.profile import memberships_text, send_main_menu
+from bot.i18n import I18n, Translator
+from bot.services import registration
+from bot.services.roles import Actor
+from bot.store import Store
+
+
+class Reg(StatesGroup):
+    agreement = State()
+    phone = State()
+    name = State()
+    org_name = State()
+
+
+class RegCD(CallbackData, prefix="reg"):
+    action: str  # agree | decline | terms | privacy | skip_org
+
+
+def agreement_kb(_: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("reg.btn_agree"), callback_data=RegCD(action="agree"))
+    kb.button(text=_("reg.btn_decline"), callback_data=RegCD(action="decline"))
+    kb.button(text=_("reg.btn_terms"), callback_data=RegCD(action="terms"))
+    kb.button(text=_("reg.btn_privacy"), callback_data=RegCD(action="privacy"))
+    kb.adjust(2, 2)
+    return kb.as_markup()
+
+
+def phone_kb(_: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("reg.btn_share_phone"), request_contact=True)]],
+                               resize_keyboard=True)
+
+
+def name_kb(suggestion: str | None) -> ReplyKeyboardMarkup | ReplyKeyboardRemove:
+    if not suggestion:
+        return ReplyKeyboardRemove()
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=suggestion)]], resize_keyboard=True,
+                               one_time_keyboard=True)
+
+
+def skip_kb(_: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("reg.btn_skip"), callback_data=RegCD(action="skip_org"))
+    return kb.as_markup()
+
+
+def _suggested_name(actor: Actor) -> str | None:
+    try:
+        return registration.clean_name(actor.user.display_name)
+    except DomainError:
+        return None
+
+
+async def show_step(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    """Shows the step the person is at (also after a restart, or a second /start)."""
+    current = await state.get_state()
+    if current == Reg.phone.state:
+        await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+    elif current == Reg.name.state:
+        await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+    elif current == Reg.org_name.state:
+        await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+    else:
+        await state.set_state(Reg.agreement)
+        await message.answer(_("reg.agreement"), reply_markup=agreement_kb(_))
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(Registered(False))
+    router.callback_query.filter(Registered(False))
+
+    @router.message(CommandStart())
+    async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
+                    _: Translator) -> None:
+        if command.args:
+            await state.update_data(payload=command.args[:64])
+        if await state.get_state() not in {s.state for s in Reg.__states__}:
+            await state.set_state(Reg.agreement)
+            await message.answer(_("start.welcome", name=actor.user.display_name))
+        await show_step(message, state, actor, _)
+
+    @router.callback_query(RegCD.filter(F.action.in_({"terms", "privacy"})))
+    async def full_text(query: CallbackQuery, callback_data: RegCD, _: Translator) -> None:
+        if query.message:
+            await query.message.answer(_(f"reg.{callback_data.action}_full"))
+
+    @router.callback_query(Reg.agreement, RegCD.filter(F.action == "decline"))
+    async def decline(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+        await state.clear()  # REG-1: nothing is kept
+        if query.message:
+            await query.message.edit_text(_("reg.declined"))
+
+    @router.callback_query(Reg.agreement, RegCD.filter(F.action == "agree"))
+    async def agree(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+        await state.set_state(Reg.phone)
+        if query.message:
+            await query.message.edit_text(_("reg.agreed"))
+            await query.message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+
+    @router.message(Reg.phone, F.contact)
+    async def got_contact(message: Message, state: FSMContext, store: Store, actor: Actor,
+                          _: Translator) -> None:
+        contact = message.contact
+        phone = registration.contact_phone(contact.phone_number, contact.user_id, actor.id)
+        await registration.check_phone_free(store, phone, actor.id)
+        await state.update_data(phone=phone)
+        await state.set_state(Reg.name)
+        await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+
+    @router.message(Reg.phone, F.text.regexp(r"^[\s+\d()（）\-]{5,}$"))
+    async def typed_phone(message: Message, _: Translator) -> None:
+        await message.answer(_("reg.phone_typed"), reply_markup=phone_kb(_))
+
+    @router.message(Reg.phone)
+    async def phone_wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("reg.phone_wrong_kind"), reply_markup=phone_kb(_))
+
+    @router.message(Reg.name, F.text)
+    async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+        name = registration.clean_name(message.text)
+        await state.update_data(name=name)
+        await state.set_state(Reg.org_name)
+        await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
+        await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+
+    @router.message(Reg.name)
+    async def name_wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("reg.name_wrong_kind"))
+
+    @router.message(Reg.org_name, F.text)
+    async def got_org(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
+                      actor: Actor, locale: str, _: Translator, **data: object) -> None:
+        org_name = registration.clean_org_name(message.text)
+        await finish(message, state, bot, store, clock, i18n, actor, locale, _, org_name, data)
+
+    @router.callback_query(Reg.org_name, RegCD.filter(F.action == "skip_org"))
+    async def skip_org(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
+                       i18n: I18n, actor: Actor, locale: str, _: Translator, **data: object) -> None:
+        if query.message:
+            await query.message.edit_reply_markup(reply_markup=None)
+            await finish(query.message, state, bot, store, clock, i18n, actor, locale, _, None, data)
+
+    @router.message(Reg.org_name)
+    async def org_wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("reg.org_wrong_kind"), reply_markup=skip_kb(_))
+
+    @router.callback_query(RegCD.filter())
+    async def stale(query: CallbackQuery) -> None:
+        raise DomainError("stale_button")
+
+    @router.message()
+    async def not_registered(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+        """Anything else from a visitor: the way to register."""
+        if await state.get_state() is None:
+            await message.answer(_("errors.register_first"))
+        else:
+            await show_step(message, state, actor, _)
+
+    return router
+
+
+async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
+                 actor: Actor, locale: str, _: Translator, org_name: str | None, data: dict) -> None:
+    flow = await state.get_data()
+    if "phone" not in flow or "name" not in flow:  # the flow data was lost: start again from the phone
+        await state.set_state(Reg.phone)
+        await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+        return
+    result = await registration.complete(store, clock, actor.user, flow["phone"], flow["name"], org_name)
+    payload = flow.get("payload")
+    await state.clear()
+    user = await store.get_user(actor.id)
+    actor = Actor(user=user, is_operator=actor.is_operator)
+    orgs = memberships_text(_, result.memberships)
+    await message.answer(_("reg.done", name=result.name, orgs=orgs), reply_markup=ReplyKeyboardRemove())
+    await sync_menu(bot, store, i18n, actor, locale)
+    if payload:
+        await open_payload(payload, message, state=state, bot=bot, store=store, clock=clock, i18n=i18n,
+                           actor=actor, locale=locale, _=_, **data)
+    else:
+        await send_main_menu(message, store, actor, _)

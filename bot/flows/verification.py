@@ -1,0 +1,89 @@
+"""RNV-1…3: /verify — real name, then the 18-digit ID number. Needed by admins only.
+
+A flow that needs verification (creating an organisation, becoming an admin) calls `begin` with
+`after=` naming what to resume; the ID number is never put into FSM data, logs or replies, and
+the message carrying it is deleted from the chat once read.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import Message
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.errors import DomainError
+from bot.filters import Registered
+from bot.i18n import Translator
+from bot.services import verification
+from bot.services.roles import Actor
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Verify(StatesGroup):
+    real_name = State()
+    id_number = State()
+
+
+async def begin(message: Message, state: FSMContext, actor: Actor, _: Translator,
+                after: dict[str, Any] | None = None) -> None:
+    if actor.user.verified:
+        await message.answer(_("rnv.already", name=actor.user.real_name, masked=actor.user.id_masked))
+        return
+    await state.set_state(Verify.real_name)
+    await state.set_data({"after": after} if after else {})
+    await message.answer(_("rnv.intro") if after is None else _("rnv.needed"))
+    await message.answer(_("rnv.ask_name"))
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(Registered())
+
+    @router.message(Command("verify"))
+    async def verify_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+        await begin(message, state, actor, _)
+
+    @router.message(Verify.real_name, F.text)
+    async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+        name = verification.check_real_name(message.text)
+        await state.update_data(real_name=name)
+        await state.set_state(Verify.id_number)
+        await message.answer(_("rnv.ask_id"))
+
+    @router.message(Verify.id_number, F.text)
+    async def got_id(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
+                     settings: Settings, actor: Actor, _: Translator, **data: Any) -> None:
+        flow = await state.get_data()
+        try:
+            await bot.delete_message(message.chat.id, message.message_id)
+        except Exception:  # not fatal: the number is still never stored
+            log.info("could not delete the ID-number message of user %s", actor.id)
+        try:
+            masked = await verification.verify(store, clock, settings.secret_key, actor.id,
+                                               flow["real_name"], message.text)
+        except DomainError as exc:
+            await message.answer(_(f"errors.{exc.key}", **exc.params) + "\n" + _("rnv.try_again"))
+            return
+        await state.clear()
+        await message.answer(_("rnv.done", name=flow["real_name"], masked=masked))
+        after = flow.get("after")
+        if after:
+            from bot.handlers.resume import resume_after_verify
+
+            await resume_after_verify(after, message, state=state, bot=bot, store=store, clock=clock,
+                                      settings=settings, _=_, **data)
+
+    @router.message(Verify.real_name)
+    @router.message(Verify.id_number)
+    async def wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("rnv.text_only"))
+
+    return router

@@ -1,0 +1,15 @@
+"""What to resume after real-name verification (RNV-1). Later features register their actions."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.types import Message
+
+from bot.i18n import Translator
+
+
+async def resume_after_verify(after: dict[str, Any], message: Message, _: Translator, **data: Any) -> None:
+    actions: dict[str, Any] = {}
+    action = actions.get(after.get("action", ""))
+    if action is not None:
+        await action(message, after, _=_, **data)

@@ -1,0 +1,83 @@
+"""Per-update data derived from the injected dependencies: the actor, their language, `_`."""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.flags import get_flag
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.types import TelegramObject
+from aiogram.types import User as TgUser
+
+from bot.errors import DomainError
+from bot.services.roles import Actor
+from bot.services.users import touch_user
+
+
+class ActorMiddleware(BaseMiddleware):
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user: TgUser | None = data.get("event_from_user")
+        i18n = data["i18n"]
+        if tg_user is None or tg_user.is_bot:
+            data["locale"] = i18n.default
+            data["_"] = i18n.translator(i18n.default)
+            return await handler(event, data)
+        store, settings = data["store"], data["settings"]
+        user = await touch_user(store, data["clock"], tg_user.id, tg_user.first_name, tg_user.last_name,
+                                tg_user.username, tg_user.language_code)
+        actor = await load_actor(store, settings, user)
+        locale = i18n.pick(user.language, user.tg_language)
+        data["actor"] = actor
+        data["locale"] = locale
+        data["_"] = i18n.translator(locale)
+        return await handler(event, data)
+
+
+async def load_actor(store: Any, settings: Any, user: Any) -> Actor:
+    admin_ids: frozenset[int] = frozenset()
+    main_ids: frozenset[int] = frozenset()
+    if user.registered:
+        admin_ids, main_ids = await store.admin_org_ids(user.id)
+    return Actor(user=user, is_operator=user.id in settings.operator_ids,
+                 admin_org_ids=admin_ids, main_admin_org_ids=main_ids)
+
+
+class AnswerCallbacks(CallbackAnswerMiddleware):
+    """Every callback query is answered exactly once, so no spinner hangs.
+
+    Handlers set `callback_answer.text`/`show_alert` instead of calling `query.answer()`. A domain
+    error raised by a handler becomes an alert (the flow stays where it was); an unexpected error
+    gets the generic apology as an alert and is re-raised so the error handler logs it.
+    """
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        answer = data["callback_answer"] = self.construct_callback_answer(
+            properties=get_flag(data, "callback_answer"))
+        try:
+            return await handler(event, data)
+        except DomainError as exc:
+            answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), exc), True
+            return None
+        except Exception:
+            answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), None), True
+            data["callback_answered_error"] = True
+            raise
+        finally:
+            if not answer.disabled and not answer.answered:
+                await self.answer(event, answer)  # type: ignore[arg-type]
+
+
+def error_text(i18n: Any, locale: str | None, exc: DomainError | None) -> str:
+    if exc is None:
+        return i18n.t(locale, "errors.unexpected")
+    return i18n.t(locale, f"errors.{exc.key}", **exc.params)

@@ -1,0 +1,83 @@
+"""`xuexi-bot sandbox`: the sandbox server, the bot (its normal long polling, pointed at the
+sandbox through TelegramAPIServer) and the scheduler, in one process."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import load_settings
+from bot.sandbox.server import build_sandbox_app
+
+log = logging.getLogger("bot.sandbox")
+
+SANDBOX_TOKEN = "1000000001:SANDBOX-token-for-local-use-only"
+BOT_USERNAME = "xuexi_sandbox_bot"
+
+
+class _LateJobs:
+    """The sandbox starts before the bot's scheduler exists; jobs are attached when it does."""
+
+    def __init__(self) -> None:
+        self.scheduler = None
+
+    def list_jobs(self) -> list[dict]:
+        return self.scheduler.list_jobs() if self.scheduler else []
+
+    async def run_job(self, job_id: str) -> None:
+        if self.scheduler is None:
+            raise KeyError(job_id)
+        await self.scheduler.run_job(job_id)
+
+
+async def _load_demo(base: str) -> None:
+    from bot.sandbox.demo import DEMO_USERS
+
+    async with aiohttp.ClientSession() as http:
+        for user in DEMO_USERS:
+            async with http.post(f"{base}/sandbox/users", json=user) as resp:
+                resp.raise_for_status()
+
+
+async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with_bot: bool = True,
+                      ready: asyncio.Event | None = None) -> None:
+    jobs = _LateJobs()
+    sandbox = build_sandbox_app(jobs=jobs, bot_username=BOT_USERNAME)
+    runner = web.AppRunner(sandbox, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    base = f"http://{host}:{port}"
+    app = None
+    try:
+        if demo:
+            await _load_demo(base)
+        if with_bot:
+            from bot.app import App
+            from bot.sandbox.demo import seed_demo_data
+
+            settings = load_settings(overrides={
+                "BOT_TOKEN": SANDBOX_TOKEN,
+                "TELEGRAM_API_URL": base,
+                "DATABASE_PATH": str(db or Path("data/sandbox.sqlite3")),
+            })
+            app = await App.create(settings)
+            jobs.scheduler = app.scheduler
+            if demo:
+                await seed_demo_data(app)
+        print(json.dumps({"sandbox": base, "web_chat": f"{base}/"}), flush=True)
+        print(f"Sandbox web chat: {base}/  (Ctrl+C to stop)", flush=True)
+        if ready is not None:
+            ready.set()
+        if app is not None:
+            await app.run_polling()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        if app is not None:
+            await app.close()
+        await runner.cleanup()

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Bootstrap: create .venv, install the project, then run a command in it.
+
+    python3 dev.py sandbox   start the bot in the local sandbox with demo data
+    python3 dev.py test      run the whole test suite
+
+Only the standard library is used here so that it runs on a fresh Python 3.11.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+
+
+def _fingerprint() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    if not PY.exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not STAMP.exists() or STAMP.read_text() != _fingerprint():
+        print("dev.py: installing dependencies into .venv", flush=True)
+        pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.check_call([*pip, "-e", f"{ROOT}[test]"])
+        STAMP.write_text(_fingerprint())
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"sandbox", "test", "run"}:
+        print(__doc__)
+        return 2
+    ensure_venv()
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "test":
+        args = [str(PY), "-m", "pytest", *(rest or ["-q"])]
+    elif cmd == "sandbox":
+        args = [str(PY), "-m", "bot", "sandbox", *(rest or ["--demo"])]
+    else:
+        args = [str(PY), "-m", "bot", "run", *rest]
+    return subprocess.call(args, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+
+from bot.app import build_dispatcher
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.i18n import I18n
+from bot.store import Store
+from tests.support.recording import ChatClient, RecordingSession
+
+TZ = ZoneInfo("Asia/Shanghai")
+OPERATOR_ID = 900001
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(bot_token="1000000001:TEST-token-for-unit-tests-000", database_path=tmp_path / "t.sqlite3",
+                    timezone=TZ, operator_ids=frozenset({OPERATOR_ID}), secret_key=b"test-secret-key-0123456789",
+                    data_dir=tmp_path)
+
+
+@pytest.fixture
+async def store(settings: Settings):
+    s = await Store.open(settings.database_path)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(TZ)
+
+
+@pytest.fixture
+def i18n() -> I18n:
+    return I18n()
+
+
+@pytest.fixture
+def session() -> RecordingSession:
+    return RecordingSession()
+
+
+@pytest.fixture
+async def bot(settings: Settings, session: RecordingSession):
+    b = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    yield b
+
+
+@pytest.fixture
+def dp(settings, store, clock, i18n):
+    return build_dispatcher(settings, store, clock, i18n)
+
+
+@pytest.fixture
+def client_factory(dp, bot, session):
+    def make(user_id: int = 100001, first_name: str = "张伟", language_code: str | None = "zh") -> ChatClient:
+        return ChatClient(dp=dp, bot=bot, session=session, user_id=user_id, first_name=first_name,
+                          language_code=language_code)
+
+    return make
+
+
+@pytest.fixture
+def registered(store, clock):
+    """Registers a user directly in the store (for tests about what comes after registration)."""
+    from bot.services.users import visitor
+
+    async def make(user_id: int = 100001, phone: str | None = None, name: str = "张伟",
+                   first_name: str = "张伟"):
+        phone = phone or f"+86138{user_id % 100000000:08d}"
+        await store.complete_registration(visitor(user_id, first_name, None, None, "zh"), phone, name, None,
+                                          clock.now().isoformat())
+        return await store.get_user(user_id)
+
+    return make

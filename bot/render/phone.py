@@ -49,6 +49,8 @@ def normalize_phone(raw: str, default_region: str = "86", *, international: bool
         raise InvalidPhone("empty")
     plus = text.startswith("+")
     digits = text[1:] if plus else text
+    if not digits:
+        raise InvalidPhone("too_short")
     if not digits.isascii() or not digits.isdigit():
         raise InvalidPhone("invalid_chars")
     if not plus and digits.startswith("00"):

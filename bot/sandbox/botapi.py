@@ -6,6 +6,7 @@ Method names are case-insensitive, like Telegram's. Errors use Telegram's wordin
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any, Awaitable, Callable
@@ -26,6 +27,9 @@ CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "recor
 NOT_MODIFIED = ("message is not modified: specified new message content and reply markup "
                 "are exactly the same as a current content and reply markup of the message")
 WRONG_FILE = "wrong file identifier/HTTP URL specified"
+
+json_response = functools.partial(
+    web.json_response, dumps=functools.partial(json.dumps, ensure_ascii=False, default=str))
 
 
 class ApiError(Exception):
@@ -101,7 +105,7 @@ def _error(status: int, description: str, retry_after: int | None = None) -> web
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
-    return web.json_response(body, status=status)
+    return json_response(body, status=status)
 
 
 async def handle_method(request: web.Request) -> web.Response:
@@ -128,7 +132,7 @@ async def handle_method(request: web.Request) -> web.Response:
         if exc.status == 429:
             state.rate_limited += 1
         return _error(exc.status, exc.description, exc.retry_after)
-    return web.json_response({"ok": True, "result": result})
+    return json_response({"ok": True, "result": result})
 
 
 async def handle_file(request: web.Request) -> web.StreamResponse:
@@ -336,20 +340,22 @@ async def send_message(state: SandboxState, p: Params) -> Any:
     return await deliver(state, uid, p, text_content(text, entities))
 
 
-@method("sendPhoto")
-async def send_photo(state: SandboxState, p: Params) -> Any:
+async def _send_media(state: SandboxState, p: Params, kind: str) -> Any:
     uid = chat_of(state, p)
     caption, entities = format_text(p, "caption", "caption_entities", caption=True)
-    f = input_file(state, p, "photo")
-    return await deliver(state, uid, p, {"photo": f.photo_json(), **text_content(caption, entities, "caption")})
+    f = input_file(state, p, kind)
+    media = {"photo": f.photo_json()} if kind == "photo" else {"document": f.document_json()}
+    return await deliver(state, uid, p, {**media, **text_content(caption, entities, "caption")})
+
+
+@method("sendPhoto")
+async def send_photo(state: SandboxState, p: Params) -> Any:
+    return await _send_media(state, p, "photo")
 
 
 @method("sendDocument")
 async def send_document(state: SandboxState, p: Params) -> Any:
-    uid = chat_of(state, p)
-    caption, entities = format_text(p, "caption", "caption_entities", caption=True)
-    f = input_file(state, p, "document")
-    return await deliver(state, uid, p, {"document": f.document_json(), **text_content(caption, entities, "caption")})
+    return await _send_media(state, p, "document")
 
 
 async def _edit_content(state: SandboxState, p: Params, key: str) -> Any:

@@ -19,13 +19,14 @@ the last 5 s, or null).
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import json
 import re
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -35,6 +36,9 @@ from bot.sandbox.state import Msg, Profile, SandboxState, get_state
 
 COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 MAX_WAIT = 30.0
+
+json_response = functools.partial(
+    web.json_response, dumps=functools.partial(json.dumps, ensure_ascii=False, default=str))
 
 
 class ControlError(Exception):
@@ -49,7 +53,7 @@ def guarded(handler: Any) -> Any:
         try:
             return await handler(request)
         except ControlError as exc:
-            return web.json_response({"error": exc.error}, status=exc.status)
+            return json_response({"error": exc.error}, status=exc.status)
     return wrapper
 
 
@@ -158,36 +162,36 @@ async def post_user(request: web.Request) -> web.Response:
             raise ControlError(400, "id must be positive")
     if "first_name" in body and not str(body["first_name"] or "").strip():
         raise ControlError(400, "first_name is empty")
-    return web.json_response({"id": state.upsert_user(body).id})
+    return json_response({"id": state.upsert_user(body).id})
 
 
 async def list_users(request: web.Request) -> web.Response:
     state = get_state(request.app)
-    return web.json_response({"users": [profile_view(state, p) for p in state.users.values()]})
+    return json_response({"users": [profile_view(state, p) for p in state.users.values()]})
 
 
 async def get_user(request: web.Request) -> web.Response:
     state, prof = user_of(request, active=False)
-    return web.json_response(profile_view(state, prof))
+    return json_response(profile_view(state, prof))
 
 
 async def send(request: web.Request) -> web.Response:
     state, prof = user_of(request)
     body = await read_body(request)
-    return web.json_response(text_message(state, prof, str(body.get("text") or "")))
+    return json_response(text_message(state, prof, str(body.get("text") or "")))
 
 
 async def contact(request: web.Request) -> web.Response:
     state, prof = user_of(request)
     body = await read_body(request)
     if not body.get("phone"):
-        return web.json_response(own_contact(state, prof))
+        return json_response(own_contact(state, prof))
     shared: dict[str, Any] = {"phone_number": str(body["phone"]), "first_name": str(body.get("first_name") or "Contact")}
     if body.get("last_name"):
         shared["last_name"] = str(body["last_name"])
     if body.get("user_id") is not None:
         shared["user_id"] = int(body["user_id"])
-    return web.json_response(user_says(state, prof, {"contact": shared}))
+    return json_response(user_says(state, prof, {"contact": shared}))
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -197,11 +201,12 @@ async def upload(request: web.Request) -> web.Response:
     part = body.get("file")
     if not isinstance(part, FileField):
         raise ControlError(400, "send the file as a multipart field named 'file'")
-    f = state.store_upload(kind, part.file.read(), part.filename, part.content_type, strict=False)
+    name = unquote(part.filename) if part.filename else None  # aiohttp's FormData percent-encodes names
+    f = state.store_upload(kind, part.file.read(), name, part.content_type, strict=False)
     content: dict[str, Any] = {"photo": f.photo_json()} if kind == "photo" else {"document": f.document_json()}
     if body.get("caption"):
         content["caption"] = str(body["caption"])
-    return web.json_response(user_says(state, prof, content))
+    return json_response(user_says(state, prof, content))
 
 
 async def sticker(request: web.Request) -> web.Response:
@@ -212,7 +217,7 @@ async def sticker(request: web.Request) -> web.Response:
         state.sticker_file_id = f.file_id
     obj = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "type": "regular", "width": 512,
            "height": 512, "is_animated": False, "is_video": False, "emoji": "👍", "file_size": f.size}
-    return web.json_response(user_says(state, prof, {"sticker": obj}))
+    return json_response(user_says(state, prof, {"sticker": obj}))
 
 
 def _sticker_bytes() -> bytes:
@@ -245,7 +250,7 @@ async def press(request: web.Request) -> web.Response:
                 continue
             if "callback_data" not in button:
                 raise ControlError(400, "that button has no callback data (a url or other button): nothing to send")
-            return web.json_response(await _callback(state, prof, msg, button["callback_data"], body))
+            return json_response(await _callback(state, prof, msg, button["callback_data"], body))
     keyboard = state.chats[prof.id].reply_keyboard
     if "data" not in body and keyboard:
         for button in (b for row in keyboard["keyboard"] for b in row):
@@ -259,7 +264,7 @@ async def press(request: web.Request) -> web.Response:
                 result = text_message(state, prof, button["text"])
             if keyboard.get("one_time_keyboard"):
                 state.chats[prof.id].reply_keyboard = None
-            return web.json_response(result)
+            return json_response(result)
     if body.get("message_id") is not None and msg is None:
         raise ControlError(400, "message not found")
     raise ControlError(400, "no such button: the message has no such inline button and the chat's reply "
@@ -296,13 +301,13 @@ async def messages(request: web.Request) -> web.Response:
     if picked:
         chat.read_upto = max(chat.read_upto, picked[-1].message_id)
     action = chat.action[0] if chat.action and time.time() - chat.action[1] < 5 else None
-    return web.json_response({"messages": [message_view(m) for m in picked], "seq": state.seq,
+    return json_response({"messages": [message_view(m) for m in picked], "seq": state.seq,
                               "reply_keyboard": chat.reply_keyboard, "chat_action": action})
 
 
 async def commands(request: web.Request) -> web.Response:
     state, prof = user_of(request, active=False)
-    return web.json_response({"commands": state.commands_for_user(prof.id)})
+    return json_response({"commands": state.commands_for_user(prof.id)})
 
 
 async def block(request: web.Request) -> web.Response:
@@ -316,11 +321,14 @@ async def block(request: web.Request) -> web.Response:
             state.push_update("my_chat_member", {
                 "chat": state.chat_json(prof), "from": state.user_json(prof), "date": int(time.time()),
                 "old_chat_member": {**old, "user": bot}, "new_chat_member": {**new, "user": bot}})
-    return web.json_response({"id": prof.id, "blocked": prof.blocked})
+    return json_response({"id": prof.id, "blocked": prof.blocked})
 
 
 # ---- faults, stats, jobs, files, info ----------------------------------------------------------
 async def post_faults(request: web.Request) -> web.Response:
+    """A key that is present replaces that part ("rate_limit": null switches limiting off,
+    "fail" replaces the whole list); an absent key leaves it as it is. Fail rules match the
+    method case-insensitively, "*" matches any method; they run before the rate limit."""
     state, body = get_state(request.app), await read_body(request)
     rate = body.get("rate_limit")
     if rate is not None and not isinstance(rate, dict):
@@ -331,22 +339,23 @@ async def post_faults(request: web.Request) -> web.Response:
         state.set_faults(body)
     except (TypeError, ValueError, AttributeError) as exc:
         raise ControlError(400, f"bad fault spec: {exc}") from None
-    return web.json_response(state.faults_json())
+    return json_response(state.faults_json())
 
 
 async def get_faults(request: web.Request) -> web.Response:
-    return web.json_response(get_state(request.app).faults_json())
+    return json_response(get_state(request.app).faults_json())
 
 
 async def stats(request: web.Request) -> web.Response:
+    """calls per Bot API method (getUpdates too); errors counts every non-ok answer, 429s included."""
     state = get_state(request.app)
-    return web.json_response({"calls": dict(state.calls), "errors": state.errors,
+    return json_response({"calls": dict(state.calls), "errors": state.errors,
                               "rate_limited": state.rate_limited})
 
 
 async def reset(request: web.Request) -> web.Response:
     get_state(request.app).reset()
-    return web.json_response({"ok": True})
+    return json_response({"ok": True})
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -354,7 +363,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     found = jobs.list_jobs() if jobs is not None else []
     if inspect.isawaitable(found):
         found = await found
-    return web.json_response({"jobs": list(found)}, dumps=_dumps)
+    return json_response({"jobs": list(found)})
 
 
 async def run_job(request: web.Request) -> web.Response:
@@ -365,11 +374,7 @@ async def run_job(request: web.Request) -> web.Response:
         await jobs.run_job(request.match_info["job_id"])
     except KeyError:
         raise ControlError(404, "unknown job") from None
-    return web.json_response({"ok": True})
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str, ensure_ascii=False)
+    return json_response({"ok": True})
 
 
 async def get_file(request: web.Request) -> web.StreamResponse:
@@ -383,7 +388,7 @@ async def get_file(request: web.Request) -> web.StreamResponse:
 async def info(request: web.Request) -> web.Response:
     state = get_state(request.app)
     bot = {"id": state.bot_id, "username": state.bot_username} if state.bot_id is not None else None
-    return web.json_response({"bot": bot, "updates_pending": len(state.updates), "seq": state.seq})
+    return json_response({"bot": bot, "updates_pending": len(state.updates), "seq": state.seq})
 
 
 def setup_control(app: web.Application) -> None:

@@ -39,9 +39,17 @@ async def check_phone_free(store: Store, phone: str, actor_id: int) -> None:
         raise DomainError("reg.phone_taken")
 
 
+# Characters that show nothing: people use them to send "blank" text that Telegram accepts.
+_INVISIBLE = dict.fromkeys(map(ord, "\u115f\u1160\u3164\uffa0\u200b\u200c\u200d\u2060\ufeff\u180e"), " ")
+
+
+def _squash(raw: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", raw or "").translate(_INVISIBLE).split())
+
+
 def clean_name(raw: str) -> str:
     """REG-4: 1–20 characters after trimming."""
-    name = " ".join(unicodedata.normalize("NFKC", raw or "").split())
+    name = _squash(raw)
     if not name:
         raise DomainError("reg.name_empty")
     if len(name) > NAME_MAX:
@@ -50,7 +58,7 @@ def clean_name(raw: str) -> str:
 
 
 def clean_org_name(raw: str) -> str:
-    name = " ".join(unicodedata.normalize("NFKC", raw or "").split())
+    name = _squash(raw)
     if len(name) > ORG_NAME_MAX:
         raise DomainError("reg.org_too_long", length=len(name), limit=ORG_NAME_MAX)
     return name

@@ -87,6 +87,7 @@ async def test_reg_4_name_rules(client_factory, store):
     await c.click(RegCD(action="agree").pack())
     await c.contact("8613800000001")
     assert "不能为空" in (await c.send("   ")).text
+    assert "不能为空" in (await c.send("\u3164\u200b")).text
     assert "不能超过 20 个字（您输入了 21 个字）" in (await c.send("一" * 21)).text
     assert "用文字" in (await c.sticker()).text
     sent = await c.send("  " + "一" * 20 + "  ")

@@ -16,8 +16,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand, BotCommandScopeChat, BotCommandScopeDefault, BufferedInputFile, ChatFullInfo, File,
-    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, MenuButtonCommands, Message, ReplyKeyboardMarkup,
-    ReplyKeyboardRemove, User,
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, MenuButtonCommands, Message, MessageEntity,
+    ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyParameters, User,
 )
 from aiohttp.test_utils import TestServer
 from PIL import Image
@@ -65,6 +65,13 @@ async def control(http: aiohttp.ClientSession, path: str, **kw) -> dict:
         return await resp.json()
 
 
+def dump(obj):
+    """aiogram objects parsed from a response carry the bot in their context: compare data."""
+    if isinstance(obj, list):
+        return [dump(o) for o in obj]
+    return obj.model_dump(exclude_none=True)
+
+
 def png(width: int = 40, height: int = 30) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (200, 30, 30)).save(buf, "PNG")
@@ -94,13 +101,19 @@ async def test_html_becomes_plain_text_and_utf16_entities(bot, user, http):
     plain = await bot.send_message(UID, "a < b", parse_mode=None)
     assert plain.text == "a < b" and plain.entities is None
     assert plain.message_id == msg.message_id + 1
+    given = await bot.send_message(UID, "<b>raw</b>", entities=[MessageEntity(type="bold", offset=0, length=3)],
+                                   reply_parameters=ReplyParameters(message_id=msg.message_id))
+    assert given.text == "<b>raw</b>" and given.entities[0].type == "bold"
+    assert given.reply_to_message.message_id == msg.message_id and given.reply_to_message.text == msg.text
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message to be replied not found"):
+        await bot.send_message(UID, "x", reply_parameters=ReplyParameters(message_id=999))
 
 
 async def test_inline_and_reply_keyboards_and_protect_content(bot, user, http):
     kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Yes", callback_data="y"),
                                                 InlineKeyboardButton(text="Site", url="https://example.org")]])
     msg = await bot.send_message(UID, "pick", reply_markup=kb, protect_content=True)
-    assert msg.reply_markup == kb and msg.has_protected_content is True
+    assert dump(msg.reply_markup) == dump(kb) and msg.has_protected_content is True
     reply = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="📱 Share", request_contact=True)], [KeyboardButton(
         text="Later")]], resize_keyboard=True, one_time_keyboard=True)
     msg2 = await bot.send_message(UID, "share?", reply_markup=reply)
@@ -124,7 +137,7 @@ async def test_edits_and_their_errors(bot, user, http):
         await bot.edit_message_text("<b>one</b>", chat_id=UID, message_id=msg.message_id, reply_markup=kb)
     edited = await bot.edit_message_text("two", chat_id=UID, message_id=msg.message_id, reply_markup=kb)
     assert isinstance(edited, Message) and edited.text == "two" and edited.edit_date is not None
-    assert edited.reply_markup == kb and edited.entities is None
+    assert dump(edited.reply_markup) == dump(kb) and edited.entities is None
     edited = await bot.edit_message_reply_markup(chat_id=UID, message_id=msg.message_id, reply_markup=None)
     assert edited.reply_markup is None and edited.text == "two"
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
@@ -191,7 +204,7 @@ async def test_error_texts_map_to_aiogram_exceptions(bot, user, http):
         await bot.get_chat(UID)
     assert (await bot.send_message(UID, "ok now")).text == "ok now"
     stats = await control(http, "/sandbox/stats")
-    assert stats["calls"]["sendMessage"] >= 10 and stats["rate_limited"] == 1 and stats["errors"] == 11
+    assert stats["calls"]["sendMessage"] >= 10 and stats["rate_limited"] == 1 and stats["errors"] == 10
 
 
 async def test_rate_limit_per_chat_and_global(bot, user, http):
@@ -246,7 +259,7 @@ async def test_photo_and_document_upload_get_file_and_download(bot, user, http):
 async def test_get_updates_long_poll_and_offset(bot, user, http):
     started = time.monotonic()
     assert await bot.get_updates(timeout=1) == []
-    assert 0.9 <= time.monotonic() - started < 3
+    assert 0.9 <= time.monotonic() - started < 5
 
     async def later() -> None:
         await asyncio.sleep(0.2)
@@ -256,7 +269,7 @@ async def test_get_updates_long_poll_and_offset(bot, user, http):
     task = asyncio.create_task(later())
     started = time.monotonic()
     updates = await bot.get_updates(timeout=20)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5
     await task
     [update] = updates
     message = update.message
@@ -269,28 +282,32 @@ async def test_get_updates_long_poll_and_offset(bot, user, http):
                                                       "updates_pending": 0, "seq": 1}
 
 
-async def test_commands_per_scope_and_language(bot, user):
+async def test_commands_per_scope_and_language(bot, user, http):
     default = [BotCommand(command="start", description="Start"), BotCommand(command="help", description="Help")]
     assert await bot.set_my_commands(default) is True
     assert await bot.set_my_commands([BotCommand(command="start", description="开始")], language_code="zh")
     chat_scope = BotCommandScopeChat(chat_id=UID)
     assert await bot.set_my_commands([BotCommand(command="admin", description="Admin")], scope=chat_scope)
-    assert await bot.get_my_commands() == default
-    assert await bot.get_my_commands(scope=BotCommandScopeDefault()) == default
+    assert dump(await bot.get_my_commands()) == dump(default)
+    assert dump(await bot.get_my_commands(scope=BotCommandScopeDefault())) == dump(default)
     assert [c.description for c in await bot.get_my_commands(language_code="zh")] == ["开始"]
     assert [c.command for c in await bot.get_my_commands(scope=chat_scope)] == ["admin"]
     assert await bot.get_my_commands(scope=chat_scope, language_code="zh") == []
+    menu = await control(http, f"/sandbox/users/{UID}/commands")  # what the user's client shows
+    assert menu == {"commands": [{"command": "admin", "description": "Admin"}]}
     assert await bot.delete_my_commands(scope=chat_scope) is True
+    assert (await control(http, f"/sandbox/users/{UID}/commands"))["commands"][0]["description"] == "开始"
     assert await bot.get_my_commands(scope=chat_scope) == []
     with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand(command="Bad-Cmd", description="x")])
 
 
-async def test_misc_methods(bot, user, server):
+async def test_misc_methods(bot, user, server, http):
     assert await bot.delete_webhook(drop_pending_updates=True) is True
     info = await bot.get_webhook_info()
     assert info.url == "" and info.pending_update_count == 0
     assert await bot.send_chat_action(UID, "typing") is True
+    assert (await control(http, f"/sandbox/users/{UID}/messages"))["chat_action"] == "typing"
     with pytest.raises(TelegramBadRequest, match="wrong parameter action in request"):
         await bot.send_chat_action(UID, "dancing")
     chat = await bot.get_chat(UID)

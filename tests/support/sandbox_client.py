@@ -75,7 +75,8 @@ class Sandbox:
 class SandboxUser:
     sb: Sandbox
     id: int
-    seen: int = 0  # highest message id already looked at by expect()
+    seen: int = 0  # highest message id the person sent or expect() matched
+    seq: int = 0  # the sandbox's change counter up to which expect() has looked
     log: list[dict[str, Any]] = field(default_factory=list)
 
     def send(self, text: str) -> int:
@@ -110,21 +111,23 @@ class SandboxUser:
         return self.sb.get(f"/sandbox/users/{self.id}/messages?after=0")["reply_keyboard"]
 
     def expect(self, needle: str | Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
-        """The first bot message after the last one seen that contains `needle` (or matches it)."""
+        """The first bot message, new or edited since the last expect(), that contains `needle`."""
         match = needle if callable(needle) else (lambda m: needle in (m.get("text") or m.get("caption") or ""))
         deadline = time.monotonic() + timeout
-        after = self.seen
+        wait = 0.0
         while True:
-            for msg in self.messages(after=after):
-                after = max(after, msg["message_id"])
+            out = self.sb.get(f"/sandbox/users/{self.id}/messages?since={self.seq}&wait={wait}")
+            for msg in sorted(out["messages"], key=lambda m: m.get("seq", 0)):
                 if msg["from"] == "bot" and match(msg):
-                    self.seen = msg["message_id"]
+                    self.seen = max(self.seen, msg["message_id"])
+                    self.seq = msg.get("seq", self.seq)
                     return msg
+            self.seq = out["seq"]
             left = deadline - time.monotonic()
             if left <= 0:
-                recent = [m.get("text") or m.get("caption") for m in self.messages(after=max(0, self.seen - 5))]
+                recent = [m.get("text") or m.get("caption") for m in self.messages()][-5:]
                 raise AssertionError(f"no bot message with {needle!r}; recent: {recent}")
-            self.messages(after=after, wait=min(left, 5))
+            wait = min(left, 5)
 
     def press(self, message: dict[str, Any], label: str) -> dict[str, Any]:
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):

@@ -1,4 +1,5 @@
-"""Message catalogues: locales/<lang>.toml, one mechanism for handlers, scheduler and outbox.
+"""Message catalogues: locales/<lang>/*.toml (one file per area, merged), one mechanism for
+handlers, scheduler and outbox.
 
 Keys are dotted paths into the TOML tables. Values use str.format placeholders; every
 parameter is HTML-escaped unless wrapped in `Raw` (messages are sent with parse_mode HTML).
@@ -33,16 +34,22 @@ def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
 
 
 def load_catalogue(path: Path) -> dict[str, str]:
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    """One language: every .toml file of its folder; a key defined twice is an error."""
     out: dict[str, str] = {}
-    _flatten("", data, out)
+    for file in sorted(path.glob("*.toml")) if path.is_dir() else [path]:
+        with file.open("rb") as fh:
+            part: dict[str, str] = {}
+            _flatten("", tomllib.load(fh), part)
+        twice = sorted(set(part) & set(out))
+        if twice:
+            raise ValueError(f"{file}: keys defined in another file too: {', '.join(twice[:5])}")
+        out.update(part)
     return out
 
 
 class I18n:
     def __init__(self, default: str = "zh", directory: Path = LOCALES_DIR) -> None:
-        self.catalogues = {p.stem: load_catalogue(p) for p in sorted(directory.glob("*.toml"))}
+        self.catalogues = {p.name: load_catalogue(p) for p in sorted(directory.iterdir()) if p.is_dir()}
         if default not in self.catalogues:
             raise ValueError(f"no catalogue for default language {default!r}")
         self.default = default

@@ -33,3 +33,21 @@ class User:
         if self.name:
             return self.name
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True)
+class Org:
+    id: int
+    name: str
+    region: str
+    kind: str  # party | nonparty
+    parent_id: int | None
+    certified_at: str | None
+    join_approval: bool
+    protect_content: bool
+    created_by: int
+    created_at: str
+
+    @property
+    def certified(self) -> bool:
+        return self.certified_at is not None

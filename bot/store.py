@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Iterable
 
 import aiosqlite
 
-from bot.models import User
+from bot.models import Org, User
 from dataclasses import dataclass
 
 MIGRATIONS: list[str] = [
@@ -104,6 +104,46 @@ MIGRATIONS: list[str] = [
     CREATE INDEX members_phone ON members (phone);
     CREATE INDEX members_branch ON members (org_id, branch_id);
     """,
+    # 3: join invitations, join requests, the points ledger
+    """
+    CREATE TABLE invites (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id      INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        branch_id   INTEGER REFERENCES branches (id) ON DELETE CASCADE,
+        token_hash  TEXT NOT NULL UNIQUE,
+        created_by  INTEGER NOT NULL REFERENCES users (id),
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        max_uses    INTEGER,
+        uses        INTEGER NOT NULL DEFAULT 0,
+        revoked_at  TEXT
+    );
+    CREATE INDEX invites_org ON invites (org_id, id);
+    CREATE TABLE join_requests (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id      INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        branch_id   INTEGER REFERENCES branches (id) ON DELETE SET NULL,
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        invite_id   INTEGER REFERENCES invites (id) ON DELETE SET NULL,
+        status      TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+        created_at  TEXT NOT NULL,
+        decided_by  INTEGER REFERENCES users (id),
+        decided_at  TEXT
+    );
+    CREATE UNIQUE INDEX join_requests_pending ON join_requests (org_id, user_id) WHERE status = 'pending';
+    CREATE TABLE points (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        amount      INTEGER NOT NULL,
+        source      TEXT NOT NULL,
+        day         TEXT NOT NULL,
+        ref         TEXT,
+        reason      TEXT,
+        idem_key    TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX points_user_day ON points (user_id, day);
+    """,
 ]
 
 _USER_COLUMNS = (
@@ -132,7 +172,67 @@ class Membership:
     branch_name: str | None
 
 
-class Store:
+class _Base:
+    """The connection, its lock and the three ways to use it."""
+
+    _db: aiosqlite.Connection
+    _lock: asyncio.Lock
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction (BEGIN IMMEDIATE), rolled back on any error."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            else:
+                await self._db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self._lock:
+            async with self._db.execute(sql, tuple(params)) as cur:
+                return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._lock:
+            async with self._db.execute(sql, tuple(params)) as cur:
+                return list(await cur.fetchall())
+
+
+class _OrgQueries(_Base):
+    """Organisations, branches, admins, audit reads (ORG, SEC-3)."""
+
+    # == orgs: section owned by the organisations work ==
+
+    async def get_org(self, org_id: int) -> Org | None:
+        row = await self._one(f"SELECT {_ORG_COLUMNS} FROM orgs WHERE id = ?", (org_id,))
+        return _org(row) if row else None
+
+    async def orgs_by_ids(self, org_ids: Iterable[int]) -> list[Org]:
+        ids = sorted(set(org_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self._all(f"SELECT {_ORG_COLUMNS} FROM orgs WHERE id IN ({marks}) ORDER BY name, id", ids)
+        return [_org(r) for r in rows]
+
+
+class _MemberQueries(_Base):
+    """Members: add, edit, move, remove, list, search, import, export (MEM)."""
+
+    # == members: section owned by the members work ==
+
+
+class _InviteQueries(_Base):
+    """Join invitations and join requests (MEM-6)."""
+
+    # == invites: section owned by the invites work ==
+
+
+class Store(_OrgQueries, _MemberQueries, _InviteQueries):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._db = conn
         self._lock = asyncio.Lock()
@@ -167,29 +267,6 @@ class Store:
                 for statement in _split_sql(script):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {version}")
-
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction (BEGIN IMMEDIATE), rolled back on any error."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            else:
-                await self._db.execute("COMMIT")
-
-    async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock:
-            async with self._db.execute(sql, tuple(params)) as cur:
-                return await cur.fetchone()
-
-    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock:
-            async with self._db.execute(sql, tuple(params)) as cur:
-                return list(await cur.fetchall())
 
     # -- users -----------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> User | None:
@@ -319,6 +396,17 @@ async def _memberships(db: aiosqlite.Connection, phone: str) -> list[Membership]
            WHERE m.phone = ? ORDER BY o.name""", (phone,)) as cur:
         rows = await cur.fetchall()
     return [Membership(r["id"], r["name"], r["certified_at"] is not None, r["branch"]) for r in rows]
+
+
+_ORG_COLUMNS = ("id, name, region, kind, parent_id, certified_at, join_approval, protect_content, created_by, "
+                "created_at")
+
+
+def _org(row: aiosqlite.Row) -> Org:
+    values = {k: row[k] for k in row.keys()}
+    values["join_approval"] = bool(values["join_approval"])
+    values["protect_content"] = bool(values["protect_content"])
+    return Org(**values)
 
 
 def _user(row: aiosqlite.Row) -> User:

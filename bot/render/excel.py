@@ -91,6 +91,7 @@ _HEADER_ALIASES = {
                "branch name", "party branch"),
     "note": ("备注", "note", "notes", "remark", "remarks", "comment"),
 }
+_EXCEL_UNESCAPE = re.compile(r"_x005F_(x[0-9A-Fa-f]{4}_)")  # openpyxl leaves it in inline strings
 _HELP_SHEETS = ("说明", "填写说明", "instructions", "help")
 
 _HEADER_FONT = Font(bold=True)
@@ -158,6 +159,8 @@ def _text(value: Any) -> str:
         text = value.strip()
         if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
             text = text[1:].strip()  # our own escape, see _string_cell
+        if "_x005F_" in text:
+            text = _EXCEL_UNESCAPE.sub(r"_\1", text)
         return text
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"

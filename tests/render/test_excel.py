@@ -405,8 +405,11 @@ def test_mem_5_formula_injection_in_export():
             cell = sheet.cell(r, c)
             assert cell.data_type == "s" and cell.value.startswith("'") and cell.quotePrefix
     last = len(DANGEROUS) + 2
-    assert [sheet.cell(last, c).value for c in (1, 2, 3)] == ["#N/A", "_x0041_", "<b>&amp;</b>"]
-    assert sheet.cell(last, 1).data_type == "s"
+    assert [sheet.cell(last, c).value for c in (1, 3)] == ["#N/A", "<b>&amp;</b>"]
+    assert sheet.cell(last, 1).data_type == "s"  # text, not an error value
+    assert "_x005F_x0041_" in xml  # else Excel would show "A"
+    parsed = read_member_rows(data)
+    assert (parsed.rows[-1].name, parsed.rows[-1].phone) == ("#N/A", "_x0041_")
 
 
 def test_mem_5_export_handles_control_characters_and_many_rows():

@@ -6,16 +6,21 @@ import pytest
 from bot.i18n import LOCALES_DIR, I18n, MissingKey, Raw, load_catalogue
 
 
+def test_same_files_in_every_language():
+    names = {d.name: sorted(f.name for f in d.glob("*.toml")) for d in LOCALES_DIR.iterdir() if d.is_dir()}
+    assert set(names) == {"zh", "en"} and names["zh"] == names["en"]
+
+
 def test_every_key_exists_in_zh_and_en():
-    zh = load_catalogue(LOCALES_DIR / "zh.toml")
-    en = load_catalogue(LOCALES_DIR / "en.toml")
+    zh = load_catalogue(LOCALES_DIR / "zh")
+    en = load_catalogue(LOCALES_DIR / "en")
     assert sorted(set(zh) - set(en)) == []
     assert sorted(set(en) - set(zh)) == []
 
 
 def test_placeholders_match_between_languages():
-    zh = load_catalogue(LOCALES_DIR / "zh.toml")
-    en = load_catalogue(LOCALES_DIR / "en.toml")
+    zh = load_catalogue(LOCALES_DIR / "zh")
+    en = load_catalogue(LOCALES_DIR / "en")
     field = re.compile(r"{(\w+)")
     for key in zh:
         assert set(field.findall(zh[key])) == set(field.findall(en[key])), key
@@ -23,7 +28,7 @@ def test_placeholders_match_between_languages():
 
 def test_every_key_used_in_code_exists():
     """Literal keys passed to _("…") / i18n.t(…, "…") in bot/ are all in the catalogue."""
-    zh = load_catalogue(LOCALES_DIR / "zh.toml")
+    zh = load_catalogue(LOCALES_DIR / "zh")
     used = set()
     for path in Path("bot").rglob("*.py"):
         text = path.read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-__all__ = ["FONT_PATH", "cjk_font", "text_width", "wrap_text"]
+__all__ = ["FONT_PATH", "cjk_font", "wrap_text"]
 
 FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "XuexiSansSC-Regular.otf"
 
@@ -21,10 +21,6 @@ def cjk_font(size: int) -> ImageFont.FreeTypeFont:
     """The CJK font at `size` pixels. Basic layout: CJK needs no shaping, and the result is
     the same with or without libraqm on the machine."""
     return ImageFont.truetype(str(FONT_PATH), size, layout_engine=ImageFont.Layout.BASIC)
-
-
-def text_width(text: str, font: ImageFont.FreeTypeFont) -> float:
-    return font.getlength(text)
 
 
 def _tokens(text: str) -> list[str]:

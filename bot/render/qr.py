@@ -37,13 +37,17 @@ def _code_image(url: str) -> Image.Image:
     return small.resize((modules * box, modules * box), Image.NEAREST).convert("RGB")
 
 
-def _draw_lines(draw: ImageDraw.ImageDraw, lines: list[str], size: int, top: int, width: int, fill) -> int:
+def _line_height(size: int) -> int:
+    ascent, descent = cjk_font(size).getmetrics()
+    return ascent + descent + LINE_GAP
+
+
+def _draw_lines(draw: ImageDraw.ImageDraw, lines: list[str], size: int, top: int, width: int,
+                fill: tuple[int, int, int]) -> int:
     font = cjk_font(size)
-    ascent, descent = font.getmetrics()
     for line in lines:
-        x = (width - font.getlength(line)) / 2
-        draw.text((x, top), line, font=font, fill=fill)
-        top += ascent + descent + LINE_GAP
+        draw.text(((width - font.getlength(line)) / 2, top), line, font=font, fill=fill)
+        top += _line_height(size)
     return top
 
 
@@ -52,18 +56,10 @@ def invite_qr_png(url: str, title: str, subtitle: str | None = None) -> bytes:
     an optional smaller `subtitle` (e.g. branch and expiry) under it."""
     code = _code_image(url)
     width = max(WIDTH, code.width)
-    text_width = width - 2 * MARGIN
-    title_font, sub_font = cjk_font(TITLE_SIZE), cjk_font(SUBTITLE_SIZE)
-    title_lines = wrap_text(title, title_font, text_width, max_lines=2)
-    sub_lines = wrap_text(subtitle or "", sub_font, text_width, max_lines=2)
-
-    def block(lines: list[str], font) -> int:
-        ascent, descent = font.getmetrics()
-        return len(lines) * (ascent + descent + LINE_GAP)
-
-    caption = block(title_lines, title_font) + block(sub_lines, sub_font)
-    height = code.height + (caption + MARGIN if caption else 0)
-    image = Image.new("RGB", (width, height), (255, 255, 255))
+    title_lines = wrap_text(title, cjk_font(TITLE_SIZE), width - 2 * MARGIN, max_lines=2)
+    sub_lines = wrap_text(subtitle or "", cjk_font(SUBTITLE_SIZE), width - 2 * MARGIN, max_lines=2)
+    caption = len(title_lines) * _line_height(TITLE_SIZE) + len(sub_lines) * _line_height(SUBTITLE_SIZE)
+    image = Image.new("RGB", (width, code.height + (caption + MARGIN if caption else 0)), (255, 255, 255))
     image.paste(code, ((width - code.width) // 2, 0))
     draw = ImageDraw.Draw(image)
     # The code's own quiet zone is the space above the caption; nothing is drawn into it.

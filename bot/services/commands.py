@@ -14,6 +14,15 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("lang", frozenset({VISITOR})),
     ("cancel", frozenset({VISITOR})),
     ("verify", frozenset({USER})),
+    ("neworg", frozenset({USER})),
+    ("join", frozenset({USER})),
+    ("org", frozenset({ADMIN})),
+    ("members", frozenset({ADMIN})),
+    ("invite", frozenset({ADMIN})),
+    ("import", frozenset({ADMIN})),
+    ("template", frozenset({ADMIN})),
+    ("export", frozenset({ADMIN})),
+    ("audit", frozenset({ADMIN})),
 ]
 
 

@@ -145,7 +145,7 @@ async def test_registered_start_shows_main_menu_and_user_menu(client_factory, se
     c = client_factory()
     done = await register(c)
     menu = done.of(SetMyCommands)[-1]
-    assert [x.command for x in menu.commands] == ["start", "help", "lang", "cancel", "verify"]
+    assert [x.command for x in menu.commands] == ["start", "help", "lang", "cancel", "verify", "neworg", "join"]
     sent = await c.start()
     assert "张伟" in sent.text and "138****0001" in sent.text
     assert [b for b, _ in sent.buttons()] == ["🏢 我的组织", "🪪 实名认证", "🌐 Language / 语言", "📖 帮助"]

@@ -413,7 +413,7 @@ def test_mem_5_formula_injection_in_export():
 
 
 def test_mem_5_export_handles_control_characters_and_many_rows():
-    rows = ((f"成员{i}\x00\x07", f"138{i:08d}", "支部", i % 2 == 0, i, i * 2) for i in range(3000))
+    rows = ((f"成员{i}\x00\x07", f"138{i:08d}", "支部", i % 2 == 0, i, i * 2) for i in range(1000))
     sheet = _load(excel.members_export(ZH, rows)).worksheets[0]
-    assert sheet.max_row == 3001
-    assert sheet.cell(3001, 1).value == "成员2999"
+    assert sheet.max_row == 1001
+    assert sheet.cell(1001, 1).value == "成员999"

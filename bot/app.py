@@ -14,6 +14,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.strategy import FSMStrategy
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -22,7 +23,8 @@ from bot.handlers import build_routers
 from bot.handlers.menu import set_default_menus
 from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
-from bot.scheduler import Scheduler
+from bot.outbox import Outbox
+from bot.scheduler import JobSpec, Scheduler
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -34,6 +36,7 @@ def build_dispatcher(
     clock: Clock,
     i18n: I18n,
     scheduler: Scheduler | None = None,
+    outbox: Outbox | None = None,
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
 ) -> Dispatcher:
@@ -46,6 +49,7 @@ def build_dispatcher(
         clock=clock,
         i18n=i18n,
         scheduler=scheduler,
+        outbox=outbox,
     )
     dp.update.outer_middleware(ActorMiddleware())
     dp.callback_query.middleware(AnswerCallbacks())
@@ -70,6 +74,7 @@ class App:
     scheduler: Scheduler
     bot: Bot
     dp: Dispatcher
+    outbox: Outbox
 
     @classmethod
     async def create(cls, settings: Settings) -> "App":
@@ -78,18 +83,22 @@ class App:
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)
         bot = build_bot(settings)
-        dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler)
-        return cls(settings, store, clock, i18n, scheduler, bot, dp)
+        outbox = Outbox(store, bot, clock)
+        scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
+        dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
+        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox)
 
     async def run_polling(self) -> None:
         """Long polling until cancelled; the scheduler runs beside it."""
         await self.bot.delete_webhook(drop_pending_updates=False)
         await set_default_menus(self.bot, self.i18n)
         self.scheduler.start()
+        sender = asyncio.create_task(self.outbox.run(), name="outbox")
         try:
             await self.dp.start_polling(self.bot, handle_signals=False, close_bot_session=False,
                                         tasks_concurrency_limit=64, polling_timeout=10)
         finally:
+            sender.cancel()
             self.scheduler.shutdown()
 
     async def close(self) -> None:

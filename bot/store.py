@@ -144,6 +144,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX points_user_day ON points (user_id, day);
     """,
+    # 4: the outbox of pushes (DESIGN "Pushes")
+    """
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id         INTEGER NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('text', 'photo', 'document')),
+        payload         TEXT NOT NULL,
+        file_name       TEXT,
+        file_data       BLOB,
+        dedupe_key      TEXT UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sent', 'failed', 'unreachable')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        message_id      INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    """,
+    # 5: a branch is a 党总支 ('general', top level, may hold 党支部) or a 党支部 ('branch') (ORG-3)
+    """
+    ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'branch' CHECK (kind IN ('general', 'branch'))
+    """,
 ]
 
 _USER_COLUMNS = (
@@ -219,11 +244,359 @@ class _OrgQueries(_Base):
         rows = await self._all(f"SELECT {_ORG_COLUMNS} FROM orgs WHERE id IN ({marks}) ORDER BY name, id", ids)
         return [_org(r) for r in rows]
 
+    async def create_org(self, actor_id: int, kind: str, name: str, region: str, now: str) -> int:
+        """ORG-1: the organisation and its main admin (the creator), with the audit row."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO orgs (name, region, kind, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                (name, region, kind, actor_id, now))
+            org_id = cur.lastrowid
+            await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'main', ?)",
+                             (org_id, actor_id, now))
+            await write_audit(db, actor_id, org_id, "org.create", name, None,
+                              {"name": name, "kind": kind, "region": region}, now)
+            return org_id
+
+    async def org_counts(self, org_id: int) -> dict[str, int]:
+        row = await self._one(
+            """SELECT (SELECT COUNT(*) FROM branches WHERE org_id = ?) AS branches,
+                      (SELECT COUNT(*) FROM members WHERE org_id = ?) AS members,
+                      (SELECT COUNT(*) FROM members WHERE org_id = ? AND activated_at IS NOT NULL) AS activated,
+                      (SELECT COUNT(*) FROM orgs WHERE parent_id = ?) AS lower""",
+            (org_id, org_id, org_id, org_id))
+        return dict(row)
+
+    async def org_admin_rows(self, org_id: int) -> list[dict[str, Any]]:
+        """The admin group: main admin first, then by the time they were added."""
+        rows = await self._all(
+            """SELECT a.user_id, a.role, u.name, u.phone, u.verified_at IS NOT NULL AS verified FROM org_admins a
+               JOIN users u ON u.id = a.user_id WHERE a.org_id = ?
+               ORDER BY a.role = 'main' DESC, a.added_at, a.user_id""", (org_id,))
+        return [dict(r) for r in rows]
+
+    async def set_org_flag(self, actor_id: int, org_id: int, flag: str, value: bool, now: str) -> None:
+        if flag not in ("join_approval", "protect_content"):
+            raise ValueError(flag)
+        async with self._tx() as db:
+            async with db.execute(f"SELECT {flag} FROM orgs WHERE id = ?", (org_id,)) as cur:
+                before = bool((await cur.fetchone())[0])
+            await db.execute(f"UPDATE orgs SET {flag} = ? WHERE id = ?", (int(value), org_id))
+            await write_audit(db, actor_id, org_id, f"org.{flag}", None, {flag: before}, {flag: value}, now)
+
+    async def rename_org(self, actor_id: int, org_id: int, name: str, now: str) -> None:
+        async with self._tx() as db:
+            async with db.execute("SELECT name FROM orgs WHERE id = ?", (org_id,)) as cur:
+                before = (await cur.fetchone())[0]
+            await db.execute("UPDATE orgs SET name = ? WHERE id = ?", (name, org_id))
+            await write_audit(db, actor_id, org_id, "org.rename", None, {"name": before}, {"name": name}, now)
+
+    async def dissolve_org(self, actor_id: int, org_id: int, now: str) -> None:
+        """ORG-7/FAQ 20: memberships, branches, admin rows and the organisation go; users and points stay.
+        The audit row keeps the organisation's id (audit_log has no foreign key)."""
+        async with self._tx() as db:
+            async with db.execute(
+                    """SELECT o.name, o.kind, o.region, (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id) AS n
+                       FROM orgs o WHERE o.id = ?""", (org_id,)) as cur:
+                row = await cur.fetchone()
+            await write_audit(db, actor_id, org_id, "org.dissolve", row["name"],
+                              {"name": row["name"], "kind": row["kind"], "region": row["region"], "members": row["n"]},
+                              None, now)
+            for sql in ("DELETE FROM members WHERE org_id = ?", "DELETE FROM branches WHERE org_id = ?",
+                        "DELETE FROM org_admins WHERE org_id = ?", "DELETE FROM orgs WHERE id = ?"):
+                await db.execute(sql, (org_id,))
+
+    async def org_branches(self, org_id: int) -> list[dict[str, Any]]:
+        """Branches with their member counts, each 党总支 followed by its 党支部."""
+        rows = await self._all(
+            """SELECT b.id, b.parent_id, b.name, b.kind,
+                      (SELECT COUNT(*) FROM members m WHERE m.branch_id = b.id) AS members,
+                      (SELECT COUNT(*) FROM branches c WHERE c.parent_id = b.id) AS children
+               FROM branches b WHERE b.org_id = ?
+               ORDER BY COALESCE(b.parent_id, b.id), b.parent_id IS NOT NULL, b.id""", (org_id,))
+        return [dict(r) for r in rows]
+
+    async def add_branch(self, actor_id: int, org_id: int, parent_id: int | None, kind: str, name: str,
+                         now: str) -> int:
+        """Raises Conflict("branch_name") when the organisation has a branch of that name."""
+        async with self._tx() as db:
+            try:
+                cur = await db.execute(
+                    "INSERT INTO branches (org_id, parent_id, name, kind, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (org_id, parent_id, name, kind, now))
+            except aiosqlite.IntegrityError:
+                raise Conflict("branch_name") from None
+            await write_audit(db, actor_id, org_id, "branch.add", name, None,
+                              {"name": name, "kind": kind, "parent_id": parent_id}, now)
+            return cur.lastrowid
+
+    async def rename_branch(self, actor_id: int, org_id: int, branch_id: int, name: str, now: str) -> None:
+        async with self._tx() as db:
+            async with db.execute("SELECT name FROM branches WHERE id = ? AND org_id = ?", (branch_id, org_id)) as cur:
+                before = (await cur.fetchone())[0]
+            try:
+                await db.execute("UPDATE branches SET name = ? WHERE id = ?", (name, branch_id))
+            except aiosqlite.IntegrityError:
+                raise Conflict("branch_name") from None
+            await write_audit(db, actor_id, org_id, "branch.rename", name, {"name": before}, {"name": name}, now)
+
+    async def delete_branch(self, actor_id: int, org_id: int, branch_id: int, now: str) -> None:
+        """The branch and its 党支部 go; their members stay in the organisation without a branch."""
+        async with self._tx() as db:
+            async with db.execute("SELECT name FROM branches WHERE id = ? AND org_id = ?", (branch_id, org_id)) as cur:
+                name = (await cur.fetchone())[0]
+            async with db.execute(
+                    """SELECT COUNT(*) FROM members WHERE branch_id IN
+                       (SELECT id FROM branches WHERE id = ? OR parent_id = ?)""", (branch_id, branch_id)) as cur:
+                moved = (await cur.fetchone())[0]
+            await db.execute(
+                """UPDATE members SET branch_id = NULL, updated_at = ? WHERE branch_id IN
+                   (SELECT id FROM branches WHERE id = ? OR parent_id = ?)""", (now, branch_id, branch_id))
+            await db.execute("DELETE FROM branches WHERE parent_id = ?", (branch_id,))
+            await db.execute("DELETE FROM branches WHERE id = ?", (branch_id,))
+            await write_audit(db, actor_id, org_id, "branch.delete", name, {"name": name, "members": moved}, None, now)
+
+    async def add_org_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> None:
+        """ORG-4. Raises Conflict("admin") when the person is in the admin group already."""
+        async with self._tx() as db:
+            try:
+                await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'admin', ?)",
+                                 (org_id, user_id, now))
+            except aiosqlite.IntegrityError:
+                raise Conflict("admin") from None
+            await write_audit(db, actor_id, org_id, "admin.add", label, None, {"role": "admin"}, now)
+
+    async def remove_org_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> bool:
+        """Ordinary admins only (never the main admin); False when there was no such admin."""
+        async with self._tx() as db:
+            cur = await db.execute("DELETE FROM org_admins WHERE org_id = ? AND user_id = ? AND role = 'admin'",
+                                   (org_id, user_id))
+            if cur.rowcount == 0:
+                return False
+            await write_audit(db, actor_id, org_id, "admin.remove", label, {"role": "admin"}, None, now)
+            return True
+
+    async def hand_over_main_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> bool:
+        """ORG-5: the actor (main) and an ordinary admin swap roles; False when the target is not one."""
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE org_admins SET role = 'main' WHERE org_id = ? AND user_id = ? "
+                                   "AND role = 'admin'", (org_id, user_id))
+            if cur.rowcount == 0:
+                return False
+            await db.execute("UPDATE org_admins SET role = 'admin' WHERE org_id = ? AND user_id = ?",
+                             (org_id, actor_id))
+            await write_audit(db, actor_id, org_id, "admin.handover", label, {"main": actor_id},
+                              {"main": user_id}, now)
+            return True
+
+    async def user_names(self, user_ids: Iterable[int]) -> dict[int, str]:
+        ids = sorted(set(user_ids))
+        if not ids:
+            return {}
+        rows = await self._all(f"SELECT id, COALESCE(name, first_name) AS name FROM users WHERE id IN "
+                               f"({','.join('?' * len(ids))})", ids)
+        return {r["id"]: r["name"] for r in rows}
+
+    async def audit_entries_newer(self, org_id: int, after_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The page before a cursor when paging back: entries newer than after_id, newest first."""
+        rows = await self._all(
+            """SELECT id, actor_id, org_id, action, target, before, after, at FROM audit_log
+               WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?""", (org_id, after_id, limit))
+        return [dict(r) for r in reversed(rows)]
+
 
 class _MemberQueries(_Base):
     """Members: add, edit, move, remove, list, search, import, export (MEM)."""
 
     # == members: section owned by the members work ==
+
+    _MEMBER_SELECT = (
+        "SELECT m.id, m.org_id, m.name, m.phone, m.branch_id, b.name AS branch, m.note, "
+        "EXISTS (SELECT 1 FROM users u WHERE u.phone = m.phone) AS activated "
+        "FROM members m LEFT JOIN branches b ON b.id = m.branch_id")
+
+    @staticmethod
+    def _member_where(org_id: int, branch_id: int | None, text: str | None, digits: str | None
+                      ) -> tuple[str, list[Any]]:
+        """branch_id None = every branch, 0 = members without a branch; text matches names,
+        digits match phones (MEM-7)."""
+        clauses, params = ["m.org_id = ?"], [org_id]
+        if branch_id == 0:
+            clauses.append("m.branch_id IS NULL")
+        elif branch_id is not None:
+            clauses.append("m.branch_id = ?")
+            params.append(branch_id)
+        alternatives = []
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            alternatives.append("m.name LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        if digits:
+            alternatives.append("m.phone LIKE ?")
+            params.append(f"%{digits}%")
+        if alternatives:
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        return " AND ".join(clauses), params
+
+    async def member_branches(self, org_id: int) -> list[dict[str, Any]]:
+        rows = await self._all("SELECT id, name, parent_id FROM branches WHERE org_id = ? ORDER BY name, id",
+                               (org_id,))
+        return [dict(r) for r in rows]
+
+    async def member_counts(self, org_id: int, branch_id: int | None = None, text: str | None = None,
+                            digits: str | None = None) -> tuple[int, int]:
+        """(members, activated) among those matching the filter."""
+        where, params = self._member_where(org_id, branch_id, text, digits)
+        row = await self._one(
+            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM users u WHERE u.phone = m.phone) "
+            f"THEN 1 ELSE 0 END), 0) AS activated FROM members m WHERE {where}", params)
+        return int(row["total"]), int(row["activated"])
+
+    async def member_page(self, org_id: int, limit: int, offset: int, branch_id: int | None = None,
+                          text: str | None = None, digits: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._member_where(org_id, branch_id, text, digits)
+        rows = await self._all(f"{self._MEMBER_SELECT} WHERE {where} ORDER BY m.name, m.id LIMIT ? OFFSET ?",
+                               [*params, limit, offset])
+        return [dict(r) for r in rows]
+
+    async def get_member(self, member_id: int) -> dict[str, Any] | None:
+        row = await self._one(f"{self._MEMBER_SELECT} WHERE m.id = ?", (member_id,))
+        return dict(row) if row else None
+
+    async def member_phone_in_org(self, org_id: int, phone: str) -> bool:
+        return await self._one("SELECT 1 FROM members WHERE org_id = ? AND phone = ?", (org_id, phone)) is not None
+
+    async def other_orgs_listing_phone(self, phone: str, org_id: int) -> list[str]:
+        """Names of the other organisations that list this phone (FAQ 8), nothing more."""
+        rows = await self._all(
+            "SELECT DISTINCT o.name FROM members m JOIN orgs o ON o.id = m.org_id "
+            "WHERE m.phone = ? AND m.org_id <> ? ORDER BY o.name", (phone, org_id))
+        return [r["name"] for r in rows]
+
+    @staticmethod
+    async def _check_branch(db: aiosqlite.Connection, org_id: int, branch_id: int | None) -> None:
+        if branch_id is None:
+            return
+        async with db.execute("SELECT 1 FROM branches WHERE id = ? AND org_id = ?", (branch_id, org_id)) as cur:
+            if await cur.fetchone() is None:
+                raise Conflict("branch")
+
+    async def add_member(self, actor_id: int, org_id: int, name: str, phone: str, branch_id: int | None,
+                         now: str) -> int:
+        """MEM-1: one member, activated at once when a registered user has the phone (FAQ 18).
+        Raises Conflict("phone") when the organisation lists the phone already, Conflict("branch")."""
+        async with self._tx() as db:
+            await self._check_branch(db, org_id, branch_id)
+            try:
+                cur = await db.execute(
+                    "INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, (SELECT ? FROM users WHERE phone = ?), ?, ?)",
+                    (org_id, branch_id, name, phone, now, phone, now, now))
+            except aiosqlite.IntegrityError as exc:
+                raise Conflict("phone" if "UNIQUE" in str(exc) else "branch") from None
+            member_id = int(cur.lastrowid)
+            await write_audit(db, actor_id, org_id, "member.add", f"member:{member_id}", None,
+                              {"name": name, "phone": phone, "branch_id": branch_id}, now)
+            return member_id
+
+    async def update_member(self, actor_id: int, org_id: int, member_id: int, now: str, *,
+                            name: str | None = None, phone: str | None = None,
+                            branch_id: int | None | type(...) = ...) -> tuple[dict, dict] | None:
+        """MEM-2: name, phone (activation recomputed) or branch; never users or points (FAQ 20).
+        None when the member is gone; raises Conflict("phone"), Conflict("branch")."""
+        async with self._tx() as db:
+            async with db.execute("SELECT name, phone, branch_id FROM members WHERE id = ? AND org_id = ?",
+                                  (member_id, org_id)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            before = {k: row[k] for k in ("name", "phone", "branch_id")}
+            after = dict(before)
+            if name is not None:
+                after["name"] = name
+            if phone is not None:
+                after["phone"] = phone
+            if branch_id is not ...:
+                await self._check_branch(db, org_id, branch_id)
+                after["branch_id"] = branch_id
+            try:
+                await db.execute(
+                    "UPDATE members SET name = ?, phone = ?, branch_id = ?, updated_at = ?, "
+                    "activated_at = CASE WHEN phone = ? THEN activated_at "
+                    "ELSE (SELECT ? FROM users WHERE phone = ?) END WHERE id = ?",
+                    (after["name"], after["phone"], after["branch_id"], now, after["phone"], now, after["phone"],
+                     member_id))
+            except aiosqlite.IntegrityError as exc:
+                raise Conflict("phone" if "UNIQUE" in str(exc) else "branch") from None
+            changed = [k for k in before if before[k] != after[k]]
+            action = "member.move" if changed == ["branch_id"] else "member.edit"
+            await write_audit(db, actor_id, org_id, action, f"member:{member_id}", before, after, now)
+            return before, after
+
+    async def remove_member(self, actor_id: int, org_id: int, member_id: int, now: str) -> dict | None:
+        """MEM-2: the membership goes; the user and their points stay (FAQ 20)."""
+        async with self._tx() as db:
+            async with db.execute("SELECT name, phone, branch_id FROM members WHERE id = ? AND org_id = ?",
+                                  (member_id, org_id)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            before = {k: row[k] for k in ("name", "phone", "branch_id")}
+            await db.execute("DELETE FROM members WHERE id = ?", (member_id,))
+            await write_audit(db, actor_id, org_id, "member.remove", f"member:{member_id}", before, None, now)
+            return before
+
+    async def import_members(self, actor_id: int, org_id: int, rows: list[tuple[str, str, str, str]],
+                             new_branches: list[str], now: str) -> tuple[int, int, list[str]]:
+        """MEM-4 in one transaction: creates `new_branches`, adds the rows (name, phone, branch
+        name, note) whose phone the organisation does not list yet, activates them by one UPDATE.
+        Returns (added, already present, branches created). Raises Conflict("branch") when a
+        row names a branch that does not exist (nothing is written then)."""
+        async with self._tx() as db:
+            created: list[str] = []
+            if new_branches:
+                async with db.execute("SELECT name FROM branches WHERE org_id = ?", (org_id,)) as cur:
+                    existing = {r["name"] for r in await cur.fetchall()}
+                created = [n for n in dict.fromkeys(new_branches) if n not in existing]
+                await db.executemany(
+                    "INSERT INTO branches (org_id, name, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (org_id, name) DO NOTHING", [(org_id, n, now) for n in created])
+            async with db.execute("SELECT id, name FROM branches WHERE org_id = ?", (org_id,)) as cur:
+                branch_ids = {r["name"]: r["id"] for r in await cur.fetchall()}
+            if any(b not in branch_ids for _, _, b, _ in rows):
+                raise Conflict("branch")
+            async with db.execute("SELECT phone FROM members WHERE org_id = ?", (org_id,)) as cur:
+                listed = {r["phone"] for r in await cur.fetchall()}
+            new = [(org_id, branch_ids[b], name, phone, note or None, now, now)
+                   for name, phone, b, note in rows if phone not in listed]
+            await db.executemany(
+                "INSERT INTO members (org_id, branch_id, name, phone, note, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING", new)
+            if new:
+                await db.execute(
+                    "UPDATE members SET activated_at = ? WHERE org_id = ? AND activated_at IS NULL "
+                    "AND phone IN (SELECT phone FROM users WHERE phone IS NOT NULL)", (now, org_id))
+            for name in created:
+                await write_audit(db, actor_id, org_id, "branch.create", f"branch:{branch_ids[name]}", None,
+                                  {"name": name, "via": "member.import"}, now)
+            await write_audit(db, actor_id, org_id, "member.import", None, None,
+                              {"added": len(new), "present": len(rows) - len(new), "branches": created}, now)
+            return len(new), len(rows) - len(new), created
+
+    async def member_export_rows(self, org_id: int, since_day: str) -> list[tuple]:
+        """MEM-5: (name, phone, branch, activated, points since `since_day`, total points), the
+        points from the ledger of the user with the member's phone."""
+        rows = await self._all(
+            """SELECT m.name, m.phone, b.name AS branch, u.id IS NOT NULL AS activated,
+                      COALESCE(SUM(CASE WHEN p.day >= ? THEN p.amount ELSE 0 END), 0) AS points_7d,
+                      COALESCE(SUM(p.amount), 0) AS points_total
+               FROM members m
+               LEFT JOIN branches b ON b.id = m.branch_id
+               LEFT JOIN users u ON u.phone = m.phone
+               LEFT JOIN points p ON p.user_id = u.id
+               WHERE m.org_id = ?
+               GROUP BY m.id, m.name, m.phone, b.name, u.id
+               ORDER BY b.name, m.name, m.id""", (since_day, org_id))
+        return [tuple(r) for r in rows]
 
 
 class _InviteQueries(_Base):
@@ -231,8 +604,221 @@ class _InviteQueries(_Base):
 
     # == invites: section owned by the invites work ==
 
+    _INVITE_COLUMNS = ("i.id, i.org_id, i.branch_id, b.name AS branch_name, i.created_by, i.created_at, "
+                       "i.expires_at, i.max_uses, i.uses, i.revoked_at")
 
-class Store(_OrgQueries, _MemberQueries, _InviteQueries):
+    async def create_invite(self, org_id: int, branch_id: int | None, token_hash: str, created_by: int,
+                            now: str, expires_at: str, max_uses: int | None) -> int | None:
+        """A new join link and its audit row; None when the branch is not one of the organisation's."""
+        async with self._tx() as db:
+            if branch_id is not None:
+                async with db.execute("SELECT 1 FROM branches WHERE id = ? AND org_id = ?", (branch_id, org_id)) as cur:
+                    if await cur.fetchone() is None:
+                        return None
+            cur = await db.execute(
+                """INSERT INTO invites (org_id, branch_id, token_hash, created_by, created_at, expires_at, max_uses)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (org_id, branch_id, token_hash, created_by, now, expires_at, max_uses))
+            invite_id = cur.lastrowid
+            await write_audit(db, created_by, org_id, "invite.create", f"invite:{invite_id}", None,
+                              {"branch_id": branch_id, "expires_at": expires_at, "max_uses": max_uses}, now)
+            return invite_id
+
+    async def get_invite(self, invite_id: int) -> dict[str, Any] | None:
+        row = await self._one(f"SELECT {self._INVITE_COLUMNS} FROM invites i "
+                              "LEFT JOIN branches b ON b.id = i.branch_id WHERE i.id = ?", (invite_id,))
+        return dict(row) if row else None
+
+    async def invite_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        row = await self._one(f"SELECT {self._INVITE_COLUMNS} FROM invites i "
+                              "LEFT JOIN branches b ON b.id = i.branch_id WHERE i.token_hash = ?", (token_hash,))
+        return dict(row) if row else None
+
+    async def org_invites(self, org_id: int, not_expired_before: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The organisation's links expiring after the given time, newest first."""
+        rows = await self._all(
+            f"""SELECT {self._INVITE_COLUMNS} FROM invites i LEFT JOIN branches b ON b.id = i.branch_id
+                WHERE i.org_id = ? AND i.expires_at > ? ORDER BY i.id DESC LIMIT ?""",
+            (org_id, not_expired_before, limit))
+        return [dict(r) for r in rows]
+
+    async def revoke_invite(self, invite_id: int, actor_id: int, now: str) -> bool:
+        """False when it was revoked already (or is gone)."""
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE invites SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                                   (now, invite_id))
+            if cur.rowcount == 0:
+                return False
+            async with db.execute("SELECT org_id FROM invites WHERE id = ?", (invite_id,)) as c:
+                org_id = (await c.fetchone())["org_id"]
+            await write_audit(db, actor_id, org_id, "invite.revoke", f"invite:{invite_id}", {"revoked_at": None},
+                              {"revoked_at": now}, now)
+            return True
+
+    async def join_branches(self, org_id: int) -> list[dict[str, Any]]:
+        """Branches as the joiner chooses them: id, name, parent_id, parent_name."""
+        rows = await self._all(
+            """SELECT b.id, b.name, b.parent_id, p.name AS parent_name FROM branches b
+               LEFT JOIN branches p ON p.id = b.parent_id WHERE b.org_id = ?
+               ORDER BY COALESCE(p.name, b.name), b.parent_id IS NOT NULL, b.name""", (org_id,))
+        return [dict(r) for r in rows]
+
+    async def join_admins(self, org_id: int) -> list[dict[str, Any]]:
+        """Who decides join requests: id and language of each admin of the organisation."""
+        rows = await self._all(
+            """SELECT u.id, u.language, u.tg_language FROM org_admins a JOIN users u ON u.id = a.user_id
+               WHERE a.org_id = ? ORDER BY a.role = 'main' DESC, u.id""", (org_id,))
+        return [dict(r) for r in rows]
+
+    async def membership_in(self, org_id: int, phone: str) -> dict[str, Any] | None:
+        row = await self._one(
+            """SELECT m.id, m.branch_id, b.name AS branch_name FROM members m
+               LEFT JOIN branches b ON b.id = m.branch_id WHERE m.org_id = ? AND m.phone = ?""", (org_id, phone))
+        return dict(row) if row else None
+
+    async def pending_join_request(self, org_id: int, user_id: int) -> int | None:
+        row = await self._one("SELECT id FROM join_requests WHERE org_id = ? AND user_id = ? AND status = 'pending'",
+                              (org_id, user_id))
+        return row["id"] if row else None
+
+    @staticmethod
+    async def _use_invite(db: aiosqlite.Connection, invite_id: int, now_utc: str) -> None:
+        """Counts one use, only while the link is valid and under its limit, so that concurrent
+        joins can never exceed the limit. Raises Conflict("invite") otherwise."""
+        cur = await db.execute(
+            """UPDATE invites SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL AND expires_at > ?
+               AND (max_uses IS NULL OR uses < max_uses)""", (invite_id, now_utc))
+        if cur.rowcount == 0:
+            raise Conflict("invite")
+
+    async def join_by_invite(self, invite_id: int, org_id: int, branch_id: int | None, user_id: int, name: str,
+                             phone: str, now: str, now_utc: str) -> int:
+        """Adds the activated member and counts the use, in one transaction. Raises Conflict("invite")
+        (the link may not be used any more) or Conflict("member") (already listed)."""
+        async with self._tx() as db:
+            await self._use_invite(db, invite_id, now_utc)
+            cur = await db.execute(
+                """INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING""",
+                (org_id, branch_id, name, phone, now, now, now))
+            if cur.rowcount == 0:
+                raise Conflict("member")
+            member_id = cur.lastrowid
+            await write_audit(db, user_id, org_id, "member.join", f"member:{member_id}", None,
+                              {"invite_id": invite_id, "branch_id": branch_id, "name": name}, now)
+            return member_id
+
+    async def request_join(self, invite_id: int, org_id: int, branch_id: int | None, user_id: int, phone: str,
+                           now: str, now_utc: str) -> int:
+        """A pending join request and the use it counts, in one transaction. Raises Conflict("invite"),
+        Conflict("member") or Conflict("pending") (one pending request per organisation and person)."""
+        async with self._tx() as db:
+            async with db.execute("SELECT 1 FROM members WHERE org_id = ? AND phone = ?", (org_id, phone)) as cur:
+                if await cur.fetchone():
+                    raise Conflict("member")
+            await self._use_invite(db, invite_id, now_utc)
+            try:
+                cur = await db.execute(
+                    """INSERT INTO join_requests (org_id, branch_id, user_id, invite_id, created_at)
+                       VALUES (?, ?, ?, ?, ?)""", (org_id, branch_id, user_id, invite_id, now))
+            except aiosqlite.IntegrityError:
+                raise Conflict("pending") from None
+            return cur.lastrowid
+
+    async def get_join_request(self, request_id: int) -> dict[str, Any] | None:
+        row = await self._one(
+            """SELECT r.id, r.org_id, r.branch_id, b.name AS branch_name, r.user_id, u.name AS user_name,
+                      u.phone AS user_phone, u.language, u.tg_language, r.invite_id, r.status, r.created_at,
+                      r.decided_by, r.decided_at
+               FROM join_requests r JOIN users u ON u.id = r.user_id
+               LEFT JOIN branches b ON b.id = r.branch_id WHERE r.id = ?""", (request_id,))
+        return dict(row) if row else None
+
+    async def decide_join_request(self, request_id: int, approve: bool, actor_id: int, now: str) -> bool:
+        """Exactly one decision wins: False when the request was decided already. Approval adds
+        the activated member in the same transaction; both write the audit row."""
+        status = "approved" if approve else "rejected"
+        async with self._tx() as db:
+            cur = await db.execute(
+                """UPDATE join_requests SET status = ?, decided_by = ?, decided_at = ?
+                   WHERE id = ? AND status = 'pending'""", (status, actor_id, now, request_id))
+            if cur.rowcount == 0:
+                return False
+            async with db.execute("SELECT org_id, branch_id, user_id FROM join_requests WHERE id = ?",
+                                  (request_id,)) as c:
+                req = await c.fetchone()
+            if approve:
+                await db.execute(
+                    """INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at)
+                       SELECT ?, ?, u.name, u.phone, ?, ?, ? FROM users u WHERE u.id = ? AND u.phone IS NOT NULL
+                       ON CONFLICT (org_id, phone) DO UPDATE
+                       SET activated_at = COALESCE(members.activated_at, excluded.activated_at)""",
+                    (req["org_id"], req["branch_id"], now, now, now, req["user_id"]))
+            await write_audit(db, actor_id, req["org_id"], f"join.{'approve' if approve else 'reject'}",
+                              f"join_request:{request_id}", {"status": "pending"},
+                              {"status": status, "user_id": req["user_id"], "branch_id": req["branch_id"]}, now)
+            return True
+
+
+@dataclass(frozen=True)
+class Push:
+    id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    file_name: str | None
+    file_data: bytes | None
+    attempts: int
+
+
+class _OutboxQueries(_Base):
+    """Durable pushes: enqueued in the action's own transaction or alone, sent by bot/outbox.py."""
+
+    async def enqueue_pushes(self, pushes: Iterable[dict[str, Any]], now: str) -> int:
+        """Each push: chat_id, kind, payload (dict), optional file_name/file_data/dedupe_key.
+        A push whose dedupe_key exists already is skipped (exactly once). Returns how many were new."""
+        rows = [(p["chat_id"], p.get("kind", "text"), json.dumps(p["payload"], ensure_ascii=False),
+                 p.get("file_name"), p.get("file_data"), p.get("dedupe_key"), now, now) for p in pushes]
+        async with self._tx() as db:
+            before = db.total_changes
+            await db.executemany(
+                """INSERT INTO outbox (chat_id, kind, payload, file_name, file_data, dedupe_key,
+                                       next_attempt_at, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""", rows)
+            return db.total_changes - before
+
+    async def due_pushes(self, now: str, limit: int = 100) -> list[Push]:
+        rows = await self._all(
+            """SELECT id, chat_id, kind, payload, file_name, file_data, attempts FROM outbox
+               WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?""", (now, limit))
+        return [Push(r["id"], r["chat_id"], r["kind"], json.loads(r["payload"]), r["file_name"], r["file_data"],
+                     r["attempts"]) for r in rows]
+
+    async def next_push_at(self) -> str | None:
+        row = await self._one("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'pending'")
+        return row["t"] if row else None
+
+    async def mark_push_sent(self, push_id: int, message_id: int | None, now: str) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+                             "file_data = NULL WHERE id = ?", (now, message_id, push_id))
+
+    async def mark_push_retry(self, push_id: int, error: str, next_at: str, *, count_attempt: bool = True) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ? "
+                             "WHERE id = ?", (1 if count_attempt else 0, error[:500], next_at, push_id))
+
+    async def mark_push_final(self, push_id: int, status: str, error: str) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1, file_data = NULL "
+                             "WHERE id = ?", (status, error[:500], push_id))
+
+    async def push_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+
+class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

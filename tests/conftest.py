@@ -55,8 +55,15 @@ async def bot(settings: Settings, session: RecordingSession):
 
 
 @pytest.fixture
-def dp(settings, store, clock, i18n):
-    return build_dispatcher(settings, store, clock, i18n)
+def outbox(store, bot, clock):
+    from bot.outbox import Outbox
+
+    return Outbox(store, bot, clock, per_second=1000, chat_interval=0)
+
+
+@pytest.fixture
+def dp(settings, store, clock, i18n, outbox):
+    return build_dispatcher(settings, store, clock, i18n, outbox=outbox)
 
 
 @pytest.fixture

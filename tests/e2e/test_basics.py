@@ -41,3 +41,23 @@ def test_unknown_button_is_refused_like_telegram(sb):
         assert err.status == 400
     else:
         raise AssertionError("press of a button that does not exist was accepted")
+
+
+def test_scheduled_jobs_are_listed_and_can_be_run(sb):
+    jobs = sb.get("/sandbox/jobs")["jobs"]
+    assert "outbox" in [j["id"] for j in jobs]
+    assert sb.post("/sandbox/jobs/outbox/run") == {"ok": True}
+    from tests.support.sandbox_client import HTTPError
+
+    try:
+        sb.post("/sandbox/jobs/no-such-job/run")
+    except HTTPError as err:
+        assert err.status == 404
+    else:
+        raise AssertionError("an unknown job was run")
+
+
+def test_bot_set_visitor_menus_at_start(sb):
+    eve = sb.user("Eve", language_code="en")
+    commands = sb.get(f"/sandbox/users/{eve.id}/commands")["commands"]
+    assert [c["command"] for c in commands][:4] == ["start", "help", "lang", "cancel"]

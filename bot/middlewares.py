@@ -41,7 +41,7 @@ class ActorMiddleware(BaseMiddleware):
 async def load_actor(store: Any, settings: Any, user: Any) -> Actor:
     admin_ids: frozenset[int] = frozenset()
     main_ids: frozenset[int] = frozenset()
-    if user.registered:
+    if user.registered and user.verified:  # RNV-1: an admin's role counts once they are verified
         admin_ids, main_ids = await store.admin_org_ids(user.id)
     return Actor(user=user, is_operator=user.id in settings.operator_ids,
                  admin_org_ids=admin_ids, main_admin_org_ids=main_ids)

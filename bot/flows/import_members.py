@@ -1,8 +1,150 @@
-"""(being written)"""
+"""/import (MEM-4): waiting for the .xlsx file → summary + the annotated rejects file → on
+request, create the missing branches and import the rows that only lacked them.
+
+The rows offered for that second step are kept in the FSM data (the file itself is not kept).
+"""
 from __future__ import annotations
 
-from aiogram import Router
+from io import BytesIO
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.errors import DomainError
+from bot.handlers.members import all_xlsx_labels, xlsx_labels
+from bot.handlers.orgpick import OrgPickCD, choose_org
+from bot.i18n import I18n, Translator
+from bot.render import excel
+from bot.render.excel import RawRow, RowProblem
+from bot.services import member_import, members as svc
+from bot.services.roles import Actor
+from bot.store import Store
+
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
+
+
+NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
+
+
+class ImportMembers(StatesGroup):
+    file = State()
+
+
+class ImportCD(CallbackData, prefix="mi"):
+    action: str  # create
+    org_id: int
+
+
+def create_kb(_: Translator, org_id: int, count: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("import.btn_create", count=count), callback_data=ImportCD(action="create", org_id=org_id))
+    return kb.as_markup()
+
+
+def reason_text(_: Translator, problem: RowProblem) -> str:
+    if problem.code == "bad_phone":
+        return _("import.reason.bad_phone", why=_(f"import.phone.{problem.params.get('phone_code', 'empty')}"))
+    return _(f"import.reason.{problem.code}", **problem.params)
+
+
+def rejects_file(_: Translator, rejected: list[tuple[RawRow, RowProblem]]) -> bytes:
+    return excel.rejects_workbook(xlsx_labels(_), [(row, reason_text(_, problem)) for row, problem in rejected])
+
+
+async def ask_file(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator,
+                   org_id: int) -> None:
+    org = await svc.org_for_admin(store, actor, org_id)
+    await state.set_state(ImportMembers.file)
+    await state.update_data(imp_org=org.id, imp_rows=None, imp_branches=None)
+    await message.answer(_("import.ask_file", org=org.name))
 
 
 def build_router() -> Router:
-    return Router(name=__name__)
+    router = Router(name=__name__)
+
+    @router.message(Command("import"))
+    async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose="import")
+        if org_id is not None:
+            await ask_file(message, state, store, actor, _, org_id)
+
+    @router.callback_query(OrgPickCD.filter(F.purpose == "import"))
+    async def picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, store: Store, actor: Actor,
+                     _: Translator) -> None:
+        if query.message:
+            await ask_file(query.message, state, store, actor, _, callback_data.org_id)
+
+    @router.message(ImportMembers.file, F.document, NOT_COMMAND)
+    async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
+                       actor: Actor, _: Translator) -> None:
+        org_id = (await state.get_data()).get("imp_org")
+        if org_id is None:
+            await state.clear()
+            raise DomainError("stale_button")
+        org = await svc.org_for_admin(store, actor, org_id)
+        document = message.document
+        if (document.file_size or 0) > MAX_DOWNLOAD:
+            await message.answer(_("import.too_big", size=round(document.file_size / 1024 / 1024, 1),
+                                   limit=MAX_DOWNLOAD // 1024 // 1024))
+            return
+        buffer = BytesIO()
+        await bot.download(document, destination=buffer)
+        labels = xlsx_labels(_)
+        try:
+            result = await member_import.import_file(store, clock, actor, org.id, buffer.getvalue(),
+                                                     all_xlsx_labels(i18n))
+        except DomainError as exc:
+            if exc.key == "mem.sheet.missing_columns":
+                exc.params["columns"] = _("import.list_sep").join(
+                    labels[f"col.{c}"] for c in exc.params.get("columns", []))
+            raise
+        await state.set_state(None)
+        await state.update_data(imp_rows=member_import.pending_to_data(result.pending) if result.pending else None,
+                                imp_branches=result.new_branches or None)
+        await report(message, _, org, result)
+
+    @router.message(ImportMembers.file, NOT_COMMAND)
+    async def not_a_file(message: Message, _: Translator) -> None:
+        await message.answer(_("import.not_document"))
+
+    @router.callback_query(ImportCD.filter(F.action == "create"))
+    async def create_branches(query: CallbackQuery, callback_data: ImportCD, state: FSMContext, store: Store,
+                              clock: Clock, actor: Actor, _: Translator) -> None:
+        org = await svc.org_for_admin(store, actor, callback_data.org_id)
+        data = await state.get_data()
+        if data.get("imp_org") != org.id or not data.get("imp_rows"):
+            raise DomainError("stale_button")
+        rows = member_import.pending_from_data(data["imp_rows"])
+        result = await member_import.import_rows(store, clock, actor, org.id, rows, data.get("imp_branches") or [])
+        await state.update_data(imp_rows=None, imp_branches=None)
+        if query.message:
+            await query.message.edit_reply_markup(reply_markup=None)
+            sep = _("import.list_sep")
+            text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
+                    if result.created else _("import.created_none", added=result.added, present=result.present))
+            await query.message.answer(text)
+
+    return router
+
+
+async def report(message: Message, _: Translator, org, result: member_import.ImportResult) -> None:
+    lines = [_("import.summary", org=org.name, added=result.added, present=result.present,
+               rejected=len(result.rejected))]
+    if result.ignored_sheets:
+        lines.append(_("import.ignored_sheets", sheet=result.sheet, others=_("import.list_sep").join(result.ignored_sheets)))
+    markup = None
+    if result.pending:
+        lines.append(_("import.offer_branches", count=len(result.pending),
+                       branches=_("import.list_sep").join(result.new_branches)))
+        markup = create_kb(_, org.id, len(result.pending))
+    await message.answer("\n\n".join(lines), reply_markup=markup)
+    if result.rejected:
+        await message.answer_document(BufferedInputFile(rejects_file(_, result.rejected), _("import.rejects_file")),
+                                      caption=_("import.rejects_caption", count=len(result.rejected)),
+                                      protect_content=org.protect_content)

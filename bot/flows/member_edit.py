@@ -1,8 +1,273 @@
-"""(being written)"""
+"""MEM-1 and MEM-2: adding one member (name → phone → [copy from another organisation] →
+branch) and editing one (name, phone, branch, remove). The organisation and member ids kept
+in the FSM data are checked again by the services at every step (SEC-4)."""
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.errors import DomainError
+from bot.handlers.members import MemAddCD, MemberCD, branch_text, mark
+from bot.i18n import Translator
+from bot.services import members as svc
+from bot.services.roles import Actor
+from bot.store import Store
+
+NONE = 0  # "no branch" in branch buttons
+
+
+NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
+
+
+class AddMember(StatesGroup):
+    name = State()
+    phone = State()
+    copy = State()
+    branch = State()
+
+
+class EditMember(StatesGroup):
+    name = State()
+    phone = State()
+
+
+class AddStepCD(CallbackData, prefix="mas"):
+    action: str  # copy | cancel | branch
+    branch_id: int = NONE
+
+
+class MoveCD(CallbackData, prefix="mv"):
+    member_id: int
+    branch_id: int
+
+
+def copy_kb(_: Translator) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("memberadd.btn_copy"), callback_data=AddStepCD(action="copy"))
+    kb.button(text=_("memberadd.btn_cancel"), callback_data=AddStepCD(action="cancel"))
+    return kb.as_markup()
+
+
+def add_branch_kb(_: Translator, branches: list[svc.Branch]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for b in branches:
+        kb.button(text=b.name, callback_data=AddStepCD(action="branch", branch_id=b.id))
+    kb.button(text=_("memberadd.btn_no_branch"), callback_data=AddStepCD(action="branch", branch_id=NONE))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def move_kb(_: Translator, member: svc.Member, branches: list[svc.Branch]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for b in branches:
+        if b.id != member.branch_id:
+            kb.button(text=b.name, callback_data=MoveCD(member_id=member.id, branch_id=b.id))
+    if member.branch_id is not None:
+        kb.button(text=_("memberadd.btn_no_branch"), callback_data=MoveCD(member_id=member.id, branch_id=NONE))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def card_text(_: Translator, m: svc.Member) -> str:
+    return _("memberedit.card", name=m.name, phone=svc.display_phone(m.phone), branch=branch_text(_, m.branch),
+             mark=mark(_, m.activated))
+
+
+def card_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for action in ("name", "phone", "branch", "remove"):
+        kb.button(text=_(f"memberedit.btn_{action}"),
+                  callback_data=MemberCD(action="rm" if action == "remove" else action, member_id=m.id))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def confirm_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("memberedit.btn_remove_yes"), callback_data=MemberCD(action="rm_yes", member_id=m.id))
+    kb.button(text=_("memberedit.btn_remove_no"), callback_data=MemberCD(action="rm_no", member_id=m.id))
+    return kb.as_markup()
+
+
+async def _flow_org(state: FSMContext) -> int:
+    org_id = (await state.get_data()).get("mem_add_org")
+    if org_id is None:
+        await state.clear()
+        raise DomainError("stale_button")
+    return int(org_id)
+
+
+async def _ask_branch(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    data = await state.get_data()
+    branches = await svc.branches(store, actor, int(data["mem_add_org"]))
+    await state.set_state(AddMember.branch)
+    await message.answer(_("memberadd.ask_branch", name=data["mem_add_name"]), reply_markup=add_branch_kb(_, branches))
 
 
 def build_router() -> Router:
-    return Router(name=__name__)
+    router = Router(name=__name__)
+    _add_flow(router)
+    _edit_flow(router)
+    return router
+
+
+def _add_flow(router: Router) -> None:
+    @router.callback_query(MemAddCD.filter())
+    async def start_add(query: CallbackQuery, callback_data: MemAddCD, state: FSMContext, store: Store,
+                        actor: Actor, _: Translator) -> None:
+        org = await svc.org_for_admin(store, actor, callback_data.org_id)
+        await state.set_state(AddMember.name)
+        await state.update_data(mem_add_org=org.id, mem_add_name=None, mem_add_phone=None)
+        if query.message:
+            await query.message.answer(_("memberadd.ask_name", org=org.name))
+
+    @router.message(AddMember.name, F.text, NOT_COMMAND)
+    async def got_name(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+        actor.require_admin_of(await _flow_org(state))
+        name = svc.clean_name(message.text)
+        await state.update_data(mem_add_name=name)
+        await state.set_state(AddMember.phone)
+        await message.answer(_("memberadd.ask_phone", name=name))
+
+    @router.message(AddMember.phone, F.text, NOT_COMMAND)
+    async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        phone, elsewhere = await svc.check_new_phone(store, actor, await _flow_org(state), message.text)
+        await state.update_data(mem_add_phone=phone)
+        if elsewhere:
+            await state.set_state(AddMember.copy)
+            await message.answer(_("memberadd.listed_elsewhere", orgs=_("import.list_sep").join(elsewhere)),
+                                 reply_markup=copy_kb(_))
+            return
+        await _ask_branch(message, state, store, actor, _)
+
+    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == "copy"))
+    async def copy(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        actor.require_admin_of(await _flow_org(state))
+        if query.message:
+            await query.message.edit_reply_markup(reply_markup=None)
+            await _ask_branch(query.message, state, store, actor, _)
+
+    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == "cancel"))
+    async def no_copy(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+        await state.clear()
+        if query.message:
+            await query.message.edit_text(_("memberadd.cancelled"))
+
+    @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == "branch"))
+    async def got_branch(query: CallbackQuery, callback_data: AddStepCD, state: FSMContext, store: Store,
+                         clock: Clock, actor: Actor, _: Translator) -> None:
+        data = await state.get_data()
+        org_id = await _flow_org(state)
+        branch_id = callback_data.branch_id or None
+        try:
+            member = await svc.add_member(store, clock, actor, org_id, data.get("mem_add_name") or "",
+                                          data.get("mem_add_phone") or "", branch_id)
+        except DomainError as exc:
+            if exc.key == "mem.phone_listed":  # another admin was quicker: the flow is over
+                await state.clear()
+                if query.message:
+                    await query.message.edit_reply_markup(reply_markup=None)
+            raise
+        await state.clear()
+        if query.message:
+            await query.message.edit_text(_("memberadd.done", name=member.name, phone=svc.display_phone(member.phone),
+                                            branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
+
+    @router.message(AddMember.name, NOT_COMMAND)
+    @router.message(AddMember.phone, NOT_COMMAND)
+    async def add_wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("memberadd.text_only"))
+
+    @router.message(AddMember.copy, NOT_COMMAND)
+    @router.message(AddMember.branch, NOT_COMMAND)
+    async def add_use_buttons(message: Message, _: Translator) -> None:
+        await message.answer(_("memberadd.use_buttons"))
+
+
+def _edit_flow(router: Router) -> None:
+    @router.callback_query(MemberCD.filter(F.action == "open"))
+    async def open_card(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+                        _: Translator) -> None:
+        m = await svc.get_member(store, actor, callback_data.member_id)
+        org = await svc.org_for_admin(store, actor, m.org_id)
+        if query.message:
+            await query.message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
+
+    @router.callback_query(MemberCD.filter(F.action.in_({"name", "phone"})))
+    async def ask_field(query: CallbackQuery, callback_data: MemberCD, state: FSMContext, store: Store,
+                        actor: Actor, _: Translator) -> None:
+        m = await svc.get_member(store, actor, callback_data.member_id)
+        await state.set_state(EditMember.name if callback_data.action == "name" else EditMember.phone)
+        await state.update_data(mem_edit=m.id)
+        if query.message:
+            await query.message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
+
+    @router.message(EditMember.name, F.text, NOT_COMMAND)
+    async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
+                       _: Translator) -> None:
+        m = await svc.rename(store, clock, actor, await _edited(state), message.text)
+        await state.clear()
+        await message.answer(_("memberedit.renamed", name=m.name))
+
+    @router.message(EditMember.phone, F.text, NOT_COMMAND)
+    async def got_phone(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
+                        _: Translator) -> None:
+        m = await svc.change_phone(store, clock, actor, await _edited(state), message.text)
+        await state.clear()
+        await message.answer(_("memberedit.phone_changed", name=m.name, phone=svc.display_phone(m.phone),
+                               mark=mark(_, m.activated)))
+
+    @router.message(EditMember.name, NOT_COMMAND)
+    @router.message(EditMember.phone, NOT_COMMAND)
+    async def edit_wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("memberedit.text_only"))
+
+    @router.callback_query(MemberCD.filter(F.action == "branch"))
+    async def choose_branch(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+                            _: Translator) -> None:
+        m = await svc.get_member(store, actor, callback_data.member_id)
+        branches = await svc.branches(store, actor, m.org_id)
+        if query.message:
+            await query.message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
+
+    @router.callback_query(MoveCD.filter())
+    async def moved(query: CallbackQuery, callback_data: MoveCD, store: Store, clock: Clock, actor: Actor,
+                    _: Translator) -> None:
+        m = await svc.move(store, clock, actor, callback_data.member_id, callback_data.branch_id or None)
+        if query.message:
+            await query.message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
+
+    @router.callback_query(MemberCD.filter(F.action == "rm"))
+    async def confirm_remove(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+                             _: Translator) -> None:
+        m = await svc.get_member(store, actor, callback_data.member_id)
+        if query.message:
+            await query.message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
+                                       reply_markup=confirm_kb(_, m))
+
+    @router.callback_query(MemberCD.filter(F.action == "rm_yes"))
+    async def remove(query: CallbackQuery, callback_data: MemberCD, store: Store, clock: Clock, actor: Actor,
+                     _: Translator) -> None:
+        m = await svc.remove(store, clock, actor, callback_data.member_id)
+        if query.message:
+            await query.message.edit_text(_("memberedit.removed", name=m.name))
+
+    @router.callback_query(MemberCD.filter(F.action == "rm_no"))
+    async def keep(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+                   _: Translator) -> None:
+        await svc.get_member(store, actor, callback_data.member_id)
+        if query.message:
+            await query.message.edit_text(_("memberedit.kept"))
+
+
+async def _edited(state: FSMContext) -> int:
+    member_id = (await state.get_data()).get("mem_edit")
+    if member_id is None:
+        await state.clear()
+        raise DomainError("stale_button")
+    return int(member_id)

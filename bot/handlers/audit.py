@@ -1,8 +1,117 @@
-"""(being written)"""
+"""SEC-3: /audit — the organisation's operation log for its main admin, 10 a page, newest first."""
 from __future__ import annotations
 
-from aiogram import Router
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.filters import Registered
+from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
+from bot.i18n import Translator
+from bot.services import orgs
+from bot.services.roles import Actor
+from bot.store import Store
+
+SHORT = 40  # characters of a before/after value in the list
+
+
+class AuditCD(CallbackData, prefix="au"):
+    org: int
+    page: int = 0
+    before: int = 0  # show entries older than this id
+    after: int = 0   # show entries newer than this id
+
+
+def _short(_: Translator, value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("audit.on") if value else _("audit.off")
+    if isinstance(value, dict):
+        parts = [_short(_, v) if len(value) == 1 else f"{k}={_short(_, v)}" for k, v in value.items()]
+        text = ", ".join(parts)
+    else:
+        text = str(value)
+    return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
+
+
+def action_name(_: Translator, action: str) -> str:
+    key = "audit.action." + action.replace(".", "_")
+    return _(key) if _.i18n.has(key) else action
+
+
+def page_text(_: Translator, page: orgs.AuditPage, number: int) -> str:
+    if not page.entries:
+        return _("audit.empty", org=org_label(_, page.org))
+    lines = []
+    for e in page.entries:
+        change = ""
+        if e.before is not None or e.after is not None:
+            change = _("audit.change", before=_short(_, e.before), after=_short(_, e.after))
+        lines.append(_("audit.line", at=e.at.strftime("%Y-%m-%d %H:%M"), who=e.actor_name,
+                       action=action_name(_, e.action), target=_("audit.target", target=e.target) if e.target else "",
+                       change=change))
+    return _("audit.title", org=org_label(_, page.org), page=number + 1) + "\n\n" + "\n".join(lines)
+
+
+def page_kb(_: Translator, page: orgs.AuditPage, number: int) -> InlineKeyboardMarkup | None:
+    kb = InlineKeyboardBuilder()
+    if page.has_newer and page.entries:
+        kb.button(text=_("audit.btn_newer"), callback_data=AuditCD(org=page.org.id, page=max(number - 1, 0),
+                                                                   after=page.entries[0].id))
+    if page.has_older and page.entries:
+        kb.button(text=_("audit.btn_older"), callback_data=AuditCD(org=page.org.id, page=number + 1,
+                                                                   before=page.entries[-1].id))
+    kb.adjust(2)
+    return kb.as_markup() if page.entries and (page.has_newer or page.has_older) else None
+
+
+async def send_first_page(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator,
+                          org_id: int) -> None:
+    page = await orgs.audit_page(store, clock, actor, org_id)
+    await message.answer(page_text(_, page, 0), reply_markup=page_kb(_, page, 0),
+                         protect_content=page.org.protect_content)
 
 
 def build_router() -> Router:
-    return Router(name=__name__)
+    router = Router(name=__name__)
+    router.message.filter(Registered())
+    router.callback_query.filter(Registered())
+
+    @router.message(Command("audit"))
+    async def audit_cmd(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
+                        _: Translator) -> None:
+        from bot.handlers.org import verify_if_pending_admin
+
+        if await verify_if_pending_admin(message, state, store, actor, _):
+            return
+        main_orgs = actor.main_admin_org_ids
+        if len(main_orgs) == 1:
+            org_id: int | None = next(iter(main_orgs))
+        else:  # none (an ordinary admin: the picker leads to the refusal) or several
+            org_id = await choose_org(message, actor, store, _, purpose="audit")
+        if org_id is not None:
+            await send_first_page(message, store, clock, actor, _, org_id)
+
+    @router.callback_query(OrgPickCD.filter(F.purpose == "audit"))
+    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
+                     _: Translator) -> None:
+        if query.message:
+            await send_first_page(query.message, store, clock, actor, _, callback_data.org_id)
+
+    @router.callback_query(AuditCD.filter())
+    async def paged(query: CallbackQuery, callback_data: AuditCD, store: Store, clock: Clock, actor: Actor,
+                    _: Translator) -> None:
+        page = await orgs.audit_page(store, clock, actor, callback_data.org, before_id=callback_data.before,
+                                     after_id=callback_data.after)
+        number = callback_data.page if page.has_newer else 0
+        if query.message:
+            await query.message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
+
+    return router

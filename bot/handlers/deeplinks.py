@@ -16,7 +16,9 @@ Opener = Callable[..., Awaitable[None]]
 
 def openers() -> dict[str, Opener]:
     """prefix → handler(message, payload_rest, **data). Imported lazily to keep layers one-way."""
-    return {}
+    from bot.flows.join import open_join  # MEM-6: j_<token>
+
+    return {"j": open_join}
 
 
 async def open_payload(payload: str, message: Message, _: Translator, **data: Any) -> None:

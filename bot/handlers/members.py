@@ -1,8 +1,245 @@
-"""(being written)"""
+"""/members (MEM-3, MEM-7): the paged member list with branch filter and search; /template
+(MEM-4) and /export (MEM-5). Adding and editing live in bot/flows/member_edit.py, importing
+in bot/flows/import_members.py. Buttons carry ids only; every press goes through a service
+that checks the actor's role at that moment (SEC-4).
+"""
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
+from bot.i18n import I18n, Translator
+from bot.render import excel
+from bot.services import members as svc
+from bot.services.roles import Actor
+from bot.store import Store
+
+ALL, NO_BRANCH = -1, 0
+
+
+NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
+
+
+class MemListCD(CallbackData, prefix="ml"):
+    org_id: int
+    page: int
+    branch: int = ALL  # -1 every branch, 0 without a branch, else a branch id
+    q: bool = False  # the search text kept in the FSM data applies
+
+
+class MemFilterCD(CallbackData, prefix="mf"):
+    org_id: int
+
+
+class MemSearchCD(CallbackData, prefix="ms"):
+    org_id: int
+
+
+class MemAddCD(CallbackData, prefix="ma"):
+    org_id: int
+
+
+class MemberCD(CallbackData, prefix="me"):
+    action: str  # open | name | phone | branch | rm | rm_yes | rm_no
+    member_id: int
+
+
+class MemberSearch(StatesGroup):
+    text = State()
+
+
+def xlsx_labels(_: Translator) -> dict[str, str]:
+    return excel.labels_from(_, prefix="xlsx.")
+
+
+def all_xlsx_labels(i18n: I18n) -> list[dict[str, str]]:
+    return [excel.labels_from(lambda key, lang=lang: i18n.t(lang, key), prefix="xlsx.") for lang in i18n.languages]
+
+
+def mark(_: Translator, activated: bool) -> str:
+    return _("members.mark_on") if activated else _("members.mark_off")
+
+
+def branch_text(_: Translator, branch: str | None) -> str:
+    return branch or _("members.no_branch")
+
+
+def page_text(_: Translator, p: svc.MemberPage) -> str:
+    lines = [_("members.header", org=org_label(_, p.org), total=p.total, activated=p.activated,
+               inactive=p.total - p.activated)]
+    if p.branch_id == NO_BRANCH:
+        lines.append(_("members.filter_no_branch"))
+    elif p.branch:
+        lines.append(_("members.filter_branch", branch=p.branch))
+    if p.query:
+        lines.append(_("members.filter_query", query=p.query))
+    if p.branch_id is not None or p.query:
+        lines.append(_("members.matching", count=p.matching))
+    lines.append("")
+    first = p.page * svc.PAGE_SIZE + 1
+    for n, m in enumerate(p.members, first):
+        lines.append(_("members.line", n=n, name=m.name, phone=svc.display_phone(m.phone),
+                       branch=branch_text(_, m.branch), mark=mark(_, m.activated)))
+    if not p.members:
+        lines.append(_("members.empty"))
+    lines.append("")
+    lines.append(_("members.page", page=p.page + 1, pages=p.pages))
+    return "\n".join(lines)
+
+
+def page_kb(_: Translator, p: svc.MemberPage) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    first = p.page * svc.PAGE_SIZE + 1
+    for n, m in enumerate(p.members, first):
+        kb.button(text=_("members.btn_open", n=n, name=m.name), callback_data=MemberCD(action="open", member_id=m.id))
+    sizes = [2] * ((len(p.members) + 1) // 2)
+    branch = ALL if p.branch_id is None else p.branch_id
+    nav = 0
+    if p.page > 0:
+        kb.button(text=_("members.btn_prev"),
+                  callback_data=MemListCD(org_id=p.org.id, page=p.page - 1, branch=branch, q=bool(p.query)))
+        nav += 1
+    if p.page + 1 < p.pages:
+        kb.button(text=_("members.btn_next"),
+                  callback_data=MemListCD(org_id=p.org.id, page=p.page + 1, branch=branch, q=bool(p.query)))
+        nav += 1
+    if nav:
+        sizes.append(nav)
+    kb.button(text=_("members.btn_add"), callback_data=MemAddCD(org_id=p.org.id))
+    kb.button(text=_("members.btn_search"), callback_data=MemSearchCD(org_id=p.org.id))
+    kb.button(text=_("members.btn_filter"), callback_data=MemFilterCD(org_id=p.org.id))
+    sizes.append(3)
+    if p.branch_id is not None or p.query:
+        kb.button(text=_("members.btn_all"), callback_data=MemListCD(org_id=p.org.id, page=0))
+        sizes.append(1)
+    kb.adjust(*sizes)
+    return kb.as_markup()
+
+
+def filter_kb(_: Translator, org_id: int, branches: list[svc.Branch]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("members.btn_all"), callback_data=MemListCD(org_id=org_id, page=0))
+    for b in branches:
+        kb.button(text=b.name, callback_data=MemListCD(org_id=org_id, page=0, branch=b.id))
+    kb.button(text=_("members.btn_no_branch"), callback_data=MemListCD(org_id=org_id, page=0, branch=NO_BRANCH))
+    kb.adjust(1, 2)
+    return kb.as_markup()
+
+
+async def send_list(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
+                    query: str | None = None) -> None:
+    p = await svc.list_members(store, actor, org_id, query=query)
+    await message.answer(page_text(_, p), reply_markup=page_kb(_, p), protect_content=p.org.protect_content)
+
+
+async def send_template(message: Message, store: Store, actor: Actor, _: Translator, org_id: int) -> None:
+    org = await svc.org_for_admin(store, actor, org_id)
+    names = [b.name for b in await svc.branches(store, actor, org_id)]
+    data = excel.member_template(xlsx_labels(_), names)
+    await message.answer_document(BufferedInputFile(data, _("import.template_file")),
+                                  caption=_("import.template_caption", org=org.name),
+                                  protect_content=org.protect_content)
+
+
+async def send_export(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator,
+                      org_id: int) -> None:
+    result = await svc.export(store, clock, actor, org_id)
+    data = excel.members_export(xlsx_labels(_), result.rows)
+    await message.answer_document(
+        BufferedInputFile(data, _("export.file")),
+        caption=_("export.caption", org=result.org.name, count=len(result.rows), since=result.since,
+                  today=result.today),
+        protect_content=result.org.protect_content)
 
 
 def build_router() -> Router:
-    return Router(name=__name__)
+    router = Router(name=__name__)
+
+    @router.message(Command("members"))
+    async def members_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose="members")
+        if org_id is not None:
+            await send_list(message, store, actor, _, org_id)
+
+    @router.message(Command("template"))
+    async def template_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose="template")
+        if org_id is not None:
+            await send_template(message, store, actor, _, org_id)
+
+    @router.message(Command("export"))
+    async def export_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose="export")
+        if org_id is not None:
+            await send_export(message, store, clock, actor, _, org_id)
+
+    @router.callback_query(OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
+    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
+                     _: Translator) -> None:
+        if not query.message:
+            return
+        if callback_data.purpose == "members":
+            await send_list(query.message, store, actor, _, callback_data.org_id)
+        elif callback_data.purpose == "template":
+            await send_template(query.message, store, actor, _, callback_data.org_id)
+        else:
+            await send_export(query.message, store, clock, actor, _, callback_data.org_id)
+
+    @router.callback_query(MemListCD.filter())
+    async def list_page(query: CallbackQuery, callback_data: MemListCD, state: FSMContext, store: Store,
+                        actor: Actor, _: Translator) -> None:
+        text = None
+        if callback_data.q:
+            data = await state.get_data()
+            if data.get("mem_query_org") == callback_data.org_id:
+                text = data.get("mem_query")
+        branch = None if callback_data.branch == ALL else callback_data.branch
+        p = await svc.list_members(store, actor, callback_data.org_id, callback_data.page, branch, text)
+        if query.message:
+            try:
+                await query.message.edit_text(page_text(_, p), reply_markup=page_kb(_, p))
+            except TelegramBadRequest as exc:  # a second tap on the same page
+                if "not modified" not in str(exc):
+                    raise
+
+    @router.callback_query(MemFilterCD.filter())
+    async def choose_filter(query: CallbackQuery, callback_data: MemFilterCD, store: Store, actor: Actor,
+                            _: Translator) -> None:
+        branches = await svc.branches(store, actor, callback_data.org_id)
+        if query.message:
+            await query.message.edit_text(_("members.choose_filter"),
+                                          reply_markup=filter_kb(_, callback_data.org_id, branches))
+
+    @router.callback_query(MemSearchCD.filter())
+    async def ask_search(query: CallbackQuery, callback_data: MemSearchCD, state: FSMContext, store: Store,
+                         actor: Actor, _: Translator) -> None:
+        await svc.org_for_admin(store, actor, callback_data.org_id)
+        await state.set_state(MemberSearch.text)
+        await state.update_data(mem_query_org=callback_data.org_id, mem_query=None)
+        if query.message:
+            await query.message.answer(_("members.ask_search"))
+
+    @router.message(MemberSearch.text, F.text, NOT_COMMAND)
+    async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = (await state.get_data()).get("mem_query_org")
+        text, _digits = svc.search_terms(message.text)
+        if org_id is None or text is None:
+            await message.answer(_("members.search_text_only"))
+            return
+        await state.set_state(None)
+        await state.update_data(mem_query=text)
+        await send_list(message, store, actor, _, org_id, query=text)
+
+    @router.message(MemberSearch.text, NOT_COMMAND)
+    async def search_wrong_kind(message: Message, _: Translator) -> None:
+        await message.answer(_("members.search_text_only"))
+
+    return router

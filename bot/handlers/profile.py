@@ -36,6 +36,10 @@ def memberships_text(_: Translator, memberships: list[Membership]) -> str:
 def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("profile.btn_orgs"), callback_data=MenuCD(item="orgs"))
+    if actor.admin_org_ids:
+        from bot.handlers.org import OrgCD
+
+        kb.button(text=_("orgmenu.btn_menu_entry"), callback_data=OrgCD(act="open", org=0))
     if not actor.user.verified:
         kb.button(text=_("profile.btn_verify"), callback_data=MenuCD(item="verify"))
     kb.button(text=_("start.btn_lang"), callback_data=LangCD(code="?"))

@@ -9,7 +9,13 @@ from bot.i18n import Translator
 
 
 async def resume_after_verify(after: dict[str, Any], message: Message, _: Translator, **data: Any) -> None:
-    actions: dict[str, Any] = {}
+    from bot.flows.neworg import resume_neworg
+    from bot.handlers.org import resume_become_admin
+
+    actions: dict[str, Any] = {
+        "neworg": resume_neworg,              # ORG-1: creating an organisation
+        "become_admin": resume_become_admin,  # ORG-4: made an admin, now shows /org
+    }
     action = actions.get(after.get("action", ""))
     if action is not None:
         await action(message, after, _=_, **data)

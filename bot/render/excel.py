@@ -4,7 +4,7 @@ the annotated file of rejected rows and the member export. Bytes in, bytes out.
 Labels
 ------
 Every text a person sees comes from the locale catalogues. Writers take `labels`, a mapping
-with these keys (in the catalogues under ``excel.``; `labels_from` builds the mapping):
+with these keys (in the catalogues under ``xlsx.``; `labels_from` builds the mapping):
 
 - ``col.name``, ``col.phone``, ``col.branch``, ``col.note`` — member columns (the template
   adds ``*`` to the three required ones);
@@ -127,7 +127,7 @@ class ParsedSheet:
     ignored_columns: list[str] = field(default_factory=list)  # header texts we do not know
 
 
-def labels_from(lookup: Callable[[str], str], prefix: str = "excel.") -> dict[str, str]:
+def labels_from(lookup: Callable[[str], str], prefix: str = "xlsx.") -> dict[str, str]:
     """The labels mapping from a catalogue lookup, e.g. ``labels_from(lambda k: i18n.t("zh", k))``."""
     return {key: lookup(prefix + key) for key in LABEL_KEYS}
 
@@ -186,6 +186,8 @@ def _check_container(data: bytes, max_bytes: int) -> None:
             entries = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
         raise SheetError("not_xlsx", kind="other") from exc
+    # The declared sizes are enough: zipfile stops inflating an entry at its declared size
+    # and fails its CRC check, so a part cannot grow past what is checked here.
     if len(entries) > MAX_ENTRIES:
         raise SheetError("zip_bomb", reason="entries")
     if sum(e.file_size for e in entries) > MAX_UNCOMPRESSED:

@@ -1,25 +1,22 @@
 """Member spreadsheets: template, safe import, rejects file, export (MEM-4, MEM-5)."""
-import tomllib
 import zipfile
 from io import BytesIO
-from pathlib import Path
 
 import openpyxl
 import pytest
 from openpyxl import Workbook
 
-from bot.i18n import _flatten
+from bot.i18n import I18n
 from bot.render import excel
 from bot.render.excel import RawRow, SheetError, read_member_rows
 
-PROPOSED = Path(excel.__file__).with_name("excel_labels_proposed.toml")
 DANGEROUS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\r=CR", "=1"]
 
 
 def _labels(lang: str) -> dict[str, str]:
-    flat: dict[str, str] = {}
-    _flatten("", tomllib.loads(PROPOSED.read_text(encoding="utf-8"))[lang], flat)
-    return excel.labels_from(flat.__getitem__)
+    """The labels as the bot uses them: from the catalogues (locales/*/members.toml, [xlsx])."""
+    i18n = I18n()
+    return excel.labels_from(lambda key: i18n.t(lang, key))
 
 
 ZH, EN = _labels("zh"), _labels("en")

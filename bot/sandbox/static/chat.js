@@ -24,7 +24,7 @@
   const I18N = {
     zh: {
       appTitle: '学习强国机器人 · 沙盒',
-      appSub: '以模拟的 Telegram 用户与机器人聊天',
+      appSub: '模拟 Telegram 用户，与机器人聊天',
       searchUsers: '搜索用户',
       usersLabel: '模拟用户',
       usersCount: '{0} 位',
@@ -117,6 +117,7 @@
       userGone: '找不到这个用户（沙盒可能已重启）',
       pressing: '等待机器人回应…',
       typing: '正在输入…',
+      newMessages: '{0} 条新消息',
       uploadingPhoto: '正在发送图片…',
       uploadingDocument: '正在发送文件…',
       uploadingVideo: '正在发送视频…',
@@ -130,7 +131,7 @@
     },
     en: {
       appTitle: 'xuexi-bot · Sandbox',
-      appSub: 'Chat with the bot as simulated Telegram users',
+      appSub: 'Simulated Telegram users',
       searchUsers: 'Search users',
       usersLabel: 'Simulated users',
       usersCount: '{0}',
@@ -223,6 +224,7 @@
       userGone: 'This user no longer exists (was the sandbox restarted?)',
       pressing: 'Waiting for the bot…',
       typing: 'typing…',
+      newMessages: '{0} new',
       uploadingPhoto: 'sending a photo…',
       uploadingDocument: 'sending a file…',
       uploadingVideo: 'sending a video…',
@@ -453,7 +455,7 @@
   }
 
   // ------------------------------------------------------------------ safe rich text
-  // Telegram's HTML subset is parsed with a small tokenizer (never innerHTML):
+  // Telegram's HTML subset is parsed with a small tokenizer (no HTML parsing by the browser):
   // allowed tags become fresh elements, anything else is shown as literal text.
   const TAG_MAP = {
     b: 'b', strong: 'b', i: 'i', em: 'i', u: 'u', ins: 'u', s: 's', strike: 's', del: 's',
@@ -827,6 +829,8 @@
       if (last) {
         if (last.from === 'user') pv.appendChild(h('span', 'who', t('you') + ': '));
         pv.appendChild(document.createTextNode(previewOf(last)));
+      } else if (unreadFor(u.id) > 0) {
+        pv.appendChild(h('span', 'who', t('newMessages', unreadFor(u.id))));
       } else {
         const bits = [];
         if (u.username) bits.push('@' + u.username);
@@ -926,6 +930,7 @@
     setConn(true);
     closeMenus();
     hideSuggest();
+    el.toastHost.replaceChildren();
     el.app.classList.toggle('no-chat', !uid);
     el.input.value = uid ? (state.drafts.get(uid) || '') : '';
     autoGrow();
@@ -956,11 +961,18 @@
     renderHeaderSub();
   }
 
+  // Headless Chromium's --virtual-time-budget stalls while a request is pending, so a long poll
+  // would keep `chromium --headless --screenshot` from ever finishing: poll briefly there instead
+  // (also with #...&poll=short).
+  const SHORT_POLL = /HeadlessChrome/.test(navigator.userAgent) || /(?:^#|&)poll=short\b/.test(location.hash);
+
   async function pollLoop(uid, ctrl) {
     let failures = 0;
     while (!ctrl.signal.aborted && state.uid === uid) {
       try {
-        const wait = state.loaded ? 25 : 0;
+        if (SHORT_POLL && state.loaded) await sleep(1500, ctrl.signal);
+        if (ctrl.signal.aborted || state.uid !== uid) return;
+        const wait = state.loaded && !SHORT_POLL ? 25 : 0;
         const d = await api('GET', '/sandbox/users/' + encodeURIComponent(uid) + '/messages?since=' + state.seq + '&wait=' + wait,
           undefined, { signal: ctrl.signal });
         if (ctrl.signal.aborted || state.uid !== uid) return;
@@ -1457,13 +1469,6 @@
     state.replyKb = valid;
     state.kbHidden = false;
     renderReplyKb();
-  }
-  function lastBotMessageId() {
-    let best = null;
-    state.msgs.forEach((m) => {
-      if (m.from === 'bot' && !m._pending && typeof m.message_id === 'number' && (best == null || m.message_id > best)) best = m.message_id;
-    });
-    return best;
   }
   function renderReplyKb() {
     const kb = state.replyKb;

@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -20,6 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
+from bot.outbox import Outbox, text_push
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.filters import Registered
@@ -85,8 +85,9 @@ def _error(_: Translator, exc: DomainError) -> str:
 
 
 # -- opening a link --------------------------------------------------------------------------------
-async def open_join(message: Message, token: str, *, _: Translator, bot: Bot, store: Store, clock: Clock,
-                    settings: Settings, i18n: I18n, actor: Actor, state: FSMContext, **data: Any) -> None:
+async def open_join(message: Message, token: str, *, _: Translator, store: Store, clock: Clock,
+                    settings: Settings, i18n: I18n, actor: Actor, state: FSMContext, outbox: Outbox,
+                    **data: Any) -> None:
     """The opener for payload prefix "j" (and /join). Refusals are answered as messages, also when
     this runs at the end of registration from a button press."""
     try:
@@ -97,7 +98,7 @@ async def open_join(message: Message, token: str, *, _: Translator, bot: Bot, st
         if not opened.needs_choice:  # the link fixes the branch: join at once
             result = await invites.join(store, clock, actor.user, opened.invite.id, None)
             await message.answer(offer_text(_, opened.org) + "\n\n" + result_text(_, result))
-            await _after_join(bot, store, i18n, result)
+            await _after_join(outbox, store, i18n, result)
             return
     except DomainError as exc:
         await message.answer(_error(_, exc))
@@ -108,19 +109,19 @@ async def open_join(message: Message, token: str, *, _: Translator, bot: Bot, st
     await message.answer(offer_text(_, opened.org) + "\n\n" + ask, reply_markup=branch_kb(_, opened))
 
 
-async def _after_join(bot: Bot, store: Store, i18n: I18n, result: JoinResult) -> None:
+async def _after_join(outbox: Outbox, store: Store, i18n: I18n, result: JoinResult) -> None:
     """A pending request is announced to each admin of the organisation with Approve / Reject."""
     if result.kind != "pending" or result.request_id is None:
         return
     request = await invites.join_request(store, result.request_id)
+    pushes = []
     for admin_id, language, tg_language in await invites.admins_to_notify(store, request.org.id):
         t = i18n.translator(i18n.pick(language, tg_language))
         text = t("join.admin_request", name=request.user_name, phone=request.user_phone, org=request.org.name,
                  branch=request.branch or t("invite.no_branch"))
-        try:
-            await bot.send_message(admin_id, text, reply_markup=decision_kb(t, request.id))
-        except TelegramAPIError:  # a durable outbox comes later; the request stays pending meanwhile
-            log.warning("could not notify admin %s of join request %s", admin_id, request.id, exc_info=True)
+        pushes.append(text_push(admin_id, text, reply_markup=decision_kb(t, request.id),
+                                dedupe_key=f"join-request:{request.id}:{admin_id}"))
+    await outbox.enqueue(*pushes)
 
 
 def build_router() -> Router:
@@ -137,7 +138,7 @@ def build_router() -> Router:
         await open_join(message, invites.parse_join_arg(command.args), _=_, bot=bot, **data)
 
     @router.callback_query(Join.branch, JoinBranchCD.filter())
-    async def branch_chosen(query: CallbackQuery, callback_data: JoinBranchCD, state: FSMContext, bot: Bot,
+    async def branch_chosen(query: CallbackQuery, callback_data: JoinBranchCD, state: FSMContext, outbox: Outbox,
                             store: Store, clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
         if (await state.get_data()).get("invite_id") != callback_data.invite_id:
             raise DomainError("stale_button")  # a button of another link than the one opened last
@@ -154,14 +155,14 @@ def build_router() -> Router:
         await state.clear()
         if query.message:
             await query.message.edit_text(result_text(_, result))
-        await _after_join(bot, store, i18n, result)
+        await _after_join(outbox, store, i18n, result)
 
     @router.message(Join.branch, ~F.text.startswith("/"))
     async def use_buttons(message: Message, _: Translator) -> None:
         await message.answer(_("join.use_buttons"))
 
     @router.callback_query(JoinDecisionCD.filter())
-    async def decide(query: CallbackQuery, callback_data: JoinDecisionCD, bot: Bot, store: Store, clock: Clock,
+    async def decide(query: CallbackQuery, callback_data: JoinDecisionCD, outbox: Outbox, store: Store, clock: Clock,
                      i18n: I18n, actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
         decision = await invites.decide(store, clock, actor, callback_data.request_id, callback_data.approve)
         r = decision.request
@@ -179,9 +180,6 @@ def build_router() -> Router:
             text = t("join.approved" if branch else "join.approved_no_branch", org=r.org.name, branch=branch)
         else:
             text = t("join.rejected", org=r.org.name)
-        try:
-            await bot.send_message(r.user_id, text)
-        except TelegramAPIError:
-            log.warning("could not tell user %s about join request %s", r.user_id, r.id, exc_info=True)
+        await outbox.enqueue(text_push(r.user_id, text, dedupe_key=f"join-decided:{r.id}"))
 
     return router

@@ -383,13 +383,14 @@ async def test_mem_6_join_without_argument_explains(client_factory, registered):
 
 
 # -- approval ------------------------------------------------------------------------------------
-async def _pending(client_factory, store, settings, registered, session):
+async def _pending(client_factory, store, settings, registered, session, outbox):
     await setup_org(store, approval=True, admins=[ADMIN2])
     payload, _ = await create_link(client_factory(ADMIN), "第一党支部")
     await registered(JOINER, name="王芳")
     before = len(session.calls)
     sent = await client_factory(JOINER).start(payload)
     assert "需要管理员审核" in sent.text
+    assert await outbox.flush() == 2  # the admins' notices go through the outbox
     notices = [c for c in session.calls[before:] if isinstance(c, SendMessage) and c.chat_id in (ADMIN, ADMIN2)]
     assert sorted(n.chat_id for n in notices) == [ADMIN, ADMIN2]
     assert "王芳（+8613800300001）申请加入" in notices[0].text
@@ -402,12 +403,14 @@ async def _pending(client_factory, store, settings, registered, session):
     return conn, notices
 
 
-async def test_mem_6_approval_two_admins_decide_at_once(client_factory, store, settings, registered, session):
-    conn, notices = await _pending(client_factory, store, settings, registered, session)
+async def test_mem_6_approval_two_admins_decide_at_once(client_factory, store, settings, registered, session,
+                                                        outbox):
+    conn, notices = await _pending(client_factory, store, settings, registered, session, outbox)
     rid = conn.execute("SELECT id FROM join_requests").fetchone()[0]
     before = len(session.calls)
     await asyncio.gather(client_factory(ADMIN).click(JoinDecisionCD(request_id=rid, approve=True).pack()),
                          client_factory(ADMIN2).click(JoinDecisionCD(request_id=rid, approve=False).pack()))
+    await outbox.flush()
     calls = session.calls[before:]
     answers = [c for c in calls if isinstance(c, AnswerCallbackQuery)]
     assert len(answers) == 2
@@ -427,18 +430,22 @@ async def test_mem_6_approval_two_admins_decide_at_once(client_factory, store, s
         assert len(told) == 1 and "没有同意" in told[0]
 
 
-async def test_mem_6_rejection_is_told_to_the_joiner(client_factory, store, settings, registered, session):
-    conn, _ = await _pending(client_factory, store, settings, registered, session)
+async def test_mem_6_rejection_is_told_to_the_joiner(client_factory, store, settings, registered, session, outbox):
+    conn, _ = await _pending(client_factory, store, settings, registered, session, outbox)
     sent = await client_factory(ADMIN2).click(JoinDecisionCD(request_id=1, approve=False).pack())
     assert sent.answers[-1].text == "已拒绝" and "已拒绝 王芳 加入" in sent.text
-    assert any(isinstance(c, SendMessage) and c.chat_id == JOINER and "没有同意" in c.text for c in sent.calls)
+    before = len(session.calls)
+    await outbox.flush()
+    told = session.calls[before:]
+    assert any(isinstance(c, SendMessage) and c.chat_id == JOINER and "没有同意" in c.text for c in told)
     assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 0
     assert conn.execute("SELECT action, actor_id FROM audit_log ORDER BY id DESC").fetchone()[:] == (
         "join.reject", ADMIN2)
 
 
-async def test_sec_4_decision_by_a_non_admin_is_refused(client_factory, store, settings, registered, session):
-    conn, _ = await _pending(client_factory, store, settings, registered, session)
+async def test_sec_4_decision_by_a_non_admin_is_refused(client_factory, store, settings, registered, session,
+                                                        outbox):
+    conn, _ = await _pending(client_factory, store, settings, registered, session, outbox)
     await registered(JOINER2)
     sent = await client_factory(JOINER2).click(JoinDecisionCD(request_id=1, approve=True).pack())
     assert "没有执行此操作的权限" in sent.answers[-1].text

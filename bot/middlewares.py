@@ -10,11 +10,30 @@ from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 
 from bot.errors import DomainError
+from bot.services import points
 from bot.services.roles import Actor
 from bot.services.users import touch_user
 
 
 class ActorMiddleware(BaseMiddleware):
+    """Loads the actor; the first update of a registered user each day pays the daily-login point.
+
+    Who has been seen today is remembered here (one set, emptied when the day changes) so that
+    only the first update of the day touches the ledger; the ledger's key keeps it exactly-once."""
+
+    def __init__(self) -> None:
+        self._day: str | None = None
+        self._seen_today: set[int] = set()
+
+    async def _daily_login(self, store: Any, clock: Any, user_id: int) -> None:
+        day = clock.today().isoformat()
+        if day != self._day:
+            self._day, self._seen_today = day, set()
+        if user_id in self._seen_today:
+            return
+        await points.daily_login(store, clock, user_id)
+        self._seen_today.add(user_id)
+
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
@@ -31,6 +50,8 @@ class ActorMiddleware(BaseMiddleware):
         user = await touch_user(store, data["clock"], tg_user.id, tg_user.first_name, tg_user.last_name,
                                 tg_user.username, tg_user.language_code)
         actor = await load_actor(store, settings, user)
+        if actor.registered:
+            await self._daily_login(store, data["clock"], user.id)
         locale = i18n.pick(user.language, user.tg_language)
         data["actor"] = actor
         data["locale"] = locale

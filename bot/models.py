@@ -51,3 +51,38 @@ class Org:
     @property
     def certified(self) -> bool:
         return self.certified_at is not None
+
+
+QUESTION_KINDS = ("single", "multiple", "judge", "blank")
+
+
+@dataclass(frozen=True)
+class QuestionText:
+    """A question in one language. `options` are the choices' texts in order (A, B, C …); empty for
+    fill-in-the-blank; for true/false they are the two labels as shown."""
+    stem: str
+    options: tuple[str, ...]
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question of the bank (LEARN-1), as stored in `questions` (body and answer are JSON there).
+
+    body   = {"zh": {"stem", "options", "explanation"}, "en": {...}}   (zh always present)
+    answer = choice: ["A", "C"] (letters, sorted); judge: ["T"] or ["F"];
+             blank: [["accepted", "also accepted"], [...]] (one list per blank, in order)
+    """
+    id: int
+    org_id: int | None
+    kind: str
+    texts: dict[str, QuestionText]
+    answer: tuple
+    tags: str = ""
+
+    def text(self, language: str | None) -> QuestionText:
+        return self.texts.get(language or "zh") or self.texts["zh"]
+
+    @property
+    def blanks(self) -> int:
+        return len(self.answer) if self.kind == "blank" else 0

@@ -169,6 +169,99 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'branch' CHECK (kind IN ('general', 'branch'))
     """,
+    # 6: the organisation tree as a closure table (DESIGN "Store"): one row per (ancestor, descendant)
+    # pair of the certified tree, depth 0 for the organisation itself; "this organisation and everything
+    # under it" is `WHERE ancestor_id = ?`. Kept right by certify/un-certify/dissolve.
+    """
+    CREATE TABLE org_tree (
+        ancestor_id   INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        descendant_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        depth         INTEGER NOT NULL,
+        PRIMARY KEY (ancestor_id, descendant_id)
+    );
+    CREATE INDEX org_tree_descendant ON org_tree (descendant_id, depth);
+    INSERT INTO org_tree (ancestor_id, descendant_id, depth) SELECT id, id, 0 FROM orgs
+    """,
+    # 7: the question bank (LEARN-1). org_id NULL is the operator's global bank; an organisation's
+    # questions are seen by its subtree. No foreign key on org_id: a dissolved organisation's
+    # questions are retired, never deleted, so that past attempts can still be reviewed.
+    """
+    CREATE TABLE questions (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id      INTEGER,
+        kind        TEXT NOT NULL CHECK (kind IN ('single', 'multiple', 'judge', 'blank')),
+        body        TEXT NOT NULL,
+        answer      TEXT NOT NULL,
+        tags        TEXT NOT NULL DEFAULT '',
+        fingerprint TEXT NOT NULL,
+        created_by  INTEGER,
+        created_at  TEXT NOT NULL,
+        retired_at  TEXT
+    );
+    CREATE UNIQUE INDEX questions_fingerprint ON questions (COALESCE(org_id, 0), fingerprint);
+    CREATE INDEX questions_org ON questions (org_id)
+    """,
+    # 8: quiz attempts (LEARN-2..5): daily, weekly, challenge and wrong-book practice rounds
+    """
+    CREATE TABLE quiz_attempts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id      INTEGER NOT NULL REFERENCES users (id),
+        kind         TEXT NOT NULL CHECK (kind IN ('daily', 'weekly', 'challenge', 'practice')),
+        day          TEXT NOT NULL,
+        period       TEXT,
+        status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'submitted', 'expired')),
+        position     INTEGER NOT NULL DEFAULT 0,
+        shown_at     TEXT,
+        started_at   TEXT NOT NULL,
+        submitted_at TEXT,
+        total        INTEGER NOT NULL,
+        correct      INTEGER,
+        points       INTEGER,
+        flagged      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX quiz_attempts_user ON quiz_attempts (user_id, day);
+    CREATE TABLE quiz_items (
+        attempt_id  INTEGER NOT NULL REFERENCES quiz_attempts (id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        answer      TEXT,
+        correct     INTEGER,
+        answered_at TEXT,
+        answer_ms   INTEGER,
+        fast        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (attempt_id, position)
+    );
+    CREATE TABLE seen_questions (
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        last_seen   TEXT NOT NULL,
+        times       INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (user_id, question_id)
+    );
+    CREATE TABLE weekly_sets (
+        period       TEXT NOT NULL,
+        scope        INTEGER NOT NULL DEFAULT 0,
+        question_ids TEXT NOT NULL,
+        published_by INTEGER,
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (period, scope)
+    );
+    CREATE TABLE wrongbook (
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        added_at    TEXT NOT NULL,
+        wrong_times INTEGER NOT NULL DEFAULT 1,
+        streak      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, question_id)
+    );
+    CREATE INDEX points_source_day ON points (user_id, source, day)
+    """,
+    # 9: certification invitations, applications, rename requests (CERT, ORG-6) -- certification work
+    "SELECT 1",
+    # 10: reserved for the question-bank work
+    "SELECT 1",
+    # 11: reserved for the quiz work
+    "SELECT 1",
 ]
 
 _USER_COLUMNS = (
@@ -253,6 +346,8 @@ class _OrgQueries(_Base):
             org_id = cur.lastrowid
             await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'main', ?)",
                              (org_id, actor_id, now))
+            await db.execute("INSERT INTO org_tree (ancestor_id, descendant_id, depth) VALUES (?, ?, 0)",
+                             (org_id, org_id))
             await write_audit(db, actor_id, org_id, "org.create", name, None,
                               {"name": name, "kind": kind, "region": region}, now)
             return org_id
@@ -301,6 +396,8 @@ class _OrgQueries(_Base):
             await write_audit(db, actor_id, org_id, "org.dissolve", row["name"],
                               {"name": row["name"], "kind": row["kind"], "region": row["region"], "members": row["n"]},
                               None, now)
+            await db.execute("UPDATE questions SET retired_at = ? WHERE org_id = ? AND retired_at IS NULL",
+                             (now, org_id))
             for sql in ("DELETE FROM members WHERE org_id = ?", "DELETE FROM branches WHERE org_id = ?",
                         "DELETE FROM org_admins WHERE org_id = ?", "DELETE FROM orgs WHERE id = ?"):
                 await db.execute(sql, (org_id,))
@@ -818,7 +915,70 @@ class _OutboxQueries(_Base):
         return {r["status"]: r["n"] for r in rows}
 
 
-class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries):
+class _PointsQueries(_Base):
+    """The points ledger (LEARN-7): append-only, one row per award, unique idempotency key."""
+
+    async def award_points(self, user_id: int, source: str, day: str, amount: int, *, cap: int | None,
+                           best_of_day: bool, ref: str | None, reason: str | None, idem_key: str,
+                           now: str, actor_id: int | None = None, org_id: int | None = None) -> int | None:
+        """Pays what the cap still allows, in one transaction. Returns the amount written (0 when the
+        cap is reached), or None when this idempotency key was paid before. With `best_of_day` the
+        day's total for the source is raised to `amount` (never summed). An `actor_id` writes the
+        audit row of an admin adjustment in the same transaction."""
+        async with self._tx() as db:
+            async with db.execute("SELECT 1 FROM points WHERE idem_key = ?", (idem_key,)) as cur:
+                if await cur.fetchone():
+                    return None
+            async with db.execute("SELECT COALESCE(SUM(amount), 0) FROM points WHERE user_id = ? AND source = ? "
+                                  "AND day = ?", (user_id, source, day)) as cur:
+                earned = (await cur.fetchone())[0]
+            target = amount if cap is None else min(amount, cap)
+            pay = target - earned if best_of_day else (amount if cap is None else min(amount, cap - earned))
+            if amount > 0:
+                pay = max(pay, 0)
+            if pay == 0:
+                return 0
+            await db.execute(
+                "INSERT INTO points (user_id, amount, source, day, ref, reason, idem_key, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (user_id, pay, source, day, ref, reason, idem_key, now))
+            if actor_id is not None:
+                await write_audit(db, actor_id, org_id, f"points.{source}", str(user_id), None,
+                                  {"amount": pay, "reason": reason, "day": day}, now)
+            return pay
+
+    async def points_total(self, user_id: int, since_day: str | None = None) -> int:
+        row = await self._one("SELECT COALESCE(SUM(amount), 0) AS n FROM points WHERE user_id = ? "
+                              "AND (? IS NULL OR day >= ?)", (user_id, since_day, since_day))
+        return row["n"]
+
+    async def points_on(self, user_id: int, day: str) -> dict[str, int]:
+        rows = await self._all("SELECT source, SUM(amount) AS n FROM points WHERE user_id = ? AND day = ? "
+                               "GROUP BY source", (user_id, day))
+        return {r["source"]: r["n"] for r in rows}
+
+
+# -- certification (CERT-1..7, ORG-6, MEM-8) ----------------------------------------------------
+class _CertQueries(_Base):
+    pass
+
+
+# -- question bank (LEARN-1) ---------------------------------------------------------------------
+class _QuestionQueries(_Base):
+    pass
+
+
+# -- quizzes: daily, weekly, challenge, wrong book (LEARN-2, 3, 5) -------------------------------
+class _QuizQueries(_Base):
+    pass
+
+
+# -- a learner's records, report and rank (LEARN-4, 8) -------------------------------------------
+class _LearnerQueries(_Base):
+    pass
+
+
+class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
+            _QuestionQueries, _QuizQueries, _LearnerQueries):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.flows import import_members, join, member_edit, neworg, registration, verification
-from bot.handlers import audit, cancel, common, errors, invite, members, org, profile
+from bot.flows import (import_members, import_questions, join, member_edit, neworg, quiz, registration,
+                       verification)
+from bot.handlers import audit, cancel, certify, common, errors, invite, learner, members, org, profile
 
 
 def build_routers() -> list[Router]:
@@ -21,10 +22,16 @@ def build_routers() -> list[Router]:
         audit.build_router(),
         # members (MEM-1..5, 7)
         member_edit.build_router(),
+        import_questions.build_router(),  # before member import: a question file is told apart there
         import_members.build_router(),
         members.build_router(),
         # invitations and joining (MEM-6)
         join.build_router(),
         invite.build_router(),
+        # certification (CERT, ORG-6, MEM-8)
+        certify.build_router(),
+        # learning (LEARN-2..5, 7, 8)
+        quiz.build_router(),
+        learner.build_router(),
         common.build_fallback_router(),
     ]

@@ -217,7 +217,7 @@ async def test_mem_2_edit_name_phone_branch_and_remove_never_touch_users_or_poin
     assert "已把 郑二 从本组织移除" in (await c.click(confirm.button("确认移除"))).text
     assert rows(settings, "SELECT count(*) FROM members WHERE id = ?", member_id)[0][0] == 0
     assert rows(settings, "SELECT phone FROM users WHERE id = 200003") == [("+8613200000003",)]
-    assert rows(settings, "SELECT sum(amount) FROM points") == [(5,)]
+    assert rows(settings, "SELECT sum(amount) FROM points WHERE user_id = 200003") == [(5,)]
     audit = rows(settings, "SELECT action, before, after FROM audit_log WHERE org_id = ? ORDER BY id", org)
     assert [a for a, _, _ in audit] == ["member.edit", "member.edit", "member.move", "member.remove"]
     assert '"郑一"' in audit[0][1] and '"郑二"' in audit[0][2]

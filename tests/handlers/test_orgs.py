@@ -424,7 +424,7 @@ async def test_org_7_dissolve_removes_memberships_keeps_users_and_points(client_
         assert await rows(store, f"SELECT COUNT(*) FROM {table} WHERE org_id = ?", org) == [(0,)]
     assert await rows(store, "SELECT org_id FROM members") == [(keep,)]
     assert await rows(store, "SELECT COUNT(*) FROM users") == [(2,)]
-    assert await rows(store, "SELECT user_id, amount FROM points") == [(OTHER, 5)]
+    assert await rows(store, "SELECT user_id, amount FROM points WHERE source = 'daily_quiz'") == [(OTHER, 5)]
     assert await rows(store, "SELECT org_id, action FROM audit_log") == [(org, "org.dissolve")]
 
 

@@ -32,6 +32,9 @@ async def make_org(store: Store, name: str, main_admin: int, *, admins: Iterable
             "INSERT INTO orgs (name, region, kind, parent_id, certified_at, created_by, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, region, kind, parent_id, NOW if certified else None, main_admin, NOW))
         org_id = cur.lastrowid
+        await db.execute("INSERT INTO org_tree (ancestor_id, descendant_id, depth) SELECT ancestor_id, ?, depth + 1 "
+                         "FROM org_tree WHERE descendant_id = ? UNION ALL SELECT ?, ?, 0",
+                         (org_id, parent_id, org_id, org_id))
         await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'main', ?)",
                          (org_id, main_admin, NOW))
         for admin in admins:

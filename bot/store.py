@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Iterable
 
 import aiosqlite
 
-from bot.models import Org, User
+from bot.models import Org, Question, QuestionText, User
 from dataclasses import dataclass
 
 MIGRATIONS: list[str] = [
@@ -1153,6 +1153,25 @@ def _org(row: aiosqlite.Row) -> Org:
     values["join_approval"] = bool(values["join_approval"])
     values["protect_content"] = bool(values["protect_content"])
     return Org(**values)
+
+
+_QUESTION_COLUMNS = "id, org_id, kind, body, answer, tags"
+
+
+def _question(row: aiosqlite.Row) -> Question:
+    """A `questions` row (selected with _QUESTION_COLUMNS) as the model."""
+    body = json.loads(row["body"])
+    texts = {lang: QuestionText(t["stem"], tuple(t.get("options") or ()), t.get("explanation") or "")
+             for lang, t in body.items()}
+    answer = json.loads(row["answer"])
+    return Question(id=row["id"], org_id=row["org_id"], kind=row["kind"], texts=texts,
+                    answer=tuple(tuple(a) if isinstance(a, list) else a for a in answer), tags=row["tags"])
+
+
+def question_body_json(texts: dict[str, QuestionText]) -> str:
+    """The inverse of _question for `body` (used when writing questions)."""
+    return json.dumps({lang: {"stem": t.stem, "options": list(t.options), "explanation": t.explanation}
+                       for lang, t in texts.items()}, ensure_ascii=False, separators=(",", ":"))
 
 
 def _user(row: aiosqlite.Row) -> User:

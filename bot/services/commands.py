@@ -25,10 +25,10 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("org", frozenset({ADMIN})),
     ("members", frozenset({ADMIN})),
     ("invite", frozenset({ADMIN})),
-    ("import", frozenset({ADMIN})),
-    ("template", frozenset({ADMIN})),
+    ("import", frozenset({ADMIN, OPERATOR})),
+    ("template", frozenset({ADMIN, OPERATOR})),
     ("export", frozenset({ADMIN})),
-    ("certify", frozenset({ADMIN})),
+    ("certify", frozenset({ADMIN, OPERATOR})),
     ("applications", frozenset({ADMIN})),
     ("audit", frozenset({ADMIN})),
 ]

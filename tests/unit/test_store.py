@@ -55,3 +55,30 @@ async def test_failed_transaction_leaves_nothing(store):
             await db.execute("INSERT INTO users (id, first_name, created_at, updated_at) VALUES (9, 'x', 'n', 'n')")
             raise RuntimeError("half way")
     assert await store.get_user(9) is None
+
+
+async def test_fsm_cache_serves_what_a_cold_read_would(settings):
+    store = await Store.open(settings.database_path)
+    storage = StoreStorage(store, cache_size=1)  # a tiny cache: every other read is cold
+    keys = [StorageKey(bot_id=1, chat_id=n, user_id=n) for n in (2, 3)]
+    for n, key in enumerate(keys):
+        await storage.set_state(key, f"Quiz:q{n}")
+        await storage.set_data(key, {"pos": n, "picked": (1, 2)})
+    reads = []
+    original = store.fsm_get
+
+    async def counting(key):
+        reads.append(key)
+        return await original(key)
+
+    store.fsm_get = counting
+    for n, key in enumerate(keys):
+        assert await storage.get_state(key) == f"Quiz:q{n}"
+        data = await storage.get_data(key)
+        assert data == {"pos": n, "picked": [1, 2]}
+        data["pos"] = 99  # a caller's change does not leak into the cache
+        assert (await storage.get_data(key))["pos"] == n
+    assert len(reads) == 2  # one cold read per key, then cached
+    cold = StoreStorage(store)
+    assert [await cold.get_data(k) for k in keys] == [await storage.get_data(k) for k in keys]
+    await store.close()

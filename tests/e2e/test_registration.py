@@ -183,7 +183,7 @@ def test_registration_survives_a_restart_of_the_bot(tmp_path):
     try:
         u = server.sandbox.user("孙悦", phone="+8613912345678")
         u.send("/start")
-        u.press(u.expect("服务协议与隐私政策", timeout=20), "同意并继续")
+        u.press(u.expect("服务协议与隐私政策", timeout=60), "同意并继续")
         u.expect("第 1 步")
         u.contact()
         u.expect("第 2 步")
@@ -191,7 +191,7 @@ def test_registration_survives_a_restart_of_the_bot(tmp_path):
         bot.wait(timeout=10)
         bot = start_bot()
         u.send("孙悦")
-        u.press(u.expect("第 3 步", timeout=20), "跳过")
+        u.press(u.expect("第 3 步", timeout=60), "跳过")
         u.expect("注册成功")
         db = sqlite3.connect(tmp_path / "bot.sqlite3")
         assert db.execute("SELECT phone, name FROM users").fetchall() == [("+8613912345678", "孙悦")]

@@ -110,7 +110,7 @@ class SandboxUser:
     def reply_keyboard(self) -> Any:
         return self.sb.get(f"/sandbox/users/{self.id}/messages?after=0")["reply_keyboard"]
 
-    def expect(self, needle: str | Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+    def expect(self, needle: str | Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
         """The first bot message, new or edited since the last expect(), that contains `needle`."""
         match = needle if callable(needle) else (lambda m: needle in (m.get("text") or m.get("caption") or ""))
         deadline = time.monotonic() + timeout
@@ -159,7 +159,7 @@ class SandboxProcess:
         self.sandbox = Sandbox(f"http://127.0.0.1:{self.port}")
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 30) -> None:
+    def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:

@@ -5,6 +5,7 @@ from aiogram import Router
 
 from bot.flows import (import_members, import_questions, join, member_edit, neworg, quiz, registration,
                        verification)
+from bot.flows import certify as certify_flow
 from bot.handlers import audit, cancel, certify, common, errors, invite, learner, members, org, profile
 
 
@@ -13,6 +14,7 @@ def build_routers() -> list[Router]:
         errors.build_router(),
         cancel.build_router(),
         common.build_router(),
+        quiz.build_answer_router(),  # quiz button presses (LEARN-2, 3, 5): the hot path, tried early
         registration.build_router(),  # visitors: everything else they send goes through registration
         profile.build_router(),
         verification.build_router(),
@@ -29,6 +31,7 @@ def build_routers() -> list[Router]:
         join.build_router(),
         invite.build_router(),
         # certification (CERT, ORG-6, MEM-8)
+        certify_flow.build_router(),
         certify.build_router(),
         # learning (LEARN-2..5, 7, 8)
         quiz.build_router(),

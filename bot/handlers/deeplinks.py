@@ -16,9 +16,10 @@ Opener = Callable[..., Awaitable[None]]
 
 def openers() -> dict[str, Opener]:
     """prefix → handler(message, payload_rest, **data). Imported lazily to keep layers one-way."""
+    from bot.flows.certify import open_cert  # CERT-2: c_<token>
     from bot.flows.join import open_join  # MEM-6: j_<token>
 
-    return {"j": open_join}
+    return {"j": open_join, "c": open_cert}
 
 
 async def open_payload(payload: str, message: Message, _: Translator, **data: Any) -> None:

@@ -28,6 +28,7 @@ from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
 from bot.i18n import I18n, Translator
 from bot.middlewares import load_actor
 from bot.models import Org
+from bot.outbox import Outbox, text_push
 from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
@@ -172,14 +173,15 @@ def confirm_kb(_: Translator, yes_text: str, yes: CallbackData, no: CallbackData
 # -- shared entry points -----------------------------------------------------------------------
 
 async def verify_if_pending_admin(message: Message, state: FSMContext, store: Store, actor: Actor,
-                                  _: Translator) -> bool:
-    """RNV-1 for admin commands: an admin who has not verified yet is sent to verify first.
+                                  _: Translator, command: str = "org") -> bool:
+    """RNV-1 for admin commands: an admin who has not verified yet is sent to verify first, and
+    the command (/org, /members, /template, /export, /import, /invite) resumes afterwards.
     True when that happened (the command should stop)."""
     if actor.admin_org_ids or not await orgs.pending_admin_org_ids(store, actor):
         return False
     from bot.flows.verification import begin
 
-    await begin(message, state, actor, _, after={"action": "become_admin"})
+    await begin(message, state, actor, _, after={"action": "become_admin", "command": command})
     return True
 
 
@@ -197,21 +199,40 @@ async def open_org(message: Message, state: FSMContext, store: Store, actor: Act
 
 
 async def resume_become_admin(message: Message, after: dict[str, Any], _: Translator, store: Store,
-                              settings: Settings, bot: Bot, i18n: I18n, locale: str, state: FSMContext,
-                              **data: Any) -> None:
-    """RNV-1: the new admin verified; their admin role now counts, so show /org."""
+                              clock: Clock, settings: Settings, bot: Bot, i18n: I18n, locale: str,
+                              state: FSMContext, **data: Any) -> None:
+    """RNV-1: the new admin verified; their admin role now counts, so the command they sent runs."""
     user = await store.get_user(message.chat.id)
     actor = await load_actor(store, settings, user)
     await sync_menu(bot, store, i18n, actor, locale)
-    await open_org(message, state, store, actor, _)
+    command = after.get("command", "org")
+    if command not in RESUMED_COMMANDS:
+        await open_org(message, state, store, actor, _)
+        return
+    org_id = await choose_org(message, actor, store, _, purpose=command)  # several: the picker continues
+    if org_id is not None:
+        await _resume_command(command, message, state, store, clock, actor, _, org_id)
 
 
-async def notify(bot: Bot, chat_id: int, text: str) -> None:
-    """A push the person did not ask for; best effort until the outbox carries these."""
-    try:
-        await bot.send_message(chat_id, text)
-    except TelegramAPIError:
-        log.info("could not notify user %s", chat_id, exc_info=True)
+RESUMED_COMMANDS = ("members", "template", "export", "import", "invite")
+
+
+async def _resume_command(command: str, message: Message, state: FSMContext, store: Store, clock: Clock,
+                          actor: Actor, _: Translator, org_id: int) -> None:
+    from bot.flows.import_members import ask_file
+    from bot.handlers import invite, members  # they import this module
+
+    if command == "members":
+        await members.send_list(message, store, actor, _, org_id)
+    elif command == "template":
+        await members.send_template(message, store, actor, _, org_id)
+    elif command == "export":
+        await members.send_export(message, store, clock, actor, _, org_id)
+    elif command == "import":
+        await ask_file(message, state, store, actor, _, org_id)
+    else:
+        text, markup = await invite.first_step(store, actor, _, org_id)
+        await message.answer(text, reply_markup=markup)
 
 
 def _translator_for(i18n: I18n, user: Any) -> Translator:
@@ -273,12 +294,17 @@ def build_router() -> Router:
         await state.set_state(OrgInput.rename)
         await state.set_data({"org": org.id})
         if query.message:
-            await query.message.answer(_("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
+            approval = ""
+            if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
+                upper = await store.get_org(org.parent_id) if org.parent_id else None
+                approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
+                            else _("certify.rename_needs_operator")) + "\n\n"
+            await query.message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
 
     @router.message(OrgInput.rename, TEXT)
     @router.message(OrgInput.rename_long, TEXT)
     async def got_new_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                           _: Translator) -> None:
+                           _: Translator, **deps: Any) -> None:
         org_id = (await state.get_data())["org"]
         checked = await orgs.check_rename(store, actor, org_id, message.text)
         if checked.long:
@@ -290,16 +316,16 @@ def build_router() -> Router:
                                                          OrgCD(act="rename_use", org=org_id),
                                                          OrgCD(act="rename", org=org_id)))
             return
-        await _renamed(message, state, store, clock, actor, _, org_id, checked.name)
+        await _renamed(message, state, store, clock, actor, _, org_id, checked.name, **deps)
 
     @router.callback_query(OrgInput.rename_long, OrgCD.filter(F.act == "rename_use"))
     async def rename_use(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store,
-                         clock: Clock, actor: Actor, _: Translator) -> None:
+                         clock: Clock, actor: Actor, _: Translator, **deps: Any) -> None:
         pending = (await state.get_data()).get("pending")
         if not pending or not query.message:
             raise DomainError("stale_button")
         await query.message.edit_reply_markup(reply_markup=None)
-        await _renamed(query.message, state, store, clock, actor, _, callback_data.org, pending)
+        await _renamed(query.message, state, store, clock, actor, _, callback_data.org, pending, **deps)
 
     # dissolve (ORG-7)
     @router.callback_query(OrgCD.filter(F.act == "dissolve"))
@@ -337,11 +363,17 @@ def build_router() -> Router:
 
 
 async def _renamed(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor, _: Translator,
-                   org_id: int, name: str) -> None:
-    org = await orgs.rename_org(store, clock, actor, org_id, name)
+                   org_id: int, name: str, *, outbox: Outbox, i18n: I18n, settings: Settings, **_deps: Any) -> None:
+    done = await orgs.rename_org(store, clock, actor, org_id, name)
     await state.clear()
-    await message.answer(_("orgmenu.renamed", name=org.name))
-    await send_card(message, store, actor, _, org.id)
+    if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
+        from bot.handlers.certify import notify_rename_requested
+
+        await message.answer(_("certify.rename_requested", old=done.old_name, new=done.new_name))
+        await notify_rename_requested(outbox, store, i18n, settings, done)
+        return
+    await message.answer(_("orgmenu.renamed", name=done.name))
+    await send_card(message, store, actor, _, done.id)
 
 
 def _branch_handlers(router: Router) -> None:
@@ -465,7 +497,7 @@ def _admin_handlers(router: Router) -> None:
 
     @router.message(OrgInput.admin_phone, TEXT)
     async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                        settings: Settings, actor: Actor, _: Translator) -> None:
+                        settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
         org_id = (await state.get_data())["org"]
         added = await orgs.add_admin(store, clock, actor, org_id, message.text)
         await state.clear()
@@ -473,8 +505,10 @@ def _admin_handlers(router: Router) -> None:
         await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
                              + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
         their = _translator_for(i18n, user)
-        await notify(bot, user.id, their("admins.you_were_added", org=added.org.name, by=actor.user.display_name)
-                     + "\n" + their("admins.you_next_verified" if user.verified else "admins.you_next_verify"))
+        await outbox.enqueue(text_push(
+            user.id, their("admins.you_were_added", org=added.org.name, by=actor.user.display_name)
+            + "\n" + their("admins.you_next_verified" if user.verified else "admins.you_next_verify"),
+            dedupe_key=f"admin-added:{org_id}:{user.id}:{message.message_id}"))
         if user.verified:
             try:
                 await sync_menu(bot, store, i18n, await load_actor(store, settings, user), their.locale)
@@ -526,12 +560,13 @@ def _admin_handlers(router: Router) -> None:
                                         OrgCD(act="admins", org=callback_data.org)))
 
     @router.callback_query(AdminCD.filter(F.act == "ho_yes"))
-    async def handover_yes(query: CallbackQuery, callback_data: AdminCD, bot: Bot, store: Store, clock: Clock,
-                           settings: Settings, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def handover_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock,
+                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
         target = await orgs.hand_over(store, clock, actor, callback_data.org, callback_data.user)
         org = await store.get_org(callback_data.org)
         if query.message:
             await query.message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
         user = await store.get_user(target.user_id)
         their = _translator_for(i18n, user)
-        await notify(bot, user.id, their("admins.you_are_main", org=org.name, by=actor.user.display_name))
+        await outbox.enqueue(text_push(user.id, their("admins.you_are_main", org=org.name, by=actor.user.display_name),
+                                       dedupe_key=f"admin-handover:{org.id}:{user.id}:{query.id}"))

@@ -204,10 +204,13 @@ async def set_flag(store: Store, clock: Clock, actor: Actor, org_id: int, flag: 
 
 
 async def can_rename(store: Store, actor: Actor, org_id: int) -> Org:
-    """ORG-6: free before certification; afterwards the upper organisation approves (certification work)."""
+    """ORG-6: free before certification; afterwards a request the upper organisation approves
+    (a root's: the operator), one pending at a time."""
     org = await org_for_admin(store, actor, org_id)
     if org.certified:
-        raise DomainError("org.rename_needs_approval")
+        from bot.services.certification import check_no_pending_rename
+
+        await check_no_pending_rename(store, org)
     return org
 
 
@@ -219,27 +222,38 @@ async def check_rename(store: Store, actor: Actor, org_id: int, raw_name: str) -
     return checked
 
 
-async def rename_org(store: Store, clock: Clock, actor: Actor, org_id: int, raw_name: str) -> Org:
+async def rename_org(store: Store, clock: Clock, actor: Actor, org_id: int, raw_name: str) -> Any:
+    """The renamed Org, or for a certified organisation the RenameRequest now waiting for approval."""
     checked = await check_rename(store, actor, org_id, raw_name)
+    org = await store.get_org(org_id)
+    if org.certified:
+        from bot.services.certification import request_rename
+
+        return await request_rename(store, clock, actor, org, checked.name)
     await store.rename_org(actor.id, org_id, checked.name, _now(clock))
     return await store.get_org(org_id)
 
 
 async def dissolve_preview(store: Store, actor: Actor, org_id: int) -> Dissolution:
-    """ORG-7: main admin only, never a certified organisation, nor one with lower organisations."""
+    """ORG-7: main admin only; its certified lower organisations are un-certified first, then it
+    is un-certified from its upper one, then it can be dissolved."""
     org = await _org_of_main(store, actor, org_id, "org.dissolve_main_only")
-    if org.certified:
-        raise DomainError("org.dissolve_certified", org=org.name)
     counts = await store.org_counts(org_id)
     if counts["lower"]:
         raise DomainError("org.dissolve_has_lower", count=counts["lower"])
+    if org.certified:
+        raise DomainError("org.dissolve_certified", org=org.name)
     return Dissolution(org, counts["members"])
 
 
 async def dissolve_org(store: Store, clock: Clock, actor: Actor, org_id: int) -> Dissolution:
     """Removes memberships, branches and the admin group; never users or their points (FAQ 20)."""
     preview = await dissolve_preview(store, actor, org_id)
-    await store.dissolve_org(actor.id, org_id, _now(clock))
+    try:
+        await store.dissolve_org(actor.id, org_id, _now(clock))
+    except Conflict:  # certified (or given a lower organisation) since the preview
+        await dissolve_preview(store, actor, org_id)  # raises the specific refusal
+        raise DomainError("stale_button") from None
     return preview
 
 

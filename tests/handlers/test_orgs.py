@@ -291,7 +291,7 @@ async def test_org_4_admin_who_is_not_main_cannot_add_or_remove_admins(client_fa
     assert len(await rows(store, "SELECT * FROM org_admins")) == 2
 
 
-async def test_org_4_rnv_1_added_admin_must_verify_before_org_works(client_factory, store, session):
+async def test_org_4_rnv_1_added_admin_must_verify_before_org_works(client_factory, store, session, outbox):
     await make_user(store, MAIN, "王主任", verified=True)
     phone = await make_user(store, ADMIN, "李四")
     org = await make_org(store, "金水区委宣传部", MAIN)
@@ -299,8 +299,13 @@ async def test_org_4_rnv_1_added_admin_must_verify_before_org_works(client_facto
     await c.click(AdminCD(act="add", org=org).pack())
     sent = await c.send(phone[3:])
     assert "已将 李四 添加为“金水区委宣传部”的管理员" in sent.text and "实名认证" in sent.text
-    pushed = [m for m in sent.of(SendMessage) if m.chat_id == ADMIN]
-    assert pushed and "王主任 已将您添加为学习组织“金水区委宣传部”的学习管理员" in pushed[0].text
+    assert not [m for m in sent.of(SendMessage) if m.chat_id == ADMIN], "the notice goes through the outbox"
+    before = len(session.calls)
+    assert await outbox.flush() == 1
+    pushed = [m for m in session.calls[before:] if isinstance(m, SendMessage) and m.chat_id == ADMIN]
+    assert len(pushed) == 1 and "王主任 已将您添加为学习组织“金水区委宣传部”的学习管理员" in pushed[0].text
+    assert "先完成实名认证" in pushed[0].text
+    assert await rows(store, "SELECT chat_id, status FROM outbox") == [(ADMIN, "sent")]
     assert await rows(store, "SELECT user_id, role FROM org_admins ORDER BY role") == [(ADMIN, "admin"), (MAIN, "main")]
     await c.click(AdminCD(act="add", org=org).pack())
     assert "李四 已经是本组织的管理员" in (await c.send(phone)).text
@@ -347,7 +352,7 @@ async def test_org_5_handover_alone_is_refused(client_factory, store):
     assert "管理组中只有您一人，无法移交" in alert(sent)
 
 
-async def test_org_5_handover_to_another_admin_with_confirm(client_factory, store):
+async def test_org_5_handover_to_another_admin_with_confirm(client_factory, store, session, outbox):
     await make_user(store, MAIN, "王主任", verified=True)
     await make_user(store, ADMIN, "李四", verified=True)
     org = await make_org(store, "金水区委宣传部", MAIN, admins=[ADMIN])
@@ -358,7 +363,10 @@ async def test_org_5_handover_to_another_admin_with_confirm(client_factory, stor
     assert await rows(store, "SELECT user_id, role FROM org_admins WHERE role = 'main'") == [(MAIN, "main")]
     done = await c.click(confirm.button("确认移交"))
     assert "您现在是普通管理员" in done.text
-    assert any(m.chat_id == ADMIN and "移交给您" in m.text for m in done.of(SendMessage))
+    before = len(session.calls)
+    await outbox.flush()
+    assert [m.text for m in session.calls[before:] if isinstance(m, SendMessage) and m.chat_id == ADMIN] == [
+        "📣 王主任 已把学习组织“金水区委宣传部”的主管理员移交给您。发送 /org 管理。"]
     assert dict(await rows(store, "SELECT user_id, role FROM org_admins")) == {MAIN: "admin", ADMIN: "main"}
     assert "只有主管理员" in alert(await c.click(AdminCD(act="add", org=org).pack()))
 
@@ -381,10 +389,16 @@ async def test_org_6_rename_uncertified_follows_the_naming_rules(client_factory,
 
 async def test_org_6_rename_certified_needs_upper_approval(client_factory, store):
     await make_user(store, MAIN, verified=True)
-    org = await make_org(store, "金水区委宣传部", MAIN, certified=True)
-    sent = await client_factory(MAIN).click(OrgCD(act="rename", org=org).pack())
-    assert "改名需要上级组织的管理员同意" in alert(sent)
-    assert (await store.get_org(org)).name == "金水区委宣传部"
+    await make_user(store, OTHER, verified=True)
+    upper = await make_org(store, "郑州市委宣传部", OTHER, certified=True)
+    org = await make_org(store, "金水区委宣传部", MAIN, certified=True, parent_id=upper)
+    c = client_factory(MAIN)
+    sent = await c.click(OrgCD(act="rename", org=org).pack())
+    assert "需要上级组织“郑州市委宣传部”的管理员同意" in sent.text
+    assert "已提交改名申请" in (await c.send("中共郑州市金水区委宣传部")).text
+    assert (await store.get_org(org)).name == "金水区委宣传部"  # the upper organisation decides (tests/handlers/test_certify.py)
+    assert await rows(store, "SELECT org_id, upper_id, new_name, status FROM rename_requests") == [
+        (org, upper, "中共郑州市金水区委宣传部", "pending")]
 
 
 async def test_org_7_dissolve_certified_is_refused(client_factory, store):

@@ -17,7 +17,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
+from bot.flows import import_questions
 from bot.handlers.members import all_xlsx_labels, xlsx_labels
+from bot.handlers.org import verify_if_pending_admin
 from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import I18n, Translator
 from bot.render import excel
@@ -62,7 +64,7 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
     org = await svc.org_for_admin(store, actor, org_id)
     await state.set_state(ImportMembers.file)
     await state.update_data(imp_org=org.id, imp_rows=None, imp_branches=None)
-    await message.answer(_("import.ask_file", org=org.name))
+    await message.answer(_("import.ask_file", org=org.name) + "\n" + _("questions.also_questions"))
 
 
 def build_router() -> Router:
@@ -70,6 +72,8 @@ def build_router() -> Router:
 
     @router.message(Command("import"))
     async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        if await verify_if_pending_admin(message, state, store, actor, _, "import"):  # RNV-1
+            return
         org_id = await choose_org(message, actor, store, _, purpose="import")
         if org_id is not None:
             await ask_file(message, state, store, actor, _, org_id)
@@ -95,6 +99,10 @@ def build_router() -> Router:
             return
         buffer = BytesIO()
         await bot.download(document, destination=buffer)
+        if await import_questions.is_question_file(buffer.getvalue(), i18n):  # LEARN-1: into the org's bank
+            await import_questions.import_question_file(message, state, store, clock, i18n, actor, _, org.id,
+                                                        buffer.getvalue())
+            return
         labels = xlsx_labels(_)
         try:
             result = await member_import.import_file(store, clock, actor, org.id, buffer.getvalue(),

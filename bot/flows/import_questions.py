@@ -1,9 +1,211 @@
-"""Question bank import from .xlsx (LEARN-1): /template questions, /import of a question file."""
+"""Question bank import from .xlsx (LEARN-1): /template questions, /import of a question file.
+
+Who imports into which bank: the operator into the global bank, an admin into their
+organisation's bank. `/import` of an operator who administers no organisation goes straight to
+the global bank; an operator who also administers organisations picks one of them or the global
+bank; `/import questions` asks only for a question file. An admin's plain `/import` stays the
+member import (bot/flows/import_members.py), which recognises a question file by its header row
+and hands it to `import_question_file` for that organisation's bank.
+"""
 from __future__ import annotations
 
-from aiogram import Router
+import asyncio
+from io import BytesIO
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.errors import DomainError, NotAllowed
+from bot.handlers.orgpick import OrgPickCD, org_label
+from bot.i18n import I18n, Raw, Translator
+from bot.models import Org
+from bot.render import question_sheet
+from bot.render.excel import RowProblem
+from bot.render.question_sheet import QuestionRaw
+from bot.services import questions
+from bot.services.roles import Actor
+from bot.store import Store
+
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
+GLOBAL = 0  # QBankCD.org_id of the operator's global bank
+QUESTIONS_ARGS = frozenset({"questions", "question", "q", "题库", "题目", "试题"})
+NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
+
+
+class ImportQuestions(StatesGroup):
+    file = State()
+
+
+class QBankCD(CallbackData, prefix="qb"):
+    org_id: int  # GLOBAL or an organisation
+
+
+def questions_arg(args: str | None) -> bool:
+    return bool(args) and args.strip().casefold() in QUESTIONS_ARGS
+
+
+def sheet_labels(_: Translator) -> dict[str, str]:
+    return question_sheet.labels_from(_)
+
+
+def all_sheet_labels(i18n: I18n) -> list[dict[str, str]]:
+    return [question_sheet.labels_from(lambda key, lang=lang: i18n.t(lang, key)) for lang in i18n.languages]
+
+
+def bank_name(_: Translator, org: Org | None) -> str:
+    return org.name if org is not None else _("questions.global_bank")
+
+
+def reason_text(_: Translator, problem: RowProblem) -> str:
+    # Written into a spreadsheet, not HTML: the person's own cell text goes in unescaped.
+    params = {k: Raw(v) if isinstance(v, str) else v for k, v in problem.params.items()}
+    if problem.code == "too_long":
+        params["field"] = _(f"questions.field.{problem.params['field']}")
+    return _(f"questions.reason.{problem.code}", **params)
+
+
+def bank_kb(_: Translator, orgs: list[Org], with_global: bool, purpose: str) -> InlineKeyboardMarkup:
+    """The banks to choose from. purpose "questions" → question import into the org's bank;
+    "import" → the member import prompt (which takes question files too)."""
+    kb = InlineKeyboardBuilder()
+    if with_global:
+        kb.button(text=_("questions.btn_global"), callback_data=QBankCD(org_id=GLOBAL))
+    for org in orgs:
+        data = QBankCD(org_id=org.id) if purpose == "questions" else OrgPickCD(purpose="import", org_id=org.id)
+        kb.button(text=org_label(_, org), callback_data=data)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+async def is_question_file(data: bytes, i18n: I18n) -> bool:
+    """Whether an upload is a question sheet (read off the event loop; never raises)."""
+    return await asyncio.to_thread(question_sheet.looks_like_questions, data, all_sheet_labels(i18n))
+
+
+async def refuse(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    from bot.handlers.org import verify_if_pending_admin
+
+    if await verify_if_pending_admin(message, state, store, actor, _):  # RNV-1
+        return
+    raise NotAllowed("questions.no_bank")
+
+
+async def send_template(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    if not questions.bank_choices(actor):
+        await refuse(message, state, store, actor, _)
+        return
+    examples = [row._replace(kind=_(f"questions.kind.{questions.parse_kind(row.kind)}"))
+                for row in questions.example_rows()]
+    data = question_sheet.question_template(sheet_labels(_), examples)
+    await message.answer_document(BufferedInputFile(data, _("questions.template_file")),
+                                  caption=_("questions.template_caption"))
+
+
+async def choose_bank(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator,
+                      purpose: str) -> None:
+    banks = questions.bank_choices(actor)
+    if not banks:
+        await refuse(message, state, store, actor, _)
+        return
+    if len(banks) == 1:
+        await ask_file(message, state, store, actor, _, banks[0] or GLOBAL)
+        return
+    orgs = await store.orgs_by_ids(frozenset(b for b in banks if b is not None))
+    text = _("questions.choose_bank") if purpose == "questions" else _("questions.choose_target")
+    await message.answer(text, reply_markup=bank_kb(_, orgs, actor.is_operator, purpose))
+
+
+async def ask_file(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator,
+                   bank: int) -> None:
+    org, size = await questions.bank_info(store, actor, bank or None)
+    await state.set_state(ImportQuestions.file)
+    await state.update_data(qimp_bank=bank)
+    await message.answer(_("questions.ask_file", bank=bank_name(_, org), size=size))
+
+
+async def import_question_file(message: Message, state: FSMContext, store: Store, clock: Clock, i18n: I18n,
+                               actor: Actor, _: Translator, bank: int, data: bytes) -> None:
+    """Imports an uploaded question sheet into `bank` (GLOBAL or an organisation) and reports."""
+    org = await questions.check_bank(store, actor, bank or None)
+    try:
+        result = await questions.import_file(store, clock, actor, bank or None, data, all_sheet_labels(i18n))
+    except DomainError as exc:
+        if exc.key == "questions.sheet.missing_columns":
+            labels = sheet_labels(_)
+            exc.params["columns"] = _("questions.list_sep").join(
+                labels[f"col.{c}"] for c in exc.params.get("columns", []))
+        raise
+    await state.set_state(None)
+    await report(message, _, org, result)
+
+
+async def report(message: Message, _: Translator, org: Org | None, result: questions.ImportResult) -> None:
+    lines = [_("questions.summary", bank=bank_name(_, org), added=result.added, present=result.present,
+               rejected=len(result.rejected), size=result.bank_size)]
+    if result.ignored_sheets:
+        lines.append(_("questions.ignored_sheets", sheet=result.sheet,
+                       others=_("questions.list_sep").join(result.ignored_sheets)))
+    await message.answer("\n\n".join(lines))
+    if result.rejected:
+        rows: list[tuple[QuestionRaw, str]] = [(row, reason_text(_, p)) for row, p in result.rejected]
+        data = question_sheet.rejects_workbook(sheet_labels(_), rows)
+        await message.answer_document(BufferedInputFile(data, _("questions.rejects_file")),
+                                      caption=_("questions.rejects_caption", count=len(result.rejected)),
+                                      protect_content=org.protect_content if org else False)
+
+
+async def _operator(message: Message, actor: Actor | None = None) -> bool:
+    return actor is not None and actor.is_operator
 
 
 def build_router() -> Router:
     router = Router(name=__name__)
+
+    @router.message(Command("template", magic=F.args.func(questions_arg)))
+    async def template_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        await send_template(message, state, store, actor, _)
+
+    @router.message(Command("import", magic=F.args.func(questions_arg)))
+    async def import_questions_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
+                                   _: Translator) -> None:
+        await choose_bank(message, state, store, actor, _, purpose="questions")
+
+    @router.message(Command("import"), _operator)
+    async def operator_import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
+                                  _: Translator) -> None:
+        await choose_bank(message, state, store, actor, _, purpose="import")
+
+    @router.callback_query(QBankCD.filter())
+    async def picked(query: CallbackQuery, callback_data: QBankCD, state: FSMContext, store: Store, actor: Actor,
+                     _: Translator) -> None:
+        if query.message:
+            await ask_file(query.message, state, store, actor, _, callback_data.org_id)
+
+    @router.message(ImportQuestions.file, F.document, NOT_COMMAND)
+    async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
+                       actor: Actor, _: Translator) -> None:
+        bank = (await state.get_data()).get("qimp_bank")
+        if bank is None:
+            await state.clear()
+            raise DomainError("stale_button")
+        await questions.check_bank(store, actor, bank or None)
+        document = message.document
+        if (document.file_size or 0) > MAX_DOWNLOAD:
+            await message.answer(_("questions.too_big", size=round(document.file_size / 1024 / 1024, 1),
+                                   limit=MAX_DOWNLOAD // 1024 // 1024))
+            return
+        buffer = BytesIO()
+        await bot.download(document, destination=buffer)
+        await import_question_file(message, state, store, clock, i18n, actor, _, bank, buffer.getvalue())
+
+    @router.message(ImportQuestions.file, NOT_COMMAND)
+    async def not_a_file(message: Message, _: Translator) -> None:
+        await message.answer(_("questions.not_document"))
+
     return router

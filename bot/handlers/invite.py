@@ -11,6 +11,7 @@ from datetime import datetime
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -18,6 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.config import Settings
 from bot.filters import Registered
+from bot.handlers.org import verify_if_pending_admin
 from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import Raw, Translator
 from bot.models import Org
@@ -158,7 +160,9 @@ def build_router() -> Router:
     router.callback_query.filter(Registered())
 
     @router.message(Command("invite"))
-    async def invite_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    async def invite_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        if await verify_if_pending_admin(message, state, store, actor, _, "invite"):
+            return
         org_id = await choose_org(message, actor, store, _, purpose="invite")
         if org_id is not None:
             text, markup = await first_step(store, actor, _, org_id)

@@ -15,6 +15,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
+from bot.handlers.org import verify_if_pending_admin
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
 from bot.i18n import I18n, Translator
 from bot.render import excel
@@ -164,19 +165,26 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.message(Command("members"))
-    async def members_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    async def members_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        if await verify_if_pending_admin(message, state, store, actor, _, "members"):
+            return
         org_id = await choose_org(message, actor, store, _, purpose="members")
         if org_id is not None:
             await send_list(message, store, actor, _, org_id)
 
     @router.message(Command("template"))
-    async def template_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    async def template_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+        if await verify_if_pending_admin(message, state, store, actor, _, "template"):
+            return
         org_id = await choose_org(message, actor, store, _, purpose="template")
         if org_id is not None:
             await send_template(message, store, actor, _, org_id)
 
     @router.message(Command("export"))
-    async def export_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    async def export_cmd(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
+                         _: Translator) -> None:
+        if await verify_if_pending_admin(message, state, store, actor, _, "export"):
+            return
         org_id = await choose_org(message, actor, store, _, purpose="export")
         if org_id is not None:
             await send_export(message, store, clock, actor, _, org_id)

@@ -1,7 +1,32 @@
-"""Demo people and data for `xuexi-bot sandbox --demo`."""
+"""Demo people and data for `xuexi-bot sandbox --demo`.
+
+The sandbox simulates four Telegram users (DEMO_USERS). On the bot's side the demo seeds, through
+the same services a person would use (never raw SQL):
+- 100001 张伟: registered, verified, main admin of the certified root organisation 金水区委宣传部
+  with a 党总支, a 党支部 under it and 30 members (李娜 and 王芳 among them, by phone);
+- 100002 李娜: registered, so her member record is activated;
+- 100003 Wang Fang and 100004 赵磊: left unregistered, to try registration (Wang Fang's phone is
+  listed, so she is activated as soon as she registers; 赵磊 can join by an invite link).
+Running it again adds nothing.
+"""
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from aiogram.exceptions import TelegramAPIError
+
+from bot.errors import DomainError
+from bot.handlers.menu import sync_menu
+from bot.middlewares import load_actor
+from bot.models import Org, User
+from bot.render.excel import RawRow
+from bot.services import member_import, orgs, registration, verification
+from bot.services.idcard import check_digit
+from bot.services.users import visitor
+from bot.store import Conflict, Store
+
+log = logging.getLogger(__name__)
 
 DEMO_USERS: list[dict[str, Any]] = [
     {"id": 100001, "first_name": "张", "last_name": "伟", "username": "zhangwei", "language_code": "zh",
@@ -13,7 +38,112 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"id": 100004, "first_name": "赵", "last_name": "磊", "language_code": "zh", "phone": "+8613800000004"},
 ]
 
+ADMIN_ID, MEMBER_ID = 100001, 100002
+DEMO_ORG = "金水区委宣传部"
+DEMO_REGION = "河南省郑州市金水区"
+GENERAL, BRANCH = "机关党总支", "第一党支部"  # a 党总支 and a 党支部 under it (ORG-3)
+# A made-up but well-formed ID number (region 410105 金水区, born 1980-01-01): RNV-2 checks pass.
+DEMO_ID_NUMBER = "41010519800101123" + check_digit("41010519800101123")
+
+_NAMES = ("王建国 刘洋 陈静 杨帆 黄磊 赵敏 周杰 吴婷 徐强 孙丽 胡斌 朱琳 高峰 林芳 何伟 郭敏 马超 罗娟 梁涛 宋佳 "
+          "郑凯 谢红 韩冰 唐亮 冯雪 于洋 董梅 萧然").split()
+
+
+def demo_members() -> list[RawRow]:
+    """30 rows of the import template: 李娜 and 王芳 carry the demo users' phones (FAQ 18)."""
+    rows = [("李娜", "13800000002", GENERAL), ("王芳", "13800000003", BRANCH)]
+    rows += [(name, f"139371{n:05d}", GENERAL if n % 2 else BRANCH) for n, name in enumerate(_NAMES, 1)]
+    return [RawRow(n, name, phone, branch, "") for n, (name, phone, branch) in enumerate(rows, 2)]
+
 
 async def seed_demo_data(app: Any) -> None:
-    """Data the bot side needs for a demo; later features add organisations, questions, etc."""
-    return None
+    """Seeds the bot's database for the demo (idempotent), then the demo question bank when the
+    question-bank work provides one. A database whose people clash with the demo's (a phone or
+    ID number bound to another account) keeps what it has: the sandbox still starts."""
+    try:
+        await _seed(app)
+    except DomainError as exc:
+        log.warning("demo data not seeded: %s %s", exc.key, exc.params)
+    await _questions(app.store, app.clock)
+
+
+async def _seed(app: Any) -> None:
+    store, clock, settings = app.store, app.clock, app.settings
+    admin = await _registered(store, clock, DEMO_USERS[0], "张伟")
+    if not admin.verified:
+        await verification.verify(store, clock, settings.secret_key, admin.id, "张伟", DEMO_ID_NUMBER)
+        admin = await store.get_user(admin.id)
+    actor = await load_actor(store, settings, admin)
+    org = await _demo_org(store, clock, actor)
+    actor = await load_actor(store, settings, admin)
+    await _certify(store, clock, settings, org)
+    await _branches(store, clock, actor, org.id)
+    total, _activated = await store.member_counts(org.id)
+    if total == 0:
+        result = await member_import.import_parsed(store, clock, actor, org.id, demo_members())
+        if result.rejected:  # our own rows: a bug, not a person's mistake
+            raise ValueError(f"demo member row {result.rejected[0][0].row_number}: {result.rejected[0][1].code}")
+    await _registered(store, clock, DEMO_USERS[1], "李娜")
+    await _menu(app, store, settings, admin)
+
+
+async def _registered(store: Store, clock: Any, demo: dict[str, Any], name: str) -> User:
+    user = await store.get_user(demo["id"])
+    if user is None or not user.registered:
+        fresh = visitor(demo["id"], demo["first_name"], demo.get("last_name"), demo.get("username"),
+                        demo.get("language_code"))
+        await registration.complete(store, clock, fresh, demo["phone"], name, None)
+        user = await store.get_user(demo["id"])
+    return user
+
+
+async def _demo_org(store: Store, clock: Any, actor: Any) -> Org:
+    for org in await store.orgs_by_ids(actor.main_admin_org_ids):
+        if org.name == DEMO_ORG:
+            return org
+    return await orgs.create_org(store, clock, actor, "party", DEMO_ORG, DEMO_REGION)
+
+
+async def _certify(store: Store, clock: Any, settings: Any, org: Org) -> None:
+    """CERT-7 is the operator's: the first configured operator certifies the demo root (or, with
+    none configured, the record names the demo admin)."""
+    if org.certified:
+        return
+    operator = min(settings.operator_ids, default=ADMIN_ID)
+    try:
+        await store.certify_root(org.id, operator, clock.now().isoformat())
+    except Conflict as exc:  # e.g. another certified root of that name: the demo stays uncertified
+        log.warning("demo organisation left uncertified: %s", exc.what)
+
+
+async def _branches(store: Store, clock: Any, actor: Any, org_id: int) -> None:
+    _org, items = await orgs.branches(store, actor, org_id)
+    names = {b.name: b.id for b in items}
+    if GENERAL not in names:
+        names[GENERAL] = (await orgs.add_branch(store, clock, actor, org_id, "general", GENERAL)).id
+    if BRANCH not in names:
+        await orgs.add_branch(store, clock, actor, org_id, "branch", BRANCH, parent_id=names[GENERAL])
+
+
+async def _menu(app: Any, store: Store, settings: Any, admin: User) -> None:
+    """The demo admin's command menu shows the admin commands from the start."""
+    bot, i18n = getattr(app, "bot", None), getattr(app, "i18n", None)
+    if bot is None or i18n is None:
+        return
+    try:
+        await sync_menu(bot, store, i18n, await load_actor(store, settings, admin), "zh")
+    except TelegramAPIError:
+        log.info("could not set the demo admin's menu", exc_info=True)
+
+
+async def _questions(store: Store, clock: Any) -> None:
+    try:
+        from bot.services.questions import load_demo_questions
+    except ImportError:  # the question bank is not there yet
+        return
+    try:
+        added = await load_demo_questions(store, clock)
+    except DomainError:
+        log.warning("demo questions not loaded", exc_info=True)
+        return
+    log.info("demo questions added: %s", added)

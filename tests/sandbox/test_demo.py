@@ -1,0 +1,68 @@
+"""`xuexi-bot sandbox --demo`: the seeded people and organisation, seeded once however often it runs."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from aiogram.methods import SetMyCommands
+
+from bot.flows.registration import RegCD
+from bot.sandbox.demo import DEMO_ID_NUMBER, DEMO_ORG, demo_members, seed_demo_data
+from bot.services.idcard import validate_id_number
+
+
+async def everything(store) -> dict[str, list[tuple]]:
+    tables = [r["name"] for r in await store._all(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return {t: [tuple(r) for r in await store._all(f"SELECT * FROM {t} ORDER BY rowid")] for t in tables}
+
+
+async def test_demo_seeds_once_and_the_admin_sees_the_org(store, clock, settings, i18n, bot, session,
+                                                          client_factory):
+    app = SimpleNamespace(store=store, clock=clock, settings=settings, i18n=i18n, bot=bot)
+    await seed_demo_data(app)
+    first = await everything(store)
+    await seed_demo_data(app)
+    assert await everything(store) == first, "running the demo twice adds nothing"
+
+    users = {r[0]: r[1:] for r in await store._all(
+        "SELECT id, name, phone, registered_at IS NOT NULL, verified_at IS NOT NULL FROM users", ())}
+    assert users == {100001: ("张伟", "+8613800000001", 1, 1), 100002: ("李娜", "+8613800000002", 1, 0)}
+    (org,) = [tuple(r) for r in await store._all(
+        "SELECT id, name, certified_at IS NOT NULL, parent_id FROM orgs", ())]
+    assert org[1:] == (DEMO_ORG, 1, None)
+    assert [tuple(r) for r in await store._all("SELECT user_id, role FROM org_admins", ())] == [(100001, "main")]
+    branches = [tuple(r) for r in await store._all(
+        "SELECT b.name, b.kind, p.name FROM branches b LEFT JOIN branches p ON p.id = b.parent_id ORDER BY b.id", ())]
+    assert branches == [("机关党总支", "general", None), ("第一党支部", "branch", "机关党总支")]
+    members = {r[0]: r[1] for r in await store._all("SELECT phone, activated_at IS NOT NULL FROM members", ())}
+    assert len(members) == len(demo_members()) == 30
+    assert members["+8613800000002"] == 1, "李娜 registered: activated (REG-5)"
+    assert members["+8613800000003"] == 0, "王芳 (demo user 100003) is activated when she registers"
+    assert sum(members.values()) == 1
+    assert validate_id_number(DEMO_ID_NUMBER, clock.today()) == DEMO_ID_NUMBER
+    assert any(isinstance(c, SetMyCommands) and "members" in [b.command for b in c.commands] for c in session.calls)
+
+    card = await client_factory(100001).send("/org")
+    assert f"{DEMO_ORG} ✅ 已认证" in card.text and "成员：30 人（已激活 1 人）" in card.text
+    listing = await client_factory(100001).send("/members")
+    assert "共 30 人：✅ 已激活 1 人" in listing.text and "第 1/3 页" in listing.text
+
+
+async def test_demo_user_100003_is_activated_on_registration(store, clock, settings, client_factory):
+    await seed_demo_data(SimpleNamespace(store=store, clock=clock, settings=settings))
+    c = client_factory(100003, first_name="Wang", language_code="en")
+    await c.start()
+    await c.click(RegCD(action="agree").pack())
+    await c.contact("8613800000003")
+    await c.send("Wang Fang")
+    done = await c.click(RegCD(action="skip_org").pack())
+    assert DEMO_ORG in done.text
+    assert [tuple(r) for r in await store._all(
+        "SELECT name, activated_at IS NOT NULL FROM members WHERE phone = '+8613800000003'", ())] == [("王芳", 1)]
+
+
+async def test_demo_keeps_a_database_whose_people_clash_with_it(store, clock, settings, registered):
+    await registered(100009, phone="+8613800000001", name="别人")  # the demo admin's phone, another account
+    await seed_demo_data(SimpleNamespace(store=store, clock=clock, settings=settings))
+    assert await store.get_user(100001) is None
+    assert [tuple(r) for r in await store._all("SELECT COUNT(*) FROM orgs", ())] == [(0,)]

@@ -5,6 +5,8 @@ the same services a person would use (never raw SQL):
 - 100001 张伟: registered, verified, main admin of the certified root organisation 金水区委宣传部
   with a 党总支, a 党支部 under it and 30 members (李娜 and 王芳 among them, by phone);
 - 100002 李娜: registered, so her member record is activated;
+- 100005 平台运营: registered; the sandbox makes them the operator (OPERATOR_IDS) unless one is
+  configured, so certifying roots and the global question bank can be tried;
 - 100003 Wang Fang and 100004 赵磊: left unregistered, to try registration (Wang Fang's phone is
   listed, so she is activated as soon as she registers; 赵磊 can join by an invite link).
 Running it again adds nothing.
@@ -36,9 +38,11 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"id": 100003, "first_name": "Wang", "last_name": "Fang", "username": "wangfang", "language_code": "en",
      "phone": "+8613800000003"},
     {"id": 100004, "first_name": "赵", "last_name": "磊", "language_code": "zh", "phone": "+8613800000004"},
+    {"id": 100005, "first_name": "平台", "last_name": "运营", "username": "operator", "language_code": "zh",
+     "phone": "+8613800000005"},
 ]
 
-ADMIN_ID, MEMBER_ID = 100001, 100002
+ADMIN_ID, MEMBER_ID, OPERATOR_ID = 100001, 100002, 100005
 DEMO_ORG = "金水区委宣传部"
 DEMO_REGION = "河南省郑州市金水区"
 GENERAL, BRANCH = "机关党总支", "第一党支部"  # a 党总支 and a 党支部 under it (ORG-3)
@@ -57,8 +61,7 @@ def demo_members() -> list[RawRow]:
 
 
 async def seed_demo_data(app: Any) -> None:
-    """Seeds the bot's database for the demo (idempotent), then the demo question bank when the
-    question-bank work provides one. A database whose people clash with the demo's (a phone or
+    """Seeds the bot's database for the demo (idempotent), then the demo question bank. A database whose people clash with the demo's (a phone or
     ID number bound to another account) keeps what it has: the sandbox still starts."""
     try:
         await _seed(app)
@@ -84,6 +87,7 @@ async def _seed(app: Any) -> None:
         if result.rejected:  # our own rows: a bug, not a person's mistake
             raise ValueError(f"demo member row {result.rejected[0][0].row_number}: {result.rejected[0][1].code}")
     await _registered(store, clock, DEMO_USERS[1], "李娜")
+    await _registered(store, clock, DEMO_USERS[4], "平台运营")
     await _menu(app, store, settings, admin)
 
 
@@ -137,10 +141,8 @@ async def _menu(app: Any, store: Store, settings: Any, admin: User) -> None:
 
 
 async def _questions(store: Store, clock: Any) -> None:
-    try:
-        from bot.services.questions import load_demo_questions
-    except ImportError:  # the question bank is not there yet
-        return
+    from bot.services.questions import load_demo_questions
+
     try:
         added = await load_demo_questions(store, clock)
     except DomainError:

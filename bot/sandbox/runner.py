@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 
 import aiohttp
@@ -58,12 +59,13 @@ async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with
             await _load_demo(base)
         if with_bot:
             from bot.app import App
-            from bot.sandbox.demo import seed_demo_data
+            from bot.sandbox.demo import OPERATOR_ID, seed_demo_data
 
             settings = load_settings(overrides={
                 "BOT_TOKEN": SANDBOX_TOKEN,
                 "TELEGRAM_API_URL": base,
                 "DATABASE_PATH": str(db or Path("data/sandbox.sqlite3")),
+                **({"OPERATOR_IDS": str(OPERATOR_ID)} if demo and not os.environ.get("OPERATOR_IDS") else {}),
             })
             app = await App.create(settings)
             jobs.scheduler = app.scheduler

@@ -26,7 +26,8 @@ async def test_demo_seeds_once_and_the_admin_sees_the_org(store, clock, settings
 
     users = {r[0]: r[1:] for r in await store._all(
         "SELECT id, name, phone, registered_at IS NOT NULL, verified_at IS NOT NULL FROM users", ())}
-    assert users == {100001: ("张伟", "+8613800000001", 1, 1), 100002: ("李娜", "+8613800000002", 1, 0)}
+    assert users == {100001: ("张伟", "+8613800000001", 1, 1), 100002: ("李娜", "+8613800000002", 1, 0),
+                     100005: ("平台运营", "+8613800000005", 1, 0)}
     (org,) = [tuple(r) for r in await store._all(
         "SELECT id, name, certified_at IS NOT NULL, parent_id FROM orgs", ())]
     assert org[1:] == (DEMO_ORG, 1, None)

@@ -85,6 +85,10 @@ class App:
         bot = build_bot(settings)
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
+        from bot.services.quiz import scheduled_jobs as quiz_jobs  # weekly draw, challenge time limits
+
+        for spec in quiz_jobs(store, clock):
+            scheduler.add(spec)
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox)
 

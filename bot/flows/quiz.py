@@ -1,9 +1,235 @@
-"""Daily, weekly and challenge quizzes and wrong-book practice (LEARN-2, 3, 5)."""
+"""Daily, weekly and challenge quizzes and wrong-book practice (LEARN-2, 3, 5).
+
+A question is one message; its buttons carry (attempt, position, option) only. A press re-renders
+the pressed message alone; a typed blank answer gets the next question as a new message. The
+service re-checks owner, open attempt and shown position on every press (fair play, SEC-4).
+"""
 from __future__ import annotations
 
-from aiogram import Router
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.errors import DomainError
+from bot.filters import Registered
+from bot.flows.quiz_view import (QuizCD, WeeklyCD, WrongbookCD, after_kb, question_kb, question_text, review_texts,
+                                 summary_text, wrongbook_kb, wrongbook_text)
+from bot.handlers.profile import MenuCD
+from bot.i18n import Translator
+from bot.services import quiz, wrongbook
+from bot.services.quiz import Result, Shown
+from bot.services.roles import Actor
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+Starter = Callable[[Store, Clock, Actor], Awaitable[Shown]]
+
+
+class QuizStates(StatesGroup):
+    blank = State()  # a fill-in-the-blank question is shown: the next text is its answer
+
+
+async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Result | None) -> None:
+    """The blank state follows the question shown: set for a blank, cleared otherwise."""
+    if isinstance(out, Shown) and out.item.question.kind == "blank":
+        await state.set_state(QuizStates.blank)
+        await state.set_data({"t": out.head.id, "p": out.item.position})
+    elif raw_state == QuizStates.blank.state:
+        await state.clear()
+
+
+async def _send_outcome(message: Message, out: Shown | Result, locale: str, _: Translator) -> None:
+    if isinstance(out, Shown):
+        await message.answer(question_text(_, locale, out), reply_markup=question_kb(_, locale, out))
+        return
+    await message.answer(summary_text(_, out), reply_markup=after_kb(_, out))
+    for text in review_texts(_, locale, out):
+        await message.answer(text)
+
+
+async def _edit_outcome(bot: Bot, query: CallbackQuery, out: Shown | Result, locale: str, _: Translator) -> None:
+    """Re-renders the pressed message only (a result also sends the review below it)."""
+    if query.message is None:
+        return
+    chat_id, message_id = query.message.chat.id, query.message.message_id
+    try:
+        if isinstance(out, Shown):
+            await bot.edit_message_text(text=question_text(_, locale, out), chat_id=chat_id, message_id=message_id,
+                                        reply_markup=question_kb(_, locale, out))
+            return
+        await bot.edit_message_text(text=summary_text(_, out), chat_id=chat_id, message_id=message_id,
+                                    reply_markup=after_kb(_, out))
+    except TelegramBadRequest as exc:  # "message is not modified" and the like: the state is what counts
+        log.debug("quiz edit skipped: %s", exc)
+    if isinstance(out, Result):
+        for text in review_texts(_, locale, out):
+            await bot.send_message(chat_id, text)
+
+
+async def _begin(message: Message, starter: Starter, store: Store, clock: Clock, actor: Actor, locale: str,
+                 _: Translator, state: FSMContext, raw_state: str | None) -> None:
+    try:
+        shown = await starter(store, clock, actor)
+    except DomainError as exc:
+        await message.answer(_(f"errors.{exc.key}", **exc.params))
+        return
+    await _send_outcome(message, shown, locale, _)
+    await _sync_state(state, raw_state, shown)
+
+
+async def _weekly_entry(message: Message, store: Store, clock: Clock, actor: Actor, locale: str, _: Translator,
+                        state: FSMContext, raw_state: str | None) -> None:
+    """Admins and the operator first see the publish entries; everybody else starts at once."""
+    if not actor.admin_org_ids and not actor.is_operator:
+        await _begin(message, quiz.start_weekly, store, clock, actor, locale, _, state, raw_state)
+        return
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("quiz.btn_weekly_start"), callback_data=WeeklyCD(act="start"))
+    if actor.is_operator:
+        kb.button(text=_("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act="pub", org=0))
+    for org in await store.orgs_by_ids(sorted(actor.admin_org_ids)):
+        kb.button(text=_("quiz.btn_weekly_publish", org=org.name), callback_data=WeeklyCD(act="pub", org=org.id))
+    kb.adjust(1)
+    await message.answer(_("quiz.weekly_panel", period=quiz.week_period(clock.today()), size=quiz.WEEKLY_SIZE),
+                         reply_markup=kb.as_markup())
+
+
+async def _wrongbook_page(message: Message, store: Store, actor: Actor, locale: str, _: Translator,
+                          offset: int, edit: bool) -> None:
+    page = await wrongbook.page(store, actor, offset)
+    text, kb = wrongbook_text(_, locale, page), wrongbook_kb(_, page)
+    if edit:
+        try:
+            await message.edit_text(text, reply_markup=kb)
+        except TelegramBadRequest:
+            pass
+        return
+    await message.answer(text, reply_markup=kb)
 
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.filter(Registered())
+    router.callback_query.filter(Registered())
+    starters: dict[str, Starter] = {"quiz": quiz.start_daily, "challenge": quiz.start_challenge}
+    starter_items = tuple(starters)
+
+    @router.message(Command("quiz"))
+    async def quiz_cmd(message: Message, **deps: Any) -> None:
+        await _begin(message, quiz.start_daily, **_deps(deps))
+
+    @router.callback_query(MenuCD.filter(F.item.in_(starter_items)))
+    async def start_btn(query: CallbackQuery, callback_data: MenuCD, **deps: Any) -> None:
+        if query.message:
+            await _begin(query.message, starters[callback_data.item], **_deps(deps))
+
+    @router.message(Command("weekly"))
+    async def weekly_cmd(message: Message, **deps: Any) -> None:
+        await _weekly_entry(message, **_deps(deps))
+
+    @router.callback_query(MenuCD.filter(F.item == "weekly"))
+    async def weekly_btn(query: CallbackQuery, **deps: Any) -> None:
+        if query.message:
+            await _weekly_entry(query.message, **_deps(deps))
+
+    @router.callback_query(WeeklyCD.filter(F.act == "start"))
+    async def weekly_start(query: CallbackQuery, **deps: Any) -> None:
+        if query.message:
+            await _begin(query.message, quiz.start_weekly, **_deps(deps))
+
+    @router.callback_query(WeeklyCD.filter(F.act == "pub"))
+    async def weekly_publish(query: CallbackQuery, callback_data: WeeklyCD, store: Store, clock: Clock,
+                             actor: Actor, _: Translator) -> None:
+        count = await quiz.publish_weekly(store, clock, actor, callback_data.org)
+        if query.message:
+            await query.message.answer(_("quiz.weekly_published", count=count,
+                                         period=quiz.week_period(clock.today())))
+
+    @router.message(Command("wrongbook"))
+    async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
+        await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
+
+    @router.callback_query(MenuCD.filter(F.item == "wrongbook"))
+    async def wrongbook_btn(query: CallbackQuery, store: Store, actor: Actor, locale: str, _: Translator) -> None:
+        if query.message:
+            await _wrongbook_page(query.message, store, actor, locale, _, 0, edit=False)
+
+    @router.callback_query(WrongbookCD.filter(F.act == "page"))
+    async def wrongbook_more(query: CallbackQuery, callback_data: WrongbookCD, store: Store, actor: Actor,
+                             locale: str, _: Translator) -> None:
+        if query.message:
+            await _wrongbook_page(query.message, store, actor, locale, _, callback_data.off, edit=True)
+
+    @router.callback_query(WrongbookCD.filter(F.act == "practice"))
+    async def wrongbook_practice(query: CallbackQuery, **deps: Any) -> None:
+        if query.message:
+            await _begin(query.message, wrongbook.start_practice, **_deps(deps))
+
+    @router.message(QuizStates.blank, F.text, ~F.text.startswith("/"))
+    async def typed(message: Message, store: Store, clock: Clock, actor: Actor, locale: str, _: Translator,
+                    state: FSMContext, raw_state: str | None) -> None:
+        data = await state.get_data()
+        try:
+            out = await quiz.type_answer(store, clock, actor, int(data.get("t", 0)), int(data.get("p", -1)),
+                                         message.text or "")
+        except quiz.Stale as exc:
+            await state.clear()
+            await message.answer(_(f"errors.{exc.key}"))
+            return
+        except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
+            await message.answer(_(f"errors.{exc.key}", **exc.params))
+            return
+        await _send_outcome(message, out, locale, _)
+        await _sync_state(state, raw_state, out)
+
+    @router.message(QuizStates.blank, ~F.text)
+    async def not_text(message: Message, _: Translator) -> None:
+        await message.answer(_("quiz.type_text"))
+
     return router
+
+
+def build_answer_router() -> Router:
+    """The answer path alone (every quiz button press). It is registered early among the routers:
+    no other router handles `qz:` data, and aiogram runs each plain magic filter of the routers
+    tried before it in a worker thread, which would cost the hot path a dozen thread hops."""
+    router = Router(name=__name__ + ".answers")
+    router.callback_query.filter(Registered())
+
+    @router.callback_query(QuizCD.filter())
+    async def press(query: CallbackQuery, callback_data: QuizCD, bot: Bot, store: Store, clock: Clock,
+                    actor: Actor, locale: str, _: Translator, state: FSMContext, raw_state: str | None,
+                    callback_answer: CallbackAnswer) -> None:
+        cd = callback_data
+        try:
+            if cd.a == "o":
+                out: Shown | Result = await quiz.choose(store, clock, actor, cd.t, cd.p, cd.o)
+            elif cd.a == "c":
+                out = await quiz.confirm(store, clock, actor, cd.t, cd.p)
+            elif cd.a in ("n", "b"):
+                out = await quiz.move(store, clock, actor, cd.t, cd.p, forward=cd.a == "n")
+            elif cd.a == "s":
+                out = await quiz.submit(store, clock, actor, cd.t)
+            else:
+                raise quiz.Stale("quiz.bad_option")
+        except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
+            callback_answer.text = _(f"errors.{exc.key}")
+            return
+        await _edit_outcome(bot, query, out, locale, _)
+        await _sync_state(state, raw_state, out)
+
+    return router
+
+
+def _deps(deps: dict[str, Any]) -> dict[str, Any]:
+    return {k: deps.get(k) for k in ("store", "clock", "actor", "locale", "_", "state", "raw_state")}

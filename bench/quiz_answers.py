@@ -1,0 +1,193 @@
+"""Quiz-answer callbacks through Dispatcher.feed_update with the real store (a file database).
+
+    .venv/bin/python bench/quiz_answers.py [--users 200] [--questions 40] [--rate 300]
+
+1. Sustained: every user answers their open daily attempt question by question (each press records
+   the answer and shows the next question, re-rendering the pressed message only); all users at once.
+   Printed: updates/s.
+2. Paced at --rate updates/s (open loop, users in turn): latency p50/p99 of each update.
+3. The ceiling: the same callback updates to a trivial handler (no store, no I/O), as in
+   bench/sandbox_roundtrip.py; and the app floor: the bot's own middlewares (actor loaded from the
+   store, FSM storage, callback answers) before a trivial handler. Printed with the ratios of (1).
+The bot's session does no I/O (like bench/sandbox_roundtrip.py's ceiling), so what is measured is the
+dispatcher, the middlewares, the quiz service and the store.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiogram import Bot, Dispatcher, Router  # noqa: E402
+from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
+from aiogram.types import CallbackQuery, Chat, Message, Update, User  # noqa: E402
+
+from bot.app import build_dispatcher  # noqa: E402
+from bot.clock import Clock  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.flows.quiz_view import QuizCD  # noqa: E402
+from bot.i18n import I18n  # noqa: E402
+from bot.services.quiz import LETTERS  # noqa: E402
+from bot.store import Store  # noqa: E402
+from tests.support.factories import make_user  # noqa: E402
+from tests.support.quiz_factories import make_question  # noqa: E402
+
+TOKEN = "1000000001:BENCH-token-for-local-use-only"
+TZ = ZoneInfo("Asia/Shanghai")
+BASE = 600000
+
+
+class NullSession(AiohttpSession):
+    async def make_request(self, bot, method, timeout=None):  # type: ignore[override]
+        return True
+
+
+def press(uid: int, n: int, data: str) -> Update:
+    now = datetime.now(timezone.utc)
+    user = User(id=uid, is_bot=False, first_name="u", language_code="zh")
+    msg = Message(message_id=1, date=now, chat=Chat(id=uid, type="private"), text="…")
+    return Update(update_id=n, callback_query=CallbackQuery(id=f"q{n}", from_user=user, chat_instance="ci",
+                                                            message=msg, data=data))
+
+
+async def prepare(store: Store, users: int, questions: int) -> list[tuple[int, int, list[int]]]:
+    """Users with an open attempt of `questions` questions each: (user, attempt, option per position)."""
+    qids = [await make_question(store, "single", f"题{i}", answer=("ABCD"[i % 4],)) for i in range(questions)]
+    out = []
+    now = datetime.now(TZ).isoformat()
+    for i in range(users):
+        uid = BASE + i
+        await make_user(store, uid, f"u{i}")
+        order = qids[i % questions:] + qids[:i % questions]
+        aid = await store.create_attempt(uid, "daily", now[:10], order, now)
+        out.append((uid, aid, [LETTERS.index("ABCD"[(qids.index(q)) % 4]) for q in order]))
+    return out
+
+
+def plan(attempts, start: int, count: int) -> list[list[Update]]:
+    """Per user, the presses for positions start .. start+count-1 (answering and moving on)."""
+    n = 0
+    out = []
+    for uid, aid, options in attempts:
+        seq = []
+        for pos in range(start, start + count):
+            n += 1
+            seq.append(press(uid, uid * 1000 + n, QuizCD(a="o", t=aid, p=pos, o=options[pos]).pack()))
+        out.append(seq)
+    return out
+
+
+async def sustained(dp: Dispatcher, bot: Bot, per_user: list[list[Update]]) -> float:
+    async def worker(seq: list[Update]) -> None:
+        for update in seq:
+            await dp.feed_update(bot, update)
+
+    total = sum(len(s) for s in per_user)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(s) for s in per_user))
+    return total / (time.perf_counter() - t0)
+
+
+async def paced(dp: Dispatcher, bot: Bot, per_user: list[list[Update]], rate: float) -> list[float]:
+    order = [u for group in zip(*per_user) for u in group]  # users in turn
+    latencies: list[float] = []
+
+    async def one(update: Update) -> None:
+        t = time.perf_counter()
+        await dp.feed_update(bot, update)
+        latencies.append(time.perf_counter() - t)
+
+    tasks = []
+    t0 = time.perf_counter()
+    for i, update in enumerate(order):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(update)))
+    await asyncio.gather(*tasks)
+    return sorted(latencies)
+
+
+async def ceiling(per_user: list[list[Update]]) -> float:
+    router = Router()
+
+    @router.callback_query()
+    async def trivial(query: CallbackQuery) -> None:
+        return None
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    bot = Bot(TOKEN, session=NullSession())
+    return await sustained(dp, bot, per_user)
+
+
+async def app_floor(settings: Settings, store: Store, per_user: list[list[Update]]) -> float:
+    from aiogram.fsm.storage.memory import SimpleEventIsolation
+
+    from bot.fsm_storage import StoreStorage
+    from bot.middlewares import ActorMiddleware, AnswerCallbacks
+
+    router = Router()
+
+    @router.callback_query()
+    async def trivial(query: CallbackQuery) -> None:
+        return None
+
+    dp = Dispatcher(storage=StoreStorage(store), events_isolation=SimpleEventIsolation(), settings=settings,
+                    store=store, clock=Clock(TZ), i18n=I18n())
+    dp.update.outer_middleware(ActorMiddleware())
+    dp.callback_query.middleware(AnswerCallbacks())
+    dp.include_router(router)
+    return await sustained(dp, Bot(TOKEN, session=NullSession()), per_user)
+
+
+async def main(users: int, questions: int, rate: float) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="quiz-bench-"))
+    settings = Settings(bot_token=TOKEN, database_path=folder / "bench.sqlite3", timezone=TZ,
+                        operator_ids=frozenset(), secret_key=b"bench-secret-key-0123456789", data_dir=folder)
+    store = await Store.open(settings.database_path)
+    try:
+        attempts = await prepare(store, users, questions)
+        dp = build_dispatcher(settings, store, Clock(TZ), I18n())
+        bot = Bot(TOKEN, session=NullSession())
+        warm, seq_users = 2, 20
+        await sustained(dp, bot, plan(attempts, 0, warm))  # warm-up (also pays the daily-login points)
+        part = (questions - warm - 1) // 2
+        one_by_one = [[u for group in zip(*plan(attempts[:seq_users], warm, part)) for u in group]]
+        seq_rate = await sustained(dp, bot, one_by_one)
+        print(f"sequential, one update at a time: {seq_rate:8.0f} answer updates/s   ({len(one_by_one[0])} updates)")
+        rate_all = await sustained(dp, bot, plan(attempts[seq_users:], warm, part))
+        print(f"sustained, {users - seq_users} users at once: {rate_all:8.0f} answer updates/s   "
+              f"({(users - seq_users) * part} updates)")
+        lat = await paced(dp, bot, plan(attempts, warm + part, questions - warm - part - 1), rate)
+        p50, p99 = statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
+        print(f"paced at {rate:.0f} updates/s: latency p50 {p50:.2f} ms, p99 {p99:.2f} ms   ({len(lat)} updates)")
+        top = await ceiling(plan(attempts, 0, part))
+        floor = await app_floor(settings, store, plan(attempts, 0, part))
+        print(f"ceiling, trivial callback handler:            {top:8.0f} updates/s   "
+              f"ratio quiz/ceiling {rate_all / top:.2f} (sequential {seq_rate / top:.2f})")
+        print(f"app floor, bot middlewares + trivial handler: {floor:8.0f} updates/s   "
+              f"ratio quiz/floor {rate_all / floor:.2f}")
+        answered = await store._one("SELECT COUNT(*) AS n FROM quiz_items WHERE answered_at IS NOT NULL")
+        print(json.dumps({"python": sys.version.split()[0], "answers_stored": answered["n"],
+                          "expected": users * (questions - 1)}))
+    finally:
+        await store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--rate", type=float, default=300)
+    args = parser.parse_args()
+    asyncio.run(main(args.users, args.questions, args.rate))

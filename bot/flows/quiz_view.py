@@ -1,0 +1,224 @@
+"""Texts and keyboards of the quizzes: one question per message, results with explanations."""
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from html import escape as _escape
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import Translator
+from bot.models import Question
+from bot.services import quiz, wrongbook
+from bot.services.quiz import LETTERS, Result, Shown
+from bot.store import QuizItem
+
+def quote(text: str) -> str:
+    return _escape(text, quote=False)
+
+
+MESSAGE_LIMIT = 3800  # Telegram allows 4096; leave room for the markup of a split
+
+
+class QuizCD(CallbackData, prefix="qz"):
+    a: str   # o: option, c: confirm (multiple choice), n / b: next / back, s: submit
+    t: int   # attempt id
+    p: int   # the position the pressed message shows
+    o: int = 0  # option index
+
+
+def pack_quiz(a: str, t: int, p: int, o: int = 0) -> str:
+    """QuizCD(a=a, t=t, p=p, o=o).pack(), cheaply (a test keeps the two equal)."""
+    return f"qz:{a}:{t}:{p}:{o}"
+
+
+class WeeklyCD(CallbackData, prefix="wk"):
+    act: str  # start | pub
+    org: int = 0  # pub: the organisation (0: the global set, the operator's)
+
+
+class WrongbookCD(CallbackData, prefix="wb"):
+    act: str  # practice | page
+    off: int = 0
+
+
+def _judge_labels(_: Translator, question: Question, locale: str) -> tuple[str, str]:
+    options = question.text(locale).options
+    return (options[0], options[1]) if len(options) == 2 else (_("quiz.true"), _("quiz.false"))
+
+
+def answer_label(_: Translator, question: Question, locale: str, answer: tuple | None) -> str:
+    """How an answer (given or correct) reads: letters, 正确/错误, or the typed blanks (plain text:
+    the i18n layer escapes it as a parameter)."""
+    if not answer:
+        return _("quiz.no_answer")
+    if question.kind == "judge":
+        labels = _judge_labels(_, question, locale)
+        return labels[0] if answer[0] == "T" else labels[1]
+    if question.kind == "blank":
+        return "；".join(a if isinstance(a, str) else a[0] for a in answer)
+    return "、".join(answer)
+
+
+def _title(_: Translator, shown_head) -> str:
+    if shown_head.kind == "weekly" and not shown_head.scored:
+        return _("quiz.title.weekly_practice")
+    return _(f"quiz.title.{shown_head.kind}")
+
+
+def question_text(_: Translator, locale: str, shown: Shown) -> str:
+    head, item = shown.head, shown.item
+    q = item.question
+    t = q.text(locale)
+    lines = []
+    if shown.note:
+        lines.append(_(f"quiz.note.{shown.note}", streak=shown.streak))
+    kind = _(f"quiz.kind.{q.kind}")
+    if head.kind == "challenge":
+        lines.append(_("quiz.header_challenge", n=head.position + 1, kind=kind, seconds=quiz.CHALLENGE_SECONDS))
+    else:
+        lines.append(_("quiz.header", title=_title(_, head), n=item.position + 1, total=head.total, kind=kind))
+    lines.append("")
+    lines.append(quote(t.stem))
+    if q.kind in ("single", "multiple"):
+        lines.append("")
+        lines.extend(f"{LETTERS[i]}. {quote(opt)}" for i, opt in enumerate(t.options))
+    if q.kind == "blank":
+        lines.append("")
+        lines.append(_("quiz.blank_hint") if q.blanks <= 1 else _("quiz.blanks_hint", blanks=q.blanks))
+    if item.answer:
+        lines.append("")
+        lines.append(_("quiz.your_answer", answer=answer_label(_, q, locale, item.answer)))
+    return "\n".join(lines)
+
+
+def question_kb(_: Translator, locale: str, shown: Shown) -> InlineKeyboardMarkup:
+    head, item = shown.head, shown.item
+    q = item.question
+    chosen = set(item.answer or ())
+    rows: list[list[InlineKeyboardButton]] = []
+
+    def button(text: str, a: str, o: int = 0) -> InlineKeyboardButton:
+        # the answer path builds this on every press: QuizCD's packed form without its validation
+        return InlineKeyboardButton.model_construct(text=text, callback_data=pack_quiz(a, head.id, item.position, o))
+
+    if q.kind == "judge":
+        labels = _judge_labels(_, q, locale)
+        rows.append([button(("✅ " if code in chosen else "") + labels[i], "o", i)
+                     for i, code in enumerate(quiz.JUDGE)])
+    elif q.kind in ("single", "multiple"):
+        letters = [LETTERS[i] for i in range(len(q.texts["zh"].options))]
+        buttons = [button(("✅ " if letter in chosen else "") + letter, "o", i) for i, letter in enumerate(letters)]
+        rows.extend(buttons[i:i + 5] for i in range(0, len(buttons), 5))
+        if q.kind == "multiple":
+            rows.append([button(_("quiz.btn_confirm"), "c")])
+    if head.kind != "challenge":
+        nav = []
+        if item.position > 0:
+            nav.append(button(_("quiz.btn_prev"), "b"))
+        if item.position < head.total - 1:
+            nav.append(button(_("quiz.btn_next"), "n"))
+        if nav:
+            rows.append(nav)
+        rows.append([button(_("quiz.btn_submit"), "s")])
+    return InlineKeyboardMarkup.model_construct(inline_keyboard=rows)
+
+
+def _duration(_: Translator, seconds: int) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return _("quiz.duration_min", minutes=minutes, seconds=secs) if minutes else _("quiz.duration_sec", seconds=secs)
+
+
+def _points_line(_: Translator, result: Result) -> str:
+    head = result.head
+    if head.kind == "practice":
+        return _("quiz.points_wrongbook")
+    if head.kind == "weekly" and not head.scored:
+        return _("quiz.points_weekly_practice")
+    if result.paid:
+        line = _("quiz.points_paid", points=result.paid)
+        return line + ("\n" + _(f"quiz.points_capped_{head.kind}") if result.paid < result.asked else "")
+    if result.asked:
+        return _(f"quiz.points_capped_{head.kind}")
+    return _("quiz.points_none")
+
+
+def summary_text(_: Translator, result: Result) -> str:
+    head = result.head
+    total, correct = head.total, head.correct or 0
+    lines = [_("quiz.timed_out")] if result.timed_out else []
+    if head.kind == "challenge":
+        lines.append(_("quiz.result_challenge", streak=correct, duration=_duration(_, result.seconds)))
+    else:
+        accuracy = round(100 * correct / total) if total else 0
+        lines.append(_("quiz.result", title=_title(_, head), duration=_duration(_, result.seconds), correct=correct,
+                       total=total, accuracy=accuracy))
+    lines.append(_points_line(_, result))
+    return "\n".join(lines)
+
+
+def _review_entry(_: Translator, locale: str, item: QuizItem) -> str:
+    q = item.question
+    t = q.text(locale)
+    mark = "✅" if item.correct else ("❌" if item.answer else "⭕")
+    stem = quote(t.stem)
+    if q.kind in ("single", "multiple"):
+        stem += "\n" + "\n".join(f"{LETTERS[i]}. {quote(o)}" for i, o in enumerate(t.options))
+    lines = [f"{mark} <b>{item.position + 1}.</b> {stem}",
+             _("quiz.review_answers", given=answer_label(_, q, locale, item.answer),
+               right=answer_label(_, q, locale, q.answer))]
+    if t.explanation:
+        lines.append(_("quiz.explanation", text=t.explanation))
+    return "\n".join(lines)
+
+
+def review_texts(_: Translator, locale: str, result: Result) -> list[str]:
+    """Each question with both answers and its explanation, split to fit Telegram's message limit."""
+    chunks: list[str] = []
+    current = _("quiz.review_title")
+    for item in result.items:
+        entry = _review_entry(_, locale, item)[:MESSAGE_LIMIT]
+        if len(current) + len(entry) + 2 > MESSAGE_LIMIT:
+            chunks.append(current)
+            current = entry
+        else:
+            current += "\n\n" + entry
+    chunks.append(current)
+    return chunks
+
+
+def after_kb(_: Translator, result: Result) -> InlineKeyboardMarkup:
+    from bot.handlers.profile import MenuCD
+
+    kb = InlineKeyboardBuilder()
+    again = {"daily": "quiz", "weekly": "weekly", "challenge": "challenge", "practice": "wrongbook"}[result.head.kind]
+    kb.button(text=_(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=again))
+    kb.button(text=_("quiz.btn_wrongbook"), callback_data=MenuCD(item="wrongbook"))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def wrongbook_text(_: Translator, locale: str, page: wrongbook.Page) -> str:
+    if not page.total:
+        return _("quiz.wrongbook_empty_list")
+    lines = [_("quiz.wrongbook_title", total=page.total, leave=quiz.LEAVE_WRONGBOOK_AFTER)]
+    for n, entry in enumerate(page.entries, start=page.offset + 1):
+        stem = entry.question.text(locale).stem
+        stem = stem if len(stem) <= 60 else stem[:59] + "…"
+        lines.append(_("quiz.wrongbook_line", n=n, stem=stem, wrong=entry.wrong_times, streak=entry.streak,
+                       right=answer_label(_, entry.question, locale, entry.question.answer)))
+    return "\n".join(lines)
+
+
+def wrongbook_kb(_: Translator, page: wrongbook.Page) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if page.total:
+        kb.button(text=_("quiz.btn_practice"), callback_data=WrongbookCD(act="practice"))
+    nav = 0
+    if page.offset > 0:
+        kb.button(text=_("quiz.btn_prev_page"), callback_data=WrongbookCD(act="page", off=page.offset - wrongbook.PAGE))
+        nav += 1
+    if page.offset + wrongbook.PAGE < page.total:
+        kb.button(text=_("quiz.btn_next_page"), callback_data=WrongbookCD(act="page", off=page.offset + wrongbook.PAGE))
+        nav += 1
+    kb.adjust(*([1, nav] if nav else [1]))
+    return kb.as_markup()

@@ -1028,10 +1028,10 @@ class _PointsQueries(_Base):
                                   {"amount": pay, "reason": reason, "day": day}, now)
             return pay
 
-    async def points_total(self, user_id: int, since_day: str | None = None) -> int:
-        row = await self._one("SELECT COALESCE(SUM(amount), 0) AS n FROM points WHERE user_id = ? "
-                              "AND (? IS NULL OR day >= ?)", (user_id, since_day, since_day))
-        return row["n"]
+    async def points_total(self, user_id: int) -> int:
+        """The running sum award_points keeps, not a sum over the user's whole ledger."""
+        row = await self._one("SELECT total FROM points_totals WHERE user_id = ?", (user_id,))
+        return row["total"] if row else 0
 
     async def points_on(self, user_id: int, day: str) -> dict[str, int]:
         rows = await self._all("SELECT source, SUM(amount) AS n FROM points WHERE user_id = ? AND day = ? "

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     id: int
     first_name: str
@@ -35,7 +35,7 @@ class User:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Org:
     id: int
     name: str
@@ -56,7 +56,7 @@ class Org:
 QUESTION_KINDS = ("single", "multiple", "judge", "blank")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QuestionText:
     """A question in one language. `options` are the choices' texts in order (A, B, C …); empty for
     fill-in-the-blank; for true/false they are the two labels as shown."""
@@ -65,7 +65,7 @@ class QuestionText:
     explanation: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     """A question of the bank (LEARN-1), as stored in `questions` (body and answer are JSON there).
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 import aiosqlite
 
 from bot.models import Org, Question, QuestionText, User
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
@@ -354,7 +355,7 @@ class Conflict(StoreError):
         self.what = what
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Membership:
     org_id: int
     org_name: str
@@ -362,15 +363,58 @@ class Membership:
     branch_name: str | None
 
 
+class _Lru:
+    """A bounded map, least recently used out first: the store's write-through read caches.
+
+    Sound because the bot's process is the database's one writer (DESIGN: one writer connection):
+    every write goes through this store, which updates or drops the entries it touches."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._map: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self._map.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        self._map.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self._map[key] = value
+        self._map.move_to_end(key)
+        if len(self._map) > self._size:
+            self._map.popitem(last=False)
+
+    def drop(self, *keys: Any) -> None:
+        for key in keys:
+            self._map.pop(key, None)
+
+    def clear(self) -> None:
+        self._map.clear()
+
+
+_MISSING = object()
+
+
 class _Base:
     """The connection, its lock and the three ways to use it."""
 
     _db: aiosqlite.Connection
     _lock: asyncio.Lock
+    _users: _Lru     # user id -> User | None (None: no row yet)
+    _admins: _Lru    # user id -> (admin org ids, main admin org ids)
+    _attempts: _Lru  # quiz attempt id -> (AttemptHead, {position: QuizItem}), the whole attempt
+    _questions: _Lru  # question id -> Question (a question's text and answer never change once stored)
+    _pending: list[tuple[Callable[[Any], Any], Callable[[Any], None], asyncio.Future[Any]]]  # the next group commit
+    _committers: set[asyncio.Task[None]]
 
     @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction (BEGIN IMMEDIATE), rolled back on any error."""
+    async def _tx(self, *, users: Iterable[int] = (), admins: bool = False,
+                  attempts: Iterable[int] = ()) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction (BEGIN IMMEDIATE), rolled back on any error. The cached rows it may
+        change are named: those users, everybody's admin roles, those quiz attempts; they are
+        forgotten before the lock is released, so the next read sees what was written."""
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -380,6 +424,86 @@ class _Base:
                 raise
             else:
                 await self._db.execute("COMMIT")
+            finally:
+                self._users.drop(*users)
+                self._attempts.drop(*attempts)
+                if admins:
+                    self._admins.clear()
+
+    @asynccontextmanager
+    async def raw_tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A transaction for statements written outside the store (tests' fixtures): every cached
+        row is forgotten afterwards, since the store cannot know what they changed."""
+        async with self._tx() as db:
+            try:
+                yield db
+            finally:
+                self._users.clear()
+                self._admins.clear()
+                self._attempts.clear()
+                self._questions.clear()
+
+    async def _write_batched(self, write: Callable[[Any], Any], after: Callable[[Any], None]) -> Any:
+        """A small write run in a group commit: the writes that arrive while the database is busy
+        share one transaction and one trip to its thread. `write(conn)` gets the sqlite3 connection
+        inside a savepoint of its own (an exception undoes that write alone and is raised to its
+        caller); `after(result)` runs on the event loop before the lock is released, so the caches
+        it updates never lag behind a later write."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((write, after, future))
+        if len(self._pending) == 1:
+            task = asyncio.ensure_future(self._commit_pending())
+            self._committers.add(task)  # a task nobody refers to may be collected before it ends
+            task.add_done_callback(self._committers.discard)
+        return await future
+
+    async def _commit_pending(self) -> None:
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+
+            def run() -> list[tuple[bool, Any]]:
+                conn = self._db._conn
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes: list[tuple[bool, Any]] = []
+                try:
+                    for write, _after, _future in batch:
+                        conn.execute("SAVEPOINT w")
+                        try:
+                            outcomes.append((True, write(conn)))
+                        except Exception as exc:  # noqa: BLE001 - handed to the caller below
+                            conn.execute("ROLLBACK TO w")
+                            outcomes.append((False, exc))
+                        conn.execute("RELEASE w")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return outcomes
+
+            try:
+                outcomes = await self._db._execute(run)
+            except BaseException as exc:
+                for _write, _after, future in batch:
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception) else StoreError("cancelled"))
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            for (_write, after, future), (ok, value) in zip(batch, outcomes):
+                if ok:  # written, even when its caller has gone (cancelled): the caches must know
+                    try:
+                        after(value)
+                    except Exception as exc:  # noqa: BLE001 - the caller hears of it, the batch goes on
+                        ok, value = False, exc
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self._lock:
@@ -411,7 +535,7 @@ class _OrgQueries(_Base):
 
     async def create_org(self, actor_id: int, kind: str, name: str, region: str, now: str) -> int:
         """ORG-1: the organisation and its main admin (the creator), with the audit row."""
-        async with self._tx() as db:
+        async with self._tx(admins=True) as db:
             cur = await db.execute(
                 "INSERT INTO orgs (name, region, kind, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
                 (name, region, kind, actor_id, now))
@@ -460,7 +584,7 @@ class _OrgQueries(_Base):
     async def dissolve_org(self, actor_id: int, org_id: int, now: str) -> None:
         """ORG-7/FAQ 20: memberships, branches, admin rows and the organisation go; users and points stay.
         The audit row keeps the organisation's id (audit_log has no foreign key)."""
-        async with self._tx() as db:
+        async with self._tx(admins=True) as db:
             async with db.execute(
                     """SELECT o.name, o.kind, o.region, (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id) AS n,
                               o.certified_at, EXISTS (SELECT 1 FROM orgs c WHERE c.parent_id = o.id) AS has_lower
@@ -531,7 +655,7 @@ class _OrgQueries(_Base):
 
     async def add_org_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> None:
         """ORG-4. Raises Conflict("admin") when the person is in the admin group already."""
-        async with self._tx() as db:
+        async with self._tx(admins=True) as db:
             try:
                 await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'admin', ?)",
                                  (org_id, user_id, now))
@@ -541,7 +665,7 @@ class _OrgQueries(_Base):
 
     async def remove_org_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> bool:
         """Ordinary admins only (never the main admin); False when there was no such admin."""
-        async with self._tx() as db:
+        async with self._tx(admins=True) as db:
             cur = await db.execute("DELETE FROM org_admins WHERE org_id = ? AND user_id = ? AND role = 'admin'",
                                    (org_id, user_id))
             if cur.rowcount == 0:
@@ -551,7 +675,7 @@ class _OrgQueries(_Base):
 
     async def hand_over_main_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> bool:
         """ORG-5: the actor (main) and an ordinary admin swap roles; False when the target is not one."""
-        async with self._tx() as db:
+        async with self._tx(admins=True) as db:
             cur = await db.execute("UPDATE org_admins SET role = 'main' WHERE org_id = ? AND user_id = ? "
                                    "AND role = 'admin'", (org_id, user_id))
             if cur.rowcount == 0:
@@ -934,7 +1058,7 @@ class _InviteQueries(_Base):
             return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Push:
     id: int
     chat_id: int
@@ -1429,7 +1553,7 @@ class _QuestionQueries(_Base):
         return row["n"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttemptHead:
     """A quiz attempt without its items: what every press re-checks (owner, open, question shown now)."""
     id: int
@@ -1448,7 +1572,7 @@ class AttemptHead:
     flagged: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QuizItem:
     """One question of an attempt with the answer given so far (None: not answered)."""
     position: int
@@ -1473,9 +1597,9 @@ def _head(row: aiosqlite.Row) -> AttemptHead:
                        bool(row["scored"]), row["period"], bool(row["flagged"]))
 
 
-def _item(row: aiosqlite.Row) -> QuizItem:
+def _item(row: aiosqlite.Row, question: Question | None = None) -> QuizItem:
     given = row["given"]
-    return QuizItem(row["i_pos"], _question(row), tuple(json.loads(given)) if given is not None else None,
+    return QuizItem(row["i_pos"], question or _question(row), tuple(json.loads(given)) if given is not None else None,
                     None if row["i_correct"] is None else bool(row["i_correct"]), row["answered_at"])
 
 
@@ -1486,30 +1610,12 @@ class _AttemptClosed(Exception):
 # -- quizzes: daily, weekly, challenge, wrong book (LEARN-2, 3, 5) -------------------------------
 class _QuizQueries(_Base):
     # == quiz: section owned by the quiz work ==
-    # The answer path (quiz_view, record_answer) makes one trip to the database thread each: every
-    # aiosqlite call is a thread hop, and under load a hop waits for the GIL.
+    # The answer path reads from the attempt cache and writes in a group commit (_Base.write_batched):
+    # every aiosqlite call is a thread hop, and under load a hop waits for the GIL.
 
     async def _quiz_fetch(self, sql: str, params: tuple) -> list[aiosqlite.Row]:
         async with self._lock:
             return list(await self._db.execute_fetchall(sql, params))
-
-    async def _quiz_tx_one_hop(self, fn: Any) -> Any:
-        """fn(sqlite3 connection) inside BEGIN IMMEDIATE … COMMIT, run on the database thread at once."""
-        db = self._db
-
-        def run() -> Any:
-            conn = db._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        async with self._lock:
-            return await db._execute(run)
 
     async def draw_for_user(self, user_id: int, phone: str | None, n: int) -> list[int]:
         """Questions the user may see, never seen ones first, then the longest unseen, then at random."""
@@ -1563,25 +1669,37 @@ class _QuizQueries(_Base):
         return _head(row) if row else None
 
     async def expire_attempt(self, attempt_id: int) -> None:
-        async with self._tx() as db:
+        async with self._tx(attempts=(attempt_id,)) as db:
             await db.execute("UPDATE quiz_attempts SET status = 'expired' WHERE id = ? AND status = 'open'",
                              (attempt_id,))
 
     async def quiz_view(self, attempt_id: int, positions: tuple[int, ...] | None = None
                         ) -> tuple[AttemptHead | None, dict[int, QuizItem]]:
-        """The attempt and its items at one or two positions (None: the one shown now), in one read
-        (the answer path's only read)."""
-        if positions is None:
-            where, params = "i.position = a.position", (attempt_id,)
-        else:
-            where, params = "i.position IN (?, ?)", ((*positions, *positions)[:2] + (attempt_id,))
-        rows = await self._quiz_fetch(
-            f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a
-                LEFT JOIN quiz_items i ON i.attempt_id = a.id AND {where}
-                LEFT JOIN questions q ON q.id = i.question_id WHERE a.id = ?""", params)
-        if not rows:
-            return None, {}
-        return _head(rows[0]), {r["i_pos"]: _item(r) for r in rows if r["i_pos"] is not None}
+        """The attempt and its items at those positions (None: the one shown now): every press reads
+        this, so the whole attempt is cached (write-through: record_answer updates the entry, every
+        other write to an attempt forgets it)."""
+        cached = self._attempts.get(attempt_id)
+        if cached is None:
+            rows = await self._quiz_fetch(
+                f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a
+                    LEFT JOIN quiz_items i ON i.attempt_id = a.id
+                    LEFT JOIN questions q ON q.id = i.question_id WHERE a.id = ?""", (attempt_id,))
+            if not rows:
+                return None, {}
+            cached = (_head(rows[0]), {r["i_pos"]: _item(r, self._shared_question(r))
+                                       for r in rows if r["i_pos"] is not None})
+            self._attempts.put(attempt_id, cached)
+        head, items = cached
+        wanted = (head.position,) if positions is None else positions
+        return head, {p: items[p] for p in wanted if p in items}
+
+    def _shared_question(self, row: aiosqlite.Row) -> Question:
+        """One Question object per question for all cached attempts (fewer objects for the collector)."""
+        question = self._questions.get(row["id"])
+        if question is None:
+            question = _question(row)
+            self._questions.put(question.id, question)
+        return question
 
     async def attempt_items(self, attempt_id: int) -> list[QuizItem]:
         rows = await self._all(f"SELECT {_ITEM_COLUMNS} FROM quiz_items i JOIN questions q ON q.id = i.question_id "
@@ -1607,10 +1725,27 @@ class _QuizQueries(_Base):
                 (given, int(correct), now, answer_ms, int(fast), attempt_id, position))
             return True
 
-        return await self._quiz_tx_one_hop(write)
+        def after(done: bool) -> None:
+            cached = self._attempts.get(attempt_id)
+            if cached is None:
+                return
+            if not done:
+                self._attempts.drop(attempt_id)  # the cache was not what is stored: read it again
+                return
+            head, items = cached
+            items = dict(items)
+            items[position] = replace(items[position], answer=tuple(answer), correct=correct, answered_at=now)
+            self._attempts.put(attempt_id, (replace(head, position=to_position, shown_at=shown_at,
+                                                    flagged=head.flagged or fast), items))
+
+        try:
+            return await self._write_batched(write, after)
+        except BaseException:
+            self._attempts.drop(attempt_id)
+            raise
 
     async def move_attempt(self, attempt_id: int, from_position: int, to_position: int, now: str) -> bool:
-        async with self._tx() as db:
+        async with self._tx(attempts=(attempt_id,)) as db:
             cur = await db.execute("UPDATE quiz_attempts SET position = ?, shown_at = ? WHERE id = ? AND position = ? "
                                    "AND status = 'open'", (to_position, now, attempt_id, from_position))
             return cur.rowcount > 0
@@ -1621,7 +1756,7 @@ class _QuizQueries(_Base):
         or back to a streak of 0; right: streak + 1, out at `leave_wrongbook_after`). With
         `keep_through` the items after that position (never shown) are dropped. False if not open."""
         try:
-            async with self._tx() as db:
+            async with self._tx(attempts=(attempt_id,)) as db:
                 if keep_through is not None:
                     await db.execute("DELETE FROM quiz_items WHERE attempt_id = ? AND position > ?",
                                      (attempt_id, keep_through))
@@ -1650,7 +1785,7 @@ class _QuizQueries(_Base):
         return True
 
     async def set_attempt_points(self, attempt_id: int, points: int) -> None:
-        async with self._tx() as db:
+        async with self._tx(attempts=(attempt_id,)) as db:
             await db.execute("UPDATE quiz_attempts SET points = ? WHERE id = ?", (points, attempt_id))
 
     async def get_attempt(self, attempt_id: int) -> AttemptHead | None:
@@ -1819,9 +1954,15 @@ class _LearnerQueries(_Base):
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
             _QuestionQueries, _QuizQueries, _LearnerQueries):
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()
+        self._users = _Lru(cache_size)
+        self._admins = _Lru(cache_size)
+        self._attempts = _Lru(cache_size // 10)
+        self._questions = _Lru(cache_size // 5)
+        self._pending = []
+        self._committers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -1856,11 +1997,17 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
 
     # -- users -----------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> User | None:
+        """Every update asks for its sender: served from the write-through cache after the first read."""
+        cached = self._users.get(user_id, _MISSING)
+        if cached is not _MISSING:
+            return cached
         row = await self._one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
+        user = _user(row) if row else None
+        self._users.put(user_id, user)
+        return user
 
     async def update_tg_profile(self, user: User, now: str) -> None:
-        async with self._tx() as db:
+        async with self._tx(users=(user.id,)) as db:
             await db.execute(
                 "UPDATE users SET first_name = ?, last_name = ?, username = ?, tg_language = ?, updated_at = ? "
                 "WHERE id = ?",
@@ -1868,7 +2015,7 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
 
     async def set_language(self, user: User, language: str, now: str) -> None:
         """Stores the choice, creating the row for a visitor who has not registered yet."""
-        async with self._tx() as db:
+        async with self._tx(users=(user.id,)) as db:
             await db.execute(
                 """INSERT INTO users (id, first_name, last_name, username, tg_language, language, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -1884,7 +2031,7 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
     ) -> list[Membership]:
         """REG-5, REG-7 in one transaction: the account gets its phone and name, and every member
         record listed under that phone becomes activated. Raises Conflict("phone")."""
-        async with self._tx() as db:
+        async with self._tx(users=(user.id,)) as db:
             async with db.execute("SELECT id FROM users WHERE phone = ? AND id <> ?", (phone, user.id)) as cur:
                 if await cur.fetchone():
                     raise Conflict("phone")
@@ -1906,13 +2053,18 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
             return await _memberships(self._db, phone)
 
     async def admin_org_ids(self, user_id: int) -> tuple[frozenset[int], frozenset[int]]:
+        """(organisations the user administers, those they are main admin of); cached like get_user."""
+        cached = self._admins.get(user_id)
+        if cached is not None:
+            return cached
         rows = await self._all("SELECT org_id, role FROM org_admins WHERE user_id = ?", (user_id,))
-        return (frozenset(r["org_id"] for r in rows),
-                frozenset(r["org_id"] for r in rows if r["role"] == "main"))
+        ids = (frozenset(r["org_id"] for r in rows), frozenset(r["org_id"] for r in rows if r["role"] == "main"))
+        self._admins.put(user_id, ids)
+        return ids
 
     async def set_verification(self, user_id: int, real_name: str, id_hash: str, id_masked: str, now: str) -> None:
         """RNV-3: one ID number verifies one account. Raises Conflict("id_number")."""
-        async with self._tx() as db:
+        async with self._tx(users=(user_id,)) as db:
             async with db.execute("SELECT id FROM users WHERE id_hash = ? AND id <> ?", (id_hash, user_id)) as cur:
                 if await cur.fetchone():
                     raise Conflict("id_number")

@@ -11,7 +11,7 @@ MAIN, ADMIN = 100001, 100002
 
 async def fill(store, org, n):
     """n renames by the main admin, one minute apart, oldest first (UTC times in the store)."""
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         for i in range(n):
             await write_audit(db, MAIN, org, "org.rename", None, {"name": f"名{i}"}, {"name": f"名{i + 1}"},
                               f"2026-11-23T01:{i:02d}:00+00:00")

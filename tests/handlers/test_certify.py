@@ -118,7 +118,7 @@ async def test_cert_2_invitation_used_by_someone_who_administers_nothing(client_
 async def test_cert_2_3_apply_approve_both_sides_told_tree_updated(client_factory, store, outbox, session):
     r, c = await setup_r_and_c(store)
     await make_user(store, R_ADMIN2, "任副主任", verified=True)
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'admin', 'x')",
                          (r, R_ADMIN2))
     rc, cc = client_factory(R_ADMIN), client_factory(C_ADMIN)
@@ -204,7 +204,7 @@ async def test_cert_3_approving_a_withdrawn_application_is_refused(client_factor
 async def test_cert_3_two_admins_deciding_at_once_exactly_one_wins(client_factory, store, session):
     r, c = await setup_r_and_c(store)
     await make_user(store, R_ADMIN2, "任副主任", verified=True)
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'admin', 'x')",
                          (r, R_ADMIN2))
     a, b = client_factory(R_ADMIN), client_factory(R_ADMIN2)
@@ -322,7 +322,7 @@ async def test_mem_8_transfer_keeps_members_and_points(client_factory, store):
     r2 = await make_org(store, "河北省委宣传部", R_ADMIN2, certified=True)
     c = await make_org(store, "某市委宣传部", C_ADMIN, certified=True, parent_id=r1, branches=["第一党支部"])
     await make_member(store, c, "赵六", member_phone, "第一党支部", activated=True)
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute("INSERT INTO points (user_id, amount, source, day, idem_key, created_at) "
                          "VALUES (?, 5, 'daily_quiz', '2026-11-23', 'k1', 'x')", (NOBODY,))
     cc = client_factory(C_ADMIN)

@@ -38,7 +38,7 @@ async def setup_org(store, *, branches=("第一党支部", "第二党支部"), a
         await make_user(store, admin, f"管理{admin}", verified=True)
     org_id = await make_org(store, ORG, ADMIN, admins=admins, branches=branches, certified=certified)
     if approval:
-        async with store._tx() as conn:
+        async with store.raw_tx() as conn:
             await conn.execute("UPDATE orgs SET join_approval = 1 WHERE id = ?", (org_id,))
     return org_id
 
@@ -182,7 +182,7 @@ async def test_sec_4_stale_revoke_button_from_removed_admin(client_factory, stor
     await setup_org(store, admins=[ADMIN2])
     removed = client_factory(ADMIN2)
     await create_link(removed)
-    async with store._tx() as conn:
+    async with store.raw_tx() as conn:
         await conn.execute("DELETE FROM org_admins WHERE user_id = ?", (ADMIN2,))
     sent = await removed.click(InviteRevokeCD(invite_id=1).pack())
     assert sent.answers[-1].show_alert and "没有执行此操作的权限" in sent.answers[-1].text
@@ -449,7 +449,7 @@ async def test_sec_4_decision_by_a_non_admin_is_refused(client_factory, store, s
     await registered(JOINER2)
     sent = await client_factory(JOINER2).click(JoinDecisionCD(request_id=1, approve=True).pack())
     assert "没有执行此操作的权限" in sent.answers[-1].text
-    async with store._tx() as c:
+    async with store.raw_tx() as c:
         await c.execute("DELETE FROM org_admins WHERE user_id = ?", (ADMIN2,))
     sent = await client_factory(ADMIN2).click(JoinDecisionCD(request_id=1, approve=True).pack())
     assert "没有执行此操作的权限" in sent.answers[-1].text

@@ -190,7 +190,7 @@ async def test_mem_1_two_admins_adding_the_same_phone_at_once_make_one_row(clien
 async def test_mem_2_edit_name_phone_branch_and_remove_never_touch_users_or_points(client_factory, store, settings):
     org, _ = await setup(store)
     await make_user(store, 200003, "注册人", phone="+8613200000003")
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute("INSERT INTO points (user_id, amount, source, day, idem_key, created_at) "
                          "VALUES (200003, 5, 'quiz', '2026-11-20', 'k1', 'now')")
     await make_member(store, org, "郑一", "+8613200000001", "第一支部")
@@ -262,7 +262,7 @@ async def test_sec_4_member_and_other_admin_are_refused_also_by_stale_buttons(cl
     # an admin demoted while a flow was open is refused at the next step
     c = client_factory(ADMIN2)
     await _to_phone_step(c, org, "新人")
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute("DELETE FROM org_admins WHERE user_id = ?", (ADMIN2,))
     assert "没有执行此操作的权限" in (await c.send("13000000001")).text
     assert rows(settings, "SELECT * FROM members") == before
@@ -287,7 +287,7 @@ async def test_mem_5_export_columns_and_point_sums(client_factory, store, clock,
     await make_member(store, org, "积分人", "+8613900000010", "第一支部", activated=True)
     await make_member(store, org, "=HYPERLINK(\"http://x\",\"y\")", "+8613900000011")
     today = clock.today()  # 2026-11-23 in Asia/Shanghai
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         for n, (day, amount) in enumerate([(today.isoformat(), 3), ("2026-11-17", 2), ("2026-11-16", 7),
                                            ("2026-01-01", 10)]):
             await db.execute("INSERT INTO points (user_id, amount, source, day, idem_key, created_at) "

@@ -425,7 +425,7 @@ async def test_org_7_dissolve_removes_memberships_keeps_users_and_points(client_
     await make_member(store, org, "赵六", member_phone, "第一党支部", activated=True)
     await make_member(store, org, "钱七", "+8613900000002")
     await make_member(store, keep, "赵六", member_phone)
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute("INSERT INTO points (user_id, amount, source, day, idem_key, created_at) "
                          "VALUES (?, 5, 'daily_quiz', '2026-11-23', 'k1', '2026-11-23')", (OTHER,))
     c = client_factory(MAIN)

@@ -12,7 +12,7 @@ async def make_user(store: Store, user_id: int, name: str = "张伟", phone: str
                     verified: bool = False) -> str:
     """A registered (optionally verified) user; returns the phone."""
     phone = phone or f"+86138{user_id % 100000000:08d}"
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         await db.execute(
             """INSERT INTO users (id, first_name, phone, name, agreed_at, registered_at, real_name, id_hash,
                                   id_masked, verified_at, created_at, updated_at)
@@ -27,7 +27,7 @@ async def make_org(store: Store, name: str, main_admin: int, *, admins: Iterable
                    branches: Iterable[str | tuple[str, str]] = (), certified: bool = False,
                    parent_id: int | None = None, kind: str = "party", region: str = "河南省郑州市") -> int:
     """An organisation with its main admin, other admins and branches ('name' or ('child', 'parent'))."""
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         cur = await db.execute(
             "INSERT INTO orgs (name, region, kind, parent_id, certified_at, created_by, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, region, kind, parent_id, NOW if certified else None, main_admin, NOW))
@@ -51,7 +51,7 @@ async def make_org(store: Store, name: str, main_admin: int, *, admins: Iterable
 
 async def make_member(store: Store, org_id: int, name: str, phone: str, branch: str | None = None,
                       activated: bool = False) -> None:
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         branch_id = None
         if branch:
             async with db.execute("SELECT id FROM branches WHERE org_id = ? AND name = ?", (org_id, branch)) as cur:

@@ -19,7 +19,7 @@ async def make_question(store: Store, kind: str, stem: str, answer: list, *, opt
     texts = {"zh": QuestionText(stem, tuple(options), explanation)}
     if en:
         texts["en"] = QuestionText(en[0], tuple(en[1]), en[2])
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         cur = await db.execute(
             "INSERT INTO questions (org_id, kind, body, answer, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (org_id, kind, question_body_json(texts), json.dumps(answer, ensure_ascii=False),
@@ -42,7 +42,7 @@ async def make_attempt(store: Store, user_id: int, items: Sequence[Item], *, kin
     unless given."""
     correct = sum(1 for i in items if i.correct)
     submitted = submitted_at or f"{day}T10:00:00+08:00"
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         cur = await db.execute(
             """INSERT INTO quiz_attempts (user_id, kind, day, status, started_at, submitted_at, total, correct,
                                           points, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",

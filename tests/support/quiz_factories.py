@@ -27,7 +27,7 @@ async def make_question(store: Store, kind: str = "single", stem: str | None = N
         texts["en"] = QuestionText(en[0], en[1], en[2])
     stored_answer = [list(a) if isinstance(a, (list, tuple)) else a for a in answer]
     fingerprint = hashlib.sha1(f"{kind}|{stem}|{options}".encode()).hexdigest()
-    async with store._tx() as db:
+    async with store.raw_tx() as db:
         cur = await db.execute(
             "INSERT INTO questions (org_id, kind, body, answer, fingerprint, created_at, retired_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",

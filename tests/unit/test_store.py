@@ -51,7 +51,7 @@ async def test_failed_transaction_leaves_nothing(store):
     import pytest
 
     with pytest.raises(RuntimeError):
-        async with store._tx() as db:
+        async with store.raw_tx() as db:
             await db.execute("INSERT INTO users (id, first_name, created_at, updated_at) VALUES (9, 'x', 'n', 'n')")
             raise RuntimeError("half way")
     assert await store.get_user(9) is None

@@ -1,8 +1,10 @@
-"""Role filters, set once per router. The role is the one loaded for this very update (SEC-4)."""
+"""Role filters, set once per router (the role is the one loaded for this very update, SEC-4), and
+synchronous filters run in place rather than in a worker thread."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
+from aiogram import Router
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject
 
@@ -15,3 +17,27 @@ class Registered(Filter):
 
     async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
         return actor is not None and actor.registered == self.registered
+
+
+def resolve_filters_inline(root: Router) -> int:
+    """aiogram runs every synchronous filter (a magic filter such as `F.text`, a `State`) in a worker
+    thread, as it runs any synchronous callable. Ours are all pure look-ups on the event: the thread
+    hop costs far more than they do, and under load it waits for the GIL. Each such filter of `root`
+    and the routers below it is made a coroutine that calls it in place. Returns how many changed.
+    (A filter that does I/O must be written as a coroutine in the first place.)"""
+    changed = 0
+    for router in root.chain_tail:
+        for observer in router.observers.values():
+            for handler in (observer._handler, *observer.handlers):
+                for fo in handler.filters or ():
+                    if not fo.awaitable:
+                        fo.callback, fo.awaitable = _inline(fo.callback), True
+                        changed += 1
+    return changed
+
+
+def _inline(check: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def in_place(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return in_place

@@ -19,6 +19,9 @@ def quote(text: str) -> str:
 MESSAGE_LIMIT = 3800  # Telegram allows 4096; leave room for the markup of a split
 
 
+_BUTTON = InlineKeyboardButton(text="-", callback_data="-")
+
+
 class QuizCD(CallbackData, prefix="qz"):
     a: str   # o: option, c: confirm (multiple choice), n / b: next / back, s: submit
     t: int   # attempt id
@@ -98,8 +101,9 @@ def question_kb(_: Translator, locale: str, shown: Shown) -> InlineKeyboardMarku
     rows: list[list[InlineKeyboardButton]] = []
 
     def button(text: str, a: str, o: int = 0) -> InlineKeyboardButton:
-        # the answer path builds this on every press: QuizCD's packed form without its validation
-        return InlineKeyboardButton.model_construct(text=text, callback_data=pack_quiz(a, head.id, item.position, o))
+        # the answer path builds this on every press: a copy of one validated button is ~15x cheaper
+        # than building a new one (pydantic resolves the 14 other fields' defaults each time)
+        return _BUTTON.model_copy(update={"text": text, "callback_data": pack_quiz(a, head.id, item.position, o)})
 
     if q.kind == "judge":
         labels = _judge_labels(_, q, locale)
@@ -120,7 +124,7 @@ def question_kb(_: Translator, locale: str, shown: Shown) -> InlineKeyboardMarku
         if nav:
             rows.append(nav)
         rows.append([button(_("quiz.btn_submit"), "s")])
-    return InlineKeyboardMarkup.model_construct(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def _duration(_: Translator, seconds: int) -> str:

@@ -11,10 +11,10 @@ from bot.handlers import audit, cancel, certify, common, errors, invite, learner
 
 def build_routers() -> list[Router]:
     return [
+        quiz.build_answer_router(),  # quiz button presses (LEARN-2, 3, 5): the hot path, tried first
         errors.build_router(),
         cancel.build_router(),
         common.build_router(),
-        quiz.build_answer_router(),  # quiz button presses (LEARN-2, 3, 5): the hot path, tried early
         registration.build_router(),  # visitors: everything else they send goes through registration
         profile.build_router(),
         verification.build_router(),

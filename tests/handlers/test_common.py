@@ -108,3 +108,21 @@ async def test_every_callback_is_answered_exactly_once(client_factory):
     sent = await alice.click(LangCD(code="?").pack())
     assert len(sent.of(AnswerCallbackQuery)) == 1
     assert isinstance(sent.calls[-1], (SendMessage, AnswerCallbackQuery))
+
+
+async def test_filters_run_without_a_worker_thread(client_factory, store, monkeypatch):
+    """aiogram would run each synchronous filter (F.text, a State) in a thread, a hop per router tried;
+    ours run in place. A member's plain text passes every router's filters on its way to the fallback."""
+    from tests.support.factories import make_user
+
+    await make_user(store, 100001)
+    hops: list[object] = []
+
+    async def no_thread(func, *args, **kwargs):
+        hops.append(func)
+        return func(*args, **kwargs)
+
+    monkeypatch.setattr("asyncio.to_thread", no_thread)
+    sent = await client_factory().send("随便说点什么")
+    assert "没有理解您的意思" in sent.text
+    assert [getattr(h, "func", h) for h in hops] == []

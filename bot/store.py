@@ -1751,15 +1751,20 @@ class _QuizQueries(_Base):
             return cur.rowcount > 0
 
     async def close_attempt(self, attempt_id: int, now: str, *, leave_wrongbook_after: int,
-                            keep_through: int | None = None) -> bool:
+                            keep_through: int | None = None, timed_out: bool = False) -> bool:
         """Submits an open attempt in one transaction: counts, and the wrong book (answered wrong: in,
         or back to a streak of 0; right: streak + 1, out at `leave_wrongbook_after`). With
-        `keep_through` the items after that position (never shown) are dropped. False if not open."""
+        `keep_through` the items after that position (never shown) are dropped; `timed_out` counts
+        the question at `keep_through`, if unanswered, as wrong (a challenge's time limit). False if
+        not open."""
         try:
             async with self._tx(attempts=(attempt_id,)) as db:
                 if keep_through is not None:
                     await db.execute("DELETE FROM quiz_items WHERE attempt_id = ? AND position > ?",
                                      (attempt_id, keep_through))
+                    if timed_out:
+                        await db.execute("UPDATE quiz_items SET correct = 0 WHERE attempt_id = ? AND position = ? "
+                                         "AND answer IS NULL", (attempt_id, keep_through))
                 cur = await db.execute(
                     """UPDATE quiz_attempts SET status = 'submitted', submitted_at = ?,
                            total = (SELECT COUNT(*) FROM quiz_items WHERE attempt_id = ?),
@@ -1770,7 +1775,7 @@ class _QuizQueries(_Base):
                 await db.execute(
                     """INSERT INTO wrongbook (user_id, question_id, added_at)
                        SELECT a.user_id, i.question_id, ? FROM quiz_items i JOIN quiz_attempts a ON a.id = i.attempt_id
-                       WHERE i.attempt_id = ? AND i.correct = 0 AND i.answer IS NOT NULL
+                       WHERE i.attempt_id = ? AND i.correct = 0
                        ON CONFLICT (user_id, question_id) DO UPDATE SET wrong_times = wrongbook.wrong_times + 1,
                            streak = 0""", (now, attempt_id))
                 await db.execute(

@@ -298,7 +298,7 @@ async def submit(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> R
 async def _finish(store: Store, clock: Clock, head: AttemptHead, *, keep_through: int | None = None,
                   timed_out: bool = False) -> Result:
     if not await store.close_attempt(head.id, clock.now().isoformat(), leave_wrongbook_after=LEAVE_WRONGBOOK_AFTER,
-                                     keep_through=keep_through):
+                                     keep_through=keep_through, timed_out=timed_out):
         raise Stale("quiz.closed")
     closed = await store.get_attempt(head.id)
     assert closed is not None

@@ -126,6 +126,10 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     clock.advance(seconds=46)
     late = await me.click(option(shown, right_letter(shown)))
     assert "超过作答时间" in late.text and "连续答对：1 题" in late.text
+    # the question left unanswered counts as wrong: it is in the notebook, the one answered right is not
+    timed_out = await store._one("SELECT question_id, correct, answer FROM quiz_items WHERE position = 1")
+    assert (timed_out["correct"], timed_out["answer"]) == (0, None)
+    assert [r["question_id"] for r in await store._all("SELECT question_id FROM wrongbook")] == [timed_out["question_id"]]
     # unattended: the periodic job ends it
     shown = await me.click(MenuCD(item="challenge").pack())
     clock.advance(seconds=60)

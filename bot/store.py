@@ -1552,6 +1552,37 @@ class _QuestionQueries(_Base):
                               "AND retired_at IS NULL", (org_id or 0,))
         return row["n"]
 
+    async def bank_counts(self, org_id: int | None) -> tuple[int, int]:
+        """(questions in use, questions retired) of one bank (None: the global one)."""
+        row = await self._one("SELECT count(*) - count(retired_at) AS active, count(retired_at) AS retired "
+                              "FROM questions WHERE COALESCE(org_id, 0) = ?", (org_id or 0,))
+        return row["active"] or 0, row["retired"] or 0
+
+    async def bank_page(self, org_id: int | None, limit: int, offset: int) -> list[tuple[Question, str | None]]:
+        """One page of a bank, newest first: each question with when it was retired (None: in use)."""
+        rows = await self._all(f"SELECT {_QUESTION_COLUMNS}, retired_at FROM questions WHERE COALESCE(org_id, 0) = ? "
+                               "ORDER BY id DESC LIMIT ? OFFSET ?", (org_id or 0, limit, offset))
+        return [(_question(r), r["retired_at"]) for r in rows]
+
+    async def bank_question(self, question_id: int) -> tuple[Question, str | None] | None:
+        row = await self._one(f"SELECT {_QUESTION_COLUMNS}, retired_at FROM questions WHERE id = ?", (question_id,))
+        return (_question(row), row["retired_at"]) if row else None
+
+    async def set_question_retired(self, actor_id: int, question_id: int, retired: bool, label: str,
+                                   now: str) -> bool:
+        """Takes a question out of (or back into) the draws; attempts already made keep it. False when it
+        was so already. Audited under the question's bank."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE questions SET retired_at = ? WHERE id = ? AND (retired_at IS NULL) = ? RETURNING org_id",
+                (now if retired else None, question_id, int(retired)))
+            row = await cur.fetchone()
+            if row is None:
+                return False
+            action = "question.retire" if retired else "question.restore"
+            await write_audit(db, actor_id, row[0], action, label, None, None, now)
+            return True
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptHead:

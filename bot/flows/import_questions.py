@@ -23,6 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.handlers.orgpick import OrgPickCD, org_label
+from bot.handlers.question_bank import browse_button
 from bot.i18n import I18n, Raw, Translator
 from bot.models import Org
 from bot.render import question_sheet
@@ -151,7 +152,9 @@ async def report(message: Message, _: Translator, org: Org | None, result: quest
     if result.ignored_sheets:
         lines.append(_("questions.ignored_sheets", sheet=result.sheet,
                        others=_("questions.list_sep").join(result.ignored_sheets)))
-    await message.answer("\n\n".join(lines))
+    kb = InlineKeyboardBuilder()
+    browse_button(kb, _, org.id if org else None)
+    await message.answer("\n\n".join(lines), reply_markup=kb.as_markup())
     if result.rejected:
         rows: list[tuple[QuestionRaw, str]] = [(row, reason_text(_, p)) for row, p in result.rejected]
         data = question_sheet.rejects_workbook(sheet_labels(_), rows)

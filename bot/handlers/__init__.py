@@ -6,7 +6,8 @@ from aiogram import Router
 from bot.flows import (import_members, import_questions, join, member_edit, neworg, quiz, registration,
                        verification)
 from bot.flows import certify as certify_flow
-from bot.handlers import audit, cancel, certify, common, errors, invite, learner, members, org, profile
+from bot.handlers import (audit, cancel, certify, common, errors, invite, learner, members, org, profile,
+                          question_bank)
 
 
 def build_routers() -> list[Router]:
@@ -25,6 +26,7 @@ def build_routers() -> list[Router]:
         # members (MEM-1..5, 7)
         member_edit.build_router(),
         import_questions.build_router(),  # before member import: a question file is told apart there
+        question_bank.build_router(),
         import_members.build_router(),
         members.build_router(),
         # invitations and joining (MEM-6)

@@ -25,6 +25,7 @@ from bot.filters import Registered
 from bot.handlers.audit import AuditCD
 from bot.handlers.menu import sync_menu
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
+from bot.handlers.question_bank import browse_button
 from bot.i18n import I18n, Translator
 from bot.middlewares import load_actor
 from bot.models import Org
@@ -88,6 +89,7 @@ def card_kb(_: Translator, card: orgs.OrgCard) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for act in ("branches", "admins", "settings", "rename", "dissolve"):
         kb.button(text=_(f"orgmenu.btn_{act}"), callback_data=OrgCD(act=act, org=org_id))
+    browse_button(kb, _, org_id)
     if card.is_main:
         kb.button(text=_("orgmenu.btn_audit"), callback_data=AuditCD(org=org_id))
     kb.adjust(2)

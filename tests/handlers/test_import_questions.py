@@ -151,6 +151,8 @@ async def test_learn_1_operator_imports_into_the_global_bank(client_factory, sto
     assert "导入题目到 <b>全局题库</b>" in ask.text
     sent = await c.document(xlsx(GOOD), "q.xlsx")
     assert "（全局题库）" in sent.text and "新增：5 道" in sent.text and not sent.of(SendDocument)
+    bank = await c.click(sent.button("📚 题库"))  # the summary leads to the bank it filled
+    assert "<b>全局题库</b> 的题库：在用 5 道" in bank.text
     assert db(settings, "SELECT DISTINCT org_id FROM questions") == [(None,)]
     # the same questions may also be in an organisation's bank: banks are separate
     org = await admin_org(store)

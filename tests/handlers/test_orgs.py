@@ -159,7 +159,7 @@ async def test_org_9_card_shows_certified_mark_counts_admins_and_management(clie
     assert "金水区委宣传部 ✅ 已认证" in text and "上级组织：中共郑州市委宣传部 ✅ 已认证" in text
     assert "支部：1 个" in text and "成员：2 人（已激活 1 人）" in text and "王主任（主管理员）、李四" in text
     assert [b for b, _ in sent.buttons()] == ["🌳 支部管理", "👥 管理员", "🔧 设置", "✏️ 改名", "🗑 解散",
-                                              "📜 操作日志"]
+                                              "📚 题库", "📜 操作日志"]
     assert sent.of(SendMessage)[0].protect_content is True
     other = client_factory(ADMIN)
     card = await other.send("/org")

@@ -1,0 +1,146 @@
+"""A question bank's pages, one question, retire / restore (LEARN-1). Reached from an organisation's
+card (📚 题库) and from an import's summary; every press re-checks that the presser keeps that bank."""
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.filters import Registered
+from bot.i18n import Translator
+from bot.models import Question
+from bot.services import question_bank
+from bot.services.question_bank import BankPage, BankQuestion
+from bot.services.roles import Actor
+from bot.store import Store
+
+GLOBAL = 0  # BankCD.org of the operator's global bank
+LETTERS = "ABCDEFGHIJ"
+SHORT = 36  # characters of a stem in the list
+
+
+class BankCD(CallbackData, prefix="bk"):
+    act: str  # page | open | retire | restore
+    org: int = GLOBAL
+    off: int = 0
+    q: int = 0
+
+
+def browse_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int | None) -> None:
+    kb.button(text=_("bank.btn_browse"), callback_data=BankCD(act="page", org=org_id or GLOBAL))
+
+
+def _bank_name(_: Translator, page: BankPage | BankQuestion) -> str:
+    return page.org.name if page.org is not None else _("questions.global_bank")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
+
+
+def page_text(_: Translator, locale: str, page: BankPage) -> str:
+    head = _("bank.title", bank=_bank_name(_, page), active=page.active, retired=page.retired)
+    if not page.entries:
+        return head + "\n\n" + _("bank.empty")
+    lines = [head, _("bank.range", first=page.offset + 1, last=page.offset + len(page.entries), total=page.total), ""]
+    for n, (q, retired) in enumerate(page.entries, start=1):
+        lines.append(_("bank.line_retired" if retired else "bank.line", n=n, id=q.id,
+                       kind=_(f"questions.kind.{q.kind}"), stem=_short(q.text(locale).stem)))
+    return "\n".join(lines)
+
+
+def page_kb(_: Translator, page: BankPage) -> InlineKeyboardMarkup:
+    org = page.org.id if page.org is not None else GLOBAL
+    kb = InlineKeyboardBuilder()
+    for n, (q, _retired) in enumerate(page.entries, start=1):
+        kb.button(text=str(n), callback_data=BankCD(act="open", org=org, off=page.offset, q=q.id))
+    nav = []
+    if page.offset > 0:
+        nav.append(BankCD(act="page", org=org, off=page.offset - question_bank.PAGE))
+        kb.button(text=_("bank.btn_prev"), callback_data=nav[-1])
+    if page.offset + question_bank.PAGE < page.total:
+        nav.append(BankCD(act="page", org=org, off=page.offset + question_bank.PAGE))
+        kb.button(text=_("bank.btn_next"), callback_data=nav[-1])
+    kb.adjust(*([4] * (len(page.entries) // 4) + ([len(page.entries) % 4] if len(page.entries) % 4 else [])),
+              *([len(nav)] if nav else []))
+    return kb.as_markup()
+
+
+def _answer(_: Translator, q: Question, locale: str) -> str:
+    if q.kind == "judge":
+        options = q.text(locale).options
+        labels = options if len(options) == 2 else (_("quiz.true"), _("quiz.false"))
+        return labels[0] if q.answer[0] == "T" else labels[1]
+    if q.kind == "blank":  # every accepted answer of every blank
+        return "；".join(" / ".join(accepted) for accepted in q.answer)
+    return "、".join(q.answer)
+
+
+def question_text(_: Translator, locale: str, item: BankQuestion) -> str:
+    q = item.question
+    t = q.text(locale)
+    lines = [_("bank.question_head", id=q.id, kind=_(f"questions.kind.{q.kind}"), bank=_bank_name(_, item))]
+    if item.retired:
+        lines.append(_("bank.is_retired"))
+    lines += ["", _("bank.stem", stem=t.stem)]
+    if q.kind in ("single", "multiple"):
+        lines += [_("bank.option", letter=LETTERS[i], text=o) for i, o in enumerate(t.options)]
+    lines += ["", _("bank.answer", answer=_answer(_, q, locale))]
+    lines.append(_("bank.explanation", text=t.explanation) if t.explanation else _("bank.no_explanation"))
+    if q.tags:
+        lines.append(_("bank.tags", tags=q.tags))
+    lines.append(_("bank.english_yes") if "en" in q.texts else _("bank.english_no"))
+    return "\n".join(lines)
+
+
+def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMarkup:
+    org = item.org.id if item.org is not None else GLOBAL
+    kb = InlineKeyboardBuilder()
+    if item.retired:
+        kb.button(text=_("bank.btn_restore"), callback_data=BankCD(act="restore", org=org, off=off, q=item.question.id))
+    else:
+        kb.button(text=_("bank.btn_retire"), callback_data=BankCD(act="retire", org=org, off=off, q=item.question.id))
+    kb.button(text=_("bank.btn_back"), callback_data=BankCD(act="page", org=org, off=off))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+async def _show(message: Message, text: str, kb: InlineKeyboardMarkup) -> None:
+    try:
+        await message.edit_text(text, reply_markup=kb)
+    except TelegramBadRequest:  # unchanged, or too old to edit: a new message instead
+        await message.answer(text, reply_markup=kb)
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.filter(Registered())
+
+    @router.callback_query(BankCD.filter(F.act == "page"))
+    async def show_page(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
+                        _: Translator) -> None:
+        page = await question_bank.page(store, actor, callback_data.org or None, callback_data.off)
+        if isinstance(query.message, Message):
+            await _show(query.message, page_text(_, locale, page), page_kb(_, page))
+
+    @router.callback_query(BankCD.filter(F.act == "open"))
+    async def open_question(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
+                            _: Translator) -> None:
+        item = await question_bank.question(store, actor, callback_data.q)
+        if isinstance(query.message, Message):
+            await _show(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+
+    @router.callback_query(BankCD.filter(F.act.in_({"retire", "restore"})))
+    async def retire(query: CallbackQuery, callback_data: BankCD, store: Store, clock: Clock, actor: Actor,
+                     locale: str, _: Translator, callback_answer: CallbackAnswer) -> None:
+        item = await question_bank.set_retired(store, clock, actor, callback_data.q, callback_data.act == "retire")
+        if isinstance(query.message, Message):
+            await _show(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+        callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+
+    return router

@@ -410,11 +410,12 @@ class _Base:
     _committers: set[asyncio.Task[None]]
 
     @asynccontextmanager
-    async def _tx(self, *, users: Iterable[int] = (), admins: bool = False,
-                  attempts: Iterable[int] = ()) -> AsyncIterator[aiosqlite.Connection]:
+    async def _tx(self, *, users: Iterable[int] = (), admins: bool = False, attempts: Iterable[int] = (),
+                  bank: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction (BEGIN IMMEDIATE), rolled back on any error. The cached rows it may
-        change are named: those users, everybody's admin roles, those quiz attempts; they are
-        forgotten before the lock is released, so the next read sees what was written."""
+        change are named: those users, everybody's admin roles, those quiz attempts, every question
+        (and so every cached attempt, which holds its questions); they are forgotten before the lock
+        is released, so the next read sees what was written."""
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -429,6 +430,9 @@ class _Base:
                 self._attempts.drop(*attempts)
                 if admins:
                     self._admins.clear()
+                if bank:
+                    self._questions.clear()
+                    self._attempts.clear()
 
     @asynccontextmanager
     async def raw_tx(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -1525,15 +1529,22 @@ class _CertQueries(_Base):
 # -- question bank (LEARN-1) ---------------------------------------------------------------------
 class _QuestionQueries(_Base):
     async def add_questions(self, actor_id: int | None, org_id: int | None,
-                            rows: list[tuple[str, str, str, str, str]], now: str) -> tuple[int, int, int]:
-        """LEARN-1 in one transaction: adds the rows (kind, body JSON, answer JSON, tags,
-        fingerprint) whose fingerprint the bank (org_id None: the global one) does not hold yet.
-        Returns (added, already present, questions the bank now holds). Audited when an actor acted."""
+                            rows: list[tuple[str, str, str, str, str]], now: str) -> tuple[int, int, int, int]:
+        """LEARN-1 in one transaction: adds the rows (kind, body JSON, answer JSON, tags, fingerprint)
+        whose fingerprint (type, stem, options) the bank (org_id None: the global one) does not hold yet;
+        a question it holds takes the row's answer, explanations, English text and tags when they
+        differ (how a wrong key is corrected). Returns (added, updated, unchanged, questions the bank
+        now holds). Audited when an actor acted."""
         bank = org_id or 0
         count_sql = "SELECT count(*) FROM questions WHERE COALESCE(org_id, 0) = ?"
-        async with self._tx() as db:
+        async with self._tx(bank=True) as db:
             async with db.execute(count_sql, (bank,)) as cur:
                 before = (await cur.fetchone())[0]
+            cur = await db.executemany(
+                "UPDATE questions SET body = ?, answer = ?, tags = ? WHERE COALESCE(org_id, 0) = ? AND fingerprint = ? "
+                "AND kind = ? AND (body <> ? OR answer <> ? OR tags <> ?)",
+                [(body, answer, tags, bank, fp, kind, body, answer, tags) for kind, body, answer, tags, fp in rows])
+            updated = max(cur.rowcount, 0)
             await db.executemany(
                 "INSERT INTO questions (org_id, kind, body, answer, tags, fingerprint, created_by, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -1542,10 +1553,11 @@ class _QuestionQueries(_Base):
                 added = (await cur.fetchone())[0] - before
             async with db.execute(count_sql + " AND retired_at IS NULL", (bank,)) as cur:
                 size = (await cur.fetchone())[0]
+            unchanged = len(rows) - added - updated
             if actor_id is not None:
                 await write_audit(db, actor_id, org_id, "question.import", None, None,
-                                  {"added": added, "present": len(rows) - added, "bank": size}, now)
-            return added, len(rows) - added, size
+                                  {"added": added, "updated": updated, "present": unchanged, "bank": size}, now)
+            return added, updated, unchanged, size
 
     async def question_bank_size(self, org_id: int | None) -> int:
         row = await self._one("SELECT count(*) AS n FROM questions WHERE COALESCE(org_id, 0) = ? "

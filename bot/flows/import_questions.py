@@ -149,6 +149,8 @@ async def import_question_file(message: Message, state: FSMContext, store: Store
 async def report(message: Message, _: Translator, org: Org | None, result: questions.ImportResult) -> None:
     lines = [_("questions.summary", bank=bank_name(_, org), added=result.added, present=result.present,
                rejected=len(result.rejected), size=result.bank_size)]
+    if result.updated:
+        lines[0] += "\n" + _("questions.summary_updated", updated=result.updated)
     if result.ignored_sheets:
         lines.append(_("questions.ignored_sheets", sheet=result.sheet,
                        others=_("questions.list_sep").join(result.ignored_sheets)))

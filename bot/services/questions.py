@@ -80,11 +80,12 @@ class NewQuestion:
 @dataclass(frozen=True)
 class ImportResult:
     added: int
-    present: int
+    present: int  # already in the bank as they are
     rejected: list[tuple[QuestionRaw, RowProblem]]
     bank_size: int
     sheet: str = ""
     ignored_sheets: list[str] = field(default_factory=list)
+    updated: int = 0  # already in the bank, their answer, explanation, English text or tags now replaced
 
 
 class _Reject(Exception):
@@ -294,8 +295,8 @@ async def import_file(store: Store, clock: Clock, actor: Actor, org_id: int | No
     await check_bank(store, actor, org_id)
     parsed = await parse_file(data, known_labels)
     rows, rejected = await asyncio.to_thread(_checked_rows, parsed.rows)  # ~0.1 ms a row: off the loop
-    added, present, size = await store.add_questions(actor.id, org_id, rows, clock.now().isoformat())
-    return ImportResult(added, present, rejected, size, parsed.sheet, parsed.ignored_sheets)
+    added, updated, present, size = await store.add_questions(actor.id, org_id, rows, clock.now().isoformat())
+    return ImportResult(added, present, rejected, size, parsed.sheet, parsed.ignored_sheets, updated)
 
 
 def _checked_rows(rows: list[QuestionRaw]) -> tuple[list[tuple], list[tuple[QuestionRaw, RowProblem]]]:
@@ -342,6 +343,6 @@ async def load_demo_questions(store: Store, clock: Clock) -> int:
     valid, rejected = validate_rows(rows)
     if rejected:  # the asset is ours: a bad row is a bug, caught by tests/unit/test_questions.py
         raise ValueError(f"demo question {rejected[0][0].row_number}: {rejected[0][1].code}")
-    added, _present, _size = await store.add_questions(None, None, [q.store_row() for q in valid],
+    added, _updated, _present, _size = await store.add_questions(None, None, [q.store_row() for q in valid],
                                                        clock.now().isoformat())
     return added

@@ -140,7 +140,16 @@ async def test_learn_1_admin_import_good_and_bad_rows_comes_back_annotated(clien
     again = await c.send("/import questions")
     assert "题库现有 5 道题" in again.text
     again = await c.document(xlsx(rows), "questions.xlsx", file_id="d2")
-    assert "新增：0 道" in again.text and "题库中已有（未重复导入）：5 道" in again.text
+    assert "新增：0 道" in again.text and "题库中已有（未重复导入）：5 道" in again.text and "已更新" not in again.text
+    assert db(settings, "SELECT count(*) FROM questions") == [(5,)]
+    # a wrong key is corrected by importing the question again with the right one (same type, stem, options)
+    fixed = [q("判断", "宪法是国家的根本法。", (), "错", "（故意改错，测试用）")]
+    await c.send("/import questions")
+    sent = await c.document(xlsx(fixed), "questions.xlsx", file_id="d3")
+    assert "新增：0 道" in sent.text and "已更新答案、解析、标签或英文：1 道" in sent.text
+    assert "题库中已有（未重复导入）：0 道" in sent.text
+    row = db(settings, "SELECT answer, body FROM questions WHERE kind = 'judge' AND body LIKE '%宪法%'")[0]
+    assert json.loads(row[0]) == ["F"] and json.loads(row[1])["zh"]["explanation"] == "（故意改错，测试用）"
     assert db(settings, "SELECT count(*) FROM questions") == [(5,)]
 
 

@@ -116,9 +116,9 @@ async def test_learn_1_banks_are_separate_and_counted(store, clock):
     org = await make_org(store, "组织", 1)
     valid, _ = qs.validate_rows([raw(), raw(stem="另一题")])
     rows = [q.store_row() for q in valid]
-    assert await store.add_questions(1, org, rows, clock.now().isoformat()) == (2, 0, 2)
-    assert await store.add_questions(1, org, rows, clock.now().isoformat()) == (0, 2, 2)
-    assert await store.add_questions(None, None, rows[:1], clock.now().isoformat()) == (1, 0, 1)
+    assert await store.add_questions(1, org, rows, clock.now().isoformat()) == (2, 0, 0, 2)
+    assert await store.add_questions(1, org, rows, clock.now().isoformat()) == (0, 0, 2, 2)
+    assert await store.add_questions(None, None, rows[:1], clock.now().isoformat()) == (1, 0, 0, 1)
     assert await store.question_bank_size(org) == 2 and await store.question_bank_size(None) == 1
 
 

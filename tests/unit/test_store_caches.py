@@ -163,3 +163,17 @@ async def test_other_attempt_writes_forget_the_cached_attempt(store, settings, k
     else:
         await store.set_attempt_points(attempt, 4)
     assert await store.quiz_view(attempt) == await cold(settings, lambda s: s.quiz_view(attempt))
+
+
+async def test_a_corrected_key_reaches_open_attempts_at_once(store, settings):
+    await make_user(store, 1)
+    attempt = await open_attempt(store, 1, 1)
+    _, items = await store.quiz_view(attempt)
+    question = items[0].question
+    assert question.answer == ("A",)
+    row = await store._one("SELECT kind, body, tags, fingerprint FROM questions WHERE id = ?", (question.id,))
+    assert await store.add_questions(None, None, [(row["kind"], row["body"], '["C"]', row["tags"], row["fingerprint"])],
+                                     NOW) == (0, 1, 0, 1)
+    _, items = await store.quiz_view(attempt)
+    assert items[0].question.answer == ("C",)
+    assert await store.quiz_view(attempt) == await cold(settings, lambda s: s.quiz_view(attempt))

@@ -127,7 +127,9 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
     org, size = await questions.bank_info(store, actor, bank or None)
     await state.set_state(ImportQuestions.file)
     await state.update_data(qimp_bank=bank)
-    await message.answer(_("questions.ask_file", bank=bank_name(_, org), size=size))
+    kb = InlineKeyboardBuilder()
+    browse_button(kb, _, bank or None, new=True)
+    await message.answer(_("questions.ask_file", bank=bank_name(_, org), size=size), reply_markup=kb.as_markup())
 
 
 async def import_question_file(message: Message, state: FSMContext, store: Store, clock: Clock, i18n: I18n,
@@ -155,7 +157,7 @@ async def report(message: Message, _: Translator, org: Org | None, result: quest
         lines.append(_("questions.ignored_sheets", sheet=result.sheet,
                        others=_("questions.list_sep").join(result.ignored_sheets)))
     kb = InlineKeyboardBuilder()
-    browse_button(kb, _, org.id if org else None)
+    browse_button(kb, _, org.id if org else None, new=True)
     await message.answer("\n\n".join(lines), reply_markup=kb.as_markup())
     if result.rejected:
         rows: list[tuple[QuestionRaw, str]] = [(row, reason_text(_, p)) for row, p in result.rejected]

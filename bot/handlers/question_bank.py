@@ -28,10 +28,11 @@ class BankCD(CallbackData, prefix="bk"):
     org: int = GLOBAL
     off: int = 0
     q: int = 0
+    new: int = 0  # 1: shown as a new message (the pressed one is kept: an import's prompt or summary)
 
 
-def browse_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int | None) -> None:
-    kb.button(text=_("bank.btn_browse"), callback_data=BankCD(act="page", org=org_id or GLOBAL))
+def browse_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int | None, *, new: bool = False) -> None:
+    kb.button(text=_("bank.btn_browse"), callback_data=BankCD(act="page", org=org_id or GLOBAL, new=int(new)))
 
 
 def _bank_name(_: Translator, page: BankPage | BankQuestion) -> str:
@@ -110,7 +111,10 @@ def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMa
     return kb.as_markup()
 
 
-async def _show(message: Message, text: str, kb: InlineKeyboardMarkup) -> None:
+async def _show(message: Message, text: str, kb: InlineKeyboardMarkup, new: bool = False) -> None:
+    if new:
+        await message.answer(text, reply_markup=kb)
+        return
     try:
         await message.edit_text(text, reply_markup=kb)
     except TelegramBadRequest:  # unchanged, or too old to edit: a new message instead
@@ -126,7 +130,7 @@ def build_router() -> Router:
                         _: Translator) -> None:
         page = await question_bank.page(store, actor, callback_data.org or None, callback_data.off)
         if isinstance(query.message, Message):
-            await _show(query.message, page_text(_, locale, page), page_kb(_, page))
+            await _show(query.message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
 
     @router.callback_query(BankCD.filter(F.act == "open"))
     async def open_question(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,

@@ -8,7 +8,7 @@ import sqlite3
 from io import BytesIO
 
 import openpyxl
-from aiogram.methods import SendDocument
+from aiogram.methods import EditMessageText, SendDocument, SendMessage
 from openpyxl import Workbook
 
 from bot.flows.import_questions import QBankCD
@@ -157,11 +157,11 @@ async def test_learn_1_operator_imports_into_the_global_bank(client_factory, sto
     await make_user(store, OPERATOR_ID, "运营")
     c = client_factory(OPERATOR_ID)
     ask = await c.send("/import")  # administers no organisation: straight to the global bank
-    assert "导入题目到 <b>全局题库</b>" in ask.text
+    assert "导入题目到 <b>全局题库</b>" in ask.text and [b for b, _ in ask.buttons()] == ["📚 题库"]
     sent = await c.document(xlsx(GOOD), "q.xlsx")
     assert "（全局题库）" in sent.text and "新增：5 道" in sent.text and not sent.of(SendDocument)
-    bank = await c.click(sent.button("📚 题库"))  # the summary leads to the bank it filled
-    assert "<b>全局题库</b> 的题库：在用 5 道" in bank.text
+    bank = await c.click(sent.button("📚 题库"))  # the summary leads to the bank it filled, below it
+    assert "题库：<b>全局题库</b>（在用 5 道" in bank.text and bank.of(SendMessage) and not bank.of(EditMessageText)
     assert db(settings, "SELECT DISTINCT org_id FROM questions") == [(None,)]
     # the same questions may also be in an organisation's bank: banks are separate
     org = await admin_org(store)

@@ -37,7 +37,7 @@ async def test_learn_1_admin_pages_through_the_bank_from_the_org_card(client_fac
     c = client_factory(MAIN)
     card = await c.click(OrgPickCD(purpose="org", org_id=org).pack())
     first = await c.click(card.button("📚 题库"))
-    assert "<b>金水区委宣传部</b> 的题库：在用 10 道，已停用 0 道" in first.text
+    assert "题库：<b>金水区委宣传部</b>（在用 10 道，已停用 0 道）" in first.text
     assert "第 1–8 道，共 10 道" in first.text
     newest = max(bank)
     assert f"1. #{newest} [单选] 题10：答案是 B" in first.text
@@ -70,7 +70,7 @@ async def test_learn_1_open_retire_restore_and_draws_follow(client_factory, stor
     await c.click(BankCD(act="retire", org=org, q=qid).pack())
     assert len(rows(settings, "SELECT id FROM audit_log WHERE action = 'question.retire'")) == 1
     listed = await c.click(retired.button("⬅️ 返回题库"))
-    assert "在用 0 道，已停用 1 道" in listed.text and "<s>宪法是国家的根本法。</s>（已停用）" in listed.text
+    assert "（在用 0 道，已停用 1 道）" in listed.text and "<s>宪法是国家的根本法。</s>（已停用）" in listed.text
     # a member of the organisation's subtree no longer draws it
     assert await store.draw_for_scope(org, 5) == []
     restored = await c.click(BankCD(act="restore", org=org, q=qid).pack())
@@ -100,7 +100,7 @@ async def test_learn_1_operator_browses_the_global_bank_and_empty_banks_say_how_
     await make_user(store, OPERATOR_ID, "运营")
     op = client_factory(OPERATOR_ID)
     empty = await op.click(BankCD(act="page", org=0).pack())
-    assert "<b>全局题库</b> 的题库：在用 0 道" in empty.text and "/import questions" in empty.text
+    assert "题库：<b>全局题库</b>（在用 0 道" in empty.text and "/import questions" in empty.text
     assert empty.buttons() == []
     await make_bank(store, 3)
     full = await op.click(BankCD(act="page", org=0).pack())
@@ -118,7 +118,7 @@ async def test_learn_1_english_admin_sees_english_texts(client_factory, store):
                         en=("English stem", ("first", "second"), "Because."))
     c = client_factory(MAIN, language_code="en")
     page = await c.click(BankCD(act="page", org=org).pack())
-    assert "Question bank of <b>County Office</b>: 1 in use, 0 retired" in page.text and "English stem" in page.text
+    assert "Question bank: <b>County Office</b> (1 in use, 0 retired)" in page.text and "English stem" in page.text
     shown = await c.click(page.button("1"))
     assert "A. first" in shown.text and "✅ Answer: B" in shown.text and "Explanation: Because." in shown.text
     assert "Has an English version" in shown.text

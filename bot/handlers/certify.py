@@ -23,7 +23,6 @@ from bot.errors import NotAllowed
 from bot.filters import Registered
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
 from bot.i18n import I18n, Raw, Translator
-from bot.models import Org
 from bot.outbox import Outbox, text_push
 from bot.render.qr import invite_qr_png
 from bot.services import certification as cert

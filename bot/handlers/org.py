@@ -1,5 +1,6 @@
-"""ORG-3…9: /org — the organisation card and its management screens (branches, admins, settings,
-rename, dissolve, audit). Every press re-checks the role in the service (SEC-4).
+"""ORG-3…9: /org — the organisation card and its screens: settings, rename, dissolve here; branches
+(org_branches.py), admins (org_admins.py), audit, question bank. Every press re-checks the role in
+the service (SEC-4).
 
 Screens edit the card message in place; the card itself is sent with the organisation's
 protect_content setting (SEC-1), which its edits keep.
@@ -10,11 +11,8 @@ import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -22,52 +20,21 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.filters import Registered
+from bot.handlers import org_admins, org_branches
 from bot.handlers.audit import AuditCD
 from bot.handlers.menu import sync_menu
+from bot.handlers.org_common import TEXT, FlagCD, OrgCD, OrgInput, back_button, confirm_kb
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
 from bot.handlers.question_bank import browse_button
 from bot.i18n import I18n, Translator
 from bot.middlewares import load_actor
 from bot.models import Org
-from bot.outbox import Outbox, text_push
+from bot.outbox import Outbox
 from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-TEXT = F.text & ~F.text.startswith("/")  # typed input; commands go on to their own handlers
-
-
-class OrgCD(CallbackData, prefix="og"):
-    act: str  # open | card | branches | admins | settings | rename | rename_use | dissolve | dissolve_yes
-    org: int
-
-
-class FlagCD(CallbackData, prefix="of"):
-    org: int
-    flag: str  # join_approval | protect_content
-    on: int
-
-
-class BranchCD(CallbackData, prefix="ob"):
-    act: str  # view | add | rename | delete | delete_yes
-    org: int
-    br: int = 0  # the branch (view, rename, delete) or the parent 党总支 (add; 0 = top level)
-    kind: str = ""  # add: general | branch
-
-
-class AdminCD(CallbackData, prefix="oa"):
-    act: str  # add | rm | rm_yes | ho | ho_pick | ho_yes
-    org: int
-    user: int = 0
-
-
-class OrgInput(StatesGroup):
-    rename = State()
-    rename_long = State()
-    branch_name = State()
-    branch_rename = State()
-    admin_phone = State()
 
 
 # -- texts and keyboards -----------------------------------------------------------------------
@@ -96,62 +63,6 @@ def card_kb(_: Translator, card: orgs.OrgCard) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def back_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int, act: str = "card") -> None:
-    kb.button(text=_("orgmenu.btn_back"), callback_data=OrgCD(act=act, org=org_id))
-
-
-def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tuple[str, InlineKeyboardMarkup]:
-    lines = []
-    for b in items:
-        indent = "    " if b.parent_id else ""
-        lines.append(_("branches.line", indent=indent, name=b.name, kind=_(f"branches.kind_{b.kind}"),
-                       members=b.members))
-    body = "\n".join(lines) if lines else _("branches.none")
-    kb = InlineKeyboardBuilder()
-    for b in items:
-        kb.button(text=("  └ " if b.parent_id else "") + b.name, callback_data=BranchCD(act="view", org=org.id, br=b.id))
-    kb.button(text=_("branches.btn_add_general"), callback_data=BranchCD(act="add", org=org.id, kind="general"))
-    kb.button(text=_("branches.btn_add_branch"), callback_data=BranchCD(act="add", org=org.id, kind="branch"))
-    back_button(kb, _, org.id)
-    kb.adjust(*([1] * len(items)), 2, 1)
-    return _("branches.title", org=org_label(_, org), body=body), kb.as_markup()
-
-
-def branch_view(_: Translator, org_id: int, b: orgs.BranchInfo) -> tuple[str, InlineKeyboardMarkup]:
-    kb = InlineKeyboardBuilder()
-    if b.kind == "general":
-        kb.button(text=_("branches.btn_add_child"), callback_data=BranchCD(act="add", org=org_id, br=b.id,
-                                                                           kind="branch"))
-    kb.button(text=_("branches.btn_rename"), callback_data=BranchCD(act="rename", org=org_id, br=b.id))
-    kb.button(text=_("branches.btn_delete"), callback_data=BranchCD(act="delete", org=org_id, br=b.id))
-    back_button(kb, _, org_id, "branches")
-    kb.adjust(1)
-    text = _("branches.view", name=b.name, kind=_(f"branches.kind_{b.kind}"), members=b.members,
-             children=_("branches.children", count=b.children) if b.kind == "general" else "")
-    return text, kb.as_markup()
-
-
-def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: bool,
-                ) -> tuple[str, InlineKeyboardMarkup]:
-    lines = []
-    for a in group:
-        role = _("admins.role_main") if a.is_main else _("admins.role_admin")
-        pending = "" if a.verified else _("admins.unverified")
-        lines.append(_("admins.line", name=a.name, phone=a.phone, role=role, pending=pending))
-    kb = InlineKeyboardBuilder()
-    if is_main:
-        kb.button(text=_("admins.btn_add"), callback_data=AdminCD(act="add", org=org.id))
-        for a in group:
-            if not a.is_main:
-                kb.button(text=_("admins.btn_remove", name=a.name), callback_data=AdminCD(act="rm", org=org.id,
-                                                                                          user=a.user_id))
-        kb.button(text=_("admins.btn_handover"), callback_data=AdminCD(act="ho", org=org.id))
-    back_button(kb, _, org.id)
-    kb.adjust(1)
-    note = "" if is_main else "\n\n" + _("admins.main_only_note")
-    return _("admins.title", org=org_label(_, org), body="\n".join(lines)) + note, kb.as_markup()
-
-
 def settings_view(_: Translator, org: Org) -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     for flag in orgs.FLAGS:
@@ -162,14 +73,6 @@ def settings_view(_: Translator, org: Org) -> tuple[str, InlineKeyboardMarkup]:
     kb.adjust(1)
     state = {flag: _("orgmenu.on") if getattr(org, flag) else _("orgmenu.off") for flag in orgs.FLAGS}
     return _("orgmenu.settings", org=org_label(_, org), **state), kb.as_markup()
-
-
-def confirm_kb(_: Translator, yes_text: str, yes: CallbackData, no: CallbackData) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=yes_text, callback_data=yes)
-    kb.button(text=_("orgmenu.btn_no"), callback_data=no)
-    kb.adjust(2)
-    return kb.as_markup()
 
 
 # -- shared entry points -----------------------------------------------------------------------
@@ -235,10 +138,6 @@ async def _resume_command(command: str, message: Message, state: FSMContext, sto
     else:
         text, markup = await invite.first_step(store, actor, _, org_id)
         await message.answer(text, reply_markup=markup)
-
-
-def _translator_for(i18n: I18n, user: Any) -> Translator:
-    return i18n.translator(i18n.pick(user.language, user.tg_language))
 
 
 # -- the router --------------------------------------------------------------------------------
@@ -348,8 +247,8 @@ def build_router() -> Router:
             await query.message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
         await sync_menu(bot, store, i18n, await load_actor(store, settings, actor.user), locale)
 
-    _branch_handlers(router)
-    _admin_handlers(router)
+    org_branches.register(router)
+    org_admins.register(router)
 
     not_command = ~F.text.startswith("/")
 
@@ -378,197 +277,3 @@ async def _renamed(message: Message, state: FSMContext, store: Store, clock: Clo
     await send_card(message, store, actor, _, done.id)
 
 
-def _branch_handlers(router: Router) -> None:
-    """ORG-3: 党总支 / 党支部, one level of nesting; names unique within the organisation."""
-
-    async def show_branches(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
-                            edit: bool) -> None:
-        org, items = await orgs.branches(store, actor, org_id)
-        text, kb = branches_view(_, org, items)
-        if edit:
-            await message.edit_text(text, reply_markup=kb)
-        else:
-            await message.answer(text, reply_markup=kb)
-
-    @router.callback_query(OrgCD.filter(F.act == "branches"))
-    async def branches(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        await state.clear()
-        if query.message:
-            await show_branches(query.message, store, actor, _, callback_data.org, edit=True)
-
-    @router.callback_query(BranchCD.filter(F.act == "view"))
-    async def view(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,
-                   _: Translator) -> None:
-        b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
-        if query.message:
-            text, kb = branch_view(_, callback_data.org, b)
-            await query.message.edit_text(text, reply_markup=kb)
-
-    @router.callback_query(BranchCD.filter(F.act == "add"))
-    async def add(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store, actor: Actor,
-                  _: Translator) -> None:
-        org, items = await orgs.branches(store, actor, callback_data.org)
-        parent = next((b for b in items if b.id == callback_data.br), None) if callback_data.br else None
-        if callback_data.br and parent is None:
-            raise DomainError("stale_button")
-        if parent is not None and (parent.kind != "general" or parent.parent_id is not None):
-            raise DomainError("org.branch_nesting")
-        await state.set_state(OrgInput.branch_name)
-        await state.set_data({"org": org.id, "parent": parent.id if parent else None, "kind": callback_data.kind})
-        if query.message:
-            where = _("branches.under", parent=parent.name) if parent else _("branches.top_level")
-            await query.message.answer(_("branches.ask_name", kind=_(f"branches.kind_{callback_data.kind}"),
-                                         where=where, limit=orgs.BRANCH_NAME_MAX))
-
-    @router.message(OrgInput.branch_name, TEXT)
-    async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                       _: Translator) -> None:
-        flow = await state.get_data()
-        b = await orgs.add_branch(store, clock, actor, flow["org"], flow["kind"], message.text, flow["parent"])
-        await state.clear()
-        await message.answer(_("branches.added", name=b.name, kind=_(f"branches.kind_{b.kind}")))
-        await show_branches(message, store, actor, _, flow["org"], edit=False)
-
-    @router.callback_query(BranchCD.filter(F.act == "rename"))
-    async def rename(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
-        b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
-        await state.set_state(OrgInput.branch_rename)
-        await state.set_data({"org": callback_data.org, "branch": b.id})
-        if query.message:
-            await query.message.answer(_("branches.ask_rename", name=b.name, limit=orgs.BRANCH_NAME_MAX))
-
-    @router.message(OrgInput.branch_rename, TEXT)
-    async def got_rename(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
-        flow = await state.get_data()
-        b = await orgs.rename_branch(store, clock, actor, flow["org"], flow["branch"], message.text)
-        await state.clear()
-        await message.answer(_("branches.renamed", name=b.name))
-        await show_branches(message, store, actor, _, flow["org"], edit=False)
-
-    @router.callback_query(BranchCD.filter(F.act == "delete"))
-    async def delete(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
-        if query.message:
-            children = _("branches.delete_children", count=b.children) if b.children else ""
-            await query.message.edit_text(
-                _("branches.delete_confirm", name=b.name, members=b.members, children=children),
-                reply_markup=confirm_kb(_, _("branches.btn_delete_yes"),
-                                        BranchCD(act="delete_yes", org=callback_data.org, br=b.id),
-                                        BranchCD(act="view", org=callback_data.org, br=b.id)))
-
-    @router.callback_query(BranchCD.filter(F.act == "delete_yes"))
-    async def delete_yes(query: CallbackQuery, callback_data: BranchCD, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
-        b = await orgs.delete_branch(store, clock, actor, callback_data.org, callback_data.br)
-        if query.message:
-            await query.message.edit_text(_("branches.deleted", name=b.name))
-            await show_branches(query.message, store, actor, _, callback_data.org, edit=False)
-
-
-def _admin_handlers(router: Router) -> None:
-    """ORG-4, ORG-5: the main admin adds, removes and hands over; admins only look (FAQ 4)."""
-
-    async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
-                          edit: bool) -> None:
-        org, group = await orgs.admins(store, actor, org_id)
-        text, kb = admins_view(_, org, group, org_id in actor.main_admin_org_ids)
-        if edit:
-            await message.edit_text(text, reply_markup=kb)
-        else:
-            await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
-
-    @router.callback_query(OrgCD.filter(F.act == "admins"))
-    async def admins(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        await state.clear()
-        if query.message:
-            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
-
-    @router.callback_query(AdminCD.filter(F.act == "add"))
-    async def add(query: CallbackQuery, callback_data: AdminCD, state: FSMContext, store: Store, actor: Actor,
-                  _: Translator) -> None:
-        org = await orgs.require_admin_manager(store, actor, callback_data.org)
-        await state.set_state(OrgInput.admin_phone)
-        await state.set_data({"org": org.id})
-        if query.message:
-            await query.message.answer(_("admins.ask_phone", org=org.name))
-
-    @router.message(OrgInput.admin_phone, TEXT)
-    async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                        settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data())["org"]
-        added = await orgs.add_admin(store, clock, actor, org_id, message.text)
-        await state.clear()
-        user = added.user
-        await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
-                             + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
-        their = _translator_for(i18n, user)
-        await outbox.enqueue(text_push(
-            user.id, their("admins.you_were_added", org=added.org.name, by=actor.user.display_name)
-            + "\n" + their("admins.you_next_verified" if user.verified else "admins.you_next_verify"),
-            dedupe_key=f"admin-added:{org_id}:{user.id}:{message.message_id}"))
-        if user.verified:
-            try:
-                await sync_menu(bot, store, i18n, await load_actor(store, settings, user), their.locale)
-            except TelegramAPIError:
-                log.info("could not set the menu of user %s", user.id, exc_info=True)
-        await show_admins(message, store, actor, _, org_id, edit=False)
-
-    @router.callback_query(AdminCD.filter(F.act == "rm"))
-    async def remove(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
-        if query.message:
-            await query.message.edit_text(
-                _("admins.remove_confirm", name=target.name),
-                reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
-                                        AdminCD(act="rm_yes", org=callback_data.org, user=target.user_id),
-                                        OrgCD(act="admins", org=callback_data.org)))
-
-    @router.callback_query(AdminCD.filter(F.act == "rm_yes"))
-    async def remove_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
-        target = await orgs.remove_admin(store, clock, actor, callback_data.org, callback_data.user)
-        if query.message:
-            await query.message.answer(_("admins.removed", name=target.name))
-            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
-
-    @router.callback_query(AdminCD.filter(F.act == "ho"))
-    async def handover(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        candidates = await orgs.handover_candidates(store, actor, callback_data.org)
-        kb = InlineKeyboardBuilder()
-        for a in candidates:
-            kb.button(text=a.name, callback_data=AdminCD(act="ho_pick", org=callback_data.org, user=a.user_id))
-        back_button(kb, _, callback_data.org, "admins")
-        kb.adjust(1)
-        if query.message:
-            await query.message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
-
-    @router.callback_query(AdminCD.filter(F.act == "ho_pick"))
-    async def handover_pick(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
-                            _: Translator) -> None:
-        target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
-        org = await store.get_org(callback_data.org)
-        if query.message:
-            await query.message.edit_text(
-                _("admins.handover_confirm", name=target.name, org=org.name),
-                reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
-                                        AdminCD(act="ho_yes", org=callback_data.org, user=target.user_id),
-                                        OrgCD(act="admins", org=callback_data.org)))
-
-    @router.callback_query(AdminCD.filter(F.act == "ho_yes"))
-    async def handover_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock,
-                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        target = await orgs.hand_over(store, clock, actor, callback_data.org, callback_data.user)
-        org = await store.get_org(callback_data.org)
-        if query.message:
-            await query.message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
-        user = await store.get_user(target.user_id)
-        their = _translator_for(i18n, user)
-        await outbox.enqueue(text_push(user.id, their("admins.you_are_main", org=org.name, by=actor.user.display_name),
-                                       dedupe_key=f"admin-handover:{org.id}:{user.id}:{query.id}"))

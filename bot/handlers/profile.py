@@ -40,7 +40,7 @@ def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:
         kb.button(text=_(f"profile.btn_{item}"), callback_data=MenuCD(item=item))
     kb.button(text=_("profile.btn_orgs"), callback_data=MenuCD(item="orgs"))
     if actor.admin_org_ids:
-        from bot.handlers.org import OrgCD
+        from bot.handlers.org_common import OrgCD
 
         kb.button(text=_("orgmenu.btn_menu_entry"), callback_data=OrgCD(act="open", org=0))
     if not actor.user.verified:

@@ -6,11 +6,9 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
-from bot.services.idcard import check_digit
 from tests.support.sandbox_client import Sandbox, SandboxProcess
 
 _phones = itertools.count(13900000001)

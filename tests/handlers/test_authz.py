@@ -27,7 +27,7 @@ from bot.flows.member_edit import AddStepCD, MoveCD
 from bot.handlers.audit import AuditCD
 from bot.handlers.invite import InviteCD, InviteListCD, InviteRevokeCD
 from bot.handlers.members import MemAddCD, MemberCD, MemListCD
-from bot.handlers.org import AdminCD, BranchCD, FlagCD, OrgCD
+from bot.handlers.org_common import AdminCD, BranchCD, FlagCD, OrgCD
 from bot.handlers.orgpick import OrgPickCD
 from bot.i18n import I18n
 from bot.services import invites, orgs, points

@@ -7,7 +7,7 @@ import re
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
 from bot.handlers.certify import CertCD, CertDecideCD, RenameDecideCD, RootCD
-from bot.handlers.org import OrgCD
+from bot.handlers.org_common import OrgCD
 from bot.services import certification as cert
 from bot.services.roles import Actor
 from tests.conftest import OPERATOR_ID

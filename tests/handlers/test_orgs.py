@@ -8,7 +8,7 @@ from bot.clock import FakeClock
 from bot.errors import DomainError
 
 from bot.flows.neworg import NewOrgCD
-from bot.handlers.org import AdminCD, BranchCD, OrgCD
+from bot.handlers.org_common import AdminCD, BranchCD, OrgCD
 from bot.handlers.orgpick import OrgPickCD
 from bot.services import orgs
 from bot.services.roles import Actor

@@ -6,7 +6,6 @@ import sqlite3
 
 from bot.handlers.orgpick import OrgPickCD
 from bot.handlers.question_bank import BankCD
-from bot.services import quiz
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question

@@ -1,0 +1,151 @@
+"""ORG-4, ORG-5: the organisation card's admin screens, registered on the /org router."""
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.handlers.menu import sync_menu
+from bot.handlers.org_common import TEXT, AdminCD, OrgCD, OrgInput, back_button, confirm_kb, translator_for
+from bot.handlers.orgpick import org_label
+from bot.i18n import I18n, Translator
+from bot.middlewares import load_actor
+from bot.models import Org
+from bot.outbox import Outbox, text_push
+from bot.services import orgs
+from bot.services.roles import Actor
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: bool,
+                ) -> tuple[str, InlineKeyboardMarkup]:
+    lines = []
+    for a in group:
+        role = _("admins.role_main") if a.is_main else _("admins.role_admin")
+        pending = "" if a.verified else _("admins.unverified")
+        lines.append(_("admins.line", name=a.name, phone=a.phone, role=role, pending=pending))
+    kb = InlineKeyboardBuilder()
+    if is_main:
+        kb.button(text=_("admins.btn_add"), callback_data=AdminCD(act="add", org=org.id))
+        for a in group:
+            if not a.is_main:
+                kb.button(text=_("admins.btn_remove", name=a.name), callback_data=AdminCD(act="rm", org=org.id,
+                                                                                          user=a.user_id))
+        kb.button(text=_("admins.btn_handover"), callback_data=AdminCD(act="ho", org=org.id))
+    back_button(kb, _, org.id)
+    kb.adjust(1)
+    note = "" if is_main else "\n\n" + _("admins.main_only_note")
+    return _("admins.title", org=org_label(_, org), body="\n".join(lines)) + note, kb.as_markup()
+
+
+def register(router: Router) -> None:
+    """ORG-4, ORG-5: the main admin adds, removes and hands over; admins only look (FAQ 4)."""
+
+    async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
+                          edit: bool) -> None:
+        org, group = await orgs.admins(store, actor, org_id)
+        text, kb = admins_view(_, org, group, org_id in actor.main_admin_org_ids)
+        if edit:
+            await message.edit_text(text, reply_markup=kb)
+        else:
+            await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
+
+    @router.callback_query(OrgCD.filter(F.act == "admins"))
+    async def admins(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
+                     _: Translator) -> None:
+        await state.clear()
+        if query.message:
+            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
+
+    @router.callback_query(AdminCD.filter(F.act == "add"))
+    async def add(query: CallbackQuery, callback_data: AdminCD, state: FSMContext, store: Store, actor: Actor,
+                  _: Translator) -> None:
+        org = await orgs.require_admin_manager(store, actor, callback_data.org)
+        await state.set_state(OrgInput.admin_phone)
+        await state.set_data({"org": org.id})
+        if query.message:
+            await query.message.answer(_("admins.ask_phone", org=org.name))
+
+    @router.message(OrgInput.admin_phone, TEXT)
+    async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
+                        settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
+        org_id = (await state.get_data())["org"]
+        added = await orgs.add_admin(store, clock, actor, org_id, message.text)
+        await state.clear()
+        user = added.user
+        await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
+                             + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
+        their = translator_for(i18n, user)
+        await outbox.enqueue(text_push(
+            user.id, their("admins.you_were_added", org=added.org.name, by=actor.user.display_name)
+            + "\n" + their("admins.you_next_verified" if user.verified else "admins.you_next_verify"),
+            dedupe_key=f"admin-added:{org_id}:{user.id}:{message.message_id}"))
+        if user.verified:
+            try:
+                await sync_menu(bot, store, i18n, await load_actor(store, settings, user), their.locale)
+            except TelegramAPIError:
+                log.info("could not set the menu of user %s", user.id, exc_info=True)
+        await show_admins(message, store, actor, _, org_id, edit=False)
+
+    @router.callback_query(AdminCD.filter(F.act == "rm"))
+    async def remove(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
+                     _: Translator) -> None:
+        target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
+        if query.message:
+            await query.message.edit_text(
+                _("admins.remove_confirm", name=target.name),
+                reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
+                                        AdminCD(act="rm_yes", org=callback_data.org, user=target.user_id),
+                                        OrgCD(act="admins", org=callback_data.org)))
+
+    @router.callback_query(AdminCD.filter(F.act == "rm_yes"))
+    async def remove_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock, actor: Actor,
+                         _: Translator) -> None:
+        target = await orgs.remove_admin(store, clock, actor, callback_data.org, callback_data.user)
+        if query.message:
+            await query.message.answer(_("admins.removed", name=target.name))
+            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
+
+    @router.callback_query(AdminCD.filter(F.act == "ho"))
+    async def handover(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
+                       _: Translator) -> None:
+        candidates = await orgs.handover_candidates(store, actor, callback_data.org)
+        kb = InlineKeyboardBuilder()
+        for a in candidates:
+            kb.button(text=a.name, callback_data=AdminCD(act="ho_pick", org=callback_data.org, user=a.user_id))
+        back_button(kb, _, callback_data.org, "admins")
+        kb.adjust(1)
+        if query.message:
+            await query.message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
+
+    @router.callback_query(AdminCD.filter(F.act == "ho_pick"))
+    async def handover_pick(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
+                            _: Translator) -> None:
+        target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
+        org = await store.get_org(callback_data.org)
+        if query.message:
+            await query.message.edit_text(
+                _("admins.handover_confirm", name=target.name, org=org.name),
+                reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
+                                        AdminCD(act="ho_yes", org=callback_data.org, user=target.user_id),
+                                        OrgCD(act="admins", org=callback_data.org)))
+
+    @router.callback_query(AdminCD.filter(F.act == "ho_yes"))
+    async def handover_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock,
+                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
+        target = await orgs.hand_over(store, clock, actor, callback_data.org, callback_data.user)
+        org = await store.get_org(callback_data.org)
+        if query.message:
+            await query.message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
+        user = await store.get_user(target.user_id)
+        their = translator_for(i18n, user)
+        await outbox.enqueue(text_push(user.id, their("admins.you_are_main", org=org.name, by=actor.user.display_name),
+                                       dedupe_key=f"admin-handover:{org.id}:{user.id}:{query.id}"))

@@ -107,12 +107,24 @@ def register(router: Router) -> None:
                                         OrgCD(act="admins", org=callback_data.org)))
 
     @router.callback_query(AdminCD.filter(F.act == "rm_yes"))
-    async def remove_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
+    async def remove_yes(query: CallbackQuery, callback_data: AdminCD, bot: Bot, store: Store, clock: Clock,
+                         i18n: I18n, settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
         target = await orgs.remove_admin(store, clock, actor, callback_data.org, callback_data.user)
         if query.message:
             await query.message.answer(_("admins.removed", name=target.name))
             await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
+        # the person removed is told, and their command menu loses what they may no longer do
+        org, user = await store.get_org(callback_data.org), await store.get_user(target.user_id)
+        if org is None or user is None:
+            return
+        their = translator_for(i18n, user)
+        await outbox.enqueue(text_push(user.id, their("admins.you_were_removed", org=org.name,
+                                                      by=actor.user.display_name),
+                                       dedupe_key=f"admin-removed:{org.id}:{user.id}:{query.id}"))
+        try:
+            await sync_menu(bot, store, i18n, await load_actor(store, settings, user), their.locale)
+        except TelegramAPIError:
+            log.info("could not set the menu of user %s", user.id, exc_info=True)
 
     @router.callback_query(AdminCD.filter(F.act == "ho"))
     async def handover(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from aiogram.methods import SendMessage
+from aiogram.methods import SendMessage, SetMyCommands
 
 from bot.clock import FakeClock
 from bot.errors import DomainError
@@ -317,17 +317,25 @@ async def test_org_4_rnv_1_added_admin_must_verify_before_org_works(client_facto
     assert "金水区委宣传部" in (await new.send("/org")).text
 
 
-async def test_org_4_main_admin_removes_an_admin_but_not_themselves(client_factory, store):
-    await make_user(store, MAIN, verified=True)
+async def test_org_4_main_admin_removes_an_admin_but_not_themselves(client_factory, store, session, outbox):
+    await make_user(store, MAIN, "王主任", verified=True)
     await make_user(store, ADMIN, "李四", verified=True)
     org = await make_org(store, "金水区委宣传部", MAIN, admins=[ADMIN])
     c = client_factory(MAIN)
     assert "不能移除自己" in alert(await c.click(AdminCD(act="rm", org=org, user=MAIN).pack()))
     confirm = await c.click(AdminCD(act="rm", org=org, user=ADMIN).pack())
     assert "确定要移除管理员 李四" in confirm.text
-    assert "已移除管理员 李四" in (await c.click(confirm.button("确认移除"))).text
+    done = await c.click(confirm.button("确认移除"))
+    assert "已移除管理员 李四" in done.text
     assert await rows(store, "SELECT user_id FROM org_admins") == [(MAIN,)]
     assert await rows(store, "SELECT action, target FROM audit_log") == [("admin.remove", "李四 (+8613800100002)")]
+    # the person removed hears of it (through the outbox), and their menu drops the admin commands
+    menu = [m for m in done.of(SetMyCommands) if m.scope.chat_id == ADMIN]
+    assert menu and "org" not in [cmd.command for cmd in menu[-1].commands]
+    before = len(session.calls)
+    assert await outbox.flush() == 1
+    pushed = [m for m in session.calls[before:] if isinstance(m, SendMessage) and m.chat_id == ADMIN]
+    assert len(pushed) == 1 and "王主任 已将您从学习组织“金水区委宣传部”的管理员中移除" in pushed[0].text
 
 
 async def test_sec_4_stale_button_of_a_removed_admin_is_refused_and_changes_nothing(client_factory, store):

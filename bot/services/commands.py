@@ -29,7 +29,7 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("template", frozenset({ADMIN, OPERATOR})),
     ("export", frozenset({ADMIN})),
     ("certify", frozenset({ADMIN, OPERATOR})),
-    ("applications", frozenset({ADMIN})),
+    ("applications", frozenset({ADMIN, OPERATOR})),  # the operator decides root organisations' renames
     ("audit", frozenset({ADMIN})),
 ]
 

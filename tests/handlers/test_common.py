@@ -126,3 +126,13 @@ async def test_filters_run_without_a_worker_thread(client_factory, store, monkey
     sent = await client_factory().send("随便说点什么")
     assert "没有理解您的意思" in sent.text
     assert [getattr(h, "func", h) for h in hops] == []
+
+
+async def test_operator_help_lists_applications_for_root_renames(client_factory, store):
+    from tests.conftest import OPERATOR_ID
+    from tests.support.factories import make_user
+
+    await make_user(store, OPERATOR_ID, "运营")
+    await make_user(store, 100002, "李娜")
+    assert "/applications" in (await client_factory(OPERATOR_ID).send("/help")).text
+    assert "/applications" not in (await client_factory(100002).send("/help")).text

@@ -1297,6 +1297,28 @@ class _CertQueries(_Base):
                               {"addressee_id": addressee_id, "note": note, "expires_at": expires_at}, now)
             return invite_id
 
+    async def cert_invites_of(self, org_id: int, not_expired_before: str, limit: int = 20) -> list[dict[str, Any]]:
+        """An organisation's certification links still usable (not revoked, not expired), newest
+        first, with the addressee's name."""
+        rows = await self._all(
+            """SELECT c.id, c.addressee_id, c.note, c.created_at, c.expires_at, u.name AS addressee_name
+               FROM cert_invites c LEFT JOIN users u ON u.id = c.addressee_id
+               WHERE c.org_id = ? AND c.revoked_at IS NULL AND c.expires_at > ? ORDER BY c.id DESC LIMIT ?""",
+            (org_id, not_expired_before, limit))
+        return [dict(r) for r in rows]
+
+    async def revoke_cert_invite(self, invite_id: int, actor_id: int, now: str) -> bool:
+        """False when it was revoked already (or is gone)."""
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE cert_invites SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL "
+                                   "RETURNING org_id", (now, invite_id))
+            row = await cur.fetchone()
+            if row is None:
+                return False
+            await write_audit(db, actor_id, row[0], "cert.invite_revoke", f"cert_invite:{invite_id}",
+                              {"revoked_at": None}, {"revoked_at": now}, now)
+            return True
+
     _CERT_INVITE_COLUMNS = "id, org_id, addressee_id, note, created_by, created_at, expires_at, revoked_at"
 
     async def get_cert_invite(self, invite_id: int) -> dict[str, Any] | None:

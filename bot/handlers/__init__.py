@@ -6,8 +6,8 @@ from aiogram import Router
 from bot.flows import (import_members, import_questions, join, member_edit, neworg, quiz, registration,
                        verification)
 from bot.flows import certify as certify_flow
-from bot.handlers import (audit, cancel, certify, common, errors, invite, learner, members, org, profile,
-                          question_bank)
+from bot.handlers import (audit, cancel, cert_links, certify, common, errors, invite, learner, members, org,
+                          profile, question_bank)
 
 
 def build_routers() -> list[Router]:
@@ -35,6 +35,7 @@ def build_routers() -> list[Router]:
         # certification (CERT, ORG-6, MEM-8)
         certify_flow.build_router(),
         certify.build_router(),
+        cert_links.build_router(),
         # learning (LEARN-2..5, 7, 8)
         quiz.build_router(),
         learner.build_router(),

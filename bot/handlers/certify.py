@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import NotAllowed
 from bot.filters import Registered
+from bot.handlers.cert_links import links_button
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
 from bot.i18n import I18n, Raw, Translator
 from bot.outbox import Outbox, text_push
@@ -88,6 +89,7 @@ def panel_kb(_: Translator, p: cert.Panel) -> InlineKeyboardMarkup:
     if p.org.certified:
         kb.button(text=_("certify.btn_invite"), callback_data=CertCD(act="invite", org=org_id))
         kb.button(text=_("certify.btn_invite_addr"), callback_data=CertCD(act="invite_addr", org=org_id))
+        links_button(kb, _, org_id)
         kb.button(text=_("certify.btn_tree"), callback_data=CertCD(act="tree", org=org_id))
     if p.upper is not None:
         kb.button(text=_("certify.btn_uncertify_self", upper=p.upper.name),

@@ -1,0 +1,84 @@
+"""CERT-1: the certification links an organisation has given out, from the /certify panel; each
+can be revoked (the role is re-checked on every press, SEC-4)."""
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.clock import Clock
+from bot.filters import Registered
+from bot.i18n import Translator
+from bot.services import cert_links
+from bot.services.roles import Actor
+from bot.store import Store
+
+
+class CertLinkCD(CallbackData, prefix="cl"):
+    act: str  # list | revoke
+    org: int = 0
+    link: int = 0
+
+
+def links_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int) -> None:
+    kb.button(text=_("certify.links.btn_open"), callback_data=CertLinkCD(act="list", org=org_id))
+
+
+def links_text(_: Translator, clock: Clock, found: cert_links.CertLinks) -> str:
+    lines = [_("certify.links.title", org=found.org.name)]
+    if not found.links:
+        lines.append(_("certify.links.none"))
+    for link in found.links:
+        who = _("certify.links.to", name=link.addressee) if link.addressee else _("certify.links.anyone")
+        line = _("certify.links.line", number=link.id, who=who,
+                 created=link.created_at.astimezone(clock.tz).strftime("%m-%d %H:%M"),
+                 expires=link.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M"))
+        if link.note:
+            line += "\n" + _("certify.links.note", note=link.note)
+        lines.append(line)
+    lines.append(_("certify.links.hint"))
+    return "\n\n".join(lines)
+
+
+def links_kb(_: Translator, found: cert_links.CertLinks) -> InlineKeyboardMarkup:
+    from bot.handlers.certify import CertCD
+
+    kb = InlineKeyboardBuilder()
+    for link in found.links:
+        kb.button(text=_("certify.links.btn_revoke", number=link.id), callback_data=CertLinkCD(act="revoke",
+                                                                                               link=link.id))
+    kb.button(text=_("certify.btn_back"), callback_data=CertCD(act="panel", org=found.org.id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+async def _show(message: Message, text: str, kb: InlineKeyboardMarkup) -> None:
+    try:
+        await message.edit_text(text, reply_markup=kb)
+    except TelegramBadRequest:
+        await message.answer(text, reply_markup=kb)
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.filter(Registered())
+
+    @router.callback_query(CertLinkCD.filter(F.act == "list"))
+    async def show(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
+                   _: Translator) -> None:
+        found = await cert_links.links(store, clock, actor, callback_data.org)
+        if isinstance(query.message, Message):
+            await _show(query.message, links_text(_, clock, found), links_kb(_, found))
+
+    @router.callback_query(CertLinkCD.filter(F.act == "revoke"))
+    async def revoke(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
+                     _: Translator, callback_answer: CallbackAnswer) -> None:
+        found = await cert_links.revoke(store, clock, actor, callback_data.link)
+        callback_answer.text = _("certify.links.revoked", number=callback_data.link)
+        if isinstance(query.message, Message):
+            await _show(query.message, links_text(_, clock, found), links_kb(_, found))
+
+    return router

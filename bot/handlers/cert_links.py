@@ -3,7 +3,6 @@ can be revoked (the role is re-checked on every press, SEC-4)."""
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -11,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.filters import Registered
+from bot.handlers.screens import show_screen
 from bot.i18n import Translator
 from bot.services import cert_links
 from bot.services.roles import Actor
@@ -55,13 +55,6 @@ def links_kb(_: Translator, found: cert_links.CertLinks) -> InlineKeyboardMarkup
     return kb.as_markup()
 
 
-async def _show(message: Message, text: str, kb: InlineKeyboardMarkup) -> None:
-    try:
-        await message.edit_text(text, reply_markup=kb)
-    except TelegramBadRequest:
-        await message.answer(text, reply_markup=kb)
-
-
 def build_router() -> Router:
     router = Router(name=__name__)
     router.callback_query.filter(Registered())
@@ -71,7 +64,7 @@ def build_router() -> Router:
                    _: Translator) -> None:
         found = await cert_links.links(store, clock, actor, callback_data.org)
         if isinstance(query.message, Message):
-            await _show(query.message, links_text(_, clock, found), links_kb(_, found))
+            await show_screen(query.message, links_text(_, clock, found), links_kb(_, found))
 
     @router.callback_query(CertLinkCD.filter(F.act == "revoke"))
     async def revoke(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
@@ -79,6 +72,6 @@ def build_router() -> Router:
         found = await cert_links.revoke(store, clock, actor, callback_data.link)
         callback_answer.text = _("certify.links.revoked", number=callback_data.link)
         if isinstance(query.message, Message):
-            await _show(query.message, links_text(_, clock, found), links_kb(_, found))
+            await show_screen(query.message, links_text(_, clock, found), links_kb(_, found))
 
     return router

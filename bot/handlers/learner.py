@@ -7,7 +7,6 @@ import asyncio
 from datetime import datetime
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
@@ -15,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.filters import Registered
+from bot.handlers.screens import show_screen
 from bot.handlers.profile import MenuCD
 from bot.i18n import Raw, Translator
 from bot.models import Question
@@ -156,12 +156,6 @@ def back_kb(_: Translator) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-async def edit_text(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:  # a double tap asks for what is already shown
-        if "not modified" not in str(exc):
-            raise
 
 
 async def send_records(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator,
@@ -169,7 +163,7 @@ async def send_records(message: Message, store: Store, clock: Clock, actor: Acto
     p = await svc.records_page(store, clock, actor, page)
     text, markup = records_text(_, clock, p), records_kb(_, p)
     if edit:
-        await edit_text(message, text, markup)
+        await show_screen(message, text, markup)
     else:
         await message.answer(text, reply_markup=markup)
 
@@ -288,7 +282,7 @@ def build_router() -> Router:
         by = "t" if callback_data.by == "t" else "w"
         r = await svc.org_rank(store, clock, actor, callback_data.org_id)
         if query.message:
-            await edit_text(query.message, rank_text(_, r, by), rank_kb(_, r, by))
+            await show_screen(query.message, rank_text(_, r, by), rank_kb(_, r, by))
 
     @router.callback_query(MenuCD.filter(F.item.in_({"records", "report", "rank"})))
     async def menu(query: CallbackQuery, callback_data: MenuCD, store: Store, clock: Clock, actor: Actor,

@@ -6,7 +6,6 @@ that checks the actor's role at that moment (SEC-4).
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -16,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.handlers.org import verify_if_pending_admin
+from bot.handlers.screens import show_screen
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
 from bot.i18n import I18n, Translator
 from bot.render import excel
@@ -212,11 +212,7 @@ def build_router() -> Router:
         branch = None if callback_data.branch == ALL else callback_data.branch
         p = await svc.list_members(store, actor, callback_data.org_id, callback_data.page, branch, text)
         if query.message:
-            try:
-                await query.message.edit_text(page_text(_, p), reply_markup=page_kb(_, p))
-            except TelegramBadRequest as exc:  # a second tap on the same page
-                if "not modified" not in str(exc):
-                    raise
+            await show_screen(query.message, page_text(_, p), page_kb(_, p))
 
     @router.callback_query(MemFilterCD.filter())
     async def choose_filter(query: CallbackQuery, callback_data: MemFilterCD, store: Store, actor: Actor,

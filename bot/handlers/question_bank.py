@@ -3,7 +3,6 @@ card (📚 题库) and from an import's summary; every press re-checks that the 
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -11,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.filters import Registered
+from bot.handlers.screens import show_screen
 from bot.i18n import Translator
 from bot.models import Question
 from bot.services import question_bank
@@ -111,16 +111,6 @@ def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMa
     return kb.as_markup()
 
 
-async def _show(message: Message, text: str, kb: InlineKeyboardMarkup, new: bool = False) -> None:
-    if new:
-        await message.answer(text, reply_markup=kb)
-        return
-    try:
-        await message.edit_text(text, reply_markup=kb)
-    except TelegramBadRequest:  # unchanged, or too old to edit: a new message instead
-        await message.answer(text, reply_markup=kb)
-
-
 def build_router() -> Router:
     router = Router(name=__name__)
     router.callback_query.filter(Registered())
@@ -130,21 +120,21 @@ def build_router() -> Router:
                         _: Translator) -> None:
         page = await question_bank.page(store, actor, callback_data.org or None, callback_data.off)
         if isinstance(query.message, Message):
-            await _show(query.message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
+            await show_screen(query.message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
 
     @router.callback_query(BankCD.filter(F.act == "open"))
     async def open_question(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
                             _: Translator) -> None:
         item = await question_bank.question(store, actor, callback_data.q)
         if isinstance(query.message, Message):
-            await _show(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+            await show_screen(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
 
     @router.callback_query(BankCD.filter(F.act.in_({"retire", "restore"})))
     async def retire(query: CallbackQuery, callback_data: BankCD, store: Store, clock: Clock, actor: Actor,
                      locale: str, _: Translator, callback_answer: CallbackAnswer) -> None:
         item = await question_bank.set_retired(store, clock, actor, callback_data.q, callback_data.act == "retire")
         if isinstance(query.message, Message):
-            await _show(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+            await show_screen(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
         callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
 
     return router

@@ -26,6 +26,7 @@ from bot.handlers.orgpick import org_label
 from bot.i18n import I18n, Raw, Translator
 from bot.outbox import Outbox
 from bot.services import certification as cert
+from bot.services import renames
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -193,7 +194,7 @@ def _reason_handlers(router: Router) -> None:
     @router.callback_query(RenameDecideCD.filter(F.ok == 0))
     async def reject_rename(query: CallbackQuery, callback_data: RenameDecideCD, state: FSMContext, store: Store,
                             actor: Actor, _: Translator) -> None:
-        req = await cert.pending_rename_for_decider(store, actor, callback_data.req)
+        req = await renames.pending_rename_for_decider(store, actor, callback_data.req)
         await state.set_state(CertInput.reason)
         await state.set_data({"rename": req.id})
         if query.message:
@@ -208,7 +209,7 @@ def _reason_handlers(router: Router) -> None:
             if "app" in flow:
                 app = await cert.decide(store, clock, actor, flow["app"], False, message.text)
             else:
-                req = await cert.decide_rename(store, clock, actor, flow["rename"], False, message.text)
+                req = await renames.decide_rename(store, clock, actor, flow["rename"], False, message.text)
         except DomainError as exc:
             if exc.key.startswith(DECIDED):
                 await state.clear()

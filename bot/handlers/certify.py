@@ -27,7 +27,9 @@ from bot.i18n import I18n, Raw, Translator
 from bot.outbox import Outbox, text_push
 from bot.render.qr import invite_qr_png
 from bot.services import certification as cert
-from bot.services.certification import Application, CreatedCertInvite, RenameRequest
+from bot.services import renames
+from bot.services.certification import Application, CreatedCertInvite
+from bot.services.renames import RenameRequest
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -428,7 +430,7 @@ def _decision_handlers(router: Router) -> None:
     @router.callback_query(RenameDecideCD.filter(F.ok == 1))
     async def approve_rename(query: CallbackQuery, callback_data: RenameDecideCD, store: Store, clock: Clock,
                              outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        req = await cert.decide_rename(store, clock, actor, callback_data.req, True)
+        req = await renames.decide_rename(store, clock, actor, callback_data.req, True)
         if query.message:
             await query.message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
         await notify_rename_decided(outbox, store, i18n, req, actor)

@@ -1,4 +1,4 @@
-"""CERT-1…7, ORG-6, MEM-8: certification between organisations, rename approval, transfer.
+"""CERT-1…7, MEM-8: certification between organisations, transfer (renames: services/renames.py).
 
 The certified tree: a certified organisation has `certified_at` set and either an upper organisation
 (`parent_id`) or none (a root, certified by the operator, CERT-7). An uncertified organisation has no
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
@@ -24,6 +24,9 @@ from bot.services.invites import TOKEN_RE, new_token, token_hash
 from bot.services.registration import _squash as squash
 from bot.services.roles import Actor
 from bot.store import Conflict, Store
+
+if TYPE_CHECKING:
+    from bot.services.renames import RenameRequest
 
 PREFIX = "c"
 EXPIRY_DAYS = 7
@@ -91,20 +94,6 @@ class Application:
     applicant_id: int
     applicant_name: str
     applicant_phone: str
-    status: str
-    reason: str | None
-    decider_name: str | None
-
-
-@dataclass(frozen=True)
-class RenameRequest:
-    id: int
-    org: Org
-    upper_id: int | None  # None: a root, the operator decides
-    old_name: str
-    new_name: str
-    requested_by: int
-    requester_name: str
     status: str
     reason: str | None
     decider_name: str | None
@@ -388,7 +377,9 @@ async def inbox(store: Store, actor: Actor) -> Inbox:
     rename requests they decide (the operator decides those of roots)."""
     received = [await _application(store, r) for r in await store.cert_applications_received(actor.admin_org_ids)]
     sent = [await _application(store, r) for r in await store.cert_applications_sent(actor.admin_org_ids)]
-    renames = [await _rename(store, r) for r in
+    from bot.services.renames import from_row
+
+    renames = [await from_row(store, r) for r in
                await store.rename_requests_received(actor.admin_org_ids, roots=actor.is_operator)]
     return Inbox(received, sent, renames)
 
@@ -444,76 +435,6 @@ async def certify_root(store: Store, clock: Clock, actor: Actor, org_id: int) ->
             raise DomainError("cert.root_pending", **params) from None
         raise _refusal(exc, **params) from None
     return await _org(store, org_id)
-
-
-# -- rename requests (ORG-6) -----------------------------------------------------------------
-async def _rename(store: Store, row: dict) -> RenameRequest:
-    return RenameRequest(row["id"], await _org(store, row["org_id"]), row["upper_id"], row["old_name"],
-                         row["new_name"], row["requested_by"], row["requester_name"] or "", row["status"],
-                         row["reason"], row["decider_name"])
-
-
-async def rename_request(store: Store, req_id: int) -> RenameRequest:
-    row = await store.get_rename_request(req_id)
-    if row is None:
-        raise DomainError("cert.rename_gone")
-    return await _rename(store, row)
-
-
-async def check_no_pending_rename(store: Store, org: Org) -> None:
-    pending = await store.pending_rename(org.id)
-    if pending is not None:
-        raise DomainError("cert.rename_pending", name=pending["new_name"])
-
-
-async def request_rename(store: Store, clock: Clock, actor: Actor, org: Org, name: str) -> RenameRequest:
-    """A certified organisation's new name waits for its upper organisation (a root's for the operator)."""
-    actor.require_admin_of(org.id)
-    if await store.certified_name_taken(org.parent_id, name, org.id):
-        raise DomainError("cert.rename_name_taken", org=name)
-    await check_no_pending_rename(store, org)
-    try:
-        req_id = await store.request_rename(org.id, name, actor.id, _now(clock))
-    except Conflict as exc:
-        if exc.what == "pending":
-            await check_no_pending_rename(store, org)
-        raise DomainError("cert.not_certified", org=org.name) from None
-    return await rename_request(store, req_id)
-
-
-def _require_rename_decider(actor: Actor, req: RenameRequest) -> None:
-    if req.upper_id is None:
-        actor.require_operator()
-    else:
-        actor.require_admin_of(req.upper_id)
-
-
-def _rename_already(req: RenameRequest) -> DomainError:
-    return DomainError(f"cert.rename_already_{req.status}", org=req.org.name, by=req.decider_name or "—")
-
-
-async def pending_rename_for_decider(store: Store, actor: Actor, req_id: int) -> RenameRequest:
-    req = await rename_request(store, req_id)
-    _require_rename_decider(actor, req)
-    if req.status != "pending":
-        raise _rename_already(req)
-    return req
-
-
-async def decide_rename(store: Store, clock: Clock, actor: Actor, req_id: int, approve: bool,
-                        reason: str | None = None) -> RenameRequest:
-    await pending_rename_for_decider(store, actor, req_id)
-    if not approve:
-        reason = clean_text(reason, REASON_MAX, "reason")
-    try:
-        done = await store.decide_rename(req_id, approve, actor.id, reason, _now(clock))
-    except Conflict:
-        req = await rename_request(store, req_id)
-        raise DomainError("cert.rename_name_taken", org=req.new_name) from None
-    decided = await rename_request(store, req_id)
-    if not done:
-        raise _rename_already(decided)
-    return decided
 
 
 # -- who is told -----------------------------------------------------------------------------

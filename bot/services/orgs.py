@@ -208,7 +208,7 @@ async def can_rename(store: Store, actor: Actor, org_id: int) -> Org:
     (a root's: the operator), one pending at a time."""
     org = await org_for_admin(store, actor, org_id)
     if org.certified:
-        from bot.services.certification import check_no_pending_rename
+        from bot.services.renames import check_no_pending_rename
 
         await check_no_pending_rename(store, org)
     return org
@@ -227,7 +227,7 @@ async def rename_org(store: Store, clock: Clock, actor: Actor, org_id: int, raw_
     checked = await check_rename(store, actor, org_id, raw_name)
     org = await store.get_org(org_id)
     if org.certified:
-        from bot.services.certification import request_rename
+        from bot.services.renames import request_rename
 
         return await request_rename(store, clock, actor, org, checked.name)
     await store.rename_org(actor.id, org_id, checked.name, _now(clock))

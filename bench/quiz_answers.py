@@ -6,7 +6,9 @@
    the answer and shows the next question, re-rendering the pressed message only); all users at once.
    Printed: updates/s.
 2. Paced at --rate updates/s (open loop, users in turn): latency p50/p99 of each update.
-3. The ceiling: the same callback updates to a trivial handler (no store, no I/O), as in
+3. Whole daily rounds: a fresh 5-question round answered and submitted by every user at once
+   (grading, notebook, ledger, review messages): rounds/s.
+4. The ceiling: the same callback updates to a trivial handler (no store, no I/O), as in
    bench/sandbox_roundtrip.py; and the app floor: the bot's own middlewares (actor loaded from the
    store, FSM storage, callback answers) before a trivial handler. Printed with the ratios of (1).
 The bot's session does no I/O (like bench/sandbox_roundtrip.py's ceiling), so what is measured is the
@@ -134,6 +136,32 @@ async def paced(dp: Dispatcher, bot: Bot, per_user: list[list[Update]], rate: fl
     return sorted(latencies)
 
 
+async def whole_rounds(dp: Dispatcher, bot: Bot, store: Store, users: list[int]) -> tuple[float, float]:
+    """Each user's open attempt ends; a fresh daily round of DAILY_SIZE questions is answered and
+    submitted (grading, the wrong-answer notebook, the points ledger, the review messages), all
+    users at once. Returns (rounds/s, updates/s)."""
+    from bot.services.quiz import DAILY_SIZE
+
+    now = datetime.now(TZ).isoformat()
+    per_user, n = [], 10 ** 7
+    for uid in users:
+        head = await store.open_attempt(uid, "daily")
+        if head is not None:
+            await store.expire_attempt(head.id)
+        qids = await store.draw_for_user(uid, None, DAILY_SIZE)
+        aid = await store.create_attempt(uid, "daily", now[:10], qids, now)
+        seq = []
+        for pos in range(len(qids)):
+            n += 1
+            seq.append(press(uid, n, QuizCD(a="o", t=aid, p=pos, o=pos % 4).pack()))
+        n += 1
+        seq.append(press(uid, n, QuizCD(a="s", t=aid, p=len(qids) - 1).pack()))
+        per_user.append(seq)
+    rate = await sustained(dp, bot, per_user)
+    per_round = len(per_user[0])
+    return rate / per_round, rate
+
+
 async def ceiling(per_user: list[list[Update]]) -> float:
     router = Router()
 
@@ -196,8 +224,13 @@ async def main(users: int, questions: int, rate: float) -> None:
         print(f"app floor, bot middlewares + trivial handler: {floor:8.0f} updates/s   "
               f"ratio quiz/floor {rate_all / floor:.2f}")
         answered = await store._one("SELECT COUNT(*) AS n FROM quiz_items WHERE answered_at IS NOT NULL")
+        expected = users * (questions - 1)
+        rounds, round_updates = await whole_rounds(dp, bot, store, [uid for uid, _a, _o in attempts])
+        print(f"whole daily rounds (5 answers + submit), {users} users at once: {rounds:6.0f} rounds/s "
+              f"({round_updates:.0f} updates/s)")
+        submitted = await store._one("SELECT COUNT(*) AS n FROM quiz_attempts WHERE status = 'submitted'")
         print(json.dumps({"python": sys.version.split()[0], "answers_stored": answered["n"],
-                          "expected": users * (questions - 1)}))
+                          "expected": expected, "rounds_submitted": submitted["n"], "expected_rounds": users}))
     finally:
         await store.close()
 

@@ -397,6 +397,10 @@ class _Lru:
 _MISSING = object()
 
 
+def _nothing(_result: Any) -> None:
+    """A batched write that no cache follows."""
+
+
 class _Base:
     """The connection, its lock and the three ways to use it."""
 
@@ -1126,35 +1130,36 @@ class _PointsQueries(_Base):
     async def award_points(self, user_id: int, source: str, day: str, amount: int, *, cap: int | None,
                            best_of_day: bool, ref: str | None, reason: str | None, idem_key: str,
                            now: str, actor_id: int | None = None, org_id: int | None = None) -> int | None:
-        """Pays what the cap still allows, in one transaction. Returns the amount written (0 when the
-        cap is reached), or None when this idempotency key was paid before. With `best_of_day` the
-        day's total for the source is raised to `amount` (never summed). An `actor_id` writes the
-        audit row of an admin adjustment in the same transaction."""
-        async with self._tx() as db:
-            async with db.execute("SELECT 1 FROM points WHERE idem_key = ?", (idem_key,)) as cur:
-                if await cur.fetchone():
-                    return None
-            async with db.execute("SELECT COALESCE(SUM(amount), 0) FROM points WHERE user_id = ? AND source = ? "
-                                  "AND day = ?", (user_id, source, day)) as cur:
-                earned = (await cur.fetchone())[0]
+        """Pays what the cap still allows, in one transaction (a group commit). Returns the amount
+        written (0 when the cap is reached), or None when this idempotency key was paid before. With
+        `best_of_day` the day's total for the source is raised to `amount` (never summed). An
+        `actor_id` writes the audit row of an admin adjustment in the same transaction."""
+
+        def write(conn: Any) -> int | None:
+            if conn.execute("SELECT 1 FROM points WHERE idem_key = ?", (idem_key,)).fetchone():
+                return None
+            earned = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM points WHERE user_id = ? AND source = ? "
+                                  "AND day = ?", (user_id, source, day)).fetchone()[0]
             target = amount if cap is None else min(amount, cap)
             pay = target - earned if best_of_day else (amount if cap is None else min(amount, cap - earned))
             if amount > 0:
                 pay = max(pay, 0)
             if pay == 0:
                 return 0
-            await db.execute(
+            conn.execute(
                 "INSERT INTO points (user_id, amount, source, day, ref, reason, idem_key, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (user_id, pay, source, day, ref, reason, idem_key, now))
-            await db.execute("INSERT INTO points_daily (user_id, day, amount) VALUES (?, ?, ?) ON CONFLICT "
-                             "(user_id, day) DO UPDATE SET amount = points_daily.amount + excluded.amount",
-                             (user_id, day, pay))
-            await db.execute("INSERT INTO points_totals (user_id, total) VALUES (?, ?) ON CONFLICT (user_id) "
-                             "DO UPDATE SET total = points_totals.total + excluded.total", (user_id, pay))
+            conn.execute("INSERT INTO points_daily (user_id, day, amount) VALUES (?, ?, ?) ON CONFLICT "
+                         "(user_id, day) DO UPDATE SET amount = points_daily.amount + excluded.amount",
+                         (user_id, day, pay))
+            conn.execute("INSERT INTO points_totals (user_id, total) VALUES (?, ?) ON CONFLICT (user_id) "
+                         "DO UPDATE SET total = points_totals.total + excluded.total", (user_id, pay))
             if actor_id is not None:
-                await write_audit(db, actor_id, org_id, f"points.{source}", str(user_id), None,
-                                  {"amount": pay, "reason": reason, "day": day}, now)
+                conn.execute(_AUDIT_SQL, _audit_params(actor_id, org_id, f"points.{source}", str(user_id), None,
+                                                       {"amount": pay, "reason": reason, "day": day}, now))
             return pay
+
+        return await self._write_batched(write, _nothing)
 
     async def points_total(self, user_id: int) -> int:
         """The running sum award_points keeps, not a sum over the user's whole ledger."""
@@ -1668,10 +1673,6 @@ def _item(row: aiosqlite.Row, question: Question | None = None) -> QuizItem:
                     None if row["i_correct"] is None else bool(row["i_correct"]), row["answered_at"])
 
 
-class _AttemptClosed(Exception):
-    pass
-
-
 # -- quizzes: daily, weekly, challenge, wrong book (LEARN-2, 3, 5) -------------------------------
 class _QuizQueries(_Base):
     # == quiz: section owned by the quiz work ==
@@ -1817,46 +1818,51 @@ class _QuizQueries(_Base):
 
     async def close_attempt(self, attempt_id: int, now: str, *, leave_wrongbook_after: int,
                             keep_through: int | None = None, timed_out: bool = False) -> bool:
-        """Submits an open attempt in one transaction: counts, and the wrong book (answered wrong: in,
-        or back to a streak of 0; right: streak + 1, out at `leave_wrongbook_after`). With
-        `keep_through` the items after that position (never shown) are dropped; `timed_out` counts
-        the question at `keep_through`, if unanswered, as wrong (a challenge's time limit). False if
-        not open."""
+        """Submits an open attempt in one transaction (a group commit): counts, and the wrong book
+        (answered wrong: in, or back to a streak of 0; right: streak + 1, out at
+        `leave_wrongbook_after`). With `keep_through` the items after that position (never shown) are
+        dropped; `timed_out` counts the question at `keep_through`, if unanswered, as wrong (a
+        challenge's time limit). False if not open."""
+
+        def write(conn: Any) -> bool:
+            row = conn.execute("SELECT user_id FROM quiz_attempts WHERE id = ? AND status = 'open'",
+                               (attempt_id,)).fetchone()
+            if row is None:
+                return False
+            user_id = row[0]
+            if keep_through is not None:
+                conn.execute("DELETE FROM quiz_items WHERE attempt_id = ? AND position > ?", (attempt_id, keep_through))
+                if timed_out:
+                    conn.execute("UPDATE quiz_items SET correct = 0 WHERE attempt_id = ? AND position = ? "
+                                 "AND answer IS NULL", (attempt_id, keep_through))
+            conn.execute(
+                """UPDATE quiz_attempts SET status = 'submitted', submitted_at = ?,
+                       total = (SELECT COUNT(*) FROM quiz_items WHERE attempt_id = ?),
+                       correct = (SELECT COUNT(*) FROM quiz_items WHERE attempt_id = ? AND correct = 1)
+                   WHERE id = ?""", (now, attempt_id, attempt_id, attempt_id))
+            conn.execute(
+                """INSERT INTO wrongbook (user_id, question_id, added_at)
+                   SELECT ?, question_id, ? FROM quiz_items WHERE attempt_id = ? AND correct = 0
+                   ON CONFLICT (user_id, question_id) DO UPDATE SET wrong_times = wrongbook.wrong_times + 1,
+                       streak = 0""", (user_id, now, attempt_id))
+            conn.execute(
+                """UPDATE wrongbook SET streak = streak + 1 WHERE user_id = ?
+                     AND question_id IN (SELECT question_id FROM quiz_items WHERE attempt_id = ? AND correct = 1)""",
+                (user_id, attempt_id))
+            conn.execute("DELETE FROM wrongbook WHERE user_id = ? AND streak >= ?", (user_id, leave_wrongbook_after))
+            return True
+
         try:
-            async with self._tx(attempts=(attempt_id,)) as db:
-                if keep_through is not None:
-                    await db.execute("DELETE FROM quiz_items WHERE attempt_id = ? AND position > ?",
-                                     (attempt_id, keep_through))
-                    if timed_out:
-                        await db.execute("UPDATE quiz_items SET correct = 0 WHERE attempt_id = ? AND position = ? "
-                                         "AND answer IS NULL", (attempt_id, keep_through))
-                cur = await db.execute(
-                    """UPDATE quiz_attempts SET status = 'submitted', submitted_at = ?,
-                           total = (SELECT COUNT(*) FROM quiz_items WHERE attempt_id = ?),
-                           correct = (SELECT COUNT(*) FROM quiz_items WHERE attempt_id = ? AND correct = 1)
-                       WHERE id = ? AND status = 'open'""", (now, attempt_id, attempt_id, attempt_id))
-                if cur.rowcount == 0:
-                    raise _AttemptClosed
-                await db.execute(
-                    """INSERT INTO wrongbook (user_id, question_id, added_at)
-                       SELECT a.user_id, i.question_id, ? FROM quiz_items i JOIN quiz_attempts a ON a.id = i.attempt_id
-                       WHERE i.attempt_id = ? AND i.correct = 0
-                       ON CONFLICT (user_id, question_id) DO UPDATE SET wrong_times = wrongbook.wrong_times + 1,
-                           streak = 0""", (now, attempt_id))
-                await db.execute(
-                    """UPDATE wrongbook SET streak = streak + 1
-                       WHERE user_id = (SELECT user_id FROM quiz_attempts WHERE id = ?)
-                         AND question_id IN (SELECT question_id FROM quiz_items WHERE attempt_id = ? AND correct = 1)""",
-                    (attempt_id, attempt_id))
-                await db.execute("DELETE FROM wrongbook WHERE user_id = (SELECT user_id FROM quiz_attempts WHERE id = ?) "
-                                 "AND streak >= ?", (attempt_id, leave_wrongbook_after))
-        except _AttemptClosed:
-            return False
-        return True
+            return await self._write_batched(write, lambda _done: self._attempts.drop(attempt_id))
+        except BaseException:
+            self._attempts.drop(attempt_id)
+            raise
 
     async def set_attempt_points(self, attempt_id: int, points: int) -> None:
-        async with self._tx(attempts=(attempt_id,)) as db:
-            await db.execute("UPDATE quiz_attempts SET points = ? WHERE id = ?", (points, attempt_id))
+        def write(conn: Any) -> None:
+            conn.execute("UPDATE quiz_attempts SET points = ? WHERE id = ?", (points, attempt_id))
+
+        await self._write_batched(write, lambda _none: self._attempts.drop(attempt_id))
 
     async def get_attempt(self, attempt_id: int) -> AttemptHead | None:
         row = await self._one(f"SELECT {_HEAD_COLUMNS} FROM quiz_attempts a WHERE a.id = ?", (attempt_id,))
@@ -2189,12 +2195,16 @@ async def write_audit(
     before: Any, after: Any, at: str,
 ) -> None:
     """Called inside the transaction of the action it records."""
-    await db.execute(
-        "INSERT INTO audit_log (actor_id, org_id, action, target, before, after, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (actor_id, org_id, action, target,
-         None if before is None else json.dumps(before, ensure_ascii=False),
-         None if after is None else json.dumps(after, ensure_ascii=False), at),
-    )
+    await db.execute(_AUDIT_SQL, _audit_params(actor_id, org_id, action, target, before, after, at))
+
+
+_AUDIT_SQL = "INSERT INTO audit_log (actor_id, org_id, action, target, before, after, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _audit_params(actor_id: int, org_id: int | None, action: str, target: str | None, before: Any, after: Any,
+                  at: str) -> tuple:
+    return (actor_id, org_id, action, target, None if before is None else json.dumps(before, ensure_ascii=False),
+            None if after is None else json.dumps(after, ensure_ascii=False), at)
 
 
 async def _memberships(db: aiosqlite.Connection, phone: str) -> list[Membership]:

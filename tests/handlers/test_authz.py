@@ -478,10 +478,12 @@ def written_audit_actions() -> set[str]:
         for func in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
             for call in [n for n in ast.walk(func) if isinstance(n, ast.Call)]:
                 name = getattr(call.func, "id", None) or getattr(call.func, "attr", None)
-                if name != "write_audit" or func.name == "write_audit":
+                # write_audit(db, actor, org, action, …) and, in one-trip transactions, _audit_params(actor, org, action, …)
+                position = {"write_audit": 3, "_audit_params": 2}.get(name or "")
+                if position is None or func.name in ("write_audit", "_audit_params"):
                     continue
                 kw = {k.arg: k.value for k in call.keywords}
-                arg = kw.get("action", call.args[3] if len(call.args) > 3 else None)
+                arg = kw.get("action", call.args[position] if len(call.args) > position else None)
                 assert arg is not None, f"{path}:{call.lineno}"
                 where = f"{path.name}:{call.lineno}"
                 for action in _values(arg, func, where):

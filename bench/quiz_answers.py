@@ -1,10 +1,10 @@
 """Quiz-answer callbacks through Dispatcher.feed_update with the real store (a file database).
 
-    .venv/bin/python bench/quiz_answers.py [--users 200] [--questions 40] [--rate 300]
+    .venv/bin/python bench/quiz_answers.py [--users 200] [--questions 60] [--rate 300]
 
 1. Sustained: every user answers their open daily attempt question by question (each press records
    the answer and shows the next question, re-rendering the pressed message only); all users at once.
-   Printed: updates/s.
+   Printed: updates/s, the median of three runs (the shared machine's speed drifts within seconds).
 2. Paced at --rate updates/s (open loop, users in turn): latency p50/p99 of each update.
 3. Whole daily rounds: a fresh 5-question round answered and submitted by every user at once
    (grading, notebook, ledger, review messages): rounds/s.
@@ -205,24 +205,30 @@ async def main(users: int, questions: int, rate: float) -> None:
         dp = build_dispatcher(settings, store, Clock(TZ), I18n())
         bot = Bot(TOKEN, session=NullSession())
         settle_heap()  # as App.run_polling does before the first update
-        warm, seq_users = 2, 20
+        warm, seq_users, blocks = 2, 20, 3
         await sustained(dp, bot, plan(attempts, 0, warm))  # warm-up (also pays the daily-login points)
-        part = (questions - warm - 1) // 2
+        part = (questions - warm - 1) // 2 // blocks * blocks  # positions answered in the sustained phase
+        step = part // blocks
         one_by_one = [[u for group in zip(*plan(attempts[:seq_users], warm, part)) for u in group]]
         seq_rate = await sustained(dp, bot, one_by_one)
         print(f"sequential, one update at a time: {seq_rate:8.0f} answer updates/s   ({len(one_by_one[0])} updates)")
-        rate_all = await sustained(dp, bot, plan(attempts[seq_users:], warm, part))
+        # the machine is shared and its speed drifts within seconds: each figure is the median of `blocks` runs
+        rates = [await sustained(dp, bot, plan(attempts[seq_users:], warm + b * step, step)) for b in range(blocks)]
+        rate_all = statistics.median(rates)
         print(f"sustained, {users - seq_users} users at once: {rate_all:8.0f} answer updates/s   "
-              f"({(users - seq_users) * part} updates)")
+              f"(median of {blocks} runs of {(users - seq_users) * step} updates: "
+              f"{' / '.join(f'{r:.0f}' for r in rates)})")
         lat = await paced(dp, bot, plan(attempts, warm + part, questions - warm - part - 1), rate)
         p50, p99 = statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
         print(f"paced at {rate:.0f} updates/s: latency p50 {p50:.2f} ms, p99 {p99:.2f} ms   ({len(lat)} updates)")
-        top = await ceiling(plan(attempts, 0, part))
-        floor = await app_floor(settings, store, plan(attempts, 0, part))
+        tops = [await ceiling(plan(attempts, 0, step)) for _ in range(blocks)]
+        floors = [await app_floor(settings, store, plan(attempts, 0, step)) for _ in range(blocks)]
+        top, floor = statistics.median(tops), statistics.median(floors)
         print(f"ceiling, trivial callback handler:            {top:8.0f} updates/s   "
-              f"ratio quiz/ceiling {rate_all / top:.2f} (sequential {seq_rate / top:.2f})")
+              f"ratio quiz/ceiling {rate_all / top:.2f} (sequential {seq_rate / top:.2f})   "
+              f"(runs: {' / '.join(f'{r:.0f}' for r in tops)})")
         print(f"app floor, bot middlewares + trivial handler: {floor:8.0f} updates/s   "
-              f"ratio quiz/floor {rate_all / floor:.2f}")
+              f"ratio quiz/floor {rate_all / floor:.2f}   (runs: {' / '.join(f'{r:.0f}' for r in floors)})")
         answered = await store._one("SELECT COUNT(*) AS n FROM quiz_items WHERE answered_at IS NOT NULL")
         expected = users * (questions - 1)
         rounds, round_updates = await whole_rounds(dp, bot, store, [uid for uid, _a, _o in attempts])
@@ -238,7 +244,7 @@ async def main(users: int, questions: int, rate: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--rate", type=float, default=300)
     args = parser.parse_args()
     asyncio.run(main(args.users, args.questions, args.rate))

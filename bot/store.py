@@ -442,14 +442,11 @@ class _Base:
     async def raw_tx(self) -> AsyncIterator[aiosqlite.Connection]:
         """A transaction for statements written outside the store (tests' fixtures): every cached
         row is forgotten afterwards, since the store cannot know what they changed."""
-        async with self._tx() as db:
+        async with self._tx(admins=True, bank=True) as db:
             try:
                 yield db
             finally:
                 self._users.clear()
-                self._admins.clear()
-                self._attempts.clear()
-                self._questions.clear()
 
     async def _write_batched(self, write: Callable[[Any], Any], after: Callable[[Any], None]) -> Any:
         """A small write run in a group commit: the writes that arrive while the database is busy
@@ -519,9 +516,8 @@ class _Base:
                 return await cur.fetchone()
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock:
-            async with self._db.execute(sql, tuple(params)) as cur:
-                return list(await cur.fetchall())
+        async with self._lock:  # one trip to the database thread (a cursor's execute + fetchall + close is three)
+            return list(await self._db.execute_fetchall(sql, tuple(params)))
 
 
 class _OrgQueries(_Base):
@@ -1587,9 +1583,8 @@ class _QuestionQueries(_Base):
             return added, updated, unchanged, size
 
     async def question_bank_size(self, org_id: int | None) -> int:
-        row = await self._one("SELECT count(*) AS n FROM questions WHERE COALESCE(org_id, 0) = ? "
-                              "AND retired_at IS NULL", (org_id or 0,))
-        return row["n"]
+        """Questions in use (drawn) in one bank."""
+        return (await self.bank_counts(org_id))[0]
 
     async def bank_counts(self, org_id: int | None) -> tuple[int, int]:
         """(questions in use, questions retired) of one bank (None: the global one)."""
@@ -1676,12 +1671,8 @@ def _item(row: aiosqlite.Row, question: Question | None = None) -> QuizItem:
 # -- quizzes: daily, weekly, challenge, wrong book (LEARN-2, 3, 5) -------------------------------
 class _QuizQueries(_Base):
     # == quiz: section owned by the quiz work ==
-    # The answer path reads from the attempt cache and writes in a group commit (_Base.write_batched):
+    # The answer path reads from the attempt cache and writes in a group commit (_Base._write_batched):
     # every aiosqlite call is a thread hop, and under load a hop waits for the GIL.
-
-    async def _quiz_fetch(self, sql: str, params: tuple) -> list[aiosqlite.Row]:
-        async with self._lock:
-            return list(await self._db.execute_fetchall(sql, params))
 
     async def draw_for_user(self, user_id: int, phone: str | None, n: int) -> list[int]:
         """Questions the user may see, never seen ones first, then the longest unseen, then at random."""
@@ -1746,7 +1737,7 @@ class _QuizQueries(_Base):
         other write to an attempt forgets it)."""
         cached = self._attempts.get(attempt_id)
         if cached is None:
-            rows = await self._quiz_fetch(
+            rows = await self._all(
                 f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a
                     LEFT JOIN quiz_items i ON i.attempt_id = a.id
                     LEFT JOIN questions q ON q.id = i.question_id WHERE a.id = ?""", (attempt_id,))
@@ -2038,7 +2029,7 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
         self._attempts = _Lru(cache_size // 10)
         self._questions = _Lru(cache_size // 5)
         self._pending = []
-        self._committers: set[asyncio.Task[None]] = set()
+        self._committers = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod

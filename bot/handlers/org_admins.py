@@ -16,7 +16,7 @@ from bot.handlers.org_common import TEXT, AdminCD, OrgCD, OrgInput, back_button,
 from bot.handlers.orgpick import org_label
 from bot.i18n import I18n, Translator
 from bot.middlewares import load_actor
-from bot.models import Org
+from bot.models import Org, User
 from bot.outbox import Outbox, text_push
 from bot.services import orgs
 from bot.services.roles import Actor
@@ -44,6 +44,15 @@ def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: b
     kb.adjust(1)
     note = "" if is_main else "\n\n" + _("admins.main_only_note")
     return _("admins.title", org=org_label(_, org), body="\n".join(lines)) + note, kb.as_markup()
+
+
+async def _resync_menu(bot: Bot, store: Store, i18n: I18n, settings: Settings, user: User, locale: str) -> None:
+    """Another person's command menu, after the actor changed their roles; a failure (they may have
+    blocked the bot) is logged, not shown to the actor."""
+    try:
+        await sync_menu(bot, store, i18n, await load_actor(store, settings, user), locale)
+    except TelegramAPIError:
+        log.info("could not set the menu of user %s", user.id, exc_info=True)
 
 
 def register(router: Router) -> None:
@@ -89,10 +98,7 @@ def register(router: Router) -> None:
             + "\n" + their("admins.you_next_verified" if user.verified else "admins.you_next_verify"),
             dedupe_key=f"admin-added:{org_id}:{user.id}:{message.message_id}"))
         if user.verified:
-            try:
-                await sync_menu(bot, store, i18n, await load_actor(store, settings, user), their.locale)
-            except TelegramAPIError:
-                log.info("could not set the menu of user %s", user.id, exc_info=True)
+            await _resync_menu(bot, store, i18n, settings, user, their.locale)
         await show_admins(message, store, actor, _, org_id, edit=False)
 
     @router.callback_query(AdminCD.filter(F.act == "rm"))
@@ -121,10 +127,7 @@ def register(router: Router) -> None:
         await outbox.enqueue(text_push(user.id, their("admins.you_were_removed", org=org.name,
                                                       by=actor.user.display_name),
                                        dedupe_key=f"admin-removed:{org.id}:{user.id}:{query.id}"))
-        try:
-            await sync_menu(bot, store, i18n, await load_actor(store, settings, user), their.locale)
-        except TelegramAPIError:
-            log.info("could not set the menu of user %s", user.id, exc_info=True)
+        await _resync_menu(bot, store, i18n, settings, user, their.locale)
 
     @router.callback_query(AdminCD.filter(F.act == "ho"))
     async def handover(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.filters import Registered
+from bot.flows.quiz_view import answer_label
 from bot.handlers.screens import show_screen
 from bot.i18n import Translator
 from bot.models import Question
 from bot.services import question_bank
 from bot.services.question_bank import BankPage, BankQuestion
+from bot.services.quiz import LETTERS
 from bot.services.roles import Actor
 from bot.store import Store
 
 GLOBAL = 0  # BankCD.org of the operator's global bank
-LETTERS = "ABCDEFGHIJ"
 SHORT = 36  # characters of a stem in the list
 
 
@@ -39,6 +40,10 @@ def _bank_name(_: Translator, page: BankPage | BankQuestion) -> str:
     return page.org.name if page.org is not None else _("questions.global_bank")
 
 
+def _bank_id(page: BankPage | BankQuestion) -> int:
+    return page.org.id if page.org is not None else GLOBAL
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
@@ -56,30 +61,27 @@ def page_text(_: Translator, locale: str, page: BankPage) -> str:
 
 
 def page_kb(_: Translator, page: BankPage) -> InlineKeyboardMarkup:
-    org = page.org.id if page.org is not None else GLOBAL
+    org = _bank_id(page)
     kb = InlineKeyboardBuilder()
     for n, (q, _retired) in enumerate(page.entries, start=1):
         kb.button(text=str(n), callback_data=BankCD(act="open", org=org, off=page.offset, q=q.id))
+    kb.adjust(4)
     nav = []
     if page.offset > 0:
-        nav.append(BankCD(act="page", org=org, off=page.offset - question_bank.PAGE))
-        kb.button(text=_("bank.btn_prev"), callback_data=nav[-1])
+        nav.append(InlineKeyboardButton(text=_("bank.btn_prev"), callback_data=BankCD(
+            act="page", org=org, off=page.offset - question_bank.PAGE).pack()))
     if page.offset + question_bank.PAGE < page.total:
-        nav.append(BankCD(act="page", org=org, off=page.offset + question_bank.PAGE))
-        kb.button(text=_("bank.btn_next"), callback_data=nav[-1])
-    kb.adjust(*([4] * (len(page.entries) // 4) + ([len(page.entries) % 4] if len(page.entries) % 4 else [])),
-              *([len(nav)] if nav else []))
+        nav.append(InlineKeyboardButton(text=_("bank.btn_next"), callback_data=BankCD(
+            act="page", org=org, off=page.offset + question_bank.PAGE).pack()))
+    if nav:
+        kb.row(*nav)
     return kb.as_markup()
 
 
 def _answer(_: Translator, q: Question, locale: str) -> str:
-    if q.kind == "judge":
-        options = q.text(locale).options
-        labels = options if len(options) == 2 else (_("quiz.true"), _("quiz.false"))
-        return labels[0] if q.answer[0] == "T" else labels[1]
-    if q.kind == "blank":  # every accepted answer of every blank
+    if q.kind == "blank":  # every accepted answer of every blank (a quiz shows the first of each)
         return "；".join(" / ".join(accepted) for accepted in q.answer)
-    return "、".join(q.answer)
+    return answer_label(_, q, locale, q.answer)
 
 
 def question_text(_: Translator, locale: str, item: BankQuestion) -> str:
@@ -100,7 +102,7 @@ def question_text(_: Translator, locale: str, item: BankQuestion) -> str:
 
 
 def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMarkup:
-    org = item.org.id if item.org is not None else GLOBAL
+    org = _bank_id(item)
     kb = InlineKeyboardBuilder()
     if item.retired:
         kb.button(text=_("bank.btn_restore"), callback_data=BankCD(act="restore", org=org, off=off, q=item.question.id))

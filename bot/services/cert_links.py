@@ -7,12 +7,12 @@ Applications already made through a link are not touched: they are decided in /a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Org
-from bot.services.certification import require_inviter
+from bot.services.certification import _now, _utc, require_inviter
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -32,13 +32,9 @@ class CertLinks:
     links: list[CertLink]
 
 
-def _utc_now(clock: Clock) -> str:
-    return clock.now().astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
 async def links(store: Store, clock: Clock, actor: Actor, org_id: int) -> CertLinks:
     org = await require_inviter(store, actor, org_id)
-    rows = await store.cert_invites_of(org_id, _utc_now(clock))
+    rows = await store.cert_invites_of(org_id, _utc(clock.now()))
     return CertLinks(org, [CertLink(r["id"], r["addressee_name"] if r["addressee_id"] else None, r["note"],
                                     datetime.fromisoformat(r["created_at"]), datetime.fromisoformat(r["expires_at"]))
                            for r in rows])
@@ -50,6 +46,6 @@ async def revoke(store: Store, clock: Clock, actor: Actor, invite_id: int) -> Ce
     if row is None:
         raise DomainError("stale_button")
     await require_inviter(store, actor, row["org_id"])
-    if not await store.revoke_cert_invite(invite_id, actor.id, clock.now().isoformat()):
+    if not await store.revoke_cert_invite(invite_id, actor.id, _now(clock)):
         raise DomainError("cert.link_already_revoked", number=invite_id)
     return await links(store, clock, actor, row["org_id"])

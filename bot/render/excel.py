@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from io import BytesIO
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import openpyxl
 from openpyxl import Workbook
@@ -80,6 +80,7 @@ MAX_NOTE = 200
 FIELDS = ("name", "phone", "branch", "note")
 REQUIRED = ("name", "phone", "branch")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls and password-protected .xlsx
+T = TypeVar("T")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 # Header texts recognised on upload (matching only; what people see comes from the catalogues).
@@ -204,8 +205,14 @@ def read_member_rows(data: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int =
                      known_labels: Iterable[Mapping[str, str]] = ()) -> ParsedSheet:
     """Parse an uploaded member sheet (MEM-4) or raise `SheetError`. Rows are returned as
     trimmed strings; empty rows are skipped; nothing is validated beyond the layout."""
-    _check_container(data, max_bytes)
     aliases, help_sheets = _alias_table(known_labels)
+    return read_untrusted(data, max_bytes, lambda book: _parse(book, max_rows, aliases, help_sheets))
+
+
+def read_untrusted(data: bytes, max_bytes: int, parse: Callable[[Any], T]) -> T:
+    """An uploaded workbook, checked as a container first, opened read-only and handed to `parse`;
+    any failure of the parser on this untrusted input is SheetError("unreadable"), never a crash."""
+    _check_container(data, max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops
@@ -213,7 +220,7 @@ def read_member_rows(data: bytes, *, max_bytes: int = MAX_BYTES, max_rows: int =
     except Exception as exc:  # untrusted input: any parser failure means "cannot read this file"
         raise SheetError("unreadable") from exc
     try:
-        return _parse(book, max_rows, aliases, help_sheets)
+        return parse(book)
     except SheetError:
         raise
     except Exception as exc:

@@ -14,13 +14,10 @@ Writers take `labels`, a mapping with these keys (in the catalogues under ``ques
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from io import BytesIO
 from typing import NamedTuple
 
-import openpyxl
 from openpyxl import Workbook
 from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
@@ -117,22 +114,8 @@ def read_question_rows(data: bytes, *, max_bytes: int = excel.MAX_BYTES, max_row
     """Parse an uploaded question sheet or raise `SheetError` (codes as in excel.SheetError;
     missing_columns has `columns` (field names) and `members` (True when the header is a
     member list's)). Cells are trimmed strings; empty rows are skipped; nothing is validated."""
-    excel._check_container(data, max_bytes)
     aliases = _alias_table(known_labels)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # untrusted input: any parser failure means "cannot read this file"
-        raise SheetError("unreadable") from exc
-    try:
-        return _parse(book, max_rows, aliases)
-    except SheetError:
-        raise
-    except Exception as exc:
-        raise SheetError("unreadable") from exc
-    finally:
-        book.close()
+    return excel.read_untrusted(data, max_bytes, lambda book: _parse(book, max_rows, aliases))
 
 
 def looks_like_questions(data: bytes, known_labels: Iterable[Mapping[str, str]] = ()) -> bool:

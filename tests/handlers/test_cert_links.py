@@ -6,12 +6,9 @@ import re
 from bot.handlers.cert_links import CertLinkCD
 from bot.handlers.certify import CertCD
 from tests.support.factories import make_org, make_user
+from tests.support.sql import store_rows as rows
 
 R_ADMIN, C_ADMIN, K_ADMIN, OTHER = 100001, 100002, 100004, 100007
-
-
-async def rows(store, sql, *params):
-    return [tuple(r) for r in await store._all(sql, params)]
 
 
 async def setup(store):

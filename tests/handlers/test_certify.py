@@ -12,12 +12,9 @@ from bot.services import certification as cert
 from bot.services.roles import Actor
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_member, make_org, make_user
+from tests.support.sql import store_rows as rows
 
 R_ADMIN, C_ADMIN, C_ADMIN2, K_ADMIN, NOBODY, R_ADMIN2 = 100001, 100002, 100003, 100004, 100005, 100006
-
-
-async def rows(store, sql, *params):
-    return [tuple(r) for r in await store._all(sql, params)]
 
 
 def alert(sent) -> str:

@@ -4,7 +4,6 @@ re-imports, refusals, and question files recognised inside the member import."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from io import BytesIO
 
 import openpyxl
@@ -14,6 +13,7 @@ from openpyxl import Workbook
 from bot.flows.import_questions import QBankCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_org, make_user
+from tests.support.sql import file_rows as db
 
 ADMIN = 100001
 MEMBER = 100002
@@ -64,14 +64,6 @@ def xlsx(rows, header=HEADER, title="题目") -> bytes:
     out = BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def db(settings, sql, *params):
-    conn = sqlite3.connect(settings.database_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def table_of(sent):

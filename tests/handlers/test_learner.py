@@ -4,7 +4,6 @@ non-admins in the rank lists (SEC-5)."""
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import timedelta
 from io import BytesIO
 
@@ -16,16 +15,9 @@ from bot.handlers.profile import MenuCD
 from bot.services import points
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.learner_factories import Item, make_attempt, make_question
+from tests.support.sql import file_rows as rows
 
 ME, OTHER, ADMIN = 400001, 400002, 400009
-
-
-def rows(settings, sql, *params):
-    db = sqlite3.connect(settings.database_path)
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
 
 
 async def award(store, user_id, source, day, amount, key):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from io import BytesIO
 
 import openpyxl
@@ -11,6 +10,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument, 
 from bot.flows.member_edit import AddStepCD, MoveCD
 from bot.handlers.members import MemAddCD, MemberCD, MemFilterCD, MemListCD, MemSearchCD
 from tests.support.factories import make_member, make_org, make_user
+from tests.support.sql import file_rows as rows
 
 ADMIN, ADMIN2, OTHER_ADMIN, PLAIN = 100001, 100002, 100003, 100004
 
@@ -23,14 +23,6 @@ async def setup(store, n_members: int = 0):
     for i in range(n_members):
         await make_member(store, org, f"成员{i:02d}", f"+86139{i:08d}", "第一支部" if i % 2 else "第二支部")
     return org, other
-
-
-def rows(settings, sql, *params):
-    db = sqlite3.connect(settings.database_path)
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
 
 
 def last_markup(sent):

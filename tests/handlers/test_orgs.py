@@ -14,13 +14,10 @@ from bot.services import orgs
 from bot.services.roles import Actor
 from tests.conftest import TZ
 from tests.support.factories import make_member, make_org, make_user
+from tests.support.sql import store_rows as rows
 
 GOOD_ID = "11010519491231002X"
 MAIN, ADMIN, OTHER = 100001, 100002, 100003
-
-
-async def rows(store, sql, *params):
-    return [tuple(r) for r in await store._all(sql, params)]
 
 
 async def create(c, kind="party", name="中共郑州市金水区委宣传部", region="河南省郑州市金水区"):

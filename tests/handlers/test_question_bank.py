@@ -2,23 +2,14 @@
 questions are no longer drawn; nobody else can do any of it (SEC-4)."""
 from __future__ import annotations
 
-import sqlite3
-
 from bot.handlers.orgpick import OrgPickCD
 from bot.handlers.question_bank import BankCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question
+from tests.support.sql import file_rows as rows
 
 MAIN, OTHER_ADMIN, MEMBER = 100001, 100002, 100003
-
-
-def rows(settings, sql, *params):
-    conn = sqlite3.connect(settings.database_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 async def setup(store) -> tuple[int, dict[int, str]]:

@@ -2,7 +2,8 @@
 """Bootstrap: create .venv, install the project, then run a command in it.
 
     python3 dev.py sandbox   start the bot in the local sandbox with demo data
-    python3 dev.py test      run the whole test suite
+    python3 dev.py test      run ruff, mypy and the whole test suite (what CI runs)
+    python3 dev.py test ARGS run pytest only, with these arguments (e.g. tests/handlers -q)
 
 Only the standard library is used here so that it runs on a fresh Python 3.11.
 """
@@ -44,6 +45,11 @@ def main(argv: list[str]) -> int:
     ensure_venv()
     cmd, rest = argv[0], argv[1:]
     if cmd == "test":
+        if not rest:  # the whole check, as CI runs it: lint, types, then every test
+            for check in (["ruff", "check", "bot", "tests", "bench"], ["mypy"]):
+                print("dev.py: " + " ".join(check), flush=True)
+                if subprocess.call([str(PY), "-m", *check], cwd=ROOT) != 0:
+                    return 1
         args = [str(PY), "-m", "pytest", *(rest or ["-q"])]
     elif cmd == "sandbox":
         args = [str(PY), "-m", "bot", "sandbox", *(rest or ["--demo"])]

@@ -22,14 +22,14 @@ from openpyxl import Workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.clock import Clock  # noqa: E402
-from bot.i18n import I18n  # noqa: E402
-from bot.middlewares import load_actor  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.render import excel  # noqa: E402
-from bot.services import member_import, members  # noqa: E402
-from bot.store import Store  # noqa: E402
-from tests.support.factories import make_org, make_user  # noqa: E402
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import I18n
+from bot.middlewares import load_actor
+from bot.render import excel
+from bot.services import member_import, members
+from bot.store import Store
+from tests.support.factories import make_org, make_user
 
 ADMIN = 1
 BRANCHES = [f"第{i}支部" for i in range(1, 21)]

@@ -24,25 +24,25 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiogram import Bot, Dispatcher, Router  # noqa: E402
-from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
-from aiogram.types import CallbackQuery, Chat, Message, Update, User  # noqa: E402
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
-from bot.app import build_dispatcher, settle_heap  # noqa: E402
-from bot.clock import Clock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.flows.quiz_view import QuizCD  # noqa: E402
-from bot.i18n import I18n  # noqa: E402
-from bot.services.quiz import LETTERS  # noqa: E402
-from bot.store import Store  # noqa: E402
-from tests.support.factories import make_user  # noqa: E402
-from tests.support.quiz_factories import make_question  # noqa: E402
+from bot.app import build_dispatcher, settle_heap
+from bot.clock import Clock
+from bot.config import Settings
+from bot.flows.quiz_view import QuizCD
+from bot.i18n import I18n
+from bot.services.quiz import LETTERS
+from bot.store import Store
+from tests.support.factories import make_user
+from tests.support.quiz_factories import make_question
 
 TOKEN = "1000000001:BENCH-token-for-local-use-only"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -55,7 +55,7 @@ class NullSession(AiohttpSession):
 
 
 def press(uid: int, n: int, data: str) -> Update:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     user = User(id=uid, is_bot=False, first_name="u", language_code="zh")
     msg = Message(message_id=1, date=now, chat=Chat(id=uid, type="private"), text="…")
     return Update(update_id=n, callback_query=CallbackQuery(id=f"q{n}", from_user=user, chat_instance="ci",

@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.clock import FakeClock  # noqa: E402
-from bot.services import learner  # noqa: E402
-from bot.services.roles import Actor  # noqa: E402
-from bot.store import Store  # noqa: E402
-from tests.support.factories import make_org, make_user  # noqa: E402
+from bot.clock import FakeClock
+from bot.services import learner
+from bot.services.roles import Actor
+from bot.store import Store
+from tests.support.factories import make_org, make_user
 
 ADMIN = 1
 FIRST_USER = 1000

@@ -17,16 +17,16 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiogram import Bot, Dispatcher, F, Router  # noqa: E402
-from aiogram.client.default import DefaultBotProperties  # noqa: E402
-from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
-from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
-from aiogram.types import Chat, Message, Update, User  # noqa: E402
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Chat, Message, Update, User
 
 TOKEN = "1000000001:SANDBOX-token-for-local-use-only"
 
@@ -117,7 +117,7 @@ async def ceiling(n: int) -> float:
     dp = Dispatcher()
     dp.include_router(router)
     bot = Bot(TOKEN, session=NullSession())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     updates = [Update(update_id=i, message=Message(
         message_id=i, date=now, chat=Chat(id=1000 + i % 100, type="private"),
         from_user=User(id=1000 + i % 100, is_bot=False, first_name="u"), text=f"t{i}")) for i in range(n)]

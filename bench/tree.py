@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.store import Store  # noqa: E402
-from tests.support.factories import make_user  # noqa: E402
+from bot.store import Store
+from tests.support.factories import make_user
 
 NOW = "2026-11-23T09:00:00+08:00"
 LEVELS = (1, 10, 200, 4789)  # organisations per level: 5,000 in all
@@ -35,7 +35,7 @@ async def build(store: Store) -> tuple[int, int]:
     await make_user(store, 1)
     parents: dict[int, int | None] = {}
     next_id, previous = 1, [None]
-    for level, count in enumerate(LEVELS):
+    for count in LEVELS:
         current = []
         for i in range(count):
             parents[next_id] = previous[i % len(previous)]

@@ -11,10 +11,9 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.strategy import FSMStrategy
-from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.strategy import FSMStrategy
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock
@@ -89,7 +88,7 @@ class App:
     outbox: Outbox
 
     @classmethod
-    async def create(cls, settings: Settings) -> "App":
+    async def create(cls, settings: Settings) -> App:
         store = await Store.open(settings.database_path)
         clock = Clock(settings.timezone)
         i18n = I18n(default=settings.default_language)

@@ -1,7 +1,7 @@
 """Time as an injected object so tests can control it."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -24,7 +24,7 @@ class FakeClock(Clock):
 
     def __init__(self, tz: ZoneInfo, start: datetime | None = None) -> None:
         super().__init__(tz)
-        self._now = (start or datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)).astimezone(tz)
+        self._now = (start or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)).astimezone(tz)
 
     def now(self) -> datetime:
         return self._now

@@ -2,7 +2,8 @@
 synchronous filters run in place rather than in a worker thread."""
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Filter

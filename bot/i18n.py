@@ -84,7 +84,7 @@ class I18n:
                 for k, v in params.items()}
         return template.format(**safe)
 
-    def translator(self, locale: str | None) -> "Translator":
+    def translator(self, locale: str | None) -> Translator:
         return Translator(self, locale or self.default)
 
 

@@ -1,13 +1,14 @@
 """Per-update data derived from the injected dependencies: the actor, their language, `_`."""
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.errors import DomainError
 from bot.services import points

@@ -17,8 +17,13 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
-    TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError, TelegramNotFound, TelegramRetryAfter,
-    TelegramServerError, TelegramUnauthorizedError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 
@@ -112,7 +117,7 @@ class Outbox:
                     by_chat[push.chat_id].append(push)
                 sem = asyncio.Semaphore(self._concurrency)
 
-                async def chat_worker(pushes: list[Push]) -> None:
+                async def chat_worker(pushes: list[Push], sem: asyncio.Semaphore = sem) -> None:
                     async with sem:
                         for push in pushes:
                             await self._deliver(push)
@@ -135,7 +140,7 @@ class Outbox:
                 timeout = min(timeout, max(delta, 0.05))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _deliver(self, push: Push) -> None:
@@ -152,7 +157,7 @@ class Outbox:
             except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as exc:
                 log.warning("push %s refused: %s", push.id, exc.message)
                 await self.store.mark_push_final(push.id, "failed", exc.message)
-            except (TelegramNetworkError, TelegramServerError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, TelegramNetworkError, TelegramServerError, OSError) as exc:
                 if push.attempts + 1 >= MAX_ATTEMPTS:
                     await self.store.mark_push_final(push.id, "failed", str(exc))
                 else:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable
+from typing import Any
 
 import aiosqlite
 
 from bot.models import Org, Question, QuestionText, User
-from dataclasses import dataclass, replace
 
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
@@ -511,9 +512,8 @@ class _Base:
                     future.set_exception(value)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock:
-            async with self._db.execute(sql, tuple(params)) as cur:
-                return await cur.fetchone()
+        async with self._lock, self._db.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self._lock:  # one trip to the database thread (a cursor's execute + fetchall + close is three)
@@ -1292,7 +1292,8 @@ class _CertQueries(_Base):
                 raise Conflict("uncertified")
             cur = await db.execute(
                 """INSERT INTO cert_invites (org_id, token_hash, addressee_id, note, created_by, created_at, expires_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""", (org_id, token_hash, addressee_id, note, created_by, now, expires_at))
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (org_id, token_hash, addressee_id, note, created_by, now, expires_at))
             invite_id = cur.lastrowid
             await write_audit(db, created_by, org_id, "cert.invite", f"cert_invite:{invite_id}", None,
                               {"addressee_id": addressee_id, "note": note, "expires_at": expires_at}, now)
@@ -1882,8 +1883,8 @@ class _QuizQueries(_Base):
     async def ensure_weekly_set(self, period: str, scope: int, question_ids: list[int], now: str) -> bool:
         """Draws the set unless one exists (the scheduler's Monday draw); True when written."""
         async with self._tx() as db:
-            cur = await db.execute("INSERT INTO weekly_sets (period, scope, question_ids, created_at) VALUES (?, ?, ?, ?) "
-                                   "ON CONFLICT (period, scope) DO NOTHING",
+            cur = await db.execute("INSERT INTO weekly_sets (period, scope, question_ids, created_at) "
+                                   "VALUES (?, ?, ?, ?) ON CONFLICT (period, scope) DO NOTHING",
                                    (period, scope, json.dumps(question_ids), now))
             return cur.rowcount > 0
 
@@ -1897,8 +1898,9 @@ class _QuizQueries(_Base):
                 if await cur.fetchone():
                     raise Conflict("weekly_taken")
             await db.execute(
-                "INSERT INTO weekly_sets (period, scope, question_ids, published_by, created_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (period, scope) DO UPDATE SET question_ids = excluded.question_ids, "
+                "INSERT INTO weekly_sets (period, scope, question_ids, published_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (period, scope) "
+                "DO UPDATE SET question_ids = excluded.question_ids, "
                 "published_by = excluded.published_by, created_at = excluded.created_at",
                 (period, scope, json.dumps(question_ids), by, now))
             await write_audit(db, by, org_id, "quiz.weekly_publish", period, None,
@@ -2033,7 +2035,7 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
-    async def open(cls, path: Path | str) -> "Store":
+    async def open(cls, path: Path | str) -> Store:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
@@ -2084,7 +2086,8 @@ class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _Points
         """Stores the choice, creating the row for a visitor who has not registered yet."""
         async with self._tx(users=(user.id,)) as db:
             await db.execute(
-                """INSERT INTO users (id, first_name, last_name, username, tg_language, language, created_at, updated_at)
+                """INSERT INTO users (id, first_name, last_name, username, tg_language, language, created_at,
+                                      updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at""",
                 (user.id, user.first_name, user.last_name, user.username, user.tg_language, language, now, now))
@@ -2212,7 +2215,7 @@ _ORG_COLUMNS = ("id, name, region, kind, parent_id, certified_at, join_approval,
 
 
 def _org(row: aiosqlite.Row) -> Org:
-    values = {k: row[k] for k in row.keys()}
+    values = {k: row[k] for k in row.keys()}  # noqa: SIM118 - `in` on a sqlite3.Row tests its values
     values["join_approval"] = bool(values["join_approval"])
     values["protect_content"] = bool(values["protect_content"])
     return Org(**values)
@@ -2238,7 +2241,7 @@ def question_body_json(texts: dict[str, QuestionText]) -> str:
 
 
 def _user(row: aiosqlite.Row) -> User:
-    return User(**{k: row[k] for k in row.keys()})
+    return User(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - `in` on a sqlite3.Row tests its values
 
 
 def _split_sql(script: str) -> list[str]:

@@ -4,7 +4,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 

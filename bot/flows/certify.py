@@ -20,8 +20,16 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.filters import Registered
-from bot.handlers.certify import (CertCD, CertDecideCD, RenameDecideCD, notify_application, notify_decision,
-                                  notify_rename_decided, push_all, send_invite)
+from bot.handlers.certify import (
+    CertCD,
+    CertDecideCD,
+    RenameDecideCD,
+    notify_application,
+    notify_decision,
+    notify_rename_decided,
+    push_all,
+    send_invite,
+)
 from bot.handlers.orgpick import org_label
 from bot.i18n import I18n, Raw, Translator
 from bot.outbox import Outbox

@@ -24,7 +24,8 @@ from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import I18n, Translator
 from bot.render import excel
 from bot.render.excel import RawRow, RowProblem
-from bot.services import member_import, members as svc
+from bot.services import member_import
+from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -145,7 +146,8 @@ async def report(message: Message, _: Translator, org, result: member_import.Imp
     lines = [_("import.summary", org=org.name, added=result.added, present=result.present,
                rejected=len(result.rejected))]
     if result.ignored_sheets:
-        lines.append(_("import.ignored_sheets", sheet=result.sheet, others=_("import.list_sep").join(result.ignored_sheets)))
+        others = _("import.list_sep").join(result.ignored_sheets)
+        lines.append(_("import.ignored_sheets", sheet=result.sheet, others=others))
     markup = None
     if result.pending:
         lines.append(_("import.offer_branches", count=len(result.pending),

@@ -19,12 +19,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.outbox import Outbox, text_push
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.filters import Registered
 from bot.i18n import I18n, Translator
 from bot.models import Org
+from bot.outbox import Outbox, text_push
 from bot.services import invites
 from bot.services.invites import JoinOffer, JoinResult
 from bot.services.roles import Actor

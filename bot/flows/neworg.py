@@ -26,7 +26,6 @@ from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
 
-
 TEXT = F.text & ~F.text.startswith("/")  # typed input; commands go on to their own handlers
 
 

@@ -7,7 +7,8 @@ service re-checks owner, open attempt and shown position on every press (fair pl
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -21,8 +22,18 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.filters import Registered
-from bot.flows.quiz_view import (QuizCD, WeeklyCD, WrongbookCD, after_kb, question_kb, question_text, review_texts,
-                                 summary_text, wrongbook_kb, wrongbook_text)
+from bot.flows.quiz_view import (
+    QuizCD,
+    WeeklyCD,
+    WrongbookCD,
+    after_kb,
+    question_kb,
+    question_text,
+    review_texts,
+    summary_text,
+    wrongbook_kb,
+    wrongbook_text,
+)
 from bot.handlers.profile import MenuCD
 from bot.i18n import Translator
 from bot.services import quiz, wrongbook

@@ -1,9 +1,10 @@
 """Texts and keyboards of the quizzes: one question per message, results with explanations."""
 from __future__ import annotations
 
+from html import escape as _escape
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from html import escape as _escape
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Translator
@@ -11,6 +12,7 @@ from bot.models import Question
 from bot.services import quiz, wrongbook
 from bot.services.quiz import LETTERS, Result, Shown
 from bot.store import QuizItem
+
 
 def quote(text: str) -> str:
     return _escape(text, quote=False)

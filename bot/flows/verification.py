@@ -64,7 +64,7 @@ def build_router() -> Router:
         flow = await state.get_data()
         try:
             await bot.delete_message(message.chat.id, message.message_id)
-        except Exception:  # not fatal: the number is still never stored
+        except Exception:  # noqa: BLE001 - not fatal: the number is still never stored
             log.info("could not delete the ID-number message of user %s", actor.id)
         try:
             masked = await verification.verify(store, clock, settings.secret_key, actor.id,

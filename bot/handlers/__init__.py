@@ -3,11 +3,22 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.flows import (import_members, import_questions, join, member_edit, neworg, quiz, registration,
-                       verification)
 from bot.flows import certify as certify_flow
-from bot.handlers import (audit, cancel, cert_links, certify, common, errors, invite, learner, members, org,
-                          profile, question_bank)
+from bot.flows import import_members, import_questions, join, member_edit, neworg, quiz, registration, verification
+from bot.handlers import (
+    audit,
+    cancel,
+    cert_links,
+    certify,
+    common,
+    errors,
+    invite,
+    learner,
+    members,
+    org,
+    profile,
+    question_bank,
+)
 
 
 def build_routers() -> list[Router]:

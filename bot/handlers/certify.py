@@ -8,7 +8,8 @@ Every press re-checks the role in the service (SEC-4); pushes to the other side 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject

@@ -3,7 +3,8 @@ registration (REG-6). Each kind of link owns a prefix; later features add theirs
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram.types import Message
 

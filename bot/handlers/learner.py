@@ -14,8 +14,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.filters import Registered
-from bot.handlers.screens import show_screen
 from bot.handlers.profile import MenuCD
+from bot.handlers.screens import show_screen
 from bot.i18n import Raw, Translator
 from bot.models import Question
 from bot.render.charts import Series, bar_chart_png

@@ -15,8 +15,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.screens import show_screen
 from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
+from bot.handlers.screens import show_screen
 from bot.i18n import I18n, Translator
 from bot.render import excel
 from bot.services import members as svc

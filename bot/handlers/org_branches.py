@@ -26,7 +26,8 @@ def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tupl
     body = "\n".join(lines) if lines else _("branches.none")
     kb = InlineKeyboardBuilder()
     for b in items:
-        kb.button(text=("  └ " if b.parent_id else "") + b.name, callback_data=BranchCD(act="view", org=org.id, br=b.id))
+        kb.button(text=("  └ " if b.parent_id else "") + b.name,
+                  callback_data=BranchCD(act="view", org=org.id, br=b.id))
     kb.button(text=_("branches.btn_add_general"), callback_data=BranchCD(act="add", org=org.id, kind="general"))
     kb.button(text=_("branches.btn_add_branch"), callback_data=BranchCD(act="add", org=org.id, kind="branch"))
     back_button(kb, _, org.id)

@@ -9,9 +9,9 @@ edges come out smooth without an anti-aliasing backend.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Sequence
 
 from PIL import Image, ImageDraw
 

@@ -124,7 +124,7 @@ def looks_like_questions(data: bytes, known_labels: Iterable[Mapping[str, str]] 
         read_question_rows(data, known_labels=known_labels, max_rows=1)
     except SheetError as exc:
         return exc.code in ("too_many_rows", "empty") and exc.params.get("header", False)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any other failure means: not a question sheet
         return False
     return True
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -434,8 +435,8 @@ async def get_file(state: SandboxState, p: Params) -> Any:
 async def get_chat(state: SandboxState, p: Params) -> Any:
     uid = chat_of(state, p, check_blocked=False)
     prof = state.users[uid]
-    gifts = {k: True for k in ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
-                               "gifts_from_channels")}
+    gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
+                           "gifts_from_channels"), True)
     return {**state.chat_json(prof), "accent_color_id": prof.id % 7, "max_reaction_count": 11,
             "accepted_gift_types": gifts}
 

@@ -186,7 +186,8 @@ async def contact(request: web.Request) -> web.Response:
     body = await read_body(request)
     if not body.get("phone"):
         return json_response(own_contact(state, prof))
-    shared: dict[str, Any] = {"phone_number": str(body["phone"]), "first_name": str(body.get("first_name") or "Contact")}
+    shared: dict[str, Any] = {"phone_number": str(body["phone"]),
+                              "first_name": str(body.get("first_name") or "Contact")}
     if body.get("last_name"):
         shared["last_name"] = str(body["last_name"])
     if body.get("user_id") is not None:

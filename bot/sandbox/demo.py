@@ -49,8 +49,9 @@ GENERAL, BRANCH = "机关党总支", "第一党支部"  # a 党总支 and a 党�
 # A made-up but well-formed ID number (region 410105 金水区, born 1980-01-01): RNV-2 checks pass.
 DEMO_ID_NUMBER = "41010519800101123" + check_digit("41010519800101123")
 
-_NAMES = ("王建国 刘洋 陈静 杨帆 黄磊 赵敏 周杰 吴婷 徐强 孙丽 胡斌 朱琳 高峰 林芳 何伟 郭敏 马超 罗娟 梁涛 宋佳 "
-          "郑凯 谢红 韩冰 唐亮 冯雪 于洋 董梅 萧然").split()
+_NAMES = ["王建国", "刘洋", "陈静", "杨帆", "黄磊", "赵敏", "周杰", "吴婷", "徐强", "孙丽",
+          "胡斌", "朱琳", "高峰", "林芳", "何伟", "郭敏", "马超", "罗娟", "梁涛", "宋佳",
+          "郑凯", "谢红", "韩冰", "唐亮", "冯雪", "于洋", "董梅", "萧然"]
 
 
 def demo_members() -> list[RawRow]:
@@ -61,8 +62,9 @@ def demo_members() -> list[RawRow]:
 
 
 async def seed_demo_data(app: Any) -> None:
-    """Seeds the bot's database for the demo (idempotent), then the demo question bank. A database whose people clash with the demo's (a phone or
-    ID number bound to another account) keeps what it has: the sandbox still starts."""
+    """Seeds the bot's database for the demo (idempotent), then the demo question bank. A database whose
+    people clash with the demo's (a phone or ID number bound to another account) keeps what it has: the
+    sandbox still starts."""
     try:
         await _seed(app)
     except DomainError as exc:

@@ -22,8 +22,8 @@ SIMPLE_TAGS = {
 SUPPORTED_TAGS = set(SIMPLE_TAGS) | {"a", "span", "pre", "blockquote", "tg-emoji"}
 NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 SAFE_URL = re.compile(r"^(https?|tg|ton|mailto)://|^mailto:", re.IGNORECASE)
-TRIM_CHARS = " \t\n\r\f\v\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-             "\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+TRIM_CHARS = (" \t\n\r\f\v\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+              "\u200b\u2028\u2029\u202f\u205f\u3000\ufeff")
 
 
 class EntityParseError(ValueError):
@@ -316,7 +316,8 @@ def check_markup(markup: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | N
             if not isinstance(button, dict) or not str(button.get("text") or ""):
                 raise ValueError("can't parse inline keyboard button: Text must be non-empty")
             if len(button) < 2:
-                raise ValueError("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                raise ValueError("can't parse inline keyboard button: "
+                                 "Text buttons are unallowed in the inline keyboard")
             if "callback_data" in button and not 1 <= len(str(button["callback_data"]).encode()) <= 64:
                 raise ValueError("BUTTON_DATA_INVALID")
             if "url" in button and not str(button["url"]).strip():

@@ -16,9 +16,10 @@ import mimetypes
 import secrets
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -51,7 +52,7 @@ class Signal:
                 return False
             try:
                 await asyncio.wait_for(event.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return predicate()
 
 
@@ -379,7 +380,7 @@ class SandboxState:
             if chat_id is not None:
                 windows.append((self._chat_windows.setdefault(chat_id, deque()),
                                 self.rate_limit.get("per_chat_per_s")))
-            for window, budget in windows:
+            for window, _budget in windows:
                 while window and window[0] <= now - 1.0:
                     window.popleft()
             if any(budget is not None and len(window) >= budget for window, budget in windows):

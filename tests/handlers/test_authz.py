@@ -12,10 +12,10 @@ import ast
 import asyncio
 import re
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import openpyxl
 import pytest

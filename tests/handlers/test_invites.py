@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 import sqlite3
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from io import BytesIO
 
 import pytest
@@ -76,7 +76,7 @@ async def test_mem_6_create_with_each_option(client_factory, store, settings, cl
     row = db(settings).execute("SELECT * FROM invites").fetchone()
     assert row["token_hash"] == hmac.new(settings.secret_key, token.encode(), hashlib.sha256).hexdigest()
     assert token not in " ".join(str(v) for v in tuple(row))  # only the hash is stored
-    assert row["expires_at"] == (clock.now() + timedelta(days=days)).astimezone(timezone.utc).isoformat(
+    assert row["expires_at"] == (clock.now() + timedelta(days=days)).astimezone(UTC).isoformat(
         timespec="seconds")
     assert row["max_uses"] == max_uses and row["uses"] == 0 and row["created_by"] == ADMIN
     assert row["branch_id"] == (branch_id(settings, branch) if branch else None)
@@ -463,7 +463,7 @@ async def test_mem_6_use_limit_is_a_condition_of_the_write(store, settings, cloc
     org_id = await setup_org(store)
     invite_id = await store.create_invite(org_id, None, "h", ADMIN, clock.now().isoformat(),
                                           "2099-01-01T00:00:00+00:00", 1)
-    now, now_utc = clock.now().isoformat(), clock.now().astimezone(timezone.utc).isoformat()
+    now, now_utc = clock.now().isoformat(), clock.now().astimezone(UTC).isoformat()
     await store.join_by_invite(invite_id, org_id, None, ADMIN, "甲", "+8613900000001", now, now_utc)
     with pytest.raises(Conflict) as exc:
         await store.join_by_invite(invite_id, org_id, None, ADMIN, "乙", "+8613900000002", now, now_utc)

@@ -6,7 +6,6 @@ from aiogram.methods import SendMessage, SetMyCommands
 
 from bot.clock import FakeClock
 from bot.errors import DomainError
-
 from bot.flows.neworg import NewOrgCD
 from bot.handlers.org_common import AdminCD, BranchCD, OrgCD
 from bot.handlers.orgpick import OrgPickCD

@@ -38,8 +38,9 @@ async def test_learn_3_one_scored_attempt_is_a_store_rule(store, clock):
     await make_user(store, USER)
     ids = list(await make_bank(store, 3))
     await store.create_attempt(USER, "weekly", "2026-11-23", ids, "t", period="2026-W48", scope=0)
-    from bot.store import Conflict
     import pytest
+
+    from bot.store import Conflict
 
     with pytest.raises(Conflict):
         await store.create_attempt(USER, "weekly", "2026-11-23", ids, "t", period="2026-W48", scope=0)

@@ -1,6 +1,7 @@
 """Phone normalisation and masking (REG-2, MEM-4, SEC-5)."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.render.phone import InvalidPhone, country_code, mask_phone, normalize_phone, phone_tail
 

@@ -12,12 +12,29 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
-    TelegramBadRequest, TelegramForbiddenError, TelegramNotFound, TelegramRetryAfter, TelegramServerError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import (
-    BotCommand, BotCommandScopeChat, BotCommandScopeDefault, BufferedInputFile, ChatFullInfo, File,
-    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, MenuButtonCommands, Message, MessageEntity,
-    ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyParameters, User,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    BufferedInputFile,
+    ChatFullInfo,
+    File,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    MenuButtonCommands,
+    Message,
+    MessageEntity,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+    User,
 )
 from aiohttp.test_utils import TestServer
 from PIL import Image

@@ -1,7 +1,7 @@
 """Test data written straight into the store (for tests about what comes after it exists)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from bot.store import Store
 

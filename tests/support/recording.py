@@ -3,22 +3,40 @@ client that feeds updates to the dispatcher as a person would (aiogram's own tes
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, AsyncGenerator
+from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
-    AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, GetFile, GetMe, SendDocument, SendMessage,
-    SendPhoto, TelegramMethod,
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetFile,
+    GetMe,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
 )
 from aiogram.types import (
-    CallbackQuery, Chat, Contact, Document, File, InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User,
+    CallbackQuery,
+    Chat,
+    Contact,
+    Document,
+    File,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    PhotoSize,
+    Update,
+    User,
 )
 
 BOT_ID = 1000000001
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class RecordingSession(BaseSession):

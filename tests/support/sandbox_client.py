@@ -10,9 +10,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,7 @@ class Sandbox:
         return self.request("POST", path, body if body is not None else {}, **kw)
 
     def user(self, first_name: str = "测试", phone: str | None = None, language_code: str = "zh",
-             **extra: Any) -> "SandboxUser":
+             **extra: Any) -> SandboxUser:
         body = {"first_name": first_name, "language_code": language_code, **extra}
         if phone:
             body["phone"] = phone

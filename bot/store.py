@@ -19,6 +19,10 @@ from typing import Any
 import aiosqlite
 
 from bot.models import Org, Question, QuestionText, User
+from bot.repositories.activities import ActivityQueries
+from bot.repositories.manuscripts import ManuscriptQueries
+from bot.repositories.tasks import TaskQueries
+from bot.repositories.work_schema import WORK_MIGRATIONS
 
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
@@ -336,6 +340,7 @@ MIGRATIONS: list[str] = [
     INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
     INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
     """,
+    *WORK_MIGRATIONS,  # task notices, activities, manuscripts (WORK-1..3): bot/repositories/*.py
 ]
 
 _USER_COLUMNS = (
@@ -2022,7 +2027,7 @@ class _LearnerQueries(_Base):
 
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
-            _QuestionQueries, _QuizQueries, _LearnerQueries):
+            _QuestionQueries, _QuizQueries, _LearnerQueries, TaskQueries, ActivityQueries, ManuscriptQueries):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -21,6 +21,13 @@ from bot.handlers import (
 )
 
 
+def work_routers() -> list[Router]:
+    from bot.flows import task_compose
+    from bot.handlers import tasks
+
+    return [task_compose.build_router(), tasks.build_router()]
+
+
 def build_routers() -> list[Router]:
     return [
         quiz.build_answer_router(),  # quiz button presses (LEARN-2, 3, 5): the hot path, tried first
@@ -50,5 +57,7 @@ def build_routers() -> list[Router]:
         # learning (LEARN-2..5, 7, 8)
         quiz.build_router(),
         learner.build_router(),
+        # admin work: task notices, activities, manuscripts (WORK-1..3, LEARN-7)
+        *work_routers(),
         common.build_fallback_router(),
     ]

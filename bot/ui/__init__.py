@@ -1,0 +1,1 @@
+"""What handlers and flows share: CallbackData factories, StatesGroups, keyboard builders."""

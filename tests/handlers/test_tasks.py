@@ -1,0 +1,156 @@
+"""WORK-1 task notices through the dispatcher: the /task flow, notices through the outbox with a confirm
+button, /tasks for members and admins, remind the pending (5 minutes apart), withdraw; SEC-1 protect_content,
+SEC-3 audit, SEC-4 role checks on stale and forged buttons."""
+from __future__ import annotations
+
+from aiogram.methods import SendMessage
+
+from bot.ui.tasks import TaskAction, TaskCD
+from tests.support.factories import make_member, make_org, make_user
+from tests.support.sql import file_rows as rows
+
+ADMIN, OUTSIDER = 100001, 100009
+MEMBERS = [(200000 + i, f"成员{i:02d}") for i in range(6)]   # registered members of the organisation
+LOWER = [(210000 + i, f"下级{i:02d}") for i in range(3)]     # registered members of the lower organisation
+
+
+async def setup(store):
+    await make_user(store, ADMIN, "王管理", verified=True)
+    await make_user(store, OUTSIDER, "外人", verified=True)
+    org = await make_org(store, "某县委宣传部", ADMIN, branches=["第一支部", "第二支部"], certified=True)
+    lower = await make_org(store, "某乡党委", OUTSIDER, certified=True, parent_id=org)
+    for n, (uid, name) in enumerate(MEMBERS):
+        phone = await make_user(store, uid, name)
+        await make_member(store, org, name, phone, "第一支部" if n < 3 else "第二支部", activated=True)
+    await make_member(store, org, "未注册", "+8613900000999", "第一支部")
+    for uid, name in LOWER:
+        await make_member(store, lower, name, await make_user(store, uid, name), activated=True)
+    return org, lower
+
+
+async def compose(c, body="请于本周学习党章第一章。", target="仅本组织", deadline=None, confirm=True):
+    await c.send("/task")
+    sent = await c.send(body)
+    sent = await c.click(sent.button(target))
+    if target == "选定的支部":
+        sent = await c.click(sent.button("第一支部"))
+        sent = await c.click(sent.button("选好了"))
+    if deadline:
+        sent = await c.send(deadline)
+    else:
+        sent = await c.click(sent.button("不设截止时间"))
+    sent = await c.click(sent.button("需要确认" if confirm else "不需要确认"))
+    return sent
+
+
+def pushed_to(session, since: int) -> dict[int, list[SendMessage]]:
+    out: dict[int, list[SendMessage]] = {}
+    for call in session.calls[since:]:
+        if isinstance(call, SendMessage):
+            out.setdefault(call.chat_id, []).append(call)
+    return out
+
+
+async def test_work_1_task_to_org_only_reaches_its_registered_members_protected(client_factory, store, outbox,
+                                                                                 session, settings):
+    await setup(store)
+    c = client_factory(ADMIN)
+    preview = await compose(c)
+    assert "将发送给 <b>6</b> 人" in preview.text and "共 7 名成员" in preview.text
+    sent = await c.click(preview.button("发送"))
+    assert "任务 #1 已发出，共 6 人" in sent.text
+    before = len(session.calls)
+    await outbox.flush()
+    pushes = pushed_to(session, before)
+    assert set(pushes) == {uid for uid, _ in MEMBERS}
+    notice = pushes[MEMBERS[0][0]][0]
+    assert "请于本周学习党章第一章" in notice.text and notice.protect_content is True  # SEC-1: on by default
+    assert [b.text for row in notice.reply_markup.inline_keyboard for b in row] == ["✅ 确认收到"]
+    audit = rows(settings, "SELECT action, target FROM audit_log WHERE action = 'task.send'")
+    assert audit == [("task.send", "task:1")]  # SEC-3
+
+
+async def test_work_1_subtree_and_branches_targets(client_factory, store, outbox):
+    await setup(store)
+    c = client_factory(ADMIN)
+    assert "将发送给 <b>9</b> 人" in (await compose(c, target="本组织及全部下级组织")).text
+    await c.send("/cancel")
+    assert "将发送给 <b>3</b> 人" in (await compose(c, target="选定的支部")).text
+
+
+async def test_work_1_confirm_twice_and_member_tasks_list(client_factory, store, outbox, session):
+    await setup(store)
+    admin = client_factory(ADMIN)
+    await admin.click((await compose(admin)).button("发送"))
+    await outbox.flush()
+    uid = MEMBERS[0][0]
+    m = client_factory(uid)
+    listing = await m.send("/tasks")
+    assert "#1 某县委宣传部" in listing.text and "待确认" in listing.text
+    first = await m.click(listing.button("确认任务 #1"))
+    assert first.answers[-1].text == "已确认，谢谢！"
+    second = await m.click(listing.button("确认任务 #1"))
+    assert second.answers[-1].text == "您已经确认过这个任务了。"
+    assert "已确认" in (await m.send("/tasks")).text
+
+
+async def test_work_1_admin_view_remind_once_per_5_minutes_and_withdraw(client_factory, store, outbox, session,
+                                                                       clock):
+    await setup(store)
+    admin = client_factory(ADMIN)
+    await admin.click((await compose(admin)).button("发送"))
+    await outbox.flush()
+    for uid, _ in MEMBERS[:2]:
+        await client_factory(uid).click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    listing = await admin.send("/tasks")
+    view = await admin.click(listing.button("#1"))
+    assert "共 6 人 · 已送达 6 · 已确认 2 · 待确认 4 · 无法送达 0" in view.text
+    assert all(f"• {name}" in view.text for _, name in MEMBERS[2:])
+    assert f"• {MEMBERS[0][1]}" not in view.text
+    before = len(session.calls)
+    reminded = await admin.click(view.button("提醒未确认的人"))
+    assert "已向 4 名未确认的成员发送提醒" in reminded.text
+    await outbox.flush()
+    assert set(pushed_to(session, before)) == {uid for uid, _ in MEMBERS[2:]} | {ADMIN}
+    again = await admin.click(view.button("提醒未确认的人"))
+    assert "请 5 分钟后再试" in again.answers[-1].text
+    clock.advance(minutes=5)
+    assert "已向 4 名" in (await admin.click(view.button("提醒未确认的人"))).text
+    ask = await admin.click(view.button("撤回任务"))
+    done = await admin.click(ask.button("确认撤回"))
+    assert "任务 #1 已撤回" in done.text
+    late = await client_factory(MEMBERS[5][0]).click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    assert late.answers[-1].text == "这个任务已被撤回。"
+    assert "没有学习任务" in (await client_factory(MEMBERS[5][0]).send("/tasks")).text
+
+
+async def test_work_1_bad_input_zero_members_bad_deadline(client_factory, store):
+    await make_user(store, ADMIN, "王管理", verified=True)
+    await make_org(store, "空组织", ADMIN, branches=["甲支部"], certified=True)
+    c = client_factory(ADMIN)
+    await c.send("/task")
+    sent = await c.send("内容")
+    refused = await c.click(sent.button("仅本组织"))
+    assert "没有能收到任务的人" in refused.answers[-1].text
+    assert "第 3 步" not in refused.text  # the flow stays at the target step
+    await c.send("/cancel")
+    await make_member(store, 1, "甲", await make_user(store, 300001, "甲"), "甲支部")
+    await c.send("/task")
+    sent = await c.click((await c.send("内容")).button("仅本组织"))
+    assert "格式" in (await c.send("明天下午")).text
+    assert "必须晚于现在" in (await c.send("2020-01-01 10:00")).text
+    assert "第 4 步" in (await c.send("2030-01-01 10:00")).text
+
+
+async def test_sec_4_forged_admin_buttons_refused(client_factory, store, outbox):
+    await setup(store)
+    admin = client_factory(ADMIN)
+    await admin.click((await compose(admin)).button("发送"))
+    outsider = client_factory(OUTSIDER)
+    # forged: an admin of another organisation presses this organisation's task buttons
+    for action in (TaskAction.open, TaskAction.remind, TaskAction.withdraw_yes):
+        sent = await outsider.click(TaskCD(action=action, task_id=1).pack())
+        assert sent.answers[-1].text == "您没有执行此操作的权限。"
+    # forged: a person who was not sent the task confirms it
+    sent = await outsider.click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    assert sent.answers[-1].text == "您没有执行此操作的权限。"

@@ -19,6 +19,8 @@ from typing import Any
 import aiosqlite
 
 from bot.models import Org, Question, QuestionText, User
+from bot.repositories.due import MIGRATION as DUE_MIGRATION
+from bot.repositories.due import DueRepository
 
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
@@ -336,6 +338,8 @@ MIGRATIONS: list[str] = [
     INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
     INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
     """,
+    # 13: due work, every scheduled time as a row (bot/repositories/due.py, swept by bot/scheduler.py)
+    DUE_MIGRATION,
 ]
 
 _USER_COLUMNS = (
@@ -2022,7 +2026,7 @@ class _LearnerQueries(_Base):
 
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
-            _QuestionQueries, _QuizQueries, _LearnerQueries):
+            _QuestionQueries, _QuizQueries, _LearnerQueries, DueRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -20,6 +20,8 @@ import aiosqlite
 
 from bot.models import Org, Question, QuestionText, User
 from bot.repositories.activities import ActivityQueries
+from bot.repositories.due import MIGRATION as DUE_MIGRATION
+from bot.repositories.due import DueRepository
 from bot.repositories.manuscripts import ManuscriptQueries
 from bot.repositories.tasks import TaskQueries
 from bot.repositories.work_schema import WORK_MIGRATIONS
@@ -340,7 +342,9 @@ MIGRATIONS: list[str] = [
     INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
     INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
     """,
-    *WORK_MIGRATIONS,  # task notices, activities, manuscripts (WORK-1..3): bot/repositories/*.py
+    # 13: due work, every scheduled time as a row (bot/repositories/due.py, swept by bot/scheduler.py)
+    DUE_MIGRATION,
+    *WORK_MIGRATIONS,  # 14-16: task notices, activities, manuscripts (WORK-1..3): bot/repositories/work_schema.py
 ]
 
 _USER_COLUMNS = (
@@ -2027,7 +2031,8 @@ class _LearnerQueries(_Base):
 
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
-            _QuestionQueries, _QuizQueries, _LearnerQueries, TaskQueries, ActivityQueries, ManuscriptQueries):
+            _QuestionQueries, _QuizQueries, _LearnerQueries, DueRepository, TaskQueries, ActivityQueries,
+            ManuscriptQueries):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

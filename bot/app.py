@@ -103,6 +103,10 @@ class App:
         for kind, handler in quiz.due_handlers(store, clock).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
+        from bot.handlers.tasks import due_reminder_handler  # WORK-1: the reminder before a task's deadline
+        from bot.services.tasks import DUE_KIND as TASK_REMIND
+
+        sweeper.register(TASK_REMIND, due_reminder_handler(store, clock, i18n, outbox))
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)

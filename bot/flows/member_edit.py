@@ -17,6 +17,7 @@ from bot.i18n import Translator
 from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.activities import member_work_buttons
 
 NONE = 0  # "no branch" in branch buttons
 
@@ -83,6 +84,8 @@ def card_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
     for action in ("name", "phone", "branch", "remove"):
         kb.button(text=_(f"memberedit.btn_{action}"),
                   callback_data=MemberCD(action="rm" if action == "remove" else action, member_id=m.id))
+    for text, data in member_work_buttons(_, m.id):  # WORK-2, WORK-3, LEARN-7: attended, points, correspondent
+        kb.button(text=text, callback_data=data)
     kb.adjust(2)
     return kb.as_markup()
 

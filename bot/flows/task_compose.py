@@ -4,7 +4,7 @@ people it reaches, then sending through the outbox (protect_content per the orga
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import F, Router
@@ -59,7 +59,7 @@ class TaskDraft:
     async def load(cls, state: FSMContext) -> TaskDraft:
         raw = (await state.get_data()).get(KEY)
         try:
-            return cls(**raw)
+            return cls(**(raw if isinstance(raw, dict) else {}))
         except TypeError:  # missing, or written by another version of the flow
             await state.clear()
             raise DomainError("task.draft_lost") from None
@@ -203,7 +203,8 @@ async def send(query: CallbackQuery, state: FSMContext, store: Store, actor: Act
     target = await svc.make_target(store, actor, draft.org_id, draft.target, draft.branch_ids)
     sent = await svc.send_task(store, clock, actor, target, draft.body, file_kind=draft.file_kind if data else None,
                                file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
-                               needs_confirm=draft.needs_confirm)
+                               needs_confirm=draft.needs_confirm,
+                               remind_before=timedelta(minutes=deps["settings"].task_remind_minutes))
     await state.clear()
     await outbox.enqueue(*notice_pushes(_.i18n, clock, sent, data))
     if isinstance(query.message, Message):

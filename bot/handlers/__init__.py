@@ -22,10 +22,11 @@ from bot.handlers import (
 
 
 def work_routers() -> list[Router]:
-    from bot.flows import task_compose
-    from bot.handlers import tasks
+    from bot.flows import activity_create, manuscript_submit, task_compose
+    from bot.handlers import activities, review, tasks
 
-    return [task_compose.build_router(), tasks.build_router()]
+    return [task_compose.build_router(), tasks.build_router(), activity_create.build_router(),
+            activities.build_router(), manuscript_submit.build_router(), review.build_router()]
 
 
 def build_routers() -> list[Router]:

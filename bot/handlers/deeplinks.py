@@ -19,8 +19,9 @@ def openers() -> dict[str, Opener]:
     """prefix → handler(message, payload_rest, **data). Imported lazily to keep layers one-way."""
     from bot.flows.certify import open_cert  # CERT-2: c_<token>
     from bot.flows.join import open_join  # MEM-6: j_<token>
+    from bot.handlers.activities import open_checkin  # WORK-2: a_<token>, the activity's check-in QR code
 
-    return {"j": open_join, "c": open_cert}
+    return {"j": open_join, "c": open_cert, "a": open_checkin}
 
 
 async def open_payload(payload: str, message: Message, _: Translator, **data: Any) -> None:

@@ -158,8 +158,10 @@ class ManuscriptQueries(_Base):
 
     async def manuscript_counts(self, org_id: int) -> ManuscriptCounts:
         row = await self._one(
-            """SELECT SUM(CASE WHEN action = 'submitted' THEN 1 ELSE 0 END), SUM(CASE WHEN action = 'forwarded' THEN 1 ELSE 0 END),
-                      SUM(CASE WHEN action = 'accepted' THEN 1 ELSE 0 END) FROM manuscript_steps WHERE org_id = ?""", (org_id,))
+            """SELECT SUM(CASE WHEN action = 'submitted' THEN 1 ELSE 0 END),
+                      SUM(CASE WHEN action = 'forwarded' THEN 1 ELSE 0 END),
+                      SUM(CASE WHEN action = 'accepted' THEN 1 ELSE 0 END)
+               FROM manuscript_steps WHERE org_id = ?""", (org_id,))
         assert row is not None
         return ManuscriptCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 

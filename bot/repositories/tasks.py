@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
+
+from bot.repositories.due import drop_due, put_due
 
 if TYPE_CHECKING:
     from bot.store import _Base
@@ -43,9 +46,9 @@ class Target:
         if self.kind == ORG:
             return "m.org_id = ?", [self.org_id]
         marks = ",".join("?" * len(self.branch_ids)) or "NULL"
-        return (f"m.org_id = ? AND (m.branch_id IN ({marks}) OR m.branch_id IN "
-                f"(SELECT id FROM branches WHERE parent_id IN ({marks})))",
-                [self.org_id, *self.branch_ids, *self.branch_ids])
+        where = (f"m.org_id = ? AND (m.branch_id IN ({marks}) OR m.branch_id IN "
+                 f"(SELECT id FROM branches WHERE parent_id IN ({marks})))")
+        return where, [self.org_id, *self.branch_ids, *self.branch_ids]
 
     def branches_text(self) -> str:
         return ",".join(str(b) for b in self.branch_ids)
@@ -135,8 +138,10 @@ class TaskQueries(_Base):
 
     async def create_task(self, org_id: int, actor_id: int, body: str, file_kind: str | None,
                           file_name: str | None, target: Target, deadline: str | None, needs_confirm: bool,
-                          now: str) -> tuple[int, list[Recipient]]:
-        """The task and its recipients (the target's registered users now), in one transaction."""
+                          now: str, remind_at: datetime | None = None, remind_kind: str = "task_remind"
+                          ) -> tuple[int, list[Recipient]]:
+        """The task, its recipients (the target's registered users now) and the due row of its automatic
+        reminder, in one transaction."""
         where, params = target.sql()
         async with self._tx() as db:
             cur = await db.execute(
@@ -153,6 +158,8 @@ class TaskQueries(_Base):
                 """SELECT r.user_id, r.name, COALESCE(u.language, u.tg_language) AS language, r.confirmed_at
                    FROM task_recipients r JOIN users u ON u.id = r.user_id WHERE r.task_id = ? ORDER BY r.user_id""",
                 (task_id,))
+            if remind_at is not None:
+                await put_due(db, remind_kind, f"task:{task_id}", remind_at)
             await audit(db, actor_id, org_id, "task.send", f"task:{task_id}", None,
                               {"target": target.kind, "recipients": len(list(rows)), "deadline": deadline}, now)
         return task_id, [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
@@ -224,7 +231,7 @@ class TaskQueries(_Base):
             rows = await db.execute_fetchall("SELECT reminders FROM tasks WHERE id = ?", (task_id,))
             return int(next(iter(rows))[0])
 
-    async def withdraw_task(self, task_id: int, actor_id: int, now: str) -> bool:
+    async def withdraw_task(self, task_id: int, actor_id: int, now: str, remind_kind: str = "task_remind") -> bool:
         async with self._tx() as db:
             cur = await db.execute("UPDATE tasks SET status = 'withdrawn', withdrawn_at = ? WHERE id = ? "
                                    "AND status = 'open'", (now, task_id))
@@ -232,6 +239,7 @@ class TaskQueries(_Base):
                 return False
             rows = await db.execute_fetchall("SELECT org_id FROM tasks WHERE id = ?", (task_id,))
             org_id = int(next(iter(rows))[0])
+            await drop_due(db, remind_kind, f"task:{task_id}")
             await audit(db, actor_id, org_id, "task.withdraw", f"task:{task_id}", {"status": "open"},
                               {"status": "withdrawn"}, now)
             return True

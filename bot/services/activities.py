@@ -9,6 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
@@ -29,6 +30,8 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
 _WINDOW_RE = re.compile(
     r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\s+(\d{1,2})[:：](\d{2})\s*[-~至到—]+\s*"
     r"(?:(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\s+)?(\d{1,2})[:：](\d{2})\s*$")
+
+_ADJUST_RE = re.compile(r"^\s*([+\-＋－]?\d{1,6})\s*(.*)$", re.S)
 
 QR, CODE, ADMIN = "qr", "code", "admin"
 
@@ -163,14 +166,33 @@ async def check_in_by_code(store: Store, clock: Clock, actor: Actor, raw_code: s
     return await _check_in(store, clock, activity, actor.id, actor.user.phone, CODE, None)
 
 
-async def recent_for_member(store: Store, clock: Clock, actor: Actor, member_id: int
-                            ) -> tuple[dict[str, object], list[ActivityRow]]:
-    """The member (a member record of an organisation the actor administers) and the activities of that
-    organisation whose window is open now, for "mark attended"."""
+async def member_for_admin(store: Store, actor: Actor, member_id: int) -> dict[str, Any]:
+    """A member record of an organisation the actor administers (checked now, SEC-4)."""
     member = await store.get_member(member_id)
     if member is None:
         raise DomainError("stale_button")
     actor.require_admin_of(int(member["org_id"]))
+    return member
+
+
+def parse_adjustment(raw: str) -> tuple[int, str]:
+    """'+5 参加志愿服务' or '-3 违反纪律': a signed whole number, then the reason (LEARN-7)."""
+    found = _ADJUST_RE.match(raw or "")
+    if not found:
+        raise DomainError("activity.bad_adjustment")
+    amount = int(found.group(1).replace("＋", "+").replace("－", "-"))
+    reason = found.group(2).strip()
+    if not reason:
+        raise DomainError("points.reason_required")
+    if amount == 0 or abs(amount) > points.ADJUST_LIMIT:
+        raise DomainError("points.bad_amount", limit=points.ADJUST_LIMIT)
+    return amount, reason
+
+
+async def recent_for_member(store: Store, clock: Clock, actor: Actor, member_id: int
+                            ) -> tuple[dict[str, Any], list[ActivityRow]]:
+    """The member and the activities of their organisation whose window is open now, for "mark attended"."""
+    member = await member_for_admin(store, actor, member_id)
     now = clock.now()
     found = [a for a in await store.org_activities([int(member["org_id"])], limit=50)
              if _window(a)[0] <= now <= _window(a)[1]]

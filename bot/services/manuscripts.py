@@ -29,6 +29,12 @@ class Manuscript:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitted:
+    manuscript: Manuscript
+    admins: list[tuple[int, str | None]]  # (user id, language) of the organisation's admins, told of it
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     manuscript: Manuscript
     action: str
@@ -99,14 +105,14 @@ async def submit_orgs(store: Store, actor: Actor) -> list[CorrespondentOrg]:
 
 
 async def submit(store: Store, clock: Clock, actor: Actor, org_id: int, title: str, body: str, column: str,
-                 files: Sequence[Attachment]) -> Manuscript:
+                 files: Sequence[Attachment]) -> Submitted:
     if org_id not in {o.org_id for o in await submit_orgs(store, actor)}:
         raise NotAllowed("manuscript.not_correspondent")
     if len(files) > MAX_FILES:
         raise DomainError("manuscript.too_many_files", limit=MAX_FILES)
     ms_id = await store.submit_manuscript(actor.id, org_id, clean_title(title), clean_body(body),
                                           clean_column(column), list(files), clock.now().isoformat())
-    return await _load(store, ms_id)
+    return Submitted(await _load(store, ms_id), await store.org_admin_ids(org_id))
 
 
 async def _load(store: Store, ms_id: int) -> Manuscript:

@@ -31,7 +31,7 @@ from bot.store import Store
 
 MAX_BODY = 3000  # leaves room for the notice's header and deadline under Telegram's 4,096
 REMIND_EVERY = timedelta(minutes=5)
-REMIND_BEFORE = timedelta(hours=2)  # the automatic reminder, before the deadline (per deployment: App)
+REMIND_BEFORE = timedelta(hours=2)  # the automatic reminder, before the deadline (TASK_REMIND_MINUTES)
 PAGE = 20
 DUE_KIND = "task_remind"
 TARGETS = (SUBTREE, ORG, BRANCHES)
@@ -143,11 +143,10 @@ async def send_task(store: Store, clock: Clock, actor: Actor, target: Target, bo
     now = clock.now()
     if deadline is not None and deadline <= now:
         raise DomainError("task.deadline_past")
+    remind_at = max(deadline - remind_before, now).astimezone(UTC) if deadline is not None else None
     task_id, recipients = await store.create_task(
         org.id, actor.id, clean_body(body), file_kind, file_name, target,
-        utc_text(deadline) if deadline else None, needs_confirm, now.isoformat())
-    if deadline is not None:
-        await store.put_due_now(DUE_KIND, f"task:{task_id}", max(deadline - remind_before, now).astimezone(UTC))
+        utc_text(deadline) if deadline else None, needs_confirm, now.isoformat(), remind_at, DUE_KIND)
     task = await store.get_task(task_id)
     assert task is not None
     return SentTask(task, recipients, org.protect_content)
@@ -238,6 +237,6 @@ async def due_reminder(store: Store, task_id: int) -> Reminder | None:
 
 async def withdraw(store: Store, clock: Clock, actor: Actor, task_id: int) -> TaskRow:
     task = await _admin_task(store, actor, task_id)
-    if not await store.withdraw_task(task_id, actor.id, clock.now().isoformat()):
+    if not await store.withdraw_task(task_id, actor.id, clock.now().isoformat(), DUE_KIND):
         raise DomainError("task.withdrawn")
     return await _task(store, task.id)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from aiogram import F
@@ -17,11 +17,10 @@ from bot.outbox import file_push, text_push
 from bot.repositories.tasks import MyTask, Recipient, TaskRow, task_push_key
 from bot.services.tasks import Reminder, SentTask, TaskView, deadline_of
 
-
 NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes on to its own handler
 
 
-class TaskAction(str, Enum):
+class TaskAction(StrEnum):
     confirm = "c"
     open = "o"
     page = "p"
@@ -38,7 +37,7 @@ class TaskCD(CallbackData, prefix="tk"):
     page: int = 0
 
 
-class ComposeAction(str, Enum):
+class ComposeAction(StrEnum):
     target = "t"        # value: 0 subtree, 1 org, 2 branches
     branch = "b"        # value: branch id (toggle)
     branches_done = "bd"

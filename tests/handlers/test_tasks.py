@@ -3,6 +3,8 @@ button, /tasks for members and admins, remind the pending (5 minutes apart), wit
 SEC-3 audit, SEC-4 role checks on stale and forged buttons."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from aiogram.methods import SendMessage
 
 from bot.ui.tasks import TaskAction, TaskCD
@@ -154,3 +156,51 @@ async def test_sec_4_forged_admin_buttons_refused(client_factory, store, outbox)
     # forged: a person who was not sent the task confirms it
     sent = await outsider.click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
     assert sent.answers[-1].text == "您没有执行此操作的权限。"
+
+
+async def test_work_1_automatic_reminder_2h_before_deadline_to_the_pending_only(client_factory, store, outbox,
+                                                                                session, clock, i18n):
+    from bot.handlers.tasks import due_reminder_handler
+    from bot.scheduler import Sweeper
+
+    sweeper = Sweeper(store, clock)
+    sweeper.register("task_remind", due_reminder_handler(store, clock, i18n, outbox))
+    await setup(store)
+    admin = client_factory(ADMIN)  # the clock stands at 2026-11-23 17:00 in Shanghai
+    await admin.click((await compose(admin, deadline="2026-11-24 12:00")).button("发送"))
+    await outbox.flush()
+    await client_factory(MEMBERS[0][0]).click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    clock.advance(hours=16, minutes=59)  # 10:59, one minute before the reminder is due
+    assert await sweeper.sweep() == 0
+    clock.advance(minutes=1)
+    before = len(session.calls)
+    assert await sweeper.sweep() == 1
+    await outbox.flush()
+    pushes = pushed_to(session, before)
+    assert set(pushes) == {uid for uid, _ in MEMBERS[1:]}
+    assert "还没有确认" in pushes[MEMBERS[1][0]][0].text and "截止时间：2026-11-24 12:00" in pushes[MEMBERS[1][0]][0].text
+    clock.advance(minutes=10)  # a second run of the handler (a crash before its row was marked) adds nothing
+    mark = len(session.calls)
+    await due_reminder_handler(store, clock, i18n, outbox)(SimpleNamespace(ref="task:1"), clock.now())
+    await sweeper.sweep()
+    await outbox.flush()
+    assert not pushed_to(session, mark)
+
+
+async def test_work_1_withdrawn_task_gets_no_automatic_reminder(client_factory, store, outbox, session, clock, i18n):
+    from bot.handlers.tasks import due_reminder_handler
+    from bot.scheduler import Sweeper
+
+    sweeper = Sweeper(store, clock)
+    sweeper.register("task_remind", due_reminder_handler(store, clock, i18n, outbox))
+    await setup(store)
+    admin = client_factory(ADMIN)
+    await admin.click((await compose(admin, deadline="2026-11-24 12:00")).button("发送"))
+    await outbox.flush()
+    view = await admin.click((await admin.send("/tasks")).button("#1"))
+    await admin.click((await admin.click(view.button("撤回任务"))).button("确认撤回"))
+    clock.advance(days=1)
+    before = len(session.calls)
+    await sweeper.sweep()
+    await outbox.flush()
+    assert not pushed_to(session, before)

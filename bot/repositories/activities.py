@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.repositories.tasks import Target, audit, target_of
+from bot.repositories.tasks import Target, target_of, write_audit
 
 if TYPE_CHECKING:
     from bot.store import _Base
@@ -65,7 +65,7 @@ class ActivityQueries(_Base):
                     (org_id, kind, title, starts_at, ends_at, points, target.kind, target.branches_text(), token,
                      code_word, actor_id, now))
                 activity_id = int(cur.lastrowid or 0)
-                await audit(db, actor_id, org_id, "activity.create", f"activity:{activity_id}", None,
+                await write_audit(db, actor_id, org_id, "activity.create", f"activity:{activity_id}", None,
                             {"title": title, "kind": kind, "points": points, "starts_at": starts_at,
                              "ends_at": ends_at}, now)
                 return activity_id
@@ -102,7 +102,7 @@ class ActivityQueries(_Base):
             if cur.rowcount != 1:
                 return False
             if marked_by is not None:
-                await audit(db, marked_by, org_id, "activity.mark", f"activity:{activity_id}", None,
+                await write_audit(db, marked_by, org_id, "activity.mark", f"activity:{activity_id}", None,
                             {"user_id": user_id, "name": name}, now)
             return True
 

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.repositories.tasks import audit
+from bot.repositories.tasks import write_audit
 
 if TYPE_CHECKING:
     from bot.store import _Base
@@ -81,7 +81,7 @@ class ManuscriptQueries(_Base):
                                    (int(value), now, member_id, org_id))
             if cur.rowcount != 1:
                 return False
-            await audit(db, actor_id, org_id, "member.correspondent", f"member:{member_id}",
+            await write_audit(db, actor_id, org_id, "member.correspondent", f"member:{member_id}",
                         {"correspondent": not value}, {"correspondent": value}, now)
             return True
 
@@ -152,7 +152,9 @@ class ManuscriptQueries(_Base):
             await db.execute("INSERT INTO manuscript_steps (manuscript_id, org_id, action, to_org_id, actor_id, "
                              "reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (ms_id, at_org_id, action, to_org_id, actor_id, reason, now))
-            await audit(db, actor_id, at_org_id, f"manuscript.{action}", f"manuscript:{ms_id}", None,
+            audit_action = ("manuscript.forward" if action == "forwarded" else
+                            "manuscript.accept" if action == "accepted" else "manuscript.reject")
+            await write_audit(db, actor_id, at_org_id, audit_action, f"manuscript:{ms_id}", None,
                         {"to_org_id": to_org_id, "reason": reason}, now)
             return True
 

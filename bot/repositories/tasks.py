@@ -23,7 +23,7 @@ else:
 SUBTREE, ORG, BRANCHES = "subtree", "org", "branches"
 
 
-async def audit(db: aiosqlite.Connection, actor_id: int, org_id: int | None, action: str, target: str,
+async def write_audit(db: aiosqlite.Connection, actor_id: int, org_id: int | None, action: str, target: str,
                 before: Any, after: Any, at: str) -> None:
     """bot.store.write_audit's row, written here so that the repositories never import the store
     (at merge: the audit repository's function)."""
@@ -160,7 +160,7 @@ class TaskQueries(_Base):
                 (task_id,))
             if remind_at is not None:
                 await put_due(db, remind_kind, f"task:{task_id}", remind_at)
-            await audit(db, actor_id, org_id, "task.send", f"task:{task_id}", None,
+            await write_audit(db, actor_id, org_id, "task.send", f"task:{task_id}", None,
                               {"target": target.kind, "recipients": len(list(rows)), "deadline": deadline}, now)
         return task_id, [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -240,7 +240,7 @@ class TaskQueries(_Base):
             rows = await db.execute_fetchall("SELECT org_id FROM tasks WHERE id = ?", (task_id,))
             org_id = int(next(iter(rows))[0])
             await drop_due(db, remind_kind, f"task:{task_id}")
-            await audit(db, actor_id, org_id, "task.withdraw", f"task:{task_id}", {"status": "open"},
+            await write_audit(db, actor_id, org_id, "task.withdraw", f"task:{task_id}", {"status": "open"},
                               {"status": "withdrawn"}, now)
             return True
 

@@ -204,3 +204,35 @@ async def test_work_1_withdrawn_task_gets_no_automatic_reminder(client_factory, 
     await sweeper.sweep()
     await outbox.flush()
     assert not pushed_to(session, before)
+
+
+async def test_work_1_task_with_a_file_sends_the_file_then_the_notice(client_factory, store, outbox, session):
+    from aiogram.methods import SendDocument
+    from aiogram.types import Document
+
+    await setup(store)
+    c = client_factory(ADMIN)
+    await c.send("/task")
+    c.session.files["files/f1"] = c.session.files["f1"] = b"%PDF-1.4 task"
+    sent = await c._feed(message=c._message(
+        document=Document(file_id="f1", file_unique_id="f1", file_name="学习材料.pdf", file_size=13),
+        caption="请阅读附件"))
+    sent = await c.click(sent.button("仅本组织"))
+    sent = await c.click(sent.button("不设截止时间"))
+    preview = await c.click(sent.button("不需要确认"))
+    assert "附件：学习材料.pdf" in preview.text
+    await c.click(preview.button("发送"))
+    before = len(session.calls)
+    await outbox.flush()
+    to_first = [call for call in session.calls[before:] if getattr(call, "chat_id", None) == MEMBERS[0][0]]
+    assert isinstance(to_first[0], SendDocument) and isinstance(to_first[1], SendMessage)
+    assert "请阅读附件" in to_first[1].text and to_first[1].reply_markup is None  # no confirmation asked
+
+
+async def test_work_1_a_button_of_a_lost_draft_says_so(client_factory, store):
+    await setup(store)
+    c = client_factory(ADMIN)
+    preview = await compose(c)
+    await c.send("/cancel")
+    sent = await c.click(preview.button("发送"))
+    assert sent.answers[-1].text == "任务草稿已失效，请重新发送 /task。"

@@ -155,7 +155,8 @@ class ManuscriptQueries(_Base):
             audit_action = ("manuscript.forward" if action == "forwarded" else
                             "manuscript.accept" if action == "accepted" else "manuscript.reject")
             await write_audit(db, actor_id, at_org_id, audit_action, f"manuscript:{ms_id}", None,
-                        {"to_org_id": to_org_id, "reason": reason}, now)
+                        {k: v for k, v in (("status", status), ("to_org_id", to_org_id), ("reason", reason)) if v},
+                        now)
             return True
 
     async def manuscript_counts(self, org_id: int) -> ManuscriptCounts:

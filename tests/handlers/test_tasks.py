@@ -72,6 +72,18 @@ async def test_work_1_task_to_org_only_reaches_its_registered_members_protected(
     assert audit == [("task.send", "task:1")]  # SEC-3
 
 
+async def test_sec_1_notice_not_protected_when_the_organisation_turned_it_off(client_factory, store, outbox,
+                                                                              session):
+    org, _lower = await setup(store)
+    async with store.raw_tx() as db:
+        await db.execute("UPDATE orgs SET protect_content = 0 WHERE id = ?", (org,))
+    c = client_factory(ADMIN)
+    await c.click((await compose(c)).button("发送"))
+    before = len(session.calls)
+    await outbox.flush()
+    assert {m.protect_content for msgs in pushed_to(session, before).values() for m in msgs} == {False}
+
+
 async def test_work_1_subtree_and_branches_targets(client_factory, store, outbox):
     await setup(store)
     c = client_factory(ADMIN)

@@ -238,7 +238,7 @@ async def test_learn_1_english_headers_and_reasons(client_factory, store, settin
     rows = [["single", "Capital of China?", "Shanghai", "Beijing", "b", "Beijing."],
             ["single", "Broken", "x", "y", "Z", ""]]
     sent = await c.document(xlsx(rows, header=header), "q.xlsx")
-    assert "Added: 1" in sent.text and "Not imported: 1 rows" in sent.text
+    assert "Added: 1" in sent.text and "Not imported: 1 row\n" in sent.text
     table = table_of(sent)
     assert table[0][-2:] == ["Reason not imported", "Row"]
     assert table[1][-2:] == ["The answer's Z is not an option (this question has A–B)", 3]

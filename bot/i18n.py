@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import tomllib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,9 @@ _CASE = re.compile(r"(=\d+|zero|one|two|few|many|other)\s*\{((?:[^{}]|\{\w+\})*)
 
 
 @cache
-def _plural_rule(locale: str) -> Any:
-    return Locale.parse(locale).plural_form
+def _plural_rule(locale: str) -> Callable[[float], str]:
+    rule: Callable[[float], str] = Locale.parse(locale).plural_form
+    return rule
 
 
 def expand_plurals(locale: str, template: str, params: dict[str, Any]) -> str:
@@ -46,7 +48,7 @@ def expand_plurals(locale: str, template: str, params: dict[str, Any]) -> str:
     the CLDR category, then `other`); `#` in the case becomes the count's placeholder."""
     def one_block(match: re.Match[str]) -> str:
         name, body = match.group(1), match.group(2)
-        cases = dict(_CASE.findall(body))
+        cases: dict[str, str] = dict(_CASE.findall(body))
         count = params.get(name)
         if not isinstance(count, int | float):
             raise TypeError(f"plural parameter {name!r} must be a number, got {count!r}")

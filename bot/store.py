@@ -26,7 +26,7 @@ from bot.repositories.certification import CertificationRepository
 from bot.repositories.fsm import FsmRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
-from bot.repositories.members import MembersRepository, Membership
+from bot.repositories.members import Membership, MembersRepository
 from bot.repositories.orgs import OrgsRepository
 from bot.repositories.outbox import OutboxRepository, Push
 from bot.repositories.points import PointsRepository

@@ -16,6 +16,7 @@ from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_one, last_id
 from bot.repositories.questions import question_from_row
 
+
 @dataclass(frozen=True, slots=True)
 class AttemptHead:
     """A quiz attempt without its items: what every press re-checks (owner, open, question shown now)."""
@@ -63,7 +64,8 @@ def _head(row: aiosqlite.Row) -> AttemptHead:
 def _item(row: aiosqlite.Row, question: Question | None = None) -> QuizItem:
     given = row["given"]
     return QuizItem(row["i_pos"], question or question_from_row(row),
-                    tuple(json.loads(given)) if given is not None else None, None if row["i_correct"] is None else bool(row["i_correct"]), row["answered_at"])
+                    tuple(json.loads(given)) if given is not None else None,
+                    None if row["i_correct"] is None else bool(row["i_correct"]), row["answered_at"])
 
 
 class QuizzesRepository(Repository):

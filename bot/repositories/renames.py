@@ -73,8 +73,9 @@ class RenamesRepository(Repository):
                                        limit: int = 30) -> list[RenameRow]:
         """Pending requests to these upper organisations, and to the operator (roots) when asked."""
         ids = sorted(set(upper_ids))
-        rows = await self._all(f"{_RENAME_SELECT} WHERE r.status = 'pending' AND (r.upper_id IN ({marks(ids) or 'NULL'}) "
-                               f"OR (? AND r.upper_id IS NULL)) ORDER BY r.id LIMIT ?", [*ids, int(roots), limit])
+        uppers = marks(ids) or "NULL"
+        rows = await self._all(f"{_RENAME_SELECT} WHERE r.status = 'pending' AND (r.upper_id IN ({uppers}) "
+                               "OR (? AND r.upper_id IS NULL)) ORDER BY r.id LIMIT ?", [*ids, int(roots), limit])
         return [RenameRow(*tuple(r)) for r in rows]
 
     async def decide_rename(self, req_id: int, approve: bool, actor_id: int, reason: str | None, now: str) -> bool:

@@ -14,6 +14,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock
@@ -26,6 +27,7 @@ from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
 from bot.scheduler import JobSpec, Scheduler
+from bot.services import quiz
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -96,10 +98,13 @@ class App:
         bot = build_bot(settings)
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
-        from bot.services.quiz import scheduled_jobs as quiz_jobs  # weekly draw, challenge time limits
-
-        for spec in quiz_jobs(store, clock):
-            scheduler.add(spec)
+        # LEARN-3: the weekly set drawn on Monday 00:00 in the configured zone; challenges past their time
+        # limit closed and paid (a restart loses nothing: both read the database)
+        scheduler.add(JobSpec("weekly_draw", lambda: quiz.draw_weekly(store, clock),
+                              CronTrigger(day_of_week="mon", hour=0, minute=0, timezone=clock.tz),
+                              misfire_grace_time=6 * 3600))
+        scheduler.add(JobSpec("challenge_timeouts", lambda: quiz.expire_challenges(store, clock),
+                              IntervalTrigger(minutes=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox)
 

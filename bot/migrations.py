@@ -320,6 +320,21 @@ MIGRATIONS: list[str] = [
     INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
     INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
     """,
+    # 13: due work, every scheduled time as a row (bot/repositories/due.py, swept by bot/scheduler.py)
+    """
+    CREATE TABLE due_work (
+        id         INTEGER PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        ref        TEXT NOT NULL,
+        due_at     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        done_at    TEXT,
+        tries      INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        UNIQUE (kind, ref)
+    );
+    CREATE INDEX due_work_pending ON due_work (done_at, due_at)
+    """,
 ]
 
 

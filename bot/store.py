@@ -23,6 +23,7 @@ from bot.migrations import MIGRATIONS, split_sql
 from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
+from bot.repositories.due import DueRepository
 from bot.repositories.fsm import FsmRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
@@ -77,7 +78,7 @@ class _Lru:
 
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
-            OutboxRepository, FsmRepository, AuditRepository):
+            OutboxRepository, FsmRepository, AuditRepository, DueRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -1,0 +1,38 @@
+"""Counts how tests press buttons: by label on the message that carried them, or with callback data.
+
+    .venv/bin/python -m tests.support.count_presses [dirs...]   (default: tests/handlers tests/e2e tests/sandbox)
+
+A `.click(` is callback data handed in directly (packed by hand, or lifted from a Sent with `.button(`);
+`.press(` / `.press_latest(` find the button by its label; a sandbox `/press` POST with "data" is packed.
+Lines marked `# forged:` or `# stale:` are the clicks meant to send data no real button carries now."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+PATTERNS = {
+    "press by label": re.compile(r"\.press(_latest)?\("),
+    "click, data from sent.button()": re.compile(r"\.click\([^\n]*\.button\("),
+    "click, data packed": re.compile(r"\.click\((?![^\n]*\.button\()"),
+    "sandbox /press with data": re.compile(r"/press\",\s*\{[^}]*\"data\""),
+}
+MARKED = re.compile(r"# (forged|stale):")
+
+
+def count(paths: list[Path]) -> dict[str, int]:
+    totals = dict.fromkeys([*PATTERNS, "of the clicks, marked forged/stale"], 0)
+    for path in paths:
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            for line in file.read_text().splitlines():
+                for name, pattern in PATTERNS.items():
+                    totals[name] += len(pattern.findall(line))
+                if ".click(" in line and MARKED.search(line):
+                    totals["of the clicks, marked forged/stale"] += line.count(".click(")
+    return totals
+
+
+if __name__ == "__main__":
+    dirs = [Path(a) for a in sys.argv[1:]] or [Path("tests/handlers"), Path("tests/e2e"), Path("tests/sandbox")]
+    for d in dirs:
+        print(d, count([d]))

@@ -41,16 +41,16 @@ async def test_sec_3_audit_pages_ten_at_a_time_both_ways(client_factory, store):
     first = await c.send("/audit")
     assert first.text.count("组织改名") == 10 and "名22 → 名23" in first.text and "名13 → 名14" in first.text
     assert [b for b, _ in first.buttons()] == ["较早 ▶"]
-    second = await c.click(first.button("较早"))
+    second = await c.press(first, "较早")
     assert "第 2 页" in second.text and "名13 → 名14" not in second.text
     assert "名12 → 名13" in second.text and "名3 → 名4" in second.text and "名2 → 名3" not in second.text
     assert [b for b, _ in second.buttons()] == ["◀ 较新", "较早 ▶"]
-    third = await c.click(second.button("较早"))
+    third = await c.press(second, "较早")
     assert third.text.count("组织改名") == 3 and "名0 → 名1" in third.text
     assert [b for b, _ in third.buttons()] == ["◀ 较新"]
-    back = await c.click(third.button("较新"))
+    back = await c.press(third, "较新")
     assert "第 2 页" in back.text and back.text.count("组织改名") == 10 and "名3 → 名4" in back.text
-    top = await c.click(back.button("较新"))
+    top = await c.press(back, "较新")
     assert "第 1 页" in top.text and "名22 → 名23" in top.text and [b for b, _ in top.buttons()] == ["较早 ▶"]
 
 
@@ -73,5 +73,5 @@ async def test_sec_3_audit_from_the_org_card_and_english(client_factory, store):
     await fill(store, org, 1)
     c = client_factory(MAIN, language_code="en")
     card = await c.click(OrgCD(act="card", org=org).pack())
-    log = await c.click(card.button("Audit log"))
+    log = await c.press(card, "Audit log")
     assert "renamed the organisation" in log.text and "名0 → 名1" in log.text

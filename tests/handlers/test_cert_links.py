@@ -32,12 +32,12 @@ async def test_cert_1_links_are_listed_and_a_revoked_one_stops_working(client_fa
     await rc.send((await store.get_user(C_ADMIN)).phone)
     await rc.send("请尽快申请认证")
     panel = await rc.click(CertCD(act="panel", org=r).pack())
-    listing = await rc.click(panel.button("🔗 已发出的认证邀请"))
+    listing = await rc.press(panel, "🔗 已发出的认证邀请")
     assert "<b>河南省委宣传部</b> 发出的、仍然有效的认证邀请" in listing.text
     assert "#2 · 仅限 陈主任 使用" in listing.text and "留言：请尽快申请认证" in listing.text
     assert "#1 · 任何收到链接的管理员都可使用" in listing.text and "有效期至 2026-11-30" in listing.text
     assert [b for b, _ in listing.buttons()] == ["🚫 撤销 #2", "🚫 撤销 #1", "⬅️ 返回"]
-    revoked = await rc.click(listing.button("🚫 撤销 #1"))
+    revoked = await rc.press(listing, "🚫 撤销 #1")
     assert revoked.answers[-1].text == "已撤销认证邀请 #1。"
     assert "#1 ·" not in revoked.text and [b for b, _ in revoked.buttons()] == ["🚫 撤销 #2", "⬅️ 返回"]
     assert await rows(store, "SELECT id, revoked_at IS NOT NULL FROM cert_invites ORDER BY id") == [(1, 1), (2, 0)]

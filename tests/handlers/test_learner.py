@@ -93,14 +93,14 @@ async def test_learn_4_records_page_through(store, client_factory, clock):
     first = await client.send("/records")
     assert "第 1/3 页，共 23 次" in first.text and "1. 10:00" in first.text
     assert f"<b>{clock.today()}</b>" in first.text
-    second = await client.click(first.button("下一页"))
+    second = await client.press(first, "下一页")
     edit = second.of(EditMessageText)[-1]
     assert "第 2/3 页" in edit.text and "11. 10:00" in edit.text and "20. 10:00" in edit.text
     assert "21." not in edit.text
-    third = await client.click(second.button("下一页"))
+    third = await client.press(second, "下一页")
     assert "第 3/3 页" in third.text and "23. 10:00" in third.text and f"<b>{start}</b>" in third.text
     assert "下一页" not in str(third.buttons())
-    back = await client.click(third.button("上一页"))
+    back = await client.press(third, "上一页")
     assert "第 2/3 页" in back.text
     beyond = await client.click(RecordsCD(page=99).pack())  # a made-up page shows the last one
     assert "第 3/3 页" in beyond.text
@@ -114,7 +114,7 @@ async def test_learn_4_review_answers_and_explanations(store, client_factory, cl
                                              Item(q1, None, False)], day=clock.today().isoformat())
     client = client_factory(ME)
     listing = await client.send("/records")
-    sent = await client.click(listing.button("1. 每日答题 2/5"))
+    sent = await client.press(listing, "1. 每日答题 2/5")
     assert sent.of(SendMessage) and sent.answers[-1].text is None
     text = sent.text
     assert "成绩 <b>2/5</b>（正确率 40%）· 积分 2 分" in text

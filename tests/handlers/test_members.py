@@ -41,12 +41,12 @@ async def test_mem_7_list_pages_ten_with_totals_and_protected(client_factory, st
     assert "共 23 人" in msg.text and "第 1/3 页" in msg.text
     assert msg.text.count("  ⚪ 未激活") == 10
     assert "成员00  13900000000  第二支部  ⚪ 未激活" in msg.text
-    page2 = await c.click(sent.button("下一页"))
+    page2 = await c.press(sent, "下一页")
     assert "第 2/3 页" in page2.text and "11. 成员10" in page2.text
-    page3 = await c.click(page2.button("下一页"))
+    page3 = await c.press(page2, "下一页")
     assert "第 3/3 页" in page3.text and page3.text.count("  ⚪ 未激活") == 3
     assert "下一页" not in [b for b, _ in page3.buttons()][-4:]
-    back = await c.click(page3.button("上一页"))
+    back = await c.press(page3, "上一页")
     assert "第 2/3 页" in back.text
 
 
@@ -65,7 +65,7 @@ async def test_mem_7_search_by_name_or_phone_fragment_pages_the_same(client_fact
     await c.click(MemSearchCD(org_id=org).pack())
     many = await c.send("139")
     assert "符合条件：23 人" in many.text
-    nxt = await c.click(many.button("下一页"))
+    nxt = await c.press(many, "下一页")
     assert "🔍 搜索：139" in nxt.text and "第 2/3 页" in nxt.text
     await c.click(MemSearchCD(org_id=org).pack())
     none = await c.send("%")
@@ -79,9 +79,9 @@ async def test_mem_7_filter_by_branch(client_factory, store):
     menu = await c.click(MemFilterCD(org_id=org).pack())
     labels = [b for b, _ in menu.buttons()]
     assert labels == ["👥 全部成员", "第一支部", "第二支部", "无支部的成员"]
-    first = await c.click(menu.button("第一支部"))
+    first = await c.press(menu, "第一支部")
     assert "🏷 支部：第一支部" in first.text and "符合条件：2 人" in first.text and "第二支部  " not in first.text
-    none = await c.click(menu.button("无支部的成员"))
+    none = await c.press(menu, "无支部的成员")
     assert "无支部者  13700000001  无支部" in none.text and "符合条件：1 人" in none.text
 
 
@@ -111,7 +111,7 @@ async def test_mem_1_add_member_activated_at_once_with_audit(client_factory, sto
     assert "第 2 步" in ask_phone.text
     ask_branch = await c.send("+86 135-0000-0002")
     assert [b for b, _ in ask_branch.buttons()] == ["第一支部", "第二支部", "不属于任何支部"]
-    done = await c.click(ask_branch.button("第二支部"))
+    done = await c.press(ask_branch, "第二支部")
     assert "已添加成员：孙小明（13500000002），第二支部，✅ 已激活" in done.text
     assert rows(settings, "SELECT name, phone, activated_at IS NOT NULL FROM members WHERE org_id = ?", org) == [
         ("孙小明", "+8613500000002", 1)]
@@ -135,7 +135,7 @@ async def test_mem_1_bad_inputs_keep_the_step(client_factory, store, settings):
     ask_branch = await c.send("13500000008")
     assert "第 3 步" in ask_branch.text
     assert "请点击上方的按钮" in (await c.send("第一支部")).text
-    await c.click(ask_branch.button("不属于任何支部"))
+    await c.press(ask_branch, "不属于任何支部")
     assert rows(settings, "SELECT name, branch_id FROM members WHERE phone = '+8613500000008'") == [("张" * 20, None)]
     assert rows(settings, "SELECT count(*) FROM members")[0][0] == 2
 
@@ -148,8 +148,8 @@ async def test_mem_1_copy_from_another_org_shows_only_its_name(client_factory, s
     offer = await c.send("13400000001")
     assert "邻县党外人士学习组织" in offer.text and "复制到本组织" in [b for b, _ in offer.buttons()][0]
     assert "在别处的名字" not in offer.text and "甲支部" not in offer.text
-    ask_branch = await c.click(offer.button("复制到本组织"))
-    done = await c.click(ask_branch.button("第一支部"))
+    ask_branch = await c.press(offer, "复制到本组织")
+    done = await c.press(ask_branch, "第一支部")
     assert "已添加成员：周同志" in done.text
     assert sorted(rows(settings, "SELECT org_id, name FROM members WHERE phone = '+8613400000001'")) == [
         (org, "周同志"), (other, "在别处的名字")]
@@ -157,7 +157,7 @@ async def test_mem_1_copy_from_another_org_shows_only_its_name(client_factory, s
     await make_member(store, other, "另一人", "+8613400000002")
     await _to_phone_step(c, org, "吴同志")
     offer = await c.send("13400000002")
-    assert "没有添加成员" in (await c.click(offer.button("不添加"))).text
+    assert "没有添加成员" in (await c.press(offer, "不添加")).text
     assert rows(settings, "SELECT count(*) FROM members WHERE org_id = ?", org)[0][0] == 1
 
 
@@ -190,23 +190,23 @@ async def test_mem_2_edit_name_phone_branch_and_remove_never_touch_users_or_poin
     c = client_factory(ADMIN)
     card = await c.click(MemberCD(action="open", member_id=member_id).pack())
     assert "郑一" in card.text and "13200000001" in card.text and card.of(SendMessage)[-1].protect_content
-    await c.click(card.button("改姓名"))
+    await c.press(card, "改姓名")
     assert "不能超过" in (await c.send("长" * 21)).text
     assert "姓名已改为 郑二" in (await c.send("郑二")).text
-    await c.click(card.button("改手机号"))
+    await c.press(card, "改手机号")
     assert "位数太少" in (await c.send("1320")).text
     changed = await c.send("13200000003")
     assert "13200000003（✅ 已激活）" in changed.text
-    move = await c.click(card.button("换支部"))
+    move = await c.press(card, "换支部")
     assert [b for b, _ in move.buttons()] == ["第二支部", "不属于任何支部"]
-    assert "已移到：第二支部" in (await c.click(move.button("第二支部"))).text
+    assert "已移到：第二支部" in (await c.press(move, "第二支部")).text
     assert rows(settings, "SELECT m.name, m.phone, b.name, m.activated_at IS NOT NULL FROM members m "
                           "JOIN branches b ON b.id = m.branch_id WHERE m.id = ?", member_id) == [
         ("郑二", "+8613200000003", "第二支部", 1)]
-    confirm = await c.click(card.button("移除"))
+    confirm = await c.press(card, "移除")
     assert "注册信息和积分不受影响" in confirm.text
-    assert "没有移除" in (await c.click(confirm.button("不移除"))).text
-    assert "已把 郑二 从本组织移除" in (await c.click(confirm.button("确认移除"))).text
+    assert "没有移除" in (await c.press(confirm, "不移除")).text
+    assert "已把 郑二 从本组织移除" in (await c.press(confirm, "确认移除")).text
     assert rows(settings, "SELECT count(*) FROM members WHERE id = ?", member_id)[0][0] == 0
     assert rows(settings, "SELECT phone FROM users WHERE id = 200003") == [("+8613200000003",)]
     assert rows(settings, "SELECT sum(amount) FROM points WHERE user_id = 200003") == [(5,)]

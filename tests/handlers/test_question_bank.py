@@ -26,13 +26,13 @@ async def test_learn_1_admin_pages_through_the_bank_from_the_org_card(client_fac
     org, bank = await setup(store)
     c = client_factory(MAIN)
     card = await c.click(OrgPickCD(purpose="org", org_id=org).pack())
-    first = await c.click(card.button("📚 题库"))
+    first = await c.press(card, "📚 题库")
     assert "题库：<b>金水区委宣传部</b>（在用 10 道，已停用 0 道）" in first.text
     assert "第 1–8 道，共 10 道" in first.text
     newest = max(bank)
     assert f"1. #{newest} [单选] 题10：答案是 B" in first.text
     assert [b for b, _ in first.buttons()] == ["1", "2", "3", "4", "5", "6", "7", "8", "下一页 ➡️"]
-    second = await c.click(first.button("下一页 ➡️"))
+    second = await c.press(first, "下一页 ➡️")
     assert "第 9–10 道，共 10 道" in second.text and f"2. #{min(bank)} [单选] 题1：答案是 A" in second.text
     assert [b for b, _ in second.buttons()] == ["1", "2", "⬅️ 上一页"]
 
@@ -45,12 +45,12 @@ async def test_learn_1_open_retire_restore_and_draws_follow(client_factory, stor
                               org_id=org)
     c = client_factory(MAIN)
     page = await c.click(BankCD(act="page", org=org).pack())
-    shown = await c.click(page.button("1"))
+    shown = await c.press(page, "1")
     assert f"<b>题目 #{qid}</b> · 判断 · 金水区委宣传部" in shown.text
     assert "宪法是国家的根本法。" in shown.text and "✅ 答案：正确" in shown.text and "💡 解析：宪法第一条" in shown.text
     assert "无英文版" in shown.text
     assert [b for b, _ in shown.buttons()] == ["⛔ 停用此题", "⬅️ 返回题库"]
-    retired = await c.click(shown.button("⛔ 停用此题"))
+    retired = await c.press(shown, "⛔ 停用此题")
     assert retired.answers[-1].text == "已停用，这道题不会再被抽到。"
     assert "⛔ 已停用" in retired.text and [b for b, _ in retired.buttons()] == ["♻️ 恢复使用", "⬅️ 返回题库"]
     assert rows(settings, "SELECT retired_at FROM questions") == [(clock.now().isoformat(),)]
@@ -59,7 +59,7 @@ async def test_learn_1_open_retire_restore_and_draws_follow(client_factory, stor
     # pressed again (a stale button): nothing more happens
     await c.click(BankCD(act="retire", org=org, q=qid).pack())
     assert len(rows(settings, "SELECT id FROM audit_log WHERE action = 'question.retire'")) == 1
-    listed = await c.click(retired.button("⬅️ 返回题库"))
+    listed = await c.press(retired, "⬅️ 返回题库")
     assert "（在用 0 道，已停用 1 道）" in listed.text and "<s>宪法是国家的根本法。</s>（已停用）" in listed.text
     # a member of the organisation's subtree no longer draws it
     assert await store.draw_for_scope(org, 5) == []
@@ -109,6 +109,6 @@ async def test_learn_1_english_admin_sees_english_texts(client_factory, store):
     c = client_factory(MAIN, language_code="en")
     page = await c.click(BankCD(act="page", org=org).pack())
     assert "Question bank: <b>County Office</b> (1 in use, 0 retired)" in page.text and "English stem" in page.text
-    shown = await c.click(page.button("1"))
+    shown = await c.press(page, "1")
     assert "A. first" in shown.text and "✅ Answer: B" in shown.text and "Explanation: Because." in shown.text
     assert "Has an English version" in shown.text

@@ -56,7 +56,7 @@ async def test_learn_2_daily_quiz_change_answer_submit_explanations_and_capped_p
     second = await me.click(option(first, wrong_letter(first)))  # a wrong answer first …
     assert "第 2/5 题" in second.text
     clock.advance(seconds=3)
-    back = await me.click(second.button("上一题"))
+    back = await me.press(second, "上一题")
     assert "第 1/5 题" in back.text and f"您的答案：{wrong_letter(first)}" in back.text
     clock.advance(seconds=3)
     again = await me.click(option(back, q1_right))  # … changed before submit
@@ -64,7 +64,7 @@ async def test_learn_2_daily_quiz_change_answer_submit_explanations_and_capped_p
     last = await answer_all(me, clock, again)
     assert "第 5/5 题" in last.text
     clock.advance(seconds=3)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "已交卷" in done.text and "5/5（100%）" in done.text and "获得积分：5 分" in done.text
     assert "用时" in done.text and done.text.count("💡 解析：解析") == 5 and "答案与解析" in done.text
     assert await ledger(store) == [("daily", 5)]
@@ -75,7 +75,7 @@ async def test_learn_2_daily_quiz_change_answer_submit_explanations_and_capped_p
     round2 = await me.click(MenuCD(item="quiz").pack())
     assert "第 1/5 题" in round2.text
     last = await answer_all(me, clock, round2)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "已达上限" in done.text
     assert await ledger(store) == [("daily", 5)]
 
@@ -156,7 +156,7 @@ async def test_learn_2_blank_and_multiple_choice_answers(store, clock, client_fa
     clock.advance(seconds=5)
     typed = await me.send(" 全心全意 为人民服务 ")
     assert "您的答案：全心全意 为人民服务" in typed.text
-    done = await me.click(typed.button("交卷"))
+    done = await me.press(typed, "交卷")
     assert "1/1（100%）" in done.text
 
     clock.advance(days=1)
@@ -173,18 +173,18 @@ async def test_learn_2_blank_and_multiple_choice_answers(store, clock, client_fa
             shown = await me.click(option(shown, "A"))
             shown = await me.click(option(shown, "C"))
             assert "您的答案：A、C" in shown.text
-            shown = await me.click(shown.button("确认答案"))
+            shown = await me.press(shown, "确认答案")
         elif "两空" in text:
             bad = await me.send("只有一个")
             assert "这道题有 2 个空" in bad.text
             shown = await me.send("ａｂｃ；第 二")
         elif "这是对的" in text:
-            shown = await me.click(shown.button("正确"))
+            shown = await me.press(shown, "正确")
         else:
             shown = await me.send("全心全意为人民服务")
         if "已是最后一题" in shown.text:
             break
-    done = await me.click(shown.button("交卷"))
+    done = await me.press(shown, "交卷")
     assert "（100%）" in done.text, done.text
 
 

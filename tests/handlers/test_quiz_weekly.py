@@ -18,12 +18,12 @@ async def test_learn_3_weekly_quiz_scores_once_then_practice(store, clock, clien
     first = await me.send("/weekly")
     assert "每周一答" in first.text and "第 1/10 题" in first.text
     last = await answer_all(me, clock, first)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "10/10" in done.text and "获得积分：10 分" in done.text
     again = await me.click(MenuCD(item="weekly").pack())
     assert "这一轮为练习，不计积分" in again.text and "每周一答（练习）" in again.text
     last = await answer_all(me, clock, again)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "不计积分" in done.text
     assert await ledger(store, USER) == [("weekly", 10)]
     # the same set for everyone this week; a new week brings a new set and a new scored attempt
@@ -57,7 +57,7 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     admin = client_factory(ADMIN, "管理员")
     panel = await admin.send("/weekly")
     assert "发布本周题目：某支部" in panel.text or any("某支部" in b for b, _ in panel.buttons())
-    published = await admin.click(panel.button("某支部"))
+    published = await admin.press(panel, "某支部")
     assert "已发布" in published.text and "共 10 题" in published.text
     audit = await store._one("SELECT action, org_id FROM audit_log WHERE action = 'quiz.weekly_publish'")
     assert tuple(audit) == ("quiz.weekly_publish", org)
@@ -67,7 +67,7 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     items = await store._all("SELECT question_id FROM quiz_items")
     assert {r["question_id"] for r in items} == set(own)
     # once somebody started it, it can no longer be replaced; a stranger cannot publish for it
-    refused = await admin.click(panel.button("某支部"))
+    refused = await admin.press(panel, "某支部")
     assert "不能再更换" in refused.answers[0].text
     stranger = client_factory(USER)
     from bot.flows.quiz_view import WeeklyCD
@@ -85,7 +85,7 @@ async def test_learn_3_monday_job_draws_the_global_set_and_operator_can_publish(
     assert await quiz.draw_weekly(store, clock) is False  # exactly once a week
     op = client_factory(OPERATOR_ID, "运维")
     panel = await op.send("/weekly")
-    done = await op.click(panel.button("全局"))
+    done = await op.press(panel, "全局")
     assert "共 4 题" in done.text
 
 
@@ -145,14 +145,14 @@ async def test_learn_5_wrongbook_collects_and_releases_after_two_right_in_a_row(
     me = client_factory(USER)
     first = await me.send("/quiz")
     last = await answer_all(me, clock, first, right=False)
-    await me.click(last.button("交卷"))
+    await me.press(last, "交卷")
     book = await me.send("/wrongbook")
     assert "共 5 题" in book.text and "答错 1 次" in book.text
     for round_no in range(2):
-        shown = await me.click(book.button("练习错题"))
+        shown = await me.press(book, "练习错题")
         assert "错题练习" in shown.text
         last = await answer_all(me, clock, shown)
-        done = await me.click(last.button("交卷"))
+        done = await me.press(last, "交卷")
         assert "错题练习不计积分" in done.text
         book = await me.click(MenuCD(item="wrongbook").pack())
         if round_no == 0:

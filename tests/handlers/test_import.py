@@ -141,7 +141,7 @@ async def test_mem_4_unknown_branches_created_on_request(client_factory, store, 
         ("新支部A", 2), ("新支部B", 1), ("第一支部", 1)]
     assert count(settings, "SELECT count(*) FROM branches WHERE org_id = ?", org) == [(4,)]
     # the button is spent
-    stale = await c.click(ImportCD(action="create", org_id=org).pack())
+    stale = await c.click(sent.button("创建这些支部并导入这 3 行"))  # stale: pressed again once spent
     assert any(a.show_alert and "按钮已失效" in a.text for a in stale.answers)
 
 

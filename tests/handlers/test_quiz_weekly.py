@@ -98,10 +98,10 @@ async def test_challenge_runs_until_the_first_wrong_answer_and_pays_by_streak(st
     assert not any("交卷" in label for label, _ in shown.buttons())
     for n in range(5):
         clock.advance(seconds=3)
-        shown = await me.click(option(shown, right_letter(shown)))
+        shown = await me.press(shown, option(shown, right_letter(shown)))
         assert f"已连续答对 {n + 1} 题" in shown.text
     clock.advance(seconds=3)
-    over = await me.click(option(shown, wrong_letter(shown)))
+    over = await me.press(shown, option(shown, wrong_letter(shown)))
     assert "挑战结束" in over.text and "连续答对：5 题" in over.text and "获得积分：3 分" in over.text
     assert await ledger(store, USER) == [("challenge", 3)]
     row = await store._one("SELECT total, correct, points, status FROM quiz_attempts")
@@ -112,7 +112,7 @@ async def test_challenge_runs_until_the_first_wrong_answer_and_pays_by_streak(st
     # a second challenge the same day with a shorter streak adds nothing (best of the day)
     shown = await me.click(MenuCD(item="challenge").pack())
     clock.advance(seconds=3)
-    over = await me.click(option(shown, wrong_letter(shown)))
+    over = await me.press(shown, option(shown, wrong_letter(shown)))
     assert "挑战结束" in over.text
     assert await ledger(store, USER) == [("challenge", 3)]
 
@@ -123,9 +123,9 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     me = client_factory(USER)
     shown = await me.click(MenuCD(item="challenge").pack())
     clock.advance(seconds=3)
-    shown = await me.click(option(shown, right_letter(shown)))
+    shown = await me.press(shown, option(shown, right_letter(shown)))
     clock.advance(seconds=46)
-    late = await me.click(option(shown, right_letter(shown)))
+    late = await me.press(shown, option(shown, right_letter(shown)))
     assert "超过作答时间" in late.text and "连续答对：1 题" in late.text
     # the question left unanswered counts as wrong: it is in the notebook, the one answered right is not
     timed_out = await store._one("SELECT question_id, correct, answer FROM quiz_items WHERE position = 1")
@@ -135,7 +135,7 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     shown = await me.click(MenuCD(item="challenge").pack())
     clock.advance(seconds=60)
     assert await quiz.expire_challenges(store, clock) == 1
-    stale = await me.click(option(shown, right_letter(shown)))
+    stale = await me.press(shown, option(shown, right_letter(shown)))
     assert stale.answers[0].text == "本轮答题已结束。"
 
 

@@ -20,7 +20,7 @@ async def test_learn_3_weekly_quiz_scores_once_then_practice(store, clock, clien
     last = await answer_all(me, clock, first)
     done = await me.press(last, "交卷")
     assert "10/10" in done.text and "获得积分：10 分" in done.text
-    again = await me.click(MenuCD(item="weekly").pack())
+    again = await me.press(await me.start(), "📅 每周一答")
     assert "这一轮为练习，不计积分" in again.text and "每周一答（练习）" in again.text
     last = await answer_all(me, clock, again)
     done = await me.press(last, "交卷")
@@ -72,9 +72,9 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     stranger = client_factory(USER)
     from bot.flows.quiz_view import WeeklyCD
 
-    denied = await stranger.click(WeeklyCD(act="pub", org=org).pack())
+    denied = await stranger.click(WeeklyCD(act="pub", org=org).pack())  # forged: an admin's button
     assert denied.answers[0].text == "您没有执行此操作的权限。"
-    denied = await stranger.click(WeeklyCD(act="pub", org=0).pack())
+    denied = await stranger.click(WeeklyCD(act="pub", org=0).pack())  # forged: the operator's
     assert denied.answers[0].text == "您没有执行此操作的权限。"
 
 
@@ -93,7 +93,7 @@ async def test_challenge_runs_until_the_first_wrong_answer_and_pays_by_streak(st
     await make_user(store, USER)
     await make_bank(store, 12)
     me = client_factory(USER)
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     assert "挑战答题" in shown.text and "45 秒" in shown.text
     assert not any("交卷" in label for label, _ in shown.buttons())
     for n in range(5):
@@ -110,7 +110,7 @@ async def test_challenge_runs_until_the_first_wrong_answer_and_pays_by_streak(st
     assert (await store._one("SELECT COUNT(*) AS n FROM wrongbook"))["n"] == 1
 
     # a second challenge the same day with a shorter streak adds nothing (best of the day)
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     clock.advance(seconds=3)
     over = await me.press(shown, option(shown, wrong_letter(shown)))
     assert "挑战结束" in over.text
@@ -121,7 +121,7 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     await make_user(store, USER)
     await make_bank(store, 12)
     me = client_factory(USER)
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     clock.advance(seconds=3)
     shown = await me.press(shown, option(shown, right_letter(shown)))
     clock.advance(seconds=46)
@@ -132,7 +132,7 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     assert (timed_out["correct"], timed_out["answer"]) == (0, None)
     assert [r["question_id"] for r in await store._all("SELECT question_id FROM wrongbook")] == [timed_out["question_id"]]
     # unattended: the periodic job ends it
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     clock.advance(seconds=60)
     assert await quiz.expire_challenges(store, clock) == 1
     stale = await me.press(shown, option(shown, right_letter(shown)))
@@ -148,18 +148,17 @@ async def test_learn_5_wrongbook_collects_and_releases_after_two_right_in_a_row(
     await me.press(last, "交卷")
     book = await me.send("/wrongbook")
     assert "共 5 题" in book.text and "答错 1 次" in book.text
+    first_book = book
     for round_no in range(2):
         shown = await me.press(book, "练习错题")
         assert "错题练习" in shown.text
         last = await answer_all(me, clock, shown)
         done = await me.press(last, "交卷")
         assert "错题练习不计积分" in done.text
-        book = await me.click(MenuCD(item="wrongbook").pack())
+        book = await me.press(await me.start(), "📕 错题本")
         if round_no == 0:
             assert "已连续答对 1 次" in book.text
     assert "错题本是空的" in book.text
-    from bot.flows.quiz_view import WrongbookCD
-
-    empty = await me.click(WrongbookCD(act="practice").pack())  # an old "practise" button
+    empty = await me.click(first_book.button("练习错题"))  # stale: an old "practise" button
     assert "没有需要练习的题目" in empty.text
     assert await ledger(store, USER) == []

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from bot.handlers.audit import AuditCD
-from bot.handlers.org_common import FlagCD, OrgCD
 from bot.store import write_audit
 from tests.support.factories import make_org, make_user
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 from bot.handlers.cert_links import CertLinkCD
-from bot.handlers.certify import CertCD
 from tests.support.factories import make_org, make_user
 from tests.support.sql import store_rows as rows
 

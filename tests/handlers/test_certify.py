@@ -6,8 +6,7 @@ import re
 
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
-from bot.handlers.certify import CertCD, CertDecideCD, RenameDecideCD, RootCD
-from bot.handlers.org_common import OrgCD
+from bot.handlers.certify import CertCD, RenameDecideCD, RootCD
 from bot.services import certification as cert
 from bot.services.roles import Actor
 from tests.conftest import OPERATOR_ID
@@ -362,8 +361,8 @@ async def test_cert_7_operator_certifies_and_uncertifies_a_root(client_factory, 
     (notice,) = await pushed(outbox, session, R_ADMIN)
     assert "认证为根组织" in notice.text
     assert "已经认证过了" in alert(await op.press(found, "认证为根组织：#"))  # stale: the search result's button
-    # forged: only the operator is offered this button
-    assert "您没有执行此操作的权限" in alert(await client_factory(R_ADMIN).click(RootCD(org=r).pack()))
+    forged = await client_factory(R_ADMIN).click(RootCD(org=r).pack())  # forged: the operator's button
+    assert "您没有执行此操作的权限" in alert(forged)
     again = await op.send("/certify")
     ask = await op.press(again, "✂️ 解除根认证：河南省委宣传部")
     await op.press(ask, "✂️ 确认解除认证")
@@ -416,8 +415,8 @@ async def test_org_6_root_rename_goes_to_the_operator(client_factory, store, out
     await rc.send("中共河南省委宣传部")
     (notice,) = await pushed(outbox, session, OPERATOR_ID)
     assert "申请改名为" in notice.text
-    # forged: the operator's button, sent by the applicant
-    assert "您没有执行此操作的权限" in alert(await rc.click(RenameDecideCD(req=1, ok=1).pack()))
+    forged = await rc.click(RenameDecideCD(req=1, ok=1).pack())  # forged: the operator's button, by the applicant
+    assert "您没有执行此操作的权限" in alert(forged)
     await client_factory(OPERATOR_ID).press(notice, "✅ 同意")
     assert (await store.get_org(r)).name == "中共河南省委宣传部"
 
@@ -438,7 +437,6 @@ async def test_cert_3_concurrent_decisions_in_the_store_exactly_one_wins(store):
 
 
 async def test_reg_6_a_visitor_opening_a_certification_link_is_answered_after_registering(client_factory, store):
-    from bot.flows.registration import RegCD
 
     r, _c = await setup_r_and_c(store)
     payload = await invite_payload(client_factory(R_ADMIN))
@@ -461,7 +459,7 @@ async def test_cert_2_pasted_link_and_tree_for_the_upper_admin(client_factory, s
     await rc.press(notice, "✅ 同意")
     tree = await rc.press(await rc.send("/certify"), "🌲 组织架构")
     assert "共 2 个组织" in tree.text and "└ 郑州市委宣传部 ✅ 已认证（0 人）" in tree.text
-    # forged: the upper organisation's tree asked for by the lower one
-    assert "您没有执行此操作的权限" in alert(await cc.click(CertCD(act="tree", org=r).pack()))
+    forged = await cc.click(CertCD(act="tree", org=r).pack())  # forged: the upper organisation's tree
+    assert "您没有执行此操作的权限" in alert(forged)
     card = await cc.send("/org")
     assert "上级组织：河南省委宣传部 ✅ 已认证" in card.text

@@ -14,9 +14,8 @@ import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
 from bot.flows.join import JoinBranchCD, JoinDecisionCD
-from bot.flows.registration import RegCD
 from bot.handlers.deeplinks import PAYLOAD_RE
-from bot.handlers.invite import InviteCD, InviteListCD, InviteRevokeCD
+from bot.handlers.invite import InviteCD, InviteListCD
 from bot.handlers.orgpick import OrgPickCD
 from bot.services import invites
 from tests.support.factories import make_member, make_org, make_user
@@ -119,7 +118,7 @@ async def test_mem_6_org_without_branches_skips_the_branch_step(client_factory, 
 
 async def test_mem_6_admin_of_two_orgs_picks_one(client_factory, store, settings):
     await setup_org(store)
-    other = await make_org(store, "某镇党委", ADMIN, branches=["镇一支部"])
+    await make_org(store, "某镇党委", ADMIN, branches=["镇一支部"])
     admin = client_factory(ADMIN)
     sent = await admin.send("/invite")
     assert "请选择要管理的学习组织" in sent.text
@@ -154,7 +153,7 @@ async def test_mem_6_wizard_refuses_a_forged_branch_of_another_org(client_factor
 
 # -- listing and revoking --------------------------------------------------------------------------
 async def test_mem_6_list_and_revoke(client_factory, store, settings, clock):
-    org_id = await setup_org(store)
+    await setup_org(store)
     admin = client_factory(ADMIN)
     await create_link(admin, "第一党支部", 7, "10 次")
     await create_link(admin)

@@ -132,8 +132,8 @@ async def test_learn_4_review_answers_and_explanations(store, client_factory, cl
 async def test_learn_4_review_in_english_with_chinese_fallback(store, client_factory, clock):
     await make_user(store, ME)
     q1, q2, *_ = await questions(store)
-    attempt = await make_attempt(store, ME, [Item(q1, ["A"], True), Item(q2, ["C"], False)],
-                                 day=clock.today().isoformat())
+    await make_attempt(store, ME, [Item(q1, ["A"], True), Item(q2, ["C"], False)],
+                       day=clock.today().isoformat())
     client = client_factory(ME, language_code="en")
     sent = await client.press(await client.send("/records"), "1.")
     assert "Score <b>1/2</b> (50% correct)" in sent.text

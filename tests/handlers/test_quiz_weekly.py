@@ -1,7 +1,6 @@
 """LEARN-3 weekly quiz, the challenge quiz and LEARN-5 wrong-answer notebook, through the dispatcher."""
 from __future__ import annotations
 
-from bot.handlers.profile import MenuCD
 from bot.services import quiz
 from tests.conftest import OPERATOR_ID
 from tests.handlers.test_quiz import answer_all, ledger, option, right_letter, wrong_letter

@@ -6,8 +6,6 @@ import sqlite3
 from aiogram.methods import SendMessage, SetMyCommands
 from aiogram.types import ReplyKeyboardMarkup, ReplyKeyboardRemove
 
-from bot.flows.registration import RegCD
-
 PHONE = "+8613800000001"
 
 

@@ -18,21 +18,29 @@ PATTERNS = {
     "sandbox /press with data": re.compile(r"/press\",\s*\{[^}]*\"data\""),
 }
 MARKED = re.compile(r"# (forged|stale):")
+CLICKS = ("click, data from sent.button()", "click, data packed", "sandbox /press with data")
 
 
 def count(paths: list[Path]) -> dict[str, int]:
-    totals = dict.fromkeys([*PATTERNS, "of the clicks, marked forged/stale"], 0)
+    totals = dict.fromkeys([*PATTERNS, "clicks marked forged/stale", "clicks unmarked",
+                            "presses marked stale (a real message's old state)"], 0)
     for path in paths:
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             for line in file.read_text().splitlines():
-                for name, pattern in PATTERNS.items():
-                    totals[name] += len(pattern.findall(line))
-                if ".click(" in line and MARKED.search(line):
-                    totals["of the clicks, marked forged/stale"] += line.count(".click(")
+                hits = {name: len(pattern.findall(line)) for name, pattern in PATTERNS.items()}
+                for name, n in hits.items():
+                    totals[name] += n
+                clicks = sum(hits[name] for name in CLICKS)
+                marked = bool(MARKED.search(line))
+                totals["clicks marked forged/stale" if marked else "clicks unmarked"] += clicks
+                if marked:
+                    totals["presses marked stale (a real message's old state)"] += hits["press by label"]
     return totals
 
 
 if __name__ == "__main__":
     dirs = [Path(a) for a in sys.argv[1:]] or [Path("tests/handlers"), Path("tests/e2e"), Path("tests/sandbox")]
     for d in dirs:
-        print(d, count([d]))
+        print(d)
+        for name, n in count([d]).items():
+            print(f"    {name}: {n}")

@@ -204,6 +204,8 @@ class Sent:
         return out
 
     def button(self, label_part: str) -> str:
+        """The callback data of the first button sent with `label_part` in its label, as it was sent: for
+        replaying a stale button with ChatClient.click; a test presses a live one with ChatClient.press."""
         for text, data in self.buttons():
             if label_part in text and data:
                 return data

@@ -147,7 +147,7 @@ async def mark_menu(query: CallbackQuery, callback_data: MemberWorkCD, store: St
     if not items:
         await query.message.answer(_("activity.mark_none"))
         return
-    await query.message.answer(_("activity.mark_choose", name=str(member["name"])),
+    await query.message.answer(_("activity.mark_choose", name=member.name),
                                reply_markup=mark_kb(_, callback_data.member_id, items))
 
 
@@ -165,7 +165,7 @@ async def adjust_ask(query: CallbackQuery, callback_data: MemberWorkCD, state: F
     await state.set_state(PointsAdjust.amount)
     await state.update_data(adjust_member=callback_data.member_id)
     if isinstance(query.message, Message):
-        await query.message.answer(_("activity.adjust_ask", name=str(member["name"]), limit=points.ADJUST_LIMIT))
+        await query.message.answer(_("activity.adjust_ask", name=member.name, limit=points.ADJUST_LIMIT))
 
 
 async def adjust_got(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
@@ -176,13 +176,13 @@ async def adjust_got(message: Message, state: FSMContext, store: Store, clock: C
         raise DomainError("activity.draft_lost")
     amount, reason = svc.parse_adjustment(message.text or "")
     member = await svc.member_for_admin(store, actor, int(member_id))
-    user_id = await store.user_by_phone_registered(str(member["phone"]))
+    user_id = await store.user_by_phone_registered(member.phone)
     if user_id is None:
         raise DomainError("points.not_member")
-    paid = await points.adjust(store, clock, actor, int(member["org_id"]), user_id, amount, reason,
+    paid = await points.adjust(store, clock, actor, member.org_id, user_id, amount, reason,
                                idem_key=f"{message.chat.id}:{message.message_id}")
     await state.clear()
-    await message.answer(_("activity.adjusted", name=str(member["name"]), amount=f"{paid:+d}", reason=reason))
+    await message.answer(_("activity.adjusted", name=member.name, amount=f"{paid:+d}", reason=reason))
 
 
 async def correspondent(query: CallbackQuery, callback_data: MemberWorkCD, store: Store, clock: Clock,
@@ -194,7 +194,7 @@ async def correspondent(query: CallbackQuery, callback_data: MemberWorkCD, store
         now = await ms_rules.set_correspondent(store, clock, actor, member_id, bool(callback_data.value))
     member = await store.get_member(member_id)
     if isinstance(query.message, Message) and member is not None:
-        text = _("activity.correspondent_yes" if now else "activity.correspondent_no", name=str(member["name"]))
+        text = _("activity.correspondent_yes" if now else "activity.correspondent_no", name=member.name)
         if callback_data.value == SHOW:
             await query.message.answer(text, reply_markup=correspondent_kb(_, member_id, now))
         else:

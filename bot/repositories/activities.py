@@ -4,14 +4,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.repositories.tasks import Target, target_of, write_audit
-
-if TYPE_CHECKING:
-    from bot.store import _Base
-else:
-    _Base = object
+from bot.repositories.audit import write_audit
+from bot.repositories.base import Repository
+from bot.repositories.tasks import Target, target_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +47,7 @@ def _activity(r: Any) -> ActivityRow:
                        r["created_at"], int(r["attendees"]))
 
 
-class ActivityQueries(_Base):
+class ActivityQueries(Repository):
     """Activities (WORK-2)."""
 
     async def create_activity(self, org_id: int, actor_id: int, kind: str, title: str, starts_at: str, ends_at: str,

@@ -3,14 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.repositories.tasks import write_audit
-
-if TYPE_CHECKING:
-    from bot.store import _Base
-else:
-    _Base = object
+from bot.repositories.audit import write_audit
+from bot.repositories.base import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +68,7 @@ def _ms(r: Any) -> ManuscriptRow:
                                           "title", "body", "column_name", "status", "created_at", "updated_at")))
 
 
-class ManuscriptQueries(_Base):
+class ManuscriptQueries(Repository):
     """Manuscripts (WORK-3)."""
 
     async def set_correspondent(self, member_id: int, org_id: int, value: bool, actor_id: int, now: str) -> bool:

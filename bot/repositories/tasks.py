@@ -5,32 +5,16 @@ closure table), 'org' (the organisation only) or 'branches' (chosen branches of 
 a 党总支 with its 党支部)."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiosqlite
-
+from bot.repositories.audit import write_audit
+from bot.repositories.base import Repository
 from bot.repositories.due import drop_due, put_due
 
-if TYPE_CHECKING:
-    from bot.store import _Base
-else:
-    _Base = object
-
 SUBTREE, ORG, BRANCHES = "subtree", "org", "branches"
-
-
-async def write_audit(db: aiosqlite.Connection, actor_id: int, org_id: int | None, action: str, target: str,
-                before: Any, after: Any, at: str) -> None:
-    """bot.store.write_audit's row, written here so that the repositories never import the store
-    (at merge: the audit repository's function)."""
-    await db.execute(
-        "INSERT INTO audit_log (actor_id, org_id, action, target, before, after, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (actor_id, org_id, action, target, None if before is None else json.dumps(before, ensure_ascii=False),
-         None if after is None else json.dumps(after, ensure_ascii=False), at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +102,7 @@ def task_push_key(task_id: int, user_id: int, suffix: str = "") -> str:
     return f"task:{task_id}:{user_id}{suffix}"
 
 
-class TaskQueries(_Base):
+class TaskQueries(Repository):
     """Tasks and their recipients (WORK-1)."""
 
     async def target_reach(self, target: Target) -> Reach:

@@ -9,11 +9,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.repositories.activities import ActivityRow, Attendee
+from bot.repositories.members import MemberRow
 from bot.repositories.tasks import Target
 from bot.services import points
 from bot.services.roles import Actor
@@ -166,12 +166,12 @@ async def check_in_by_code(store: Store, clock: Clock, actor: Actor, raw_code: s
     return await _check_in(store, clock, activity, actor.id, actor.user.phone, CODE, None)
 
 
-async def member_for_admin(store: Store, actor: Actor, member_id: int) -> dict[str, Any]:
+async def member_for_admin(store: Store, actor: Actor, member_id: int) -> MemberRow:
     """A member record of an organisation the actor administers (checked now, SEC-4)."""
     member = await store.get_member(member_id)
     if member is None:
         raise DomainError("stale_button")
-    actor.require_admin_of(int(member["org_id"]))
+    actor.require_admin_of(member.org_id)
     return member
 
 
@@ -190,11 +190,11 @@ def parse_adjustment(raw: str) -> tuple[int, str]:
 
 
 async def recent_for_member(store: Store, clock: Clock, actor: Actor, member_id: int
-                            ) -> tuple[dict[str, Any], list[ActivityRow]]:
+                            ) -> tuple[MemberRow, list[ActivityRow]]:
     """The member and the activities of their organisation whose window is open now, for "mark attended"."""
     member = await member_for_admin(store, actor, member_id)
     now = clock.now()
-    found = [a for a in await store.org_activities([int(member["org_id"])], limit=50)
+    found = [a for a in await store.org_activities([member.org_id], limit=50)
              if _window(a)[0] <= now <= _window(a)[1]]
     return member, found
 
@@ -203,9 +203,9 @@ async def mark(store: Store, clock: Clock, actor: Actor, activity_id: int, membe
     """An admin marks a member attended (the member's user must be registered)."""
     activity = await for_admin(store, actor, activity_id)
     member = await store.get_member(member_id)
-    if member is None or int(member["org_id"]) != activity.org_id:
+    if member is None or member.org_id != activity.org_id:
         raise DomainError("stale_button")
-    user_id = await store.user_by_phone_registered(str(member["phone"]))
+    user_id = await store.user_by_phone_registered(member.phone)
     if user_id is None:
-        raise DomainError("activity.member_not_registered", name=str(member["name"]))
-    return await _check_in(store, clock, activity, user_id, str(member["phone"]), ADMIN, actor.id)
+        raise DomainError("activity.member_not_registered", name=member.name)
+    return await _check_in(store, clock, activity, user_id, member.phone, ADMIN, actor.id)

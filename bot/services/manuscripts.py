@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.repositories.manuscripts import Attachment, CorrespondentOrg, ManuscriptCounts, ManuscriptRow, Step
+from bot.repositories.members import MemberRow
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -74,11 +75,11 @@ def check_attachment(kind: str, file_id: str, file_name: str | None, file_size: 
     return Attachment(kind, file_id, file_name, file_size)
 
 
-async def _member_of_admins_org(store: Store, actor: Actor, member_id: int) -> dict[str, object]:
+async def _member_of_admins_org(store: Store, actor: Actor, member_id: int) -> MemberRow:
     member = await store.get_member(member_id)
     if member is None:
         raise DomainError("stale_button")
-    actor.require_admin_of(int(str(member["org_id"])))
+    actor.require_admin_of(member.org_id)
     return member
 
 
@@ -89,7 +90,7 @@ async def is_correspondent(store: Store, actor: Actor, member_id: int) -> bool:
 
 async def set_correspondent(store: Store, clock: Clock, actor: Actor, member_id: int, value: bool) -> bool:
     member = await _member_of_admins_org(store, actor, member_id)
-    if not await store.set_correspondent(member_id, int(str(member["org_id"])), value, actor.id,
+    if not await store.set_correspondent(member_id, member.org_id, value, actor.id,
                                          clock.now().isoformat()):
         raise DomainError("stale_button")
     return value

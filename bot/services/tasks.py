@@ -116,7 +116,7 @@ async def make_target(store: Store, actor: Actor, org_id: int, kind: str, branch
         return Target(kind, org_id)
     if not branch_ids:
         raise DomainError("task.no_branch_chosen")
-    own = {b["id"] for b in await store.org_branches(org_id)}
+    own = {b.id for b in await store.org_branches(org_id)}
     if not set(branch_ids) <= own:
         raise NotAllowed()
     return Target(kind, org_id, tuple(sorted(set(branch_ids))))

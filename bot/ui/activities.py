@@ -1,9 +1,9 @@
 """Collective activities (WORK-2) and points adjustment (LEARN-7): callback data, states, keyboards, texts."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
@@ -13,6 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.i18n import Translator
 from bot.repositories.activities import ActivityRow, Attendee
+from bot.repositories.orgs import BranchRow
 from bot.services.activities import KINDS
 from bot.ui.tasks import TARGET_KINDS
 
@@ -100,11 +101,11 @@ def target_kb(_: Translator) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def branches_kb(_: Translator, branches: list[dict[str, Any]], chosen: set[int]) -> InlineKeyboardMarkup:
+def branches_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for b in branches:
-        mark = "☑️" if b["id"] in chosen else "⬜"
-        kb.button(text=f"{mark} {b['name']}", callback_data=ActCreateCD(action=CreateAction.branch, value=b["id"]))
+        mark = "☑️" if b.id in chosen else "⬜"
+        kb.button(text=f"{mark} {b.name}", callback_data=ActCreateCD(action=CreateAction.branch, value=b.id))
     kb.button(text=_("task.btn_branches_done"), callback_data=ActCreateCD(action=CreateAction.branches_done))
     kb.adjust(1)
     return kb.as_markup()

@@ -1,6 +1,7 @@
 """Task notices (WORK-1): callback data, the compose flow's states, keyboards, texts and the pushes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.i18n import I18n, Translator
 from bot.outbox import file_push, text_push
+from bot.repositories.orgs import BranchRow
 from bot.repositories.tasks import MyTask, Recipient, TaskRow, task_push_key
 from bot.services.tasks import Reminder, SentTask, TaskView, deadline_of
 
@@ -77,11 +79,11 @@ def target_kb(_: Translator) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def branches_kb(_: Translator, branches: list[dict[str, Any]], chosen: set[int]) -> InlineKeyboardMarkup:
+def branches_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for b in branches:
-        mark = "☑️" if b["id"] in chosen else "⬜"
-        kb.button(text=f"{mark} {b['name']}", callback_data=ComposeCD(action=ComposeAction.branch, value=b["id"]))
+        mark = "☑️" if b.id in chosen else "⬜"
+        kb.button(text=f"{mark} {b.name}", callback_data=ComposeCD(action=ComposeAction.branch, value=b.id))
     kb.button(text=_("task.btn_branches_done"), callback_data=ComposeCD(action=ComposeAction.branches_done))
     kb.adjust(1)
     return kb.as_markup()

@@ -33,7 +33,7 @@ async def test_work_3_root_cannot_forward_and_a_decision_is_made_once(store, set
     writer = await load_actor(store, settings, await store.get_user(WRITER))
     with pytest.raises(NotAllowed):
         await svc.submit_orgs(store, writer)
-    member_id = (await store.membership_in(root, phone))["id"]
+    member_id = (await store.membership_in(root, phone)).id
     await svc.set_correspondent(store, clock, admin, member_id, True)
     done = await svc.submit(store, clock, writer, root, "标题", "正文", "栏目", [])
     assert done.admins == [(ROOT_ADMIN, None)]

@@ -43,7 +43,7 @@ def test_work_1_parse_deadline(clock):
 
 async def test_work_1_branch_target_takes_a_general_branch_with_its_branches(store, settings):
     org, actor = await setup(store, settings)
-    branches = {b["name"]: b["id"] for b in await store.org_branches(org)}
+    branches = {b.name: b.id for b in await store.org_branches(org)}
     target = await svc.make_target(store, actor, org, "branches", [branches["总支"]])
     assert (await svc.reach(store, actor, target)).users == 2  # 总支 and its 支部
     assert (await store.target_reach(target)).members == 3

@@ -81,7 +81,7 @@ def test_work_1_task_to_30_member_subtree_confirm_remind_unreachable_auto_remind
     admin.press(admin.expect("第 2 步", WAIT), "本组织及全部下级组织")
     admin.expect("第 3 步", WAIT)
     admin.send(deadline.strftime("%Y-%m-%d %H:%M"))
-    admin.press(admin.expect("第 4 步", WAIT), "需要确认")
+    admin.press(admin.expect("第 4 步", WAIT), "✅ 需要确认")
     preview = admin.expect("请确认要发布的任务", WAIT)
     assert "将发送给 30 人（范围内共 30 名成员" in text(preview)
     admin.press(preview, "发送")

@@ -33,16 +33,16 @@ async def setup(store):
 
 async def create_activity(c, window="2026-11-23 16:00-18:00", points="3", target="仅本组织"):
     sent = await c.send("/activity")
-    sent = await c.click(sent.button("新建活动"))
-    sent = await c.click(sent.button("党课"))
+    sent = await c.press(sent, "新建活动")
+    sent = await c.press(sent, "党课")
     await c.send("学习二十大精神专题党课")
     await c.send(window)
     sent = await c.send(points)
-    sent = await c.click(sent.button(target))
+    sent = await c.press(sent, target)
     if target == "选定的支部":
-        sent = await c.click(sent.button("第一支部"))
-        sent = await c.click(sent.button("选好了"))
-    return await c.click(sent.button("创建"))
+        sent = await c.press(sent, "第一支部")
+        sent = await c.press(sent, "选好了")
+    return await c.press(sent, "创建")
 
 
 async def test_work_2_create_then_qr_and_code_word_check_in_pay_once(client_factory, store, settings):
@@ -60,11 +60,11 @@ async def test_work_2_create_then_qr_and_code_word_check_in_pay_once(client_fact
     assert "签到成功" in (await client_factory(BOB).send(f"/checkin {code.lower()}")).text
     assert rows(settings, "SELECT user_id, SUM(amount) FROM points WHERE source = 'activity' GROUP BY user_id "
                           "ORDER BY user_id") == [(ALICE, 3), (BOB, 3)]
-    card = await admin.click(ActivityCD(action=ActAction.open, activity_id=1).pack())
+    card = await admin.press(await admin.send("/activity"), "#1")
     assert "已签到：<b>2</b> 人" in card.text
-    listing = await admin.click(card.button("签到名单"))
+    listing = await admin.press(card, "签到名单")
     assert "艾丽（扫码" in listing.text and "鲍勃（口令" in listing.text
-    export = (await admin.click(card.button("导出名单"))).of(SendDocument)[-1]
+    export = (await admin.press(card, "导出名单")).of(SendDocument)[-1]
     assert export.protect_content is True  # SEC-1
     book = openpyxl.load_workbook(BytesIO(export.document.data), read_only=True)
     table = [tuple(r) for r in book.worksheets[0].iter_rows(values_only=True)]
@@ -74,8 +74,8 @@ async def test_work_2_create_then_qr_and_code_word_check_in_pay_once(client_fact
 async def test_work_2_bad_input_window_code_target(client_factory, store, clock):
     await setup(store)
     admin = client_factory(ADMIN)
-    sent = await admin.click((await admin.send("/activity")).button("新建活动"))
-    await admin.click(sent.button("讲座"))
+    sent = await admin.press(await admin.send("/activity"), "新建活动")
+    await admin.press(sent, "讲座")
     await admin.send("讲座")
     assert "看不懂这个时间段" in (await admin.send("明天下午")).text
     assert "结束时间必须晚于开始时间" in (await admin.send("2026-11-23 18:00-16:00")).text
@@ -98,7 +98,7 @@ async def test_work_2_bad_input_window_code_target(client_factory, store, clock)
 
 async def open_card(admin, name):
     page = await admin.send("/members")
-    return await admin.click(page.button(name))
+    return await admin.press(page, name)
 
 
 async def test_work_2_admin_marks_attended_from_member_screen(client_factory, store, settings):
@@ -106,10 +106,10 @@ async def test_work_2_admin_marks_attended_from_member_screen(client_factory, st
     admin = client_factory(ADMIN)
     await create_activity(admin)
     card = await open_card(admin, "卡罗")
-    menu = await admin.click(card.button("标记参加活动"))
-    marked = await admin.click(menu.button("学习二十大精神专题党课"))
+    menu = await admin.press(card, "标记参加活动")
+    marked = await admin.press(menu, "学习二十大精神专题党课")
     assert "已标记参加" in marked.text and "计 3 分" in marked.text
-    again = await admin.click(menu.button("学习二十大精神专题党课"))
+    again = await admin.press(await admin.press(card, "标记参加活动"), "学习二十大精神专题党课")  # from the card again
     assert "已经签到过" in again.text
     assert rows(settings, "SELECT user_id, how, marked_by FROM activity_checkins") == [(CAROL, "admin", ADMIN)]
     assert rows(settings, "SELECT action FROM audit_log WHERE action = 'activity.mark'") == [("activity.mark",)]
@@ -119,12 +119,12 @@ async def test_learn_7_adjust_points_with_reason_audited_and_in_report(client_fa
     await setup(store)
     admin = client_factory(ADMIN)
     card = await open_card(admin, "艾丽")
-    ask = await admin.click(card.button("调整积分"))
+    ask = await admin.press(card, "调整积分")
     assert "+5 原因" in ask.text
     assert "格式" in (await admin.send("五分")).text
     assert "请填写调整积分的原因" in (await admin.send("+5")).text
     assert "已为 艾丽 调整积分 +5（原因：志愿服务）" in (await admin.send("+5 志愿服务")).text
-    await admin.click(card.button("调整积分"))
+    await admin.press(card, "调整积分")
     assert "-2" in (await admin.send("-2 迟到")).text
     assert rows(settings, "SELECT amount, source, reason FROM points WHERE user_id = ? AND source IN "
                           "('adjust', 'penalty') ORDER BY id", ALICE) == [(5, "adjust", "志愿服务"), (-2, "penalty", "迟到")]
@@ -142,5 +142,5 @@ async def test_sec_4_forged_activity_and_member_buttons(client_factory, store):
                  MemberWorkCD(action=MemberWorkAction.mark, member_id=1, value=1),
                  MemberWorkCD(action=MemberWorkAction.adjust, member_id=1),
                  MemberWorkCD(action=MemberWorkAction.correspondent, member_id=1, value=1)):
-        sent = await outsider.click(data.pack())
+        sent = await outsider.click(data.pack())  # forged: another organisation's ids
         assert sent.answers[-1].text == "您没有执行此操作的权限。", data

@@ -33,15 +33,15 @@ async def setup(store):
 async def compose(c, body="请于本周学习党章第一章。", target="仅本组织", deadline=None, confirm=True):
     await c.send("/task")
     sent = await c.send(body)
-    sent = await c.click(sent.button(target))
+    sent = await c.press(sent, target)
     if target == "选定的支部":
-        sent = await c.click(sent.button("第一支部"))
-        sent = await c.click(sent.button("选好了"))
+        sent = await c.press(sent, "第一支部")
+        sent = await c.press(sent, "选好了")
     if deadline:
         sent = await c.send(deadline)
     else:
-        sent = await c.click(sent.button("不设截止时间"))
-    sent = await c.click(sent.button("需要确认" if confirm else "不需要确认"))
+        sent = await c.press(sent, "不设截止时间")
+    sent = await c.press(sent, "✅ 需要确认" if confirm else "不需要确认")
     return sent
 
 
@@ -59,7 +59,7 @@ async def test_work_1_task_to_org_only_reaches_its_registered_members_protected(
     c = client_factory(ADMIN)
     preview = await compose(c)
     assert "将发送给 <b>6</b> 人" in preview.text and "共 7 名成员" in preview.text
-    sent = await c.click(preview.button("发送"))
+    sent = await c.press(preview, "发送")
     assert "任务 #1 已发出，共 6 人" in sent.text
     before = len(session.calls)
     await outbox.flush()
@@ -78,7 +78,7 @@ async def test_sec_1_notice_not_protected_when_the_organisation_turned_it_off(cl
     async with store.raw_tx() as db:
         await db.execute("UPDATE orgs SET protect_content = 0 WHERE id = ?", (org,))
     c = client_factory(ADMIN)
-    await c.click((await compose(c)).button("发送"))
+    await c.press(await compose(c), "发送")
     before = len(session.calls)
     await outbox.flush()
     assert {m.protect_content for msgs in pushed_to(session, before).values() for m in msgs} == {False}
@@ -95,15 +95,15 @@ async def test_work_1_subtree_and_branches_targets(client_factory, store, outbox
 async def test_work_1_confirm_twice_and_member_tasks_list(client_factory, store, outbox, session):
     await setup(store)
     admin = client_factory(ADMIN)
-    await admin.click((await compose(admin)).button("发送"))
+    await admin.press(await compose(admin), "发送")
     await outbox.flush()
     uid = MEMBERS[0][0]
     m = client_factory(uid)
     listing = await m.send("/tasks")
     assert "#1 某县委宣传部" in listing.text and "待确认" in listing.text
-    first = await m.click(listing.button("确认任务 #1"))
+    first = await m.press(listing, "确认任务 #1")
     assert first.answers[-1].text == "已确认，谢谢！"
-    second = await m.click(listing.button("确认任务 #1"))
+    second = await m.press(listing, "确认任务 #1")
     assert second.answers[-1].text == "您已经确认过这个任务了。"
     assert "已确认" in (await m.send("/tasks")).text
 
@@ -112,28 +112,28 @@ async def test_work_1_admin_view_remind_once_per_5_minutes_and_withdraw(client_f
                                                                        clock):
     await setup(store)
     admin = client_factory(ADMIN)
-    await admin.click((await compose(admin)).button("发送"))
+    await admin.press(await compose(admin), "发送")
     await outbox.flush()
     for uid, _ in MEMBERS[:2]:
-        await client_factory(uid).click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+        await client_factory(uid).press_latest("确认收到")  # on the notice the outbox delivered
     listing = await admin.send("/tasks")
-    view = await admin.click(listing.button("#1"))
+    view = await admin.press(listing, "#1")
     assert "共 6 人 · 已送达 6 · 已确认 2 · 待确认 4 · 无法送达 0" in view.text
     assert all(f"• {name}" in view.text for _, name in MEMBERS[2:])
     assert f"• {MEMBERS[0][1]}" not in view.text
     before = len(session.calls)
-    reminded = await admin.click(view.button("提醒未确认的人"))
+    reminded = await admin.press(view, "提醒未确认的人")
     assert "已向 4 名未确认的成员发送提醒" in reminded.text
     await outbox.flush()
     assert set(pushed_to(session, before)) == {uid for uid, _ in MEMBERS[2:]} | {ADMIN}
-    again = await admin.click(view.button("提醒未确认的人"))
+    again = await admin.press(view, "提醒未确认的人")
     assert "请 5 分钟后再试" in again.answers[-1].text
     clock.advance(minutes=5)
-    assert "已向 4 名" in (await admin.click(view.button("提醒未确认的人"))).text
-    ask = await admin.click(view.button("撤回任务"))
-    done = await admin.click(ask.button("确认撤回"))
+    assert "已向 4 名" in (await admin.press(view, "提醒未确认的人")).text
+    ask = await admin.press(view, "撤回任务")
+    done = await admin.press(ask, "确认撤回")
     assert "任务 #1 已撤回" in done.text
-    late = await client_factory(MEMBERS[5][0]).click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    late = await client_factory(MEMBERS[5][0]).press_latest("确认收到")  # the notice's button, after withdrawal
     assert late.answers[-1].text == "这个任务已被撤回。"
     assert "没有学习任务" in (await client_factory(MEMBERS[5][0]).send("/tasks")).text
 
@@ -144,13 +144,13 @@ async def test_work_1_bad_input_zero_members_bad_deadline(client_factory, store)
     c = client_factory(ADMIN)
     await c.send("/task")
     sent = await c.send("内容")
-    refused = await c.click(sent.button("仅本组织"))
+    refused = await c.press(sent, "仅本组织")
     assert "没有能收到任务的人" in refused.answers[-1].text
     assert "第 3 步" not in refused.text  # the flow stays at the target step
     await c.send("/cancel")
     await make_member(store, 1, "甲", await make_user(store, 300001, "甲"), "甲支部")
     await c.send("/task")
-    sent = await c.click((await c.send("内容")).button("仅本组织"))
+    sent = await c.press(await c.send("内容"), "仅本组织")
     assert "格式" in (await c.send("明天下午")).text
     assert "必须晚于现在" in (await c.send("2020-01-01 10:00")).text
     assert "第 4 步" in (await c.send("2030-01-01 10:00")).text
@@ -159,14 +159,14 @@ async def test_work_1_bad_input_zero_members_bad_deadline(client_factory, store)
 async def test_sec_4_forged_admin_buttons_refused(client_factory, store, outbox):
     await setup(store)
     admin = client_factory(ADMIN)
-    await admin.click((await compose(admin)).button("发送"))
+    await admin.press(await compose(admin), "发送")
     outsider = client_factory(OUTSIDER)
     # forged: an admin of another organisation presses this organisation's task buttons
     for action in (TaskAction.open, TaskAction.remind, TaskAction.withdraw_yes):
-        sent = await outsider.click(TaskCD(action=action, task_id=1).pack())
+        sent = await outsider.click(TaskCD(action=action, task_id=1).pack())  # forged: not their organisation
         assert sent.answers[-1].text == "您没有执行此操作的权限。"
     # forged: a person who was not sent the task confirms it
-    sent = await outsider.click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    sent = await outsider.click(TaskCD(action=TaskAction.confirm, task_id=1).pack())  # forged: not a recipient
     assert sent.answers[-1].text == "您没有执行此操作的权限。"
 
 
@@ -179,9 +179,9 @@ async def test_work_1_automatic_reminder_2h_before_deadline_to_the_pending_only(
     sweeper.register("task_remind", due_reminder_handler(store, clock, i18n, outbox))
     await setup(store)
     admin = client_factory(ADMIN)  # the clock stands at 2026-11-23 17:00 in Shanghai
-    await admin.click((await compose(admin, deadline="2026-11-24 12:00")).button("发送"))
+    await admin.press(await compose(admin, deadline="2026-11-24 12:00"), "发送")
     await outbox.flush()
-    await client_factory(MEMBERS[0][0]).click(TaskCD(action=TaskAction.confirm, task_id=1).pack())
+    await client_factory(MEMBERS[0][0]).press_latest("确认收到")
     clock.advance(hours=16, minutes=59)  # 10:59, one minute before the reminder is due
     assert await sweeper.sweep() == 0
     clock.advance(minutes=1)
@@ -207,10 +207,10 @@ async def test_work_1_withdrawn_task_gets_no_automatic_reminder(client_factory, 
     sweeper.register("task_remind", due_reminder_handler(store, clock, i18n, outbox))
     await setup(store)
     admin = client_factory(ADMIN)
-    await admin.click((await compose(admin, deadline="2026-11-24 12:00")).button("发送"))
+    await admin.press(await compose(admin, deadline="2026-11-24 12:00"), "发送")
     await outbox.flush()
-    view = await admin.click((await admin.send("/tasks")).button("#1"))
-    await admin.click((await admin.click(view.button("撤回任务"))).button("确认撤回"))
+    view = await admin.press(await admin.send("/tasks"), "#1")
+    await admin.press(await admin.press(view, "撤回任务"), "确认撤回")
     clock.advance(days=1)
     before = len(session.calls)
     await sweeper.sweep()
@@ -229,11 +229,11 @@ async def test_work_1_task_with_a_file_sends_the_file_then_the_notice(client_fac
     sent = await c._feed(message=c._message(
         document=Document(file_id="f1", file_unique_id="f1", file_name="学习材料.pdf", file_size=13),
         caption="请阅读附件"))
-    sent = await c.click(sent.button("仅本组织"))
-    sent = await c.click(sent.button("不设截止时间"))
-    preview = await c.click(sent.button("不需要确认"))
+    sent = await c.press(sent, "仅本组织")
+    sent = await c.press(sent, "不设截止时间")
+    preview = await c.press(sent, "不需要确认")
     assert "附件：学习材料.pdf" in preview.text
-    await c.click(preview.button("发送"))
+    await c.press(preview, "发送")
     before = len(session.calls)
     await outbox.flush()
     to_first = [call for call in session.calls[before:] if getattr(call, "chat_id", None) == MEMBERS[0][0]]
@@ -246,5 +246,5 @@ async def test_work_1_a_button_of_a_lost_draft_says_so(client_factory, store):
     c = client_factory(ADMIN)
     preview = await compose(c)
     await c.send("/cancel")
-    sent = await c.click(preview.button("发送"))
+    sent = await c.press(preview, "发送")
     assert sent.answers[-1].text == "任务草稿已失效，请重新发送 /task。"

@@ -14,6 +14,7 @@ Running it again adds nothing.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiogram.exceptions import TelegramAPIError
@@ -23,10 +24,12 @@ from bot.handlers.menu import sync_menu
 from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
-from bot.services import member_import, orgs, registration, verification
+from bot.repositories.tasks import Target
+from bot.services import activities, member_import, orgs, registration, tasks, verification
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
 from bot.store import Conflict, Store
+from bot.ui.tasks import notice_pushes
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +104,6 @@ async def _seed(app: Any) -> None:
 async def _work(app: Any, actor: Any, org_id: int) -> None:
     """A task notice to the organisation (李娜 gets it, with a confirm button) and an activity open for
     check-in this week (code word on its /activity card), unless the demo has some already (WORK-1, 2)."""
-    from datetime import timedelta
-
-    from bot.repositories.tasks import Target
-    from bot.services import activities, tasks
-    from bot.ui.tasks import notice_pushes
-
     store, clock = app.store, app.clock
     if not await store.org_tasks([org_id], limit=1):
         sent = await tasks.send_task(store, clock, actor, Target("org", org_id), DEMO_TASK, needs_confirm=True,

@@ -10,56 +10,37 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import notify
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.certify import (
-    CertCD,
-    CertDecideCD,
-    RenameDecideCD,
-    notify_application,
-    notify_decision,
-    notify_rename_decided,
-    push_all,
-    send_invite,
-)
-from bot.handlers.orgpick import org_label
 from bot.i18n import I18n, Raw, Translator
 from bot.outbox import Outbox
 from bot.services import certification as cert
 from bot.services import renames
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.certify import (
+    CertAction,
+    CertApplyCD,
+    CertApplying,
+    CertCD,
+    CertDecideCD,
+    CertInput,
+    CertNoteCD,
+    RenameDecideCD,
+    decision_kb,
+    send_invite,
+)
+from bot.ui.common import NOT_COMMAND, TEXT
+from bot.ui.org import org_label
 
-TEXT = F.text & ~F.text.startswith("/")
 # Refusals after which the rejection is over (someone else decided, or it is gone): leave the state.
 DECIDED = ("cert.already_", "cert.rename_already_", "cert.application_gone", "cert.rename_gone")
-
-
-class CertInput(StatesGroup):
-    phone = State()
-    note = State()
-    reason = State()
-
-
-class CertApplying(StatesGroup):
-    choose = State()
-
-
-class CertApplyCD(CallbackData, prefix="ca"):
-    inv: int
-    org: int
-
-
-class CertNoteCD(CallbackData, prefix="cn"):
-    org: int  # no message: send the invitation as it is
 
 
 # -- texts ---------------------------------------------------------------------------------------
@@ -107,8 +88,6 @@ async def open_cert(message: Message, token: str, *, _: Translator, store: Store
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
 
     @router.callback_query(CertApplying.choose, CertApplyCD.filter())
     async def apply(query: CallbackQuery, callback_data: CertApplyCD, state: FSMContext, store: Store, clock: Clock,
@@ -119,18 +98,18 @@ def build_router() -> Router:
         await state.clear()
         if query.message:
             await query.message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
-        await notify_application(outbox, store, i18n, app)
+        await notify.application(outbox, store, i18n, app, decision_kb)
 
-    @router.message(CertApplying.choose, ~F.text.startswith("/"))
+    @router.message(CertApplying.choose, NOT_COMMAND)
     async def use_buttons(message: Message, _: Translator) -> None:
         await message.answer(_("certify.use_buttons"))
 
     _addressed_handlers(router)
     _reason_handlers(router)
 
-    @router.message(CertInput.phone, ~F.text.startswith("/"))
-    @router.message(CertInput.note, ~F.text.startswith("/"))
-    @router.message(CertInput.reason, ~F.text.startswith("/"))
+    @router.message(CertInput.phone, NOT_COMMAND)
+    @router.message(CertInput.note, NOT_COMMAND)
+    @router.message(CertInput.reason, NOT_COMMAND)
     async def text_only(message: Message, _: Translator) -> None:
         await message.answer(_("certify.text_only"))
 
@@ -139,7 +118,7 @@ def build_router() -> Router:
 
 # -- an invitation addressed to one person, with a message (CERT-1) --------------------------------
 def _addressed_handlers(router: Router) -> None:
-    @router.callback_query(CertCD.filter(F.act == "invite_addr"))
+    @router.callback_query(CertCD.filter(F.act == CertAction.invite_addr))
     async def start(query: CallbackQuery, callback_data: CertCD, state: FSMContext, store: Store, actor: Actor,
                     _: Translator) -> None:
         org = await cert.require_inviter(store, actor, callback_data.org)
@@ -176,16 +155,9 @@ async def _send_addressed(message: Message, state: FSMContext, note: str | None,
     created = await cert.create_invite(store, clock, settings.secret_key, actor, flow["org"], flow["addressee"], note)
     await state.clear()
     url = await send_invite(message, bot, clock, _, created)
-    person = created.addressee
-    note_text = created.invite.note
-
-    def render(t: Translator) -> tuple[str, None]:
-        return t("certify.invite_push", by=actor.user.display_name, org=created.org.name, url=url,
-                 note=t("certify.note_line", note=note_text) if note_text else ""), None
-
-    await push_all(outbox, i18n, [(person.id, person.language, person.tg_language)], render,
-                   f"cert-invite:{created.invite.id}")
-    await message.answer(_("certify.invite_sent_to", name=person.display_name))
+    await notify.invitation(outbox, i18n, actor, created, url)
+    if created.addressee is not None:
+        await message.answer(_("certify.invite_sent_to", name=created.addressee.display_name))
 
 
 # -- rejecting with a reason (CERT-3, ORG-6) -------------------------------------------------------
@@ -225,7 +197,7 @@ def _reason_handlers(router: Router) -> None:
         await state.clear()
         if "app" in flow:
             await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
-            await notify_decision(outbox, store, i18n, app, actor)
+            await notify.decision(outbox, store, i18n, app, actor)
         else:
             await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
-            await notify_rename_decided(outbox, store, i18n, req, actor)
+            await notify.rename_decided(outbox, store, i18n, req, actor)

@@ -9,44 +9,34 @@ from io import BytesIO
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.flows import import_questions
-from bot.handlers.members import all_xlsx_labels, xlsx_labels
-from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.orgpick import OrgPickCD, choose_org
+from bot.flows.verification import RNV
 from bot.i18n import I18n, Translator
+from bot.models import Org
 from bot.render import excel
 from bot.render.excel import RawRow, RowProblem
 from bot.services import member_import
 from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.imports import ImportAction, ImportCD, ImportMembers
+from bot.ui.members import all_xlsx_labels, xlsx_labels
+from bot.ui.org import OrgPickCD, Purpose, choose_org
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
 
 
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class ImportMembers(StatesGroup):
-    file = State()
-
-
-class ImportCD(CallbackData, prefix="mi"):
-    action: str  # create
-    org_id: int
-
-
 def create_kb(_: Translator, org_id: int, count: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("import.btn_create", count=count), callback_data=ImportCD(action="create", org_id=org_id))
+    kb.button(text=_("import.btn_create", count=count),
+              callback_data=ImportCD(action=ImportAction.create, org_id=org_id))
     return kb.as_markup()
 
 
@@ -71,15 +61,13 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
 def build_router() -> Router:
     router = Router(name=__name__)
 
-    @router.message(Command("import"))
+    @router.message(Command("import"), flags={RNV: "import"})
     async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "import"):  # RNV-1
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="import")
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.import_)
         if org_id is not None:
             await ask_file(message, state, store, actor, _, org_id)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == "import"))
+    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.import_))
     async def picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, store: Store, actor: Actor,
                      _: Translator) -> None:
         if query.message:
@@ -122,7 +110,7 @@ def build_router() -> Router:
     async def not_a_file(message: Message, _: Translator) -> None:
         await message.answer(_("import.not_document"))
 
-    @router.callback_query(ImportCD.filter(F.action == "create"))
+    @router.callback_query(ImportCD.filter(F.action == ImportAction.create))
     async def create_branches(query: CallbackQuery, callback_data: ImportCD, state: FSMContext, store: Store,
                               clock: Clock, actor: Actor, _: Translator) -> None:
         org = await svc.org_for_admin(store, actor, callback_data.org_id)
@@ -142,7 +130,7 @@ def build_router() -> Router:
     return router
 
 
-async def report(message: Message, _: Translator, org, result: member_import.ImportResult) -> None:
+async def report(message: Message, _: Translator, org: Org, result: member_import.ImportResult) -> None:
     lines = [_("import.summary", org=org.name, added=result.added, present=result.present,
                rejected=len(result.rejected))]
     if result.ignored_sheets:

@@ -14,37 +14,31 @@ from io import BytesIO
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
-from bot.handlers.orgpick import OrgPickCD, org_label
-from bot.handlers.question_bank import browse_button
+from bot.flows.verification import RNV, RNV_OPERATOR_OK
 from bot.i18n import I18n, Raw, Translator
 from bot.models import Org
 from bot.render import question_sheet
 from bot.render.excel import RowProblem
 from bot.render.question_sheet import QuestionRaw
+from bot.services import orgs as orgs_svc
 from bot.services import questions
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.imports import GLOBAL, ImportQuestions, QBankCD
+from bot.ui.org import OrgPickCD, Purpose, org_label
+from bot.ui.question_bank import browse_button
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
-GLOBAL = 0  # QBankCD.org_id of the operator's global bank
 QUESTIONS_ARGS = frozenset({"questions", "question", "q", "题库", "题目", "试题"})
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class ImportQuestions(StatesGroup):
-    file = State()
-
-
-class QBankCD(CallbackData, prefix="qb"):
-    org_id: int  # GLOBAL or an organisation
+# RNV-1: a pending admin is sent to /verify first (an operator has the global bank: no need)
+RNV_ORG = {RNV: "org", RNV_OPERATOR_OK: True}
 
 
 def questions_arg(args: str | None) -> bool:
@@ -78,7 +72,7 @@ def bank_kb(_: Translator, orgs: list[Org], with_global: bool, purpose: str) -> 
     if with_global:
         kb.button(text=_("questions.btn_global"), callback_data=QBankCD(org_id=GLOBAL))
     for org in orgs:
-        data = QBankCD(org_id=org.id) if purpose == "questions" else OrgPickCD(purpose="import", org_id=org.id)
+        data = QBankCD(org_id=org.id) if purpose == "questions" else OrgPickCD(purpose=Purpose.import_, org_id=org.id)
         kb.button(text=org_label(_, org), callback_data=data)
     kb.adjust(1)
     return kb.as_markup()
@@ -89,18 +83,9 @@ async def is_question_file(data: bytes, i18n: I18n) -> bool:
     return await asyncio.to_thread(question_sheet.looks_like_questions, data, all_sheet_labels(i18n))
 
 
-async def refuse(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    from bot.handlers.org import verify_if_pending_admin
-
-    if await verify_if_pending_admin(message, state, store, actor, _):  # RNV-1
-        return
-    raise NotAllowed("questions.no_bank")
-
-
-async def send_template(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+async def send_template(message: Message, actor: Actor, _: Translator) -> None:
     if not questions.bank_choices(actor):
-        await refuse(message, state, store, actor, _)
-        return
+        raise NotAllowed("questions.no_bank")
     examples = [row._replace(kind=_(f"questions.kind.{questions.parse_kind(row.kind)}"))
                 for row in questions.example_rows()]
     data = question_sheet.question_template(sheet_labels(_), examples)
@@ -112,12 +97,11 @@ async def choose_bank(message: Message, state: FSMContext, store: Store, actor: 
                       purpose: str) -> None:
     banks = questions.bank_choices(actor)
     if not banks:
-        await refuse(message, state, store, actor, _)
-        return
+        raise NotAllowed("questions.no_bank")
     if len(banks) == 1:
         await ask_file(message, state, store, actor, _, banks[0] or GLOBAL)
         return
-    orgs = await store.orgs_by_ids(frozenset(b for b in banks if b is not None))
+    orgs = await orgs_svc.orgs_by_ids(store, frozenset(b for b in banks if b is not None))
     text = _("questions.choose_bank") if purpose == "questions" else _("questions.choose_target")
     await message.answer(text, reply_markup=bank_kb(_, orgs, actor.is_operator, purpose))
 
@@ -174,11 +158,11 @@ async def _operator(message: Message, actor: Actor | None = None) -> bool:
 def build_router() -> Router:
     router = Router(name=__name__)
 
-    @router.message(Command("template", magic=F.args.func(questions_arg)))
-    async def template_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        await send_template(message, state, store, actor, _)
+    @router.message(Command("template", magic=F.args.func(questions_arg)), flags=RNV_ORG)
+    async def template_cmd(message: Message, actor: Actor, _: Translator) -> None:
+        await send_template(message, actor, _)
 
-    @router.message(Command("import", magic=F.args.func(questions_arg)))
+    @router.message(Command("import", magic=F.args.func(questions_arg)), flags=RNV_ORG)
     async def import_questions_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
                                    _: Translator) -> None:
         await choose_bank(message, state, store, actor, _, purpose="questions")

@@ -9,45 +9,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import notify
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.i18n import I18n, Translator
 from bot.models import Org
-from bot.outbox import Outbox, text_push
+from bot.outbox import Outbox
 from bot.services import invites
 from bot.services.invites import JoinOffer, JoinResult
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.invite import Join, JoinBranchCD, JoinDecisionCD, join_decision_kb
 
 log = logging.getLogger(__name__)
 
 # Refusals that end the link for this person: the branch choice is over too.
 LINK_ENDED = {"join.expired", "join.revoked", "join.used_up", "join.unknown", "join.malformed"}
-
-
-class Join(StatesGroup):
-    branch = State()
-
-
-class JoinBranchCD(CallbackData, prefix="jb"):
-    invite_id: int
-    branch_id: int  # 0: no branch (offered only when the organisation has none)
-
-
-class JoinDecisionCD(CallbackData, prefix="jd"):
-    request_id: int
-    approve: bool
 
 
 # -- texts and keyboards ---------------------------------------------------------------------------
@@ -73,13 +59,6 @@ def branch_kb(_: Translator, offer: JoinOffer) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def decision_kb(_: Translator, request_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("join.btn_approve"), callback_data=JoinDecisionCD(request_id=request_id, approve=True))
-    kb.button(text=_("join.btn_reject"), callback_data=JoinDecisionCD(request_id=request_id, approve=False))
-    return kb.as_markup()
-
-
 def _error(_: Translator, exc: DomainError) -> str:
     return _(f"errors.{exc.key}", **exc.params)
 
@@ -98,7 +77,7 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
         if not opened.needs_choice:  # the link fixes the branch: join at once
             result = await invites.join(store, clock, actor.user, opened.invite.id, None)
             await message.answer(offer_text(_, opened.org) + "\n\n" + result_text(_, result))
-            await _after_join(outbox, store, i18n, result)
+            await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
             return
     except DomainError as exc:
         await message.answer(_error(_, exc))
@@ -109,25 +88,8 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
     await message.answer(offer_text(_, opened.org) + "\n\n" + ask, reply_markup=branch_kb(_, opened))
 
 
-async def _after_join(outbox: Outbox, store: Store, i18n: I18n, result: JoinResult) -> None:
-    """A pending request is announced to each admin of the organisation with Approve / Reject."""
-    if result.kind != "pending" or result.request_id is None:
-        return
-    request = await invites.join_request(store, result.request_id)
-    pushes = []
-    for admin_id, language, tg_language in await invites.admins_to_notify(store, request.org.id):
-        t = i18n.translator(i18n.pick(language, tg_language))
-        text = t("join.admin_request", name=request.user_name, phone=request.user_phone, org=request.org.name,
-                 branch=request.branch or t("invite.no_branch"))
-        pushes.append(text_push(admin_id, text, reply_markup=decision_kb(t, request.id),
-                                dedupe_key=f"join-request:{request.id}:{admin_id}"))
-    await outbox.enqueue(*pushes)
-
-
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
 
     @router.message(Command("join"))
     async def join_cmd(message: Message, command: CommandObject, bot: Bot, _: Translator, **data: Any) -> None:
@@ -155,9 +117,9 @@ def build_router() -> Router:
         await state.clear()
         if query.message:
             await query.message.edit_text(result_text(_, result))
-        await _after_join(outbox, store, i18n, result)
+        await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
 
-    @router.message(Join.branch, ~F.text.startswith("/"))
+    @router.message(Join.branch, NOT_COMMAND)
     async def use_buttons(message: Message, _: Translator) -> None:
         await message.answer(_("join.use_buttons"))
 
@@ -175,11 +137,6 @@ def build_router() -> Router:
             mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
         if query.message:
             await query.message.edit_text(mine)
-        t = i18n.translator(i18n.pick(r.user_language, r.user_tg_language))
-        if decision.approved:
-            text = t("join.approved" if branch else "join.approved_no_branch", org=r.org.name, branch=branch)
-        else:
-            text = t("join.rejected", org=r.org.name)
-        await outbox.enqueue(text_push(r.user_id, text, dedupe_key=f"join-decided:{r.id}"))
+        await notify.join_decided(outbox, i18n, decision)
 
     return router

@@ -4,60 +4,44 @@ in the FSM data are checked again by the services at every step (SEC-4)."""
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.handlers.members import MemAddCD, MemberCD, branch_text, mark
 from bot.i18n import Translator
 from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
-
-NONE = 0  # "no branch" in branch buttons
-
-
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class AddMember(StatesGroup):
-    name = State()
-    phone = State()
-    copy = State()
-    branch = State()
-
-
-class EditMember(StatesGroup):
-    name = State()
-    phone = State()
-
-
-class AddStepCD(CallbackData, prefix="mas"):
-    action: str  # copy | cancel | branch
-    branch_id: int = NONE
-
-
-class MoveCD(CallbackData, prefix="mv"):
-    member_id: int
-    branch_id: int
+from bot.ui.common import NOT_COMMAND
+from bot.ui.members import (
+    NONE,
+    AddMember,
+    AddStep,
+    AddStepCD,
+    EditMember,
+    MemAddCD,
+    MemberAction,
+    MemberCD,
+    MoveCD,
+    branch_text,
+    mark,
+)
 
 
 def copy_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("memberadd.btn_copy"), callback_data=AddStepCD(action="copy"))
-    kb.button(text=_("memberadd.btn_cancel"), callback_data=AddStepCD(action="cancel"))
+    kb.button(text=_("memberadd.btn_copy"), callback_data=AddStepCD(action=AddStep.copy))
+    kb.button(text=_("memberadd.btn_cancel"), callback_data=AddStepCD(action=AddStep.cancel))
     return kb.as_markup()
 
 
 def add_branch_kb(_: Translator, branches: list[svc.Branch]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for b in branches:
-        kb.button(text=b.name, callback_data=AddStepCD(action="branch", branch_id=b.id))
-    kb.button(text=_("memberadd.btn_no_branch"), callback_data=AddStepCD(action="branch", branch_id=NONE))
+        kb.button(text=b.name, callback_data=AddStepCD(action=AddStep.branch, branch_id=b.id))
+    kb.button(text=_("memberadd.btn_no_branch"), callback_data=AddStepCD(action=AddStep.branch, branch_id=NONE))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -82,15 +66,16 @@ def card_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for action in ("name", "phone", "branch", "remove"):
         kb.button(text=_(f"memberedit.btn_{action}"),
-                  callback_data=MemberCD(action="rm" if action == "remove" else action, member_id=m.id))
+                  callback_data=MemberCD(action=MemberAction.rm if action == "remove" else MemberAction(action),
+                                         member_id=m.id))
     kb.adjust(2)
     return kb.as_markup()
 
 
 def confirm_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("memberedit.btn_remove_yes"), callback_data=MemberCD(action="rm_yes", member_id=m.id))
-    kb.button(text=_("memberedit.btn_remove_no"), callback_data=MemberCD(action="rm_no", member_id=m.id))
+    kb.button(text=_("memberedit.btn_remove_yes"), callback_data=MemberCD(action=MemberAction.rm_yes, member_id=m.id))
+    kb.button(text=_("memberedit.btn_remove_no"), callback_data=MemberCD(action=MemberAction.rm_no, member_id=m.id))
     return kb.as_markup()
 
 
@@ -145,20 +130,20 @@ def _add_flow(router: Router) -> None:
             return
         await _ask_branch(message, state, store, actor, _)
 
-    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == "copy"))
+    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == AddStep.copy))
     async def copy(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
         actor.require_admin_of(await _flow_org(state))
         if query.message:
             await query.message.edit_reply_markup(reply_markup=None)
             await _ask_branch(query.message, state, store, actor, _)
 
-    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == "cancel"))
+    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == AddStep.cancel))
     async def no_copy(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
         await state.clear()
         if query.message:
             await query.message.edit_text(_("memberadd.cancelled"))
 
-    @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == "branch"))
+    @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == AddStep.branch))
     async def got_branch(query: CallbackQuery, callback_data: AddStepCD, state: FSMContext, store: Store,
                          clock: Clock, actor: Actor, _: Translator) -> None:
         data = await state.get_data()
@@ -190,7 +175,7 @@ def _add_flow(router: Router) -> None:
 
 
 def _edit_flow(router: Router) -> None:
-    @router.callback_query(MemberCD.filter(F.action == "open"))
+    @router.callback_query(MemberCD.filter(F.action == MemberAction.open))
     async def open_card(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
                         _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
@@ -198,7 +183,7 @@ def _edit_flow(router: Router) -> None:
         if query.message:
             await query.message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
 
-    @router.callback_query(MemberCD.filter(F.action.in_({"name", "phone"})))
+    @router.callback_query(MemberCD.filter(F.action.in_({MemberAction.name, MemberAction.phone})))
     async def ask_field(query: CallbackQuery, callback_data: MemberCD, state: FSMContext, store: Store,
                         actor: Actor, _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
@@ -227,7 +212,7 @@ def _edit_flow(router: Router) -> None:
     async def edit_wrong_kind(message: Message, _: Translator) -> None:
         await message.answer(_("memberedit.text_only"))
 
-    @router.callback_query(MemberCD.filter(F.action == "branch"))
+    @router.callback_query(MemberCD.filter(F.action == MemberAction.branch))
     async def choose_branch(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
                             _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
@@ -242,7 +227,7 @@ def _edit_flow(router: Router) -> None:
         if query.message:
             await query.message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
 
-    @router.callback_query(MemberCD.filter(F.action == "rm"))
+    @router.callback_query(MemberCD.filter(F.action == MemberAction.rm))
     async def confirm_remove(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
                              _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
@@ -250,14 +235,14 @@ def _edit_flow(router: Router) -> None:
             await query.message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
                                        reply_markup=confirm_kb(_, m))
 
-    @router.callback_query(MemberCD.filter(F.action == "rm_yes"))
+    @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_yes))
     async def remove(query: CallbackQuery, callback_data: MemberCD, store: Store, clock: Clock, actor: Actor,
                      _: Translator) -> None:
         m = await svc.remove(store, clock, actor, callback_data.member_id)
         if query.message:
             await query.message.edit_text(_("memberedit.removed", name=m.name))
 
-    @router.callback_query(MemberCD.filter(F.action == "rm_no"))
+    @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_no))
     async def keep(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
                    _: Translator) -> None:
         await svc.get_member(store, actor, callback_data.member_id)

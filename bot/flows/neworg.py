@@ -9,59 +9,44 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.menu import sync_menu
+from bot.flows.verification import begin as verify
 from bot.i18n import I18n, Translator
 from bot.middlewares import load_actor
 from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
-
-TEXT = F.text & ~F.text.startswith("/")  # typed input; commands go on to their own handlers
-
-
-class NewOrg(StatesGroup):
-    kind = State()
-    name = State()
-    long_name = State()  # a name over 20 characters waits for "use it anyway" / "enter again"
-    region = State()
-    confirm = State()
-
-
-class NewOrgCD(CallbackData, prefix="no"):
-    action: str  # kind | use_long | again | create | abort
-    value: str = ""
+from bot.ui.common import NOT_COMMAND, TEXT
+from bot.ui.menu import sync_menu
+from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD
 
 
 def kind_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for kind in orgs.KINDS:
-        kb.button(text=_(f"neworg.btn_{kind}"), callback_data=NewOrgCD(action="kind", value=kind))
+        kb.button(text=_(f"neworg.btn_{kind}"), callback_data=NewOrgCD(action=NewOrgAction.kind, value=kind))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def long_name_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("neworg.btn_use_long"), callback_data=NewOrgCD(action="use_long"))
-    kb.button(text=_("neworg.btn_again"), callback_data=NewOrgCD(action="again"))
+    kb.button(text=_("neworg.btn_use_long"), callback_data=NewOrgCD(action=NewOrgAction.use_long))
+    kb.button(text=_("neworg.btn_again"), callback_data=NewOrgCD(action=NewOrgAction.again))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def confirm_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("neworg.btn_create"), callback_data=NewOrgCD(action="create"))
-    kb.button(text=_("neworg.btn_abort"), callback_data=NewOrgCD(action="abort"))
+    kb.button(text=_("neworg.btn_create"), callback_data=NewOrgCD(action=NewOrgAction.create))
+    kb.button(text=_("neworg.btn_abort"), callback_data=NewOrgCD(action=NewOrgAction.abort))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -90,19 +75,15 @@ async def _accept_name(message: Message, state: FSMContext, _: Translator, name:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
 
     @router.message(Command("neworg"))
     async def neworg_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
         if not actor.user.verified:
-            from bot.flows.verification import begin as verify
-
             await verify(message, state, actor, _, after={"action": "neworg"})
             return
         await begin(message, state, _)
 
-    @router.callback_query(NewOrg.kind, NewOrgCD.filter(F.action == "kind"))
+    @router.callback_query(NewOrg.kind, NewOrgCD.filter(F.action == NewOrgAction.kind))
     async def got_kind(query: CallbackQuery, callback_data: NewOrgCD, state: FSMContext, _: Translator) -> None:
         if callback_data.value not in orgs.KINDS:
             raise DomainError("stale_button")
@@ -125,7 +106,7 @@ def build_router() -> Router:
             return
         await _accept_name(message, state, _, checked.name)
 
-    @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == "use_long"))
+    @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.use_long))
     async def use_long(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
         pending = (await state.get_data()).get("pending")
         if not pending or not query.message:
@@ -133,7 +114,7 @@ def build_router() -> Router:
         await query.message.edit_reply_markup(reply_markup=None)
         await _accept_name(query.message, state, _, pending)
 
-    @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == "again"))
+    @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.again))
     async def again(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
         await state.update_data(pending=None)
         await state.set_state(NewOrg.name)
@@ -150,7 +131,7 @@ def build_router() -> Router:
         await message.answer(_("neworg.confirm", name=flow["name"], kind=_(f"orgmenu.kind_{flow['kind']}"),
                                region=region), reply_markup=confirm_kb(_))
 
-    @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == "create"))
+    @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.create))
     async def create(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
                      settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
         flow = await state.get_data()
@@ -162,7 +143,7 @@ def build_router() -> Router:
         fresh = await load_actor(store, settings, actor.user)
         await sync_menu(bot, store, i18n, fresh, locale)
 
-    @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == "abort"))
+    @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.abort))
     async def abort(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
         await state.clear()
         if query.message:
@@ -172,19 +153,17 @@ def build_router() -> Router:
     async def stale(query: CallbackQuery) -> None:
         raise DomainError("stale_button")
 
-    not_command = ~F.text.startswith("/")
-
-    @router.message(NewOrg.kind, not_command)
+    @router.message(NewOrg.kind, NOT_COMMAND)
     async def kind_wrong(message: Message, _: Translator) -> None:
         await message.answer(_("neworg.kind_use_buttons"), reply_markup=kind_kb(_))
 
-    @router.message(NewOrg.name, not_command)
-    @router.message(NewOrg.long_name, not_command)
-    @router.message(NewOrg.region, not_command)
+    @router.message(NewOrg.name, NOT_COMMAND)
+    @router.message(NewOrg.long_name, NOT_COMMAND)
+    @router.message(NewOrg.region, NOT_COMMAND)
     async def text_only(message: Message, _: Translator) -> None:
         await message.answer(_("neworg.text_only"))
 
-    @router.message(NewOrg.confirm, not_command)
+    @router.message(NewOrg.confirm, NOT_COMMAND)
     async def confirm_wrong(message: Message, _: Translator) -> None:
         await message.answer(_("neworg.confirm_use_buttons"), reply_markup=confirm_kb(_))
 

@@ -14,7 +14,6 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -22,9 +21,18 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.filters import Registered
-from bot.flows.quiz_view import (
+from bot.i18n import Translator
+from bot.services import orgs, quiz, wrongbook
+from bot.services.quiz import Result, Shown
+from bot.services.roles import Actor
+from bot.store import Store
+from bot.ui.menu import MenuCD, MenuItem
+from bot.ui.quiz import (
     QuizCD,
+    QuizStates,
+    WeeklyAction,
     WeeklyCD,
+    WrongbookAction,
     WrongbookCD,
     after_kb,
     question_kb,
@@ -34,20 +42,10 @@ from bot.flows.quiz_view import (
     wrongbook_kb,
     wrongbook_text,
 )
-from bot.handlers.profile import MenuCD
-from bot.i18n import Translator
-from bot.services import quiz, wrongbook
-from bot.services.quiz import Result, Shown
-from bot.services.roles import Actor
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 Starter = Callable[[Store, Clock, Actor], Awaitable[Shown]]
-
-
-class QuizStates(StatesGroup):
-    blank = State()  # a fill-in-the-blank question is shown: the next text is its answer
 
 
 async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Result | None) -> None:
@@ -105,11 +103,12 @@ async def _weekly_entry(message: Message, store: Store, clock: Clock, actor: Act
         await _begin(message, quiz.start_weekly, store, clock, actor, locale, _, state, raw_state)
         return
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("quiz.btn_weekly_start"), callback_data=WeeklyCD(act="start"))
+    kb.button(text=_("quiz.btn_weekly_start"), callback_data=WeeklyCD(act=WeeklyAction.start))
     if actor.is_operator:
-        kb.button(text=_("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act="pub", org=0))
-    for org in await store.orgs_by_ids(sorted(actor.admin_org_ids)):
-        kb.button(text=_("quiz.btn_weekly_publish", org=org.name), callback_data=WeeklyCD(act="pub", org=org.id))
+        kb.button(text=_("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act=WeeklyAction.pub, org=0))
+    for org in await orgs.orgs_by_ids(store, actor.admin_org_ids):
+        kb.button(text=_("quiz.btn_weekly_publish", org=org.name),
+                  callback_data=WeeklyCD(act=WeeklyAction.pub, org=org.id))
     kb.adjust(1)
     await message.answer(_("quiz.weekly_panel", period=quiz.week_period(clock.today()), size=quiz.WEEKLY_SIZE),
                          reply_markup=kb.as_markup())
@@ -130,9 +129,7 @@ async def _wrongbook_page(message: Message, store: Store, actor: Actor, locale: 
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
-    starters: dict[str, Starter] = {"quiz": quiz.start_daily, "challenge": quiz.start_challenge}
+    starters: dict[str, Starter] = {MenuItem.quiz: quiz.start_daily, MenuItem.challenge: quiz.start_challenge}
     starter_items = tuple(starters)
 
     @router.message(Command("quiz"))
@@ -148,17 +145,17 @@ def build_router() -> Router:
     async def weekly_cmd(message: Message, **deps: Any) -> None:
         await _weekly_entry(message, **_deps(deps))
 
-    @router.callback_query(MenuCD.filter(F.item == "weekly"))
+    @router.callback_query(MenuCD.filter(F.item == MenuItem.weekly))
     async def weekly_btn(query: CallbackQuery, **deps: Any) -> None:
         if query.message:
             await _weekly_entry(query.message, **_deps(deps))
 
-    @router.callback_query(WeeklyCD.filter(F.act == "start"))
+    @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.start))
     async def weekly_start(query: CallbackQuery, **deps: Any) -> None:
         if query.message:
             await _begin(query.message, quiz.start_weekly, **_deps(deps))
 
-    @router.callback_query(WeeklyCD.filter(F.act == "pub"))
+    @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.pub))
     async def weekly_publish(query: CallbackQuery, callback_data: WeeklyCD, store: Store, clock: Clock,
                              actor: Actor, _: Translator) -> None:
         count = await quiz.publish_weekly(store, clock, actor, callback_data.org)
@@ -170,18 +167,18 @@ def build_router() -> Router:
     async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
         await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
 
-    @router.callback_query(MenuCD.filter(F.item == "wrongbook"))
+    @router.callback_query(MenuCD.filter(F.item == MenuItem.wrongbook))
     async def wrongbook_btn(query: CallbackQuery, store: Store, actor: Actor, locale: str, _: Translator) -> None:
         if query.message:
             await _wrongbook_page(query.message, store, actor, locale, _, 0, edit=False)
 
-    @router.callback_query(WrongbookCD.filter(F.act == "page"))
+    @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.page))
     async def wrongbook_more(query: CallbackQuery, callback_data: WrongbookCD, store: Store, actor: Actor,
                              locale: str, _: Translator) -> None:
         if query.message:
             await _wrongbook_page(query.message, store, actor, locale, _, callback_data.off, edit=True)
 
-    @router.callback_query(WrongbookCD.filter(F.act == "practice"))
+    @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.practice))
     async def wrongbook_practice(query: CallbackQuery, **deps: Any) -> None:
         if query.message:
             await _begin(query.message, wrongbook.start_practice, **_deps(deps))

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
@@ -22,33 +20,21 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.deeplinks import open_payload
-from bot.handlers.menu import sync_menu
-from bot.handlers.profile import memberships_text, send_main_menu
 from bot.i18n import I18n, Translator
-from bot.services import registration
+from bot.services import registration, users
 from bot.services.roles import Actor
 from bot.store import Store
-
-
-class Reg(StatesGroup):
-    agreement = State()
-    phone = State()
-    name = State()
-    org_name = State()
-
-
-class RegCD(CallbackData, prefix="reg"):
-    action: str  # agree | decline | terms | privacy | skip_org
+from bot.ui.menu import memberships_text, send_main_menu, sync_menu
+from bot.ui.registration import Reg, RegAction, RegCD
+from bot.ui.workflows import open_payload
 
 
 def agreement_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reg.btn_agree"), callback_data=RegCD(action="agree"))
-    kb.button(text=_("reg.btn_decline"), callback_data=RegCD(action="decline"))
-    kb.button(text=_("reg.btn_terms"), callback_data=RegCD(action="terms"))
-    kb.button(text=_("reg.btn_privacy"), callback_data=RegCD(action="privacy"))
+    kb.button(text=_("reg.btn_agree"), callback_data=RegCD(action=RegAction.agree))
+    kb.button(text=_("reg.btn_decline"), callback_data=RegCD(action=RegAction.decline))
+    kb.button(text=_("reg.btn_terms"), callback_data=RegCD(action=RegAction.terms))
+    kb.button(text=_("reg.btn_privacy"), callback_data=RegCD(action=RegAction.privacy))
     kb.adjust(2, 2)
     return kb.as_markup()
 
@@ -67,7 +53,7 @@ def name_kb(suggestion: str | None) -> ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 def skip_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reg.btn_skip"), callback_data=RegCD(action="skip_org"))
+    kb.button(text=_("reg.btn_skip"), callback_data=RegCD(action=RegAction.skip_org))
     return kb.as_markup()
 
 
@@ -93,9 +79,7 @@ async def show_step(message: Message, state: FSMContext, actor: Actor, _: Transl
 
 
 def build_router() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(Registered(False))
-    router.callback_query.filter(Registered(False))
+    router = Router(name=__name__)  # visitors only: the composition root sets Registered(False)
 
     @router.message(CommandStart())
     async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
@@ -107,18 +91,18 @@ def build_router() -> Router:
             await message.answer(_("start.welcome", name=actor.user.display_name))
         await show_step(message, state, actor, _)
 
-    @router.callback_query(RegCD.filter(F.action.in_({"terms", "privacy"})))
+    @router.callback_query(RegCD.filter(F.action.in_({RegAction.terms, RegAction.privacy})))
     async def full_text(query: CallbackQuery, callback_data: RegCD, _: Translator) -> None:
         if query.message:
             await query.message.answer(_(f"reg.{callback_data.action}_full"))
 
-    @router.callback_query(Reg.agreement, RegCD.filter(F.action == "decline"))
+    @router.callback_query(Reg.agreement, RegCD.filter(F.action == RegAction.decline))
     async def decline(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
         await state.clear()  # REG-1: nothing is kept
         if query.message:
             await query.message.edit_text(_("reg.declined"))
 
-    @router.callback_query(Reg.agreement, RegCD.filter(F.action == "agree"))
+    @router.callback_query(Reg.agreement, RegCD.filter(F.action == RegAction.agree))
     async def agree(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
         await state.set_state(Reg.phone)
         if query.message:
@@ -161,7 +145,7 @@ def build_router() -> Router:
         org_name = registration.clean_org_name(message.text)
         await finish(message, state, bot, store, clock, i18n, actor, locale, _, org_name, data)
 
-    @router.callback_query(Reg.org_name, RegCD.filter(F.action == "skip_org"))
+    @router.callback_query(Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
     async def skip_org(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
                        i18n: I18n, actor: Actor, locale: str, _: Translator, **data: object) -> None:
         if query.message:
@@ -197,7 +181,7 @@ async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, cl
     result = await registration.complete(store, clock, actor.user, flow["phone"], flow["name"], org_name)
     payload = flow.get("payload")
     await state.clear()
-    user = await store.get_user(actor.id)
+    user = await users.get_user(store, actor.id)
     actor = Actor(user=user, is_operator=actor.is_operator)
     orgs = memberships_text(_, result.memberships)
     await message.answer(_("reg.done", name=result.name, orgs=orgs), reply_markup=ReplyKeyboardRemove())
@@ -206,4 +190,4 @@ async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, cl
         await open_payload(payload, message, state=state, bot=bot, store=store, clock=clock, i18n=i18n,
                            actor=actor, locale=locale, _=_, **data)
     else:
-        await send_main_menu(message, store, actor, _)
+        await send_main_menu(message, actor, _)

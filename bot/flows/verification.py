@@ -1,35 +1,40 @@
 """RNV-1…3: /verify — real name, then the 18-digit ID number. Needed by admins only.
 
 A flow that needs verification (creating an organisation, becoming an admin) calls `begin` with
-`after=` naming what to resume; the ID number is never put into FSM data, logs or replies, and
-the message carrying it is deleted from the chat once read.
+`after=` naming what to resume (bot/ui/workflows.py); the ID number is never put into FSM data,
+logs or replies, and the message carrying it is deleted from the chat once read.
+
+`PendingAdminGate` is the one place that sends an admin who has not verified yet to /verify: the
+composition root sets it on the admin routers, and a handler opts in with the flag
+`rnv=<command to resume>` (RNV-1).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import BaseMiddleware, Bot, F, Router
+from aiogram.dispatcher.flags import get_flag
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.i18n import Translator
-from bot.services import verification
+from bot.services import orgs, verification
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.registration import Verify
+from bot.ui.workflows import resume_after_verify
 
 log = logging.getLogger(__name__)
 
-
-class Verify(StatesGroup):
-    real_name = State()
-    id_number = State()
+# handler flags read by PendingAdminGate
+RNV = "rnv"  # the command to run once verified ("org" shows the organisation card)
+RNV_OPERATOR_OK = "rnv_operator_ok"  # an operator needs no organisation for this command
 
 
 async def begin(message: Message, state: FSMContext, actor: Actor, _: Translator,
@@ -43,9 +48,27 @@ async def begin(message: Message, state: FSMContext, actor: Actor, _: Translator
     await message.answer(_("rnv.ask_name"))
 
 
+class PendingAdminGate(BaseMiddleware):
+    """RNV-1 for admin commands: an admin who has not verified yet is sent to verify first, and the
+    command (/org, /members, /template, /export, /import, /invite, /audit) resumes afterwards."""
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        command = get_flag(data, RNV)
+        actor: Actor | None = data.get("actor")
+        if command is None or actor is None or actor.admin_org_ids:
+            return await handler(event, data)
+        if actor.is_operator and get_flag(data, RNV_OPERATOR_OK):
+            return await handler(event, data)
+        message = event.message if isinstance(event, CallbackQuery) else event
+        if not isinstance(message, Message) or not await orgs.pending_admin_org_ids(data["store"], actor):
+            return await handler(event, data)
+        await begin(message, data["state"], actor, data["_"], after={"action": "become_admin", "command": command})
+        return None
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
 
     @router.message(Command("verify"))
     async def verify_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
@@ -76,10 +99,8 @@ def build_router() -> Router:
         await message.answer(_("rnv.done", name=flow["real_name"], masked=masked))
         after = flow.get("after")
         if after:
-            from bot.handlers.resume import resume_after_verify
-
             await resume_after_verify(after, message, state=state, bot=bot, store=store, clock=clock,
-                                      settings=settings, _=_, **data)
+                                      settings=settings, actor=actor, _=_, **data)
 
     @router.message(Verify.real_name)
     @router.message(Verify.id_number)

@@ -5,27 +5,18 @@ from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.filters import Registered
-from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
+from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.org import AuditCD, OrgPickCD, Purpose, choose_org, org_label
 
 SHORT = 40  # characters of a before/after value in the list
-
-
-class AuditCD(CallbackData, prefix="au"):
-    org: int
-    page: int = 0
-    before: int = 0  # show entries older than this id
-    after: int = 0   # show entries newer than this id
 
 
 def _short(_: Translator, value: Any) -> str:
@@ -81,25 +72,18 @@ async def send_first_page(message: Message, store: Store, clock: Clock, actor: A
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
 
-    @router.message(Command("audit"))
-    async def audit_cmd(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                        _: Translator) -> None:
-        from bot.handlers.org import verify_if_pending_admin
-
-        if await verify_if_pending_admin(message, state, store, actor, _):
-            return
+    @router.message(Command("audit"), flags={RNV: "org"})
+    async def audit_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
         main_orgs = actor.main_admin_org_ids
         if len(main_orgs) == 1:
             org_id: int | None = next(iter(main_orgs))
         else:  # none (an ordinary admin: the picker leads to the refusal) or several
-            org_id = await choose_org(message, actor, store, _, purpose="audit")
+            org_id = await choose_org(message, actor, store, _, purpose=Purpose.audit)
         if org_id is not None:
             await send_first_page(message, store, clock, actor, _, org_id)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == "audit"))
+    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.audit))
     async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
                      _: Translator) -> None:
         if query.message:

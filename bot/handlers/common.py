@@ -3,40 +3,17 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.handlers.menu import sync_menu
 from bot.i18n import I18n, Translator
-from bot.services.commands import commands_for
 from bot.services.roles import Actor
 from bot.services.users import choose_language
 from bot.store import Store
-
-
-class LangCD(CallbackData, prefix="lang"):
-    code: str
-
-
-class HelpCD(CallbackData, prefix="help"):
-    pass
-
-
-def lang_kb(i18n: I18n) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for code in i18n.languages:
-        kb.button(text=i18n.t(code, "lang.name"), callback_data=LangCD(code=code))
-    return kb.as_markup()
-
-
-def help_text(_: Translator, actor: Actor) -> str:
-    lines = [f"/{name} — {_(f'commands.{name}')}" for name in commands_for(actor.roles)]
-    return _("help.text", commands="\n".join(lines)) if lines else _("help.empty")
+from bot.ui.menu import HelpCD, LangCD, help_text, lang_kb, sync_menu
 
 
 def build_router() -> Router:

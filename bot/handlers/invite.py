@@ -10,17 +10,13 @@ from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.filters import Registered
-from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.orgpick import OrgPickCD, choose_org
+from bot.flows.verification import RNV
 from bot.i18n import Raw, Translator
 from bot.models import Org
 from bot.render.qr import invite_qr_png
@@ -28,25 +24,8 @@ from bot.services import invites
 from bot.services.invites import Branch, CreatedInvite, InviteList
 from bot.services.roles import Actor
 from bot.store import Store
-
-NOT_CHOSEN = -1
-
-
-class InviteCD(CallbackData, prefix="iv"):
-    """The wizard so far: branch_id -1 not chosen, 0 any; days 0 not chosen; uses -1 not chosen, 0 unlimited."""
-
-    org_id: int
-    branch_id: int = NOT_CHOSEN
-    days: int = 0
-    uses: int = NOT_CHOSEN
-
-
-class InviteListCD(CallbackData, prefix="ivl"):
-    org_id: int
-
-
-class InviteRevokeCD(CallbackData, prefix="ivr"):
-    invite_id: int
+from bot.ui.invite import NOT_CHOSEN, InviteCD, InviteListCD, InviteRevokeCD
+from bot.ui.org import OrgPickCD, Purpose, choose_org
 
 
 # -- texts and keyboards -------------------------------------------------------------------------
@@ -156,19 +135,15 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
 
-    @router.message(Command("invite"))
-    async def invite_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "invite"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="invite")
+    @router.message(Command("invite"), flags={RNV: "invite"})
+    async def invite_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.invite)
         if org_id is not None:
             text, markup = await first_step(store, actor, _, org_id)
             await message.answer(text, reply_markup=markup)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == "invite"))
+    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.invite))
     async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, actor: Actor,
                          _: Translator) -> None:
         text, markup = await first_step(store, actor, _, callback_data.org_id)
@@ -215,5 +190,3 @@ def build_router() -> Router:
 
     return router
 
-
-__all__ = ["build_router", "InviteCD", "InviteListCD", "InviteRevokeCD", "link_url"]

@@ -8,14 +8,10 @@ from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.filters import Registered
-from bot.handlers.profile import MenuCD
-from bot.handlers.screens import show_screen
 from bot.i18n import Raw, Translator
 from bot.models import Question
 from bot.render.charts import Series, bar_chart_png
@@ -25,21 +21,11 @@ from bot.services import learner as svc
 from bot.services.members import display_phone
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.learner import AttemptCD, RankCD, RecordsCD
+from bot.ui.menu import MenuCD, MenuItem
+from bot.ui.screens import show_screen
 
 TEXT_LIMIT = 3900  # Telegram allows 4096; room for the HTML the templates add
-
-
-class RecordsCD(CallbackData, prefix="lr"):
-    page: int
-
-
-class AttemptCD(CallbackData, prefix="la"):
-    attempt_id: int
-
-
-class RankCD(CallbackData, prefix="lk"):
-    org_id: int
-    by: str  # w (last 7 days) | t (total)
 
 
 # -- records (LEARN-4) ---------------------------------------------------------------------------
@@ -152,7 +138,7 @@ def pack(blocks: list[str], limit: int = TEXT_LIMIT) -> list[str]:
 
 def back_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("learner.records.btn_back"), callback_data=MenuCD(item="records"))  # a new list below
+    kb.button(text=_("learner.records.btn_back"), callback_data=MenuCD(item=MenuItem.records))  # a new list below
     return kb.as_markup()
 
 
@@ -246,8 +232,6 @@ async def send_ranks(message: Message, store: Store, clock: Clock, actor: Actor,
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
 
     @router.message(Command("records"))
     async def records_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
@@ -284,7 +268,7 @@ def build_router() -> Router:
         if query.message:
             await show_screen(query.message, rank_text(_, r, by), rank_kb(_, r, by))
 
-    @router.callback_query(MenuCD.filter(F.item.in_({"records", "report", "rank"})))
+    @router.callback_query(MenuCD.filter(F.item.in_({MenuItem.records, MenuItem.report, MenuItem.rank})))
     async def menu(query: CallbackQuery, callback_data: MenuCD, store: Store, clock: Clock, actor: Actor,
                    _: Translator) -> None:
         if not query.message:

@@ -7,70 +7,34 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
-from bot.handlers.screens import show_screen
-from bot.i18n import I18n, Translator
+from bot.flows.verification import RNV
+from bot.i18n import Translator
 from bot.render import excel
 from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
-
-ALL, NO_BRANCH = -1, 0
-
-
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class MemListCD(CallbackData, prefix="ml"):
-    org_id: int
-    page: int
-    branch: int = ALL  # -1 every branch, 0 without a branch, else a branch id
-    q: bool = False  # the search text kept in the FSM data applies
-
-
-class MemFilterCD(CallbackData, prefix="mf"):
-    org_id: int
-
-
-class MemSearchCD(CallbackData, prefix="ms"):
-    org_id: int
-
-
-class MemAddCD(CallbackData, prefix="ma"):
-    org_id: int
-
-
-class MemberCD(CallbackData, prefix="me"):
-    action: str  # open | name | phone | branch | rm | rm_yes | rm_no
-    member_id: int
-
-
-class MemberSearch(StatesGroup):
-    text = State()
-
-
-def xlsx_labels(_: Translator) -> dict[str, str]:
-    return excel.labels_from(_, prefix="xlsx.")
-
-
-def all_xlsx_labels(i18n: I18n) -> list[dict[str, str]]:
-    return [excel.labels_from(lambda key, lang=lang: i18n.t(lang, key), prefix="xlsx.") for lang in i18n.languages]
-
-
-def mark(_: Translator, activated: bool) -> str:
-    return _("members.mark_on") if activated else _("members.mark_off")
-
-
-def branch_text(_: Translator, branch: str | None) -> str:
-    return branch or _("members.no_branch")
+from bot.ui.common import NOT_COMMAND
+from bot.ui.members import (
+    ALL,
+    NO_BRANCH,
+    MemAddCD,
+    MemberAction,
+    MemberCD,
+    MemberSearch,
+    MemFilterCD,
+    MemListCD,
+    MemSearchCD,
+    branch_text,
+    mark,
+    xlsx_labels,
+)
+from bot.ui.org import OrgPickCD, Purpose, choose_org, org_label
+from bot.ui.screens import show_screen
 
 
 def page_text(_: Translator, p: svc.MemberPage) -> str:
@@ -100,7 +64,8 @@ def page_kb(_: Translator, p: svc.MemberPage) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     first = p.page * svc.PAGE_SIZE + 1
     for n, m in enumerate(p.members, first):
-        kb.button(text=_("members.btn_open", n=n, name=m.name), callback_data=MemberCD(action="open", member_id=m.id))
+        kb.button(text=_("members.btn_open", n=n, name=m.name),
+                  callback_data=MemberCD(action=MemberAction.open, member_id=m.id))
     sizes = [2] * ((len(p.members) + 1) // 2)
     branch = ALL if p.branch_id is None else p.branch_id
     nav = 0
@@ -164,28 +129,21 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
 def build_router() -> Router:
     router = Router(name=__name__)
 
-    @router.message(Command("members"))
-    async def members_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "members"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="members")
+    @router.message(Command("members"), flags={RNV: "members"})
+    async def members_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.members)
         if org_id is not None:
             await send_list(message, store, actor, _, org_id)
 
-    @router.message(Command("template"))
-    async def template_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "template"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="template")
+    @router.message(Command("template"), flags={RNV: "template"})
+    async def template_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.template)
         if org_id is not None:
             await send_template(message, store, actor, _, org_id)
 
-    @router.message(Command("export"))
-    async def export_cmd(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "export"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="export")
+    @router.message(Command("export"), flags={RNV: "export"})
+    async def export_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.export)
         if org_id is not None:
             await send_export(message, store, clock, actor, _, org_id)
 

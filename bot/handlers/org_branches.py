@@ -8,13 +8,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.handlers.org_common import TEXT, BranchCD, OrgCD, OrgInput, back_button, confirm_kb
-from bot.handlers.orgpick import org_label
 from bot.i18n import Translator
 from bot.models import Org
 from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import TEXT, confirm_kb
+from bot.ui.org import BranchAction, BranchCD, OrgAction, OrgCD, OrgInput, back_button, org_label
 
 
 def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tuple[str, InlineKeyboardMarkup]:
@@ -27,9 +27,11 @@ def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tupl
     kb = InlineKeyboardBuilder()
     for b in items:
         kb.button(text=("  └ " if b.parent_id else "") + b.name,
-                  callback_data=BranchCD(act="view", org=org.id, br=b.id))
-    kb.button(text=_("branches.btn_add_general"), callback_data=BranchCD(act="add", org=org.id, kind="general"))
-    kb.button(text=_("branches.btn_add_branch"), callback_data=BranchCD(act="add", org=org.id, kind="branch"))
+                  callback_data=BranchCD(act=BranchAction.view, org=org.id, br=b.id))
+    kb.button(text=_("branches.btn_add_general"),
+              callback_data=BranchCD(act=BranchAction.add, org=org.id, kind="general"))
+    kb.button(text=_("branches.btn_add_branch"),
+              callback_data=BranchCD(act=BranchAction.add, org=org.id, kind="branch"))
     back_button(kb, _, org.id)
     kb.adjust(*([1] * len(items)), 2, 1)
     return _("branches.title", org=org_label(_, org), body=body), kb.as_markup()
@@ -38,11 +40,11 @@ def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tupl
 def branch_view(_: Translator, org_id: int, b: orgs.BranchInfo) -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     if b.kind == "general":
-        kb.button(text=_("branches.btn_add_child"), callback_data=BranchCD(act="add", org=org_id, br=b.id,
+        kb.button(text=_("branches.btn_add_child"), callback_data=BranchCD(act=BranchAction.add, org=org_id, br=b.id,
                                                                            kind="branch"))
-    kb.button(text=_("branches.btn_rename"), callback_data=BranchCD(act="rename", org=org_id, br=b.id))
-    kb.button(text=_("branches.btn_delete"), callback_data=BranchCD(act="delete", org=org_id, br=b.id))
-    back_button(kb, _, org_id, "branches")
+    kb.button(text=_("branches.btn_rename"), callback_data=BranchCD(act=BranchAction.rename, org=org_id, br=b.id))
+    kb.button(text=_("branches.btn_delete"), callback_data=BranchCD(act=BranchAction.delete, org=org_id, br=b.id))
+    back_button(kb, _, org_id, OrgAction.branches)
     kb.adjust(1)
     text = _("branches.view", name=b.name, kind=_(f"branches.kind_{b.kind}"), members=b.members,
              children=_("branches.children", count=b.children) if b.kind == "general" else "")
@@ -61,14 +63,14 @@ def register(router: Router) -> None:
         else:
             await message.answer(text, reply_markup=kb)
 
-    @router.callback_query(OrgCD.filter(F.act == "branches"))
+    @router.callback_query(OrgCD.filter(F.act == OrgAction.branches))
     async def branches(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
                        _: Translator) -> None:
         await state.clear()
         if query.message:
             await show_branches(query.message, store, actor, _, callback_data.org, edit=True)
 
-    @router.callback_query(BranchCD.filter(F.act == "view"))
+    @router.callback_query(BranchCD.filter(F.act == BranchAction.view))
     async def view(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,
                    _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
@@ -76,7 +78,7 @@ def register(router: Router) -> None:
             text, kb = branch_view(_, callback_data.org, b)
             await query.message.edit_text(text, reply_markup=kb)
 
-    @router.callback_query(BranchCD.filter(F.act == "add"))
+    @router.callback_query(BranchCD.filter(F.act == BranchAction.add))
     async def add(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store, actor: Actor,
                   _: Translator) -> None:
         org, items = await orgs.branches(store, actor, callback_data.org)
@@ -101,7 +103,7 @@ def register(router: Router) -> None:
         await message.answer(_("branches.added", name=b.name, kind=_(f"branches.kind_{b.kind}")))
         await show_branches(message, store, actor, _, flow["org"], edit=False)
 
-    @router.callback_query(BranchCD.filter(F.act == "rename"))
+    @router.callback_query(BranchCD.filter(F.act == BranchAction.rename))
     async def rename(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store,
                      actor: Actor, _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
@@ -119,7 +121,7 @@ def register(router: Router) -> None:
         await message.answer(_("branches.renamed", name=b.name))
         await show_branches(message, store, actor, _, flow["org"], edit=False)
 
-    @router.callback_query(BranchCD.filter(F.act == "delete"))
+    @router.callback_query(BranchCD.filter(F.act == BranchAction.delete))
     async def delete(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,
                      _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
@@ -128,10 +130,10 @@ def register(router: Router) -> None:
             await query.message.edit_text(
                 _("branches.delete_confirm", name=b.name, members=b.members, children=children),
                 reply_markup=confirm_kb(_, _("branches.btn_delete_yes"),
-                                        BranchCD(act="delete_yes", org=callback_data.org, br=b.id),
-                                        BranchCD(act="view", org=callback_data.org, br=b.id)))
+                                        BranchCD(act=BranchAction.delete_yes, org=callback_data.org, br=b.id),
+                                        BranchCD(act=BranchAction.view, org=callback_data.org, br=b.id)))
 
-    @router.callback_query(BranchCD.filter(F.act == "delete_yes"))
+    @router.callback_query(BranchCD.filter(F.act == BranchAction.delete_yes))
     async def delete_yes(query: CallbackQuery, callback_data: BranchCD, store: Store, clock: Clock, actor: Actor,
                          _: Translator) -> None:
         b = await orgs.delete_branch(store, clock, actor, callback_data.org, callback_data.br)

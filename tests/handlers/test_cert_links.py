@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from bot.handlers.cert_links import CertLinkCD
-from bot.handlers.certify import CertCD
+from bot.ui.certify import CertCD, CertLinkCD
 from tests.support.factories import make_org, make_user
 from tests.support.sql import store_rows as rows
 

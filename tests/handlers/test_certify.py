@@ -6,10 +6,10 @@ import re
 
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
-from bot.handlers.certify import CertCD, CertDecideCD, RenameDecideCD, RootCD
-from bot.handlers.org_common import OrgCD
 from bot.services import certification as cert
 from bot.services.roles import Actor
+from bot.ui.certify import CertCD, CertDecideCD, RenameDecideCD, RootCD
+from bot.ui.org import OrgCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.sql import store_rows as rows
@@ -426,7 +426,7 @@ async def test_cert_3_concurrent_decisions_in_the_store_exactly_one_wins(store):
 
 
 async def test_reg_6_a_visitor_opening_a_certification_link_is_answered_after_registering(client_factory, store):
-    from bot.flows.registration import RegCD
+    from bot.ui.registration import RegCD
 
     r, _c = await setup_r_and_c(store)
     payload = await invite_payload(client_factory(R_ADMIN), r)

@@ -11,7 +11,7 @@ from aiogram.methods import SendDocument
 from aiogram.types import PhotoSize
 from openpyxl import Workbook
 
-from bot.flows.import_members import ImportCD
+from bot.ui.imports import ImportCD
 from tests.support.factories import make_member, make_org, make_user
 
 ADMIN = 100001

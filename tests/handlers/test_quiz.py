@@ -5,8 +5,8 @@ import re
 
 from aiogram.methods import AnswerCallbackQuery
 
-from bot.flows.quiz_view import QuizCD
-from bot.handlers.profile import MenuCD
+from bot.ui.menu import MenuCD
+from bot.ui.quiz import QuizCD
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question
 

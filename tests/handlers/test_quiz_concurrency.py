@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bot.flows.quiz_view import QuizCD
 from bot.services.quiz import LETTERS
+from bot.ui.quiz import QuizCD
 from tests.support.factories import make_user
 from tests.support.quiz_factories import make_bank
 

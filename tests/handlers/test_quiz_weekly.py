@@ -1,8 +1,8 @@
 """LEARN-3 weekly quiz, the challenge quiz and LEARN-5 wrong-answer notebook, through the dispatcher."""
 from __future__ import annotations
 
-from bot.handlers.profile import MenuCD
 from bot.services import quiz
+from bot.ui.menu import MenuCD
 from tests.conftest import OPERATOR_ID
 from tests.handlers.test_quiz import answer_all, ledger, option, right_letter, wrong_letter
 from tests.support.factories import make_member, make_org, make_user
@@ -70,7 +70,7 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     refused = await admin.click(panel.button("某支部"))
     assert "不能再更换" in refused.answers[0].text
     stranger = client_factory(USER)
-    from bot.flows.quiz_view import WeeklyCD
+    from bot.ui.quiz import WeeklyCD
 
     denied = await stranger.click(WeeklyCD(act="pub", org=org).pack())
     assert denied.answers[0].text == "您没有执行此操作的权限。"
@@ -158,7 +158,7 @@ async def test_learn_5_wrongbook_collects_and_releases_after_two_right_in_a_row(
         if round_no == 0:
             assert "已连续答对 1 次" in book.text
     assert "错题本是空的" in book.text
-    from bot.flows.quiz_view import WrongbookCD
+    from bot.ui.quiz import WrongbookCD
 
     empty = await me.click(WrongbookCD(act="practice").pack())  # an old "practise" button
     assert "没有需要练习的题目" in empty.text

@@ -6,7 +6,7 @@ import sqlite3
 from aiogram.methods import SendMessage, SetMyCommands
 from aiogram.types import ReplyKeyboardMarkup, ReplyKeyboardRemove
 
-from bot.flows.registration import RegCD
+from bot.ui.registration import RegCD
 
 PHONE = "+8613800000001"
 

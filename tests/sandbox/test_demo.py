@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 from aiogram.methods import SetMyCommands
 
-from bot.flows.registration import RegCD
 from bot.sandbox.demo import DEMO_ID_NUMBER, DEMO_ORG, demo_members, seed_demo_data
 from bot.services.idcard import validate_id_number
+from bot.ui.registration import RegCD
 
 
 async def everything(store) -> dict[str, list[tuple]]:

@@ -1,9 +1,12 @@
-"""Texts and keyboards of the quizzes: one question per message, results with explanations."""
+"""Texts, keyboards, callback data and state of the quizzes: one question per message, results with
+explanations."""
 from __future__ import annotations
 
+from enum import StrEnum
 from html import escape as _escape
 
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -24,7 +27,13 @@ MESSAGE_LIMIT = 3800  # Telegram allows 4096; leave room for the markup of a spl
 _BUTTON = InlineKeyboardButton(text="-", callback_data="-")
 
 
+class QuizStates(StatesGroup):
+    blank = State()  # a fill-in-the-blank question is shown: the next text is its answer
+
+
 class QuizCD(CallbackData, prefix="qz"):
+    # `a` stays a plain string, not an enum: this is the answer path's hot callback (bench/quiz_answers.py),
+    # packed by pack_quiz below and parsed on every press
     a: str   # o: option, c: confirm (multiple choice), n / b: next / back, s: submit
     t: int   # attempt id
     p: int   # the position the pressed message shows
@@ -36,13 +45,23 @@ def pack_quiz(a: str, t: int, p: int, o: int = 0) -> str:
     return f"qz:{a}:{t}:{p}:{o}"
 
 
+class WeeklyAction(StrEnum):
+    start = "start"
+    pub = "pub"
+
+
 class WeeklyCD(CallbackData, prefix="wk"):
-    act: str  # start | pub
+    act: WeeklyAction
     org: int = 0  # pub: the organisation (0: the global set, the operator's)
 
 
+class WrongbookAction(StrEnum):
+    practice = "practice"
+    page = "page"
+
+
 class WrongbookCD(CallbackData, prefix="wb"):
-    act: str  # practice | page
+    act: WrongbookAction
     off: int = 0
 
 
@@ -218,13 +237,15 @@ def wrongbook_text(_: Translator, locale: str, page: wrongbook.Page) -> str:
 def wrongbook_kb(_: Translator, page: wrongbook.Page) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if page.total:
-        kb.button(text=_("quiz.btn_practice"), callback_data=WrongbookCD(act="practice"))
+        kb.button(text=_("quiz.btn_practice"), callback_data=WrongbookCD(act=WrongbookAction.practice))
     nav = 0
     if page.offset > 0:
-        kb.button(text=_("quiz.btn_prev_page"), callback_data=WrongbookCD(act="page", off=page.offset - wrongbook.PAGE))
+        kb.button(text=_("quiz.btn_prev_page"),
+                  callback_data=WrongbookCD(act=WrongbookAction.page, off=page.offset - wrongbook.PAGE))
         nav += 1
     if page.offset + wrongbook.PAGE < page.total:
-        kb.button(text=_("quiz.btn_next_page"), callback_data=WrongbookCD(act="page", off=page.offset + wrongbook.PAGE))
+        kb.button(text=_("quiz.btn_next_page"),
+                  callback_data=WrongbookCD(act=WrongbookAction.page, off=page.offset + wrongbook.PAGE))
         nav += 1
     kb.adjust(*([1, nav] if nav else [1]))
     return kb.as_markup()

@@ -25,6 +25,7 @@ from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
 from bot.scheduler import JobSpec, Scheduler
+from bot.services.quiz import scheduled_jobs as quiz_jobs
 from bot.store import Store
 from bot.ui.menu import set_default_menus
 
@@ -97,9 +98,7 @@ class App:
         bot = build_bot(settings)
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
-        from bot.services.quiz import scheduled_jobs as quiz_jobs  # weekly draw, challenge time limits
-
-        for spec in quiz_jobs(store, clock):
+        for spec in quiz_jobs(store, clock):  # weekly draw, challenge time limits
             scheduler.add(spec)
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox)

@@ -15,6 +15,7 @@ from bot.models import Question
 from bot.services import quiz, wrongbook
 from bot.services.quiz import LETTERS, Result, Shown
 from bot.store import QuizItem
+from bot.ui.menu import MenuCD, MenuItem
 
 
 def quote(text: str) -> str:
@@ -211,13 +212,14 @@ def review_texts(_: Translator, locale: str, result: Result) -> list[str]:
     return chunks
 
 
-def after_kb(_: Translator, result: Result) -> InlineKeyboardMarkup:
-    from bot.handlers.profile import MenuCD
+AGAIN = {"daily": MenuItem.quiz, "weekly": MenuItem.weekly, "challenge": MenuItem.challenge,
+         "practice": MenuItem.wrongbook}  # the menu item that starts another round of the same kind
 
+
+def after_kb(_: Translator, result: Result) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    again = {"daily": "quiz", "weekly": "weekly", "challenge": "challenge", "practice": "wrongbook"}[result.head.kind]
-    kb.button(text=_(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=again))
-    kb.button(text=_("quiz.btn_wrongbook"), callback_data=MenuCD(item="wrongbook"))
+    kb.button(text=_(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=AGAIN[result.head.kind]))
+    kb.button(text=_("quiz.btn_wrongbook"), callback_data=MenuCD(item=MenuItem.wrongbook))
     kb.adjust(1)
     return kb.as_markup()
 

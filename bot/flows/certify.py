@@ -25,6 +25,8 @@ from bot.services import renames
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.certify import (
+    AddressedData,
+    ApplyingData,
     CertAction,
     CertApplyCD,
     CertApplying,
@@ -32,6 +34,7 @@ from bot.ui.certify import (
     CertDecideCD,
     CertInput,
     CertNoteCD,
+    ReasonData,
     RenameDecideCD,
     decision_kb,
     send_invite,
@@ -81,8 +84,7 @@ async def open_cert(message: Message, token: str, *, _: Translator, store: Store
     if not offer.eligible:
         await message.answer(offer_text(_, offer))
         return
-    await state.set_state(CertApplying.choose)
-    await state.set_data({"cert_invite": offer.invite.id})
+    await ApplyingData(cert_invite=offer.invite.id).begin(state, CertApplying.choose)
     await message.answer(offer_text(_, offer), reply_markup=apply_kb(_, offer))
 
 
@@ -92,7 +94,7 @@ def build_router() -> Router:
     @router.callback_query(CertApplying.choose, CertApplyCD.filter())
     async def apply(query: CallbackQuery, callback_data: CertApplyCD, state: FSMContext, store: Store, clock: Clock,
                     outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        if (await state.get_data()).get("cert_invite") != callback_data.inv:
+        if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
             raise DomainError("stale_button")  # a button of another invitation than the one opened last
         app = await cert.apply(store, clock, actor, callback_data.inv, callback_data.org)
         await state.clear()
@@ -122,17 +124,18 @@ def _addressed_handlers(router: Router) -> None:
     async def start(query: CallbackQuery, callback_data: CertCD, state: FSMContext, store: Store, actor: Actor,
                     _: Translator) -> None:
         org = await cert.require_inviter(store, actor, callback_data.org)
-        await state.set_state(CertInput.phone)
-        await state.set_data({"org": org.id})
+        await AddressedData(org=org.id).begin(state, CertInput.phone)
         if query.message:
             await query.message.answer(_("certify.ask_phone", org=org.name))
 
     @router.message(CertInput.phone, TEXT)
     async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data())["org"]
+        flow = await AddressedData.load(state)
+        org_id = flow.org
         user = await cert.addressee_by_phone(store, actor, org_id, message.text)
         await state.set_state(CertInput.note)
-        await state.update_data(addressee=user.id)
+        flow.addressee = user.id
+        await flow.save(state)
         kb = InlineKeyboardBuilder()
         kb.button(text=_("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
         await message.answer(_("certify.ask_note", name=user.display_name, limit=cert.NOTE_MAX),
@@ -151,8 +154,10 @@ def _addressed_handlers(router: Router) -> None:
 async def _send_addressed(message: Message, state: FSMContext, note: str | None, *, bot: Bot, store: Store,
                           clock: Clock, settings: Settings, outbox: Outbox, i18n: I18n, actor: Actor, _: Translator,
                           **data: Any) -> None:
-    flow = await state.get_data()
-    created = await cert.create_invite(store, clock, settings.secret_key, actor, flow["org"], flow["addressee"], note)
+    flow = await AddressedData.load(state)
+    if flow.addressee is None:
+        await flow.expire(state)
+    created = await cert.create_invite(store, clock, settings.secret_key, actor, flow.org, flow.addressee, note)
     await state.clear()
     url = await send_invite(message, bot, clock, _, created)
     await notify.invitation(outbox, i18n, actor, created, url)
@@ -166,8 +171,7 @@ def _reason_handlers(router: Router) -> None:
     async def reject(query: CallbackQuery, callback_data: CertDecideCD, state: FSMContext, store: Store,
                      actor: Actor, _: Translator) -> None:
         app = await cert.pending_for_upper(store, actor, callback_data.app)
-        await state.set_state(CertInput.reason)
-        await state.set_data({"app": app.id})
+        await ReasonData(app=app.id).begin(state, CertInput.reason)
         if query.message:
             await query.message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
 
@@ -175,8 +179,7 @@ def _reason_handlers(router: Router) -> None:
     async def reject_rename(query: CallbackQuery, callback_data: RenameDecideCD, state: FSMContext, store: Store,
                             actor: Actor, _: Translator) -> None:
         req = await renames.pending_rename_for_decider(store, actor, callback_data.req)
-        await state.set_state(CertInput.reason)
-        await state.set_data({"rename": req.id})
+        await ReasonData(rename=req.id).begin(state, CertInput.reason)
         if query.message:
             await query.message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
                                          limit=cert.REASON_MAX))
@@ -184,18 +187,20 @@ def _reason_handlers(router: Router) -> None:
     @router.message(CertInput.reason, TEXT)
     async def got_reason(message: Message, state: FSMContext, store: Store, clock: Clock, outbox: Outbox,
                          i18n: I18n, actor: Actor, _: Translator) -> None:
-        flow = await state.get_data()
+        flow = await ReasonData.load(state)
+        if flow.app is None and flow.rename is None:
+            await flow.expire(state)
         try:
-            if "app" in flow:
-                app = await cert.decide(store, clock, actor, flow["app"], False, message.text)
-            else:
-                req = await renames.decide_rename(store, clock, actor, flow["rename"], False, message.text)
+            if flow.app is not None:
+                app = await cert.decide(store, clock, actor, flow.app, False, message.text)
+            elif flow.rename is not None:
+                req = await renames.decide_rename(store, clock, actor, flow.rename, False, message.text)
         except DomainError as exc:
             if exc.key.startswith(DECIDED):
                 await state.clear()
             raise
         await state.clear()
-        if "app" in flow:
+        if flow.app is not None:
             await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
             await notify.decision(outbox, store, i18n, app, actor)
         else:

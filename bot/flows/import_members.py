@@ -26,7 +26,7 @@ from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import NOT_COMMAND
-from bot.ui.imports import ImportAction, ImportCD, ImportMembers
+from bot.ui.imports import ImportAction, ImportCD, ImportMembers, MemberImportData
 from bot.ui.members import all_xlsx_labels, xlsx_labels
 from bot.ui.org import OrgPickCD, Purpose, choose_org
 
@@ -54,7 +54,7 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
                    org_id: int) -> None:
     org = await svc.org_for_admin(store, actor, org_id)
     await state.set_state(ImportMembers.file)
-    await state.update_data(imp_org=org.id, imp_rows=None, imp_branches=None)
+    await MemberImportData(imp_org=org.id).save(state)
     await message.answer(_("import.ask_file", org=org.name) + "\n" + _("questions.also_questions"))
 
 
@@ -76,11 +76,8 @@ def build_router() -> Router:
     @router.message(ImportMembers.file, F.document, NOT_COMMAND)
     async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
                        actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data()).get("imp_org")
-        if org_id is None:
-            await state.clear()
-            raise DomainError("stale_button")
-        org = await svc.org_for_admin(store, actor, org_id)
+        flow = await MemberImportData.load(state)
+        org = await svc.org_for_admin(store, actor, flow.imp_org)
         document = message.document
         if (document.file_size or 0) > MAX_DOWNLOAD:
             await message.answer(_("import.too_big", size=round(document.file_size / 1024 / 1024, 1),
@@ -102,8 +99,9 @@ def build_router() -> Router:
                     labels[f"col.{c}"] for c in exc.params.get("columns", []))
             raise
         await state.set_state(None)
-        await state.update_data(imp_rows=member_import.pending_to_data(result.pending) if result.pending else None,
-                                imp_branches=result.new_branches or None)
+        flow.imp_rows = member_import.pending_to_data(result.pending) if result.pending else None
+        flow.imp_branches = result.new_branches or None
+        await flow.save(state)
         await report(message, _, org, result)
 
     @router.message(ImportMembers.file, NOT_COMMAND)
@@ -114,12 +112,13 @@ def build_router() -> Router:
     async def create_branches(query: CallbackQuery, callback_data: ImportCD, state: FSMContext, store: Store,
                               clock: Clock, actor: Actor, _: Translator) -> None:
         org = await svc.org_for_admin(store, actor, callback_data.org_id)
-        data = await state.get_data()
-        if data.get("imp_org") != org.id or not data.get("imp_rows"):
-            raise DomainError("stale_button")
-        rows = member_import.pending_from_data(data["imp_rows"])
-        result = await member_import.import_rows(store, clock, actor, org.id, rows, data.get("imp_branches") or [])
-        await state.update_data(imp_rows=None, imp_branches=None)
+        flow = await MemberImportData.load_kept(state)
+        if flow is None or flow.imp_org != org.id or not flow.imp_rows:
+            raise DomainError("stale_button")  # the button of another import, or one already used
+        rows = member_import.pending_from_data(flow.imp_rows)
+        result = await member_import.import_rows(store, clock, actor, org.id, rows, flow.imp_branches or [])
+        flow.imp_rows = flow.imp_branches = None
+        await flow.save(state)
         if query.message:
             await query.message.edit_reply_markup(reply_markup=None)
             sep = _("import.list_sep")

@@ -31,7 +31,7 @@ from bot.services import questions
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import NOT_COMMAND
-from bot.ui.imports import GLOBAL, ImportQuestions, QBankCD
+from bot.ui.imports import GLOBAL, ImportQuestions, QBankCD, QuestionImportData
 from bot.ui.org import OrgPickCD, Purpose, org_label
 from bot.ui.question_bank import browse_button
 
@@ -110,7 +110,7 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
                    bank: int) -> None:
     org, size = await questions.bank_info(store, actor, bank or None)
     await state.set_state(ImportQuestions.file)
-    await state.update_data(qimp_bank=bank)
+    await QuestionImportData(qimp_bank=bank).save(state)
     kb = InlineKeyboardBuilder()
     browse_button(kb, _, bank or None, new=True)
     await message.answer(_("questions.ask_file", bank=bank_name(_, org), size=size), reply_markup=kb.as_markup())
@@ -181,10 +181,7 @@ def build_router() -> Router:
     @router.message(ImportQuestions.file, F.document, NOT_COMMAND)
     async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
                        actor: Actor, _: Translator) -> None:
-        bank = (await state.get_data()).get("qimp_bank")
-        if bank is None:
-            await state.clear()
-            raise DomainError("stale_button")
+        bank = (await QuestionImportData.load(state)).qimp_bank
         await questions.check_bank(store, actor, bank or None)
         document = message.document
         if (document.file_size or 0) > MAX_DOWNLOAD:

@@ -28,7 +28,7 @@ from bot.services.invites import JoinOffer, JoinResult
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import NOT_COMMAND
-from bot.ui.invite import Join, JoinBranchCD, JoinDecisionCD, join_decision_kb
+from bot.ui.invite import Join, JoinBranchCD, JoinData, JoinDecisionCD, join_decision_kb
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
         await message.answer(_error(_, exc))
         return
     await state.set_state(Join.branch)
-    await state.update_data(invite_id=opened.invite.id)
+    await JoinData(invite_id=opened.invite.id).save(state)
     ask = _("join.choose_branch") if opened.branches else _("join.confirm_no_branch")
     await message.answer(offer_text(_, opened.org) + "\n\n" + ask, reply_markup=branch_kb(_, opened))
 
@@ -102,7 +102,7 @@ def build_router() -> Router:
     @router.callback_query(Join.branch, JoinBranchCD.filter())
     async def branch_chosen(query: CallbackQuery, callback_data: JoinBranchCD, state: FSMContext, outbox: Outbox,
                             store: Store, clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
-        if (await state.get_data()).get("invite_id") != callback_data.invite_id:
+        if (await JoinData.load(state)).invite_id != callback_data.invite_id:
             raise DomainError("stale_button")  # a button of another link than the one opened last
         try:
             result = await invites.join(store, clock, actor.user, callback_data.invite_id,

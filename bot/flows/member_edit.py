@@ -17,9 +17,11 @@ from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.members import (
     NONE,
+    AddData,
     AddMember,
     AddStep,
     AddStepCD,
+    EditData,
     EditMember,
     MemAddCD,
     MemberAction,
@@ -80,18 +82,16 @@ def confirm_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
 
 
 async def _flow_org(state: FSMContext) -> int:
-    org_id = (await state.get_data()).get("mem_add_org")
-    if org_id is None:
-        await state.clear()
-        raise DomainError("stale_button")
-    return int(org_id)
+    return (await AddData.load(state)).mem_add_org
 
 
 async def _ask_branch(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    data = await state.get_data()
-    branches = await svc.branches(store, actor, int(data["mem_add_org"]))
+    flow = await AddData.load(state)
+    if flow.mem_add_name is None:
+        await flow.expire(state)
+    branches = await svc.branches(store, actor, flow.mem_add_org)
     await state.set_state(AddMember.branch)
-    await message.answer(_("memberadd.ask_branch", name=data["mem_add_name"]), reply_markup=add_branch_kb(_, branches))
+    await message.answer(_("memberadd.ask_branch", name=flow.mem_add_name), reply_markup=add_branch_kb(_, branches))
 
 
 def build_router() -> Router:
@@ -107,22 +107,26 @@ def _add_flow(router: Router) -> None:
                         actor: Actor, _: Translator) -> None:
         org = await svc.org_for_admin(store, actor, callback_data.org_id)
         await state.set_state(AddMember.name)
-        await state.update_data(mem_add_org=org.id, mem_add_name=None, mem_add_phone=None)
+        await AddData(mem_add_org=org.id).save(state)
         if query.message:
             await query.message.answer(_("memberadd.ask_name", org=org.name))
 
     @router.message(AddMember.name, F.text, NOT_COMMAND)
     async def got_name(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        actor.require_admin_of(await _flow_org(state))
-        name = svc.clean_name(message.text)
-        await state.update_data(mem_add_name=name)
+        flow = await AddData.load(state)
+        actor.require_admin_of(flow.mem_add_org)
+        flow.mem_add_name = svc.clean_name(message.text)
+        await flow.save(state)
+        name = flow.mem_add_name
         await state.set_state(AddMember.phone)
         await message.answer(_("memberadd.ask_phone", name=name))
 
     @router.message(AddMember.phone, F.text, NOT_COMMAND)
     async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        phone, elsewhere = await svc.check_new_phone(store, actor, await _flow_org(state), message.text)
-        await state.update_data(mem_add_phone=phone)
+        flow = await AddData.load(state)
+        phone, elsewhere = await svc.check_new_phone(store, actor, flow.mem_add_org, message.text)
+        flow.mem_add_phone = phone
+        await flow.save(state)
         if elsewhere:
             await state.set_state(AddMember.copy)
             await message.answer(_("memberadd.listed_elsewhere", orgs=_("import.list_sep").join(elsewhere)),
@@ -146,12 +150,11 @@ def _add_flow(router: Router) -> None:
     @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == AddStep.branch))
     async def got_branch(query: CallbackQuery, callback_data: AddStepCD, state: FSMContext, store: Store,
                          clock: Clock, actor: Actor, _: Translator) -> None:
-        data = await state.get_data()
-        org_id = await _flow_org(state)
+        flow = await AddData.load(state)
         branch_id = callback_data.branch_id or None
         try:
-            member = await svc.add_member(store, clock, actor, org_id, data.get("mem_add_name") or "",
-                                          data.get("mem_add_phone") or "", branch_id)
+            member = await svc.add_member(store, clock, actor, flow.mem_add_org, flow.mem_add_name or "",
+                                          flow.mem_add_phone or "", branch_id)
         except DomainError as exc:
             if exc.key == "mem.phone_listed":  # another admin was quicker: the flow is over
                 await state.clear()
@@ -188,7 +191,7 @@ def _edit_flow(router: Router) -> None:
                         actor: Actor, _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
         await state.set_state(EditMember.name if callback_data.action == "name" else EditMember.phone)
-        await state.update_data(mem_edit=m.id)
+        await EditData(mem_edit=m.id).save(state)
         if query.message:
             await query.message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
 
@@ -251,8 +254,4 @@ def _edit_flow(router: Router) -> None:
 
 
 async def _edited(state: FSMContext) -> int:
-    member_id = (await state.get_data()).get("mem_edit")
-    if member_id is None:
-        await state.clear()
-        raise DomainError("stale_button")
-    return int(member_id)
+    return (await EditData.load(state)).mem_edit

@@ -24,7 +24,7 @@ from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import NOT_COMMAND, TEXT
 from bot.ui.menu import sync_menu
-from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD
+from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD, NewOrgDraft, NewOrgReady
 
 
 def kind_kb(_: Translator) -> InlineKeyboardMarkup:
@@ -56,8 +56,7 @@ def ask_name_text(_: Translator, kind: str) -> str:
 
 
 async def begin(message: Message, state: FSMContext, _: Translator) -> None:
-    await state.set_state(NewOrg.kind)
-    await state.set_data({})
+    await NewOrgDraft().begin(state, NewOrg.kind)
     await message.answer(_("neworg.ask_kind"), reply_markup=kind_kb(_))
 
 
@@ -68,7 +67,9 @@ async def resume_neworg(message: Message, after: dict[str, Any], _: Translator, 
 
 
 async def _accept_name(message: Message, state: FSMContext, _: Translator, name: str) -> None:
-    await state.update_data(name=name, pending=None)
+    flow = await NewOrgDraft.load(state)
+    flow.name, flow.pending = name, None
+    await flow.save(state)
     await state.set_state(NewOrg.region)
     await message.answer(_("neworg.ask_region", name=name))
 
@@ -87,7 +88,9 @@ def build_router() -> Router:
     async def got_kind(query: CallbackQuery, callback_data: NewOrgCD, state: FSMContext, _: Translator) -> None:
         if callback_data.value not in orgs.KINDS:
             raise DomainError("stale_button")
-        await state.update_data(kind=callback_data.value)
+        flow = await NewOrgDraft.load(state)
+        flow.kind = callback_data.value
+        await flow.save(state)
         await state.set_state(NewOrg.name)
         if query.message:
             await query.message.edit_text(_("neworg.kind_chosen", kind=_(f"orgmenu.kind_{callback_data.value}")))
@@ -96,10 +99,11 @@ def build_router() -> Router:
     @router.message(NewOrg.name, TEXT)
     @router.message(NewOrg.long_name, TEXT)
     async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        flow = await state.get_data()
-        checked = orgs.check_org_name(message.text, flow.get("kind", "party"))
+        flow = await NewOrgDraft.load(state)
+        checked = orgs.check_org_name(message.text, flow.kind)
         if checked.long:
-            await state.update_data(pending=checked.name)
+            flow.pending = checked.name
+            await flow.save(state)
             await state.set_state(NewOrg.long_name)
             await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
                                    soft=orgs.NAME_SOFT_MAX), reply_markup=long_name_kb(_))
@@ -108,7 +112,7 @@ def build_router() -> Router:
 
     @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.use_long))
     async def use_long(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        pending = (await state.get_data()).get("pending")
+        pending = (await NewOrgDraft.load(state)).pending
         if not pending or not query.message:
             raise DomainError("stale_button")
         await query.message.edit_reply_markup(reply_markup=None)
@@ -116,26 +120,30 @@ def build_router() -> Router:
 
     @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.again))
     async def again(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        await state.update_data(pending=None)
+        flow = await NewOrgDraft.load(state)
+        flow.pending = None
+        await flow.save(state)
         await state.set_state(NewOrg.name)
         if query.message:
             await query.message.edit_reply_markup(reply_markup=None)
-            await query.message.answer(ask_name_text(_, (await state.get_data()).get("kind", "party")))
+            await query.message.answer(ask_name_text(_, flow.kind))
 
     @router.message(NewOrg.region, TEXT)
     async def got_region(message: Message, state: FSMContext, _: Translator) -> None:
         region = orgs.clean_region(message.text)
-        await state.update_data(region=region)
+        flow = await NewOrgDraft.load(state)
+        flow.region = region
+        await flow.save(state)
+        ready = await NewOrgReady.load(state)
         await state.set_state(NewOrg.confirm)
-        flow = await state.get_data()
-        await message.answer(_("neworg.confirm", name=flow["name"], kind=_(f"orgmenu.kind_{flow['kind']}"),
+        await message.answer(_("neworg.confirm", name=ready.name, kind=_(f"orgmenu.kind_{ready.kind}"),
                                region=region), reply_markup=confirm_kb(_))
 
     @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.create))
     async def create(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
                      settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
-        flow = await state.get_data()
-        org = await orgs.create_org(store, clock, actor, flow["kind"], flow["name"], flow["region"])
+        flow = await NewOrgReady.load(state)
+        org = await orgs.create_org(store, clock, actor, flow.kind, flow.name, flow.region)
         await state.clear()
         if query.message:
             await query.message.edit_text(_("neworg.created", name=org.name,

@@ -28,6 +28,7 @@ from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.menu import MenuCD, MenuItem
 from bot.ui.quiz import (
+    BlankData,
     QuizCD,
     QuizStates,
     WeeklyAction,
@@ -52,7 +53,7 @@ async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Res
     """The blank state follows the question shown: set for a blank, cleared otherwise."""
     if isinstance(out, Shown) and out.item.question.kind == "blank":
         await state.set_state(QuizStates.blank)
-        await state.set_data({"t": out.head.id, "p": out.item.position})
+        await state.set_data(BlankData(t=out.head.id, p=out.item.position).model_dump())
     elif raw_state == QuizStates.blank.state:
         await state.clear()
 
@@ -186,10 +187,9 @@ def build_router() -> Router:
     @router.message(QuizStates.blank, F.text, ~F.text.startswith("/"))
     async def typed(message: Message, store: Store, clock: Clock, actor: Actor, locale: str, _: Translator,
                     state: FSMContext, raw_state: str | None) -> None:
-        data = await state.get_data()
+        shown = await BlankData.load(state)
         try:
-            out = await quiz.type_answer(store, clock, actor, int(data.get("t", 0)), int(data.get("p", -1)),
-                                         message.text or "")
+            out = await quiz.type_answer(store, clock, actor, shown.t, shown.p, message.text or "")
         except quiz.Stale as exc:
             await state.clear()
             await message.answer(_(f"errors.{exc.key}"))

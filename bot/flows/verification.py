@@ -27,7 +27,7 @@ from bot.i18n import Translator
 from bot.services import orgs, verification
 from bot.services.roles import Actor
 from bot.store import Store
-from bot.ui.registration import Verify
+from bot.ui.registration import Verify, VerifyData
 from bot.ui.workflows import resume_after_verify
 
 log = logging.getLogger(__name__)
@@ -84,20 +84,20 @@ def build_router() -> Router:
     @router.message(Verify.id_number, F.text)
     async def got_id(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
                      settings: Settings, actor: Actor, _: Translator, **data: Any) -> None:
-        flow = await state.get_data()
+        flow = await VerifyData.load(state)
         try:
             await bot.delete_message(message.chat.id, message.message_id)
         except Exception:  # noqa: BLE001 - not fatal: the number is still never stored
             log.info("could not delete the ID-number message of user %s", actor.id)
         try:
             masked = await verification.verify(store, clock, settings.secret_key, actor.id,
-                                               flow["real_name"], message.text)
+                                               flow.real_name, message.text)
         except DomainError as exc:
             await message.answer(_(f"errors.{exc.key}", **exc.params) + "\n" + _("rnv.try_again"))
             return
         await state.clear()
-        await message.answer(_("rnv.done", name=flow["real_name"], masked=masked))
-        after = flow.get("after")
+        await message.answer(_("rnv.done", name=flow.real_name, masked=masked))
+        after = flow.after
         if after:
             await resume_after_verify(after, message, state=state, bot=bot, store=store, clock=clock,
                                       settings=settings, actor=actor, _=_, **data)

@@ -29,6 +29,7 @@ from bot.ui.members import (
     MemFilterCD,
     MemListCD,
     MemSearchCD,
+    SearchData,
     branch_text,
     mark,
     xlsx_labels,
@@ -163,10 +164,10 @@ def build_router() -> Router:
     async def list_page(query: CallbackQuery, callback_data: MemListCD, state: FSMContext, store: Store,
                         actor: Actor, _: Translator) -> None:
         text = None
-        if callback_data.q:
-            data = await state.get_data()
-            if data.get("mem_query_org") == callback_data.org_id:
-                text = data.get("mem_query")
+        if callback_data.q:  # the search kept from the list's search step, if it is this list's
+            search = await SearchData.load_kept(state)
+            if search is not None and search.mem_query_org == callback_data.org_id:
+                text = search.mem_query
         branch = None if callback_data.branch == ALL else callback_data.branch
         p = await svc.list_members(store, actor, callback_data.org_id, callback_data.page, branch, text)
         if query.message:
@@ -185,20 +186,21 @@ def build_router() -> Router:
                          actor: Actor, _: Translator) -> None:
         await svc.org_for_admin(store, actor, callback_data.org_id)
         await state.set_state(MemberSearch.text)
-        await state.update_data(mem_query_org=callback_data.org_id, mem_query=None)
+        await SearchData(mem_query_org=callback_data.org_id).save(state)
         if query.message:
             await query.message.answer(_("members.ask_search"))
 
     @router.message(MemberSearch.text, F.text, NOT_COMMAND)
     async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data()).get("mem_query_org")
+        search = await SearchData.load(state)
         text, _digits = svc.search_terms(message.text)
-        if org_id is None or text is None:
+        if text is None:
             await message.answer(_("members.search_text_only"))
             return
         await state.set_state(None)
-        await state.update_data(mem_query=text)
-        await send_list(message, store, actor, _, org_id, query=text)
+        search.mem_query = text
+        await search.save(state)
+        await send_list(message, store, actor, _, search.mem_query_org, query=text)
 
     @router.message(MemberSearch.text, NOT_COMMAND)
     async def search_wrong_kind(message: Message, _: Translator) -> None:

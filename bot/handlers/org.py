@@ -32,7 +32,18 @@ from bot.store import Store
 from bot.ui.certify import rename_kb
 from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
 from bot.ui.menu import sync_menu
-from bot.ui.org import AuditCD, FlagCD, OrgAction, OrgCD, OrgInput, OrgPickCD, back_button, choose_org, org_label
+from bot.ui.org import (
+    AuditCD,
+    FlagCD,
+    OrgAction,
+    OrgCD,
+    OrgInput,
+    OrgPickCD,
+    RenameData,
+    back_button,
+    choose_org,
+    org_label,
+)
 from bot.ui.question_bank import browse_button
 from bot.ui.workflows import Workflows
 
@@ -159,8 +170,7 @@ def build_router() -> Router:
     async def rename(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
                      _: Translator) -> None:
         org = await orgs.can_rename(store, actor, callback_data.org)
-        await state.set_state(OrgInput.rename)
-        await state.set_data({"org": org.id})
+        await RenameData(org=org.id).begin(state, OrgInput.rename)
         if query.message:
             approval = ""
             if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
@@ -173,10 +183,12 @@ def build_router() -> Router:
     @router.message(OrgInput.rename_long, TEXT)
     async def got_new_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                            _: Translator, **deps: Any) -> None:
-        org_id = (await state.get_data())["org"]
+        flow = await RenameData.load(state)
+        org_id = flow.org
         checked = await orgs.check_rename(store, actor, org_id, message.text)
         if checked.long:
-            await state.update_data(pending=checked.name)
+            flow.pending = checked.name
+            await flow.save(state)
             await state.set_state(OrgInput.rename_long)
             await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
                                    soft=orgs.NAME_SOFT_MAX),
@@ -189,7 +201,7 @@ def build_router() -> Router:
     @router.callback_query(OrgInput.rename_long, OrgCD.filter(F.act == OrgAction.rename_use))
     async def rename_use(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store,
                          clock: Clock, actor: Actor, _: Translator, **deps: Any) -> None:
-        pending = (await state.get_data()).get("pending")
+        pending = (await RenameData.load(state)).pending
         if not pending or not query.message:
             raise DomainError("stale_button")
         await query.message.edit_reply_markup(reply_markup=None)

@@ -21,7 +21,7 @@ from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import TEXT, confirm_kb
 from bot.ui.menu import sync_menu
-from bot.ui.org import AdminAction, AdminCD, OrgAction, OrgCD, OrgInput, back_button, org_label
+from bot.ui.org import AdminAction, AdminCD, AdminPhoneData, OrgAction, OrgCD, OrgInput, back_button, org_label
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +80,14 @@ def register(router: Router) -> None:
     async def add(query: CallbackQuery, callback_data: AdminCD, state: FSMContext, store: Store, actor: Actor,
                   _: Translator) -> None:
         org = await orgs.require_admin_manager(store, actor, callback_data.org)
-        await state.set_state(OrgInput.admin_phone)
-        await state.set_data({"org": org.id})
+        await AdminPhoneData(org=org.id).begin(state, OrgInput.admin_phone)
         if query.message:
             await query.message.answer(_("admins.ask_phone", org=org.name))
 
     @router.message(OrgInput.admin_phone, TEXT)
     async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
                         settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data())["org"]
+        org_id = (await AdminPhoneData.load(state)).org
         added = await orgs.add_admin(store, clock, actor, org_id, message.text)
         await state.clear()
         user = added.user

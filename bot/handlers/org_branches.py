@@ -14,7 +14,17 @@ from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import TEXT, confirm_kb
-from bot.ui.org import BranchAction, BranchCD, OrgAction, OrgCD, OrgInput, back_button, org_label
+from bot.ui.org import (
+    BranchAction,
+    BranchCD,
+    BranchNameData,
+    BranchRenameData,
+    OrgAction,
+    OrgCD,
+    OrgInput,
+    back_button,
+    org_label,
+)
 
 
 def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tuple[str, InlineKeyboardMarkup]:
@@ -87,8 +97,8 @@ def register(router: Router) -> None:
             raise DomainError("stale_button")
         if parent is not None and (parent.kind != "general" or parent.parent_id is not None):
             raise DomainError("org.branch_nesting")
-        await state.set_state(OrgInput.branch_name)
-        await state.set_data({"org": org.id, "parent": parent.id if parent else None, "kind": callback_data.kind})
+        await BranchNameData(org=org.id, parent=parent.id if parent else None,
+                             kind=callback_data.kind).begin(state, OrgInput.branch_name)
         if query.message:
             where = _("branches.under", parent=parent.name) if parent else _("branches.top_level")
             await query.message.answer(_("branches.ask_name", kind=_(f"branches.kind_{callback_data.kind}"),
@@ -97,29 +107,28 @@ def register(router: Router) -> None:
     @router.message(OrgInput.branch_name, TEXT)
     async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                        _: Translator) -> None:
-        flow = await state.get_data()
-        b = await orgs.add_branch(store, clock, actor, flow["org"], flow["kind"], message.text, flow["parent"])
+        flow = await BranchNameData.load(state)
+        b = await orgs.add_branch(store, clock, actor, flow.org, flow.kind, message.text, flow.parent)
         await state.clear()
         await message.answer(_("branches.added", name=b.name, kind=_(f"branches.kind_{b.kind}")))
-        await show_branches(message, store, actor, _, flow["org"], edit=False)
+        await show_branches(message, store, actor, _, flow.org, edit=False)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.rename))
     async def rename(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store,
                      actor: Actor, _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
-        await state.set_state(OrgInput.branch_rename)
-        await state.set_data({"org": callback_data.org, "branch": b.id})
+        await BranchRenameData(org=callback_data.org, branch=b.id).begin(state, OrgInput.branch_rename)
         if query.message:
             await query.message.answer(_("branches.ask_rename", name=b.name, limit=orgs.BRANCH_NAME_MAX))
 
     @router.message(OrgInput.branch_rename, TEXT)
     async def got_rename(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                          _: Translator) -> None:
-        flow = await state.get_data()
-        b = await orgs.rename_branch(store, clock, actor, flow["org"], flow["branch"], message.text)
+        flow = await BranchRenameData.load(state)
+        b = await orgs.rename_branch(store, clock, actor, flow.org, flow.branch, message.text)
         await state.clear()
         await message.answer(_("branches.renamed", name=b.name))
-        await show_branches(message, store, actor, _, flow["org"], edit=False)
+        await show_branches(message, store, actor, _, flow.org, edit=False)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.delete))
     async def delete(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.i18n import Raw, Translator
 from bot.render.qr import invite_qr_png
 from bot.services.certification import CreatedCertInvite
+from bot.ui.flow_data import FlowData
 
 
 class CertAction(StrEnum):
@@ -77,6 +78,29 @@ class CertInput(StatesGroup):
 
 class CertApplying(StatesGroup):
     choose = State()
+
+
+class AddressedData(FlowData):
+    """CertInput.phone / note (CERT-1): an invitation addressed to one person."""
+
+    COMMAND = "/certify"
+    org: int
+    addressee: int | None = None
+
+
+class ReasonData(FlowData):
+    """CertInput.reason (CERT-3, ORG-6): the application or the rename request being rejected."""
+
+    COMMAND = "/applications"
+    app: int | None = None
+    rename: int | None = None
+
+
+class ApplyingData(FlowData):
+    """CertApplying.choose (CERT-2): the invitation this person opened last."""
+
+    COMMAND = "/certify"
+    cert_invite: int
 
 
 def links_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int) -> None:

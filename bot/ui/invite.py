@@ -8,6 +8,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Translator
+from bot.ui.flow_data import FlowData
 
 NOT_CHOSEN = -1
 
@@ -31,6 +32,13 @@ class InviteRevokeCD(CallbackData, prefix="ivr"):
 
 class Join(StatesGroup):
     branch = State()
+
+
+class JoinData(FlowData):
+    """Join.branch (MEM-6): the link this person opened last."""
+
+    COMMAND = "/join"
+    invite_id: int
 
 
 class JoinBranchCD(CallbackData, prefix="jb"):

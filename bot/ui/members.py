@@ -9,6 +9,7 @@ from aiogram.fsm.state import State, StatesGroup
 
 from bot.i18n import I18n, Translator
 from bot.render import excel
+from bot.ui.flow_data import FlowData
 
 ALL, NO_BRANCH = -1, 0
 NONE = 0  # "no branch" in branch buttons
@@ -78,6 +79,30 @@ class AddMember(StatesGroup):
 class EditMember(StatesGroup):
     name = State()
     phone = State()
+
+
+class SearchData(FlowData):
+    """The member list's search (MEM-7); kept after the search so that its pages keep filtering."""
+
+    COMMAND = "/members"
+    mem_query_org: int
+    mem_query: str | None = None
+
+
+class AddData(FlowData):
+    """AddMember (MEM-1): name → phone → [copy] → branch."""
+
+    COMMAND = "/members"
+    mem_add_org: int
+    mem_add_name: str | None = None
+    mem_add_phone: str | None = None
+
+
+class EditData(FlowData):
+    """EditMember (MEM-2): the member whose name or phone is being typed."""
+
+    COMMAND = "/members"
+    mem_edit: int
 
 
 def xlsx_labels(_: Translator) -> dict[str, str]:

@@ -15,6 +15,7 @@ from bot.models import Org
 from bot.services import orgs as orgs_svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.flow_data import FlowData
 
 # Member names equal their values: a StrEnum hashes by name, and `F.act.in_({...})` compares by hash.
 
@@ -87,6 +88,36 @@ class OrgInput(StatesGroup):
     admin_phone = State()
 
 
+class RenameData(FlowData):
+    """OrgInput.rename / rename_long (ORG-6)."""
+
+    COMMAND = "/org"
+    org: int
+    pending: str | None = None  # a long name waiting for "use it anyway"
+
+
+class BranchNameData(FlowData):
+    """OrgInput.branch_name (ORG-3): a new 党总支 / 党支部."""
+
+    COMMAND = "/org"
+    org: int
+    parent: int | None
+    kind: str
+
+
+class BranchRenameData(FlowData):
+    COMMAND = "/org"
+    org: int
+    branch: int
+
+
+class AdminPhoneData(FlowData):
+    """OrgInput.admin_phone (ORG-4)."""
+
+    COMMAND = "/org"
+    org: int
+
+
 def back_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int, act: OrgAction = OrgAction.card) -> None:
     kb.button(text=_("orgmenu.btn_back"), callback_data=OrgCD(act=act, org=org_id))
 
@@ -98,6 +129,25 @@ class NewOrg(StatesGroup):
     long_name = State()  # a name over 20 characters waits for "use it anyway" / "enter again"
     region = State()
     confirm = State()
+
+
+class NewOrgDraft(FlowData):
+    """/neworg while it is being filled in: kind → name → region."""
+
+    COMMAND = "/neworg"
+    kind: str = "party"
+    name: str | None = None
+    region: str | None = None
+    pending: str | None = None  # a long name waiting for "use it anyway"
+
+
+class NewOrgReady(FlowData):
+    """/neworg at its confirmation: everything is there."""
+
+    COMMAND = "/neworg"
+    kind: str
+    name: str
+    region: str
 
 
 class NewOrgAction(StrEnum):

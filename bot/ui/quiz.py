@@ -15,6 +15,7 @@ from bot.models import Question
 from bot.services import quiz, wrongbook
 from bot.services.quiz import LETTERS, Result, Shown
 from bot.store import QuizItem
+from bot.ui.flow_data import FlowData
 from bot.ui.menu import MenuCD, MenuItem
 
 
@@ -30,6 +31,14 @@ _BUTTON = InlineKeyboardButton(text="-", callback_data="-")
 
 class QuizStates(StatesGroup):
     blank = State()  # a fill-in-the-blank question is shown: the next text is its answer
+
+
+class BlankData(FlowData):
+    """QuizStates.blank: the attempt and position of the blank question shown."""
+
+    COMMAND = "/quiz"
+    t: int
+    p: int
 
 
 class QuizCD(CallbackData, prefix="qz"):

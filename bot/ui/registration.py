@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
+
+from bot.ui.flow_data import FlowData
 
 
 class Reg(StatesGroup):
@@ -29,3 +32,11 @@ class RegCD(CallbackData, prefix="reg"):
 class Verify(StatesGroup):
     real_name = State()
     id_number = State()
+
+
+class VerifyData(FlowData):
+    """/verify: the real name (never the ID number) and what to resume afterwards (RNV-1)."""
+
+    COMMAND = "/verify"
+    real_name: str
+    after: dict[str, Any] | None = None

@@ -92,14 +92,13 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.callback_query(CertApplying.choose, CertApplyCD.filter())
-    async def apply(query: CallbackQuery, callback_data: CertApplyCD, state: FSMContext, store: Store, clock: Clock,
-                    outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def apply(query: CallbackQuery, message: Message, callback_data: CertApplyCD, state: FSMContext, store: Store,
+                    clock: Clock, outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
         if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
             raise DomainError("stale_button")  # a button of another invitation than the one opened last
         app = await cert.apply(store, clock, actor, callback_data.inv, callback_data.org)
         await state.clear()
-        if query.message:
-            await query.message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
+        await message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
         await notify.application(outbox, store, i18n, app, decision_kb)
 
     @router.message(CertApplying.choose, NOT_COMMAND)
@@ -121,12 +120,11 @@ def build_router() -> Router:
 # -- an invitation addressed to one person, with a message (CERT-1) --------------------------------
 def _addressed_handlers(router: Router) -> None:
     @router.callback_query(CertCD.filter(F.act == CertAction.invite_addr))
-    async def start(query: CallbackQuery, callback_data: CertCD, state: FSMContext, store: Store, actor: Actor,
-                    _: Translator) -> None:
+    async def start(query: CallbackQuery, message: Message, callback_data: CertCD, state: FSMContext, store: Store,
+                    actor: Actor, _: Translator) -> None:
         org = await cert.require_inviter(store, actor, callback_data.org)
         await AddressedData(org=org.id).begin(state, CertInput.phone)
-        if query.message:
-            await query.message.answer(_("certify.ask_phone", org=org.name))
+        await message.answer(_("certify.ask_phone", org=org.name))
 
     @router.message(CertInput.phone, TEXT)
     async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
@@ -146,9 +144,8 @@ def _addressed_handlers(router: Router) -> None:
         await _send_addressed(message, state, message.text, **data)
 
     @router.callback_query(CertInput.note, CertNoteCD.filter())
-    async def no_note(query: CallbackQuery, state: FSMContext, **data: Any) -> None:
-        if query.message:
-            await _send_addressed(query.message, state, None, **data)
+    async def no_note(query: CallbackQuery, message: Message, state: FSMContext, **data: Any) -> None:
+        await _send_addressed(message, state, None, **data)
 
 
 async def _send_addressed(message: Message, state: FSMContext, note: str | None, *, bot: Bot, store: Store,
@@ -168,21 +165,19 @@ async def _send_addressed(message: Message, state: FSMContext, note: str | None,
 # -- rejecting with a reason (CERT-3, ORG-6) -------------------------------------------------------
 def _reason_handlers(router: Router) -> None:
     @router.callback_query(CertDecideCD.filter(F.ok == 0))
-    async def reject(query: CallbackQuery, callback_data: CertDecideCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
+    async def reject(query: CallbackQuery, message: Message, callback_data: CertDecideCD, state: FSMContext,
+                     store: Store, actor: Actor, _: Translator) -> None:
         app = await cert.pending_for_upper(store, actor, callback_data.app)
         await ReasonData(app=app.id).begin(state, CertInput.reason)
-        if query.message:
-            await query.message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
+        await message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
 
     @router.callback_query(RenameDecideCD.filter(F.ok == 0))
-    async def reject_rename(query: CallbackQuery, callback_data: RenameDecideCD, state: FSMContext, store: Store,
-                            actor: Actor, _: Translator) -> None:
+    async def reject_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, state: FSMContext,
+                            store: Store, actor: Actor, _: Translator) -> None:
         req = await renames.pending_rename_for_decider(store, actor, callback_data.req)
         await ReasonData(rename=req.id).begin(state, CertInput.reason)
-        if query.message:
-            await query.message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
-                                         limit=cert.REASON_MAX))
+        await message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
+                                     limit=cert.REASON_MAX))
 
     @router.message(CertInput.reason, TEXT)
     async def got_reason(message: Message, state: FSMContext, store: Store, clock: Clock, outbox: Outbox,

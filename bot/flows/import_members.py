@@ -68,10 +68,9 @@ def build_router() -> Router:
             await ask_file(message, state, store, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.import_))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await ask_file(query.message, state, store, actor, _, callback_data.org_id)
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, store: Store,
+                     actor: Actor, _: Translator) -> None:
+        await ask_file(message, state, store, actor, _, callback_data.org_id)
 
     @router.message(ImportMembers.file, F.document, NOT_COMMAND)
     async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
@@ -109,8 +108,8 @@ def build_router() -> Router:
         await message.answer(_("import.not_document"))
 
     @router.callback_query(ImportCD.filter(F.action == ImportAction.create))
-    async def create_branches(query: CallbackQuery, callback_data: ImportCD, state: FSMContext, store: Store,
-                              clock: Clock, actor: Actor, _: Translator) -> None:
+    async def create_branches(query: CallbackQuery, message: Message, callback_data: ImportCD, state: FSMContext,
+                              store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
         org = await svc.org_for_admin(store, actor, callback_data.org_id)
         flow = await MemberImportData.load_kept(state)
         if flow is None or flow.imp_org != org.id or not flow.imp_rows:
@@ -119,12 +118,11 @@ def build_router() -> Router:
         result = await member_import.import_rows(store, clock, actor, org.id, rows, flow.imp_branches or [])
         flow.imp_rows = flow.imp_branches = None
         await flow.save(state)
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            sep = _("import.list_sep")
-            text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
-                    if result.created else _("import.created_none", added=result.added, present=result.present))
-            await query.message.answer(text)
+        await message.edit_reply_markup(reply_markup=None)
+        sep = _("import.list_sep")
+        text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
+                if result.created else _("import.created_none", added=result.added, present=result.present))
+        await message.answer(text)
 
     return router
 

@@ -173,10 +173,9 @@ def build_router() -> Router:
         await choose_bank(message, state, store, actor, _, purpose="import")
 
     @router.callback_query(QBankCD.filter())
-    async def picked(query: CallbackQuery, callback_data: QBankCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await ask_file(query.message, state, store, actor, _, callback_data.org_id)
+    async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, store: Store,
+                     actor: Actor, _: Translator) -> None:
+        await ask_file(message, state, store, actor, _, callback_data.org_id)
 
     @router.message(ImportQuestions.file, F.document, NOT_COMMAND)
     async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,

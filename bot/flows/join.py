@@ -100,8 +100,9 @@ def build_router() -> Router:
         await open_join(message, invites.parse_join_arg(command.args), _=_, bot=bot, **data)
 
     @router.callback_query(Join.branch, JoinBranchCD.filter())
-    async def branch_chosen(query: CallbackQuery, callback_data: JoinBranchCD, state: FSMContext, outbox: Outbox,
-                            store: Store, clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def branch_chosen(query: CallbackQuery, message: Message, callback_data: JoinBranchCD, state: FSMContext,
+                            outbox: Outbox, store: Store, clock: Clock, i18n: I18n, actor: Actor,
+                            _: Translator) -> None:
         if (await JoinData.load(state)).invite_id != callback_data.invite_id:
             raise DomainError("stale_button")  # a button of another link than the one opened last
         try:
@@ -111,12 +112,10 @@ def build_router() -> Router:
             if exc.key not in LINK_ENDED:
                 raise  # e.g. a branch that was just deleted: the choice stays open
             await state.clear()
-            if query.message:
-                await query.message.edit_text(_error(_, exc))
+            await message.edit_text(_error(_, exc))
             return
         await state.clear()
-        if query.message:
-            await query.message.edit_text(result_text(_, result))
+        await message.edit_text(result_text(_, result))
         await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
 
     @router.message(Join.branch, NOT_COMMAND)
@@ -124,8 +123,9 @@ def build_router() -> Router:
         await message.answer(_("join.use_buttons"))
 
     @router.callback_query(JoinDecisionCD.filter())
-    async def decide(query: CallbackQuery, callback_data: JoinDecisionCD, outbox: Outbox, store: Store, clock: Clock,
-                     i18n: I18n, actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
+    async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, outbox: Outbox,
+                     store: Store, clock: Clock, i18n: I18n, actor: Actor, callback_answer: CallbackAnswer,
+                     _: Translator) -> None:
         decision = await invites.decide(store, clock, actor, callback_data.request_id, callback_data.approve)
         r = decision.request
         branch = r.branch or ""
@@ -135,8 +135,7 @@ def build_router() -> Router:
         else:
             callback_answer.text = _("join.rejected_answer")
             mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
-        if query.message:
-            await query.message.edit_text(mine)
+        await message.edit_text(mine)
         await notify.join_decided(outbox, i18n, decision)
 
     return router

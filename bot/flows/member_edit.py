@@ -103,13 +103,12 @@ def build_router() -> Router:
 
 def _add_flow(router: Router) -> None:
     @router.callback_query(MemAddCD.filter())
-    async def start_add(query: CallbackQuery, callback_data: MemAddCD, state: FSMContext, store: Store,
-                        actor: Actor, _: Translator) -> None:
+    async def start_add(query: CallbackQuery, message: Message, callback_data: MemAddCD, state: FSMContext,
+                        store: Store, actor: Actor, _: Translator) -> None:
         org = await svc.org_for_admin(store, actor, callback_data.org_id)
         await state.set_state(AddMember.name)
         await AddData(mem_add_org=org.id).save(state)
-        if query.message:
-            await query.message.answer(_("memberadd.ask_name", org=org.name))
+        await message.answer(_("memberadd.ask_name", org=org.name))
 
     @router.message(AddMember.name, F.text, NOT_COMMAND)
     async def got_name(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
@@ -135,21 +134,20 @@ def _add_flow(router: Router) -> None:
         await _ask_branch(message, state, store, actor, _)
 
     @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == AddStep.copy))
-    async def copy(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    async def copy(query: CallbackQuery, message: Message, state: FSMContext, store: Store, actor: Actor,
+                   _: Translator) -> None:
         actor.require_admin_of(await _flow_org(state))
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            await _ask_branch(query.message, state, store, actor, _)
+        await message.edit_reply_markup(reply_markup=None)
+        await _ask_branch(message, state, store, actor, _)
 
     @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == AddStep.cancel))
-    async def no_copy(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+    async def no_copy(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
         await state.clear()
-        if query.message:
-            await query.message.edit_text(_("memberadd.cancelled"))
+        await message.edit_text(_("memberadd.cancelled"))
 
     @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == AddStep.branch))
-    async def got_branch(query: CallbackQuery, callback_data: AddStepCD, state: FSMContext, store: Store,
-                         clock: Clock, actor: Actor, _: Translator) -> None:
+    async def got_branch(query: CallbackQuery, message: Message, callback_data: AddStepCD, state: FSMContext,
+                         store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
         flow = await AddData.load(state)
         branch_id = callback_data.branch_id or None
         try:
@@ -158,13 +156,11 @@ def _add_flow(router: Router) -> None:
         except DomainError as exc:
             if exc.key == "mem.phone_listed":  # another admin was quicker: the flow is over
                 await state.clear()
-                if query.message:
-                    await query.message.edit_reply_markup(reply_markup=None)
+                await message.edit_reply_markup(reply_markup=None)
             raise
         await state.clear()
-        if query.message:
-            await query.message.edit_text(_("memberadd.done", name=member.name, phone=svc.display_phone(member.phone),
-                                            branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
+        await message.edit_text(_("memberadd.done", name=member.name, phone=svc.display_phone(member.phone),
+                                        branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
 
     @router.message(AddMember.name, NOT_COMMAND)
     @router.message(AddMember.phone, NOT_COMMAND)
@@ -179,21 +175,19 @@ def _add_flow(router: Router) -> None:
 
 def _edit_flow(router: Router) -> None:
     @router.callback_query(MemberCD.filter(F.action == MemberAction.open))
-    async def open_card(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+    async def open_card(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
                         _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
         org = await svc.org_for_admin(store, actor, m.org_id)
-        if query.message:
-            await query.message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
+        await message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
 
     @router.callback_query(MemberCD.filter(F.action.in_({MemberAction.name, MemberAction.phone})))
-    async def ask_field(query: CallbackQuery, callback_data: MemberCD, state: FSMContext, store: Store,
-                        actor: Actor, _: Translator) -> None:
+    async def ask_field(query: CallbackQuery, message: Message, callback_data: MemberCD, state: FSMContext,
+                        store: Store, actor: Actor, _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
         await state.set_state(EditMember.name if callback_data.action == "name" else EditMember.phone)
         await EditData(mem_edit=m.id).save(state)
-        if query.message:
-            await query.message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
+        await message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
 
     @router.message(EditMember.name, F.text, NOT_COMMAND)
     async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
@@ -216,41 +210,36 @@ def _edit_flow(router: Router) -> None:
         await message.answer(_("memberedit.text_only"))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.branch))
-    async def choose_branch(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+    async def choose_branch(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
                             _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
         branches = await svc.branches(store, actor, m.org_id)
-        if query.message:
-            await query.message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
+        await message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
 
     @router.callback_query(MoveCD.filter())
-    async def moved(query: CallbackQuery, callback_data: MoveCD, store: Store, clock: Clock, actor: Actor,
-                    _: Translator) -> None:
+    async def moved(query: CallbackQuery, message: Message, callback_data: MoveCD, store: Store, clock: Clock,
+                    actor: Actor, _: Translator) -> None:
         m = await svc.move(store, clock, actor, callback_data.member_id, callback_data.branch_id or None)
-        if query.message:
-            await query.message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
+        await message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.rm))
-    async def confirm_remove(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
-                             _: Translator) -> None:
+    async def confirm_remove(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store,
+                             actor: Actor, _: Translator) -> None:
         m = await svc.get_member(store, actor, callback_data.member_id)
-        if query.message:
-            await query.message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
-                                       reply_markup=confirm_kb(_, m))
+        await message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
+                                   reply_markup=confirm_kb(_, m))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_yes))
-    async def remove(query: CallbackQuery, callback_data: MemberCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
+    async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, clock: Clock,
+                     actor: Actor, _: Translator) -> None:
         m = await svc.remove(store, clock, actor, callback_data.member_id)
-        if query.message:
-            await query.message.edit_text(_("memberedit.removed", name=m.name))
+        await message.edit_text(_("memberedit.removed", name=m.name))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_no))
-    async def keep(query: CallbackQuery, callback_data: MemberCD, store: Store, actor: Actor,
+    async def keep(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
                    _: Translator) -> None:
         await svc.get_member(store, actor, callback_data.member_id)
-        if query.message:
-            await query.message.edit_text(_("memberedit.kept"))
+        await message.edit_text(_("memberedit.kept"))
 
 
 async def _edited(state: FSMContext) -> int:

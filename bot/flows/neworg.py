@@ -85,16 +85,16 @@ def build_router() -> Router:
         await begin(message, state, _)
 
     @router.callback_query(NewOrg.kind, NewOrgCD.filter(F.action == NewOrgAction.kind))
-    async def got_kind(query: CallbackQuery, callback_data: NewOrgCD, state: FSMContext, _: Translator) -> None:
+    async def got_kind(query: CallbackQuery, message: Message, callback_data: NewOrgCD, state: FSMContext,
+                       _: Translator) -> None:
         if callback_data.value not in orgs.KINDS:
             raise DomainError("stale_button")
         flow = await NewOrgDraft.load(state)
         flow.kind = callback_data.value
         await flow.save(state)
         await state.set_state(NewOrg.name)
-        if query.message:
-            await query.message.edit_text(_("neworg.kind_chosen", kind=_(f"orgmenu.kind_{callback_data.value}")))
-            await query.message.answer(ask_name_text(_, callback_data.value))
+        await message.edit_text(_("neworg.kind_chosen", kind=_(f"orgmenu.kind_{callback_data.value}")))
+        await message.answer(ask_name_text(_, callback_data.value))
 
     @router.message(NewOrg.name, TEXT)
     @router.message(NewOrg.long_name, TEXT)
@@ -111,22 +111,21 @@ def build_router() -> Router:
         await _accept_name(message, state, _, checked.name)
 
     @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.use_long))
-    async def use_long(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+    async def use_long(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
         pending = (await NewOrgDraft.load(state)).pending
-        if not pending or not query.message:
+        if not pending:
             raise DomainError("stale_button")
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _accept_name(query.message, state, _, pending)
+        await message.edit_reply_markup(reply_markup=None)
+        await _accept_name(message, state, _, pending)
 
     @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.again))
-    async def again(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+    async def again(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
         flow = await NewOrgDraft.load(state)
         flow.pending = None
         await flow.save(state)
         await state.set_state(NewOrg.name)
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            await query.message.answer(ask_name_text(_, flow.kind))
+        await message.edit_reply_markup(reply_markup=None)
+        await message.answer(ask_name_text(_, flow.kind))
 
     @router.message(NewOrg.region, TEXT)
     async def got_region(message: Message, state: FSMContext, _: Translator) -> None:
@@ -140,22 +139,20 @@ def build_router() -> Router:
                                region=region), reply_markup=confirm_kb(_))
 
     @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.create))
-    async def create(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
+    async def create(query: CallbackQuery, message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
                      settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
         flow = await NewOrgReady.load(state)
         org = await orgs.create_org(store, clock, actor, flow.kind, flow.name, flow.region)
         await state.clear()
-        if query.message:
-            await query.message.edit_text(_("neworg.created", name=org.name,
-                                            mark=_("org.mark_uncertified")))
+        await message.edit_text(_("neworg.created", name=org.name,
+                                        mark=_("org.mark_uncertified")))
         fresh = await load_actor(store, settings, actor.user)
         await sync_menu(bot, store, i18n, fresh, locale)
 
     @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.abort))
-    async def abort(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+    async def abort(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
         await state.clear()
-        if query.message:
-            await query.message.edit_text(_("neworg.aborted"))
+        await message.edit_text(_("neworg.aborted"))
 
     @router.callback_query(NewOrgCD.filter())
     async def stale(query: CallbackQuery) -> None:

@@ -138,51 +138,45 @@ def build_router() -> Router:
         await _begin(message, quiz.start_daily, **_deps(deps))
 
     @router.callback_query(MenuCD.filter(F.item.in_(starter_items)))
-    async def start_btn(query: CallbackQuery, callback_data: MenuCD, **deps: Any) -> None:
-        if query.message:
-            await _begin(query.message, starters[callback_data.item], **_deps(deps))
+    async def start_btn(query: CallbackQuery, message: Message, callback_data: MenuCD, **deps: Any) -> None:
+        await _begin(message, starters[callback_data.item], **_deps(deps))
 
     @router.message(Command("weekly"))
     async def weekly_cmd(message: Message, **deps: Any) -> None:
         await _weekly_entry(message, **_deps(deps))
 
     @router.callback_query(MenuCD.filter(F.item == MenuItem.weekly))
-    async def weekly_btn(query: CallbackQuery, **deps: Any) -> None:
-        if query.message:
-            await _weekly_entry(query.message, **_deps(deps))
+    async def weekly_btn(query: CallbackQuery, message: Message, **deps: Any) -> None:
+        await _weekly_entry(message, **_deps(deps))
 
     @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.start))
-    async def weekly_start(query: CallbackQuery, **deps: Any) -> None:
-        if query.message:
-            await _begin(query.message, quiz.start_weekly, **_deps(deps))
+    async def weekly_start(query: CallbackQuery, message: Message, **deps: Any) -> None:
+        await _begin(message, quiz.start_weekly, **_deps(deps))
 
     @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.pub))
-    async def weekly_publish(query: CallbackQuery, callback_data: WeeklyCD, store: Store, clock: Clock,
-                             actor: Actor, _: Translator) -> None:
+    async def weekly_publish(query: CallbackQuery, message: Message, callback_data: WeeklyCD, store: Store,
+                             clock: Clock, actor: Actor, _: Translator) -> None:
         count = await quiz.publish_weekly(store, clock, actor, callback_data.org)
-        if query.message:
-            await query.message.answer(_("quiz.weekly_published", count=count,
-                                         period=quiz.week_period(clock.today())))
+        await message.answer(_("quiz.weekly_published", count=count,
+                                     period=quiz.week_period(clock.today())))
 
     @router.message(Command("wrongbook"))
     async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
         await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
 
     @router.callback_query(MenuCD.filter(F.item == MenuItem.wrongbook))
-    async def wrongbook_btn(query: CallbackQuery, store: Store, actor: Actor, locale: str, _: Translator) -> None:
-        if query.message:
-            await _wrongbook_page(query.message, store, actor, locale, _, 0, edit=False)
+    async def wrongbook_btn(query: CallbackQuery, message: Message, store: Store, actor: Actor, locale: str,
+                            _: Translator) -> None:
+        await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
 
     @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.page))
-    async def wrongbook_more(query: CallbackQuery, callback_data: WrongbookCD, store: Store, actor: Actor,
-                             locale: str, _: Translator) -> None:
-        if query.message:
-            await _wrongbook_page(query.message, store, actor, locale, _, callback_data.off, edit=True)
+    async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, store: Store,
+                             actor: Actor, locale: str, _: Translator) -> None:
+        await _wrongbook_page(message, store, actor, locale, _, callback_data.off, edit=True)
 
     @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.practice))
-    async def wrongbook_practice(query: CallbackQuery, **deps: Any) -> None:
-        if query.message:
-            await _begin(query.message, wrongbook.start_practice, **_deps(deps))
+    async def wrongbook_practice(query: CallbackQuery, message: Message, **deps: Any) -> None:
+        await _begin(message, wrongbook.start_practice, **_deps(deps))
 
     @router.message(QuizStates.blank, F.text, ~F.text.startswith("/"))
     async def typed(message: Message, store: Store, clock: Clock, actor: Actor, locale: str, _: Translator,

@@ -92,22 +92,19 @@ def build_router() -> Router:
         await show_step(message, state, actor, _)
 
     @router.callback_query(RegCD.filter(F.action.in_({RegAction.terms, RegAction.privacy})))
-    async def full_text(query: CallbackQuery, callback_data: RegCD, _: Translator) -> None:
-        if query.message:
-            await query.message.answer(_(f"reg.{callback_data.action}_full"))
+    async def full_text(query: CallbackQuery, message: Message, callback_data: RegCD, _: Translator) -> None:
+        await message.answer(_(f"reg.{callback_data.action}_full"))
 
     @router.callback_query(Reg.agreement, RegCD.filter(F.action == RegAction.decline))
-    async def decline(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+    async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
         await state.clear()  # REG-1: nothing is kept
-        if query.message:
-            await query.message.edit_text(_("reg.declined"))
+        await message.edit_text(_("reg.declined"))
 
     @router.callback_query(Reg.agreement, RegCD.filter(F.action == RegAction.agree))
-    async def agree(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
+    async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
         await state.set_state(Reg.phone)
-        if query.message:
-            await query.message.edit_text(_("reg.agreed"))
-            await query.message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+        await message.edit_text(_("reg.agreed"))
+        await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
 
     @router.message(Reg.phone, F.contact)
     async def got_contact(message: Message, state: FSMContext, store: Store, actor: Actor,
@@ -146,11 +143,10 @@ def build_router() -> Router:
         await finish(message, state, bot, store, clock, i18n, actor, locale, _, org_name, data)
 
     @router.callback_query(Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
-    async def skip_org(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
+    async def skip_org(query: CallbackQuery, message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
                        i18n: I18n, actor: Actor, locale: str, _: Translator, **data: object) -> None:
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            await finish(query.message, state, bot, store, clock, i18n, actor, locale, _, None, data)
+        await message.edit_reply_markup(reply_markup=None)
+        await finish(message, state, bot, store, clock, i18n, actor, locale, _, None, data)
 
     @router.message(Reg.org_name)
     async def org_wrong_kind(message: Message, _: Translator) -> None:

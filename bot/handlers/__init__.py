@@ -4,7 +4,7 @@
     quiz answers      the hot path (LEARN-2, 3, 5), tried first, its own cheap Registered() check
     errors, /cancel, /help and /lang
     registration      visitors only: Registered(False)
-    registered        Registered() once, for everything below
+    registered        Registered() once, for everything below (and Shown(): a press's message as `message`)
       profile, /verify, /neworg
       admin           PendingAdminGate once (RNV-1): organisation, audit, members, imports, invites
       joining, certification, learning
@@ -17,7 +17,7 @@ from typing import Any
 from aiogram import Router
 from aiogram.types import Message
 
-from bot.filters import Registered
+from bot.filters import Registered, Shown
 from bot.flows import certify as certify_flow
 from bot.flows import import_members, import_questions, join, member_edit, neworg, quiz, registration, verification
 from bot.handlers import (
@@ -41,12 +41,14 @@ from bot.ui.workflows import Workflows
 def build_routers() -> list[Router]:
     visitors = registration.build_router()
     visitors.message.filter(Registered(False))
-    visitors.callback_query.filter(Registered(False))
+    visitors.callback_query.filter(Registered(False), Shown())
+    everyone = common.build_router()
+    everyone.callback_query.filter(Shown())
     return [
         quiz.build_answer_router(),  # quiz button presses (LEARN-2, 3, 5): the hot path, tried first
         errors.build_router(),
         cancel.build_router(),
-        common.build_router(),
+        everyone,  # /help, /lang
         visitors,  # visitors: everything else they send goes through registration
         build_registered_router(),
         common.build_fallback_router(),
@@ -56,7 +58,7 @@ def build_routers() -> list[Router]:
 def build_registered_router() -> Router:
     registered = Router(name="registered")
     registered.message.filter(Registered())
-    registered.callback_query.filter(Registered())
+    registered.callback_query.filter(Registered(), Shown())  # callback handlers get `message: Message`
     registered.include_routers(
         profile.build_router(),
         verification.build_router(),

@@ -84,18 +84,16 @@ def build_router() -> Router:
             await send_first_page(message, store, clock, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.audit))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await send_first_page(query.message, store, clock, actor, _, callback_data.org_id)
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, clock: Clock,
+                     actor: Actor, _: Translator) -> None:
+        await send_first_page(message, store, clock, actor, _, callback_data.org_id)
 
     @router.callback_query(AuditCD.filter())
-    async def paged(query: CallbackQuery, callback_data: AuditCD, store: Store, clock: Clock, actor: Actor,
-                    _: Translator) -> None:
+    async def paged(query: CallbackQuery, message: Message, callback_data: AuditCD, store: Store, clock: Clock,
+                    actor: Actor, _: Translator) -> None:
         page = await orgs.audit_page(store, clock, actor, callback_data.org, before_id=callback_data.before,
                                      after_id=callback_data.after)
         number = callback_data.page if page.has_newer else 0
-        if query.message:
-            await query.message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
+        await message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
 
     return router

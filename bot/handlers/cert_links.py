@@ -47,18 +47,16 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.callback_query(CertLinkCD.filter(F.act == CertLinkAction.list))
-    async def show(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
-                   _: Translator) -> None:
+    async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD, store: Store, clock: Clock,
+                   actor: Actor, _: Translator) -> None:
         found = await cert_links.links(store, clock, actor, callback_data.org)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, links_text(_, clock, found), links_kb(_, found))
+        await show_screen(message, links_text(_, clock, found), links_kb(_, found))
 
     @router.callback_query(CertLinkCD.filter(F.act == CertLinkAction.revoke))
-    async def revoke(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator, callback_answer: CallbackAnswer) -> None:
+    async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, store: Store, clock: Clock,
+                     actor: Actor, _: Translator, callback_answer: CallbackAnswer) -> None:
         found = await cert_links.revoke(store, clock, actor, callback_data.link)
         callback_answer.text = _("certify.links.revoked", number=callback_data.link)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, links_text(_, clock, found), links_kb(_, found))
+        await show_screen(message, links_text(_, clock, found), links_kb(_, found))
 
     return router

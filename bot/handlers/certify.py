@@ -179,37 +179,32 @@ def build_router() -> Router:
             await _show_panel(message, store, actor, _, org_id)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.mine))
-    async def mine(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
-        if query.message:
-            org_id = await choose_org(query.message, actor, store, _, purpose=Purpose.certify)
-            if org_id is not None:
-                await _show_panel(query.message, store, actor, _, org_id)
+    async def mine(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.certify)
+        if org_id is not None:
+            await _show_panel(message, store, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.certify))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, actor: Actor,
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
                      _: Translator) -> None:
-        if query.message:
-            await _show_panel(query.message, store, actor, _, callback_data.org_id, edit=True)
+        await _show_panel(message, store, actor, _, callback_data.org_id, edit=True)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.panel))
-    async def show_panel(query: CallbackQuery, callback_data: CertCD, store: Store, actor: Actor,
+    async def show_panel(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
                          _: Translator) -> None:
-        if query.message:
-            await _show_panel(query.message, store, actor, _, callback_data.org, edit=True)
+        await _show_panel(message, store, actor, _, callback_data.org, edit=True)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.invite))
-    async def invite(query: CallbackQuery, callback_data: CertCD, bot: Bot, store: Store, clock: Clock,
-                     settings: Settings, actor: Actor, _: Translator) -> None:
+    async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, bot: Bot, store: Store,
+                     clock: Clock, settings: Settings, actor: Actor, _: Translator) -> None:
         created = await cert.create_invite(store, clock, settings.secret_key, actor, callback_data.org)
-        if query.message:
-            await send_invite(query.message, bot, clock, _, created)
+        await send_invite(message, bot, clock, _, created)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.tree))
-    async def show_tree(query: CallbackQuery, callback_data: CertCD, store: Store, actor: Actor,
+    async def show_tree(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
                         _: Translator) -> None:
         t = await cert.tree(store, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(tree_text(_, t), reply_markup=back_kb(_, t.org.id))
+        await message.edit_text(tree_text(_, t), reply_markup=back_kb(_, t.org.id))
 
     _uncertify_handlers(router)
     _decision_handlers(router)
@@ -220,7 +215,8 @@ def _uncertify_handlers(router: Router) -> None:
     """CERT-6 (either side, bottom-up), CERT-7 (the operator's roots), withdrawing an application."""
 
     @router.callback_query(CertCD.filter(F.act == CertAction.unc))
-    async def ask(query: CallbackQuery, callback_data: CertCD, store: Store, actor: Actor, _: Translator) -> None:
+    async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
+                  _: Translator) -> None:
         preview = await cert.uncertify_preview(store, actor, callback_data.org)
         kb = InlineKeyboardBuilder()
         kb.button(text=_("certify.btn_uncertify_yes"),
@@ -229,33 +225,29 @@ def _uncertify_handlers(router: Router) -> None:
             kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=callback_data.x))
         text = (_("certify.uncertify_confirm", org=preview.org.name, upper=preview.upper.name) if preview.upper
                 else _("certify.uncertify_root_confirm", org=preview.org.name))
-        if query.message:
-            await query.message.answer(text, reply_markup=kb.as_markup())
+        await message.answer(text, reply_markup=kb.as_markup())
 
     @router.callback_query(CertCD.filter(F.act == CertAction.unc_yes))
-    async def confirm(query: CallbackQuery, callback_data: CertCD, store: Store, clock: Clock, outbox: Outbox,
-                      i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def confirm(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, clock: Clock,
+                      outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
         done = await cert.uncertify(store, clock, actor, callback_data.org)
         text = (_("certify.uncertified", org=done.org.name, upper=done.upper.name) if done.upper
                 else _("certify.root_uncertified", org=done.org.name))
-        if query.message:
-            await query.message.edit_text(text)
+        await message.edit_text(text)
         await notify.uncertified(outbox, store, i18n, done, actor, query.id)
 
     @router.callback_query(RootCD.filter())
-    async def certify_root(query: CallbackQuery, callback_data: RootCD, store: Store, clock: Clock, outbox: Outbox,
-                           i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def certify_root(query: CallbackQuery, message: Message, callback_data: RootCD, store: Store, clock: Clock,
+                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
         org = await cert.certify_root(store, clock, actor, callback_data.org)
-        if query.message:
-            await query.message.answer(_("certify.root_done", org=org.name))
+        await message.answer(_("certify.root_done", org=org.name))
         await notify.root_certified(outbox, store, i18n, org, actor)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.wd))
-    async def withdraw(query: CallbackQuery, callback_data: CertCD, store: Store, clock: Clock, actor: Actor,
-                       _: Translator) -> None:
+    async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, clock: Clock,
+                       actor: Actor, _: Translator) -> None:
         app = await cert.withdraw(store, clock, actor, callback_data.x)
-        if query.message:
-            await query.message.answer(_("certify.withdrawn", org=app.lower.name, upper=app.upper.name))
+        await message.answer(_("certify.withdrawn", org=app.lower.name, upper=app.upper.name))
 
 
 def _decision_handlers(router: Router) -> None:
@@ -269,25 +261,22 @@ def _decision_handlers(router: Router) -> None:
         await message.answer(text, reply_markup=kb)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.apps))
-    async def apps_button(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
+    async def apps_button(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
         text, kb = inbox_view(_, await cert.inbox(store, actor))
-        if query.message:
-            await query.message.answer(text, reply_markup=kb)
+        await message.answer(text, reply_markup=kb)
 
     @router.callback_query(CertDecideCD.filter(F.ok == 1))
-    async def approve(query: CallbackQuery, callback_data: CertDecideCD, store: Store, clock: Clock, outbox: Outbox,
-                      i18n: I18n, actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
+    async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, store: Store, clock: Clock,
+                      outbox: Outbox, i18n: I18n, actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
         app = await cert.decide(store, clock, actor, callback_data.app, True)
         callback_answer.text = _("certify.approved_answer")
-        if query.message:
-            await query.message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
+        await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
         await notify.decision(outbox, store, i18n, app, actor)
 
     @router.callback_query(RenameDecideCD.filter(F.ok == 1))
-    async def approve_rename(query: CallbackQuery, callback_data: RenameDecideCD, store: Store, clock: Clock,
-                             outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def approve_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, store: Store,
+                             clock: Clock, outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
         req = await renames.decide_rename(store, clock, actor, callback_data.req, True)
-        if query.message:
-            await query.message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
+        await message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
         await notify.rename_decided(outbox, store, i18n, req, actor)
 

@@ -24,30 +24,27 @@ def build_router() -> Router:
         await message.answer(help_text(_, actor))
 
     @router.callback_query(HelpCD.filter())
-    async def help_btn(query: CallbackQuery, actor: Actor, _: Translator) -> None:
-        if query.message:
-            await query.message.answer(help_text(_, actor))
+    async def help_btn(query: CallbackQuery, message: Message, actor: Actor, _: Translator) -> None:
+        await message.answer(help_text(_, actor))
 
     @router.message(Command("lang"))
     async def lang_cmd(message: Message, i18n: I18n, _: Translator) -> None:
         await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
 
     @router.callback_query(LangCD.filter(F.code == "?"))
-    async def lang_menu(query: CallbackQuery, i18n: I18n, _: Translator) -> None:
-        if query.message:
-            await query.message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
+    async def lang_menu(query: CallbackQuery, message: Message, i18n: I18n, _: Translator) -> None:
+        await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
 
     @router.callback_query(LangCD.filter())
-    async def lang_set(query: CallbackQuery, callback_data: LangCD, bot: Bot, store: Store, clock: Clock,
-                       i18n: I18n, actor: Actor, callback_answer: CallbackAnswer) -> None:
+    async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD, bot: Bot, store: Store,
+                       clock: Clock, i18n: I18n, actor: Actor, callback_answer: CallbackAnswer) -> None:
         if callback_data.code not in i18n.languages:
             raise DomainError("stale_button")
         await choose_language(store, clock, actor.user, callback_data.code, i18n.languages)
         _ = i18n.translator(callback_data.code)
         callback_answer.text = _("lang.changed")
         await sync_menu(bot, store, i18n, actor, callback_data.code)
-        if query.message:
-            await query.message.edit_text(_("lang.changed"))
+        await message.edit_text(_("lang.changed"))
 
     return router
 

@@ -100,9 +100,8 @@ def link_url(username: str, created: CreatedInvite) -> str:
 
 
 # -- steps ---------------------------------------------------------------------------------------
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    if query.message:
-        await query.message.edit_text(text, reply_markup=markup)
+async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    await message.edit_text(text, reply_markup=markup)
 
 
 async def first_step(store: Store, actor: Actor, _: Translator, org_id: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -144,18 +143,18 @@ def build_router() -> Router:
             await message.answer(text, reply_markup=markup)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.invite))
-    async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, actor: Actor,
+    async def org_picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
                          _: Translator) -> None:
         text, markup = await first_step(store, actor, _, callback_data.org_id)
-        await _edit(query, text, markup)
+        await _edit(message, text, markup)
 
     @router.callback_query(InviteCD.filter())
-    async def wizard(query: CallbackQuery, callback_data: InviteCD, bot: Bot, store: Store, clock: Clock,
-                     settings: Settings, actor: Actor, _: Translator) -> None:
+    async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD, bot: Bot, store: Store,
+                     clock: Clock, settings: Settings, actor: Actor, _: Translator) -> None:
         cd = callback_data
         if cd.branch_id == NOT_CHOSEN:
             text, markup = await first_step(store, actor, _, cd.org_id)
-            await _edit(query, text, markup)
+            await _edit(message, text, markup)
             return
         branch_id = cd.branch_id or None
         org = await invites.check_branch(store, actor, cd.org_id, branch_id)
@@ -163,30 +162,29 @@ def build_router() -> Router:
         branch = next((b.label for b in branches if b.id == branch_id), None)
         branch = branch or (_("invite.any_branch") if branches else _("invite.no_branch"))
         if cd.days == 0:
-            await _edit(query, _("invite.step_expiry", org=org.name, branch=branch), expiry_step_kb(_, cd))
+            await _edit(message, _("invite.step_expiry", org=org.name, branch=branch), expiry_step_kb(_, cd))
         elif cd.uses == NOT_CHOSEN:
-            await _edit(query, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
+            await _edit(message, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
                         limit_step_kb(_, cd))
         else:
             created = await invites.create_invite(store, clock, settings.secret_key, actor, org.id, branch_id,
                                                   cd.days, cd.uses or None)
-            await _edit(query, _("invite.created", number=created.invite.id))
-            if query.message:
-                await send_invite(query.message, bot, clock, _, created)
+            await _edit(message, _("invite.created", number=created.invite.id))
+            await send_invite(message, bot, clock, _, created)
 
     @router.callback_query(InviteListCD.filter())
-    async def show_list(query: CallbackQuery, callback_data: InviteListCD, store: Store, clock: Clock,
+    async def show_list(query: CallbackQuery, message: Message, callback_data: InviteListCD, store: Store, clock: Clock,
                         actor: Actor, _: Translator) -> None:
         listing = await invites.list_invites(store, clock, actor, callback_data.org_id)
-        await _edit(query, list_text(_, listing, clock), list_kb(_, listing))
+        await _edit(message, list_text(_, listing, clock), list_kb(_, listing))
 
     @router.callback_query(InviteRevokeCD.filter())
-    async def revoke(query: CallbackQuery, callback_data: InviteRevokeCD, store: Store, clock: Clock,
+    async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, store: Store, clock: Clock,
                      actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
         invite = await invites.revoke_invite(store, clock, actor, callback_data.invite_id)
         callback_answer.text = _("invite.revoked", number=invite.id)
         listing = await invites.list_invites(store, clock, actor, invite.org_id)
-        await _edit(query, list_text(_, listing, clock), list_kb(_, listing))
+        await _edit(message, list_text(_, listing, clock), list_kb(_, listing))
 
     return router
 

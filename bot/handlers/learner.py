@@ -238,19 +238,17 @@ def build_router() -> Router:
         await send_records(message, store, clock, actor, _)
 
     @router.callback_query(RecordsCD.filter())
-    async def records_page(query: CallbackQuery, callback_data: RecordsCD, store: Store, clock: Clock,
+    async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, store: Store, clock: Clock,
                            actor: Actor, _: Translator) -> None:
-        if query.message:
-            await send_records(query.message, store, clock, actor, _, callback_data.page, edit=True)
+        await send_records(message, store, clock, actor, _, callback_data.page, edit=True)
 
     @router.callback_query(AttemptCD.filter())
-    async def open_attempt(query: CallbackQuery, callback_data: AttemptCD, store: Store, clock: Clock,
+    async def open_attempt(query: CallbackQuery, message: Message, callback_data: AttemptCD, store: Store, clock: Clock,
                            actor: Actor, locale: str, _: Translator) -> None:
         r = await svc.review(store, actor, callback_data.attempt_id)
-        if query.message:
-            texts = pack(review_blocks(_, clock, locale, r))
-            for i, text in enumerate(texts, 1):
-                await query.message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
+        texts = pack(review_blocks(_, clock, locale, r))
+        for i, text in enumerate(texts, 1):
+            await message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
 
     @router.message(Command("report"))
     async def report_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
@@ -261,19 +259,16 @@ def build_router() -> Router:
         await send_ranks(message, store, clock, actor, _)
 
     @router.callback_query(RankCD.filter())
-    async def rank_switch(query: CallbackQuery, callback_data: RankCD, store: Store, clock: Clock, actor: Actor,
-                          _: Translator) -> None:
+    async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, store: Store, clock: Clock,
+                          actor: Actor, _: Translator) -> None:
         by = "t" if callback_data.by == "t" else "w"
         r = await svc.org_rank(store, clock, actor, callback_data.org_id)
-        if query.message:
-            await show_screen(query.message, rank_text(_, r, by), rank_kb(_, r, by))
+        await show_screen(message, rank_text(_, r, by), rank_kb(_, r, by))
 
     @router.callback_query(MenuCD.filter(F.item.in_({MenuItem.records, MenuItem.report, MenuItem.rank})))
-    async def menu(query: CallbackQuery, callback_data: MenuCD, store: Store, clock: Clock, actor: Actor,
-                   _: Translator) -> None:
-        if not query.message:
-            return
+    async def menu(query: CallbackQuery, message: Message, callback_data: MenuCD, store: Store, clock: Clock,
+                   actor: Actor, _: Translator) -> None:
         send = {"records": send_records, "report": send_report, "rank": send_ranks}[callback_data.item]
-        await send(query.message, store, clock, actor, _)
+        await send(message, store, clock, actor, _)
 
     return router

@@ -149,20 +149,18 @@ def build_router() -> Router:
             await send_export(message, store, clock, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
-        if not query.message:
-            return
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, clock: Clock,
+                     actor: Actor, _: Translator) -> None:
         if callback_data.purpose == "members":
-            await send_list(query.message, store, actor, _, callback_data.org_id)
+            await send_list(message, store, actor, _, callback_data.org_id)
         elif callback_data.purpose == "template":
-            await send_template(query.message, store, actor, _, callback_data.org_id)
+            await send_template(message, store, actor, _, callback_data.org_id)
         else:
-            await send_export(query.message, store, clock, actor, _, callback_data.org_id)
+            await send_export(message, store, clock, actor, _, callback_data.org_id)
 
     @router.callback_query(MemListCD.filter())
-    async def list_page(query: CallbackQuery, callback_data: MemListCD, state: FSMContext, store: Store,
-                        actor: Actor, _: Translator) -> None:
+    async def list_page(query: CallbackQuery, message: Message, callback_data: MemListCD, state: FSMContext,
+                        store: Store, actor: Actor, _: Translator) -> None:
         text = None
         if callback_data.q:  # the search kept from the list's search step, if it is this list's
             search = await SearchData.load_kept(state)
@@ -170,25 +168,22 @@ def build_router() -> Router:
                 text = search.mem_query
         branch = None if callback_data.branch == ALL else callback_data.branch
         p = await svc.list_members(store, actor, callback_data.org_id, callback_data.page, branch, text)
-        if query.message:
-            await show_screen(query.message, page_text(_, p), page_kb(_, p))
+        await show_screen(message, page_text(_, p), page_kb(_, p))
 
     @router.callback_query(MemFilterCD.filter())
-    async def choose_filter(query: CallbackQuery, callback_data: MemFilterCD, store: Store, actor: Actor,
-                            _: Translator) -> None:
+    async def choose_filter(query: CallbackQuery, message: Message, callback_data: MemFilterCD, store: Store,
+                            actor: Actor, _: Translator) -> None:
         branches = await svc.branches(store, actor, callback_data.org_id)
-        if query.message:
-            await query.message.edit_text(_("members.choose_filter"),
-                                          reply_markup=filter_kb(_, callback_data.org_id, branches))
+        await message.edit_text(_("members.choose_filter"),
+                                      reply_markup=filter_kb(_, callback_data.org_id, branches))
 
     @router.callback_query(MemSearchCD.filter())
-    async def ask_search(query: CallbackQuery, callback_data: MemSearchCD, state: FSMContext, store: Store,
-                         actor: Actor, _: Translator) -> None:
+    async def ask_search(query: CallbackQuery, message: Message, callback_data: MemSearchCD, state: FSMContext,
+                         store: Store, actor: Actor, _: Translator) -> None:
         await svc.org_for_admin(store, actor, callback_data.org_id)
         await state.set_state(MemberSearch.text)
         await SearchData(mem_query_org=callback_data.org_id).save(state)
-        if query.message:
-            await query.message.answer(_("members.ask_search"))
+        await message.answer(_("members.ask_search"))
 
     @router.message(MemberSearch.text, F.text, NOT_COMMAND)
     async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:

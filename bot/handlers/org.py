@@ -130,54 +130,48 @@ def build_router() -> Router:
         await open_org(message, store, actor, _)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.open), flags={RNV: "org"})
-    async def from_menu(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
-        if query.message:
-            await open_org(query.message, store, actor, _)
+    async def from_menu(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        await open_org(message, store, actor, _)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == "org"))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, actor: Actor,
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
                      _: Translator) -> None:
-        if query.message:
-            await send_card(query.message, store, actor, _, callback_data.org_id)
+        await send_card(message, store, actor, _, callback_data.org_id)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.card))
-    async def card(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                   _: Translator) -> None:
+    async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
+                   actor: Actor, _: Translator) -> None:
         await state.clear()
         data = await orgs.org_card(store, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
+        await message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
 
     # settings (join approval, SEC-1 protect_content)
     @router.callback_query(OrgCD.filter(F.act == OrgAction.settings))
-    async def settings(query: CallbackQuery, callback_data: OrgCD, store: Store, actor: Actor,
+    async def settings(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
                        _: Translator) -> None:
         org = await orgs.org_for_admin(store, actor, callback_data.org)
-        if query.message:
-            text, kb = settings_view(_, org)
-            await query.message.edit_text(text, reply_markup=kb)
+        text, kb = settings_view(_, org)
+        await message.edit_text(text, reply_markup=kb)
 
     @router.callback_query(FlagCD.filter())
-    async def toggle(query: CallbackQuery, callback_data: FlagCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
+    async def toggle(query: CallbackQuery, message: Message, callback_data: FlagCD, store: Store, clock: Clock,
+                     actor: Actor, _: Translator) -> None:
         org = await orgs.set_flag(store, clock, actor, callback_data.org, callback_data.flag, bool(callback_data.on))
-        if query.message:
-            text, kb = settings_view(_, org)
-            await query.message.edit_text(text, reply_markup=kb)
+        text, kb = settings_view(_, org)
+        await message.edit_text(text, reply_markup=kb)
 
     # rename (ORG-6)
     @router.callback_query(OrgCD.filter(F.act == OrgAction.rename))
-    async def rename(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
+    async def rename(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
+                     actor: Actor, _: Translator) -> None:
         org = await orgs.can_rename(store, actor, callback_data.org)
         await RenameData(org=org.id).begin(state, OrgInput.rename)
-        if query.message:
-            approval = ""
-            if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
-                upper = await orgs.get_org(store, org.parent_id) if org.parent_id else None
-                approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
-                            else _("certify.rename_needs_operator")) + "\n\n"
-            await query.message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
+        approval = ""
+        if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
+            upper = await orgs.get_org(store, org.parent_id) if org.parent_id else None
+            approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
+                        else _("certify.rename_needs_operator")) + "\n\n"
+        await message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
 
     @router.message(OrgInput.rename, TEXT)
     @router.message(OrgInput.rename_long, TEXT)
@@ -199,32 +193,31 @@ def build_router() -> Router:
         await _renamed(message, state, store, clock, actor, _, org_id, checked.name, **deps)
 
     @router.callback_query(OrgInput.rename_long, OrgCD.filter(F.act == OrgAction.rename_use))
-    async def rename_use(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store,
+    async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
                          clock: Clock, actor: Actor, _: Translator, **deps: Any) -> None:
         pending = (await RenameData.load(state)).pending
-        if not pending or not query.message:
+        if not pending:
             raise DomainError("stale_button")
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _renamed(query.message, state, store, clock, actor, _, callback_data.org, pending, **deps)
+        await message.edit_reply_markup(reply_markup=None)
+        await _renamed(message, state, store, clock, actor, _, callback_data.org, pending, **deps)
 
     # dissolve (ORG-7)
     @router.callback_query(OrgCD.filter(F.act == OrgAction.dissolve))
-    async def dissolve(query: CallbackQuery, callback_data: OrgCD, store: Store, actor: Actor,
+    async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
                        _: Translator) -> None:
         preview = await orgs.dissolve_preview(store, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(
-                _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
-                reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),
-                                        OrgCD(act=OrgAction.dissolve_yes, org=preview.org.id),
-                                        OrgCD(act=OrgAction.card, org=preview.org.id)))
+        await message.edit_text(
+            _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
+            reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),
+                                    OrgCD(act=OrgAction.dissolve_yes, org=preview.org.id),
+                                    OrgCD(act=OrgAction.card, org=preview.org.id)))
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.dissolve_yes))
-    async def dissolve_yes(query: CallbackQuery, callback_data: OrgCD, bot: Bot, store: Store, clock: Clock,
-                           settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
+    async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: OrgCD, bot: Bot, store: Store,
+                           clock: Clock, settings: Settings, i18n: I18n, actor: Actor, locale: str,
+                           _: Translator) -> None:
         done = await orgs.dissolve_org(store, clock, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
+        await message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
         await sync_menu(bot, store, i18n, await load_actor(store, settings, actor.user), locale)
 
     org_branches.register(router)

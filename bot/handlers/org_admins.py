@@ -70,19 +70,17 @@ def register(router: Router) -> None:
             await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.admins))
-    async def admins(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
+    async def admins(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
+                     actor: Actor, _: Translator) -> None:
         await state.clear()
-        if query.message:
-            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
+        await show_admins(message, store, actor, _, callback_data.org, edit=True)
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.add))
-    async def add(query: CallbackQuery, callback_data: AdminCD, state: FSMContext, store: Store, actor: Actor,
-                  _: Translator) -> None:
+    async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, state: FSMContext, store: Store,
+                  actor: Actor, _: Translator) -> None:
         org = await orgs.require_admin_manager(store, actor, callback_data.org)
         await AdminPhoneData(org=org.id).begin(state, OrgInput.admin_phone)
-        if query.message:
-            await query.message.answer(_("admins.ask_phone", org=org.name))
+        await message.answer(_("admins.ask_phone", org=org.name))
 
     @router.message(OrgInput.admin_phone, TEXT)
     async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
@@ -99,23 +97,22 @@ def register(router: Router) -> None:
         await show_admins(message, store, actor, _, org_id, edit=False)
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.rm))
-    async def remove(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
+    async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
                      _: Translator) -> None:
         target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
-        if query.message:
-            await query.message.edit_text(
-                _("admins.remove_confirm", name=target.name),
-                reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
-                                        AdminCD(act=AdminAction.rm_yes, org=callback_data.org, user=target.user_id),
-                                        OrgCD(act=OrgAction.admins, org=callback_data.org)))
+        await message.edit_text(
+            _("admins.remove_confirm", name=target.name),
+            reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
+                                    AdminCD(act=AdminAction.rm_yes, org=callback_data.org, user=target.user_id),
+                                    OrgCD(act=OrgAction.admins, org=callback_data.org)))
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.rm_yes))
-    async def remove_yes(query: CallbackQuery, callback_data: AdminCD, bot: Bot, store: Store, clock: Clock,
-                         i18n: I18n, settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
+    async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, bot: Bot, store: Store,
+                         clock: Clock, i18n: I18n, settings: Settings, outbox: Outbox, actor: Actor,
+                         _: Translator) -> None:
         target = await orgs.remove_admin(store, clock, actor, callback_data.org, callback_data.user)
-        if query.message:
-            await query.message.answer(_("admins.removed", name=target.name))
-            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
+        await message.answer(_("admins.removed", name=target.name))
+        await show_admins(message, store, actor, _, callback_data.org, edit=True)
         # the person removed is told, and their command menu loses what they may no longer do
         org, user = await orgs.get_org(store, callback_data.org), await users.get_user(store, target.user_id)
         if org is None or user is None:
@@ -124,7 +121,7 @@ def register(router: Router) -> None:
         await _resync_menu(bot, store, i18n, settings, user, their.locale)
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.ho))
-    async def handover(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
+    async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
                        _: Translator) -> None:
         candidates = await orgs.handover_candidates(store, actor, callback_data.org)
         kb = InlineKeyboardBuilder()
@@ -133,28 +130,25 @@ def register(router: Router) -> None:
                       callback_data=AdminCD(act=AdminAction.ho_pick, org=callback_data.org, user=a.user_id))
         back_button(kb, _, callback_data.org, OrgAction.admins)
         kb.adjust(1)
-        if query.message:
-            await query.message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
+        await message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.ho_pick))
-    async def handover_pick(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
+    async def handover_pick(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
                             _: Translator) -> None:
         target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
         org = await orgs.org_for_admin(store, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(
-                _("admins.handover_confirm", name=target.name, org=org.name),
-                reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
-                                        AdminCD(act=AdminAction.ho_yes, org=callback_data.org, user=target.user_id),
-                                        OrgCD(act=OrgAction.admins, org=callback_data.org)))
+        await message.edit_text(
+            _("admins.handover_confirm", name=target.name, org=org.name),
+            reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
+                                    AdminCD(act=AdminAction.ho_yes, org=callback_data.org, user=target.user_id),
+                                    OrgCD(act=OrgAction.admins, org=callback_data.org)))
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.ho_yes))
-    async def handover_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock,
+    async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, clock: Clock,
                            outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
         target = await orgs.hand_over(store, clock, actor, callback_data.org, callback_data.user)
         org, user = await orgs.get_org(store, callback_data.org), await users.get_user(store, target.user_id)
         if org is None or user is None:
             return
-        if query.message:
-            await query.message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
+        await message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
         await notify.handed_over(outbox, i18n, actor, org, user, query.id)

@@ -74,23 +74,21 @@ def register(router: Router) -> None:
             await message.answer(text, reply_markup=kb)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.branches))
-    async def branches(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                       _: Translator) -> None:
+    async def branches(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
+                       actor: Actor, _: Translator) -> None:
         await state.clear()
-        if query.message:
-            await show_branches(query.message, store, actor, _, callback_data.org, edit=True)
+        await show_branches(message, store, actor, _, callback_data.org, edit=True)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.view))
-    async def view(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,
+    async def view(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, actor: Actor,
                    _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
-        if query.message:
-            text, kb = branch_view(_, callback_data.org, b)
-            await query.message.edit_text(text, reply_markup=kb)
+        text, kb = branch_view(_, callback_data.org, b)
+        await message.edit_text(text, reply_markup=kb)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.add))
-    async def add(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store, actor: Actor,
-                  _: Translator) -> None:
+    async def add(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, store: Store,
+                  actor: Actor, _: Translator) -> None:
         org, items = await orgs.branches(store, actor, callback_data.org)
         parent = next((b for b in items if b.id == callback_data.br), None) if callback_data.br else None
         if callback_data.br and parent is None:
@@ -99,10 +97,9 @@ def register(router: Router) -> None:
             raise DomainError("org.branch_nesting")
         await BranchNameData(org=org.id, parent=parent.id if parent else None,
                              kind=callback_data.kind).begin(state, OrgInput.branch_name)
-        if query.message:
-            where = _("branches.under", parent=parent.name) if parent else _("branches.top_level")
-            await query.message.answer(_("branches.ask_name", kind=_(f"branches.kind_{callback_data.kind}"),
-                                         where=where, limit=orgs.BRANCH_NAME_MAX))
+        where = _("branches.under", parent=parent.name) if parent else _("branches.top_level")
+        await message.answer(_("branches.ask_name", kind=_(f"branches.kind_{callback_data.kind}"),
+                                     where=where, limit=orgs.BRANCH_NAME_MAX))
 
     @router.message(OrgInput.branch_name, TEXT)
     async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
@@ -114,12 +111,11 @@ def register(router: Router) -> None:
         await show_branches(message, store, actor, _, flow.org, edit=False)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.rename))
-    async def rename(query: CallbackQuery, callback_data: BranchCD, state: FSMContext, store: Store,
+    async def rename(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, store: Store,
                      actor: Actor, _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
         await BranchRenameData(org=callback_data.org, branch=b.id).begin(state, OrgInput.branch_rename)
-        if query.message:
-            await query.message.answer(_("branches.ask_rename", name=b.name, limit=orgs.BRANCH_NAME_MAX))
+        await message.answer(_("branches.ask_rename", name=b.name, limit=orgs.BRANCH_NAME_MAX))
 
     @router.message(OrgInput.branch_rename, TEXT)
     async def got_rename(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
@@ -131,21 +127,19 @@ def register(router: Router) -> None:
         await show_branches(message, store, actor, _, flow.org, edit=False)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.delete))
-    async def delete(query: CallbackQuery, callback_data: BranchCD, store: Store, actor: Actor,
+    async def delete(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, actor: Actor,
                      _: Translator) -> None:
         b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
-        if query.message:
-            children = _("branches.delete_children", count=b.children) if b.children else ""
-            await query.message.edit_text(
-                _("branches.delete_confirm", name=b.name, members=b.members, children=children),
-                reply_markup=confirm_kb(_, _("branches.btn_delete_yes"),
-                                        BranchCD(act=BranchAction.delete_yes, org=callback_data.org, br=b.id),
-                                        BranchCD(act=BranchAction.view, org=callback_data.org, br=b.id)))
+        children = _("branches.delete_children", count=b.children) if b.children else ""
+        await message.edit_text(
+            _("branches.delete_confirm", name=b.name, members=b.members, children=children),
+            reply_markup=confirm_kb(_, _("branches.btn_delete_yes"),
+                                    BranchCD(act=BranchAction.delete_yes, org=callback_data.org, br=b.id),
+                                    BranchCD(act=BranchAction.view, org=callback_data.org, br=b.id)))
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.delete_yes))
-    async def delete_yes(query: CallbackQuery, callback_data: BranchCD, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
+    async def delete_yes(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, clock: Clock,
+                         actor: Actor, _: Translator) -> None:
         b = await orgs.delete_branch(store, clock, actor, callback_data.org, callback_data.br)
-        if query.message:
-            await query.message.edit_text(_("branches.deleted", name=b.name))
-            await show_branches(query.message, store, actor, _, callback_data.org, edit=False)
+        await message.edit_text(_("branches.deleted", name=b.name))
+        await show_branches(message, store, actor, _, callback_data.org, edit=False)

@@ -31,13 +31,11 @@ def build_router() -> Router:
         await send_main_menu(message, actor, _)
 
     @router.callback_query(MenuCD.filter(F.item == MenuItem.orgs))
-    async def my_orgs(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
-        if query.message:
-            await query.message.answer(memberships_text(_, await learner.memberships(store, actor)))
+    async def my_orgs(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+        await message.answer(memberships_text(_, await learner.memberships(store, actor)))
 
     @router.callback_query(MenuCD.filter(F.item == MenuItem.verify))
-    async def verify(query: CallbackQuery, state: FSMContext, actor: Actor, _: Translator) -> None:
-        if query.message:
-            await verification.begin(query.message, state, actor, _)
+    async def verify(query: CallbackQuery, message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+        await verification.begin(message, state, actor, _)
 
     return router

@@ -106,26 +106,23 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.callback_query(BankCD.filter(F.act == BankAction.page))
-    async def show_page(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
-                        _: Translator) -> None:
+    async def show_page(query: CallbackQuery, message: Message, callback_data: BankCD, store: Store, actor: Actor,
+                        locale: str, _: Translator) -> None:
         page = await question_bank.page(store, actor, callback_data.org or None, callback_data.off)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
+        await show_screen(message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
 
     @router.callback_query(BankCD.filter(F.act == BankAction.open))
-    async def open_question(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
-                            _: Translator) -> None:
+    async def open_question(query: CallbackQuery, message: Message, callback_data: BankCD, store: Store, actor: Actor,
+                            locale: str, _: Translator) -> None:
         item = await question_bank.question(store, actor, callback_data.q)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+        await show_screen(message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
 
     @router.callback_query(BankCD.filter(F.act.in_({BankAction.retire, BankAction.restore})))
-    async def retire(query: CallbackQuery, callback_data: BankCD, store: Store, clock: Clock, actor: Actor,
-                     locale: str, _: Translator, callback_answer: CallbackAnswer) -> None:
-        retire = callback_data.act == BankAction.retire
-        item = await question_bank.set_retired(store, clock, actor, callback_data.q, retire)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+    async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, store: Store, clock: Clock,
+                     actor: Actor, locale: str, _: Translator, callback_answer: CallbackAnswer) -> None:
+        retiring = callback_data.act == BankAction.retire
+        item = await question_bank.set_retired(store, clock, actor, callback_data.q, retiring)
+        await show_screen(message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
         callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
 
     return router

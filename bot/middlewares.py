@@ -11,6 +11,7 @@ from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.errors import DomainError
+from bot.i18n import I18n
 from bot.services import points
 from bot.services.roles import Actor
 from bot.services.users import touch_user
@@ -99,7 +100,7 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
                 await self.answer(event, answer)  # type: ignore[arg-type]
 
 
-def error_text(i18n: Any, locale: str | None, exc: DomainError | None) -> str:
+def error_text(i18n: I18n, locale: str | None, exc: DomainError | None) -> str:
     if exc is None:
         return i18n.t(locale, "errors.unexpected")
     return i18n.t(locale, f"errors.{exc.key}", **exc.params)

@@ -10,7 +10,7 @@ from io import BytesIO
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
@@ -72,14 +72,14 @@ def build_router() -> Router:
                      actor: Actor, _: Translator) -> None:
         await ask_file(message, state, store, actor, _, callback_data.org_id)
 
-    @router.message(ImportMembers.file, F.document, NOT_COMMAND)
-    async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                       actor: Actor, _: Translator) -> None:
+    @router.message(ImportMembers.file, F.document.as_("document"), NOT_COMMAND)
+    async def got_file(message: Message, document: Document, state: FSMContext, bot: Bot, store: Store,
+                       clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
         flow = await MemberImportData.load(state)
         org = await svc.org_for_admin(store, actor, flow.imp_org)
-        document = message.document
-        if (document.file_size or 0) > MAX_DOWNLOAD:
-            await message.answer(_("import.too_big", size=round(document.file_size / 1024 / 1024, 1),
+        size = document.file_size or 0
+        if size > MAX_DOWNLOAD:
+            await message.answer(_("import.too_big", size=round(size / 1024 / 1024, 1),
                                    limit=MAX_DOWNLOAD // 1024 // 1024))
             return
         buffer = BytesIO()

@@ -15,7 +15,7 @@ from io import BytesIO
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
@@ -42,7 +42,7 @@ RNV_ORG = {RNV: "org", RNV_OPERATOR_OK: True}
 
 
 def questions_arg(args: str | None) -> bool:
-    return bool(args) and args.strip().casefold() in QUESTIONS_ARGS
+    return args is not None and args.strip().casefold() in QUESTIONS_ARGS
 
 
 def sheet_labels(_: Translator) -> dict[str, str]:
@@ -50,7 +50,7 @@ def sheet_labels(_: Translator) -> dict[str, str]:
 
 
 def all_sheet_labels(i18n: I18n) -> list[dict[str, str]]:
-    return [question_sheet.labels_from(lambda key, lang=lang: i18n.t(lang, key)) for lang in i18n.languages]
+    return [question_sheet.labels_from(i18n.translator(lang)) for lang in i18n.languages]
 
 
 def bank_name(_: Translator, org: Org | None) -> str:
@@ -177,14 +177,14 @@ def build_router() -> Router:
                      actor: Actor, _: Translator) -> None:
         await ask_file(message, state, store, actor, _, callback_data.org_id)
 
-    @router.message(ImportQuestions.file, F.document, NOT_COMMAND)
-    async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                       actor: Actor, _: Translator) -> None:
+    @router.message(ImportQuestions.file, F.document.as_("document"), NOT_COMMAND)
+    async def got_file(message: Message, document: Document, state: FSMContext, bot: Bot, store: Store,
+                       clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
         bank = (await QuestionImportData.load(state)).qimp_bank
         await questions.check_bank(store, actor, bank or None)
-        document = message.document
-        if (document.file_size or 0) > MAX_DOWNLOAD:
-            await message.answer(_("questions.too_big", size=round(document.file_size / 1024 / 1024, 1),
+        size = document.file_size or 0
+        if size > MAX_DOWNLOAD:
+            await message.answer(_("questions.too_big", size=round(size / 1024 / 1024, 1),
                                    limit=MAX_DOWNLOAD // 1024 // 1024))
             return
         buffer = BytesIO()

@@ -123,7 +123,7 @@ def _add_flow(router: Router) -> None:
     @router.message(AddMember.phone, F.text, NOT_COMMAND)
     async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
         flow = await AddData.load(state)
-        phone, elsewhere = await svc.check_new_phone(store, actor, flow.mem_add_org, message.text)
+        phone, elsewhere = await svc.check_new_phone(store, actor, flow.mem_add_org, message.text or "")
         flow.mem_add_phone = phone
         await flow.save(state)
         if elsewhere:
@@ -192,14 +192,14 @@ def _edit_flow(router: Router) -> None:
     @router.message(EditMember.name, F.text, NOT_COMMAND)
     async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                        _: Translator) -> None:
-        m = await svc.rename(store, clock, actor, await _edited(state), message.text)
+        m = await svc.rename(store, clock, actor, await _edited(state), message.text or "")
         await state.clear()
         await message.answer(_("memberedit.renamed", name=m.name))
 
     @router.message(EditMember.phone, F.text, NOT_COMMAND)
     async def got_phone(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                         _: Translator) -> None:
-        m = await svc.change_phone(store, clock, actor, await _edited(state), message.text)
+        m = await svc.change_phone(store, clock, actor, await _edited(state), message.text or "")
         await state.clear()
         await message.answer(_("memberedit.phone_changed", name=m.name, phone=svc.display_phone(m.phone),
                                mark=mark(_, m.activated)))

@@ -10,6 +10,7 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
+    Contact,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
@@ -106,10 +107,9 @@ def build_router() -> Router:
         await message.edit_text(_("reg.agreed"))
         await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
 
-    @router.message(Reg.phone, F.contact)
-    async def got_contact(message: Message, state: FSMContext, store: Store, actor: Actor,
+    @router.message(Reg.phone, F.contact.as_("contact"))
+    async def got_contact(message: Message, contact: Contact, state: FSMContext, store: Store, actor: Actor,
                           _: Translator) -> None:
-        contact = message.contact
         phone = registration.contact_phone(contact.phone_number, contact.user_id, actor.id)
         await registration.check_phone_free(store, phone, actor.id)
         await state.update_data(phone=phone)
@@ -126,7 +126,7 @@ def build_router() -> Router:
 
     @router.message(Reg.name, F.text)
     async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        name = registration.clean_name(message.text)
+        name = registration.clean_name(message.text or "")
         await state.update_data(name=name)
         await state.set_state(Reg.org_name)
         await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
@@ -139,7 +139,7 @@ def build_router() -> Router:
     @router.message(Reg.org_name, F.text)
     async def got_org(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
                       actor: Actor, locale: str, _: Translator, **data: object) -> None:
-        org_name = registration.clean_org_name(message.text)
+        org_name = registration.clean_org_name(message.text or "")
         await finish(message, state, bot, store, clock, i18n, actor, locale, _, org_name, data)
 
     @router.callback_query(Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
@@ -178,6 +178,8 @@ async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, cl
     payload = flow.get("payload")
     await state.clear()
     user = await users.get_user(store, actor.id)
+    if user is None:  # registration.complete has just written the user: a lost row is a bug (logged), not input
+        raise RuntimeError(f"user {actor.id} missing right after registration")
     actor = Actor(user=user, is_operator=actor.is_operator)
     orgs = memberships_text(_, result.memberships)
     await message.answer(_("reg.done", name=result.name, orgs=orgs), reply_markup=ReplyKeyboardRemove())

@@ -76,7 +76,7 @@ def build_router() -> Router:
 
     @router.message(Verify.real_name, F.text)
     async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        name = verification.check_real_name(message.text)
+        name = verification.check_real_name(message.text or "")
         await state.update_data(real_name=name)
         await state.set_state(Verify.id_number)
         await message.answer(_("rnv.ask_id"))
@@ -91,7 +91,7 @@ def build_router() -> Router:
             log.info("could not delete the ID-number message of user %s", actor.id)
         try:
             masked = await verification.verify(store, clock, settings.secret_key, actor.id,
-                                               flow.real_name, message.text)
+                                               flow.real_name, message.text or "")
         except DomainError as exc:
             await message.answer(_(f"errors.{exc.key}", **exc.params) + "\n" + _("rnv.try_again"))
             return

@@ -179,7 +179,7 @@ def build_router() -> Router:
                            _: Translator, **deps: Any) -> None:
         flow = await RenameData.load(state)
         org_id = flow.org
-        checked = await orgs.check_rename(store, actor, org_id, message.text)
+        checked = await orgs.check_rename(store, actor, org_id, message.text or "")
         if checked.long:
             flow.pending = checked.name
             await flow.save(state)

@@ -86,7 +86,7 @@ def register(router: Router) -> None:
     async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
                         settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
         org_id = (await AdminPhoneData.load(state)).org
-        added = await orgs.add_admin(store, clock, actor, org_id, message.text)
+        added = await orgs.add_admin(store, clock, actor, org_id, message.text or "")
         await state.clear()
         user = added.user
         await message.answer(_("admins.added", name=user.display_name, org=added.org.name)

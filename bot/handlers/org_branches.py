@@ -105,7 +105,7 @@ def register(router: Router) -> None:
     async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                        _: Translator) -> None:
         flow = await BranchNameData.load(state)
-        b = await orgs.add_branch(store, clock, actor, flow.org, flow.kind, message.text, flow.parent)
+        b = await orgs.add_branch(store, clock, actor, flow.org, flow.kind, message.text or "", flow.parent)
         await state.clear()
         await message.answer(_("branches.added", name=b.name, kind=_(f"branches.kind_{b.kind}")))
         await show_branches(message, store, actor, _, flow.org, edit=False)
@@ -121,7 +121,7 @@ def register(router: Router) -> None:
     async def got_rename(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                          _: Translator) -> None:
         flow = await BranchRenameData.load(state)
-        b = await orgs.rename_branch(store, clock, actor, flow.org, flow.branch, message.text)
+        b = await orgs.rename_branch(store, clock, actor, flow.org, flow.branch, message.text or "")
         await state.clear()
         await message.answer(_("branches.renamed", name=b.name))
         await show_branches(message, store, actor, _, flow.org, edit=False)

@@ -110,7 +110,7 @@ def xlsx_labels(_: Translator) -> dict[str, str]:
 
 
 def all_xlsx_labels(i18n: I18n) -> list[dict[str, str]]:
-    return [excel.labels_from(lambda key, lang=lang: i18n.t(lang, key), prefix="xlsx.") for lang in i18n.languages]
+    return [excel.labels_from(i18n.translator(lang), prefix="xlsx.") for lang in i18n.languages]
 
 
 def mark(_: Translator, activated: bool) -> str:

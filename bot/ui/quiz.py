@@ -14,7 +14,7 @@ from bot.i18n import Translator
 from bot.models import Question
 from bot.services import quiz, wrongbook
 from bot.services.quiz import LETTERS, Result, Shown
-from bot.store import QuizItem
+from bot.store import AttemptHead, QuizItem
 from bot.ui.flow_data import FlowData
 from bot.ui.menu import MenuCD, MenuItem
 
@@ -93,7 +93,7 @@ def answer_label(_: Translator, question: Question, locale: str, answer: tuple |
     return "、".join(answer)
 
 
-def _title(_: Translator, shown_head) -> str:
+def _title(_: Translator, shown_head: AttemptHead) -> str:
     if shown_head.kind == "weekly" and not shown_head.scored:
         return _("quiz.title.weekly_practice")
     return _(f"quiz.title.{shown_head.kind}")

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.i18n import I18n, Raw, Translator
+from bot.middlewares import Ctx
 from bot.outbox import Outbox
 from bot.services import certification as cert
 from bot.services import renames
@@ -92,14 +93,14 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.callback_query(CertApplying.choose, CertApplyCD.filter())
-    async def apply(query: CallbackQuery, message: Message, callback_data: CertApplyCD, state: FSMContext, store: Store,
-                    clock: Clock, outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def apply(query: CallbackQuery, message: Message, callback_data: CertApplyCD, state: FSMContext, ctx: Ctx,
+                    _: Translator) -> None:
         if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
             raise DomainError("stale_button")  # a button of another invitation than the one opened last
-        app = await cert.apply(store, clock, actor, callback_data.inv, callback_data.org)
+        app = await cert.apply(ctx.store, ctx.clock, ctx.actor, callback_data.inv, callback_data.org)
         await state.clear()
         await message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
-        await notify.application(outbox, store, i18n, app, decision_kb)
+        await notify.application(ctx.outbox, ctx.store, ctx.i18n, app, decision_kb)
 
     @router.message(CertApplying.choose, NOT_COMMAND)
     async def use_buttons(message: Message, _: Translator) -> None:
@@ -120,9 +121,9 @@ def build_router() -> Router:
 # -- an invitation addressed to one person, with a message (CERT-1) --------------------------------
 def _addressed_handlers(router: Router) -> None:
     @router.callback_query(CertCD.filter(F.act == CertAction.invite_addr))
-    async def start(query: CallbackQuery, message: Message, callback_data: CertCD, state: FSMContext, store: Store,
-                    actor: Actor, _: Translator) -> None:
-        org = await cert.require_inviter(store, actor, callback_data.org)
+    async def start(query: CallbackQuery, message: Message, callback_data: CertCD, state: FSMContext, ctx: Ctx,
+                    _: Translator) -> None:
+        org = await cert.require_inviter(ctx.store, ctx.actor, callback_data.org)
         await AddressedData(org=org.id).begin(state, CertInput.phone)
         await message.answer(_("certify.ask_phone", org=org.name))
 
@@ -165,31 +166,30 @@ async def _send_addressed(message: Message, state: FSMContext, note: str | None,
 # -- rejecting with a reason (CERT-3, ORG-6) -------------------------------------------------------
 def _reason_handlers(router: Router) -> None:
     @router.callback_query(CertDecideCD.filter(F.ok == 0))
-    async def reject(query: CallbackQuery, message: Message, callback_data: CertDecideCD, state: FSMContext,
-                     store: Store, actor: Actor, _: Translator) -> None:
-        app = await cert.pending_for_upper(store, actor, callback_data.app)
+    async def reject(query: CallbackQuery, message: Message, callback_data: CertDecideCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+        app = await cert.pending_for_upper(ctx.store, ctx.actor, callback_data.app)
         await ReasonData(app=app.id).begin(state, CertInput.reason)
         await message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
 
     @router.callback_query(RenameDecideCD.filter(F.ok == 0))
     async def reject_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, state: FSMContext,
-                            store: Store, actor: Actor, _: Translator) -> None:
-        req = await renames.pending_rename_for_decider(store, actor, callback_data.req)
+                            ctx: Ctx, _: Translator) -> None:
+        req = await renames.pending_rename_for_decider(ctx.store, ctx.actor, callback_data.req)
         await ReasonData(rename=req.id).begin(state, CertInput.reason)
         await message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
                                      limit=cert.REASON_MAX))
 
     @router.message(CertInput.reason, TEXT)
-    async def got_reason(message: Message, state: FSMContext, store: Store, clock: Clock, outbox: Outbox,
-                         i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
         flow = await ReasonData.load(state)
         if flow.app is None and flow.rename is None:
             await flow.expire(state)
         try:
             if flow.app is not None:
-                app = await cert.decide(store, clock, actor, flow.app, False, message.text)
+                app = await cert.decide(ctx.store, ctx.clock, ctx.actor, flow.app, False, message.text)
             elif flow.rename is not None:
-                req = await renames.decide_rename(store, clock, actor, flow.rename, False, message.text)
+                req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, flow.rename, False, message.text)
         except DomainError as exc:
             if exc.key.startswith(DECIDED):
                 await state.clear()
@@ -197,7 +197,7 @@ def _reason_handlers(router: Router) -> None:
         await state.clear()
         if flow.app is not None:
             await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
-            await notify.decision(outbox, store, i18n, app, actor)
+            await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
         else:
             await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
-            await notify.rename_decided(outbox, store, i18n, req, actor)
+            await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)

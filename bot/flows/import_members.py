@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError
 from bot.flows import import_questions
 from bot.flows.verification import RNV
-from bot.i18n import I18n, Translator
+from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.models import Org
 from bot.render import excel
 from bot.render.excel import RawRow, RowProblem
@@ -68,30 +68,30 @@ def build_router() -> Router:
             await ask_file(message, state, store, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.import_))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
-        await ask_file(message, state, store, actor, _, callback_data.org_id)
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+        await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
 
     @router.message(ImportMembers.file, F.document.as_("document"), NOT_COMMAND)
-    async def got_file(message: Message, document: Document, state: FSMContext, bot: Bot, store: Store,
-                       clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
         flow = await MemberImportData.load(state)
-        org = await svc.org_for_admin(store, actor, flow.imp_org)
+        org = await svc.org_for_admin(ctx.store, ctx.actor, flow.imp_org)
         size = document.file_size or 0
         if size > MAX_DOWNLOAD:
             await message.answer(_("import.too_big", size=round(size / 1024 / 1024, 1),
                                    limit=MAX_DOWNLOAD // 1024 // 1024))
             return
         buffer = BytesIO()
-        await bot.download(document, destination=buffer)
-        if await import_questions.is_question_file(buffer.getvalue(), i18n):  # LEARN-1: into the org's bank
-            await import_questions.import_question_file(message, state, store, clock, i18n, actor, _, org.id,
+        await ctx.bot.download(document, destination=buffer)
+        if await import_questions.is_question_file(buffer.getvalue(), ctx.i18n):  # LEARN-1: into the org's bank
+            await import_questions.import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _,
+                                                        org.id,
                                                         buffer.getvalue())
             return
         labels = xlsx_labels(_)
         try:
-            result = await member_import.import_file(store, clock, actor, org.id, buffer.getvalue(),
-                                                     all_xlsx_labels(i18n))
+            result = await member_import.import_file(ctx.store, ctx.clock, ctx.actor, org.id, buffer.getvalue(),
+                                                     all_xlsx_labels(ctx.i18n))
         except DomainError as exc:
             if exc.key == "mem.sheet.missing_columns":
                 exc.params["columns"] = _("import.list_sep").join(
@@ -109,13 +109,13 @@ def build_router() -> Router:
 
     @router.callback_query(ImportCD.filter(F.action == ImportAction.create))
     async def create_branches(query: CallbackQuery, message: Message, callback_data: ImportCD, state: FSMContext,
-                              store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        org = await svc.org_for_admin(store, actor, callback_data.org_id)
+                              ctx: Ctx, _: Translator) -> None:
+        org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
         flow = await MemberImportData.load_kept(state)
         if flow is None or flow.imp_org != org.id or not flow.imp_rows:
             raise DomainError("stale_button")  # the button of another import, or one already used
         rows = member_import.pending_from_data(flow.imp_rows)
-        result = await member_import.import_rows(store, clock, actor, org.id, rows, flow.imp_branches or [])
+        result = await member_import.import_rows(ctx.store, ctx.clock, ctx.actor, org.id, rows, flow.imp_branches or [])
         flow.imp_rows = flow.imp_branches = None
         await flow.save(state)
         await message.edit_reply_markup(reply_markup=None)

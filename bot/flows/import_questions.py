@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from io import BytesIO
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.flows.verification import RNV, RNV_OPERATOR_OK
 from bot.i18n import I18n, Raw, Translator
+from bot.middlewares import Ctx
 from bot.models import Org
 from bot.render import question_sheet
 from bot.render.excel import RowProblem
@@ -173,23 +174,23 @@ def build_router() -> Router:
         await choose_bank(message, state, store, actor, _, purpose="import")
 
     @router.callback_query(QBankCD.filter())
-    async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
-        await ask_file(message, state, store, actor, _, callback_data.org_id)
+    async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+        await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
 
     @router.message(ImportQuestions.file, F.document.as_("document"), NOT_COMMAND)
-    async def got_file(message: Message, document: Document, state: FSMContext, bot: Bot, store: Store,
-                       clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
+    async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
         bank = (await QuestionImportData.load(state)).qimp_bank
-        await questions.check_bank(store, actor, bank or None)
+        await questions.check_bank(ctx.store, ctx.actor, bank or None)
         size = document.file_size or 0
         if size > MAX_DOWNLOAD:
             await message.answer(_("questions.too_big", size=round(size / 1024 / 1024, 1),
                                    limit=MAX_DOWNLOAD // 1024 // 1024))
             return
         buffer = BytesIO()
-        await bot.download(document, destination=buffer)
-        await import_question_file(message, state, store, clock, i18n, actor, _, bank, buffer.getvalue())
+        await ctx.bot.download(document, destination=buffer)
+        await import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _, bank,
+                                   buffer.getvalue())
 
     @router.message(ImportQuestions.file, NOT_COMMAND)
     async def not_a_file(message: Message, _: Translator) -> None:

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.i18n import I18n, Translator
+from bot.middlewares import Ctx
 from bot.models import Org
 from bot.outbox import Outbox
 from bot.services import invites
@@ -101,12 +102,11 @@ def build_router() -> Router:
 
     @router.callback_query(Join.branch, JoinBranchCD.filter())
     async def branch_chosen(query: CallbackQuery, message: Message, callback_data: JoinBranchCD, state: FSMContext,
-                            outbox: Outbox, store: Store, clock: Clock, i18n: I18n, actor: Actor,
-                            _: Translator) -> None:
+                            ctx: Ctx, _: Translator) -> None:
         if (await JoinData.load(state)).invite_id != callback_data.invite_id:
             raise DomainError("stale_button")  # a button of another link than the one opened last
         try:
-            result = await invites.join(store, clock, actor.user, callback_data.invite_id,
+            result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
                                         callback_data.branch_id or None)
         except DomainError as exc:
             if exc.key not in LINK_ENDED:
@@ -116,17 +116,17 @@ def build_router() -> Router:
             return
         await state.clear()
         await message.edit_text(result_text(_, result))
-        await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
+        await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
 
     @router.message(Join.branch, NOT_COMMAND)
     async def use_buttons(message: Message, _: Translator) -> None:
         await message.answer(_("join.use_buttons"))
 
     @router.callback_query(JoinDecisionCD.filter())
-    async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, outbox: Outbox,
-                     store: Store, clock: Clock, i18n: I18n, actor: Actor, callback_answer: CallbackAnswer,
-                     _: Translator) -> None:
-        decision = await invites.decide(store, clock, actor, callback_data.request_id, callback_data.approve)
+    async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, ctx: Ctx,
+                     callback_answer: CallbackAnswer, _: Translator) -> None:
+        decision = await invites.decide(ctx.store, ctx.clock, ctx.actor, callback_data.request_id,
+                                        callback_data.approve)
         r = decision.request
         branch = r.branch or ""
         if decision.approved:
@@ -136,6 +136,6 @@ def build_router() -> Router:
             callback_answer.text = _("join.rejected_answer")
             mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
         await message.edit_text(mine)
-        await notify.join_decided(outbox, i18n, decision)
+        await notify.join_decided(ctx.outbox, ctx.i18n, decision)
 
     return router

@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import members as svc
 from bot.services.roles import Actor
 from bot.store import Store
@@ -103,9 +104,9 @@ def build_router() -> Router:
 
 def _add_flow(router: Router) -> None:
     @router.callback_query(MemAddCD.filter())
-    async def start_add(query: CallbackQuery, message: Message, callback_data: MemAddCD, state: FSMContext,
-                        store: Store, actor: Actor, _: Translator) -> None:
-        org = await svc.org_for_admin(store, actor, callback_data.org_id)
+    async def start_add(query: CallbackQuery, message: Message, callback_data: MemAddCD, state: FSMContext, ctx: Ctx,
+                        _: Translator) -> None:
+        org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
         await state.set_state(AddMember.name)
         await AddData(mem_add_org=org.id).save(state)
         await message.answer(_("memberadd.ask_name", org=org.name))
@@ -146,12 +147,12 @@ def _add_flow(router: Router) -> None:
         await message.edit_text(_("memberadd.cancelled"))
 
     @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == AddStep.branch))
-    async def got_branch(query: CallbackQuery, message: Message, callback_data: AddStepCD, state: FSMContext,
-                         store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    async def got_branch(query: CallbackQuery, message: Message, callback_data: AddStepCD, state: FSMContext, ctx: Ctx,
+                         _: Translator) -> None:
         flow = await AddData.load(state)
         branch_id = callback_data.branch_id or None
         try:
-            member = await svc.add_member(store, clock, actor, flow.mem_add_org, flow.mem_add_name or "",
+            member = await svc.add_member(ctx.store, ctx.clock, ctx.actor, flow.mem_add_org, flow.mem_add_name or "",
                                           flow.mem_add_phone or "", branch_id)
         except DomainError as exc:
             if exc.key == "mem.phone_listed":  # another admin was quicker: the flow is over
@@ -182,9 +183,9 @@ def _edit_flow(router: Router) -> None:
         await message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
 
     @router.callback_query(MemberCD.filter(F.action.in_({MemberAction.name, MemberAction.phone})))
-    async def ask_field(query: CallbackQuery, message: Message, callback_data: MemberCD, state: FSMContext,
-                        store: Store, actor: Actor, _: Translator) -> None:
-        m = await svc.get_member(store, actor, callback_data.member_id)
+    async def ask_field(query: CallbackQuery, message: Message, callback_data: MemberCD, state: FSMContext, ctx: Ctx,
+                        _: Translator) -> None:
+        m = await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
         await state.set_state(EditMember.name if callback_data.action == "name" else EditMember.phone)
         await EditData(mem_edit=m.id).save(state)
         await message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
@@ -217,9 +218,8 @@ def _edit_flow(router: Router) -> None:
         await message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
 
     @router.callback_query(MoveCD.filter())
-    async def moved(query: CallbackQuery, message: Message, callback_data: MoveCD, store: Store, clock: Clock,
-                    actor: Actor, _: Translator) -> None:
-        m = await svc.move(store, clock, actor, callback_data.member_id, callback_data.branch_id or None)
+    async def moved(query: CallbackQuery, message: Message, callback_data: MoveCD, ctx: Ctx, _: Translator) -> None:
+        m = await svc.move(ctx.store, ctx.clock, ctx.actor, callback_data.member_id, callback_data.branch_id or None)
         await message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.rm))
@@ -230,9 +230,8 @@ def _edit_flow(router: Router) -> None:
                                    reply_markup=confirm_kb(_, m))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_yes))
-    async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, clock: Clock,
-                     actor: Actor, _: Translator) -> None:
-        m = await svc.remove(store, clock, actor, callback_data.member_id)
+    async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx, _: Translator) -> None:
+        m = await svc.remove(ctx.store, ctx.clock, ctx.actor, callback_data.member_id)
         await message.edit_text(_("memberedit.removed", name=m.name))
 
     @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_no))

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
 from bot.errors import DomainError
 from bot.flows.verification import begin as verify
-from bot.i18n import I18n, Translator
-from bot.middlewares import load_actor
+from bot.i18n import Translator
+from bot.middlewares import Ctx, load_actor
 from bot.services import orgs
 from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND, TEXT
 from bot.ui.menu import sync_menu
 from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD, NewOrgDraft, NewOrgReady
@@ -139,15 +136,14 @@ def build_router() -> Router:
                                region=region), reply_markup=confirm_kb(_))
 
     @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.create))
-    async def create(query: CallbackQuery, message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
-                     settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
+    async def create(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
         flow = await NewOrgReady.load(state)
-        org = await orgs.create_org(store, clock, actor, flow.kind, flow.name, flow.region)
+        org = await orgs.create_org(ctx.store, ctx.clock, ctx.actor, flow.kind, flow.name, flow.region)
         await state.clear()
         await message.edit_text(_("neworg.created", name=org.name,
                                         mark=_("org.mark_uncertified")))
-        fresh = await load_actor(store, settings, actor.user)
-        await sync_menu(bot, store, i18n, fresh, locale)
+        fresh = await load_actor(ctx.store, ctx.settings, ctx.actor.user)
+        await sync_menu(ctx.bot, ctx.store, ctx.i18n, fresh, ctx.locale)
 
     @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.abort))
     async def abort(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:

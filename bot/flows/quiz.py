@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.errors import DomainError
 from bot.filters import Registered
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import orgs, quiz, wrongbook
 from bot.services.quiz import Result, Shown
 from bot.services.roles import Actor
@@ -154,11 +155,11 @@ def build_router() -> Router:
         await _begin(message, quiz.start_weekly, **_deps(deps))
 
     @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.pub))
-    async def weekly_publish(query: CallbackQuery, message: Message, callback_data: WeeklyCD, store: Store,
-                             clock: Clock, actor: Actor, _: Translator) -> None:
-        count = await quiz.publish_weekly(store, clock, actor, callback_data.org)
+    async def weekly_publish(query: CallbackQuery, message: Message, callback_data: WeeklyCD, ctx: Ctx,
+                             _: Translator) -> None:
+        count = await quiz.publish_weekly(ctx.store, ctx.clock, ctx.actor, callback_data.org)
         await message.answer(_("quiz.weekly_published", count=count,
-                                     period=quiz.week_period(clock.today())))
+                                     period=quiz.week_period(ctx.clock.today())))
 
     @router.message(Command("wrongbook"))
     async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
@@ -170,20 +171,19 @@ def build_router() -> Router:
         await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
 
     @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.page))
-    async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, store: Store,
-                             actor: Actor, locale: str, _: Translator) -> None:
-        await _wrongbook_page(message, store, actor, locale, _, callback_data.off, edit=True)
+    async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, ctx: Ctx,
+                             _: Translator) -> None:
+        await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, callback_data.off, edit=True)
 
     @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.practice))
     async def wrongbook_practice(query: CallbackQuery, message: Message, **deps: Any) -> None:
         await _begin(message, wrongbook.start_practice, **_deps(deps))
 
     @router.message(QuizStates.blank, F.text, ~F.text.startswith("/"))
-    async def typed(message: Message, store: Store, clock: Clock, actor: Actor, locale: str, _: Translator,
-                    state: FSMContext, raw_state: str | None) -> None:
+    async def typed(message: Message, ctx: Ctx, _: Translator, state: FSMContext, raw_state: str | None) -> None:
         shown = await BlankData.load(state)
         try:
-            out = await quiz.type_answer(store, clock, actor, shown.t, shown.p, message.text or "")
+            out = await quiz.type_answer(ctx.store, ctx.clock, ctx.actor, shown.t, shown.p, message.text or "")
         except quiz.Stale as exc:
             await state.clear()
             await message.answer(_(f"errors.{exc.key}"))
@@ -191,7 +191,7 @@ def build_router() -> Router:
         except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
             await message.answer(_(f"errors.{exc.key}", **exc.params))
             return
-        await _send_outcome(message, out, locale, _)
+        await _send_outcome(message, out, ctx.locale, _)
         await _sync_state(state, raw_state, out)
 
     @router.message(QuizStates.blank, ~F.text)
@@ -209,25 +209,24 @@ def build_answer_router() -> Router:
     router.callback_query.filter(Registered())
 
     @router.callback_query(QuizCD.filter())
-    async def press(query: CallbackQuery, callback_data: QuizCD, bot: Bot, store: Store, clock: Clock,
-                    actor: Actor, locale: str, _: Translator, state: FSMContext, raw_state: str | None,
+    async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FSMContext, raw_state: str | None,
                     callback_answer: CallbackAnswer) -> None:
-        cd = callback_data
+        cd, _ = callback_data, ctx.t
         try:
             if cd.a == "o":
-                out: Shown | Result = await quiz.choose(store, clock, actor, cd.t, cd.p, cd.o)
+                out: Shown | Result = await quiz.choose(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, cd.o)
             elif cd.a == "c":
-                out = await quiz.confirm(store, clock, actor, cd.t, cd.p)
+                out = await quiz.confirm(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p)
             elif cd.a in ("n", "b"):
-                out = await quiz.move(store, clock, actor, cd.t, cd.p, forward=cd.a == "n")
+                out = await quiz.move(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, forward=cd.a == "n")
             elif cd.a == "s":
-                out = await quiz.submit(store, clock, actor, cd.t)
+                out = await quiz.submit(ctx.store, ctx.clock, ctx.actor, cd.t)
             else:
                 raise quiz.Stale("quiz.bad_option")
         except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
             callback_answer.text = _(f"errors.{exc.key}")
             return
-        await _edit_outcome(bot, query, out, locale, _)
+        await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
         await _sync_state(state, raw_state, out)
 
     return router

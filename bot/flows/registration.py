@@ -5,7 +5,9 @@ is finished where it stopped. A deep-link payload that arrived first is kept and
 """
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from typing import Any
+
+from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -19,9 +21,9 @@ from aiogram.types import (
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError
-from bot.i18n import I18n, Translator
+from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import registration, users
 from bot.services.roles import Actor
 from bot.store import Store
@@ -137,16 +139,15 @@ def build_router() -> Router:
         await message.answer(_("reg.name_wrong_kind"))
 
     @router.message(Reg.org_name, F.text)
-    async def got_org(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                      actor: Actor, locale: str, _: Translator, **data: object) -> None:
+    async def got_org(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
         org_name = registration.clean_org_name(message.text or "")
-        await finish(message, state, bot, store, clock, i18n, actor, locale, _, org_name, data)
+        await finish(message, state, ctx, _, org_name, data)
 
     @router.callback_query(Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
-    async def skip_org(query: CallbackQuery, message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
-                       i18n: I18n, actor: Actor, locale: str, _: Translator, **data: object) -> None:
+    async def skip_org(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator,
+                       **data: Any) -> None:
         await message.edit_reply_markup(reply_markup=None)
-        await finish(message, state, bot, store, clock, i18n, actor, locale, _, None, data)
+        await finish(message, state, ctx, _, None, data)
 
     @router.message(Reg.org_name)
     async def org_wrong_kind(message: Message, _: Translator) -> None:
@@ -167,14 +168,16 @@ def build_router() -> Router:
     return router
 
 
-async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                 actor: Actor, locale: str, _: Translator, org_name: str | None, data: dict) -> None:
+async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_name: str | None,
+                 data: dict[str, Any]) -> None:
+    """The last step; `data` is the rest of the handler's data, handed on to a deep link's opener."""
+    store, actor = ctx.store, ctx.actor
     flow = await state.get_data()
     if "phone" not in flow or "name" not in flow:  # the flow data was lost: start again from the phone
         await state.set_state(Reg.phone)
         await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
         return
-    result = await registration.complete(store, clock, actor.user, flow["phone"], flow["name"], org_name)
+    result = await registration.complete(store, ctx.clock, actor.user, flow["phone"], flow["name"], org_name)
     payload = flow.get("payload")
     await state.clear()
     user = await users.get_user(store, actor.id)
@@ -183,9 +186,10 @@ async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, cl
     actor = Actor(user=user, is_operator=actor.is_operator)
     orgs = memberships_text(_, result.memberships)
     await message.answer(_("reg.done", name=result.name, orgs=orgs), reply_markup=ReplyKeyboardRemove())
-    await sync_menu(bot, store, i18n, actor, locale)
-    if payload:
-        await open_payload(payload, message, state=state, bot=bot, store=store, clock=clock, i18n=i18n,
-                           actor=actor, locale=locale, _=_, **data)
+    await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
+    if payload:  # REG-6: the link that arrived before registration, opened by the registered user
+        await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,
+                                                 "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,
+                                                 "actor": actor, "locale": ctx.locale, "state": state, "_": _})
     else:
         await send_main_menu(message, actor, _)

@@ -14,19 +14,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, F, Router
+from aiogram import BaseMiddleware, F, Router
 from aiogram.dispatcher.flags import get_flag
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from bot.clock import Clock
-from bot.config import Settings
 from bot.errors import DomainError
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import orgs, verification
 from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.registration import Verify, VerifyData
 from bot.ui.workflows import resume_after_verify
 
@@ -82,15 +80,14 @@ def build_router() -> Router:
         await message.answer(_("rnv.ask_id"))
 
     @router.message(Verify.id_number, F.text)
-    async def got_id(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock,
-                     settings: Settings, actor: Actor, _: Translator, **data: Any) -> None:
+    async def got_id(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
         flow = await VerifyData.load(state)
         try:
-            await bot.delete_message(message.chat.id, message.message_id)
+            await ctx.bot.delete_message(message.chat.id, message.message_id)
         except Exception:  # noqa: BLE001 - not fatal: the number is still never stored
-            log.info("could not delete the ID-number message of user %s", actor.id)
+            log.info("could not delete the ID-number message of user %s", ctx.actor.id)
         try:
-            masked = await verification.verify(store, clock, settings.secret_key, actor.id,
+            masked = await verification.verify(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor.id,
                                                flow.real_name, message.text or "")
         except DomainError as exc:
             await message.answer(_(f"errors.{exc.key}", **exc.params) + "\n" + _("rnv.try_again"))
@@ -99,8 +96,7 @@ def build_router() -> Router:
         await message.answer(_("rnv.done", name=flow.real_name, masked=masked))
         after = flow.after
         if after:
-            await resume_after_verify(after, message, state=state, bot=bot, store=store, clock=clock,
-                                      settings=settings, actor=actor, _=_, **data)
+            await resume_after_verify(after, message, state=state, _=_, **data)
 
     @router.message(Verify.real_name)
     @router.message(Verify.id_number)

@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.flows.verification import RNV
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import orgs
 from bot.services.roles import Actor
 from bot.store import Store
@@ -84,14 +85,12 @@ def build_router() -> Router:
             await send_first_page(message, store, clock, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.audit))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, clock: Clock,
-                     actor: Actor, _: Translator) -> None:
-        await send_first_page(message, store, clock, actor, _, callback_data.org_id)
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+        await send_first_page(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
 
     @router.callback_query(AuditCD.filter())
-    async def paged(query: CallbackQuery, message: Message, callback_data: AuditCD, store: Store, clock: Clock,
-                    actor: Actor, _: Translator) -> None:
-        page = await orgs.audit_page(store, clock, actor, callback_data.org, before_id=callback_data.before,
+    async def paged(query: CallbackQuery, message: Message, callback_data: AuditCD, ctx: Ctx, _: Translator) -> None:
+        page = await orgs.audit_page(ctx.store, ctx.clock, ctx.actor, callback_data.org, before_id=callback_data.before,
                                      after_id=callback_data.after)
         number = callback_data.page if page.has_newer else 0
         await message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))

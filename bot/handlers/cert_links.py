@@ -9,9 +9,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import cert_links
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.certify import CertAction, CertCD, CertLinkAction, CertLinkCD
 from bot.ui.screens import show_screen
 
@@ -47,16 +46,15 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.callback_query(CertLinkCD.filter(F.act == CertLinkAction.list))
-    async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD, store: Store, clock: Clock,
-                   actor: Actor, _: Translator) -> None:
-        found = await cert_links.links(store, clock, actor, callback_data.org)
-        await show_screen(message, links_text(_, clock, found), links_kb(_, found))
+    async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator) -> None:
+        found = await cert_links.links(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+        await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
 
     @router.callback_query(CertLinkCD.filter(F.act == CertLinkAction.revoke))
-    async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, store: Store, clock: Clock,
-                     actor: Actor, _: Translator, callback_answer: CallbackAnswer) -> None:
-        found = await cert_links.revoke(store, clock, actor, callback_data.link)
+    async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator,
+                     callback_answer: CallbackAnswer) -> None:
+        found = await cert_links.revoke(ctx.store, ctx.clock, ctx.actor, callback_data.link)
         callback_answer.text = _("certify.links.revoked", number=callback_data.link)
-        await show_screen(message, links_text(_, clock, found), links_kb(_, found))
+        await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
 
     return router

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.clock import Clock
-from bot.config import Settings
 from bot.errors import NotAllowed
-from bot.i18n import I18n, Raw, Translator
+from bot.i18n import Raw, Translator
+from bot.middlewares import Ctx
 from bot.notify import app_text, rename_text
-from bot.outbox import Outbox
 from bot.services import certification as cert
 from bot.services import renames
 from bot.services.roles import Actor
@@ -195,10 +193,9 @@ def build_router() -> Router:
         await _show_panel(message, store, actor, _, callback_data.org, edit=True)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.invite))
-    async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, bot: Bot, store: Store,
-                     clock: Clock, settings: Settings, actor: Actor, _: Translator) -> None:
-        created = await cert.create_invite(store, clock, settings.secret_key, actor, callback_data.org)
-        await send_invite(message, bot, clock, _, created)
+    async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+        created = await cert.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, callback_data.org)
+        await send_invite(message, ctx.bot, ctx.clock, _, created)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.tree))
     async def show_tree(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
@@ -228,25 +225,23 @@ def _uncertify_handlers(router: Router) -> None:
         await message.answer(text, reply_markup=kb.as_markup())
 
     @router.callback_query(CertCD.filter(F.act == CertAction.unc_yes))
-    async def confirm(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, clock: Clock,
-                      outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        done = await cert.uncertify(store, clock, actor, callback_data.org)
+    async def confirm(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+        done = await cert.uncertify(ctx.store, ctx.clock, ctx.actor, callback_data.org)
         text = (_("certify.uncertified", org=done.org.name, upper=done.upper.name) if done.upper
                 else _("certify.root_uncertified", org=done.org.name))
         await message.edit_text(text)
-        await notify.uncertified(outbox, store, i18n, done, actor, query.id)
+        await notify.uncertified(ctx.outbox, ctx.store, ctx.i18n, done, ctx.actor, query.id)
 
     @router.callback_query(RootCD.filter())
-    async def certify_root(query: CallbackQuery, message: Message, callback_data: RootCD, store: Store, clock: Clock,
-                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        org = await cert.certify_root(store, clock, actor, callback_data.org)
+    async def certify_root(query: CallbackQuery, message: Message, callback_data: RootCD, ctx: Ctx,
+                           _: Translator) -> None:
+        org = await cert.certify_root(ctx.store, ctx.clock, ctx.actor, callback_data.org)
         await message.answer(_("certify.root_done", org=org.name))
-        await notify.root_certified(outbox, store, i18n, org, actor)
+        await notify.root_certified(ctx.outbox, ctx.store, ctx.i18n, org, ctx.actor)
 
     @router.callback_query(CertCD.filter(F.act == CertAction.wd))
-    async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, clock: Clock,
-                       actor: Actor, _: Translator) -> None:
-        app = await cert.withdraw(store, clock, actor, callback_data.x)
+    async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+        app = await cert.withdraw(ctx.store, ctx.clock, ctx.actor, callback_data.x)
         await message.answer(_("certify.withdrawn", org=app.lower.name, upper=app.upper.name))
 
 
@@ -266,17 +261,17 @@ def _decision_handlers(router: Router) -> None:
         await message.answer(text, reply_markup=kb)
 
     @router.callback_query(CertDecideCD.filter(F.ok == 1))
-    async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, store: Store, clock: Clock,
-                      outbox: Outbox, i18n: I18n, actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
-        app = await cert.decide(store, clock, actor, callback_data.app, True)
+    async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, ctx: Ctx,
+                      callback_answer: CallbackAnswer, _: Translator) -> None:
+        app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
         callback_answer.text = _("certify.approved_answer")
         await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
-        await notify.decision(outbox, store, i18n, app, actor)
+        await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
 
     @router.callback_query(RenameDecideCD.filter(F.ok == 1))
-    async def approve_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, store: Store,
-                             clock: Clock, outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        req = await renames.decide_rename(store, clock, actor, callback_data.req, True)
+    async def approve_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, ctx: Ctx,
+                             _: Translator) -> None:
+        req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, callback_data.req, True)
         await message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
-        await notify.rename_decided(outbox, store, i18n, req, actor)
+        await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
 

@@ -1,18 +1,17 @@
 """/start, /help, /lang and the fallbacks that catch what no other router took."""
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import I18n, Translator
+from bot.middlewares import Ctx
 from bot.services.roles import Actor
 from bot.services.users import choose_language
-from bot.store import Store
 from bot.ui.menu import HelpCD, LangCD, help_text, lang_kb, sync_menu
 
 
@@ -36,14 +35,14 @@ def build_router() -> Router:
         await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
 
     @router.callback_query(LangCD.filter())
-    async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD, bot: Bot, store: Store,
-                       clock: Clock, i18n: I18n, actor: Actor, callback_answer: CallbackAnswer) -> None:
-        if callback_data.code not in i18n.languages:
+    async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD, ctx: Ctx,
+                       callback_answer: CallbackAnswer) -> None:
+        if callback_data.code not in ctx.i18n.languages:
             raise DomainError("stale_button")
-        await choose_language(store, clock, actor.user, callback_data.code, i18n.languages)
-        _ = i18n.translator(callback_data.code)
+        await choose_language(ctx.store, ctx.clock, ctx.actor.user, callback_data.code, ctx.i18n.languages)
+        _ = ctx.i18n.translator(callback_data.code)
         callback_answer.text = _("lang.changed")
-        await sync_menu(bot, store, i18n, actor, callback_data.code)
+        await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, callback_data.code)
         await message.edit_text(_("lang.changed"))
 
     return router

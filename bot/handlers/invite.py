@@ -15,9 +15,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.config import Settings
 from bot.flows.verification import RNV
 from bot.i18n import Raw, Translator
+from bot.middlewares import Ctx
 from bot.models import Org
 from bot.render.qr import invite_qr_png
 from bot.services import invites
@@ -149,16 +149,15 @@ def build_router() -> Router:
         await _edit(message, text, markup)
 
     @router.callback_query(InviteCD.filter())
-    async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD, bot: Bot, store: Store,
-                     clock: Clock, settings: Settings, actor: Actor, _: Translator) -> None:
+    async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD, ctx: Ctx, _: Translator) -> None:
         cd = callback_data
         if cd.branch_id == NOT_CHOSEN:
-            text, markup = await first_step(store, actor, _, cd.org_id)
+            text, markup = await first_step(ctx.store, ctx.actor, _, cd.org_id)
             await _edit(message, text, markup)
             return
         branch_id = cd.branch_id or None
-        org = await invites.check_branch(store, actor, cd.org_id, branch_id)
-        branches = await invites.branches(store, org.id)
+        org = await invites.check_branch(ctx.store, ctx.actor, cd.org_id, branch_id)
+        branches = await invites.branches(ctx.store, org.id)
         branch = next((b.label for b in branches if b.id == branch_id), None)
         branch = branch or (_("invite.any_branch") if branches else _("invite.no_branch"))
         if cd.days == 0:
@@ -167,24 +166,25 @@ def build_router() -> Router:
             await _edit(message, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
                         limit_step_kb(_, cd))
         else:
-            created = await invites.create_invite(store, clock, settings.secret_key, actor, org.id, branch_id,
+            created = await invites.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, org.id,
+                                                  branch_id,
                                                   cd.days, cd.uses or None)
             await _edit(message, _("invite.created", number=created.invite.id))
-            await send_invite(message, bot, clock, _, created)
+            await send_invite(message, ctx.bot, ctx.clock, _, created)
 
     @router.callback_query(InviteListCD.filter())
-    async def show_list(query: CallbackQuery, message: Message, callback_data: InviteListCD, store: Store, clock: Clock,
-                        actor: Actor, _: Translator) -> None:
-        listing = await invites.list_invites(store, clock, actor, callback_data.org_id)
-        await _edit(message, list_text(_, listing, clock), list_kb(_, listing))
+    async def show_list(query: CallbackQuery, message: Message, callback_data: InviteListCD, ctx: Ctx,
+                        _: Translator) -> None:
+        listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
+        await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
 
     @router.callback_query(InviteRevokeCD.filter())
-    async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, store: Store, clock: Clock,
-                     actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
-        invite = await invites.revoke_invite(store, clock, actor, callback_data.invite_id)
+    async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, ctx: Ctx,
+                     callback_answer: CallbackAnswer, _: Translator) -> None:
+        invite = await invites.revoke_invite(ctx.store, ctx.clock, ctx.actor, callback_data.invite_id)
         callback_answer.text = _("invite.revoked", number=invite.id)
-        listing = await invites.list_invites(store, clock, actor, invite.org_id)
-        await _edit(message, list_text(_, listing, clock), list_kb(_, listing))
+        listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, invite.org_id)
+        await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
 
     return router
 

@@ -13,6 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.i18n import Raw, Translator
+from bot.middlewares import Ctx
 from bot.models import Question
 from bot.render.charts import Series, bar_chart_png
 from bot.render.phone import mask_phone, phone_tail
@@ -238,15 +239,15 @@ def build_router() -> Router:
         await send_records(message, store, clock, actor, _)
 
     @router.callback_query(RecordsCD.filter())
-    async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, store: Store, clock: Clock,
-                           actor: Actor, _: Translator) -> None:
-        await send_records(message, store, clock, actor, _, callback_data.page, edit=True)
+    async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, ctx: Ctx,
+                           _: Translator) -> None:
+        await send_records(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.page, edit=True)
 
     @router.callback_query(AttemptCD.filter())
-    async def open_attempt(query: CallbackQuery, message: Message, callback_data: AttemptCD, store: Store, clock: Clock,
-                           actor: Actor, locale: str, _: Translator) -> None:
-        r = await svc.review(store, actor, callback_data.attempt_id)
-        texts = pack(review_blocks(_, clock, locale, r))
+    async def open_attempt(query: CallbackQuery, message: Message, callback_data: AttemptCD, ctx: Ctx,
+                           _: Translator) -> None:
+        r = await svc.review(ctx.store, ctx.actor, callback_data.attempt_id)
+        texts = pack(review_blocks(_, ctx.clock, ctx.locale, r))
         for i, text in enumerate(texts, 1):
             await message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
 
@@ -259,16 +260,15 @@ def build_router() -> Router:
         await send_ranks(message, store, clock, actor, _)
 
     @router.callback_query(RankCD.filter())
-    async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, store: Store, clock: Clock,
-                          actor: Actor, _: Translator) -> None:
+    async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, ctx: Ctx,
+                          _: Translator) -> None:
         by = "t" if callback_data.by == "t" else "w"
-        r = await svc.org_rank(store, clock, actor, callback_data.org_id)
+        r = await svc.org_rank(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
         await show_screen(message, rank_text(_, r, by), rank_kb(_, r, by))
 
     @router.callback_query(MenuCD.filter(F.item.in_({MenuItem.records, MenuItem.report, MenuItem.rank})))
-    async def menu(query: CallbackQuery, message: Message, callback_data: MenuCD, store: Store, clock: Clock,
-                   actor: Actor, _: Translator) -> None:
+    async def menu(query: CallbackQuery, message: Message, callback_data: MenuCD, ctx: Ctx, _: Translator) -> None:
         send = {"records": send_records, "report": send_report, "rank": send_ranks}[callback_data.item]
-        await send(message, store, clock, actor, _)
+        await send(message, ctx.store, ctx.clock, ctx.actor, _)
 
     return router

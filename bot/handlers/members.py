@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.flows.verification import RNV
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.render import excel
 from bot.services import members as svc
 from bot.services.roles import Actor
@@ -149,25 +150,24 @@ def build_router() -> Router:
             await send_export(message, store, clock, actor, _, org_id)
 
     @router.callback_query(OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, clock: Clock,
-                     actor: Actor, _: Translator) -> None:
+    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
         if callback_data.purpose == "members":
-            await send_list(message, store, actor, _, callback_data.org_id)
+            await send_list(message, ctx.store, ctx.actor, _, callback_data.org_id)
         elif callback_data.purpose == "template":
-            await send_template(message, store, actor, _, callback_data.org_id)
+            await send_template(message, ctx.store, ctx.actor, _, callback_data.org_id)
         else:
-            await send_export(message, store, clock, actor, _, callback_data.org_id)
+            await send_export(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
 
     @router.callback_query(MemListCD.filter())
-    async def list_page(query: CallbackQuery, message: Message, callback_data: MemListCD, state: FSMContext,
-                        store: Store, actor: Actor, _: Translator) -> None:
+    async def list_page(query: CallbackQuery, message: Message, callback_data: MemListCD, state: FSMContext, ctx: Ctx,
+                        _: Translator) -> None:
         text = None
         if callback_data.q:  # the search kept from the list's search step, if it is this list's
             search = await SearchData.load_kept(state)
             if search is not None and search.mem_query_org == callback_data.org_id:
                 text = search.mem_query
         branch = None if callback_data.branch == ALL else callback_data.branch
-        p = await svc.list_members(store, actor, callback_data.org_id, callback_data.page, branch, text)
+        p = await svc.list_members(ctx.store, ctx.actor, callback_data.org_id, callback_data.page, branch, text)
         await show_screen(message, page_text(_, p), page_kb(_, p))
 
     @router.callback_query(MemFilterCD.filter())
@@ -179,8 +179,8 @@ def build_router() -> Router:
 
     @router.callback_query(MemSearchCD.filter())
     async def ask_search(query: CallbackQuery, message: Message, callback_data: MemSearchCD, state: FSMContext,
-                         store: Store, actor: Actor, _: Translator) -> None:
-        await svc.org_for_admin(store, actor, callback_data.org_id)
+                         ctx: Ctx, _: Translator) -> None:
+        await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
         await state.set_state(MemberSearch.text)
         await SearchData(mem_query_org=callback_data.org_id).save(state)
         await message.answer(_("members.ask_search"))

@@ -17,15 +17,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
 from bot.flows.verification import RNV
 from bot.handlers import org_admins, org_branches
 from bot.i18n import I18n, Translator
-from bot.middlewares import load_actor
+from bot.middlewares import Ctx, load_actor
 from bot.models import Org
-from bot.outbox import Outbox
 from bot.services import orgs, users
 from bot.services.roles import Actor
 from bot.store import Store
@@ -139,10 +137,10 @@ def build_router() -> Router:
         await send_card(message, store, actor, _, callback_data.org_id)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.card))
-    async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
-                   actor: Actor, _: Translator) -> None:
+    async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                   _: Translator) -> None:
         await state.clear()
-        data = await orgs.org_card(store, actor, callback_data.org)
+        data = await orgs.org_card(ctx.store, ctx.actor, callback_data.org)
         await message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
 
     # settings (join approval, SEC-1 protect_content)
@@ -154,32 +152,31 @@ def build_router() -> Router:
         await message.edit_text(text, reply_markup=kb)
 
     @router.callback_query(FlagCD.filter())
-    async def toggle(query: CallbackQuery, message: Message, callback_data: FlagCD, store: Store, clock: Clock,
-                     actor: Actor, _: Translator) -> None:
-        org = await orgs.set_flag(store, clock, actor, callback_data.org, callback_data.flag, bool(callback_data.on))
+    async def toggle(query: CallbackQuery, message: Message, callback_data: FlagCD, ctx: Ctx, _: Translator) -> None:
+        org = await orgs.set_flag(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.flag,
+                                  bool(callback_data.on))
         text, kb = settings_view(_, org)
         await message.edit_text(text, reply_markup=kb)
 
     # rename (ORG-6)
     @router.callback_query(OrgCD.filter(F.act == OrgAction.rename))
-    async def rename(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
-        org = await orgs.can_rename(store, actor, callback_data.org)
+    async def rename(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+        org = await orgs.can_rename(ctx.store, ctx.actor, callback_data.org)
         await RenameData(org=org.id).begin(state, OrgInput.rename)
         approval = ""
         if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
-            upper = await orgs.get_org(store, org.parent_id) if org.parent_id else None
+            upper = await orgs.get_org(ctx.store, org.parent_id) if org.parent_id else None
             approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
                         else _("certify.rename_needs_operator")) + "\n\n"
         await message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
 
     @router.message(OrgInput.rename, TEXT)
     @router.message(OrgInput.rename_long, TEXT)
-    async def got_new_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                           _: Translator, **deps: Any) -> None:
+    async def got_new_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
         flow = await RenameData.load(state)
         org_id = flow.org
-        checked = await orgs.check_rename(store, actor, org_id, message.text or "")
+        checked = await orgs.check_rename(ctx.store, ctx.actor, org_id, message.text or "")
         if checked.long:
             flow.pending = checked.name
             await flow.save(state)
@@ -190,16 +187,16 @@ def build_router() -> Router:
                                                          OrgCD(act=OrgAction.rename_use, org=org_id),
                                                          OrgCD(act=OrgAction.rename, org=org_id)))
             return
-        await _renamed(message, state, store, clock, actor, _, org_id, checked.name, **deps)
+        await _renamed(message, state, ctx, _, org_id, checked.name)
 
     @router.callback_query(OrgInput.rename_long, OrgCD.filter(F.act == OrgAction.rename_use))
-    async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
-                         clock: Clock, actor: Actor, _: Translator, **deps: Any) -> None:
+    async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                         _: Translator) -> None:
         pending = (await RenameData.load(state)).pending
         if not pending:
             raise DomainError("stale_button")
         await message.edit_reply_markup(reply_markup=None)
-        await _renamed(message, state, store, clock, actor, _, callback_data.org, pending, **deps)
+        await _renamed(message, state, ctx, _, callback_data.org, pending)
 
     # dissolve (ORG-7)
     @router.callback_query(OrgCD.filter(F.act == OrgAction.dissolve))
@@ -213,12 +210,12 @@ def build_router() -> Router:
                                     OrgCD(act=OrgAction.card, org=preview.org.id)))
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.dissolve_yes))
-    async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: OrgCD, bot: Bot, store: Store,
-                           clock: Clock, settings: Settings, i18n: I18n, actor: Actor, locale: str,
+    async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx,
                            _: Translator) -> None:
-        done = await orgs.dissolve_org(store, clock, actor, callback_data.org)
+        done = await orgs.dissolve_org(ctx.store, ctx.clock, ctx.actor, callback_data.org)
         await message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
-        await sync_menu(bot, store, i18n, await load_actor(store, settings, actor.user), locale)
+        await sync_menu(ctx.bot, ctx.store, ctx.i18n, await load_actor(ctx.store, ctx.settings, ctx.actor.user),
+                        ctx.locale)
 
     org_branches.register(router)
     org_admins.register(router)
@@ -234,15 +231,14 @@ def build_router() -> Router:
     return router
 
 
-async def _renamed(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor, _: Translator,
-                   org_id: int, name: str, *, outbox: Outbox, i18n: I18n, settings: Settings, **_deps: Any) -> None:
-    done = await orgs.rename_org(store, clock, actor, org_id, name)
+async def _renamed(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_id: int, name: str) -> None:
+    done = await orgs.rename_org(ctx.store, ctx.clock, ctx.actor, org_id, name)
     await state.clear()
     if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
         await message.answer(_("certify.rename_requested", old=done.old_name, new=done.new_name))
-        await notify.rename_requested(outbox, store, i18n, settings.operator_ids, done, rename_kb)
+        await notify.rename_requested(ctx.outbox, ctx.store, ctx.i18n, ctx.settings.operator_ids, done, rename_kb)
         return
     await message.answer(_("orgmenu.renamed", name=done.name))
-    await send_card(message, store, actor, _, done.id)
+    await send_card(message, ctx.store, ctx.actor, _, done.id)
 
 

@@ -10,12 +10,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import I18n, Translator
-from bot.middlewares import load_actor
+from bot.middlewares import Ctx, load_actor
 from bot.models import Org, User
-from bot.outbox import Outbox
 from bot.services import orgs, users
 from bot.services.roles import Actor
 from bot.store import Store
@@ -70,31 +68,30 @@ def register(router: Router) -> None:
             await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.admins))
-    async def admins(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
+    async def admins(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
         await state.clear()
-        await show_admins(message, store, actor, _, callback_data.org, edit=True)
+        await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.add))
-    async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, state: FSMContext, store: Store,
-                  actor: Actor, _: Translator) -> None:
-        org = await orgs.require_admin_manager(store, actor, callback_data.org)
+    async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, state: FSMContext, ctx: Ctx,
+                  _: Translator) -> None:
+        org = await orgs.require_admin_manager(ctx.store, ctx.actor, callback_data.org)
         await AdminPhoneData(org=org.id).begin(state, OrgInput.admin_phone)
         await message.answer(_("admins.ask_phone", org=org.name))
 
     @router.message(OrgInput.admin_phone, TEXT)
-    async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                        settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
+    async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
         org_id = (await AdminPhoneData.load(state)).org
-        added = await orgs.add_admin(store, clock, actor, org_id, message.text or "")
+        added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
         await state.clear()
         user = added.user
         await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
                              + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
-        their = await notify.admin_added(outbox, i18n, actor, added, str(message.message_id))
+        their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
         if user.verified:
-            await _resync_menu(bot, store, i18n, settings, user, their.locale)
-        await show_admins(message, store, actor, _, org_id, edit=False)
+            await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
+        await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.rm))
     async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
@@ -107,18 +104,17 @@ def register(router: Router) -> None:
                                     OrgCD(act=OrgAction.admins, org=callback_data.org)))
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.rm_yes))
-    async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, bot: Bot, store: Store,
-                         clock: Clock, i18n: I18n, settings: Settings, outbox: Outbox, actor: Actor,
+    async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
                          _: Translator) -> None:
-        target = await orgs.remove_admin(store, clock, actor, callback_data.org, callback_data.user)
+        target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
         await message.answer(_("admins.removed", name=target.name))
-        await show_admins(message, store, actor, _, callback_data.org, edit=True)
+        await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
         # the person removed is told, and their command menu loses what they may no longer do
-        org, user = await orgs.get_org(store, callback_data.org), await users.get_user(store, target.user_id)
+        org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
         if org is None or user is None:
             return
-        their = await notify.admin_removed(outbox, i18n, actor, org, user, query.id)
-        await _resync_menu(bot, store, i18n, settings, user, their.locale)
+        their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.ho))
     async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
@@ -144,11 +140,11 @@ def register(router: Router) -> None:
                                     OrgCD(act=OrgAction.admins, org=callback_data.org)))
 
     @router.callback_query(AdminCD.filter(F.act == AdminAction.ho_yes))
-    async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, clock: Clock,
-                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        target = await orgs.hand_over(store, clock, actor, callback_data.org, callback_data.user)
-        org, user = await orgs.get_org(store, callback_data.org), await users.get_user(store, target.user_id)
+    async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
+                           _: Translator) -> None:
+        target = await orgs.hand_over(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+        org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
         if org is None or user is None:
             return
         await message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
-        await notify.handed_over(outbox, i18n, actor, org, user, query.id)
+        await notify.handed_over(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)

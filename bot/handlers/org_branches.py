@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.models import Org
 from bot.services import orgs
 from bot.services.roles import Actor
@@ -74,10 +75,10 @@ def register(router: Router) -> None:
             await message.answer(text, reply_markup=kb)
 
     @router.callback_query(OrgCD.filter(F.act == OrgAction.branches))
-    async def branches(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, store: Store,
-                       actor: Actor, _: Translator) -> None:
+    async def branches(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                       _: Translator) -> None:
         await state.clear()
-        await show_branches(message, store, actor, _, callback_data.org, edit=True)
+        await show_branches(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.view))
     async def view(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, actor: Actor,
@@ -87,9 +88,9 @@ def register(router: Router) -> None:
         await message.edit_text(text, reply_markup=kb)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.add))
-    async def add(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, store: Store,
-                  actor: Actor, _: Translator) -> None:
-        org, items = await orgs.branches(store, actor, callback_data.org)
+    async def add(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, ctx: Ctx,
+                  _: Translator) -> None:
+        org, items = await orgs.branches(ctx.store, ctx.actor, callback_data.org)
         parent = next((b for b in items if b.id == callback_data.br), None) if callback_data.br else None
         if callback_data.br and parent is None:
             raise DomainError("stale_button")
@@ -111,9 +112,9 @@ def register(router: Router) -> None:
         await show_branches(message, store, actor, _, flow.org, edit=False)
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.rename))
-    async def rename(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
-        b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
+    async def rename(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+        b = await orgs.get_branch(ctx.store, ctx.actor, callback_data.org, callback_data.br)
         await BranchRenameData(org=callback_data.org, branch=b.id).begin(state, OrgInput.branch_rename)
         await message.answer(_("branches.ask_rename", name=b.name, limit=orgs.BRANCH_NAME_MAX))
 
@@ -138,8 +139,8 @@ def register(router: Router) -> None:
                                     BranchCD(act=BranchAction.view, org=callback_data.org, br=b.id)))
 
     @router.callback_query(BranchCD.filter(F.act == BranchAction.delete_yes))
-    async def delete_yes(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, clock: Clock,
-                         actor: Actor, _: Translator) -> None:
-        b = await orgs.delete_branch(store, clock, actor, callback_data.org, callback_data.br)
+    async def delete_yes(query: CallbackQuery, message: Message, callback_data: BranchCD, ctx: Ctx,
+                         _: Translator) -> None:
+        b = await orgs.delete_branch(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.br)
         await message.edit_text(_("branches.deleted", name=b.name))
-        await show_branches(message, store, actor, _, callback_data.org, edit=False)
+        await show_branches(message, ctx.store, ctx.actor, _, callback_data.org, edit=False)

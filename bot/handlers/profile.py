@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import verification
-from bot.i18n import I18n, Translator
+from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.services import learner
 from bot.services.roles import Actor
 from bot.store import Store
@@ -21,14 +22,12 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.message(CommandStart())
-    async def start(message: Message, command: CommandObject, bot: Bot, store: Store, i18n: I18n,
-                    actor: Actor, locale: str, _: Translator, **data: Any) -> None:
-        await sync_menu(bot, store, i18n, actor, locale)
+    async def start(message: Message, command: CommandObject, ctx: Ctx, _: Translator, **data: Any) -> None:
+        await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, ctx.locale)
         if command.args:
-            await open_payload(command.args, message, bot=bot, store=store, i18n=i18n, actor=actor,
-                               locale=locale, _=_, **data)
+            await open_payload(command.args, message, _=_, **data)
             return
-        await send_main_menu(message, actor, _)
+        await send_main_menu(message, ctx.actor, _)
 
     @router.callback_query(MenuCD.filter(F.item == MenuItem.orgs))
     async def my_orgs(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:

@@ -7,14 +7,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.models import Question
 from bot.services import question_bank
 from bot.services.question_bank import BankPage, BankQuestion
 from bot.services.quiz import LETTERS
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.imports import GLOBAL
 from bot.ui.question_bank import BankAction, BankCD
 from bot.ui.quiz import answer_label
@@ -106,23 +104,22 @@ def build_router() -> Router:
     router = Router(name=__name__)
 
     @router.callback_query(BankCD.filter(F.act == BankAction.page))
-    async def show_page(query: CallbackQuery, message: Message, callback_data: BankCD, store: Store, actor: Actor,
-                        locale: str, _: Translator) -> None:
-        page = await question_bank.page(store, actor, callback_data.org or None, callback_data.off)
-        await show_screen(message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
+    async def show_page(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator) -> None:
+        page = await question_bank.page(ctx.store, ctx.actor, callback_data.org or None, callback_data.off)
+        await show_screen(message, page_text(_, ctx.locale, page), page_kb(_, page), new=bool(callback_data.new))
 
     @router.callback_query(BankCD.filter(F.act == BankAction.open))
-    async def open_question(query: CallbackQuery, message: Message, callback_data: BankCD, store: Store, actor: Actor,
-                            locale: str, _: Translator) -> None:
-        item = await question_bank.question(store, actor, callback_data.q)
-        await show_screen(message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+    async def open_question(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx,
+                            _: Translator) -> None:
+        item = await question_bank.question(ctx.store, ctx.actor, callback_data.q)
+        await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
 
     @router.callback_query(BankCD.filter(F.act.in_({BankAction.retire, BankAction.restore})))
-    async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, store: Store, clock: Clock,
-                     actor: Actor, locale: str, _: Translator, callback_answer: CallbackAnswer) -> None:
+    async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator,
+                     callback_answer: CallbackAnswer) -> None:
         retiring = callback_data.act == BankAction.retire
-        item = await question_bank.set_retired(store, clock, actor, callback_data.q, retiring)
-        await show_screen(message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
+        item = await question_bank.set_retired(ctx.store, ctx.clock, ctx.actor, callback_data.q, retiring)
+        await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
         callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
 
     return router

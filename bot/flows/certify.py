@@ -89,64 +89,74 @@ async def open_cert(message: Message, token: str, *, _: Translator, store: Store
     await message.answer(offer_text(_, offer), reply_markup=apply_kb(_, offer))
 
 
+async def apply(query: CallbackQuery, message: Message, callback_data: CertApplyCD, state: FSMContext, ctx: Ctx,
+                _: Translator) -> None:
+    if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
+        raise DomainError("stale_button")  # a button of another invitation than the one opened last
+    app = await cert.apply(ctx.store, ctx.clock, ctx.actor, callback_data.inv, callback_data.org)
+    await state.clear()
+    await message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
+    await notify.application(ctx.outbox, ctx.store, ctx.i18n, app, decision_kb)
+
+
+async def use_buttons(message: Message, _: Translator) -> None:
+    await message.answer(_("certify.use_buttons"))
+
+
+async def text_only(message: Message, _: Translator) -> None:
+    await message.answer(_("certify.text_only"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-
-    @router.callback_query(CertApplying.choose, CertApplyCD.filter())
-    async def apply(query: CallbackQuery, message: Message, callback_data: CertApplyCD, state: FSMContext, ctx: Ctx,
-                    _: Translator) -> None:
-        if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
-            raise DomainError("stale_button")  # a button of another invitation than the one opened last
-        app = await cert.apply(ctx.store, ctx.clock, ctx.actor, callback_data.inv, callback_data.org)
-        await state.clear()
-        await message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
-        await notify.application(ctx.outbox, ctx.store, ctx.i18n, app, decision_kb)
-
-    @router.message(CertApplying.choose, NOT_COMMAND)
-    async def use_buttons(message: Message, _: Translator) -> None:
-        await message.answer(_("certify.use_buttons"))
+    router.callback_query.register(apply, CertApplying.choose, CertApplyCD.filter())
+    router.message.register(use_buttons, CertApplying.choose, NOT_COMMAND)
 
     _addressed_handlers(router)
     _reason_handlers(router)
 
-    @router.message(CertInput.phone, NOT_COMMAND)
-    @router.message(CertInput.note, NOT_COMMAND)
-    @router.message(CertInput.reason, NOT_COMMAND)
-    async def text_only(message: Message, _: Translator) -> None:
-        await message.answer(_("certify.text_only"))
+    router.message.register(text_only, CertInput.reason, NOT_COMMAND)
+    router.message.register(text_only, CertInput.note, NOT_COMMAND)
+    router.message.register(text_only, CertInput.phone, NOT_COMMAND)
 
     return router
 
 
 # -- an invitation addressed to one person, with a message (CERT-1) --------------------------------
+async def start(query: CallbackQuery, message: Message, callback_data: CertCD, state: FSMContext, ctx: Ctx,
+                _: Translator) -> None:
+    org = await cert.require_inviter(ctx.store, ctx.actor, callback_data.org)
+    await AddressedData(org=org.id).begin(state, CertInput.phone)
+    await message.answer(_("certify.ask_phone", org=org.name))
+
+
+async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    flow = await AddressedData.load(state)
+    org_id = flow.org
+    user = await cert.addressee_by_phone(store, actor, org_id, message.text)
+    await state.set_state(CertInput.note)
+    flow.addressee = user.id
+    await flow.save(state)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
+    await message.answer(_("certify.ask_note", name=user.display_name, limit=cert.NOTE_MAX),
+                         reply_markup=kb.as_markup())
+
+
+async def got_note(message: Message, state: FSMContext, **data: Any) -> None:
+    await _send_addressed(message, state, message.text, **data)
+
+
+async def no_note(query: CallbackQuery, message: Message, state: FSMContext, **data: Any) -> None:
+    await _send_addressed(message, state, None, **data)
+
+
 def _addressed_handlers(router: Router) -> None:
-    @router.callback_query(CertCD.filter(F.act == CertAction.invite_addr))
-    async def start(query: CallbackQuery, message: Message, callback_data: CertCD, state: FSMContext, ctx: Ctx,
-                    _: Translator) -> None:
-        org = await cert.require_inviter(ctx.store, ctx.actor, callback_data.org)
-        await AddressedData(org=org.id).begin(state, CertInput.phone)
-        await message.answer(_("certify.ask_phone", org=org.name))
+    router.callback_query.register(start, CertCD.filter(F.act == CertAction.invite_addr))
+    router.message.register(got_phone, CertInput.phone, TEXT)
 
-    @router.message(CertInput.phone, TEXT)
-    async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        flow = await AddressedData.load(state)
-        org_id = flow.org
-        user = await cert.addressee_by_phone(store, actor, org_id, message.text)
-        await state.set_state(CertInput.note)
-        flow.addressee = user.id
-        await flow.save(state)
-        kb = InlineKeyboardBuilder()
-        kb.button(text=_("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
-        await message.answer(_("certify.ask_note", name=user.display_name, limit=cert.NOTE_MAX),
-                             reply_markup=kb.as_markup())
-
-    @router.message(CertInput.note, TEXT)
-    async def got_note(message: Message, state: FSMContext, **data: Any) -> None:
-        await _send_addressed(message, state, message.text, **data)
-
-    @router.callback_query(CertInput.note, CertNoteCD.filter())
-    async def no_note(query: CallbackQuery, message: Message, state: FSMContext, **data: Any) -> None:
-        await _send_addressed(message, state, None, **data)
+    router.message.register(got_note, CertInput.note, TEXT)
+    router.callback_query.register(no_note, CertInput.note, CertNoteCD.filter())
 
 
 async def _send_addressed(message: Message, state: FSMContext, note: str | None, *, bot: Bot, store: Store,
@@ -164,40 +174,45 @@ async def _send_addressed(message: Message, state: FSMContext, note: str | None,
 
 
 # -- rejecting with a reason (CERT-3, ORG-6) -------------------------------------------------------
-def _reason_handlers(router: Router) -> None:
-    @router.callback_query(CertDecideCD.filter(F.ok == 0))
-    async def reject(query: CallbackQuery, message: Message, callback_data: CertDecideCD, state: FSMContext, ctx: Ctx,
-                     _: Translator) -> None:
-        app = await cert.pending_for_upper(ctx.store, ctx.actor, callback_data.app)
-        await ReasonData(app=app.id).begin(state, CertInput.reason)
-        await message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
+async def reject(query: CallbackQuery, message: Message, callback_data: CertDecideCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    app = await cert.pending_for_upper(ctx.store, ctx.actor, callback_data.app)
+    await ReasonData(app=app.id).begin(state, CertInput.reason)
+    await message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
 
-    @router.callback_query(RenameDecideCD.filter(F.ok == 0))
-    async def reject_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, state: FSMContext,
-                            ctx: Ctx, _: Translator) -> None:
-        req = await renames.pending_rename_for_decider(ctx.store, ctx.actor, callback_data.req)
-        await ReasonData(rename=req.id).begin(state, CertInput.reason)
-        await message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
-                                     limit=cert.REASON_MAX))
 
-    @router.message(CertInput.reason, TEXT)
-    async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
-        flow = await ReasonData.load(state)
-        if flow.app is None and flow.rename is None:
-            await flow.expire(state)
-        try:
-            if flow.app is not None:
-                app = await cert.decide(ctx.store, ctx.clock, ctx.actor, flow.app, False, message.text)
-            elif flow.rename is not None:
-                req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, flow.rename, False, message.text)
-        except DomainError as exc:
-            if exc.key.startswith(DECIDED):
-                await state.clear()
-            raise
-        await state.clear()
+async def reject_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, state: FSMContext,
+                        ctx: Ctx, _: Translator) -> None:
+    req = await renames.pending_rename_for_decider(ctx.store, ctx.actor, callback_data.req)
+    await ReasonData(rename=req.id).begin(state, CertInput.reason)
+    await message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
+                                 limit=cert.REASON_MAX))
+
+
+async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await ReasonData.load(state)
+    if flow.app is None and flow.rename is None:
+        await flow.expire(state)
+    try:
         if flow.app is not None:
-            await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
-            await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
-        else:
-            await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
-            await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
+            app = await cert.decide(ctx.store, ctx.clock, ctx.actor, flow.app, False, message.text)
+        elif flow.rename is not None:
+            req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, flow.rename, False, message.text)
+    except DomainError as exc:
+        if exc.key.startswith(DECIDED):
+            await state.clear()
+        raise
+    await state.clear()
+    if flow.app is not None:
+        await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
+        await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
+    else:
+        await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
+        await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
+
+
+def _reason_handlers(router: Router) -> None:
+    router.callback_query.register(reject, CertDecideCD.filter(F.ok == 0))
+    router.callback_query.register(reject_rename, RenameDecideCD.filter(F.ok == 0))
+
+    router.message.register(got_reason, CertInput.reason, TEXT)

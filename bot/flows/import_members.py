@@ -58,71 +58,78 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
     await message.answer(_("import.ask_file", org=org.name) + "\n" + _("questions.also_questions"))
 
 
+async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.import_)
+    if org_id is not None:
+        await ask_file(message, state, store, actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
+
+
+async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await MemberImportData.load(state)
+    org = await svc.org_for_admin(ctx.store, ctx.actor, flow.imp_org)
+    size = document.file_size or 0
+    if size > MAX_DOWNLOAD:
+        await message.answer(_("import.too_big", size=round(size / 1024 / 1024, 1),
+                               limit=MAX_DOWNLOAD // 1024 // 1024))
+        return
+    buffer = BytesIO()
+    await ctx.bot.download(document, destination=buffer)
+    if await import_questions.is_question_file(buffer.getvalue(), ctx.i18n):  # LEARN-1: into the org's bank
+        await import_questions.import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _,
+                                                    org.id,
+                                                    buffer.getvalue())
+        return
+    labels = xlsx_labels(_)
+    try:
+        result = await member_import.import_file(ctx.store, ctx.clock, ctx.actor, org.id, buffer.getvalue(),
+                                                 all_xlsx_labels(ctx.i18n))
+    except DomainError as exc:
+        if exc.key == "mem.sheet.missing_columns":
+            exc.params["columns"] = _("import.list_sep").join(
+                labels[f"col.{c}"] for c in exc.params.get("columns", []))
+        raise
+    await state.set_state(None)
+    flow.imp_rows = member_import.pending_to_data(result.pending) if result.pending else None
+    flow.imp_branches = result.new_branches or None
+    await flow.save(state)
+    await report(message, _, org, result)
+
+
+async def not_a_file(message: Message, _: Translator) -> None:
+    await message.answer(_("import.not_document"))
+
+
+async def create_branches(query: CallbackQuery, message: Message, callback_data: ImportCD, state: FSMContext,
+                          ctx: Ctx, _: Translator) -> None:
+    org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
+    flow = await MemberImportData.load_kept(state)
+    if flow is None or flow.imp_org != org.id or not flow.imp_rows:
+        raise DomainError("stale_button")  # the button of another import, or one already used
+    rows = member_import.pending_from_data(flow.imp_rows)
+    result = await member_import.import_rows(ctx.store, ctx.clock, ctx.actor, org.id, rows, flow.imp_branches or [])
+    flow.imp_rows = flow.imp_branches = None
+    await flow.save(state)
+    await message.edit_reply_markup(reply_markup=None)
+    sep = _("import.list_sep")
+    text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
+            if result.created else _("import.created_none", added=result.added, present=result.present))
+    await message.answer(text)
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(import_cmd, Command("import"), flags={RNV: "import"})
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == Purpose.import_))
 
-    @router.message(Command("import"), flags={RNV: "import"})
-    async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.import_)
-        if org_id is not None:
-            await ask_file(message, state, store, actor, _, org_id)
+    router.message.register(got_file, ImportMembers.file, F.document.as_("document"), NOT_COMMAND)
+    router.message.register(not_a_file, ImportMembers.file, NOT_COMMAND)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.import_))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, ctx: Ctx,
-                     _: Translator) -> None:
-        await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
-
-    @router.message(ImportMembers.file, F.document.as_("document"), NOT_COMMAND)
-    async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
-        flow = await MemberImportData.load(state)
-        org = await svc.org_for_admin(ctx.store, ctx.actor, flow.imp_org)
-        size = document.file_size or 0
-        if size > MAX_DOWNLOAD:
-            await message.answer(_("import.too_big", size=round(size / 1024 / 1024, 1),
-                                   limit=MAX_DOWNLOAD // 1024 // 1024))
-            return
-        buffer = BytesIO()
-        await ctx.bot.download(document, destination=buffer)
-        if await import_questions.is_question_file(buffer.getvalue(), ctx.i18n):  # LEARN-1: into the org's bank
-            await import_questions.import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _,
-                                                        org.id,
-                                                        buffer.getvalue())
-            return
-        labels = xlsx_labels(_)
-        try:
-            result = await member_import.import_file(ctx.store, ctx.clock, ctx.actor, org.id, buffer.getvalue(),
-                                                     all_xlsx_labels(ctx.i18n))
-        except DomainError as exc:
-            if exc.key == "mem.sheet.missing_columns":
-                exc.params["columns"] = _("import.list_sep").join(
-                    labels[f"col.{c}"] for c in exc.params.get("columns", []))
-            raise
-        await state.set_state(None)
-        flow.imp_rows = member_import.pending_to_data(result.pending) if result.pending else None
-        flow.imp_branches = result.new_branches or None
-        await flow.save(state)
-        await report(message, _, org, result)
-
-    @router.message(ImportMembers.file, NOT_COMMAND)
-    async def not_a_file(message: Message, _: Translator) -> None:
-        await message.answer(_("import.not_document"))
-
-    @router.callback_query(ImportCD.filter(F.action == ImportAction.create))
-    async def create_branches(query: CallbackQuery, message: Message, callback_data: ImportCD, state: FSMContext,
-                              ctx: Ctx, _: Translator) -> None:
-        org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
-        flow = await MemberImportData.load_kept(state)
-        if flow is None or flow.imp_org != org.id or not flow.imp_rows:
-            raise DomainError("stale_button")  # the button of another import, or one already used
-        rows = member_import.pending_from_data(flow.imp_rows)
-        result = await member_import.import_rows(ctx.store, ctx.clock, ctx.actor, org.id, rows, flow.imp_branches or [])
-        flow.imp_rows = flow.imp_branches = None
-        await flow.save(state)
-        await message.edit_reply_markup(reply_markup=None)
-        sep = _("import.list_sep")
-        text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
-                if result.created else _("import.created_none", added=result.added, present=result.present))
-        await message.answer(text)
+    router.callback_query.register(create_branches, ImportCD.filter(F.action == ImportAction.create))
 
     return router
 

@@ -156,44 +156,52 @@ async def _operator(message: Message, actor: Actor | None = None) -> bool:
     return actor is not None and actor.is_operator
 
 
+async def template_cmd(message: Message, actor: Actor, _: Translator) -> None:
+    await send_template(message, actor, _)
+
+
+async def import_questions_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
+                               _: Translator) -> None:
+    await choose_bank(message, state, store, actor, _, purpose="questions")
+
+
+async def operator_import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
+                              _: Translator) -> None:
+    await choose_bank(message, state, store, actor, _, purpose="import")
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
+
+
+async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    bank = (await QuestionImportData.load(state)).qimp_bank
+    await questions.check_bank(ctx.store, ctx.actor, bank or None)
+    size = document.file_size or 0
+    if size > MAX_DOWNLOAD:
+        await message.answer(_("questions.too_big", size=round(size / 1024 / 1024, 1),
+                               limit=MAX_DOWNLOAD // 1024 // 1024))
+        return
+    buffer = BytesIO()
+    await ctx.bot.download(document, destination=buffer)
+    await import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _, bank,
+                               buffer.getvalue())
+
+
+async def not_a_file(message: Message, _: Translator) -> None:
+    await message.answer(_("questions.not_document"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(template_cmd, Command("template", magic=F.args.func(questions_arg)), flags=RNV_ORG)
+    router.message.register(import_questions_cmd, Command("import", magic=F.args.func(questions_arg)), flags=RNV_ORG)
 
-    @router.message(Command("template", magic=F.args.func(questions_arg)), flags=RNV_ORG)
-    async def template_cmd(message: Message, actor: Actor, _: Translator) -> None:
-        await send_template(message, actor, _)
+    router.message.register(operator_import_cmd, Command("import"), _operator)
+    router.callback_query.register(picked, QBankCD.filter())
 
-    @router.message(Command("import", magic=F.args.func(questions_arg)), flags=RNV_ORG)
-    async def import_questions_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
-                                   _: Translator) -> None:
-        await choose_bank(message, state, store, actor, _, purpose="questions")
-
-    @router.message(Command("import"), _operator)
-    async def operator_import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
-                                  _: Translator) -> None:
-        await choose_bank(message, state, store, actor, _, purpose="import")
-
-    @router.callback_query(QBankCD.filter())
-    async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, ctx: Ctx,
-                     _: Translator) -> None:
-        await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
-
-    @router.message(ImportQuestions.file, F.document.as_("document"), NOT_COMMAND)
-    async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
-        bank = (await QuestionImportData.load(state)).qimp_bank
-        await questions.check_bank(ctx.store, ctx.actor, bank or None)
-        size = document.file_size or 0
-        if size > MAX_DOWNLOAD:
-            await message.answer(_("questions.too_big", size=round(size / 1024 / 1024, 1),
-                                   limit=MAX_DOWNLOAD // 1024 // 1024))
-            return
-        buffer = BytesIO()
-        await ctx.bot.download(document, destination=buffer)
-        await import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _, bank,
-                                   buffer.getvalue())
-
-    @router.message(ImportQuestions.file, NOT_COMMAND)
-    async def not_a_file(message: Message, _: Translator) -> None:
-        await message.answer(_("questions.not_document"))
+    router.message.register(got_file, ImportQuestions.file, F.document.as_("document"), NOT_COMMAND)
+    router.message.register(not_a_file, ImportQuestions.file, NOT_COMMAND)
 
     return router

@@ -89,53 +89,58 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
     await message.answer(offer_text(_, opened.org) + "\n\n" + ask, reply_markup=branch_kb(_, opened))
 
 
+async def join_cmd(message: Message, command: CommandObject, bot: Bot, _: Translator, **data: Any) -> None:
+    if not command.args:
+        me = await bot.me()
+        await message.answer(_("join.how", bot=me.username or ""))
+        return
+    await open_join(message, invites.parse_join_arg(command.args), _=_, bot=bot, **data)
+
+
+async def branch_chosen(query: CallbackQuery, message: Message, callback_data: JoinBranchCD, state: FSMContext,
+                        ctx: Ctx, _: Translator) -> None:
+    if (await JoinData.load(state)).invite_id != callback_data.invite_id:
+        raise DomainError("stale_button")  # a button of another link than the one opened last
+    try:
+        result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
+                                    callback_data.branch_id or None)
+    except DomainError as exc:
+        if exc.key not in LINK_ENDED:
+            raise  # e.g. a branch that was just deleted: the choice stays open
+        await state.clear()
+        await message.edit_text(_error(_, exc))
+        return
+    await state.clear()
+    await message.edit_text(result_text(_, result))
+    await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
+
+
+async def use_buttons(message: Message, _: Translator) -> None:
+    await message.answer(_("join.use_buttons"))
+
+
+async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, ctx: Ctx,
+                 callback_answer: CallbackAnswer, _: Translator) -> None:
+    decision = await invites.decide(ctx.store, ctx.clock, ctx.actor, callback_data.request_id,
+                                    callback_data.approve)
+    r = decision.request
+    branch = r.branch or ""
+    if decision.approved:
+        callback_answer.text = _("join.approved_answer")
+        mine = _("join.decided_approved", name=r.user_name, org=r.org.name, branch=branch or _("invite.no_branch"))
+    else:
+        callback_answer.text = _("join.rejected_answer")
+        mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
+    await message.edit_text(mine)
+    await notify.join_decided(ctx.outbox, ctx.i18n, decision)
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(join_cmd, Command("join"))
+    router.callback_query.register(branch_chosen, Join.branch, JoinBranchCD.filter())
 
-    @router.message(Command("join"))
-    async def join_cmd(message: Message, command: CommandObject, bot: Bot, _: Translator, **data: Any) -> None:
-        if not command.args:
-            me = await bot.me()
-            await message.answer(_("join.how", bot=me.username or ""))
-            return
-        await open_join(message, invites.parse_join_arg(command.args), _=_, bot=bot, **data)
-
-    @router.callback_query(Join.branch, JoinBranchCD.filter())
-    async def branch_chosen(query: CallbackQuery, message: Message, callback_data: JoinBranchCD, state: FSMContext,
-                            ctx: Ctx, _: Translator) -> None:
-        if (await JoinData.load(state)).invite_id != callback_data.invite_id:
-            raise DomainError("stale_button")  # a button of another link than the one opened last
-        try:
-            result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
-                                        callback_data.branch_id or None)
-        except DomainError as exc:
-            if exc.key not in LINK_ENDED:
-                raise  # e.g. a branch that was just deleted: the choice stays open
-            await state.clear()
-            await message.edit_text(_error(_, exc))
-            return
-        await state.clear()
-        await message.edit_text(result_text(_, result))
-        await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
-
-    @router.message(Join.branch, NOT_COMMAND)
-    async def use_buttons(message: Message, _: Translator) -> None:
-        await message.answer(_("join.use_buttons"))
-
-    @router.callback_query(JoinDecisionCD.filter())
-    async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, ctx: Ctx,
-                     callback_answer: CallbackAnswer, _: Translator) -> None:
-        decision = await invites.decide(ctx.store, ctx.clock, ctx.actor, callback_data.request_id,
-                                        callback_data.approve)
-        r = decision.request
-        branch = r.branch or ""
-        if decision.approved:
-            callback_answer.text = _("join.approved_answer")
-            mine = _("join.decided_approved", name=r.user_name, org=r.org.name, branch=branch or _("invite.no_branch"))
-        else:
-            callback_answer.text = _("join.rejected_answer")
-            mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
-        await message.edit_text(mine)
-        await notify.join_decided(ctx.outbox, ctx.i18n, decision)
+    router.message.register(use_buttons, Join.branch, NOT_COMMAND)
+    router.callback_query.register(decide, JoinDecisionCD.filter())
 
     return router

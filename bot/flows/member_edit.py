@@ -102,143 +102,170 @@ def build_router() -> Router:
     return router
 
 
+async def start_add(query: CallbackQuery, message: Message, callback_data: MemAddCD, state: FSMContext, ctx: Ctx,
+                    _: Translator) -> None:
+    org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
+    await state.set_state(AddMember.name)
+    await AddData(mem_add_org=org.id).save(state)
+    await message.answer(_("memberadd.ask_name", org=org.name))
+
+
+async def add_got_name(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    flow = await AddData.load(state)
+    actor.require_admin_of(flow.mem_add_org)
+    flow.mem_add_name = svc.clean_name(message.text)
+    await flow.save(state)
+    name = flow.mem_add_name
+    await state.set_state(AddMember.phone)
+    await message.answer(_("memberadd.ask_phone", name=name))
+
+
+async def add_got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    flow = await AddData.load(state)
+    phone, elsewhere = await svc.check_new_phone(store, actor, flow.mem_add_org, message.text or "")
+    flow.mem_add_phone = phone
+    await flow.save(state)
+    if elsewhere:
+        await state.set_state(AddMember.copy)
+        await message.answer(_("memberadd.listed_elsewhere", orgs=_("import.list_sep").join(elsewhere)),
+                             reply_markup=copy_kb(_))
+        return
+    await _ask_branch(message, state, store, actor, _)
+
+
+async def copy(query: CallbackQuery, message: Message, state: FSMContext, store: Store, actor: Actor,
+               _: Translator) -> None:
+    actor.require_admin_of(await _flow_org(state))
+    await message.edit_reply_markup(reply_markup=None)
+    await _ask_branch(message, state, store, actor, _)
+
+
+async def no_copy(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    await state.clear()
+    await message.edit_text(_("memberadd.cancelled"))
+
+
+async def got_branch(query: CallbackQuery, message: Message, callback_data: AddStepCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+    flow = await AddData.load(state)
+    branch_id = callback_data.branch_id or None
+    try:
+        member = await svc.add_member(ctx.store, ctx.clock, ctx.actor, flow.mem_add_org, flow.mem_add_name or "",
+                                      flow.mem_add_phone or "", branch_id)
+    except DomainError as exc:
+        if exc.key == "mem.phone_listed":  # another admin was quicker: the flow is over
+            await state.clear()
+            await message.edit_reply_markup(reply_markup=None)
+        raise
+    await state.clear()
+    await message.edit_text(_("memberadd.done", name=member.name, phone=svc.display_phone(member.phone),
+                                    branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
+
+
+async def add_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("memberadd.text_only"))
+
+
+async def add_use_buttons(message: Message, _: Translator) -> None:
+    await message.answer(_("memberadd.use_buttons"))
+
+
 def _add_flow(router: Router) -> None:
-    @router.callback_query(MemAddCD.filter())
-    async def start_add(query: CallbackQuery, message: Message, callback_data: MemAddCD, state: FSMContext, ctx: Ctx,
-                        _: Translator) -> None:
-        org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
-        await state.set_state(AddMember.name)
-        await AddData(mem_add_org=org.id).save(state)
-        await message.answer(_("memberadd.ask_name", org=org.name))
+    router.callback_query.register(start_add, MemAddCD.filter())
+    router.message.register(add_got_name, AddMember.name, F.text, NOT_COMMAND)
 
-    @router.message(AddMember.name, F.text, NOT_COMMAND)
-    async def got_name(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        flow = await AddData.load(state)
-        actor.require_admin_of(flow.mem_add_org)
-        flow.mem_add_name = svc.clean_name(message.text)
-        await flow.save(state)
-        name = flow.mem_add_name
-        await state.set_state(AddMember.phone)
-        await message.answer(_("memberadd.ask_phone", name=name))
+    router.message.register(add_got_phone, AddMember.phone, F.text, NOT_COMMAND)
+    router.callback_query.register(copy, AddMember.copy, AddStepCD.filter(F.action == AddStep.copy))
 
-    @router.message(AddMember.phone, F.text, NOT_COMMAND)
-    async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        flow = await AddData.load(state)
-        phone, elsewhere = await svc.check_new_phone(store, actor, flow.mem_add_org, message.text or "")
-        flow.mem_add_phone = phone
-        await flow.save(state)
-        if elsewhere:
-            await state.set_state(AddMember.copy)
-            await message.answer(_("memberadd.listed_elsewhere", orgs=_("import.list_sep").join(elsewhere)),
-                                 reply_markup=copy_kb(_))
-            return
-        await _ask_branch(message, state, store, actor, _)
+    router.callback_query.register(no_copy, AddMember.copy, AddStepCD.filter(F.action == AddStep.cancel))
+    router.callback_query.register(got_branch, AddMember.branch, AddStepCD.filter(F.action == AddStep.branch))
 
-    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == AddStep.copy))
-    async def copy(query: CallbackQuery, message: Message, state: FSMContext, store: Store, actor: Actor,
+    router.message.register(add_wrong_kind, AddMember.phone, NOT_COMMAND)
+    router.message.register(add_wrong_kind, AddMember.name, NOT_COMMAND)
+    router.message.register(add_use_buttons, AddMember.branch, NOT_COMMAND)
+    router.message.register(add_use_buttons, AddMember.copy, NOT_COMMAND)
+
+
+async def open_card(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
+                    _: Translator) -> None:
+    m = await svc.get_member(store, actor, callback_data.member_id)
+    org = await svc.org_for_admin(store, actor, m.org_id)
+    await message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
+
+
+async def ask_field(query: CallbackQuery, message: Message, callback_data: MemberCD, state: FSMContext, ctx: Ctx,
+                    _: Translator) -> None:
+    m = await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
+    await state.set_state(EditMember.name if callback_data.action == "name" else EditMember.phone)
+    await EditData(mem_edit=m.id).save(state)
+    await message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
+
+
+async def edit_got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                    _: Translator) -> None:
-        actor.require_admin_of(await _flow_org(state))
-        await message.edit_reply_markup(reply_markup=None)
-        await _ask_branch(message, state, store, actor, _)
+    m = await svc.rename(store, clock, actor, await _edited(state), message.text or "")
+    await state.clear()
+    await message.answer(_("memberedit.renamed", name=m.name))
 
-    @router.callback_query(AddMember.copy, AddStepCD.filter(F.action == AddStep.cancel))
-    async def no_copy(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
-        await state.clear()
-        await message.edit_text(_("memberadd.cancelled"))
 
-    @router.callback_query(AddMember.branch, AddStepCD.filter(F.action == AddStep.branch))
-    async def got_branch(query: CallbackQuery, message: Message, callback_data: AddStepCD, state: FSMContext, ctx: Ctx,
-                         _: Translator) -> None:
-        flow = await AddData.load(state)
-        branch_id = callback_data.branch_id or None
-        try:
-            member = await svc.add_member(ctx.store, ctx.clock, ctx.actor, flow.mem_add_org, flow.mem_add_name or "",
-                                          flow.mem_add_phone or "", branch_id)
-        except DomainError as exc:
-            if exc.key == "mem.phone_listed":  # another admin was quicker: the flow is over
-                await state.clear()
-                await message.edit_reply_markup(reply_markup=None)
-            raise
-        await state.clear()
-        await message.edit_text(_("memberadd.done", name=member.name, phone=svc.display_phone(member.phone),
-                                        branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
+async def edit_got_phone(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
+                    _: Translator) -> None:
+    m = await svc.change_phone(store, clock, actor, await _edited(state), message.text or "")
+    await state.clear()
+    await message.answer(_("memberedit.phone_changed", name=m.name, phone=svc.display_phone(m.phone),
+                           mark=mark(_, m.activated)))
 
-    @router.message(AddMember.name, NOT_COMMAND)
-    @router.message(AddMember.phone, NOT_COMMAND)
-    async def add_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("memberadd.text_only"))
 
-    @router.message(AddMember.copy, NOT_COMMAND)
-    @router.message(AddMember.branch, NOT_COMMAND)
-    async def add_use_buttons(message: Message, _: Translator) -> None:
-        await message.answer(_("memberadd.use_buttons"))
+async def edit_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("memberedit.text_only"))
+
+
+async def choose_branch(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
+                        _: Translator) -> None:
+    m = await svc.get_member(store, actor, callback_data.member_id)
+    branches = await svc.branches(store, actor, m.org_id)
+    await message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
+
+
+async def moved(query: CallbackQuery, message: Message, callback_data: MoveCD, ctx: Ctx, _: Translator) -> None:
+    m = await svc.move(ctx.store, ctx.clock, ctx.actor, callback_data.member_id, callback_data.branch_id or None)
+    await message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
+
+
+async def confirm_remove(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store,
+                         actor: Actor, _: Translator) -> None:
+    m = await svc.get_member(store, actor, callback_data.member_id)
+    await message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
+                               reply_markup=confirm_kb(_, m))
+
+
+async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx, _: Translator) -> None:
+    m = await svc.remove(ctx.store, ctx.clock, ctx.actor, callback_data.member_id)
+    await message.edit_text(_("memberedit.removed", name=m.name))
+
+
+async def keep(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
+               _: Translator) -> None:
+    await svc.get_member(store, actor, callback_data.member_id)
+    await message.edit_text(_("memberedit.kept"))
 
 
 def _edit_flow(router: Router) -> None:
-    @router.callback_query(MemberCD.filter(F.action == MemberAction.open))
-    async def open_card(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
-                        _: Translator) -> None:
-        m = await svc.get_member(store, actor, callback_data.member_id)
-        org = await svc.org_for_admin(store, actor, m.org_id)
-        await message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
+    router.callback_query.register(open_card, MemberCD.filter(F.action == MemberAction.open))
+    router.callback_query.register(ask_field, MemberCD.filter(F.action.in_({MemberAction.name, MemberAction.phone})))
 
-    @router.callback_query(MemberCD.filter(F.action.in_({MemberAction.name, MemberAction.phone})))
-    async def ask_field(query: CallbackQuery, message: Message, callback_data: MemberCD, state: FSMContext, ctx: Ctx,
-                        _: Translator) -> None:
-        m = await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
-        await state.set_state(EditMember.name if callback_data.action == "name" else EditMember.phone)
-        await EditData(mem_edit=m.id).save(state)
-        await message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
+    router.message.register(edit_got_name, EditMember.name, F.text, NOT_COMMAND)
+    router.message.register(edit_got_phone, EditMember.phone, F.text, NOT_COMMAND)
 
-    @router.message(EditMember.name, F.text, NOT_COMMAND)
-    async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                       _: Translator) -> None:
-        m = await svc.rename(store, clock, actor, await _edited(state), message.text or "")
-        await state.clear()
-        await message.answer(_("memberedit.renamed", name=m.name))
+    router.message.register(edit_wrong_kind, EditMember.phone, NOT_COMMAND)
+    router.message.register(edit_wrong_kind, EditMember.name, NOT_COMMAND)
+    router.callback_query.register(choose_branch, MemberCD.filter(F.action == MemberAction.branch))
 
-    @router.message(EditMember.phone, F.text, NOT_COMMAND)
-    async def got_phone(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                        _: Translator) -> None:
-        m = await svc.change_phone(store, clock, actor, await _edited(state), message.text or "")
-        await state.clear()
-        await message.answer(_("memberedit.phone_changed", name=m.name, phone=svc.display_phone(m.phone),
-                               mark=mark(_, m.activated)))
+    router.callback_query.register(moved, MoveCD.filter())
+    router.callback_query.register(confirm_remove, MemberCD.filter(F.action == MemberAction.rm))
 
-    @router.message(EditMember.name, NOT_COMMAND)
-    @router.message(EditMember.phone, NOT_COMMAND)
-    async def edit_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("memberedit.text_only"))
-
-    @router.callback_query(MemberCD.filter(F.action == MemberAction.branch))
-    async def choose_branch(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
-                            _: Translator) -> None:
-        m = await svc.get_member(store, actor, callback_data.member_id)
-        branches = await svc.branches(store, actor, m.org_id)
-        await message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
-
-    @router.callback_query(MoveCD.filter())
-    async def moved(query: CallbackQuery, message: Message, callback_data: MoveCD, ctx: Ctx, _: Translator) -> None:
-        m = await svc.move(ctx.store, ctx.clock, ctx.actor, callback_data.member_id, callback_data.branch_id or None)
-        await message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
-
-    @router.callback_query(MemberCD.filter(F.action == MemberAction.rm))
-    async def confirm_remove(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store,
-                             actor: Actor, _: Translator) -> None:
-        m = await svc.get_member(store, actor, callback_data.member_id)
-        await message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
-                                   reply_markup=confirm_kb(_, m))
-
-    @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_yes))
-    async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx, _: Translator) -> None:
-        m = await svc.remove(ctx.store, ctx.clock, ctx.actor, callback_data.member_id)
-        await message.edit_text(_("memberedit.removed", name=m.name))
-
-    @router.callback_query(MemberCD.filter(F.action == MemberAction.rm_no))
-    async def keep(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
-                   _: Translator) -> None:
-        await svc.get_member(store, actor, callback_data.member_id)
-        await message.edit_text(_("memberedit.kept"))
+    router.callback_query.register(remove, MemberCD.filter(F.action == MemberAction.rm_yes))
+    router.callback_query.register(keep, MemberCD.filter(F.action == MemberAction.rm_no))
 
 
 async def _edited(state: FSMContext) -> int:

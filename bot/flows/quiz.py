@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 Starter = Callable[[Store, Clock, Actor], Awaitable[Shown]]
 
 
+# the main-menu items that start a round at once
+STARTERS: dict[str, Starter] = {MenuItem.quiz: quiz.start_daily, MenuItem.challenge: quiz.start_challenge}
+
 async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Result | None) -> None:
     """The blank state follows the question shown: set for a blank, cleared otherwise."""
     if isinstance(out, Shown) and out.item.question.kind == "blank":
@@ -129,76 +132,112 @@ async def _wrongbook_page(message: Message, store: Store, actor: Actor, locale: 
     await message.answer(text, reply_markup=kb)
 
 
+async def quiz_cmd(message: Message, **deps: Any) -> None:
+    await _begin(message, quiz.start_daily, **_deps(deps))
+
+
+async def start_btn(query: CallbackQuery, message: Message, callback_data: MenuCD, **deps: Any) -> None:
+    await _begin(message, STARTERS[callback_data.item], **_deps(deps))
+
+
+async def weekly_cmd(message: Message, **deps: Any) -> None:
+    await _weekly_entry(message, **_deps(deps))
+
+
+async def weekly_btn(query: CallbackQuery, message: Message, **deps: Any) -> None:
+    await _weekly_entry(message, **_deps(deps))
+
+
+async def weekly_start(query: CallbackQuery, message: Message, **deps: Any) -> None:
+    await _begin(message, quiz.start_weekly, **_deps(deps))
+
+
+async def weekly_publish(query: CallbackQuery, message: Message, callback_data: WeeklyCD, ctx: Ctx,
+                         _: Translator) -> None:
+    count = await quiz.publish_weekly(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await message.answer(_("quiz.weekly_published", count=count,
+                                 period=quiz.week_period(ctx.clock.today())))
+
+
+async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
+    await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
+
+
+async def wrongbook_btn(query: CallbackQuery, message: Message, store: Store, actor: Actor, locale: str,
+                        _: Translator) -> None:
+    await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
+
+
+async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, ctx: Ctx,
+                         _: Translator) -> None:
+    await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, callback_data.off, edit=True)
+
+
+async def wrongbook_practice(query: CallbackQuery, message: Message, **deps: Any) -> None:
+    await _begin(message, wrongbook.start_practice, **_deps(deps))
+
+
+async def typed(message: Message, ctx: Ctx, _: Translator, state: FSMContext, raw_state: str | None) -> None:
+    shown = await BlankData.load(state)
+    try:
+        out = await quiz.type_answer(ctx.store, ctx.clock, ctx.actor, shown.t, shown.p, message.text or "")
+    except quiz.Stale as exc:
+        await state.clear()
+        await message.answer(_(f"errors.{exc.key}"))
+        return
+    except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
+        await message.answer(_(f"errors.{exc.key}", **exc.params))
+        return
+    await _send_outcome(message, out, ctx.locale, _)
+    await _sync_state(state, raw_state, out)
+
+
+async def not_text(message: Message, _: Translator) -> None:
+    await message.answer(_("quiz.type_text"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    starters: dict[str, Starter] = {MenuItem.quiz: quiz.start_daily, MenuItem.challenge: quiz.start_challenge}
-    starter_items = tuple(starters)
+    router.message.register(quiz_cmd, Command("quiz"))
+    router.callback_query.register(start_btn, MenuCD.filter(F.item.in_(tuple(STARTERS))))
 
-    @router.message(Command("quiz"))
-    async def quiz_cmd(message: Message, **deps: Any) -> None:
-        await _begin(message, quiz.start_daily, **_deps(deps))
+    router.message.register(weekly_cmd, Command("weekly"))
+    router.callback_query.register(weekly_btn, MenuCD.filter(F.item == MenuItem.weekly))
 
-    @router.callback_query(MenuCD.filter(F.item.in_(starter_items)))
-    async def start_btn(query: CallbackQuery, message: Message, callback_data: MenuCD, **deps: Any) -> None:
-        await _begin(message, starters[callback_data.item], **_deps(deps))
+    router.callback_query.register(weekly_start, WeeklyCD.filter(F.act == WeeklyAction.start))
+    router.callback_query.register(weekly_publish, WeeklyCD.filter(F.act == WeeklyAction.pub))
 
-    @router.message(Command("weekly"))
-    async def weekly_cmd(message: Message, **deps: Any) -> None:
-        await _weekly_entry(message, **_deps(deps))
+    router.message.register(wrongbook_cmd, Command("wrongbook"))
+    router.callback_query.register(wrongbook_btn, MenuCD.filter(F.item == MenuItem.wrongbook))
 
-    @router.callback_query(MenuCD.filter(F.item == MenuItem.weekly))
-    async def weekly_btn(query: CallbackQuery, message: Message, **deps: Any) -> None:
-        await _weekly_entry(message, **_deps(deps))
+    router.callback_query.register(wrongbook_more, WrongbookCD.filter(F.act == WrongbookAction.page))
+    router.callback_query.register(wrongbook_practice, WrongbookCD.filter(F.act == WrongbookAction.practice))
 
-    @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.start))
-    async def weekly_start(query: CallbackQuery, message: Message, **deps: Any) -> None:
-        await _begin(message, quiz.start_weekly, **_deps(deps))
-
-    @router.callback_query(WeeklyCD.filter(F.act == WeeklyAction.pub))
-    async def weekly_publish(query: CallbackQuery, message: Message, callback_data: WeeklyCD, ctx: Ctx,
-                             _: Translator) -> None:
-        count = await quiz.publish_weekly(ctx.store, ctx.clock, ctx.actor, callback_data.org)
-        await message.answer(_("quiz.weekly_published", count=count,
-                                     period=quiz.week_period(ctx.clock.today())))
-
-    @router.message(Command("wrongbook"))
-    async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
-        await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
-
-    @router.callback_query(MenuCD.filter(F.item == MenuItem.wrongbook))
-    async def wrongbook_btn(query: CallbackQuery, message: Message, store: Store, actor: Actor, locale: str,
-                            _: Translator) -> None:
-        await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
-
-    @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.page))
-    async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, ctx: Ctx,
-                             _: Translator) -> None:
-        await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, callback_data.off, edit=True)
-
-    @router.callback_query(WrongbookCD.filter(F.act == WrongbookAction.practice))
-    async def wrongbook_practice(query: CallbackQuery, message: Message, **deps: Any) -> None:
-        await _begin(message, wrongbook.start_practice, **_deps(deps))
-
-    @router.message(QuizStates.blank, F.text, ~F.text.startswith("/"))
-    async def typed(message: Message, ctx: Ctx, _: Translator, state: FSMContext, raw_state: str | None) -> None:
-        shown = await BlankData.load(state)
-        try:
-            out = await quiz.type_answer(ctx.store, ctx.clock, ctx.actor, shown.t, shown.p, message.text or "")
-        except quiz.Stale as exc:
-            await state.clear()
-            await message.answer(_(f"errors.{exc.key}"))
-            return
-        except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
-            await message.answer(_(f"errors.{exc.key}", **exc.params))
-            return
-        await _send_outcome(message, out, ctx.locale, _)
-        await _sync_state(state, raw_state, out)
-
-    @router.message(QuizStates.blank, ~F.text)
-    async def not_text(message: Message, _: Translator) -> None:
-        await message.answer(_("quiz.type_text"))
+    router.message.register(typed, QuizStates.blank, F.text, ~F.text.startswith("/"))
+    router.message.register(not_text, QuizStates.blank, ~F.text)
 
     return router
+
+
+async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FSMContext, raw_state: str | None,
+                callback_answer: CallbackAnswer) -> None:
+    cd, _ = callback_data, ctx.t
+    try:
+        if cd.a == "o":
+            out: Shown | Result = await quiz.choose(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, cd.o)
+        elif cd.a == "c":
+            out = await quiz.confirm(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p)
+        elif cd.a in ("n", "b"):
+            out = await quiz.move(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, forward=cd.a == "n")
+        elif cd.a == "s":
+            out = await quiz.submit(ctx.store, ctx.clock, ctx.actor, cd.t)
+        else:
+            raise quiz.Stale("quiz.bad_option")
+    except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
+        callback_answer.text = _(f"errors.{exc.key}")
+        return
+    await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
+    await _sync_state(state, raw_state, out)
 
 
 def build_answer_router() -> Router:
@@ -207,27 +246,7 @@ def build_answer_router() -> Router:
     tried before it in a worker thread, which would cost the hot path a dozen thread hops."""
     router = Router(name=__name__ + ".answers")
     router.callback_query.filter(Registered())
-
-    @router.callback_query(QuizCD.filter())
-    async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FSMContext, raw_state: str | None,
-                    callback_answer: CallbackAnswer) -> None:
-        cd, _ = callback_data, ctx.t
-        try:
-            if cd.a == "o":
-                out: Shown | Result = await quiz.choose(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, cd.o)
-            elif cd.a == "c":
-                out = await quiz.confirm(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p)
-            elif cd.a in ("n", "b"):
-                out = await quiz.move(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, forward=cd.a == "n")
-            elif cd.a == "s":
-                out = await quiz.submit(ctx.store, ctx.clock, ctx.actor, cd.t)
-            else:
-                raise quiz.Stale("quiz.bad_option")
-        except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
-            callback_answer.text = _(f"errors.{exc.key}")
-            return
-        await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
-        await _sync_state(state, raw_state, out)
+    router.callback_query.register(press, QuizCD.filter())
 
     return router
 

@@ -81,89 +81,109 @@ async def show_step(message: Message, state: FSMContext, actor: Actor, _: Transl
         await message.answer(_("reg.agreement"), reply_markup=agreement_kb(_))
 
 
-def build_router() -> Router:
-    router = Router(name=__name__)  # visitors only: the composition root sets Registered(False)
+async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
+                _: Translator) -> None:
+    if command.args:
+        await state.update_data(payload=command.args[:64])
+    if await state.get_state() not in {s.state for s in Reg.__states__}:
+        await state.set_state(Reg.agreement)
+        await message.answer(_("start.welcome", name=actor.user.display_name))
+    await show_step(message, state, actor, _)
 
-    @router.message(CommandStart())
-    async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
-                    _: Translator) -> None:
-        if command.args:
-            await state.update_data(payload=command.args[:64])
-        if await state.get_state() not in {s.state for s in Reg.__states__}:
-            await state.set_state(Reg.agreement)
-            await message.answer(_("start.welcome", name=actor.user.display_name))
+
+async def full_text(query: CallbackQuery, message: Message, callback_data: RegCD, _: Translator) -> None:
+    await message.answer(_(f"reg.{callback_data.action}_full"))
+
+
+async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    await state.clear()  # REG-1: nothing is kept
+    await message.edit_text(_("reg.declined"))
+
+
+async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    await state.set_state(Reg.phone)
+    await message.edit_text(_("reg.agreed"))
+    await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+
+
+async def got_contact(message: Message, contact: Contact, state: FSMContext, store: Store, actor: Actor,
+                      _: Translator) -> None:
+    phone = registration.contact_phone(contact.phone_number, contact.user_id, actor.id)
+    await registration.check_phone_free(store, phone, actor.id)
+    await state.update_data(phone=phone)
+    await state.set_state(Reg.name)
+    await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+
+
+async def typed_phone(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.phone_typed"), reply_markup=phone_kb(_))
+
+
+async def phone_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.phone_wrong_kind"), reply_markup=phone_kb(_))
+
+
+async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+    name = registration.clean_name(message.text or "")
+    await state.update_data(name=name)
+    await state.set_state(Reg.org_name)
+    await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
+    await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+
+
+async def name_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.name_wrong_kind"))
+
+
+async def got_org(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
+    org_name = registration.clean_org_name(message.text or "")
+    await finish(message, state, ctx, _, org_name, data)
+
+
+async def skip_org(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator,
+                   **data: Any) -> None:
+    await message.edit_reply_markup(reply_markup=None)
+    await finish(message, state, ctx, _, None, data)
+
+
+async def org_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.org_wrong_kind"), reply_markup=skip_kb(_))
+
+
+async def stale(query: CallbackQuery) -> None:
+    raise DomainError("stale_button")
+
+
+async def not_registered(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    """Anything else from a visitor: the way to register."""
+    if await state.get_state() is None:
+        await message.answer(_("errors.register_first"))
+    else:
         await show_step(message, state, actor, _)
 
-    @router.callback_query(RegCD.filter(F.action.in_({RegAction.terms, RegAction.privacy})))
-    async def full_text(query: CallbackQuery, message: Message, callback_data: RegCD, _: Translator) -> None:
-        await message.answer(_(f"reg.{callback_data.action}_full"))
 
-    @router.callback_query(Reg.agreement, RegCD.filter(F.action == RegAction.decline))
-    async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
-        await state.clear()  # REG-1: nothing is kept
-        await message.edit_text(_("reg.declined"))
+def build_router() -> Router:
+    router = Router(name=__name__)  # visitors only: the composition root sets Registered(False)
+    router.message.register(start, CommandStart())
+    router.callback_query.register(full_text, RegCD.filter(F.action.in_({RegAction.terms, RegAction.privacy})))
 
-    @router.callback_query(Reg.agreement, RegCD.filter(F.action == RegAction.agree))
-    async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
-        await state.set_state(Reg.phone)
-        await message.edit_text(_("reg.agreed"))
-        await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+    router.callback_query.register(decline, Reg.agreement, RegCD.filter(F.action == RegAction.decline))
+    router.callback_query.register(agree, Reg.agreement, RegCD.filter(F.action == RegAction.agree))
 
-    @router.message(Reg.phone, F.contact.as_("contact"))
-    async def got_contact(message: Message, contact: Contact, state: FSMContext, store: Store, actor: Actor,
-                          _: Translator) -> None:
-        phone = registration.contact_phone(contact.phone_number, contact.user_id, actor.id)
-        await registration.check_phone_free(store, phone, actor.id)
-        await state.update_data(phone=phone)
-        await state.set_state(Reg.name)
-        await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+    router.message.register(got_contact, Reg.phone, F.contact.as_("contact"))
+    router.message.register(typed_phone, Reg.phone, F.text.regexp(r"^[\s+\d()（）\-]{5,}$"))
 
-    @router.message(Reg.phone, F.text.regexp(r"^[\s+\d()（）\-]{5,}$"))
-    async def typed_phone(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.phone_typed"), reply_markup=phone_kb(_))
+    router.message.register(phone_wrong_kind, Reg.phone)
+    router.message.register(got_name, Reg.name, F.text)
 
-    @router.message(Reg.phone)
-    async def phone_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.phone_wrong_kind"), reply_markup=phone_kb(_))
+    router.message.register(name_wrong_kind, Reg.name)
+    router.message.register(got_org, Reg.org_name, F.text)
 
-    @router.message(Reg.name, F.text)
-    async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        name = registration.clean_name(message.text or "")
-        await state.update_data(name=name)
-        await state.set_state(Reg.org_name)
-        await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
-        await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+    router.callback_query.register(skip_org, Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
+    router.message.register(org_wrong_kind, Reg.org_name)
 
-    @router.message(Reg.name)
-    async def name_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.name_wrong_kind"))
-
-    @router.message(Reg.org_name, F.text)
-    async def got_org(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
-        org_name = registration.clean_org_name(message.text or "")
-        await finish(message, state, ctx, _, org_name, data)
-
-    @router.callback_query(Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
-    async def skip_org(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator,
-                       **data: Any) -> None:
-        await message.edit_reply_markup(reply_markup=None)
-        await finish(message, state, ctx, _, None, data)
-
-    @router.message(Reg.org_name)
-    async def org_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.org_wrong_kind"), reply_markup=skip_kb(_))
-
-    @router.callback_query(RegCD.filter())
-    async def stale(query: CallbackQuery) -> None:
-        raise DomainError("stale_button")
-
-    @router.message()
-    async def not_registered(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        """Anything else from a visitor: the way to register."""
-        if await state.get_state() is None:
-            await message.answer(_("errors.register_first"))
-        else:
-            await show_step(message, state, actor, _)
+    router.callback_query.register(stale, RegCD.filter())
+    router.message.register(not_registered)
 
     return router
 

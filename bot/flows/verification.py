@@ -65,42 +65,47 @@ class PendingAdminGate(BaseMiddleware):
         return None
 
 
+async def verify_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    await begin(message, state, actor, _)
+
+
+async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+    name = verification.check_real_name(message.text or "")
+    await state.update_data(real_name=name)
+    await state.set_state(Verify.id_number)
+    await message.answer(_("rnv.ask_id"))
+
+
+async def got_id(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
+    flow = await VerifyData.load(state)
+    try:
+        await ctx.bot.delete_message(message.chat.id, message.message_id)
+    except Exception:  # noqa: BLE001 - not fatal: the number is still never stored
+        log.info("could not delete the ID-number message of user %s", ctx.actor.id)
+    try:
+        masked = await verification.verify(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor.id,
+                                           flow.real_name, message.text or "")
+    except DomainError as exc:
+        await message.answer(_(f"errors.{exc.key}", **exc.params) + "\n" + _("rnv.try_again"))
+        return
+    await state.clear()
+    await message.answer(_("rnv.done", name=flow.real_name, masked=masked))
+    after = flow.after
+    if after:
+        await resume_after_verify(after, message, state=state, _=_, **data)
+
+
+async def wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("rnv.text_only"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(verify_cmd, Command("verify"))
+    router.message.register(got_name, Verify.real_name, F.text)
 
-    @router.message(Command("verify"))
-    async def verify_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        await begin(message, state, actor, _)
-
-    @router.message(Verify.real_name, F.text)
-    async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        name = verification.check_real_name(message.text or "")
-        await state.update_data(real_name=name)
-        await state.set_state(Verify.id_number)
-        await message.answer(_("rnv.ask_id"))
-
-    @router.message(Verify.id_number, F.text)
-    async def got_id(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
-        flow = await VerifyData.load(state)
-        try:
-            await ctx.bot.delete_message(message.chat.id, message.message_id)
-        except Exception:  # noqa: BLE001 - not fatal: the number is still never stored
-            log.info("could not delete the ID-number message of user %s", ctx.actor.id)
-        try:
-            masked = await verification.verify(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor.id,
-                                               flow.real_name, message.text or "")
-        except DomainError as exc:
-            await message.answer(_(f"errors.{exc.key}", **exc.params) + "\n" + _("rnv.try_again"))
-            return
-        await state.clear()
-        await message.answer(_("rnv.done", name=flow.real_name, masked=masked))
-        after = flow.after
-        if after:
-            await resume_after_verify(after, message, state=state, _=_, **data)
-
-    @router.message(Verify.real_name)
-    @router.message(Verify.id_number)
-    async def wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("rnv.text_only"))
+    router.message.register(got_id, Verify.id_number, F.text)
+    router.message.register(wrong_kind, Verify.id_number)
+    router.message.register(wrong_kind, Verify.real_name)
 
     return router

@@ -71,28 +71,32 @@ async def send_first_page(message: Message, store: Store, clock: Clock, actor: A
                          protect_content=page.org.protect_content)
 
 
+async def audit_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    main_orgs = actor.main_admin_org_ids
+    if len(main_orgs) == 1:
+        org_id: int | None = next(iter(main_orgs))
+    else:  # none (an ordinary admin: the picker leads to the refusal) or several
+        org_id = await choose_org(message, actor, store, _, purpose=Purpose.audit)
+    if org_id is not None:
+        await send_first_page(message, store, clock, actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    await send_first_page(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
+
+
+async def paged(query: CallbackQuery, message: Message, callback_data: AuditCD, ctx: Ctx, _: Translator) -> None:
+    page = await orgs.audit_page(ctx.store, ctx.clock, ctx.actor, callback_data.org, before_id=callback_data.before,
+                                 after_id=callback_data.after)
+    number = callback_data.page if page.has_newer else 0
+    await message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(audit_cmd, Command("audit"), flags={RNV: "org"})
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == Purpose.audit))
 
-    @router.message(Command("audit"), flags={RNV: "org"})
-    async def audit_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        main_orgs = actor.main_admin_org_ids
-        if len(main_orgs) == 1:
-            org_id: int | None = next(iter(main_orgs))
-        else:  # none (an ordinary admin: the picker leads to the refusal) or several
-            org_id = await choose_org(message, actor, store, _, purpose=Purpose.audit)
-        if org_id is not None:
-            await send_first_page(message, store, clock, actor, _, org_id)
-
-    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.audit))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
-        await send_first_page(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
-
-    @router.callback_query(AuditCD.filter())
-    async def paged(query: CallbackQuery, message: Message, callback_data: AuditCD, ctx: Ctx, _: Translator) -> None:
-        page = await orgs.audit_page(ctx.store, ctx.clock, ctx.actor, callback_data.org, before_id=callback_data.before,
-                                     after_id=callback_data.after)
-        number = callback_data.page if page.has_newer else 0
-        await message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
+    router.callback_query.register(paged, AuditCD.filter())
 
     return router

@@ -42,19 +42,21 @@ def links_kb(_: Translator, found: cert_links.CertLinks) -> InlineKeyboardMarkup
     return kb.as_markup()
 
 
+async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator) -> None:
+    found = await cert_links.links(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
+
+
+async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator,
+                 callback_answer: CallbackAnswer) -> None:
+    found = await cert_links.revoke(ctx.store, ctx.clock, ctx.actor, callback_data.link)
+    callback_answer.text = _("certify.links.revoked", number=callback_data.link)
+    await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-
-    @router.callback_query(CertLinkCD.filter(F.act == CertLinkAction.list))
-    async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator) -> None:
-        found = await cert_links.links(ctx.store, ctx.clock, ctx.actor, callback_data.org)
-        await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
-
-    @router.callback_query(CertLinkCD.filter(F.act == CertLinkAction.revoke))
-    async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator,
-                     callback_answer: CallbackAnswer) -> None:
-        found = await cert_links.revoke(ctx.store, ctx.clock, ctx.actor, callback_data.link)
-        callback_answer.text = _("certify.links.revoked", number=callback_data.link)
-        await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
+    router.callback_query.register(show, CertLinkCD.filter(F.act == CertLinkAction.list))
+    router.callback_query.register(revoke, CertLinkCD.filter(F.act == CertLinkAction.revoke))
 
     return router

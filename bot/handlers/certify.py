@@ -156,122 +156,142 @@ async def _show_panel(message: Message, store: Store, actor: Actor, _: Translato
         await message.answer(panel_text(_, p), reply_markup=panel_kb(_, p))
 
 
+async def certify_cmd(message: Message, command: CommandObject, store: Store, actor: Actor,
+                      _: Translator, workflows: Workflows, **data: Any) -> None:
+    arg = (command.args or "").strip()
+    if arg and ("start=" in arg or arg.startswith(f"{cert.PREFIX}_")):  # a pasted invitation
+        token = arg.split("start=", 1)[-1].split("&")[0]
+        await workflows.openers[cert.PREFIX](message, token.removeprefix(f"{cert.PREFIX}_"), store=store,
+                                             actor=actor, _=_, workflows=workflows, **data)
+        return
+    if actor.is_operator:
+        text, kb = roots_view(_, await cert.root_search(store, actor, arg), actor)
+        await message.answer(text, reply_markup=kb)
+        return
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.certify)
+    if org_id is not None:
+        await _show_panel(message, store, actor, _, org_id)
+
+
+async def mine(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.certify)
+    if org_id is not None:
+        await _show_panel(message, store, actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
+                 _: Translator) -> None:
+    await _show_panel(message, store, actor, _, callback_data.org_id, edit=True)
+
+
+async def show_panel(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
+                     _: Translator) -> None:
+    await _show_panel(message, store, actor, _, callback_data.org, edit=True)
+
+
+async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+    created = await cert.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, callback_data.org)
+    await send_invite(message, ctx.bot, ctx.clock, _, created)
+
+
+async def show_tree(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
+                    _: Translator) -> None:
+    t = await cert.tree(store, actor, callback_data.org)
+    await message.edit_text(tree_text(_, t), reply_markup=back_kb(_, t.org.id))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(certify_cmd, Command("certify"))
+    router.callback_query.register(mine, CertCD.filter(F.act == CertAction.mine))
 
-    @router.message(Command("certify"))
-    async def certify_cmd(message: Message, command: CommandObject, store: Store, actor: Actor,
-                          _: Translator, workflows: Workflows, **data: Any) -> None:
-        arg = (command.args or "").strip()
-        if arg and ("start=" in arg or arg.startswith(f"{cert.PREFIX}_")):  # a pasted invitation
-            token = arg.split("start=", 1)[-1].split("&")[0]
-            await workflows.openers[cert.PREFIX](message, token.removeprefix(f"{cert.PREFIX}_"), store=store,
-                                                 actor=actor, _=_, workflows=workflows, **data)
-            return
-        if actor.is_operator:
-            text, kb = roots_view(_, await cert.root_search(store, actor, arg), actor)
-            await message.answer(text, reply_markup=kb)
-            return
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.certify)
-        if org_id is not None:
-            await _show_panel(message, store, actor, _, org_id)
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == Purpose.certify))
+    router.callback_query.register(show_panel, CertCD.filter(F.act == CertAction.panel))
 
-    @router.callback_query(CertCD.filter(F.act == CertAction.mine))
-    async def mine(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.certify)
-        if org_id is not None:
-            await _show_panel(message, store, actor, _, org_id)
-
-    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.certify))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        await _show_panel(message, store, actor, _, callback_data.org_id, edit=True)
-
-    @router.callback_query(CertCD.filter(F.act == CertAction.panel))
-    async def show_panel(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
-                         _: Translator) -> None:
-        await _show_panel(message, store, actor, _, callback_data.org, edit=True)
-
-    @router.callback_query(CertCD.filter(F.act == CertAction.invite))
-    async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
-        created = await cert.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, callback_data.org)
-        await send_invite(message, ctx.bot, ctx.clock, _, created)
-
-    @router.callback_query(CertCD.filter(F.act == CertAction.tree))
-    async def show_tree(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
-                        _: Translator) -> None:
-        t = await cert.tree(store, actor, callback_data.org)
-        await message.edit_text(tree_text(_, t), reply_markup=back_kb(_, t.org.id))
+    router.callback_query.register(invite, CertCD.filter(F.act == CertAction.invite))
+    router.callback_query.register(show_tree, CertCD.filter(F.act == CertAction.tree))
 
     _uncertify_handlers(router)
     _decision_handlers(router)
     return router
 
 
+async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
+              _: Translator) -> None:
+    preview = await cert.uncertify_preview(store, actor, callback_data.org)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("certify.btn_uncertify_yes"),
+              callback_data=CertCD(act=CertAction.unc_yes, org=preview.org.id, x=callback_data.x))
+    if callback_data.x:
+        kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=callback_data.x))
+    text = (_("certify.uncertify_confirm", org=preview.org.name, upper=preview.upper.name) if preview.upper
+            else _("certify.uncertify_root_confirm", org=preview.org.name))
+    await message.answer(text, reply_markup=kb.as_markup())
+
+
+async def confirm(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+    done = await cert.uncertify(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    text = (_("certify.uncertified", org=done.org.name, upper=done.upper.name) if done.upper
+            else _("certify.root_uncertified", org=done.org.name))
+    await message.edit_text(text)
+    await notify.uncertified(ctx.outbox, ctx.store, ctx.i18n, done, ctx.actor, query.id)
+
+
+async def certify_root(query: CallbackQuery, message: Message, callback_data: RootCD, ctx: Ctx,
+                       _: Translator) -> None:
+    org = await cert.certify_root(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await message.answer(_("certify.root_done", org=org.name))
+    await notify.root_certified(ctx.outbox, ctx.store, ctx.i18n, org, ctx.actor)
+
+
+async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+    app = await cert.withdraw(ctx.store, ctx.clock, ctx.actor, callback_data.x)
+    await message.answer(_("certify.withdrawn", org=app.lower.name, upper=app.upper.name))
+
+
 def _uncertify_handlers(router: Router) -> None:
     """CERT-6 (either side, bottom-up), CERT-7 (the operator's roots), withdrawing an application."""
 
-    @router.callback_query(CertCD.filter(F.act == CertAction.unc))
-    async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
-                  _: Translator) -> None:
-        preview = await cert.uncertify_preview(store, actor, callback_data.org)
-        kb = InlineKeyboardBuilder()
-        kb.button(text=_("certify.btn_uncertify_yes"),
-                  callback_data=CertCD(act=CertAction.unc_yes, org=preview.org.id, x=callback_data.x))
-        if callback_data.x:
-            kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=callback_data.x))
-        text = (_("certify.uncertify_confirm", org=preview.org.name, upper=preview.upper.name) if preview.upper
-                else _("certify.uncertify_root_confirm", org=preview.org.name))
-        await message.answer(text, reply_markup=kb.as_markup())
+    router.callback_query.register(ask, CertCD.filter(F.act == CertAction.unc))
+    router.callback_query.register(confirm, CertCD.filter(F.act == CertAction.unc_yes))
 
-    @router.callback_query(CertCD.filter(F.act == CertAction.unc_yes))
-    async def confirm(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
-        done = await cert.uncertify(ctx.store, ctx.clock, ctx.actor, callback_data.org)
-        text = (_("certify.uncertified", org=done.org.name, upper=done.upper.name) if done.upper
-                else _("certify.root_uncertified", org=done.org.name))
-        await message.edit_text(text)
-        await notify.uncertified(ctx.outbox, ctx.store, ctx.i18n, done, ctx.actor, query.id)
+    router.callback_query.register(certify_root, RootCD.filter())
+    router.callback_query.register(withdraw, CertCD.filter(F.act == CertAction.wd))
 
-    @router.callback_query(RootCD.filter())
-    async def certify_root(query: CallbackQuery, message: Message, callback_data: RootCD, ctx: Ctx,
-                           _: Translator) -> None:
-        org = await cert.certify_root(ctx.store, ctx.clock, ctx.actor, callback_data.org)
-        await message.answer(_("certify.root_done", org=org.name))
-        await notify.root_certified(ctx.outbox, ctx.store, ctx.i18n, org, ctx.actor)
 
-    @router.callback_query(CertCD.filter(F.act == CertAction.wd))
-    async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
-        app = await cert.withdraw(ctx.store, ctx.clock, ctx.actor, callback_data.x)
-        await message.answer(_("certify.withdrawn", org=app.lower.name, upper=app.upper.name))
+async def applications(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    if not actor.admin_org_ids and not actor.is_operator:
+        raise NotAllowed("not_admin")
+    text, kb = inbox_view(_, await cert.inbox(store, actor))
+    await message.answer(text, reply_markup=kb)
+
+
+async def apps_button(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    text, kb = inbox_view(_, await cert.inbox(store, actor))
+    await message.answer(text, reply_markup=kb)
+
+
+async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, ctx: Ctx,
+                  callback_answer: CallbackAnswer, _: Translator) -> None:
+    app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
+    callback_answer.text = _("certify.approved_answer")
+    await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
+    await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
+
+
+async def approve_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, ctx: Ctx,
+                         _: Translator) -> None:
+    req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, callback_data.req, True)
+    await message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
+    await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
 
 
 def _decision_handlers(router: Router) -> None:
     """CERT-3 and ORG-6 approvals; a rejection asks for the reason first (bot/flows/certify.py)."""
 
-    @router.message(Command("applications"))
-    async def applications(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        if not actor.admin_org_ids and not actor.is_operator:
-            raise NotAllowed("not_admin")
-        text, kb = inbox_view(_, await cert.inbox(store, actor))
-        await message.answer(text, reply_markup=kb)
+    router.message.register(applications, Command("applications"))
+    router.callback_query.register(apps_button, CertCD.filter(F.act == CertAction.apps))
 
-    @router.callback_query(CertCD.filter(F.act == CertAction.apps))
-    async def apps_button(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        text, kb = inbox_view(_, await cert.inbox(store, actor))
-        await message.answer(text, reply_markup=kb)
-
-    @router.callback_query(CertDecideCD.filter(F.ok == 1))
-    async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, ctx: Ctx,
-                      callback_answer: CallbackAnswer, _: Translator) -> None:
-        app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
-        callback_answer.text = _("certify.approved_answer")
-        await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
-        await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
-
-    @router.callback_query(RenameDecideCD.filter(F.ok == 1))
-    async def approve_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, ctx: Ctx,
-                             _: Translator) -> None:
-        req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, callback_data.req, True)
-        await message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
-        await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
+    router.callback_query.register(approve, CertDecideCD.filter(F.ok == 1))
+    router.callback_query.register(approve_rename, RenameDecideCD.filter(F.ok == 1))
 

@@ -15,53 +15,64 @@ from bot.services.users import choose_language
 from bot.ui.menu import HelpCD, LangCD, help_text, lang_kb, sync_menu
 
 
+async def help_cmd(message: Message, actor: Actor, _: Translator) -> None:
+    await message.answer(help_text(_, actor))
+
+
+async def help_btn(query: CallbackQuery, message: Message, actor: Actor, _: Translator) -> None:
+    await message.answer(help_text(_, actor))
+
+
+async def lang_cmd(message: Message, i18n: I18n, _: Translator) -> None:
+    await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
+
+
+async def lang_menu(query: CallbackQuery, message: Message, i18n: I18n, _: Translator) -> None:
+    await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
+
+
+async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD, ctx: Ctx,
+                   callback_answer: CallbackAnswer) -> None:
+    if callback_data.code not in ctx.i18n.languages:
+        raise DomainError("stale_button")
+    await choose_language(ctx.store, ctx.clock, ctx.actor.user, callback_data.code, ctx.i18n.languages)
+    _ = ctx.i18n.translator(callback_data.code)
+    callback_answer.text = _("lang.changed")
+    await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, callback_data.code)
+    await message.edit_text(_("lang.changed"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(help_cmd, Command("help"))
+    router.callback_query.register(help_btn, HelpCD.filter())
 
-    @router.message(Command("help"))
-    async def help_cmd(message: Message, actor: Actor, _: Translator) -> None:
-        await message.answer(help_text(_, actor))
+    router.message.register(lang_cmd, Command("lang"))
+    router.callback_query.register(lang_menu, LangCD.filter(F.code == "?"))
 
-    @router.callback_query(HelpCD.filter())
-    async def help_btn(query: CallbackQuery, message: Message, actor: Actor, _: Translator) -> None:
-        await message.answer(help_text(_, actor))
-
-    @router.message(Command("lang"))
-    async def lang_cmd(message: Message, i18n: I18n, _: Translator) -> None:
-        await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
-
-    @router.callback_query(LangCD.filter(F.code == "?"))
-    async def lang_menu(query: CallbackQuery, message: Message, i18n: I18n, _: Translator) -> None:
-        await message.answer(_("lang.choose"), reply_markup=lang_kb(i18n))
-
-    @router.callback_query(LangCD.filter())
-    async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD, ctx: Ctx,
-                       callback_answer: CallbackAnswer) -> None:
-        if callback_data.code not in ctx.i18n.languages:
-            raise DomainError("stale_button")
-        await choose_language(ctx.store, ctx.clock, ctx.actor.user, callback_data.code, ctx.i18n.languages)
-        _ = ctx.i18n.translator(callback_data.code)
-        callback_answer.text = _("lang.changed")
-        await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, callback_data.code)
-        await message.edit_text(_("lang.changed"))
+    router.callback_query.register(lang_set, LangCD.filter())
 
     return router
+
+
+async def unknown_command(message: Message, _: Translator) -> None:
+    await message.answer(_("fallback.unknown_command"))
+
+
+async def anything(message: Message, state: FSMContext, _: Translator) -> None:
+    await message.answer(_("fallback.not_understood"))
+
+
+async def stale(query: CallbackQuery, _: Translator, callback_answer: CallbackAnswer) -> None:
+    callback_answer.text, callback_answer.show_alert = _("errors.stale_button"), True
 
 
 def build_fallback_router() -> Router:
     """Registered last: what nobody else handled."""
     router = Router(name=__name__ + ".fallback")
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(anything)
 
-    @router.message(F.text.startswith("/"))
-    async def unknown_command(message: Message, _: Translator) -> None:
-        await message.answer(_("fallback.unknown_command"))
-
-    @router.message()
-    async def anything(message: Message, state: FSMContext, _: Translator) -> None:
-        await message.answer(_("fallback.not_understood"))
-
-    @router.callback_query()
-    async def stale(query: CallbackQuery, _: Translator, callback_answer: CallbackAnswer) -> None:
-        callback_answer.text, callback_answer.show_alert = _("errors.stale_button"), True
+    router.callback_query.register(stale)
 
     return router

@@ -132,59 +132,66 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
                                protect_content=False)
 
 
+async def invite_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.invite)
+    if org_id is not None:
+        text, markup = await first_step(store, actor, _, org_id)
+        await message.answer(text, reply_markup=markup)
+
+
+async def org_picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
+                     _: Translator) -> None:
+    text, markup = await first_step(store, actor, _, callback_data.org_id)
+    await _edit(message, text, markup)
+
+
+async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD, ctx: Ctx, _: Translator) -> None:
+    cd = callback_data
+    if cd.branch_id == NOT_CHOSEN:
+        text, markup = await first_step(ctx.store, ctx.actor, _, cd.org_id)
+        await _edit(message, text, markup)
+        return
+    branch_id = cd.branch_id or None
+    org = await invites.check_branch(ctx.store, ctx.actor, cd.org_id, branch_id)
+    branches = await invites.branches(ctx.store, org.id)
+    branch = next((b.label for b in branches if b.id == branch_id), None)
+    branch = branch or (_("invite.any_branch") if branches else _("invite.no_branch"))
+    if cd.days == 0:
+        await _edit(message, _("invite.step_expiry", org=org.name, branch=branch), expiry_step_kb(_, cd))
+    elif cd.uses == NOT_CHOSEN:
+        await _edit(message, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
+                    limit_step_kb(_, cd))
+    else:
+        created = await invites.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, org.id,
+                                              branch_id,
+                                              cd.days, cd.uses or None)
+        await _edit(message, _("invite.created", number=created.invite.id))
+        await send_invite(message, ctx.bot, ctx.clock, _, created)
+
+
+async def show_list(query: CallbackQuery, message: Message, callback_data: InviteListCD, ctx: Ctx,
+                    _: Translator) -> None:
+    listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
+    await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
+
+
+async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, ctx: Ctx,
+                 callback_answer: CallbackAnswer, _: Translator) -> None:
+    invite = await invites.revoke_invite(ctx.store, ctx.clock, ctx.actor, callback_data.invite_id)
+    callback_answer.text = _("invite.revoked", number=invite.id)
+    listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, invite.org_id)
+    await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(invite_cmd, Command("invite"), flags={RNV: "invite"})
+    router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == Purpose.invite))
 
-    @router.message(Command("invite"), flags={RNV: "invite"})
-    async def invite_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.invite)
-        if org_id is not None:
-            text, markup = await first_step(store, actor, _, org_id)
-            await message.answer(text, reply_markup=markup)
+    router.callback_query.register(wizard, InviteCD.filter())
+    router.callback_query.register(show_list, InviteListCD.filter())
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == Purpose.invite))
-    async def org_picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
-                         _: Translator) -> None:
-        text, markup = await first_step(store, actor, _, callback_data.org_id)
-        await _edit(message, text, markup)
-
-    @router.callback_query(InviteCD.filter())
-    async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD, ctx: Ctx, _: Translator) -> None:
-        cd = callback_data
-        if cd.branch_id == NOT_CHOSEN:
-            text, markup = await first_step(ctx.store, ctx.actor, _, cd.org_id)
-            await _edit(message, text, markup)
-            return
-        branch_id = cd.branch_id or None
-        org = await invites.check_branch(ctx.store, ctx.actor, cd.org_id, branch_id)
-        branches = await invites.branches(ctx.store, org.id)
-        branch = next((b.label for b in branches if b.id == branch_id), None)
-        branch = branch or (_("invite.any_branch") if branches else _("invite.no_branch"))
-        if cd.days == 0:
-            await _edit(message, _("invite.step_expiry", org=org.name, branch=branch), expiry_step_kb(_, cd))
-        elif cd.uses == NOT_CHOSEN:
-            await _edit(message, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
-                        limit_step_kb(_, cd))
-        else:
-            created = await invites.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, org.id,
-                                                  branch_id,
-                                                  cd.days, cd.uses or None)
-            await _edit(message, _("invite.created", number=created.invite.id))
-            await send_invite(message, ctx.bot, ctx.clock, _, created)
-
-    @router.callback_query(InviteListCD.filter())
-    async def show_list(query: CallbackQuery, message: Message, callback_data: InviteListCD, ctx: Ctx,
-                        _: Translator) -> None:
-        listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
-        await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
-
-    @router.callback_query(InviteRevokeCD.filter())
-    async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, ctx: Ctx,
-                     callback_answer: CallbackAnswer, _: Translator) -> None:
-        invite = await invites.revoke_invite(ctx.store, ctx.clock, ctx.actor, callback_data.invite_id)
-        callback_answer.text = _("invite.revoked", number=invite.id)
-        listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, invite.org_id)
-        await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
+    router.callback_query.register(revoke, InviteRevokeCD.filter())
 
     return router
 

@@ -143,8 +143,6 @@ def back_kb(_: Translator) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-
-
 async def send_records(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator,
                        page: int = 0, edit: bool = False) -> None:
     p = await svc.records_page(store, clock, actor, page)
@@ -231,44 +229,54 @@ async def send_ranks(message: Message, store: Store, clock: Clock, actor: Actor,
         await message.answer(rank_text(_, r, "w"), reply_markup=rank_kb(_, r, "w"), protect_content=True)
 
 
+async def records_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    await send_records(message, store, clock, actor, _)
+
+
+async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, ctx: Ctx,
+                       _: Translator) -> None:
+    await send_records(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.page, edit=True)
+
+
+async def open_attempt(query: CallbackQuery, message: Message, callback_data: AttemptCD, ctx: Ctx,
+                       _: Translator) -> None:
+    r = await svc.review(ctx.store, ctx.actor, callback_data.attempt_id)
+    texts = pack(review_blocks(_, ctx.clock, ctx.locale, r))
+    for i, text in enumerate(texts, 1):
+        await message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
+
+
+async def report_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    await send_report(message, store, clock, actor, _)
+
+
+async def rank_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    await send_ranks(message, store, clock, actor, _)
+
+
+async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, ctx: Ctx,
+                      _: Translator) -> None:
+    by = "t" if callback_data.by == "t" else "w"
+    r = await svc.org_rank(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
+    await show_screen(message, rank_text(_, r, by), rank_kb(_, r, by))
+
+
+async def menu(query: CallbackQuery, message: Message, callback_data: MenuCD, ctx: Ctx, _: Translator) -> None:
+    send = {"records": send_records, "report": send_report, "rank": send_ranks}[callback_data.item]
+    await send(message, ctx.store, ctx.clock, ctx.actor, _)
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(records_cmd, Command("records"))
+    router.callback_query.register(records_page, RecordsCD.filter())
 
-    @router.message(Command("records"))
-    async def records_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        await send_records(message, store, clock, actor, _)
+    router.callback_query.register(open_attempt, AttemptCD.filter())
+    router.message.register(report_cmd, Command("report"))
 
-    @router.callback_query(RecordsCD.filter())
-    async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, ctx: Ctx,
-                           _: Translator) -> None:
-        await send_records(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.page, edit=True)
+    router.message.register(rank_cmd, Command("rank"))
+    router.callback_query.register(rank_switch, RankCD.filter())
 
-    @router.callback_query(AttemptCD.filter())
-    async def open_attempt(query: CallbackQuery, message: Message, callback_data: AttemptCD, ctx: Ctx,
-                           _: Translator) -> None:
-        r = await svc.review(ctx.store, ctx.actor, callback_data.attempt_id)
-        texts = pack(review_blocks(_, ctx.clock, ctx.locale, r))
-        for i, text in enumerate(texts, 1):
-            await message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
-
-    @router.message(Command("report"))
-    async def report_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        await send_report(message, store, clock, actor, _)
-
-    @router.message(Command("rank"))
-    async def rank_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        await send_ranks(message, store, clock, actor, _)
-
-    @router.callback_query(RankCD.filter())
-    async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, ctx: Ctx,
-                          _: Translator) -> None:
-        by = "t" if callback_data.by == "t" else "w"
-        r = await svc.org_rank(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
-        await show_screen(message, rank_text(_, r, by), rank_kb(_, r, by))
-
-    @router.callback_query(MenuCD.filter(F.item.in_({MenuItem.records, MenuItem.report, MenuItem.rank})))
-    async def menu(query: CallbackQuery, message: Message, callback_data: MenuCD, ctx: Ctx, _: Translator) -> None:
-        send = {"records": send_records, "report": send_report, "rank": send_ranks}[callback_data.item]
-        await send(message, ctx.store, ctx.clock, ctx.actor, _)
+    router.callback_query.register(menu, MenuCD.filter(F.item.in_({MenuItem.records, MenuItem.report, MenuItem.rank})))
 
     return router

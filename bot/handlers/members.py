@@ -128,77 +128,90 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
         protect_content=result.org.protect_content)
 
 
+async def members_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.members)
+    if org_id is not None:
+        await send_list(message, store, actor, _, org_id)
+
+
+async def template_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.template)
+    if org_id is not None:
+        await send_template(message, store, actor, _, org_id)
+
+
+async def export_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
+    org_id = await choose_org(message, actor, store, _, purpose=Purpose.export)
+    if org_id is not None:
+        await send_export(message, store, clock, actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    if callback_data.purpose == "members":
+        await send_list(message, ctx.store, ctx.actor, _, callback_data.org_id)
+    elif callback_data.purpose == "template":
+        await send_template(message, ctx.store, ctx.actor, _, callback_data.org_id)
+    else:
+        await send_export(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
+
+
+async def list_page(query: CallbackQuery, message: Message, callback_data: MemListCD, state: FSMContext, ctx: Ctx,
+                    _: Translator) -> None:
+    text = None
+    if callback_data.q:  # the search kept from the list's search step, if it is this list's
+        search = await SearchData.load_kept(state)
+        if search is not None and search.mem_query_org == callback_data.org_id:
+            text = search.mem_query
+    branch = None if callback_data.branch == ALL else callback_data.branch
+    p = await svc.list_members(ctx.store, ctx.actor, callback_data.org_id, callback_data.page, branch, text)
+    await show_screen(message, page_text(_, p), page_kb(_, p))
+
+
+async def choose_filter(query: CallbackQuery, message: Message, callback_data: MemFilterCD, store: Store,
+                        actor: Actor, _: Translator) -> None:
+    branches = await svc.branches(store, actor, callback_data.org_id)
+    await message.edit_text(_("members.choose_filter"),
+                                  reply_markup=filter_kb(_, callback_data.org_id, branches))
+
+
+async def ask_search(query: CallbackQuery, message: Message, callback_data: MemSearchCD, state: FSMContext,
+                     ctx: Ctx, _: Translator) -> None:
+    await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
+    await state.set_state(MemberSearch.text)
+    await SearchData(mem_query_org=callback_data.org_id).save(state)
+    await message.answer(_("members.ask_search"))
+
+
+async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+    search = await SearchData.load(state)
+    text, _digits = svc.search_terms(message.text)
+    if text is None:
+        await message.answer(_("members.search_text_only"))
+        return
+    await state.set_state(None)
+    search.mem_query = text
+    await search.save(state)
+    await send_list(message, store, actor, _, search.mem_query_org, query=text)
+
+
+async def search_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("members.search_text_only"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(members_cmd, Command("members"), flags={RNV: "members"})
+    router.message.register(template_cmd, Command("template"), flags={RNV: "template"})
 
-    @router.message(Command("members"), flags={RNV: "members"})
-    async def members_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.members)
-        if org_id is not None:
-            await send_list(message, store, actor, _, org_id)
+    router.message.register(export_cmd, Command("export"), flags={RNV: "export"})
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
 
-    @router.message(Command("template"), flags={RNV: "template"})
-    async def template_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.template)
-        if org_id is not None:
-            await send_template(message, store, actor, _, org_id)
+    router.callback_query.register(list_page, MemListCD.filter())
+    router.callback_query.register(choose_filter, MemFilterCD.filter())
 
-    @router.message(Command("export"), flags={RNV: "export"})
-    async def export_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.export)
-        if org_id is not None:
-            await send_export(message, store, clock, actor, _, org_id)
+    router.callback_query.register(ask_search, MemSearchCD.filter())
+    router.message.register(got_search, MemberSearch.text, F.text, NOT_COMMAND)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
-        if callback_data.purpose == "members":
-            await send_list(message, ctx.store, ctx.actor, _, callback_data.org_id)
-        elif callback_data.purpose == "template":
-            await send_template(message, ctx.store, ctx.actor, _, callback_data.org_id)
-        else:
-            await send_export(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
-
-    @router.callback_query(MemListCD.filter())
-    async def list_page(query: CallbackQuery, message: Message, callback_data: MemListCD, state: FSMContext, ctx: Ctx,
-                        _: Translator) -> None:
-        text = None
-        if callback_data.q:  # the search kept from the list's search step, if it is this list's
-            search = await SearchData.load_kept(state)
-            if search is not None and search.mem_query_org == callback_data.org_id:
-                text = search.mem_query
-        branch = None if callback_data.branch == ALL else callback_data.branch
-        p = await svc.list_members(ctx.store, ctx.actor, callback_data.org_id, callback_data.page, branch, text)
-        await show_screen(message, page_text(_, p), page_kb(_, p))
-
-    @router.callback_query(MemFilterCD.filter())
-    async def choose_filter(query: CallbackQuery, message: Message, callback_data: MemFilterCD, store: Store,
-                            actor: Actor, _: Translator) -> None:
-        branches = await svc.branches(store, actor, callback_data.org_id)
-        await message.edit_text(_("members.choose_filter"),
-                                      reply_markup=filter_kb(_, callback_data.org_id, branches))
-
-    @router.callback_query(MemSearchCD.filter())
-    async def ask_search(query: CallbackQuery, message: Message, callback_data: MemSearchCD, state: FSMContext,
-                         ctx: Ctx, _: Translator) -> None:
-        await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
-        await state.set_state(MemberSearch.text)
-        await SearchData(mem_query_org=callback_data.org_id).save(state)
-        await message.answer(_("members.ask_search"))
-
-    @router.message(MemberSearch.text, F.text, NOT_COMMAND)
-    async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        search = await SearchData.load(state)
-        text, _digits = svc.search_terms(message.text)
-        if text is None:
-            await message.answer(_("members.search_text_only"))
-            return
-        await state.set_state(None)
-        search.mem_query = text
-        await search.save(state)
-        await send_list(message, store, actor, _, search.mem_query_org, query=text)
-
-    @router.message(MemberSearch.text, NOT_COMMAND)
-    async def search_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("members.search_text_only"))
+    router.message.register(search_wrong_kind, MemberSearch.text, NOT_COMMAND)
 
     return router

@@ -120,113 +120,130 @@ async def resume_become_admin(message: Message, after: dict[str, Any], _: Transl
 
 # -- the router --------------------------------------------------------------------------------
 
+async def org_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    await open_org(message, store, actor, _)
+
+
+async def from_menu(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    await open_org(message, store, actor, _)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
+                 _: Translator) -> None:
+    await send_card(message, store, actor, _, callback_data.org_id)
+
+
+async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+               _: Translator) -> None:
+    await state.clear()
+    data = await orgs.org_card(ctx.store, ctx.actor, callback_data.org)
+    await message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
+
+
+async def settings(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
+                   _: Translator) -> None:
+    org = await orgs.org_for_admin(store, actor, callback_data.org)
+    text, kb = settings_view(_, org)
+    await message.edit_text(text, reply_markup=kb)
+
+
+async def toggle(query: CallbackQuery, message: Message, callback_data: FlagCD, ctx: Ctx, _: Translator) -> None:
+    org = await orgs.set_flag(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.flag,
+                              bool(callback_data.on))
+    text, kb = settings_view(_, org)
+    await message.edit_text(text, reply_markup=kb)
+
+
+async def rename(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    org = await orgs.can_rename(ctx.store, ctx.actor, callback_data.org)
+    await RenameData(org=org.id).begin(state, OrgInput.rename)
+    approval = ""
+    if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
+        upper = await orgs.get_org(ctx.store, org.parent_id) if org.parent_id else None
+        approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
+                    else _("certify.rename_needs_operator")) + "\n\n"
+    await message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
+
+
+async def got_new_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await RenameData.load(state)
+    org_id = flow.org
+    checked = await orgs.check_rename(ctx.store, ctx.actor, org_id, message.text or "")
+    if checked.long:
+        flow.pending = checked.name
+        await flow.save(state)
+        await state.set_state(OrgInput.rename_long)
+        await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
+                               soft=orgs.NAME_SOFT_MAX),
+                             reply_markup=confirm_kb(_, _("neworg.btn_use_long"),
+                                                     OrgCD(act=OrgAction.rename_use, org=org_id),
+                                                     OrgCD(act=OrgAction.rename, org=org_id)))
+        return
+    await _renamed(message, state, ctx, _, org_id, checked.name)
+
+
+async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+    pending = (await RenameData.load(state)).pending
+    if not pending:
+        raise DomainError("stale_button")
+    await message.edit_reply_markup(reply_markup=None)
+    await _renamed(message, state, ctx, _, callback_data.org, pending)
+
+
+async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
+                   _: Translator) -> None:
+    preview = await orgs.dissolve_preview(store, actor, callback_data.org)
+    await message.edit_text(
+        _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
+        reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),
+                                OrgCD(act=OrgAction.dissolve_yes, org=preview.org.id),
+                                OrgCD(act=OrgAction.card, org=preview.org.id)))
+
+
+async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx,
+                       _: Translator) -> None:
+    done = await orgs.dissolve_org(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
+    await sync_menu(ctx.bot, ctx.store, ctx.i18n, await load_actor(ctx.store, ctx.settings, ctx.actor.user),
+                    ctx.locale)
+
+
+async def text_only(message: Message, _: Translator) -> None:
+    await message.answer(_("orgmenu.text_only"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(org_cmd, Command("org"), flags={RNV: "org"})
+    router.callback_query.register(from_menu, OrgCD.filter(F.act == OrgAction.open), flags={RNV: "org"})
 
-    @router.message(Command("org"), flags={RNV: "org"})
-    async def org_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        await open_org(message, store, actor, _)
-
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.open), flags={RNV: "org"})
-    async def from_menu(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        await open_org(message, store, actor, _)
-
-    @router.callback_query(OrgPickCD.filter(F.purpose == "org"))
-    async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        await send_card(message, store, actor, _, callback_data.org_id)
-
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.card))
-    async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
-                   _: Translator) -> None:
-        await state.clear()
-        data = await orgs.org_card(ctx.store, ctx.actor, callback_data.org)
-        await message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == "org"))
+    router.callback_query.register(card, OrgCD.filter(F.act == OrgAction.card))
 
     # settings (join approval, SEC-1 protect_content)
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.settings))
-    async def settings(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        org = await orgs.org_for_admin(store, actor, callback_data.org)
-        text, kb = settings_view(_, org)
-        await message.edit_text(text, reply_markup=kb)
-
-    @router.callback_query(FlagCD.filter())
-    async def toggle(query: CallbackQuery, message: Message, callback_data: FlagCD, ctx: Ctx, _: Translator) -> None:
-        org = await orgs.set_flag(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.flag,
-                                  bool(callback_data.on))
-        text, kb = settings_view(_, org)
-        await message.edit_text(text, reply_markup=kb)
+    router.callback_query.register(settings, OrgCD.filter(F.act == OrgAction.settings))
+    router.callback_query.register(toggle, FlagCD.filter())
 
     # rename (ORG-6)
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.rename))
-    async def rename(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
-                     _: Translator) -> None:
-        org = await orgs.can_rename(ctx.store, ctx.actor, callback_data.org)
-        await RenameData(org=org.id).begin(state, OrgInput.rename)
-        approval = ""
-        if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
-            upper = await orgs.get_org(ctx.store, org.parent_id) if org.parent_id else None
-            approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
-                        else _("certify.rename_needs_operator")) + "\n\n"
-        await message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
-
-    @router.message(OrgInput.rename, TEXT)
-    @router.message(OrgInput.rename_long, TEXT)
-    async def got_new_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
-        flow = await RenameData.load(state)
-        org_id = flow.org
-        checked = await orgs.check_rename(ctx.store, ctx.actor, org_id, message.text or "")
-        if checked.long:
-            flow.pending = checked.name
-            await flow.save(state)
-            await state.set_state(OrgInput.rename_long)
-            await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
-                                   soft=orgs.NAME_SOFT_MAX),
-                                 reply_markup=confirm_kb(_, _("neworg.btn_use_long"),
-                                                         OrgCD(act=OrgAction.rename_use, org=org_id),
-                                                         OrgCD(act=OrgAction.rename, org=org_id)))
-            return
-        await _renamed(message, state, ctx, _, org_id, checked.name)
-
-    @router.callback_query(OrgInput.rename_long, OrgCD.filter(F.act == OrgAction.rename_use))
-    async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
-                         _: Translator) -> None:
-        pending = (await RenameData.load(state)).pending
-        if not pending:
-            raise DomainError("stale_button")
-        await message.edit_reply_markup(reply_markup=None)
-        await _renamed(message, state, ctx, _, callback_data.org, pending)
+    router.callback_query.register(rename, OrgCD.filter(F.act == OrgAction.rename))
+    router.message.register(got_new_name, OrgInput.rename_long, TEXT)
+    router.message.register(got_new_name, OrgInput.rename, TEXT)
+    router.callback_query.register(rename_use, OrgInput.rename_long, OrgCD.filter(F.act == OrgAction.rename_use))
 
     # dissolve (ORG-7)
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.dissolve))
-    async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        preview = await orgs.dissolve_preview(store, actor, callback_data.org)
-        await message.edit_text(
-            _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
-            reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),
-                                    OrgCD(act=OrgAction.dissolve_yes, org=preview.org.id),
-                                    OrgCD(act=OrgAction.card, org=preview.org.id)))
-
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.dissolve_yes))
-    async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx,
-                           _: Translator) -> None:
-        done = await orgs.dissolve_org(ctx.store, ctx.clock, ctx.actor, callback_data.org)
-        await message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
-        await sync_menu(ctx.bot, ctx.store, ctx.i18n, await load_actor(ctx.store, ctx.settings, ctx.actor.user),
-                        ctx.locale)
+    router.callback_query.register(dissolve, OrgCD.filter(F.act == OrgAction.dissolve))
+    router.callback_query.register(dissolve_yes, OrgCD.filter(F.act == OrgAction.dissolve_yes))
 
     org_branches.register(router)
     org_admins.register(router)
 
-    @router.message(OrgInput.rename, NOT_COMMAND)
-    @router.message(OrgInput.rename_long, NOT_COMMAND)
-    @router.message(OrgInput.branch_name, NOT_COMMAND)
-    @router.message(OrgInput.branch_rename, NOT_COMMAND)
-    @router.message(OrgInput.admin_phone, NOT_COMMAND)
-    async def text_only(message: Message, _: Translator) -> None:
-        await message.answer(_("orgmenu.text_only"))
+    router.message.register(text_only, OrgInput.admin_phone, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.branch_rename, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.branch_name, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.rename_long, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.rename, NOT_COMMAND)
 
     return router
 

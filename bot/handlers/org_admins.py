@@ -55,96 +55,110 @@ async def _resync_menu(bot: Bot, store: Store, i18n: I18n, settings: Settings, u
         log.info("could not set the menu of user %s", user.id, exc_info=True)
 
 
+async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
+                      edit: bool) -> None:
+    org, group = await orgs.admins(store, actor, org_id)
+    text, kb = admins_view(_, org, group, org_id in actor.main_admin_org_ids)
+    if edit:
+        await message.edit_text(text, reply_markup=kb)
+    else:
+        await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
+
+
+async def admins(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    await state.clear()
+    await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
+
+
+async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, state: FSMContext, ctx: Ctx,
+              _: Translator) -> None:
+    org = await orgs.require_admin_manager(ctx.store, ctx.actor, callback_data.org)
+    await AdminPhoneData(org=org.id).begin(state, OrgInput.admin_phone)
+    await message.answer(_("admins.ask_phone", org=org.name))
+
+
+async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    org_id = (await AdminPhoneData.load(state)).org
+    added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
+    await state.clear()
+    user = added.user
+    await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
+                         + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
+    their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
+    if user.verified:
+        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
+    await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
+
+
+async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
+                 _: Translator) -> None:
+    target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
+    await message.edit_text(
+        _("admins.remove_confirm", name=target.name),
+        reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
+                                AdminCD(act=AdminAction.rm_yes, org=callback_data.org, user=target.user_id),
+                                OrgCD(act=OrgAction.admins, org=callback_data.org)))
+
+
+async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
+                     _: Translator) -> None:
+    target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+    await message.answer(_("admins.removed", name=target.name))
+    await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
+    # the person removed is told, and their command menu loses what they may no longer do
+    org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+    if org is None or user is None:
+        return
+    their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+    await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
+
+
+async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
+                   _: Translator) -> None:
+    candidates = await orgs.handover_candidates(store, actor, callback_data.org)
+    kb = InlineKeyboardBuilder()
+    for a in candidates:
+        kb.button(text=a.name,
+                  callback_data=AdminCD(act=AdminAction.ho_pick, org=callback_data.org, user=a.user_id))
+    back_button(kb, _, callback_data.org, OrgAction.admins)
+    kb.adjust(1)
+    await message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
+
+
+async def handover_pick(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
+                        _: Translator) -> None:
+    target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
+    org = await orgs.org_for_admin(store, actor, callback_data.org)
+    await message.edit_text(
+        _("admins.handover_confirm", name=target.name, org=org.name),
+        reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
+                                AdminCD(act=AdminAction.ho_yes, org=callback_data.org, user=target.user_id),
+                                OrgCD(act=OrgAction.admins, org=callback_data.org)))
+
+
+async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
+                       _: Translator) -> None:
+    target = await orgs.hand_over(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+    org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+    if org is None or user is None:
+        return
+    await message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
+    await notify.handed_over(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+
+
 def register(router: Router) -> None:
     """ORG-4, ORG-5: the main admin adds, removes and hands over; admins only look (FAQ 4)."""
 
-    async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
-                          edit: bool) -> None:
-        org, group = await orgs.admins(store, actor, org_id)
-        text, kb = admins_view(_, org, group, org_id in actor.main_admin_org_ids)
-        if edit:
-            await message.edit_text(text, reply_markup=kb)
-        else:
-            await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
 
-    @router.callback_query(OrgCD.filter(F.act == OrgAction.admins))
-    async def admins(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
-                     _: Translator) -> None:
-        await state.clear()
-        await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
+    router.callback_query.register(admins, OrgCD.filter(F.act == OrgAction.admins))
+    router.callback_query.register(add, AdminCD.filter(F.act == AdminAction.add))
 
-    @router.callback_query(AdminCD.filter(F.act == AdminAction.add))
-    async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, state: FSMContext, ctx: Ctx,
-                  _: Translator) -> None:
-        org = await orgs.require_admin_manager(ctx.store, ctx.actor, callback_data.org)
-        await AdminPhoneData(org=org.id).begin(state, OrgInput.admin_phone)
-        await message.answer(_("admins.ask_phone", org=org.name))
+    router.message.register(got_phone, OrgInput.admin_phone, TEXT)
+    router.callback_query.register(remove, AdminCD.filter(F.act == AdminAction.rm))
 
-    @router.message(OrgInput.admin_phone, TEXT)
-    async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
-        org_id = (await AdminPhoneData.load(state)).org
-        added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
-        await state.clear()
-        user = added.user
-        await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
-                             + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
-        their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
-        if user.verified:
-            await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
-        await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
+    router.callback_query.register(remove_yes, AdminCD.filter(F.act == AdminAction.rm_yes))
+    router.callback_query.register(handover, AdminCD.filter(F.act == AdminAction.ho))
 
-    @router.callback_query(AdminCD.filter(F.act == AdminAction.rm))
-    async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
-        await message.edit_text(
-            _("admins.remove_confirm", name=target.name),
-            reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
-                                    AdminCD(act=AdminAction.rm_yes, org=callback_data.org, user=target.user_id),
-                                    OrgCD(act=OrgAction.admins, org=callback_data.org)))
-
-    @router.callback_query(AdminCD.filter(F.act == AdminAction.rm_yes))
-    async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
-                         _: Translator) -> None:
-        target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
-        await message.answer(_("admins.removed", name=target.name))
-        await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
-        # the person removed is told, and their command menu loses what they may no longer do
-        org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
-        if org is None or user is None:
-            return
-        their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
-        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
-
-    @router.callback_query(AdminCD.filter(F.act == AdminAction.ho))
-    async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        candidates = await orgs.handover_candidates(store, actor, callback_data.org)
-        kb = InlineKeyboardBuilder()
-        for a in candidates:
-            kb.button(text=a.name,
-                      callback_data=AdminCD(act=AdminAction.ho_pick, org=callback_data.org, user=a.user_id))
-        back_button(kb, _, callback_data.org, OrgAction.admins)
-        kb.adjust(1)
-        await message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
-
-    @router.callback_query(AdminCD.filter(F.act == AdminAction.ho_pick))
-    async def handover_pick(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
-                            _: Translator) -> None:
-        target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
-        org = await orgs.org_for_admin(store, actor, callback_data.org)
-        await message.edit_text(
-            _("admins.handover_confirm", name=target.name, org=org.name),
-            reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
-                                    AdminCD(act=AdminAction.ho_yes, org=callback_data.org, user=target.user_id),
-                                    OrgCD(act=OrgAction.admins, org=callback_data.org)))
-
-    @router.callback_query(AdminCD.filter(F.act == AdminAction.ho_yes))
-    async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
-                           _: Translator) -> None:
-        target = await orgs.hand_over(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
-        org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
-        if org is None or user is None:
-            return
-        await message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
-        await notify.handed_over(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+    router.callback_query.register(handover_pick, AdminCD.filter(F.act == AdminAction.ho_pick))
+    router.callback_query.register(handover_yes, AdminCD.filter(F.act == AdminAction.ho_yes))

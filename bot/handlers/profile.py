@@ -18,23 +18,27 @@ from bot.ui.menu import MenuCD, MenuItem, memberships_text, send_main_menu, sync
 from bot.ui.workflows import open_payload
 
 
+async def start(message: Message, command: CommandObject, ctx: Ctx, _: Translator, **data: Any) -> None:
+    await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, ctx.locale)
+    if command.args:
+        await open_payload(command.args, message, _=_, **data)
+        return
+    await send_main_menu(message, ctx.actor, _)
+
+
+async def my_orgs(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    await message.answer(memberships_text(_, await learner.memberships(store, actor)))
+
+
+async def verify(query: CallbackQuery, message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    await verification.begin(message, state, actor, _)
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(start, CommandStart())
+    router.callback_query.register(my_orgs, MenuCD.filter(F.item == MenuItem.orgs))
 
-    @router.message(CommandStart())
-    async def start(message: Message, command: CommandObject, ctx: Ctx, _: Translator, **data: Any) -> None:
-        await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, ctx.locale)
-        if command.args:
-            await open_payload(command.args, message, _=_, **data)
-            return
-        await send_main_menu(message, ctx.actor, _)
-
-    @router.callback_query(MenuCD.filter(F.item == MenuItem.orgs))
-    async def my_orgs(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-        await message.answer(memberships_text(_, await learner.memberships(store, actor)))
-
-    @router.callback_query(MenuCD.filter(F.item == MenuItem.verify))
-    async def verify(query: CallbackQuery, message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        await verification.begin(message, state, actor, _)
+    router.callback_query.register(verify, MenuCD.filter(F.item == MenuItem.verify))
 
     return router

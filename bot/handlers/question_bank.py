@@ -100,26 +100,30 @@ def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMa
     return kb.as_markup()
 
 
+async def show_page(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator) -> None:
+    page = await question_bank.page(ctx.store, ctx.actor, callback_data.org or None, callback_data.off)
+    await show_screen(message, page_text(_, ctx.locale, page), page_kb(_, page), new=bool(callback_data.new))
+
+
+async def open_question(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx,
+                        _: Translator) -> None:
+    item = await question_bank.question(ctx.store, ctx.actor, callback_data.q)
+    await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
+
+
+async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator,
+                 callback_answer: CallbackAnswer) -> None:
+    retiring = callback_data.act == BankAction.retire
+    item = await question_bank.set_retired(ctx.store, ctx.clock, ctx.actor, callback_data.q, retiring)
+    await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
+    callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.callback_query.register(show_page, BankCD.filter(F.act == BankAction.page))
+    router.callback_query.register(open_question, BankCD.filter(F.act == BankAction.open))
 
-    @router.callback_query(BankCD.filter(F.act == BankAction.page))
-    async def show_page(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator) -> None:
-        page = await question_bank.page(ctx.store, ctx.actor, callback_data.org or None, callback_data.off)
-        await show_screen(message, page_text(_, ctx.locale, page), page_kb(_, page), new=bool(callback_data.new))
-
-    @router.callback_query(BankCD.filter(F.act == BankAction.open))
-    async def open_question(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx,
-                            _: Translator) -> None:
-        item = await question_bank.question(ctx.store, ctx.actor, callback_data.q)
-        await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
-
-    @router.callback_query(BankCD.filter(F.act.in_({BankAction.retire, BankAction.restore})))
-    async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator,
-                     callback_answer: CallbackAnswer) -> None:
-        retiring = callback_data.act == BankAction.retire
-        item = await question_bank.set_retired(ctx.store, ctx.clock, ctx.actor, callback_data.q, retiring)
-        await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
-        callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+    router.callback_query.register(retire, BankCD.filter(F.act.in_({BankAction.retire, BankAction.restore})))
 
     return router

@@ -186,7 +186,7 @@ async def reject_rename(query: CallbackQuery, message: Message, callback_data: R
     req = await renames.pending_rename_for_decider(ctx.store, ctx.actor, callback_data.req)
     await ReasonData(rename=req.id).begin(state, CertInput.reason)
     await message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
-                                 limit=cert.REASON_MAX))
+                           limit=cert.REASON_MAX))
 
 
 async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:

@@ -159,7 +159,7 @@ async def got_branch(query: CallbackQuery, message: Message, callback_data: AddS
         raise
     await state.clear()
     await message.edit_text(_("memberadd.done", name=member.name, phone=svc.display_phone(member.phone),
-                                    branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
+                              branch=branch_text(_, member.branch), mark=mark(_, member.activated)))
 
 
 async def add_wrong_kind(message: Message, _: Translator) -> None:
@@ -202,14 +202,14 @@ async def ask_field(query: CallbackQuery, message: Message, callback_data: Membe
 
 
 async def edit_got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                   _: Translator) -> None:
+                        _: Translator) -> None:
     m = await svc.rename(store, clock, actor, await _edited(state), message.text or "")
     await state.clear()
     await message.answer(_("memberedit.renamed", name=m.name))
 
 
 async def edit_got_phone(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                    _: Translator) -> None:
+                         _: Translator) -> None:
     m = await svc.change_phone(store, clock, actor, await _edited(state), message.text or "")
     await state.clear()
     await message.answer(_("memberedit.phone_changed", name=m.name, phone=svc.display_phone(m.phone),
@@ -236,7 +236,7 @@ async def confirm_remove(query: CallbackQuery, message: Message, callback_data: 
                          actor: Actor, _: Translator) -> None:
     m = await svc.get_member(store, actor, callback_data.member_id)
     await message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
-                               reply_markup=confirm_kb(_, m))
+                         reply_markup=confirm_kb(_, m))
 
 
 async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx, _: Translator) -> None:

@@ -136,7 +136,7 @@ async def create(query: CallbackQuery, message: Message, state: FSMContext, ctx:
     org = await orgs.create_org(ctx.store, ctx.clock, ctx.actor, flow.kind, flow.name, flow.region)
     await state.clear()
     await message.edit_text(_("neworg.created", name=org.name,
-                                    mark=_("org.mark_uncertified")))
+                              mark=_("org.mark_uncertified")))
     fresh = await load_actor(ctx.store, ctx.settings, ctx.actor.user)
     await sync_menu(ctx.bot, ctx.store, ctx.i18n, fresh, ctx.locale)
 

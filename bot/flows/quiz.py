@@ -156,7 +156,7 @@ async def weekly_publish(query: CallbackQuery, message: Message, callback_data: 
                          _: Translator) -> None:
     count = await quiz.publish_weekly(ctx.store, ctx.clock, ctx.actor, callback_data.org)
     await message.answer(_("quiz.weekly_published", count=count,
-                                 period=quiz.week_period(ctx.clock.today())))
+                           period=quiz.week_period(ctx.clock.today())))
 
 
 async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:

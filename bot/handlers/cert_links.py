@@ -36,7 +36,7 @@ def links_kb(_: Translator, found: cert_links.CertLinks) -> InlineKeyboardMarkup
     for link in found.links:
         kb.button(text=_("certify.links.btn_revoke", number=link.id),
                   callback_data=CertLinkCD(act=CertLinkAction.revoke,
-                                                                                               link=link.id))
+                                           link=link.id))
     kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=found.org.id))
     kb.adjust(1)
     return kb.as_markup()

@@ -171,7 +171,7 @@ async def choose_filter(query: CallbackQuery, message: Message, callback_data: M
                         actor: Actor, _: Translator) -> None:
     branches = await svc.branches(store, actor, callback_data.org_id)
     await message.edit_text(_("members.choose_filter"),
-                                  reply_markup=filter_kb(_, callback_data.org_id, branches))
+                            reply_markup=filter_kb(_, callback_data.org_id, branches))
 
 
 async def ask_search(query: CallbackQuery, message: Message, callback_data: MemSearchCD, state: FSMContext,

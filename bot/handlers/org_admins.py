@@ -38,7 +38,7 @@ def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: b
             if not a.is_main:
                 kb.button(text=_("admins.btn_remove", name=a.name),
                           callback_data=AdminCD(act=AdminAction.rm, org=org.id,
-                                                                                          user=a.user_id))
+                                                user=a.user_id))
         kb.button(text=_("admins.btn_handover"), callback_data=AdminCD(act=AdminAction.ho, org=org.id))
     back_button(kb, _, org.id)
     kb.adjust(1)

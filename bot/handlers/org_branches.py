@@ -97,7 +97,7 @@ async def add(query: CallbackQuery, message: Message, callback_data: BranchCD, s
                          kind=callback_data.kind).begin(state, OrgInput.branch_name)
     where = _("branches.under", parent=parent.name) if parent else _("branches.top_level")
     await message.answer(_("branches.ask_name", kind=_(f"branches.kind_{callback_data.kind}"),
-                                 where=where, limit=orgs.BRANCH_NAME_MAX))
+                           where=where, limit=orgs.BRANCH_NAME_MAX))
 
 
 async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,

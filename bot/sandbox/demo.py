@@ -100,6 +100,7 @@ async def _registered(store: Store, clock: Any, demo: dict[str, Any], name: str)
                         demo.get("language_code"))
         await registration.complete(store, clock, fresh, demo["phone"], name, None)
         user = await store.get_user(demo["id"])
+    assert user is not None  # registration.complete wrote the row
     return user
 
 

@@ -56,4 +56,4 @@ async def remember_menu_key(store: Store, user_id: int, key: str) -> None:
 
 async def languages(store: Store, user_ids: list[int]) -> list[tuple[int, str | None, str | None]]:
     """(id, chosen language, Telegram's language) of each user: to address a push in their language."""
-    return [(u["id"], u["language"], u["tg_language"]) for u in await store.user_languages(user_ids)]
+    return [(u.id, u.language, u.tg_language) for u in await store.user_languages(user_ids)]

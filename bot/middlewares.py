@@ -25,7 +25,8 @@ from bot.store import Store
 @dataclass(frozen=True, slots=True)
 class Ctx:
     """What a handler works with, in one parameter: the dispatcher's dependencies and this update's
-    actor and language (handlers with many dependencies take `ctx: Ctx` instead of eight of them)."""
+    actor and language. Handlers take `ctx: Ctx` rather than listing these (few parameters each);
+    the dependencies stay in the dispatcher's data by name too, for filters and helpers."""
 
     bot: Bot
     store: Store

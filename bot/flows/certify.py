@@ -130,10 +130,10 @@ async def start(query: CallbackQuery, message: Message, callback_data: CertCD, s
     await message.answer(_("certify.ask_phone", org=org.name))
 
 
-async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     flow = await AddressedData.load(state)
     org_id = flow.org
-    user = await cert.addressee_by_phone(store, actor, org_id, message.text)
+    user = await cert.addressee_by_phone(ctx.store, ctx.actor, org_id, message.text)
     await state.set_state(CertInput.note)
     flow.addressee = user.id
     await flow.save(state)

@@ -58,10 +58,10 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
     await message.answer(_("import.ask_file", org=org.name) + "\n" + _("questions.also_questions"))
 
 
-async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose=Purpose.import_)
+async def import_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.import_)
     if org_id is not None:
-        await ask_file(message, state, store, actor, _, org_id)
+        await ask_file(message, state, ctx.store, ctx.actor, _, org_id)
 
 
 async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, ctx: Ctx,

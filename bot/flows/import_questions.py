@@ -160,14 +160,12 @@ async def template_cmd(message: Message, actor: Actor, _: Translator) -> None:
     await send_template(message, actor, _)
 
 
-async def import_questions_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
-                               _: Translator) -> None:
-    await choose_bank(message, state, store, actor, _, purpose="questions")
+async def import_questions_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    await choose_bank(message, state, ctx.store, ctx.actor, _, purpose="questions")
 
 
-async def operator_import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
-                              _: Translator) -> None:
-    await choose_bank(message, state, store, actor, _, purpose="import")
+async def operator_import_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    await choose_bank(message, state, ctx.store, ctx.actor, _, purpose="import")
 
 
 async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, ctx: Ctx,

@@ -8,7 +8,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
 from bot.middlewares import Ctx
@@ -120,9 +119,9 @@ async def add_got_name(message: Message, state: FSMContext, actor: Actor, _: Tra
     await message.answer(_("memberadd.ask_phone", name=name))
 
 
-async def add_got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+async def add_got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     flow = await AddData.load(state)
-    phone, elsewhere = await svc.check_new_phone(store, actor, flow.mem_add_org, message.text or "")
+    phone, elsewhere = await svc.check_new_phone(ctx.store, ctx.actor, flow.mem_add_org, message.text or "")
     flow.mem_add_phone = phone
     await flow.save(state)
     if elsewhere:
@@ -130,14 +129,13 @@ async def add_got_phone(message: Message, state: FSMContext, store: Store, actor
         await message.answer(_("memberadd.listed_elsewhere", orgs=_("import.list_sep").join(elsewhere)),
                              reply_markup=copy_kb(_))
         return
-    await _ask_branch(message, state, store, actor, _)
+    await _ask_branch(message, state, ctx.store, ctx.actor, _)
 
 
-async def copy(query: CallbackQuery, message: Message, state: FSMContext, store: Store, actor: Actor,
-               _: Translator) -> None:
-    actor.require_admin_of(await _flow_org(state))
+async def copy(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    ctx.actor.require_admin_of(await _flow_org(state))
     await message.edit_reply_markup(reply_markup=None)
-    await _ask_branch(message, state, store, actor, _)
+    await _ask_branch(message, state, ctx.store, ctx.actor, _)
 
 
 async def no_copy(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
@@ -186,10 +184,9 @@ def _add_flow(router: Router) -> None:
     router.message.register(add_use_buttons, AddMember.copy, NOT_COMMAND)
 
 
-async def open_card(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
-                    _: Translator) -> None:
-    m = await svc.get_member(store, actor, callback_data.member_id)
-    org = await svc.org_for_admin(store, actor, m.org_id)
+async def open_card(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx, _: Translator) -> None:
+    m = await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
+    org = await svc.org_for_admin(ctx.store, ctx.actor, m.org_id)
     await message.answer(card_text(_, m), reply_markup=card_kb(_, m), protect_content=org.protect_content)
 
 
@@ -201,16 +198,14 @@ async def ask_field(query: CallbackQuery, message: Message, callback_data: Membe
     await message.answer(_(f"memberedit.ask_{callback_data.action}", name=m.name))
 
 
-async def edit_got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                        _: Translator) -> None:
-    m = await svc.rename(store, clock, actor, await _edited(state), message.text or "")
+async def edit_got_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    m = await svc.rename(ctx.store, ctx.clock, ctx.actor, await _edited(state), message.text or "")
     await state.clear()
     await message.answer(_("memberedit.renamed", name=m.name))
 
 
-async def edit_got_phone(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
-    m = await svc.change_phone(store, clock, actor, await _edited(state), message.text or "")
+async def edit_got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    m = await svc.change_phone(ctx.store, ctx.clock, ctx.actor, await _edited(state), message.text or "")
     await state.clear()
     await message.answer(_("memberedit.phone_changed", name=m.name, phone=svc.display_phone(m.phone),
                            mark=mark(_, m.activated)))
@@ -220,10 +215,10 @@ async def edit_wrong_kind(message: Message, _: Translator) -> None:
     await message.answer(_("memberedit.text_only"))
 
 
-async def choose_branch(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
+async def choose_branch(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx,
                         _: Translator) -> None:
-    m = await svc.get_member(store, actor, callback_data.member_id)
-    branches = await svc.branches(store, actor, m.org_id)
+    m = await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
+    branches = await svc.branches(ctx.store, ctx.actor, m.org_id)
     await message.answer(_("memberedit.choose_branch", name=m.name), reply_markup=move_kb(_, m, branches))
 
 
@@ -232,9 +227,9 @@ async def moved(query: CallbackQuery, message: Message, callback_data: MoveCD, c
     await message.edit_text(_("memberedit.moved", name=m.name, branch=branch_text(_, m.branch)))
 
 
-async def confirm_remove(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store,
-                         actor: Actor, _: Translator) -> None:
-    m = await svc.get_member(store, actor, callback_data.member_id)
+async def confirm_remove(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx,
+                         _: Translator) -> None:
+    m = await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
     await message.answer(_("memberedit.confirm_remove", name=m.name, phone=svc.display_phone(m.phone)),
                          reply_markup=confirm_kb(_, m))
 
@@ -244,9 +239,8 @@ async def remove(query: CallbackQuery, message: Message, callback_data: MemberCD
     await message.edit_text(_("memberedit.removed", name=m.name))
 
 
-async def keep(query: CallbackQuery, message: Message, callback_data: MemberCD, store: Store, actor: Actor,
-               _: Translator) -> None:
-    await svc.get_member(store, actor, callback_data.member_id)
+async def keep(query: CallbackQuery, message: Message, callback_data: MemberCD, ctx: Ctx, _: Translator) -> None:
+    await svc.get_member(ctx.store, ctx.actor, callback_data.member_id)
     await message.edit_text(_("memberedit.kept"))
 
 

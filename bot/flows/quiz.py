@@ -159,13 +159,12 @@ async def weekly_publish(query: CallbackQuery, message: Message, callback_data: 
                            period=quiz.week_period(ctx.clock.today())))
 
 
-async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
-    await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
+async def wrongbook_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, 0, edit=False)
 
 
-async def wrongbook_btn(query: CallbackQuery, message: Message, store: Store, actor: Actor, locale: str,
-                        _: Translator) -> None:
-    await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
+async def wrongbook_btn(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, 0, edit=False)
 
 
 async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, ctx: Ctx,

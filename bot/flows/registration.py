@@ -26,7 +26,6 @@ from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.services import registration, users
 from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.menu import memberships_text, send_main_menu, sync_menu
 from bot.ui.registration import Reg, RegAction, RegCD
 from bot.ui.workflows import open_payload
@@ -106,13 +105,12 @@ async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Tr
     await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
 
 
-async def got_contact(message: Message, contact: Contact, state: FSMContext, store: Store, actor: Actor,
-                      _: Translator) -> None:
-    phone = registration.contact_phone(contact.phone_number, contact.user_id, actor.id)
-    await registration.check_phone_free(store, phone, actor.id)
+async def got_contact(message: Message, contact: Contact, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    phone = registration.contact_phone(contact.phone_number, contact.user_id, ctx.actor.id)
+    await registration.check_phone_free(ctx.store, phone, ctx.actor.id)
     await state.update_data(phone=phone)
     await state.set_state(Reg.name)
-    await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+    await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(ctx.actor)))
 
 
 async def typed_phone(message: Message, _: Translator) -> None:
@@ -209,7 +207,7 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
     await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
     if payload:  # REG-6: the link that arrived before registration, opened by the registered user
         await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,
-                                                 "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,
-                                                 "actor": actor, "locale": ctx.locale, "state": state, "_": _})
+                                                "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,
+                                                "actor": actor, "locale": ctx.locale, "state": state, "_": _})
     else:
         await send_main_menu(message, actor, _)

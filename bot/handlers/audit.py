@@ -71,14 +71,14 @@ async def send_first_page(message: Message, store: Store, clock: Clock, actor: A
                          protect_content=page.org.protect_content)
 
 
-async def audit_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    main_orgs = actor.main_admin_org_ids
+async def audit_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    main_orgs = ctx.actor.main_admin_org_ids
     if len(main_orgs) == 1:
         org_id: int | None = next(iter(main_orgs))
     else:  # none (an ordinary admin: the picker leads to the refusal) or several
-        org_id = await choose_org(message, actor, store, _, purpose=Purpose.audit)
+        org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.audit)
     if org_id is not None:
-        await send_first_page(message, store, clock, actor, _, org_id)
+        await send_first_page(message, ctx.store, ctx.clock, ctx.actor, _, org_id)
 
 
 async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:

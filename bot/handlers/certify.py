@@ -173,20 +173,18 @@ async def certify_cmd(message: Message, command: CommandObject, store: Store, ac
         await _show_panel(message, store, actor, _, org_id)
 
 
-async def mine(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose=Purpose.certify)
+async def mine(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.certify)
     if org_id is not None:
-        await _show_panel(message, store, actor, _, org_id)
+        await _show_panel(message, ctx.store, ctx.actor, _, org_id)
 
 
-async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
-                 _: Translator) -> None:
-    await _show_panel(message, store, actor, _, callback_data.org_id, edit=True)
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    await _show_panel(message, ctx.store, ctx.actor, _, callback_data.org_id, edit=True)
 
 
-async def show_panel(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-    await _show_panel(message, store, actor, _, callback_data.org, edit=True)
+async def show_panel(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+    await _show_panel(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
 
 
 async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
@@ -194,9 +192,8 @@ async def invite(query: CallbackQuery, message: Message, callback_data: CertCD, 
     await send_invite(message, ctx.bot, ctx.clock, _, created)
 
 
-async def show_tree(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
-                    _: Translator) -> None:
-    t = await cert.tree(store, actor, callback_data.org)
+async def show_tree(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+    t = await cert.tree(ctx.store, ctx.actor, callback_data.org)
     await message.edit_text(tree_text(_, t), reply_markup=back_kb(_, t.org.id))
 
 
@@ -216,9 +213,8 @@ def build_router() -> Router:
     return router
 
 
-async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, store: Store, actor: Actor,
-              _: Translator) -> None:
-    preview = await cert.uncertify_preview(store, actor, callback_data.org)
+async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
+    preview = await cert.uncertify_preview(ctx.store, ctx.actor, callback_data.org)
     kb = InlineKeyboardBuilder()
     kb.button(text=_("certify.btn_uncertify_yes"),
               callback_data=CertCD(act=CertAction.unc_yes, org=preview.org.id, x=callback_data.x))
@@ -251,7 +247,6 @@ async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD
 
 def _uncertify_handlers(router: Router) -> None:
     """CERT-6 (either side, bottom-up), CERT-7 (the operator's roots), withdrawing an application."""
-
     router.callback_query.register(ask, CertCD.filter(F.act == CertAction.unc))
     router.callback_query.register(confirm, CertCD.filter(F.act == CertAction.unc_yes))
 
@@ -259,15 +254,15 @@ def _uncertify_handlers(router: Router) -> None:
     router.callback_query.register(withdraw, CertCD.filter(F.act == CertAction.wd))
 
 
-async def applications(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    if not actor.admin_org_ids and not actor.is_operator:
+async def applications(message: Message, ctx: Ctx, _: Translator) -> None:
+    if not ctx.actor.admin_org_ids and not ctx.actor.is_operator:
         raise NotAllowed("not_admin")
-    text, kb = inbox_view(_, await cert.inbox(store, actor))
+    text, kb = inbox_view(_, await cert.inbox(ctx.store, ctx.actor))
     await message.answer(text, reply_markup=kb)
 
 
-async def apps_button(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    text, kb = inbox_view(_, await cert.inbox(store, actor))
+async def apps_button(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    text, kb = inbox_view(_, await cert.inbox(ctx.store, ctx.actor))
     await message.answer(text, reply_markup=kb)
 
 
@@ -288,7 +283,6 @@ async def approve_rename(query: CallbackQuery, message: Message, callback_data: 
 
 def _decision_handlers(router: Router) -> None:
     """CERT-3 and ORG-6 approvals; a rejection asks for the reason first (bot/flows/certify.py)."""
-
     router.message.register(applications, Command("applications"))
     router.callback_query.register(apps_button, CertCD.filter(F.act == CertAction.apps))
 

@@ -132,16 +132,15 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
                                protect_content=False)
 
 
-async def invite_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose=Purpose.invite)
+async def invite_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.invite)
     if org_id is not None:
-        text, markup = await first_step(store, actor, _, org_id)
+        text, markup = await first_step(ctx.store, ctx.actor, _, org_id)
         await message.answer(text, reply_markup=markup)
 
 
-async def org_picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-    text, markup = await first_step(store, actor, _, callback_data.org_id)
+async def org_picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    text, markup = await first_step(ctx.store, ctx.actor, _, callback_data.org_id)
     await _edit(message, text, markup)
 
 

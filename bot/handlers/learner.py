@@ -229,8 +229,8 @@ async def send_ranks(message: Message, store: Store, clock: Clock, actor: Actor,
         await message.answer(rank_text(_, r, "w"), reply_markup=rank_kb(_, r, "w"), protect_content=True)
 
 
-async def records_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    await send_records(message, store, clock, actor, _)
+async def records_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await send_records(message, ctx.store, ctx.clock, ctx.actor, _)
 
 
 async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, ctx: Ctx,
@@ -246,12 +246,12 @@ async def open_attempt(query: CallbackQuery, message: Message, callback_data: At
         await message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
 
 
-async def report_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    await send_report(message, store, clock, actor, _)
+async def report_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await send_report(message, ctx.store, ctx.clock, ctx.actor, _)
 
 
-async def rank_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    await send_ranks(message, store, clock, actor, _)
+async def rank_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await send_ranks(message, ctx.store, ctx.clock, ctx.actor, _)
 
 
 async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, ctx: Ctx,

@@ -128,22 +128,22 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
         protect_content=result.org.protect_content)
 
 
-async def members_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose=Purpose.members)
+async def members_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.members)
     if org_id is not None:
-        await send_list(message, store, actor, _, org_id)
+        await send_list(message, ctx.store, ctx.actor, _, org_id)
 
 
-async def template_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose=Purpose.template)
+async def template_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.template)
     if org_id is not None:
-        await send_template(message, store, actor, _, org_id)
+        await send_template(message, ctx.store, ctx.actor, _, org_id)
 
 
-async def export_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose=Purpose.export)
+async def export_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.export)
     if org_id is not None:
-        await send_export(message, store, clock, actor, _, org_id)
+        await send_export(message, ctx.store, ctx.clock, ctx.actor, _, org_id)
 
 
 async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
@@ -167,9 +167,9 @@ async def list_page(query: CallbackQuery, message: Message, callback_data: MemLi
     await show_screen(message, page_text(_, p), page_kb(_, p))
 
 
-async def choose_filter(query: CallbackQuery, message: Message, callback_data: MemFilterCD, store: Store,
-                        actor: Actor, _: Translator) -> None:
-    branches = await svc.branches(store, actor, callback_data.org_id)
+async def choose_filter(query: CallbackQuery, message: Message, callback_data: MemFilterCD, ctx: Ctx,
+                        _: Translator) -> None:
+    branches = await svc.branches(ctx.store, ctx.actor, callback_data.org_id)
     await message.edit_text(_("members.choose_filter"),
                             reply_markup=filter_kb(_, callback_data.org_id, branches))
 
@@ -182,7 +182,7 @@ async def ask_search(query: CallbackQuery, message: Message, callback_data: MemS
     await message.answer(_("members.ask_search"))
 
 
-async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+async def got_search(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     search = await SearchData.load(state)
     text, _digits = svc.search_terms(message.text)
     if text is None:
@@ -191,7 +191,7 @@ async def got_search(message: Message, state: FSMContext, store: Store, actor: A
     await state.set_state(None)
     search.mem_query = text
     await search.save(state)
-    await send_list(message, store, actor, _, search.mem_query_org, query=text)
+    await send_list(message, ctx.store, ctx.actor, _, search.mem_query_org, query=text)
 
 
 async def search_wrong_kind(message: Message, _: Translator) -> None:

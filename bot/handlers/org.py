@@ -120,17 +120,16 @@ async def resume_become_admin(message: Message, after: dict[str, Any], _: Transl
 
 # -- the router --------------------------------------------------------------------------------
 
-async def org_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    await open_org(message, store, actor, _)
+async def org_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await open_org(message, ctx.store, ctx.actor, _)
 
 
-async def from_menu(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    await open_org(message, store, actor, _)
+async def from_menu(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    await open_org(message, ctx.store, ctx.actor, _)
 
 
-async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, store: Store, actor: Actor,
-                 _: Translator) -> None:
-    await send_card(message, store, actor, _, callback_data.org_id)
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    await send_card(message, ctx.store, ctx.actor, _, callback_data.org_id)
 
 
 async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
@@ -140,9 +139,8 @@ async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, sta
     await message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
 
 
-async def settings(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
-                   _: Translator) -> None:
-    org = await orgs.org_for_admin(store, actor, callback_data.org)
+async def settings(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx, _: Translator) -> None:
+    org = await orgs.org_for_admin(ctx.store, ctx.actor, callback_data.org)
     text, kb = settings_view(_, org)
     await message.edit_text(text, reply_markup=kb)
 
@@ -192,9 +190,8 @@ async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgC
     await _renamed(message, state, ctx, _, callback_data.org, pending)
 
 
-async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD, store: Store, actor: Actor,
-                   _: Translator) -> None:
-    preview = await orgs.dissolve_preview(store, actor, callback_data.org)
+async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx, _: Translator) -> None:
+    preview = await orgs.dissolve_preview(ctx.store, ctx.actor, callback_data.org)
     await message.edit_text(
         _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
         reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),

@@ -91,9 +91,8 @@ async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator
     await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
 
 
-async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
-                 _: Translator) -> None:
-    target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
+async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx, _: Translator) -> None:
+    target = await orgs.admin_to_remove(ctx.store, ctx.actor, callback_data.org, callback_data.user)
     await message.edit_text(
         _("admins.remove_confirm", name=target.name),
         reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
@@ -114,9 +113,8 @@ async def remove_yes(query: CallbackQuery, message: Message, callback_data: Admi
     await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
 
 
-async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
-                   _: Translator) -> None:
-    candidates = await orgs.handover_candidates(store, actor, callback_data.org)
+async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx, _: Translator) -> None:
+    candidates = await orgs.handover_candidates(ctx.store, ctx.actor, callback_data.org)
     kb = InlineKeyboardBuilder()
     for a in candidates:
         kb.button(text=a.name,
@@ -126,10 +124,10 @@ async def handover(query: CallbackQuery, message: Message, callback_data: AdminC
     await message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
 
 
-async def handover_pick(query: CallbackQuery, message: Message, callback_data: AdminCD, store: Store, actor: Actor,
+async def handover_pick(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
                         _: Translator) -> None:
-    target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
-    org = await orgs.org_for_admin(store, actor, callback_data.org)
+    target = await orgs.handover_target(ctx.store, ctx.actor, callback_data.org, callback_data.user)
+    org = await orgs.org_for_admin(ctx.store, ctx.actor, callback_data.org)
     await message.edit_text(
         _("admins.handover_confirm", name=target.name, org=org.name),
         reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
@@ -149,8 +147,6 @@ async def handover_yes(query: CallbackQuery, message: Message, callback_data: Ad
 
 def register(router: Router) -> None:
     """ORG-4, ORG-5: the main admin adds, removes and hands over; admins only look (FAQ 4)."""
-
-
     router.callback_query.register(admins, OrgCD.filter(F.act == OrgAction.admins))
     router.callback_query.register(add, AdminCD.filter(F.act == AdminAction.add))
 

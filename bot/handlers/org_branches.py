@@ -6,7 +6,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
 from bot.middlewares import Ctx
@@ -78,9 +77,8 @@ async def branches(query: CallbackQuery, message: Message, callback_data: OrgCD,
     await show_branches(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
 
 
-async def view(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, actor: Actor,
-               _: Translator) -> None:
-    b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
+async def view(query: CallbackQuery, message: Message, callback_data: BranchCD, ctx: Ctx, _: Translator) -> None:
+    b = await orgs.get_branch(ctx.store, ctx.actor, callback_data.org, callback_data.br)
     text, kb = branch_view(_, callback_data.org, b)
     await message.edit_text(text, reply_markup=kb)
 
@@ -100,13 +98,12 @@ async def add(query: CallbackQuery, message: Message, callback_data: BranchCD, s
                            where=where, limit=orgs.BRANCH_NAME_MAX))
 
 
-async def got_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                   _: Translator) -> None:
+async def got_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     flow = await BranchNameData.load(state)
-    b = await orgs.add_branch(store, clock, actor, flow.org, flow.kind, message.text or "", flow.parent)
+    b = await orgs.add_branch(ctx.store, ctx.clock, ctx.actor, flow.org, flow.kind, message.text or "", flow.parent)
     await state.clear()
     await message.answer(_("branches.added", name=b.name, kind=_(f"branches.kind_{b.kind}")))
-    await show_branches(message, store, actor, _, flow.org, edit=False)
+    await show_branches(message, ctx.store, ctx.actor, _, flow.org, edit=False)
 
 
 async def rename(query: CallbackQuery, message: Message, callback_data: BranchCD, state: FSMContext, ctx: Ctx,
@@ -116,18 +113,16 @@ async def rename(query: CallbackQuery, message: Message, callback_data: BranchCD
     await message.answer(_("branches.ask_rename", name=b.name, limit=orgs.BRANCH_NAME_MAX))
 
 
-async def got_rename(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
+async def got_rename(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     flow = await BranchRenameData.load(state)
-    b = await orgs.rename_branch(store, clock, actor, flow.org, flow.branch, message.text or "")
+    b = await orgs.rename_branch(ctx.store, ctx.clock, ctx.actor, flow.org, flow.branch, message.text or "")
     await state.clear()
     await message.answer(_("branches.renamed", name=b.name))
-    await show_branches(message, store, actor, _, flow.org, edit=False)
+    await show_branches(message, ctx.store, ctx.actor, _, flow.org, edit=False)
 
 
-async def delete(query: CallbackQuery, message: Message, callback_data: BranchCD, store: Store, actor: Actor,
-                 _: Translator) -> None:
-    b = await orgs.get_branch(store, actor, callback_data.org, callback_data.br)
+async def delete(query: CallbackQuery, message: Message, callback_data: BranchCD, ctx: Ctx, _: Translator) -> None:
+    b = await orgs.get_branch(ctx.store, ctx.actor, callback_data.org, callback_data.br)
     children = _("branches.delete_children", count=b.children) if b.children else ""
     await message.edit_text(
         _("branches.delete_confirm", name=b.name, members=b.members, children=children),
@@ -145,8 +140,6 @@ async def delete_yes(query: CallbackQuery, message: Message, callback_data: Bran
 
 def register(router: Router) -> None:
     """ORG-3: 党总支 / 党支部, one level of nesting; names unique within the organisation."""
-
-
     router.callback_query.register(branches, OrgCD.filter(F.act == OrgAction.branches))
     router.callback_query.register(view, BranchCD.filter(F.act == BranchAction.view))
 

@@ -13,7 +13,6 @@ from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.services import learner
 from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.menu import MenuCD, MenuItem, memberships_text, send_main_menu, sync_menu
 from bot.ui.workflows import open_payload
 
@@ -26,8 +25,8 @@ async def start(message: Message, command: CommandObject, ctx: Ctx, _: Translato
     await send_main_menu(message, ctx.actor, _)
 
 
-async def my_orgs(query: CallbackQuery, message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    await message.answer(memberships_text(_, await learner.memberships(store, actor)))
+async def my_orgs(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    await message.answer(memberships_text(_, await learner.memberships(ctx.store, ctx.actor)))
 
 
 async def verify(query: CallbackQuery, message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:

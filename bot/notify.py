@@ -4,20 +4,22 @@ neither, nor bot/ui: a push that carries buttons gets its keyboard builder from 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.i18n import I18n, Translator
-from bot.models import Org, User
 from bot.outbox import Outbox, text_push
 from bot.services import certification as cert
 from bot.services import invites, orgs, users
-from bot.services.certification import Application, CreatedCertInvite
-from bot.services.invites import Decision, JoinResult
-from bot.services.renames import RenameRequest
-from bot.services.roles import Actor
-from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.models import Org, User
+    from bot.services.certification import Application, CreatedCertInvite
+    from bot.services.invites import Decision, JoinResult
+    from bot.services.renames import RenameRequest
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 Render = Callable[[Translator], tuple[str, InlineKeyboardMarkup | None]]
 Keyboard = Callable[[Translator, int], InlineKeyboardMarkup]  # (translator, id) -> the push's buttons

@@ -7,24 +7,16 @@ for the link this person really opened (callback data is never trusted on its ow
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.clock import Clock
-from bot.config import Settings
 from bot.errors import DomainError
 from bot.i18n import I18n, Raw, Translator
-from bot.middlewares import Ctx
-from bot.outbox import Outbox
 from bot.services import certification as cert
 from bot.services import renames
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.certify import (
     AddressedData,
     ApplyingData,
@@ -42,6 +34,17 @@ from bot.ui.certify import (
 )
 from bot.ui.common import NOT_COMMAND, TEXT
 from bot.ui.org import org_label
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.middlewares import Ctx
+    from bot.outbox import Outbox
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 # Refusals after which the rejection is over (someone else decided, or it is gone): leave the state.
 DECIDED = ("cert.already_", "cert.rename_already_", "cert.application_gone", "cert.rename_gone")

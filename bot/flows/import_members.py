@@ -6,29 +6,33 @@ The rows offered for that second step are kept in the FSM data (the file itself 
 from __future__ import annotations
 
 from io import BytesIO
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
 from bot.flows import import_questions
 from bot.flows.verification import RNV
-from bot.i18n import Translator
-from bot.middlewares import Ctx
-from bot.models import Org
 from bot.render import excel
-from bot.render.excel import RawRow, RowProblem
 from bot.services import member_import
 from bot.services import members as svc
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.imports import ImportAction, ImportCD, ImportMembers, MemberImportData
 from bot.ui.members import all_xlsx_labels, xlsx_labels
 from bot.ui.org import OrgPickCD, Purpose, choose_org
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.render.excel import RawRow, RowProblem
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
 

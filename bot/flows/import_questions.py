@@ -11,30 +11,34 @@ from __future__ import annotations
 
 import asyncio
 from io import BytesIO
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.flows.verification import RNV, RNV_OPERATOR_OK
 from bot.i18n import I18n, Raw, Translator
-from bot.middlewares import Ctx
-from bot.models import Org
 from bot.render import question_sheet
-from bot.render.excel import RowProblem
-from bot.render.question_sheet import QuestionRaw
 from bot.services import orgs as orgs_svc
 from bot.services import questions
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.imports import GLOBAL, ImportQuestions, QBankCD, QuestionImportData
 from bot.ui.org import OrgPickCD, Purpose, org_label
 from bot.ui.question_bank import browse_button
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.clock import Clock
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.render.excel import RowProblem
+    from bot.render.question_sheet import QuestionRaw
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
 QUESTIONS_ARGS = frozenset({"questions", "question", "q", "题库", "题目", "试题"})

@@ -7,29 +7,32 @@ for the link this person really opened (callback data is never trusted on its ow
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.clock import Clock
-from bot.config import Settings
 from bot.errors import DomainError
-from bot.i18n import I18n, Translator
-from bot.middlewares import Ctx
-from bot.models import Org
-from bot.outbox import Outbox
 from bot.services import invites
 from bot.services.invites import JoinOffer, JoinResult
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.invite import Join, JoinBranchCD, JoinData, JoinDecisionCD, join_decision_kb
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.i18n import I18n, Translator
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.outbox import Outbox
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 

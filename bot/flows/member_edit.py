@@ -3,17 +3,13 @@ branch) and editing one (name, phone, branch, remove). The organisation and memb
 in the FSM data are checked again by the services at every step (SEC-4)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import members as svc
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.members import (
     NONE,
@@ -30,6 +26,15 @@ from bot.ui.members import (
     branch_text,
     mark,
 )
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 
 def copy_kb(_: Translator) -> InlineKeyboardMarkup:

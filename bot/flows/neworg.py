@@ -5,23 +5,26 @@ A name over 20 characters gets a warning with "use it anyway" / "enter again" (F
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
 from bot.flows.verification import begin as verify
-from bot.i18n import Translator
 from bot.middlewares import Ctx, load_actor
 from bot.services import orgs
-from bot.services.roles import Actor
 from bot.ui.common import NOT_COMMAND, TEXT
 from bot.ui.menu import sync_menu
 from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD, NewOrgDraft, NewOrgReady
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.i18n import Translator
+    from bot.services.roles import Actor
 
 
 def kind_kb(_: Translator) -> InlineKeyboardMarkup:

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.filters import Registered
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import orgs, quiz, wrongbook
 from bot.services.quiz import Result, Shown
 from bot.services.roles import Actor
@@ -44,6 +39,14 @@ from bot.ui.quiz import (
     wrongbook_kb,
     wrongbook_text,
 )
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
 
 log = logging.getLogger(__name__)
 

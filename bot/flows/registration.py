@@ -5,11 +5,10 @@ is finished where it stopped. A deep-link payload that arrived first is kept and
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
     Contact,
@@ -22,13 +21,17 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import registration, users
 from bot.services.roles import Actor
 from bot.ui.menu import memberships_text, send_main_menu, sync_menu
 from bot.ui.registration import Reg, RegAction, RegCD
 from bot.ui.workflows import open_payload
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
 
 
 def agreement_kb(_: Translator) -> InlineKeyboardMarkup:

@@ -11,22 +11,26 @@ composition root sets it on the admin routers, and a handler opts in with the fl
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, F, Router
 from aiogram.dispatcher.flags import get_flag
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.errors import DomainError
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import orgs, verification
-from bot.services.roles import Actor
 from bot.ui.registration import Verify, VerifyData
 from bot.ui.workflows import resume_after_verify
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from aiogram.fsm.context import FSMContext
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
 
 log = logging.getLogger(__name__)
 

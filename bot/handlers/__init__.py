@@ -12,10 +12,9 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Router
-from aiogram.types import Message
 
 from bot.filters import Registered, Shown
 from bot.flows import certify as certify_flow
@@ -36,6 +35,9 @@ from bot.handlers import (
 )
 from bot.services import certification, invites
 from bot.ui.workflows import Workflows
+
+if TYPE_CHECKING:
+    from aiogram.types import Message
 
 
 def build_routers() -> list[Router]:

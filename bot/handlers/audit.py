@@ -1,21 +1,24 @@
 """SEC-3: /audit — the organisation's operation log for its main admin, 10 a page, newest first."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.flows.verification import RNV
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import orgs
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.org import AuditCD, OrgPickCD, Purpose, choose_org, org_label
+
+if TYPE_CHECKING:
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.clock import Clock
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 SHORT = 40  # characters of a before/after value in the list
 

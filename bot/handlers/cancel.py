@@ -1,12 +1,16 @@
 """/cancel, registered before every other router so that it works in any state."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 
-from bot.i18n import Translator
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.i18n import Translator
 
 
 async def cancel(message: Message, state: FSMContext, _: Translator) -> None:

@@ -2,17 +2,22 @@
 can be revoked (the role is re-checked on every press, SEC-4)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import cert_links
 from bot.ui.certify import CertAction, CertCD, CertLinkAction, CertLinkCD
 from bot.ui.screens import show_screen
+
+if TYPE_CHECKING:
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.clock import Clock
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
 
 
 def links_text(_: Translator, clock: Clock, found: cert_links.CertLinks) -> str:

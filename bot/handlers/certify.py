@@ -8,23 +8,18 @@ Every press re-checks the role in the service (SEC-4); pushes to the other side 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
 from bot.errors import NotAllowed
 from bot.i18n import Raw, Translator
-from bot.middlewares import Ctx
 from bot.notify import app_text, rename_text
 from bot.services import certification as cert
 from bot.services import renames
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.certify import (
     CertAction,
     CertCD,
@@ -35,7 +30,15 @@ from bot.ui.certify import (
     send_invite,
 )
 from bot.ui.org import OrgPickCD, Purpose, choose_org, org_label
-from bot.ui.workflows import Workflows
+
+if TYPE_CHECKING:
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
+    from bot.store import Store
+    from bot.ui.workflows import Workflows
 
 LOWER_BUTTONS = 20
 INBOX_SHOWN = 10

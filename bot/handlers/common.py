@@ -1,18 +1,23 @@
 """/start, /help, /lang and the fallbacks that catch what no other router took."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.errors import DomainError
-from bot.i18n import I18n, Translator
-from bot.middlewares import Ctx
-from bot.services.roles import Actor
 from bot.services.users import choose_language
 from bot.ui.menu import HelpCD, LangCD, help_text, lang_kb, sync_menu
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.i18n import I18n, Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
 
 
 async def help_cmd(message: Message, actor: Actor, _: Translator) -> None:

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Router
-from aiogram.types import ErrorEvent
 
 from bot.errors import DomainError
-from bot.i18n import I18n
 from bot.middlewares import error_text
+
+if TYPE_CHECKING:
+    from aiogram.types import ErrorEvent
+
+    from bot.i18n import I18n
 
 log = logging.getLogger("bot.errors")
 

@@ -6,26 +6,31 @@ that the actor administers the organisation at that moment (SEC-4).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.flows.verification import RNV
 from bot.i18n import Raw, Translator
-from bot.middlewares import Ctx
-from bot.models import Org
 from bot.render.qr import invite_qr_png
 from bot.services import invites
-from bot.services.invites import Branch, CreatedInvite, InviteList
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.invite import NOT_CHOSEN, InviteCD, InviteListCD, InviteRevokeCD
 from bot.ui.org import OrgPickCD, Purpose, choose_org
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.clock import Clock
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.services.invites import Branch, CreatedInvite, InviteList
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 
 # -- texts and keyboards -------------------------------------------------------------------------

@@ -5,26 +5,29 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.i18n import Raw, Translator
-from bot.middlewares import Ctx
-from bot.models import Question
 from bot.render.charts import Series, bar_chart_png
 from bot.render.phone import mask_phone, phone_tail
 from bot.render.watermark import watermark_png
 from bot.services import learner as svc
 from bot.services.members import display_phone
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.learner import AttemptCD, RankCD, RecordsCD
 from bot.ui.menu import MenuCD, MenuItem
 from bot.ui.screens import show_screen
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.middlewares import Ctx
+    from bot.models import Question
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 TEXT_LIMIT = 3900  # Telegram allows 4096; room for the HTML the templates add
 

@@ -5,20 +5,16 @@ that checks the actor's role at that moment (SEC-4).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.flows.verification import RNV
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.render import excel
 from bot.services import members as svc
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.members import (
     ALL,
@@ -37,6 +33,15 @@ from bot.ui.members import (
 )
 from bot.ui.org import OrgPickCD, Purpose, choose_org, org_label
 from bot.ui.screens import show_screen
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.clock import Clock
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 
 def page_text(_: Translator, p: svc.MemberPage) -> str:

@@ -8,25 +8,19 @@ protect_content setting (SEC-1), which its edits keep.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.config import Settings
 from bot.errors import DomainError
 from bot.flows.verification import RNV
 from bot.handlers import org_admins, org_branches
-from bot.i18n import I18n, Translator
 from bot.middlewares import Ctx, load_actor
 from bot.models import Org
 from bot.services import orgs, users
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.certify import rename_kb
 from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
 from bot.ui.menu import sync_menu
@@ -43,7 +37,16 @@ from bot.ui.org import (
     org_label,
 )
 from bot.ui.question_bank import browse_button
-from bot.ui.workflows import Workflows
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.config import Settings
+    from bot.i18n import I18n, Translator
+    from bot.services.roles import Actor
+    from bot.store import Store
+    from bot.ui.workflows import Workflows
 
 log = logging.getLogger(__name__)
 

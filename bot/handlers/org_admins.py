@@ -2,24 +2,28 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.config import Settings
-from bot.i18n import I18n, Translator
 from bot.middlewares import Ctx, load_actor
-from bot.models import Org, User
 from bot.services import orgs, users
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import TEXT, confirm_kb
 from bot.ui.menu import sync_menu
 from bot.ui.org import AdminAction, AdminCD, AdminPhoneData, OrgAction, OrgCD, OrgInput, back_button, org_label
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.config import Settings
+    from bot.i18n import I18n, Translator
+    from bot.models import Org, User
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -1,18 +1,13 @@
 """ORG-3: the organisation card's branch screens (党总支 / 党支部), registered on the /org router."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
-from bot.i18n import Translator
-from bot.middlewares import Ctx
-from bot.models import Org
 from bot.services import orgs
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import TEXT, confirm_kb
 from bot.ui.org import (
     BranchAction,
@@ -25,6 +20,16 @@ from bot.ui.org import (
     back_button,
     org_label,
 )
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 
 def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tuple[str, InlineKeyboardMarkup]:

@@ -1,20 +1,23 @@
 """The registered user's main menu (profile view) and their organisations."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
 
 from bot.flows import verification
-from bot.i18n import Translator
-from bot.middlewares import Ctx
 from bot.services import learner
-from bot.services.roles import Actor
 from bot.ui.menu import MenuCD, MenuItem, memberships_text, send_main_menu, sync_menu
 from bot.ui.workflows import open_payload
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, Message
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
 
 
 async def start(message: Message, command: CommandObject, ctx: Ctx, _: Translator, **data: Any) -> None:

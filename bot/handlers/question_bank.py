@@ -2,21 +2,26 @@
 card (📚 题库) and from an import's summary; every press re-checks that the presser keeps that bank."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import Translator
-from bot.middlewares import Ctx
-from bot.models import Question
 from bot.services import question_bank
-from bot.services.question_bank import BankPage, BankQuestion
 from bot.services.quiz import LETTERS
 from bot.ui.imports import GLOBAL
 from bot.ui.question_bank import BankAction, BankCD
 from bot.ui.quiz import answer_label
 from bot.ui.screens import show_screen
+
+if TYPE_CHECKING:
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.models import Question
+    from bot.services.question_bank import BankPage, BankQuestion
 
 SHORT = 36  # characters of a stem in the list
 

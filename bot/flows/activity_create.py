@@ -12,7 +12,6 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.i18n import Raw, Translator
 from bot.render.qr import invite_qr_png
 from bot.repositories.activities import ActivityRow
@@ -33,7 +32,8 @@ from bot.ui.activities import (
     preview_kb,
     target_kb,
 )
-from bot.ui.tasks import NOT_COMMAND, TARGET_KINDS
+from bot.ui.common import NOT_COMMAND
+from bot.ui.tasks import TARGET_KINDS
 
 KEY = "activity_draft"
 
@@ -191,8 +191,6 @@ async def wrong_step(message: Message, _: Translator) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())  # moves under the registered parent router at merge
-    router.callback_query.filter(Registered())
     router.callback_query.register(new_activity, ActivityCD.filter(F.action == ActAction.new))
     router.callback_query.register(chose_kind, ActCreateCD.filter(F.action == CreateAction.kind))
     router.message.register(got_title, ActivityCreate.title, F.text, NOT_COMMAND)

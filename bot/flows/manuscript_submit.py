@@ -13,13 +13,13 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.i18n import Translator
 from bot.outbox import Outbox
 from bot.repositories.manuscripts import Attachment
 from bot.services import manuscripts as svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
     ManuscriptSubmit,
     MsAction,
@@ -32,7 +32,6 @@ from bot.ui.manuscripts import (
     preview_kb,
     submitted_pushes,
 )
-from bot.ui.tasks import NOT_COMMAND
 
 KEY = "manuscript_draft"
 
@@ -173,8 +172,6 @@ async def text_expected(message: Message, _: Translator) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())  # moves under the registered parent router at merge
-    router.callback_query.filter(Registered())
     router.message.register(manuscript_cmd, Command("manuscript"))
     router.callback_query.register(new, MsCD.filter(F.action == MsAction.new))
     router.callback_query.register(chose_org, MsCD.filter(F.action == MsAction.org))

@@ -14,8 +14,6 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import Translator
 from bot.outbox import Outbox
 from bot.repositories.tasks import Target
@@ -23,8 +21,9 @@ from bot.services import manuscripts as ms_rules
 from bot.services import tasks as svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.org import OrgPickCD, choose_org
 from bot.ui.tasks import (
-    NOT_COMMAND,
     TARGET_KINDS,
     ComposeAction,
     ComposeCD,
@@ -223,8 +222,6 @@ async def wrong_step(message: Message, _: Translator) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())  # moves under the registered parent router at merge
-    router.callback_query.filter(Registered())
     router.message.register(task_cmd, Command("task"))
     router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == "task"))
     router.message.register(got_body, TaskCompose.body, NOT_COMMAND, F.text | F.photo | F.document)

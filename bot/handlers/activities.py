@@ -12,9 +12,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.flows.activity_create import send_qr
-from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import Translator
 from bot.render.excel import simple_table_xlsx
 from bot.services import activities as svc
@@ -39,7 +37,8 @@ from bot.ui.activities import (
     mark_kb,
     when_text,
 )
-from bot.ui.tasks import NOT_COMMAND
+from bot.ui.common import NOT_COMMAND
+from bot.ui.org import OrgPickCD, choose_org
 
 
 async def _list(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor, _: Translator,
@@ -203,8 +202,6 @@ async def correspondent(query: CallbackQuery, callback_data: MemberWorkCD, store
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())  # moves under the registered parent router at merge
-    router.callback_query.filter(Registered())
     router.message.register(activity_cmd, Command("activity"))
     router.message.register(checkin_cmd, Command("checkin"))
     router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == "activity"))

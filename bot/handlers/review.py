@@ -11,13 +11,13 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.i18n import Translator
 from bot.outbox import Outbox
 from bot.services import manuscripts as svc
 from bot.services.manuscripts import Decision
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
     ReviewAction,
     ReviewCD,
@@ -28,7 +28,6 @@ from bot.ui.manuscripts import (
     manuscript_text,
     review_kb,
 )
-from bot.ui.tasks import NOT_COMMAND
 
 
 async def review_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
@@ -105,8 +104,6 @@ async def reject_got(message: Message, state: FSMContext, store: Store, actor: A
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())  # moves under the registered parent router at merge
-    router.callback_query.filter(Registered())
     router.message.register(review_cmd, Command("review"))
     router.callback_query.register(show_list, ReviewCD.filter(F.action == ReviewAction.list))
     router.callback_query.register(open_ms, ReviewCD.filter(F.action == ReviewAction.open))

@@ -13,7 +13,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
-from bot.filters import Registered
 from bot.i18n import I18n, Translator
 from bot.outbox import Outbox
 from bot.services import tasks as svc
@@ -114,8 +113,6 @@ def due_reminder_handler(store: Store, clock: Clock, i18n: I18n, outbox: Outbox
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())  # moves under the registered parent router at merge
-    router.callback_query.filter(Registered())
     router.message.register(tasks_cmd, Command("tasks"))
     router.callback_query.register(show_mine, TaskCD.filter(F.action == TaskAction.mine))
     router.callback_query.register(show_admin, TaskCD.filter(F.action == TaskAction.admin))

@@ -20,7 +20,6 @@ from typing import Any
 from aiogram.exceptions import TelegramAPIError
 
 from bot.errors import DomainError
-from bot.handlers.menu import sync_menu
 from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
@@ -29,6 +28,7 @@ from bot.services import activities, member_import, orgs, registration, tasks, v
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
 from bot.store import Conflict, Store
+from bot.ui.menu import sync_menu
 from bot.ui.tasks import notice_pushes
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from aiogram import F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup
@@ -18,8 +17,6 @@ from bot.outbox import file_push, text_push
 from bot.repositories.orgs import BranchRow
 from bot.repositories.tasks import MyTask, Recipient, TaskRow, task_push_key
 from bot.services.tasks import Reminder, SentTask, TaskView, deadline_of
-
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes on to its own handler
 
 
 class TaskAction(StrEnum):

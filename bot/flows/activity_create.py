@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
@@ -13,11 +12,11 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Raw, Translator
+from bot.middlewares import Ctx
 from bot.render.qr import invite_qr_png
 from bot.repositories.activities import ActivityRow
 from bot.services import activities as svc
 from bot.services import tasks as task_rules
-from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.activities import (
     ActAction,
@@ -73,11 +72,11 @@ async def send_qr(message: Message, bot: Bot, clock: Clock, _: Translator, a: Ac
                                protect_content=False)
 
 
-async def new_activity(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    if not actor.admin_org_ids or not isinstance(query.message, Message):
+async def new_activity(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    if not ctx.actor.admin_org_ids or not isinstance(query.message, Message):
         raise DomainError("not_admin")
-    org_id = (await state.get_data()).get("activity_org") or min(actor.admin_org_ids)
-    actor.require_admin_of(int(org_id))
+    org_id = (await state.get_data()).get("activity_org") or min(ctx.actor.admin_org_ids)
+    ctx.actor.require_admin_of(int(org_id))
     await state.set_state(ActivityCreate.kind)
     await ActivityDraft(org_id=int(org_id)).save(state)
     await query.message.answer(_("activity.ask_kind"), reply_markup=kind_kb(_))
@@ -127,24 +126,22 @@ async def _preview(message: Message, state: FSMContext, clock: Clock, _: Transla
                          reply_markup=preview_kb(_))
 
 
-async def chose_target(query: CallbackQuery, callback_data: ActCreateCD, state: FSMContext, store: Store,
-                       **deps: Any) -> None:
-    _: Translator = deps["_"]
-    actor: Actor = deps["actor"]
+async def chose_target(query: CallbackQuery, callback_data: ActCreateCD, state: FSMContext,
+                       ctx: Ctx, _: Translator) -> None:
     draft = await ActivityDraft.load(state)
     if not 0 <= callback_data.value < len(TARGET_KINDS) or not isinstance(query.message, Message):
         raise DomainError("stale_button")
     draft.target, draft.branch_ids = TARGET_KINDS[callback_data.value], []
     await draft.save(state)
-    actor.require_admin_of(draft.org_id)
+    ctx.actor.require_admin_of(draft.org_id)
     if draft.target == "branches":
-        branches = await store.org_branches(draft.org_id)
+        branches = await ctx.store.org_branches(draft.org_id)
         if not branches:
             raise DomainError("task.no_branches")
         await state.set_state(ActivityCreate.branches)
         await query.message.answer(_("task.ask_branches"), reply_markup=branches_kb(_, branches, set()))
         return
-    await _preview(query.message, state, deps["clock"], _, draft)
+    await _preview(query.message, state, ctx.clock, _, draft)
 
 
 async def toggle_branch(query: CallbackQuery, callback_data: ActCreateCD, state: FSMContext, store: Store,
@@ -158,25 +155,24 @@ async def toggle_branch(query: CallbackQuery, callback_data: ActCreateCD, state:
                                                                        chosen))
 
 
-async def branches_done(query: CallbackQuery, state: FSMContext, store: Store, **deps: Any) -> None:
+async def branches_done(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await ActivityDraft.load(state)
-    await task_rules.make_target(store, deps["actor"], draft.org_id, "branches", draft.branch_ids)
+    await task_rules.make_target(ctx.store, ctx.actor, draft.org_id, "branches", draft.branch_ids)
     if isinstance(query.message, Message):
-        await _preview(query.message, state, deps["clock"], deps["_"], draft)
+        await _preview(query.message, state, ctx.clock, _, draft)
 
 
-async def create(query: CallbackQuery, state: FSMContext, store: Store, clock: Clock, **deps: Any) -> None:
-    _: Translator = deps["_"]
+async def create(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await ActivityDraft.load(state)
-    target = await task_rules.make_target(store, deps["actor"], draft.org_id, draft.target, draft.branch_ids)
-    activity = await svc.create(store, clock, deps["actor"], target, draft.kind, draft.title,
+    target = await task_rules.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
+    activity = await svc.create(ctx.store, ctx.clock, ctx.actor, target, draft.kind, draft.title,
                                 datetime.fromisoformat(draft.starts_at), datetime.fromisoformat(draft.ends_at),
                                 draft.points)
     await state.clear()
     if isinstance(query.message, Message) and query.bot is not None:
         await query.message.edit_text(_("activity.created", id=activity.id))
-        await query.message.answer(card_text(_, clock, activity), reply_markup=card_kb(_, activity))
-        await send_qr(query.message, query.bot, clock, _, activity)
+        await query.message.answer(card_text(_, ctx.clock, activity), reply_markup=card_kb(_, activity))
+        await send_qr(query.message, query.bot, ctx.clock, _, activity)
 
 
 async def cancel(query: CallbackQuery, state: FSMContext, _: Translator) -> None:

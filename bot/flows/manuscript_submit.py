@@ -11,14 +11,11 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
-from bot.outbox import Outbox
+from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
 from bot.services import manuscripts as svc
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
     ManuscriptSubmit,
@@ -60,9 +57,9 @@ class ManuscriptDraft:
         return [Attachment(f["kind"], f["file_id"], f.get("file_name"), f.get("file_size")) for f in self.files]
 
 
-async def manuscript_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    await svc.submit_orgs(store, actor)  # correspondents only
-    rows = await svc.mine(store, actor)
+async def manuscript_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await svc.submit_orgs(ctx.store, ctx.actor)  # correspondents only
+    rows = await svc.mine(ctx.store, ctx.actor)
     await message.answer(mine_text(_, rows), reply_markup=mine_kb(_, rows))
 
 
@@ -72,8 +69,8 @@ async def _begin(message: Message, state: FSMContext, _: Translator, org_id: int
     await message.answer(_("manuscript.ask_title", limit=svc.MAX_TITLE))
 
 
-async def new(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    orgs = await svc.submit_orgs(store, actor)
+async def new(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    orgs = await svc.submit_orgs(ctx.store, ctx.actor)
     if not isinstance(query.message, Message):
         return
     if len(orgs) == 1:
@@ -82,9 +79,8 @@ async def new(query: CallbackQuery, state: FSMContext, store: Store, actor: Acto
         await query.message.answer(_("manuscript.ask_org"), reply_markup=orgs_kb(orgs))
 
 
-async def chose_org(query: CallbackQuery, callback_data: MsCD, state: FSMContext, store: Store, actor: Actor,
-                    _: Translator) -> None:
-    if callback_data.value not in {o.org_id for o in await svc.submit_orgs(store, actor)}:
+async def chose_org(query: CallbackQuery, callback_data: MsCD, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    if callback_data.value not in {o.org_id for o in await svc.submit_orgs(ctx.store, ctx.actor)}:
         raise DomainError("stale_button")
     if isinstance(query.message, Message):
         await _begin(query.message, state, _, callback_data.value)
@@ -139,15 +135,12 @@ async def got_column(message: Message, state: FSMContext, _: Translator) -> None
                            body=draft.body), reply_markup=preview_kb(_))
 
 
-async def submit(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, **deps: Any) -> None:
-    _: Translator = deps["_"]
-    clock: Clock = deps["clock"]
-    outbox: Outbox = deps["outbox"]
+async def submit(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await ManuscriptDraft.load(state)
-    done = await svc.submit(store, clock, actor, draft.org_id, draft.title, draft.body, draft.column,
+    done = await svc.submit(ctx.store, ctx.clock, ctx.actor, draft.org_id, draft.title, draft.body, draft.column,
                             draft.attachments())
     await state.clear()
-    await outbox.enqueue(*submitted_pushes(_.i18n, done))
+    await ctx.outbox.enqueue(*submitted_pushes(_.i18n, done))
     if isinstance(query.message, Message):
         await query.message.edit_text(_("manuscript.submitted", id=done.manuscript.row.id,
                                         org=done.manuscript.row.org_name))
@@ -159,11 +152,10 @@ async def cancel(query: CallbackQuery, state: FSMContext, _: Translator) -> None
         await query.message.edit_text(_("manuscript.cancelled"))
 
 
-async def show_mine(query: CallbackQuery, callback_data: MsCD, store: Store, clock: Clock, actor: Actor,
-                    _: Translator) -> None:
-    ms = await svc.for_author(store, actor, callback_data.value)
+async def show_mine(query: CallbackQuery, callback_data: MsCD, ctx: Ctx, _: Translator) -> None:
+    ms = await svc.for_author(ctx.store, ctx.actor, callback_data.value)
     if isinstance(query.message, Message):
-        await query.message.answer(manuscript_text(_, clock, ms, with_body=False))
+        await query.message.answer(manuscript_text(_, ctx.clock, ms, with_body=False))
 
 
 async def text_expected(message: Message, _: Translator) -> None:

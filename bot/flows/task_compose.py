@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -15,7 +14,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
-from bot.outbox import Outbox
+from bot.middlewares import Ctx
 from bot.repositories.tasks import Target
 from bot.services import manuscripts as ms_rules
 from bot.services import tasks as svc
@@ -80,10 +79,10 @@ async def _begin(message: Message, state: FSMContext, actor: Actor, _: Translato
     await message.answer(_("task.ask_body", limit=svc.MAX_BODY))
 
 
-async def task_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    org_id = await choose_org(message, actor, store, _, purpose="task")
+async def task_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose="task")
     if org_id is not None:
-        await _begin(message, state, actor, _, org_id)
+        await _begin(message, state, ctx.actor, _, org_id)
 
 
 async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, actor: Actor,
@@ -116,22 +115,22 @@ async def _ask_deadline(message: Message, state: FSMContext, _: Translator) -> N
     await message.answer(_("task.ask_deadline"), reply_markup=deadline_kb(_))
 
 
-async def chose_target(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext, store: Store,
-                       actor: Actor, _: Translator) -> None:
+async def chose_target(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext,
+                       ctx: Ctx, _: Translator) -> None:
     draft = await TaskDraft.load(state)
     if not isinstance(query.message, Message) or not 0 <= callback_data.value < len(TARGET_KINDS):
         raise DomainError("stale_button")
     draft.target, draft.branch_ids = TARGET_KINDS[callback_data.value], []
     await draft.save(state)
     if draft.target == "branches":
-        branches = await store.org_branches(draft.org_id)
-        actor.require_admin_of(draft.org_id)
+        branches = await ctx.store.org_branches(draft.org_id)
+        ctx.actor.require_admin_of(draft.org_id)
         if not branches:
             raise DomainError("task.no_branches")
         await state.set_state(TaskCompose.branches)
         await query.message.answer(_("task.ask_branches"), reply_markup=branches_kb(_, branches, set()))
         return
-    await svc.reach(store, actor, await svc.make_target(store, actor, draft.org_id, draft.target))
+    await svc.reach(ctx.store, ctx.actor, await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target))
     await _ask_deadline(query.message, state, _)
 
 
@@ -146,11 +145,10 @@ async def toggle_branch(query: CallbackQuery, callback_data: ComposeCD, state: F
                                                                        chosen))
 
 
-async def branches_done(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor,
-                        _: Translator) -> None:
+async def branches_done(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await TaskDraft.load(state)
-    target = await svc.make_target(store, actor, draft.org_id, "branches", draft.branch_ids)
-    await svc.reach(store, actor, target)
+    target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, "branches", draft.branch_ids)
+    await svc.reach(ctx.store, ctx.actor, target)
     if isinstance(query.message, Message):
         await _ask_deadline(query.message, state, _)
 
@@ -175,37 +173,34 @@ async def no_deadline(query: CallbackQuery, state: FSMContext, _: Translator) ->
         await _ask_confirm(query.message, state, _)
 
 
-async def chose_confirm(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext, store: Store,
-                        actor: Actor, **deps: Any) -> None:
-    _: Translator = deps["_"]
+async def chose_confirm(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext,
+                        ctx: Ctx, _: Translator) -> None:
     draft = await TaskDraft.load(state)
     draft.needs_confirm = bool(callback_data.value)
     await draft.save(state)
-    target = await svc.make_target(store, actor, draft.org_id, draft.target, draft.branch_ids)
-    found = await svc.reach(store, actor, target)
+    target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
+    found = await svc.reach(ctx.store, ctx.actor, target)
     await state.set_state(TaskCompose.preview)
     if isinstance(query.message, Message):
-        text = preview_text(_, deps["clock"], draft.body, _(f"task.target_{draft.target}"), draft.deadline_at(),
+        text = preview_text(_, ctx.clock, draft.body, _(f"task.target_{draft.target}"), draft.deadline_at(),
                             draft.needs_confirm, found.users, found.members, draft.file_name)
         await query.message.answer(text, reply_markup=preview_kb(_))
 
 
-async def send(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, **deps: Any) -> None:
-    _: Translator = deps["_"]
-    clock: Clock = deps["clock"]
-    outbox: Outbox = deps["outbox"]
+async def send(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await TaskDraft.load(state)
     data = None
     if draft.file_id and query.bot is not None:
         buffer = await query.bot.download(draft.file_id)
         data = buffer.read() if buffer else None
-    target = await svc.make_target(store, actor, draft.org_id, draft.target, draft.branch_ids)
-    sent = await svc.send_task(store, clock, actor, target, draft.body, file_kind=draft.file_kind if data else None,
+    target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
+    sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
+                               file_kind=draft.file_kind if data else None,
                                file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
                                needs_confirm=draft.needs_confirm,
-                               remind_before=timedelta(minutes=deps["settings"].task_remind_minutes))
+                               remind_before=timedelta(minutes=ctx.settings.task_remind_minutes))
     await state.clear()
-    await outbox.enqueue(*notice_pushes(_.i18n, clock, sent, data))
+    await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     if isinstance(query.message, Message):
         await query.message.edit_text(_("task.sent", id=sent.task.id, count=len(sent.recipients)))
 

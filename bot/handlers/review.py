@@ -2,8 +2,6 @@
 organisation, or accept as final. The author is told of every step with the whole timeline."""
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -12,11 +10,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.i18n import Translator
+from bot.middlewares import Ctx
 from bot.outbox import Outbox
 from bot.services import manuscripts as svc
 from bot.services.manuscripts import Decision
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
     ReviewAction,
@@ -30,25 +27,25 @@ from bot.ui.manuscripts import (
 )
 
 
-async def review_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:
-    rows = await svc.incoming(store, actor)
+async def review_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    rows = await svc.incoming(ctx.store, ctx.actor)
     await message.answer(incoming_text(_, rows), reply_markup=incoming_kb(rows))
 
 
-async def show_list(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
-    rows = await svc.incoming(store, actor)
+async def show_list(query: CallbackQuery, ctx: Ctx, _: Translator) -> None:
+    rows = await svc.incoming(ctx.store, ctx.actor)
     if isinstance(query.message, Message):
         await query.message.edit_text(incoming_text(_, rows), reply_markup=incoming_kb(rows))
 
 
-async def open_ms(query: CallbackQuery, callback_data: ReviewCD, store: Store, clock: Clock, actor: Actor,
-                  _: Translator) -> None:
-    ms = await svc.for_reviewer(store, actor, callback_data.ms_id)
+async def open_ms(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Translator) -> None:
+    ms = await svc.for_reviewer(ctx.store, ctx.actor, callback_data.ms_id)
     if not isinstance(query.message, Message):
         return
-    org = await store.get_org(ms.row.org_id)
+    org = await ctx.store.get_org(ms.row.org_id)
     protect = bool(org and org.protect_content)
-    await query.message.answer(manuscript_text(_, clock, ms), reply_markup=review_kb(_, ms), protect_content=protect)
+    await query.message.answer(manuscript_text(_, ctx.clock, ms), reply_markup=review_kb(_, ms),
+                               protect_content=protect)
     for f in ms.files:  # as the author sent them, by Telegram's file id
         if f.kind == "photo":
             await query.message.answer_photo(f.file_id, protect_content=protect)
@@ -64,21 +61,18 @@ async def _decided(query: CallbackQuery, decision: Decision, clock: Clock, outbo
                                         org=row.org_name))
 
 
-async def forward(query: CallbackQuery, callback_data: ReviewCD, store: Store, clock: Clock, actor: Actor,
-                  **deps: Any) -> None:
-    decision = await svc.forward(store, clock, actor, callback_data.ms_id)
-    await _decided(query, decision, clock, deps["outbox"], deps["_"])
+async def forward(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Translator) -> None:
+    decision = await svc.forward(ctx.store, ctx.clock, ctx.actor, callback_data.ms_id)
+    await _decided(query, decision, ctx.clock, ctx.outbox, _)
 
 
-async def accept(query: CallbackQuery, callback_data: ReviewCD, store: Store, clock: Clock, actor: Actor,
-                 **deps: Any) -> None:
-    decision = await svc.accept(store, clock, actor, callback_data.ms_id)
-    await _decided(query, decision, clock, deps["outbox"], deps["_"])
+async def accept(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Translator) -> None:
+    decision = await svc.accept(ctx.store, ctx.clock, ctx.actor, callback_data.ms_id)
+    await _decided(query, decision, ctx.clock, ctx.outbox, _)
 
 
-async def reject_ask(query: CallbackQuery, callback_data: ReviewCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-    ms = await svc.for_reviewer(store, actor, callback_data.ms_id)
+async def reject_ask(query: CallbackQuery, callback_data: ReviewCD, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    ms = await svc.for_reviewer(ctx.store, ctx.actor, callback_data.ms_id)
     if ms.row.status != "pending":
         raise DomainError("manuscript.decided")
     await state.set_state(ReviewReason.reason)
@@ -87,17 +81,14 @@ async def reject_ask(query: CallbackQuery, callback_data: ReviewCD, state: FSMCo
         await query.message.answer(_("manuscript.ask_reason", title=ms.row.title))
 
 
-async def reject_got(message: Message, state: FSMContext, store: Store, actor: Actor, **deps: Any) -> None:
-    _: Translator = deps["_"]
-    clock: Clock = deps["clock"]
+async def reject_got(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     ms_id = (await state.get_data()).get("review_ms")
     if ms_id is None:
         await state.clear()
         raise DomainError("manuscript.draft_lost")
-    decision = await svc.reject(store, clock, actor, int(ms_id), message.text or "")
+    decision = await svc.reject(ctx.store, ctx.clock, ctx.actor, int(ms_id), message.text or "")
     await state.clear()
-    outbox: Outbox = deps["outbox"]
-    await outbox.enqueue(*decision_pushes(_.i18n, clock, decision))
+    await ctx.outbox.enqueue(*decision_pushes(_.i18n, ctx.clock, decision))
     row = decision.manuscript.row
     await message.answer(_("manuscript.done_rejected", id=row.id, title=row.title, org=row.org_name))
 

@@ -14,9 +14,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.clock import Clock
 from bot.i18n import I18n, Translator
+from bot.middlewares import Ctx
 from bot.outbox import Outbox
 from bot.services import tasks as svc
-from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.tasks import (
     TaskAction,
@@ -37,62 +37,56 @@ async def _show(query: CallbackQuery, text: str, markup: Any = None) -> None:
         await query.message.edit_text(text, reply_markup=markup)
 
 
-async def tasks_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    if actor.admin_org_ids:
-        tasks = await svc.admin_tasks(store, actor)
-        await message.answer(admin_list_text(_, clock, tasks), reply_markup=admin_list_kb(_, tasks))
+async def tasks_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    if ctx.actor.admin_org_ids:
+        tasks = await svc.admin_tasks(ctx.store, ctx.actor)
+        await message.answer(admin_list_text(_, ctx.clock, tasks), reply_markup=admin_list_kb(_, tasks))
         return
-    mine = await svc.my_tasks(store, actor)
-    await message.answer(mine_text(_, clock, mine), reply_markup=mine_kb(_, mine))
+    mine = await svc.my_tasks(ctx.store, ctx.actor)
+    await message.answer(mine_text(_, ctx.clock, mine), reply_markup=mine_kb(_, mine))
 
 
-async def show_mine(query: CallbackQuery, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    mine = await svc.my_tasks(store, actor)
-    await _show(query, mine_text(_, clock, mine), mine_kb(_, mine))
+async def show_mine(query: CallbackQuery, ctx: Ctx, _: Translator) -> None:
+    mine = await svc.my_tasks(ctx.store, ctx.actor)
+    await _show(query, mine_text(_, ctx.clock, mine), mine_kb(_, mine))
 
 
-async def show_admin(query: CallbackQuery, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-    tasks = await svc.admin_tasks(store, actor)
-    await _show(query, admin_list_text(_, clock, tasks), admin_list_kb(_, tasks))
+async def show_admin(query: CallbackQuery, ctx: Ctx, _: Translator) -> None:
+    tasks = await svc.admin_tasks(ctx.store, ctx.actor)
+    await _show(query, admin_list_text(_, ctx.clock, tasks), admin_list_kb(_, tasks))
 
 
-async def confirm(query: CallbackQuery, callback_data: TaskCD, store: Store, clock: Clock, actor: Actor,
-                  **deps: Any) -> None:
-    _: Translator = deps["_"]
-    answer: CallbackAnswer = deps["callback_answer"]
-    done = await svc.confirm(store, clock, actor, callback_data.task_id)
-    answer.text = _("task.confirmed" if done.first else "task.already_confirmed")
+async def confirm(query: CallbackQuery, callback_data: TaskCD, callback_answer: CallbackAnswer, ctx: Ctx,
+                  _: Translator) -> None:
+    done = await svc.confirm(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
+    callback_answer.text = _("task.confirmed" if done.first else "task.already_confirmed")
     if done.first and isinstance(query.message, Message):
         await query.message.answer(_("task.confirmed_note", id=done.task.id, org=done.task.org_name))
 
 
-async def open_task(query: CallbackQuery, callback_data: TaskCD, store: Store, clock: Clock, actor: Actor,
-                    _: Translator) -> None:
-    view = await svc.task_view(store, actor, callback_data.task_id, callback_data.page)
-    await _show(query, view_text(_, clock, view), view_kb(_, view))
+async def open_task(query: CallbackQuery, callback_data: TaskCD, ctx: Ctx, _: Translator) -> None:
+    view = await svc.task_view(ctx.store, ctx.actor, callback_data.task_id, callback_data.page)
+    await _show(query, view_text(_, ctx.clock, view), view_kb(_, view))
 
 
-async def remind(query: CallbackQuery, callback_data: TaskCD, store: Store, clock: Clock, actor: Actor,
-                 **deps: Any) -> None:
-    _: Translator = deps["_"]
-    outbox: Outbox = deps["outbox"]
-    reminder = await svc.remind_pending(store, clock, actor, callback_data.task_id)
-    await outbox.enqueue(*reminder_pushes(_.i18n, clock, reminder))
-    deps["callback_answer"].text = _("task.reminded", count=len(reminder.recipients))
+async def remind(query: CallbackQuery, callback_data: TaskCD, callback_answer: CallbackAnswer,
+                 ctx: Ctx, _: Translator) -> None:
+    reminder = await svc.remind_pending(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
+    await ctx.outbox.enqueue(*reminder_pushes(_.i18n, ctx.clock, reminder))
+    callback_answer.text = _("task.reminded", count=len(reminder.recipients))
     if isinstance(query.message, Message):
         await query.message.answer(_("task.reminded", count=len(reminder.recipients)))
 
 
-async def withdraw(query: CallbackQuery, callback_data: TaskCD, store: Store, actor: Actor, _: Translator) -> None:
-    view = await svc.task_view(store, actor, callback_data.task_id)
+async def withdraw(query: CallbackQuery, callback_data: TaskCD, ctx: Ctx, _: Translator) -> None:
+    view = await svc.task_view(ctx.store, ctx.actor, callback_data.task_id)
     await _show(query, _("task.withdraw_ask", id=view.task.id), withdraw_kb(_, view.task.id))
 
 
-async def withdraw_yes(query: CallbackQuery, callback_data: TaskCD, store: Store, clock: Clock, actor: Actor,
-                       _: Translator) -> None:
-    task = await svc.withdraw(store, clock, actor, callback_data.task_id)
-    view = await svc.task_view(store, actor, task.id)
-    await _show(query, _("task.withdrawn_done", id=task.id) + "\n\n" + view_text(_, clock, view), view_kb(_, view))
+async def withdraw_yes(query: CallbackQuery, callback_data: TaskCD, ctx: Ctx, _: Translator) -> None:
+    task = await svc.withdraw(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
+    view = await svc.task_view(ctx.store, ctx.actor, task.id)
+    await _show(query, _("task.withdrawn_done", id=task.id) + "\n\n" + view_text(_, ctx.clock, view), view_kb(_, view))
 
 
 def due_reminder_handler(store: Store, clock: Clock, i18n: I18n, outbox: Outbox

@@ -1,1 +1,0 @@
-"""The only place with SQL: one module per aggregate, mixins composed into bot.store.Store."""

@@ -2,8 +2,8 @@
 then the check-in QR code (a deep link `a_<token>`) and the code word to show at the event."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
@@ -32,13 +32,12 @@ from bot.ui.activities import (
     target_kb,
 )
 from bot.ui.common import NOT_COMMAND
+from bot.ui.flow_data import FlowData
 from bot.ui.tasks import TARGET_KINDS
 
-KEY = "activity_draft"
 
-
-@dataclass
-class ActivityDraft:
+class ActivityDraft(FlowData):
+    COMMAND: ClassVar[str] = "/activity"
     org_id: int
     kind: str = ""
     title: str = ""
@@ -46,19 +45,7 @@ class ActivityDraft:
     ends_at: str = ""
     points: int = 0
     target: str = ""
-    branch_ids: list[int] = field(default_factory=list)
-
-    @classmethod
-    async def load(cls, state: FSMContext) -> ActivityDraft:
-        raw = (await state.get_data()).get(KEY)
-        try:
-            return cls(**(raw if isinstance(raw, dict) else {}))
-        except TypeError:
-            await state.clear()
-            raise DomainError("activity.draft_lost") from None
-
-    async def save(self, state: FSMContext) -> None:
-        await state.update_data({KEY: asdict(self)})
+    branch_ids: list[int] = []
 
 
 async def send_qr(message: Message, bot: Bot, clock: Clock, _: Translator, a: ActivityRow) -> None:
@@ -77,8 +64,7 @@ async def new_activity(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Tra
         raise DomainError("not_admin")
     org_id = (await state.get_data()).get("activity_org") or min(ctx.actor.admin_org_ids)
     ctx.actor.require_admin_of(int(org_id))
-    await state.set_state(ActivityCreate.kind)
-    await ActivityDraft(org_id=int(org_id)).save(state)
+    await ActivityDraft(org_id=int(org_id)).begin(state, ActivityCreate.kind)
     await query.message.answer(_("activity.ask_kind"), reply_markup=kind_kb(_))
 
 

@@ -3,8 +3,8 @@ attachments (photos, documents within Telegram's 20 MB download limit), column (
 to the organisation (its admins are told through the outbox)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict
+from typing import Any, ClassVar
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -17,6 +17,7 @@ from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
 from bot.services import manuscripts as svc
 from bot.ui.common import NOT_COMMAND
+from bot.ui.flow_data import FlowData
 from bot.ui.manuscripts import (
     ManuscriptSubmit,
     MsAction,
@@ -30,28 +31,14 @@ from bot.ui.manuscripts import (
     submitted_pushes,
 )
 
-KEY = "manuscript_draft"
 
-
-@dataclass
-class ManuscriptDraft:
+class ManuscriptDraft(FlowData):
+    COMMAND: ClassVar[str] = "/manuscript"
     org_id: int
     title: str = ""
     body: str = ""
     column: str = ""
-    files: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    async def load(cls, state: FSMContext) -> ManuscriptDraft:
-        raw = (await state.get_data()).get(KEY)
-        try:
-            return cls(**(raw if isinstance(raw, dict) else {}))
-        except TypeError:
-            await state.clear()
-            raise DomainError("manuscript.draft_lost") from None
-
-    async def save(self, state: FSMContext) -> None:
-        await state.update_data({KEY: asdict(self)})
+    files: list[dict[str, Any]] = []
 
     def attachments(self) -> list[Attachment]:
         return [Attachment(f["kind"], f["file_id"], f.get("file_name"), f.get("file_size")) for f in self.files]
@@ -64,8 +51,7 @@ async def manuscript_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
 
 
 async def _begin(message: Message, state: FSMContext, _: Translator, org_id: int) -> None:
-    await state.set_state(ManuscriptSubmit.title)
-    await ManuscriptDraft(org_id=org_id).save(state)
+    await ManuscriptDraft(org_id=org_id).begin(state, ManuscriptSubmit.title)
     await message.answer(_("manuscript.ask_title", limit=svc.MAX_TITLE))
 
 

@@ -3,8 +3,8 @@ organisation only, chosen branches), optional deadline, confirmation on/off, a p
 people it reaches, then sending through the outbox (protect_content per the organisation's setting)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -21,6 +21,7 @@ from bot.services import tasks as svc
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.common import NOT_COMMAND
+from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
 from bot.ui.tasks import (
     TARGET_KINDS,
@@ -36,34 +37,18 @@ from bot.ui.tasks import (
     target_kb,
 )
 
-KEY = "task_draft"
 
-
-@dataclass
-class TaskDraft:
-    """The flow's data, kept in the FSM storage under one key."""
-
+class TaskDraft(FlowData):
+    COMMAND: ClassVar[str] = "/task"
     org_id: int
     body: str = ""
     file_kind: str | None = None
     file_id: str | None = None
     file_name: str | None = None
     target: str = ""
-    branch_ids: list[int] = field(default_factory=list)
+    branch_ids: list[int] = []
     deadline: str | None = None
     needs_confirm: bool = False
-
-    @classmethod
-    async def load(cls, state: FSMContext) -> TaskDraft:
-        raw = (await state.get_data()).get(KEY)
-        try:
-            return cls(**(raw if isinstance(raw, dict) else {}))
-        except TypeError:  # missing, or written by another version of the flow
-            await state.clear()
-            raise DomainError("task.draft_lost") from None
-
-    async def save(self, state: FSMContext) -> None:
-        await state.update_data({KEY: asdict(self)})
 
     def target_of(self) -> Target:
         return Target(self.target, self.org_id, tuple(self.branch_ids))
@@ -74,8 +59,7 @@ class TaskDraft:
 
 async def _begin(message: Message, state: FSMContext, actor: Actor, _: Translator, org_id: int) -> None:
     actor.require_admin_of(org_id)
-    await state.set_state(TaskCompose.body)
-    await TaskDraft(org_id=org_id).save(state)
+    await TaskDraft(org_id=org_id).begin(state, TaskCompose.body)
     await message.answer(_("task.ask_body", limit=svc.MAX_BODY))
 
 

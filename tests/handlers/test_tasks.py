@@ -247,4 +247,4 @@ async def test_work_1_a_button_of_a_lost_draft_says_so(client_factory, store):
     preview = await compose(c)
     await c.send("/cancel")
     sent = await c.press(preview, "发送")
-    assert sent.answers[-1].text == "任务草稿已失效，请重新发送 /task。"
+    assert sent.answers[-1].text == "这一步已过期，请发送 /task 重新开始。"

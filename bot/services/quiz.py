@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Question
 from bot.repositories.due import DueItem
-from bot.services import points
+from bot.services import points, questions
 from bot.services.roles import Actor
 from bot.store import AttemptHead, Conflict, QuizItem, Store
 
@@ -64,11 +64,15 @@ def normalise(text: str) -> str:
 
 
 def grade(question: Question, given: list[str] | tuple[str, ...]) -> bool:
+    """Choices by their letters; blanks after normalising, a unit the stem prints right after the
+    blank (（ ）分) allowed in the answer (5分) (LEARN-1)."""
     if question.kind != "blank":
         return sorted(given) == sorted(question.answer)
     if len(given) != len(question.answer):
         return False
-    return all(normalise(g) in {normalise(a) for a in accepted} for g, accepted in zip(given, question.answer))
+    units = [questions.blank_units(t.stem) for t in question.texts.values()]
+    return all(questions.blank_matches(accepted, g, [u[n] for u in units if n < len(u)])
+               for n, (g, accepted) in enumerate(zip(given, question.answer)))
 
 
 def split_blanks(text: str, blanks: int) -> list[str]:

@@ -335,6 +335,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX due_work_pending ON due_work (done_at, due_at)
     """,
+    # 14: the message showing a challenge's question, so the sweep can take its buttons away at the
+    # time-out (bot/services/quiz.py); a round left with /cancel is 'expired' with submitted_at set
+    "ALTER TABLE quiz_attempts ADD COLUMN message_id INTEGER",
 ]
 
 

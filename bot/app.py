@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
+from bot.flows import quiz as quiz_flow
 from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
 from bot.i18n import I18n
@@ -100,7 +101,8 @@ class App:
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
         sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
-        for kind, handler in quiz.due_handlers(store, clock).items():
+        on_timeout = quiz_flow.timeout_notifier(bot, outbox, i18n, store)  # a challenge's time-out tells the person
+        for kind, handler in quiz.due_handlers(store, clock, on_timeout).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
         from bot.handlers.tasks import due_reminder_handler  # WORK-1: the reminder before a task's deadline

@@ -434,6 +434,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX manuscript_steps_ms ON manuscript_steps (manuscript_id, id);
     CREATE INDEX manuscript_steps_org ON manuscript_steps (org_id, action)
     """,
+    # 17: the message showing a challenge's question, so the sweep can take its buttons away at the
+    # time-out (bot/services/quiz.py); a round left with /cancel is 'expired' with submitted_at set
+    "ALTER TABLE quiz_attempts ADD COLUMN message_id INTEGER",
 ]
 
 

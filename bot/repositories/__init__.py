@@ -1,0 +1,1 @@
+"""SQL by aggregate: each module holds one aggregate's queries and returns dataclasses."""

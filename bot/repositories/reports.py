@@ -1,0 +1,400 @@
+"""Organisation reports (REP-1..8): the daily snapshot, its reads, report settings and recipients.
+
+"The organisation" is it with all its branches and certified lower organisations: the closure table
+`org_tree` gives the subtree, `member_history` who was listed at the end of a day, `points_daily`
+(the ledger's running sums per user and day) the points. Each person (a phone) is counted once per
+subtree however many times it is listed there. Every figure group is one set-based statement over
+all organisations at once, never a loop per organisation.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+__all__ = ["MIGRATION", "DayFigures", "TableRow", "Person", "SettingsRow", "ReportQueries", "CONTENTS"]
+
+CONTENTS = ("text", "chart", "xlsx")  # text / text + chart / text + chart + .xlsx
+
+MIGRATION = """
+CREATE TABLE org_daily (
+    org_id        INTEGER NOT NULL,
+    day           TEXT NOT NULL,
+    total         INTEGER NOT NULL,
+    new           INTEGER NOT NULL,
+    active        INTEGER NOT NULL,
+    points        INTEGER NOT NULL,
+    reached       INTEGER,
+    activated     INTEGER NOT NULL,
+    per_capita    REAL NOT NULL,
+    participation REAL NOT NULL,
+    peer_rank     INTEGER,
+    peers         INTEGER,
+    PRIMARY KEY (org_id, day)
+);
+CREATE INDEX org_daily_day ON org_daily (day);
+CREATE TABLE branch_daily (
+    org_id    INTEGER NOT NULL,
+    branch_id INTEGER NOT NULL,
+    day       TEXT NOT NULL,
+    total     INTEGER NOT NULL,
+    active    INTEGER NOT NULL,
+    points    INTEGER NOT NULL,
+    PRIMARY KEY (org_id, day, branch_id)
+);
+CREATE TABLE report_days (
+    day         TEXT PRIMARY KEY,
+    computed_at TEXT NOT NULL
+);
+CREATE TABLE report_settings (
+    org_id        INTEGER PRIMARY KEY REFERENCES orgs (id) ON DELETE CASCADE,
+    enabled       INTEGER NOT NULL DEFAULT 0,
+    send_time     TEXT NOT NULL DEFAULT '08:00',
+    content       TEXT NOT NULL DEFAULT 'chart' CHECK (content IN ('text', 'chart', 'xlsx')),
+    daily_target  INTEGER,
+    inactive_days INTEGER NOT NULL DEFAULT 3,
+    updated_at    TEXT NOT NULL
+);
+CREATE TABLE report_recipients (
+    org_id   INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES users (id),
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX report_recipients_user ON report_recipients (user_id);
+CREATE INDEX outbox_chat ON outbox (chat_id, status, id)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    """REP-1's figures of one organisation (its whole subtree) on one day."""
+
+    org_id: int
+    day: str
+    total: int
+    new: int
+    active: int
+    points: int
+    reached: int | None      # members at or over the daily target; None when no target is set (REP-7)
+    activated: int
+    per_capita: float
+    participation: float     # percent
+    peer_rank: int | None    # among organisations under the same upper one; None for a root
+    peers: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One line of the overview's table: a direct lower organisation or a branch of this one."""
+
+    kind: str  # "org" | "branch"
+    id: int
+    name: str
+    total: int
+    active: int
+    points: int
+    per_capita: float
+    participation: float
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    phone: str
+    name: str
+    user_id: int | None
+    org_name: str
+    branch_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsRow:
+    org_id: int
+    enabled: bool
+    send_time: str
+    content: str
+    daily_target: int | None
+    inactive_days: int
+    recipients: tuple[int, ...]
+
+
+_FIGURES = ("org_id, day, total, new, active, points, reached, activated, per_capita, participation, "
+            "peer_rank, peers")
+
+# Who is listed in each subtree at the end of :d (present = 1), with the first day the person was
+# listed anywhere in it (for "new": the later of that day and the person's registration).
+_LISTED = """
+    SELECT t.ancestor_id AS org_id, h.phone AS phone, MIN(h.start_day) AS first_day,
+           MAX(CASE WHEN h.end_day IS NULL OR h.end_day > :d THEN 1 ELSE 0 END) AS present
+    FROM member_history h JOIN org_tree t ON t.descendant_id = h.org_id
+    WHERE h.start_day <= :d
+    GROUP BY t.ancestor_id, h.phone
+"""
+
+_SNAPSHOT_ORGS = f"""
+INSERT INTO org_daily (org_id, day, total, new, active, points, reached, activated, per_capita, participation)
+WITH listed AS ({_LISTED}),
+people AS (
+    SELECT l.org_id, l.first_day, u.id AS user_id, substr(u.registered_at, 1, 10) AS reg_day,
+           COALESCE(pd.amount, 0) AS amount
+    FROM listed l
+    LEFT JOIN users u ON u.phone = l.phone AND u.registered_at IS NOT NULL AND substr(u.registered_at, 1, 10) <= :d
+    LEFT JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
+    WHERE l.present = 1
+)
+SELECT p.org_id, :d, COUNT(*),
+       SUM(CASE WHEN p.user_id IS NOT NULL
+                 AND (CASE WHEN p.reg_day > p.first_day THEN p.reg_day ELSE p.first_day END) = :d
+                THEN 1 ELSE 0 END),
+       SUM(CASE WHEN p.amount > 0 THEN 1 ELSE 0 END),
+       SUM(p.amount),
+       CASE WHEN s.daily_target IS NULL THEN NULL
+            ELSE SUM(CASE WHEN p.amount >= s.daily_target THEN 1 ELSE 0 END) END,
+       SUM(CASE WHEN p.user_id IS NOT NULL THEN 1 ELSE 0 END),
+       SUM(p.amount) * 1.0 / COUNT(*),
+       SUM(CASE WHEN p.amount > 0 THEN 1 ELSE 0 END) * 100.0 / COUNT(*)
+FROM people p LEFT JOIN report_settings s ON s.org_id = p.org_id
+GROUP BY p.org_id, s.daily_target
+"""
+
+_SNAPSHOT_EMPTY_ORGS = """
+INSERT INTO org_daily (org_id, day, total, new, active, points, reached, activated, per_capita, participation)
+SELECT o.id, :d, 0, 0, 0, 0, CASE WHEN s.daily_target IS NULL THEN NULL ELSE 0 END, 0, 0.0, 0.0
+FROM orgs o LEFT JOIN report_settings s ON s.org_id = o.id
+WHERE substr(o.created_at, 1, 10) <= :d
+  AND NOT EXISTS (SELECT 1 FROM org_daily d WHERE d.org_id = o.id AND d.day = :d)
+"""
+
+# Peer rank: RANK() over per-capita points among the organisations under the same upper one (ties
+# share a rank); a root has no peers.
+_SNAPSHOT_RANKS = """
+UPDATE org_daily SET peer_rank = r.rnk, peers = r.n
+FROM (SELECT d.org_id AS org_id,
+             RANK() OVER (PARTITION BY o.parent_id ORDER BY d.per_capita DESC) AS rnk,
+             COUNT(*) OVER (PARTITION BY o.parent_id) AS n
+      FROM org_daily d JOIN orgs o ON o.id = d.org_id
+      WHERE d.day = :d AND o.parent_id IS NOT NULL) AS r
+WHERE org_daily.org_id = r.org_id AND org_daily.day = :d
+"""
+
+# Branches of one organisation (not its subtree): a 党支部 inside a 党总支 counts to the 总支;
+# 0 is "no branch". A phone is listed once per organisation, so no de-duplication is needed.
+_SNAPSHOT_BRANCHES = """
+INSERT INTO branch_daily (org_id, branch_id, day, total, active, points)
+SELECT h.org_id, COALESCE(b.parent_id, b.id, 0), :d, COUNT(*),
+       SUM(CASE WHEN COALESCE(pd.amount, 0) > 0 THEN 1 ELSE 0 END), COALESCE(SUM(pd.amount), 0)
+FROM member_history h
+LEFT JOIN branches b ON b.id = h.branch_id
+LEFT JOIN users u ON u.phone = h.phone
+LEFT JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
+WHERE h.start_day <= :d AND (h.end_day IS NULL OR h.end_day > :d)
+GROUP BY h.org_id, COALESCE(b.parent_id, b.id, 0)
+"""
+
+# The people listed in a subtree now (one row per phone: the first organisation and branch by name).
+_PEOPLE_NOW = """
+    SELECT m.phone AS phone, MIN(m.name) AS name, MIN(o.name || char(31) || COALESCE(b.name, '')) AS place
+    FROM org_tree t JOIN members m ON m.org_id = t.descendant_id
+    JOIN orgs o ON o.id = m.org_id LEFT JOIN branches b ON b.id = m.branch_id
+    WHERE t.ancestor_id = ?
+    GROUP BY m.phone
+"""
+
+
+def _figures(row: aiosqlite.Row) -> DayFigures:
+    return DayFigures(*(row[k] for k in _FIGURES.split(", ")))
+
+
+def _person(row: aiosqlite.Row) -> Person:
+    org_name, _, branch = str(row["place"]).partition("\x1f")
+    return Person(row["phone"], row["name"], row["user_id"], org_name, branch or None)
+
+
+class ReportQueries:
+    """Mixin composed into Store: uses its connection, lock and transaction helpers."""
+
+    _db: aiosqlite.Connection
+    _lock: asyncio.Lock
+
+    if TYPE_CHECKING:
+        def _tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+        async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None: ...
+        async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]: ...
+
+    # -- the snapshot (REP-1) ----------------------------------------------------------------
+    async def snapshot_day(self, day: str, now: str) -> None:
+        """Computes (or recomputes) every organisation's and branch's figures of `day` in one
+        transaction: a crash half-way leaves the day as it was."""
+        params = {"d": day}
+        async with self._tx() as db:
+            await db.execute("DELETE FROM org_daily WHERE day = :d", params)
+            await db.execute("DELETE FROM branch_daily WHERE day = :d", params)
+            await db.execute(_SNAPSHOT_ORGS, params)
+            await db.execute(_SNAPSHOT_EMPTY_ORGS, params)
+            await db.execute(_SNAPSHOT_RANKS, params)
+            await db.execute(_SNAPSHOT_BRANCHES, params)
+            await db.execute("INSERT INTO report_days (day, computed_at) VALUES (?, ?) "
+                             "ON CONFLICT (day) DO UPDATE SET computed_at = excluded.computed_at", (day, now))
+
+    async def snapshot_days_done(self, since: str) -> set[str]:
+        rows = await self._all("SELECT day FROM report_days WHERE day >= ?", (since,))
+        return {r["day"] for r in rows}
+
+    async def prune_snapshots(self, before: str) -> None:
+        async with self._tx() as db:
+            for table in ("org_daily", "branch_daily", "report_days"):
+                await db.execute(f"DELETE FROM {table} WHERE day < ?", (before,))
+
+    # -- reads ------------------------------------------------------------------------------
+    async def org_days(self, org_id: int, since: str, until: str) -> list[DayFigures]:
+        rows = await self._all(f"SELECT {_FIGURES} FROM org_daily WHERE org_id = ? AND day >= ? AND day <= ? "
+                               "ORDER BY day", (org_id, since, until))
+        return [_figures(r) for r in rows]
+
+    async def orgs_days(self, org_ids: Sequence[int], since: str, until: str) -> list[tuple[str, DayFigures]]:
+        """(organisation name, figures) of several organisations over days (the export's first sheet)."""
+        if not org_ids:
+            return []
+        marks = ", ".join("?" * len(org_ids))
+        rows = await self._all(
+            f"SELECT o.name AS org_name, {', '.join('d.' + k for k in _FIGURES.split(', '))} "
+            f"FROM org_daily d JOIN orgs o ON o.id = d.org_id WHERE d.org_id IN ({marks}) AND d.day >= ? "
+            "AND d.day <= ? ORDER BY d.day, d.org_id", (*org_ids, since, until))
+        return [(r["org_name"], _figures(r)) for r in rows]
+
+    async def lower_table(self, org_id: int, day: str, order: str, limit: int, offset: int
+                          ) -> tuple[int, list[TableRow]]:
+        """Direct lower organisations (their subtree's figures) and this organisation's branches on
+        `day`, sorted by `order` ("per_capita" or "participation") then name; (how many, one page)."""
+        key = "participation" if order == "participation" else "per_capita"
+        union = """
+            SELECT 'org' AS kind, o.id AS id, o.name AS name, d.total, d.active, d.points, d.per_capita,
+                   d.participation
+            FROM orgs o JOIN org_daily d ON d.org_id = o.id AND d.day = :d WHERE o.parent_id = :o
+            UNION ALL
+            SELECT 'branch', bd.branch_id, COALESCE(b.name, ''), bd.total, bd.active, bd.points,
+                   bd.points * 1.0 / bd.total, bd.active * 100.0 / bd.total
+            FROM branch_daily bd LEFT JOIN branches b ON b.id = bd.branch_id
+            WHERE bd.org_id = :o AND bd.day = :d AND bd.total > 0"""
+        params = {"o": org_id, "d": day, "limit": limit, "offset": offset}
+        count = await self._one(f"SELECT COUNT(*) AS n FROM ({union}) AS t", params)
+        rows = await self._all(f"SELECT * FROM ({union}) AS t ORDER BY {key} DESC, kind DESC, name "
+                               "LIMIT :limit OFFSET :offset", params)
+        return (int(count["n"]) if count else 0), [TableRow(*r) for r in rows]
+
+    async def activation_counts(self, org_id: int) -> tuple[int, int]:
+        """REP-6 now: (activated, not activated) people of the subtree, each phone once."""
+        row = await self._one(
+            f"""SELECT COUNT(u.id) AS yes, COUNT(*) - COUNT(u.id) AS no
+                FROM ({_PEOPLE_NOW}) AS p LEFT JOIN users u ON u.phone = p.phone AND u.registered_at IS NOT NULL""",
+            (org_id,))
+        return (int(row["yes"] or 0), int(row["no"] or 0)) if row else (0, 0)
+
+    async def not_activated(self, org_id: int, limit: int, offset: int) -> list[Person]:
+        rows = await self._all(
+            f"""SELECT p.phone, p.name, NULL AS user_id, p.place FROM ({_PEOPLE_NOW}) AS p
+                WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.phone = p.phone AND u.registered_at IS NOT NULL)
+                ORDER BY p.place, p.name, p.phone LIMIT ? OFFSET ?""", (org_id, limit, offset))
+        return [_person(r) for r in rows]
+
+    async def inactive_people(self, org_id: int, since_day: str, limit: int, offset: int
+                              ) -> tuple[int, list[Person]]:
+        """REP-8: registered people of the subtree with no points on any day from `since_day` on."""
+        base = f"""SELECT p.phone, p.name, u.id AS user_id, p.place FROM ({_PEOPLE_NOW}) AS p
+                   JOIN users u ON u.phone = p.phone AND u.registered_at IS NOT NULL
+                   WHERE NOT EXISTS (SELECT 1 FROM points_daily d WHERE d.user_id = u.id AND d.day >= ?
+                                     AND d.amount > 0)"""
+        count = await self._one(f"SELECT COUNT(*) AS n FROM ({base}) AS q", (org_id, since_day))
+        rows = await self._all(f"{base} ORDER BY p.place, p.name, p.phone LIMIT ? OFFSET ?",
+                               (org_id, since_day, limit, offset))
+        return (int(count["n"]) if count else 0), [_person(r) for r in rows]
+
+    async def member_points(self, org_id: int, since: str, until: str
+                            ) -> tuple[list[Person], list[tuple[str, str, int]]]:
+        """The export's members sheet: the subtree's people now, and their (phone, day, points)."""
+        people = await self._all(
+            f"""SELECT p.phone, p.name, u.id AS user_id, p.place FROM ({_PEOPLE_NOW}) AS p
+                LEFT JOIN users u ON u.phone = p.phone AND u.registered_at IS NOT NULL
+                ORDER BY p.place, p.name, p.phone""", (org_id,))
+        points = await self._all(
+            f"""SELECT p.phone, d.day, d.amount FROM ({_PEOPLE_NOW}) AS p
+                JOIN users u ON u.phone = p.phone JOIN points_daily d ON d.user_id = u.id
+                WHERE d.day >= ? AND d.day <= ?""", (org_id, since, until))
+        return [_person(r) for r in people], [(r["phone"], r["day"], r["amount"]) for r in points]
+
+    # -- settings and recipients (REP-5, REP-7, REP-8) ---------------------------------------
+    async def report_settings(self, org_id: int) -> SettingsRow:
+        row = await self._one("SELECT enabled, send_time, content, daily_target, inactive_days "
+                              "FROM report_settings WHERE org_id = ?", (org_id,))
+        users = await self._all("SELECT user_id FROM report_recipients WHERE org_id = ? ORDER BY added_at, user_id",
+                                (org_id,))
+        recipients = tuple(r["user_id"] for r in users)
+        if row is None:
+            return SettingsRow(org_id, False, "08:00", "chart", None, 3, recipients)
+        return SettingsRow(org_id, bool(row["enabled"]), row["send_time"], row["content"], row["daily_target"],
+                           row["inactive_days"], recipients)
+
+    async def enabled_report_settings(self) -> list[SettingsRow]:
+        rows = await self._all("SELECT org_id FROM report_settings WHERE enabled = 1 ORDER BY org_id")
+        return [await self.report_settings(r["org_id"]) for r in rows]
+
+    async def save_report_settings(self, s: SettingsRow, now: str) -> None:
+        """Settings and recipients in one transaction (the caller also arms the due rows in it)."""
+        async with self._tx() as db:
+            await self.write_report_settings(db, s, now)
+
+    @staticmethod
+    async def write_report_settings(db: aiosqlite.Connection, s: SettingsRow, now: str) -> None:
+        await db.execute(
+            """INSERT INTO report_settings (org_id, enabled, send_time, content, daily_target, inactive_days,
+                                            updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (org_id) DO UPDATE SET enabled = excluded.enabled, send_time = excluded.send_time,
+                   content = excluded.content, daily_target = excluded.daily_target,
+                   inactive_days = excluded.inactive_days, updated_at = excluded.updated_at""",
+            (s.org_id, int(s.enabled), s.send_time, s.content, s.daily_target, s.inactive_days, now))
+        await db.execute("DELETE FROM report_recipients WHERE org_id = ?", (s.org_id,))
+        await db.executemany("INSERT INTO report_recipients (org_id, user_id, added_at) VALUES (?, ?, ?)",
+                             [(s.org_id, u, now) for u in dict.fromkeys(s.recipients)])
+
+    def report_tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """A write transaction for a settings change and the due rows it arms."""
+        return self._tx()
+
+    async def recipient_candidates(self, org_id: int, limit: int, offset: int) -> tuple[int, list[tuple[int, str]]]:
+        """REP-5: the organisation's admins first, then its registered members: (user id, name)."""
+        base = """SELECT u.id AS id, COALESCE(u.name, u.first_name) AS name, 0 AS rank
+                  FROM org_admins a JOIN users u ON u.id = a.user_id WHERE a.org_id = :o
+                  UNION
+                  SELECT u.id, m.name, 1 FROM members m JOIN users u ON u.phone = m.phone
+                  WHERE m.org_id = :o AND u.registered_at IS NOT NULL
+                    AND u.id NOT IN (SELECT user_id FROM org_admins WHERE org_id = :o)"""
+        params = {"o": org_id, "limit": limit, "offset": offset}
+        count = await self._one(f"SELECT COUNT(*) AS n FROM ({base}) AS c", params)
+        rows = await self._all(f"SELECT id, name FROM ({base}) AS c ORDER BY rank, name, id LIMIT :limit "
+                               "OFFSET :offset", params)
+        return (int(count["n"]) if count else 0), [(r["id"], r["name"]) for r in rows]
+
+    async def is_recipient_candidate(self, org_id: int, user_id: int) -> bool:
+        row = await self._one(
+            """SELECT 1 FROM org_admins WHERE org_id = ? AND user_id = ?
+               UNION SELECT 1 FROM members m JOIN users u ON u.phone = m.phone
+               WHERE m.org_id = ? AND u.id = ? AND u.registered_at IS NOT NULL""",
+            (org_id, user_id, org_id, user_id))
+        return row is not None
+
+    async def last_delivery(self, chat_ids: Iterable[int]) -> dict[int, str]:
+        """The status of the newest finished push to each chat ('sent', 'unreachable', 'failed')."""
+        ids = list(dict.fromkeys(chat_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        rows = await self._all(
+            f"""SELECT o.chat_id, o.status FROM outbox o
+                WHERE o.id = (SELECT MAX(x.id) FROM outbox x WHERE x.chat_id = o.chat_id
+                              AND x.status IN ('sent', 'unreachable', 'failed'))
+                  AND o.chat_id IN ({marks})""", ids)
+        return {r["chat_id"]: r["status"] for r in rows}

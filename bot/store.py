@@ -21,6 +21,8 @@ import aiosqlite
 from bot.models import Org, Question, QuestionText, User
 from bot.repositories import membership_history as _history
 from bot.repositories import reports as _reports
+from bot.repositories.due import MIGRATION as DUE_MIGRATION
+from bot.repositories.due import DueRepository
 
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
@@ -338,7 +340,9 @@ MIGRATIONS: list[str] = [
     INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
     INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
     """,
-    # 13 (reports): membership history with its backfill, the daily snapshot, report settings (REP)
+    # 13: due work, every scheduled time as a row (bot/repositories/due.py, swept by bot/scheduler.py)
+    DUE_MIGRATION,
+    # 14 (reports): membership history with its backfill, the daily snapshot, report settings (REP)
     _history.MIGRATION + ";\n" + _reports.MIGRATION,
 ]
 
@@ -2026,7 +2030,7 @@ class _LearnerQueries(_Base):
 
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
-            _QuestionQueries, _QuizQueries, _LearnerQueries, _reports.ReportQueries):
+            _QuestionQueries, _QuizQueries, _LearnerQueries, DueRepository, _reports.ReportQueries):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -274,16 +274,16 @@ class ReportQueries:
         union = """
             SELECT 'org' AS kind, o.id AS id, o.name AS name, d.total, d.active, d.points, d.per_capita,
                    d.participation
-            FROM orgs o JOIN org_daily d ON d.org_id = o.id AND d.day = :d WHERE o.parent_id = :o
+            FROM orgs o JOIN org_daily d ON d.org_id = o.id AND d.day = ? WHERE o.parent_id = ?
             UNION ALL
             SELECT 'branch', bd.branch_id, COALESCE(b.name, ''), bd.total, bd.active, bd.points,
                    bd.points * 1.0 / bd.total, bd.active * 100.0 / bd.total
             FROM branch_daily bd LEFT JOIN branches b ON b.id = bd.branch_id
-            WHERE bd.org_id = :o AND bd.day = :d AND bd.total > 0"""
-        params = {"o": org_id, "d": day, "limit": limit, "offset": offset}
+            WHERE bd.org_id = ? AND bd.day = ? AND bd.total > 0"""
+        params = [day, org_id, org_id, day]
         count = await self._one(f"SELECT COUNT(*) AS n FROM ({union}) AS t", params)
         rows = await self._all(f"SELECT * FROM ({union}) AS t ORDER BY {key} DESC, kind DESC, name "
-                               "LIMIT :limit OFFSET :offset", params)
+                               "LIMIT ? OFFSET ?", [*params, limit, offset])
         return (int(count["n"]) if count else 0), [TableRow(*r) for r in rows]
 
     async def activation_counts(self, org_id: int) -> tuple[int, int]:
@@ -367,15 +367,15 @@ class ReportQueries:
     async def recipient_candidates(self, org_id: int, limit: int, offset: int) -> tuple[int, list[tuple[int, str]]]:
         """REP-5: the organisation's admins first, then its registered members: (user id, name)."""
         base = """SELECT u.id AS id, COALESCE(u.name, u.first_name) AS name, 0 AS rank
-                  FROM org_admins a JOIN users u ON u.id = a.user_id WHERE a.org_id = :o
+                  FROM org_admins a JOIN users u ON u.id = a.user_id WHERE a.org_id = ?
                   UNION
                   SELECT u.id, m.name, 1 FROM members m JOIN users u ON u.phone = m.phone
-                  WHERE m.org_id = :o AND u.registered_at IS NOT NULL
-                    AND u.id NOT IN (SELECT user_id FROM org_admins WHERE org_id = :o)"""
-        params = {"o": org_id, "limit": limit, "offset": offset}
+                  WHERE m.org_id = ? AND u.registered_at IS NOT NULL
+                    AND u.id NOT IN (SELECT user_id FROM org_admins WHERE org_id = ?)"""
+        params = [org_id, org_id, org_id]
         count = await self._one(f"SELECT COUNT(*) AS n FROM ({base}) AS c", params)
-        rows = await self._all(f"SELECT id, name FROM ({base}) AS c ORDER BY rank, name, id LIMIT :limit "
-                               "OFFSET :offset", params)
+        rows = await self._all(f"SELECT id, name FROM ({base}) AS c ORDER BY rank, name, id LIMIT ? OFFSET ?",
+                               [*params, limit, offset])
         return (int(count["n"]) if count else 0), [(r["id"], r["name"]) for r in rows]
 
     async def is_recipient_candidate(self, org_id: int, user_id: int) -> bool:

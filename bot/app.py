@@ -103,6 +103,14 @@ class App:
         for kind, handler in quiz.due_handlers(store, clock).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
+        from bot import reports_notify
+        from bot.services import reports  # the nightly snapshot, each recipient's daily report (REP-1, 5)
+
+        for kind, handler in {**reports.snapshot_handlers(store, clock),
+                              **reports_notify.slot_handlers(store, clock, i18n, outbox)}.items():
+            sweeper.register(kind, handler)
+        await reports.arm_snapshot(store, clock)
+        await reports.arm_all_slots(store, clock)
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)

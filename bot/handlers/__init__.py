@@ -3,8 +3,19 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from bot.filters import Registered
 from bot.flows import certify as certify_flow
-from bot.flows import import_members, import_questions, join, member_edit, neworg, quiz, registration, verification
+from bot.flows import (
+    import_members,
+    import_questions,
+    join,
+    member_edit,
+    neworg,
+    quiz,
+    registration,
+    report_settings,
+    verification,
+)
 from bot.handlers import (
     audit,
     cancel,
@@ -16,6 +27,7 @@ from bot.handlers import (
     learner,
     members,
     org,
+    orgreport,
     profile,
     question_bank,
 )
@@ -50,5 +62,14 @@ def build_routers() -> list[Router]:
         # learning (LEARN-2..5, 7, 8)
         quiz.build_router(),
         learner.build_router(),
+        *_reports_routers(),  # organisation reports (REP-2..8)
         common.build_fallback_router(),
     ]
+
+
+def _reports_routers() -> list[Router]:
+    routers = [report_settings.build_router(), orgreport.build_router()]
+    for router in routers:  # moves under the registered parent router at merge
+        router.message.filter(Registered())
+        router.callback_query.filter(Registered())
+    return routers

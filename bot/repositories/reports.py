@@ -139,10 +139,11 @@ _SNAPSHOT_ORGS = f"""
 INSERT INTO org_daily (org_id, day, total, new, active, points, reached, activated, per_capita, participation)
 WITH listed AS ({_LISTED}),
 people AS (
-    SELECT l.org_id, l.first_day, u.id AS user_id, substr(u.registered_at, 1, 10) AS reg_day,
-           COALESCE(pd.amount, 0) AS amount
+    SELECT l.org_id, l.first_day,
+           CASE WHEN substr(u.registered_at, 1, 10) <= :d THEN u.id END AS user_id,
+           substr(u.registered_at, 1, 10) AS reg_day, COALESCE(pd.amount, 0) AS amount
     FROM listed l
-    LEFT JOIN users u ON u.phone = l.phone AND u.registered_at IS NOT NULL AND substr(u.registered_at, 1, 10) <= :d
+    LEFT JOIN users u ON u.phone = l.phone
     LEFT JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
     WHERE l.present = 1
 )

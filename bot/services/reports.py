@@ -9,7 +9,7 @@ twice (a crash before the sweep marks them done); they compute or enqueue idempo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from bot.clock import Clock
@@ -23,7 +23,8 @@ from bot.store import Store
 __all__ = ["SNAPSHOT_KIND", "SLOT_KIND", "TREND_DAYS", "KEEP_DAYS", "Overview", "Trend", "change_rate",
            "catch_up", "arm_snapshot", "snapshot_handlers", "overview", "lower_table", "trend", "activation",
            "not_activated", "inactive", "settings", "save_settings", "parse_send_time", "slot_ref", "parse_slot_ref",
-           "next_slot", "arm_all_slots", "unreachable", "recipient_candidates", "report_org", "export_range"]
+           "next_slot", "arm_all_slots", "unreachable", "recipient_candidates", "report_org", "export_range",
+           "update_settings", "toggle_recipient", "inactive_everyone", "export_days", "parse_range"]
 
 SNAPSHOT_KIND = "report_snapshot"
 SLOT_KIND = "report_slot"
@@ -33,6 +34,7 @@ KEEP_DAYS = 400        # snapshots kept (REP-1 asks for at least 90)
 CATCH_UP_DAYS = 90     # how far back a start computes missing days
 PAGE = 8
 MAX_EXPORT_DAYS = 92
+NUDGE_LIMIT = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,3 +265,38 @@ async def unreachable(store: Store, user_ids: Sequence[int]) -> set[int]:
     blocked the bot). The one definition of "unreachable" the reports use."""
     last = await store.last_delivery(user_ids)
     return {u for u, status in last.items() if status == "unreachable"}
+
+
+async def update_settings(store: Store, clock: Clock, actor: Actor, org_id: int, **changes: object) -> SettingsRow:
+    """One setting changed (enabled, send_time, content, daily_target, inactive_days, recipients)."""
+    current = await settings(store, actor, org_id)
+    return await save_settings(store, clock, actor, replace(current, **changes))  # type: ignore[arg-type]
+
+
+async def toggle_recipient(store: Store, clock: Clock, actor: Actor, org_id: int, user_id: int) -> SettingsRow:
+    current = await settings(store, actor, org_id)
+    chosen = [u for u in current.recipients if u != user_id]
+    if user_id not in current.recipients:
+        chosen.append(user_id)
+    return await save_settings(store, clock, actor, replace(current, recipients=tuple(chosen)))
+
+
+async def inactive_everyone(store: Store, clock: Clock, actor: Actor, org_id: int) -> tuple[Org, list[Person]]:
+    """REP-8's nudge: every inactive person (at most NUDGE_LIMIT at once)."""
+    org = await report_org(store, actor, org_id)
+    _, _, people = await inactive(store, clock, actor, org_id, 0, limit=NUDGE_LIMIT)
+    return org, people
+
+
+def export_days(clock: Clock, days: int) -> tuple[date, date]:
+    last = clock.today() - timedelta(days=1)
+    return last - timedelta(days=days - 1), last
+
+
+def parse_range(text: str) -> tuple[date, date]:
+    parts = text.replace("~", " ").replace("至", " ").replace(",", " ").split()
+    try:
+        first, last = (date.fromisoformat(p) for p in parts)
+    except ValueError:
+        raise DomainError("reports.bad_range") from None
+    return first, last

@@ -28,6 +28,7 @@ CREATE TABLE member_history (
 );
 CREATE INDEX member_history_org ON member_history (org_id, phone, start_day);
 CREATE INDEX member_history_open ON member_history (org_id, phone) WHERE end_day IS NULL;
+CREATE INDEX member_history_phone ON member_history (phone, start_day);
 INSERT INTO member_history (org_id, branch_id, phone, start_day)
     SELECT org_id, branch_id, phone, substr(created_at, 1, 10) FROM members
 """

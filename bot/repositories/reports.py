@@ -125,41 +125,83 @@ class SettingsRow:
 _FIGURES = ("org_id, day, total, new, active, points, reached, activated, per_capita, participation, "
             "peer_rank, peers")
 
-# Who is listed in each subtree at the end of :d (present = 1), with the first day the person was
-# listed anywhere in it (for "new": the later of that day and the person's registration).
-_LISTED = """
-    SELECT t.ancestor_id AS org_id, h.phone AS phone, MIN(h.start_day) AS first_day,
-           MAX(CASE WHEN h.end_day IS NULL OR h.end_day > :d THEN 1 ELSE 0 END) AS present
-    FROM member_history h JOIN org_tree t ON t.descendant_id = h.org_id
-    WHERE h.start_day <= :d
-    GROUP BY t.ancestor_id, h.phone
+# A scratch table of this connection (never written to the database file).
+_SNAP_LISTING_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS snap_listing (
+    org_id INTEGER NOT NULL, branch_key INTEGER, phone TEXT NOT NULL, first_day TEXT NOT NULL,
+    several INTEGER NOT NULL, activated INTEGER NOT NULL, reg_day TEXT, amount INTEGER NOT NULL
+)
 """
 
-_SNAPSHOT_ORGS = f"""
-INSERT INTO org_daily (org_id, day, total, new, active, points, reached, activated, per_capita, participation)
-WITH listed AS ({_LISTED}),
-people AS (
-    SELECT l.org_id, l.first_day,
-           CASE WHEN substr(u.registered_at, 1, 10) <= :d THEN u.id END AS user_id,
-           substr(u.registered_at, 1, 10) AS reg_day, COALESCE(pd.amount, 0) AS amount
-    FROM listed l
-    LEFT JOIN users u ON u.phone = l.phone
-    LEFT JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
-    WHERE l.present = 1
+# Step 1 of a day: every membership row listed at the end of :d, with its person's figures of the day,
+# looked up once (users by phone, points_daily by user) into a temporary table that steps 2 and 3 read.
+_SNAPSHOT_LISTING = """
+INSERT INTO snap_listing (org_id, branch_key, phone, first_day, several, activated, reg_day, amount)
+WITH rows_by_phone AS (
+    SELECT phone, COUNT(*) AS n FROM member_history WHERE start_day <= :d GROUP BY phone
 )
-SELECT p.org_id, :d, COUNT(*),
-       SUM(CASE WHEN p.user_id IS NOT NULL
-                 AND (CASE WHEN p.reg_day > p.first_day THEN p.reg_day ELSE p.first_day END) = :d
-                THEN 1 ELSE 0 END),
-       SUM(CASE WHEN p.amount > 0 THEN 1 ELSE 0 END),
-       SUM(p.amount),
-       CASE WHEN s.daily_target IS NULL THEN NULL
-            ELSE SUM(CASE WHEN p.amount >= s.daily_target THEN 1 ELSE 0 END) END,
-       SUM(CASE WHEN p.user_id IS NOT NULL THEN 1 ELSE 0 END),
-       SUM(p.amount) * 1.0 / COUNT(*),
-       SUM(CASE WHEN p.amount > 0 THEN 1 ELSE 0 END) * 100.0 / COUNT(*)
-FROM people p LEFT JOIN report_settings s ON s.org_id = p.org_id
-GROUP BY p.org_id, s.daily_target
+SELECT h.org_id, COALESCE(b.parent_id, h.branch_id), h.phone, h.start_day, CASE WHEN r.n > 1 THEN 1 ELSE 0 END,
+       CASE WHEN substr(u.registered_at, 1, 10) <= :d THEN 1 ELSE 0 END, substr(u.registered_at, 1, 10),
+       COALESCE(pd.amount, 0)
+FROM member_history h
+JOIN rows_by_phone r ON r.phone = h.phone
+LEFT JOIN branches b ON b.id = h.branch_id
+LEFT JOIN users u ON u.phone = h.phone
+LEFT JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
+WHERE h.start_day <= :d AND (h.end_day IS NULL OR h.end_day > :d)
+"""
+
+# Step 2: each person once per subtree. A phone with a single membership row up to :d (nearly everybody)
+# is summed per organisation and the sums are rolled up the closure table; only the few phones with
+# several rows (listed twice, moved, re-added) are de-duplicated per (ancestor, phone), their first day
+# in the subtree taken over all their rows. "New": activated that day, i.e. the later of the
+# registration day and the first day listed in the subtree is :d.
+_SNAPSHOT_ORGS = """
+INSERT INTO org_daily (org_id, day, total, new, active, points, reached, activated, per_capita, participation)
+WITH multi AS (
+    SELECT t.ancestor_id AS org_id, h.phone AS phone, MIN(h.start_day) AS first_day
+    FROM (SELECT DISTINCT phone FROM snap_listing WHERE several = 1) AS m
+    JOIN member_history h ON h.phone = m.phone AND h.start_day <= :d
+    JOIN org_tree t ON t.descendant_id = h.org_id
+    GROUP BY t.ancestor_id, h.phone
+), multi_present AS (
+    SELECT DISTINCT t.ancestor_id AS org_id, l.phone, l.activated, l.reg_day, l.amount
+    FROM snap_listing l JOIN org_tree t ON t.descendant_id = l.org_id WHERE l.several = 1
+), scored AS (
+    SELECT 0 AS rolled, org_id, activated, amount,
+           CASE WHEN activated = 1 AND (CASE WHEN reg_day > first_day THEN reg_day ELSE first_day END) = :d
+                THEN 1 ELSE 0 END AS new
+    FROM snap_listing WHERE several = 0
+    UNION ALL
+    SELECT 1, p.org_id, p.activated, p.amount,
+           CASE WHEN p.activated = 1 AND (CASE WHEN p.reg_day > m.first_day THEN p.reg_day ELSE m.first_day END) = :d
+                THEN 1 ELSE 0 END
+    FROM multi_present p JOIN multi m ON m.org_id = p.org_id AND m.phone = p.phone
+), by_org AS (
+    SELECT rolled, org_id, COUNT(*) AS total, SUM(new) AS new, SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS active,
+           SUM(amount) AS points, SUM(activated) AS activated
+    FROM scored GROUP BY rolled, org_id
+), subtree AS (
+    SELECT t.ancestor_id AS org_id, b.total, b.new, b.active, b.points, b.activated
+    FROM by_org b JOIN org_tree t ON t.descendant_id = b.org_id WHERE b.rolled = 0
+    UNION ALL
+    SELECT org_id, total, new, active, points, activated FROM by_org WHERE rolled = 1
+)
+SELECT org_id, :d, SUM(total), SUM(new), SUM(active), SUM(points), NULL, SUM(activated),
+       SUM(points) * 1.0 / SUM(total), SUM(active) * 100.0 / SUM(total)
+FROM subtree GROUP BY org_id
+"""
+
+# REP-7: for the organisations with a daily target, how many of their people reached it on :d.
+_SNAPSHOT_TARGETS = """
+UPDATE org_daily SET reached = COALESCE((
+    SELECT COUNT(*) FROM (
+        SELECT DISTINCT h.phone FROM org_tree t JOIN member_history h ON h.org_id = t.descendant_id
+        WHERE t.ancestor_id = org_daily.org_id AND h.start_day <= :d AND (h.end_day IS NULL OR h.end_day > :d)
+    ) AS p
+    JOIN users u ON u.phone = p.phone JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
+    WHERE pd.amount >= (SELECT daily_target FROM report_settings s WHERE s.org_id = org_daily.org_id)), 0)
+WHERE day = :d AND org_id IN (SELECT org_id FROM report_settings WHERE daily_target IS NOT NULL)
 """
 
 _SNAPSHOT_EMPTY_ORGS = """
@@ -182,18 +224,13 @@ FROM (SELECT d.org_id AS org_id,
 WHERE org_daily.org_id = r.org_id AND org_daily.day = :d
 """
 
-# Branches of one organisation (not its subtree): a 党支部 inside a 党总支 counts to the 总支;
-# 0 is "no branch". A phone is listed once per organisation, so no de-duplication is needed.
+# Step 3: branches of one organisation (not its subtree), where it has them: a 党支部 inside a 党总支
+# counts to the 总支. A phone is listed once per organisation, so no de-duplication is needed.
 _SNAPSHOT_BRANCHES = """
 INSERT INTO branch_daily (org_id, branch_id, day, total, active, points)
-SELECT h.org_id, COALESCE(b.parent_id, b.id, 0), :d, COUNT(*),
-       SUM(CASE WHEN COALESCE(pd.amount, 0) > 0 THEN 1 ELSE 0 END), COALESCE(SUM(pd.amount), 0)
-FROM member_history h
-LEFT JOIN branches b ON b.id = h.branch_id
-LEFT JOIN users u ON u.phone = h.phone
-LEFT JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
-WHERE h.start_day <= :d AND (h.end_day IS NULL OR h.end_day > :d)
-GROUP BY h.org_id, COALESCE(b.parent_id, b.id, 0)
+SELECT org_id, branch_key, :d, COUNT(*), SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END), SUM(amount)
+FROM snap_listing WHERE branch_key IS NOT NULL
+GROUP BY org_id, branch_key
 """
 
 # The people listed in a subtree now (one row per phone: the first organisation and branch by name).
@@ -232,12 +269,17 @@ class ReportQueries:
         transaction: a crash half-way leaves the day as it was."""
         params = {"d": day}
         async with self._tx() as db:
+            await db.execute(_SNAP_LISTING_TABLE)
+            await db.execute("DELETE FROM snap_listing")
             await db.execute("DELETE FROM org_daily WHERE day = :d", params)
             await db.execute("DELETE FROM branch_daily WHERE day = :d", params)
+            await db.execute(_SNAPSHOT_LISTING, params)
             await db.execute(_SNAPSHOT_ORGS, params)
             await db.execute(_SNAPSHOT_EMPTY_ORGS, params)
+            await db.execute(_SNAPSHOT_TARGETS, params)
             await db.execute(_SNAPSHOT_RANKS, params)
             await db.execute(_SNAPSHOT_BRANCHES, params)
+            await db.execute("DELETE FROM snap_listing")
             await db.execute("INSERT INTO report_days (day, computed_at) VALUES (?, ?) "
                              "ON CONFLICT (day) DO UPDATE SET computed_at = excluded.computed_at", (day, now))
 

@@ -26,6 +26,7 @@ from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
 from bot.scheduler import JobSpec, Scheduler, Sweeper
+from bot.services import quiz
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -98,8 +99,6 @@ class App:
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
         sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
-        from bot.services import quiz  # weekly draw, challenge time limits
-
         for kind, handler in quiz.due_handlers(store, clock).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)

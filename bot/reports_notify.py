@@ -240,7 +240,7 @@ async def nudge_inactive(outbox: Outbox, i18n: I18n, actor: Actor, org_id: int) 
     because nudged today already)."""
     store, clock = outbox.store, outbox.clock
     org, people = await svc.inactive_everyone(store, clock, actor, org_id)
-    languages: dict[int, str | None] = {r["id"]: i18n.pick(r["language"], r["tg_language"])
+    languages: dict[int, str | None] = {r.id: i18n.pick(r.language, r.tg_language)
                  for r in await store.user_languages(p.user_id for p in people if p.user_id is not None)}
     pushes = nudge_pushes(i18n, languages, people, org, actor.user.display_name, clock.today())
     added = await outbox.enqueue(*pushes) if pushes else 0

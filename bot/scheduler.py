@@ -44,6 +44,8 @@ class JobSpec:
 
 class Scheduler:
     def __init__(self, timezone: Any) -> None:
+        # APScheduler logs two INFO lines per run; the sweep runs every second. Failures are logged by _runner.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self._aps = AsyncIOScheduler(timezone=timezone)
         self._jobs: dict[str, JobSpec] = {}
 

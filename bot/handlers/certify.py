@@ -247,7 +247,7 @@ async def notify_decision(outbox: Outbox, store: Store, i18n: I18n, app: Applica
                  reason=app.reason or ""), None
 
     people = await cert.recipients(store, app.lower.id)
-    people += [(u["id"], u["language"], u["tg_language"]) for u in await store.user_languages([app.applicant_id])]
+    people += [(u.id, u.language, u.tg_language) for u in await store.user_languages([app.applicant_id])]
     lower_ids = {p[0] for p in people}
     await push_all(outbox, i18n, people, lower, f"cert-decided:{app.id}", exclude=[actor.id])
     await push_all(outbox, i18n, await cert.recipients(store, app.upper.id), upper, f"cert-decided-up:{app.id}",

@@ -14,26 +14,11 @@ from collections.abc import Iterable
 
 import aiosqlite
 
-__all__ = ["MIGRATION", "history_join", "history_join_many", "history_leave", "history_move",
+__all__ = ["history_join", "history_join_many", "history_leave", "history_move",
            "history_close_org", "day_of"]
 
-MIGRATION = """
-CREATE TABLE member_history (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    org_id    INTEGER NOT NULL,
-    branch_id INTEGER,
-    phone     TEXT NOT NULL,
-    start_day TEXT NOT NULL,
-    end_day   TEXT
-);
-CREATE INDEX member_history_org ON member_history (org_id, phone, start_day);
-CREATE INDEX member_history_open ON member_history (org_id, phone) WHERE end_day IS NULL;
-CREATE INDEX member_history_phone ON member_history (phone, start_day);
-INSERT INTO member_history (org_id, branch_id, phone, start_day)
-    SELECT org_id, branch_id, phone, substr(created_at, 1, 10) FROM members
-"""
-# No foreign key on org_id: a dissolved organisation's rows are closed, never deleted, so that
-# its upper organisation's past days still count the people it had.
+# The table is migration 14 (bot/migrations.py). No foreign key on org_id: a dissolved organisation's
+# rows are closed, never deleted, so that its upper organisation's past days still count the people it had.
 
 
 def day_of(now: str) -> str:

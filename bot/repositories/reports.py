@@ -8,66 +8,18 @@ all organisations at once, never a loop per organisation.
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-__all__ = ["MIGRATION", "DayFigures", "TableRow", "Person", "SettingsRow", "ReportQueries", "CONTENTS"]
+from bot.repositories.base import Repository
+
+__all__ = ["DayFigures", "TableRow", "Person", "SettingsRow", "ReportsRepository", "CONTENTS"]
 
 CONTENTS = ("text", "chart", "xlsx")  # text / text + chart / text + chart + .xlsx
 
-MIGRATION = """
-CREATE TABLE org_daily (
-    org_id        INTEGER NOT NULL,
-    day           TEXT NOT NULL,
-    total         INTEGER NOT NULL,
-    new           INTEGER NOT NULL,
-    active        INTEGER NOT NULL,
-    points        INTEGER NOT NULL,
-    reached       INTEGER,
-    activated     INTEGER NOT NULL,
-    per_capita    REAL NOT NULL,
-    participation REAL NOT NULL,
-    peer_rank     INTEGER,
-    peers         INTEGER,
-    PRIMARY KEY (org_id, day)
-);
-CREATE INDEX org_daily_day ON org_daily (day);
-CREATE TABLE branch_daily (
-    org_id    INTEGER NOT NULL,
-    branch_id INTEGER NOT NULL,
-    day       TEXT NOT NULL,
-    total     INTEGER NOT NULL,
-    active    INTEGER NOT NULL,
-    points    INTEGER NOT NULL,
-    PRIMARY KEY (org_id, day, branch_id)
-);
-CREATE TABLE report_days (
-    day         TEXT PRIMARY KEY,
-    computed_at TEXT NOT NULL
-);
-CREATE TABLE report_settings (
-    org_id        INTEGER PRIMARY KEY REFERENCES orgs (id) ON DELETE CASCADE,
-    enabled       INTEGER NOT NULL DEFAULT 0,
-    send_time     TEXT NOT NULL DEFAULT '08:00',
-    content       TEXT NOT NULL DEFAULT 'chart' CHECK (content IN ('text', 'chart', 'xlsx')),
-    daily_target  INTEGER,
-    inactive_days INTEGER NOT NULL DEFAULT 3,
-    updated_at    TEXT NOT NULL
-);
-CREATE TABLE report_recipients (
-    org_id   INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
-    user_id  INTEGER NOT NULL REFERENCES users (id),
-    added_at TEXT NOT NULL,
-    PRIMARY KEY (org_id, user_id)
-);
-CREATE INDEX report_recipients_user ON report_recipients (user_id);
-CREATE INDEX outbox_chat ON outbox (chat_id, status, id)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,16 +204,8 @@ def _person(row: aiosqlite.Row) -> Person:
     return Person(row["phone"], row["name"], row["user_id"], org_name, branch or None)
 
 
-class ReportQueries:
-    """Mixin composed into Store: uses its connection, lock and transaction helpers."""
-
-    _db: aiosqlite.Connection
-    _lock: asyncio.Lock
-
-    if TYPE_CHECKING:
-        def _tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-        async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None: ...
-        async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]: ...
+class ReportsRepository(Repository):
+    """Mixin composed into Store: the snapshot, its reads, report settings and recipients."""
 
     # -- the snapshot (REP-1) ----------------------------------------------------------------
     async def snapshot_day(self, day: str, now: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import aiosqlite
 
-__all__ = ["history_join", "history_join_many", "history_leave", "history_move",
+__all__ = ["history_join", "history_join_many", "history_leave", "history_move", "history_ensure_open",
            "history_close_org", "day_of"]
 
 # The table is migration 14 (bot/migrations.py). No foreign key on org_id: a dissolved organisation's
@@ -52,3 +52,12 @@ async def history_close_org(db: aiosqlite.Connection, org_id: int, now: str) -> 
     """Dissolving: everybody listed leaves today."""
     await db.execute("UPDATE member_history SET end_day = ? WHERE org_id = ? AND end_day IS NULL",
                      (day_of(now), org_id))
+
+
+async def history_ensure_open(db: aiosqlite.Connection, org_id: int, branch_id: int | None, phone: str,
+                              now: str) -> None:
+    """A listing starting today unless the phone is listed there already (an upsert of a member)."""
+    await db.execute(
+        "INSERT INTO member_history (org_id, branch_id, phone, start_day) SELECT ?, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM member_history WHERE org_id = ? AND phone = ? AND end_day IS NULL)",
+        (org_id, branch_id, phone, day_of(now), org_id, phone))

@@ -339,7 +339,8 @@ MIGRATIONS: list[str] = [
     # report settings and recipients (REP; bot/repositories/membership_history.py, reports.py)
     # member_history: when a phone was listed where (start_day inclusive, end_day exclusive, NULL while
     # listed), backfilled with each member's created_at. org_daily / branch_daily: the nightly snapshot
-    # (REP-1), report_days: the days computed, report_settings / report_recipients: REP-5, 7, 8.
+    # (REP-1), report_days: the days computed, report_settings / report_recipients: REP-5, 7, 8;
+    # rank_base / rank_hist / rank_day: last night's base of every organisation's ranking (LEARN-8 /rank).
     """
     CREATE TABLE member_history (
         id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -399,7 +400,29 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (org_id, user_id)
     );
     CREATE INDEX report_recipients_user ON report_recipients (user_id);
-    CREATE INDEX outbox_chat ON outbox (chat_id, status, id)
+    CREATE INDEX outbox_chat ON outbox (chat_id, status, id);
+    CREATE TABLE rank_base (
+        org_id  INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        name    TEXT NOT NULL,
+        phone   TEXT NOT NULL,
+        week    INTEGER NOT NULL,
+        total   INTEGER NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    );
+    CREATE INDEX rank_base_week ON rank_base (org_id, week);
+    CREATE INDEX rank_base_total ON rank_base (org_id, total);
+    CREATE TABLE rank_hist (
+        org_id   INTEGER NOT NULL,
+        by_total INTEGER NOT NULL,
+        score    INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (org_id, by_total, score)
+    );
+    CREATE TABLE rank_day (
+        day TEXT PRIMARY KEY
+    );
+    CREATE INDEX points_daily_day ON points_daily (day, user_id)
     """,
 ]
 

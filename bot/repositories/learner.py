@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.models import Question
-from bot.repositories.base import Repository
 from bot.repositories.questions import question_from_row
+from bot.repositories.ranking import RankingRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ def _attempt(row: aiosqlite.Row) -> AttemptRow:
                       row["correct"], row["points"], bool(row["flagged"]),
                       row["status"] if "status" in row.keys() else None)  # noqa: SIM118 - `in` on a Row tests values
 
-class LearnerRepository(Repository):
+class LearnerRepository(RankingRepository):  # /rank reads last night's base when it can
     """Reads only: a learner's own attempts, their ledger by day and source, ranks in an organisation."""
 
     async def learner_attempt_count(self, user_id: int) -> int:
@@ -107,6 +107,9 @@ class LearnerRepository(Repository):
         Ranks come from the per-score counts (few distinct scores), not from a window over every member:
         at 100,000 members that is several times faster in SQLite. Totals come from points_totals and the
         week from points_daily (both kept by award_points), never from the whole ledger."""
+        fast = await self.ranking_from_base(org_id, user_id, since_day, top)
+        if fast is not None:  # last night's base plus today's points: reads today's scorers only
+            return [RankRow(*tuple(r)) for r in fast]
         rows = await self._all(
             """WITH people AS (
                    SELECT u.id AS user_id, m.name AS name, u.phone AS phone

@@ -96,6 +96,7 @@ async def arm_snapshot(store: Store, clock: Clock) -> None:
 def snapshot_handlers(store: Store, clock: Clock) -> dict[str, Callable[[DueItem, datetime], Awaitable[None]]]:
     async def nightly(item: DueItem, now: datetime) -> None:
         await catch_up(store, clock)
+        await store.refresh_rank_base(clock.today().isoformat())  # /rank's base (LEARN-8)
         tomorrow = now.astimezone(clock.tz).date() + timedelta(days=1)
         await store.put_due_now(SNAPSHOT_KIND, f"day:{tomorrow.isoformat()}", _local(clock, tomorrow, SNAPSHOT_AT))
 

@@ -23,6 +23,7 @@ from bot.handlers.menu import sync_menu
 from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
+from bot.sandbox.demo_reports import seed_report_history
 from bot.services import member_import, orgs, registration, verification
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
@@ -90,6 +91,7 @@ async def _seed(app: Any) -> None:
             raise ValueError(f"demo member row {result.rejected[0][0].row_number}: {result.rejected[0][1].code}")
     await _registered(store, clock, DEMO_USERS[1], "李娜")
     await _registered(store, clock, DEMO_USERS[4], "平台运营")
+    await seed_report_history(store, clock, org.id)  # a three-level tree with 90 days of history (REP)
     await _menu(app, store, settings, admin)
 
 

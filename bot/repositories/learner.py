@@ -7,7 +7,7 @@ import aiosqlite
 
 from bot.models import Question
 from bot.repositories.questions import question_from_row
-from bot.repositories.ranking import RankingRepository
+from bot.repositories.ranking import RankingRepository, RankRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,19 +32,6 @@ class ReviewRow:
     given: str | None
     correct: bool | None
     fast: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RankRow:
-    """A member's standing in an organisation (LEARN-8); ties share a rank; `ranked` is how many were."""
-    user_id: int
-    name: str
-    phone: str
-    week: int
-    total: int
-    week_rank: int
-    total_rank: int
-    ranked: int
 
 
 _ATTEMPT_COLUMNS = "id, user_id, kind, day, submitted_at, total, correct, points, flagged"
@@ -109,7 +96,7 @@ class LearnerRepository(RankingRepository):  # /rank reads last night's base whe
         week from points_daily (both kept by award_points), never from the whole ledger."""
         fast = await self.ranking_from_base(org_id, user_id, since_day, top)
         if fast is not None:  # last night's base plus today's points: reads today's scorers only
-            return [RankRow(*tuple(r)) for r in fast]
+            return fast
         rows = await self._all(
             """WITH people AS (
                    SELECT u.id AS user_id, m.name AS name, u.phone AS phone

@@ -10,13 +10,25 @@ joined today is not in it (their /rank takes the full query), one removed today 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
-
-import aiosqlite
 
 from bot.repositories.base import Repository
 
-__all__ = ["RankingRepository"]
+__all__ = ["RankingRepository", "RankRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class RankRow:
+    """A member's standing in an organisation (LEARN-8); ties share a rank; `ranked` is how many were."""
+    user_id: int
+    name: str
+    phone: str
+    week: int
+    total: int
+    week_rank: int
+    total_rank: int
+    ranked: int
 
 _REFRESH = (
     "DELETE FROM rank_base",
@@ -102,7 +114,7 @@ class RankingRepository(Repository):
                 await db.execute(sql, params)
 
     async def ranking_from_base(self, org_id: int, user_id: int, since_day: str, top: int
-                                ) -> list[aiosqlite.Row] | None:
+                                ) -> list[RankRow] | None:
         """The rows of learner_org_ranking from the nightly base, or None when the base cannot answer:
         it is of another day, or the member joined since it was written."""
         today = (date.fromisoformat(since_day) + timedelta(days=6)).isoformat()
@@ -111,5 +123,6 @@ class RankingRepository(Repository):
         if row is None:
             return None
         async with self._lock:
-            return list(await self._db.execute_fetchall(
-                _RANKING, {"o": org_id, "today": today, "me": user_id, "top": top, "deep": 4 * top}))
+            rows = await self._db.execute_fetchall(
+                _RANKING, {"o": org_id, "today": today, "me": user_id, "top": top, "deep": 4 * top})
+        return [RankRow(*tuple(r)) for r in rows]

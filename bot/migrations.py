@@ -422,7 +422,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE rank_day (
         day TEXT PRIMARY KEY
     );
-    CREATE INDEX points_daily_day ON points_daily (day, user_id)
+    CREATE INDEX rank_base_scores ON rank_base (org_id, user_id, week, total);
+    CREATE INDEX points_daily_day ON points_daily (day, user_id, amount)
     """,
 ]
 

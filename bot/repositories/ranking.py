@@ -52,15 +52,14 @@ _REFRESH = (
 # :o organisation, :today, :me, :top. Every score is the base plus today's points (0 for most).
 _RANKING = """
 WITH today AS MATERIALIZED (
-    SELECT b.user_id, b.name, b.phone, b.week AS bw, b.total AS bt, b.week + d.amount AS week,
-           b.total + d.amount AS total
-    FROM points_daily d JOIN rank_base b ON b.org_id = :o AND b.user_id = d.user_id
-    WHERE d.day = :today
+    SELECT b.user_id, b.week AS bw, b.total AS bt, d.amount AS a
+    FROM points_daily d CROSS JOIN rank_base b  -- CROSS: SQLite keeps today's rows outside (the index on day)
+    WHERE d.day = :today AND b.org_id = :o AND b.user_id = d.user_id
 ), week_hist AS (
     SELECT s, SUM(n) AS n FROM (
         SELECT score AS s, n FROM rank_hist WHERE org_id = :o AND by_total = 0
-        UNION ALL SELECT week, 1 FROM today
-        UNION ALL SELECT bw, -1 FROM today) AS x
+        UNION ALL SELECT bw + a, COUNT(*) FROM today GROUP BY bw + a
+        UNION ALL SELECT bw, -COUNT(*) FROM today GROUP BY bw) AS x
     GROUP BY s HAVING SUM(n) <> 0
 ), week_ranks AS (
     SELECT s, 1 + COALESCE(SUM(n) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
@@ -69,29 +68,25 @@ WITH today AS MATERIALIZED (
 ), total_hist AS (
     SELECT s, SUM(n) AS n FROM (
         SELECT score AS s, n FROM rank_hist WHERE org_id = :o AND by_total = 1
-        UNION ALL SELECT total, 1 FROM today
-        UNION ALL SELECT bt, -1 FROM today) AS x
+        UNION ALL SELECT bt + a, COUNT(*) FROM today GROUP BY bt + a
+        UNION ALL SELECT bt, -COUNT(*) FROM today GROUP BY bt) AS x
     GROUP BY s HAVING SUM(n) <> 0
 ), total_ranks AS (
     SELECT s, 1 + COALESCE(SUM(n) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
            AS rnk
     FROM total_hist
-), live AS (
-    -- everybody who scored today, and the first of each order by the base: nobody else can be in a top list
-    SELECT user_id, name, phone, week, total FROM today
-    UNION ALL
-    SELECT * FROM (SELECT user_id, name, phone, week, total FROM rank_base WHERE org_id = :o
-                   ORDER BY week DESC LIMIT :deep) AS by_week
-    UNION ALL
-    SELECT * FROM (SELECT user_id, name, phone, week, total FROM rank_base WHERE org_id = :o
-                   ORDER BY total DESC LIMIT :deep) AS by_total
-    UNION ALL
-    SELECT b.user_id, b.name, b.phone, b.week + COALESCE(d.amount, 0), b.total + COALESCE(d.amount, 0)
-    FROM rank_base b LEFT JOIN points_daily d ON d.user_id = b.user_id AND d.day = :today
-    WHERE b.org_id = :o AND b.user_id = :me
+), ids AS (
+    -- the first of each order among today's scorers and by the base: nobody else can be in a top list
+    SELECT user_id FROM (SELECT user_id FROM today ORDER BY bw + a DESC LIMIT :deep) AS t_week
+    UNION SELECT user_id FROM (SELECT user_id FROM today ORDER BY bt + a DESC LIMIT :deep) AS t_total
+    UNION SELECT user_id FROM (SELECT user_id FROM rank_base WHERE org_id = :o ORDER BY week DESC LIMIT :deep) AS b_week
+    UNION SELECT user_id FROM (SELECT user_id FROM rank_base WHERE org_id = :o ORDER BY total DESC LIMIT :deep)
+          AS b_total
+    UNION SELECT :me
 ), candidates AS (
-    SELECT user_id, MAX(name) AS name, MAX(phone) AS phone, MAX(week) AS week, MAX(total) AS total
-    FROM live GROUP BY user_id
+    SELECT b.user_id, b.name, b.phone, b.week + COALESCE(d.amount, 0) AS week, b.total + COALESCE(d.amount, 0) AS total
+    FROM ids JOIN rank_base b ON b.org_id = :o AND b.user_id = ids.user_id
+    LEFT JOIN points_daily d ON d.user_id = b.user_id AND d.day = :today
 ), picked AS (
     SELECT * FROM (SELECT * FROM candidates ORDER BY week DESC, name, user_id LIMIT :top) AS top_week
     UNION

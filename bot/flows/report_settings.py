@@ -48,14 +48,12 @@ class SettingsData:
 
 async def show_settings(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
                         *, edit: bool = False) -> None:
-    s = await svc.settings(store, actor, org_id)
-    org = await svc.report_org(store, actor, org_id)
-    names = await store.user_names(s.recipients)
-    text = settings_text(_, org, s, names, await svc.unreachable(store, s.recipients))
+    v = await svc.settings_view(store, actor, org_id)
+    text = settings_text(_, v.org, v.settings, v.names, v.unreachable)
     if edit:
-        await message.edit_text(text, reply_markup=settings_kb(_, s))
+        await message.edit_text(text, reply_markup=settings_kb(_, v.settings))
     else:
-        await message.answer(text, reply_markup=settings_kb(_, s))
+        await message.answer(text, reply_markup=settings_kb(_, v.settings))
 
 
 async def settings_cmd(message: Message, store: Store, actor: Actor, _: Translator) -> None:

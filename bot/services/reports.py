@@ -24,7 +24,8 @@ __all__ = ["SNAPSHOT_KIND", "SLOT_KIND", "TREND_DAYS", "KEEP_DAYS", "Overview", 
            "catch_up", "arm_snapshot", "snapshot_handlers", "overview", "lower_table", "trend", "activation",
            "not_activated", "inactive", "settings", "save_settings", "parse_send_time", "slot_ref", "parse_slot_ref",
            "next_slot", "arm_all_slots", "unreachable", "recipient_candidates", "report_org", "export_range",
-           "update_settings", "toggle_recipient", "inactive_everyone", "export_days", "parse_range"]
+           "update_settings", "toggle_recipient", "inactive_everyone", "export_days", "parse_range", "SettingsView",
+           "settings_view"]
 
 SNAPSHOT_KIND = "report_snapshot"
 SLOT_KIND = "report_slot"
@@ -301,3 +302,18 @@ def parse_range(text: str) -> tuple[date, date]:
     except ValueError:
         raise DomainError("reports.bad_range") from None
     return first, last
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsView:
+    org: Org
+    settings: SettingsRow
+    names: dict[int, str]
+    unreachable: set[int]
+
+
+async def settings_view(store: Store, actor: Actor, org_id: int) -> SettingsView:
+    """REP-5's screen: the settings, the recipients' names, and which of them the bot cannot reach."""
+    org = await report_org(store, actor, org_id)
+    s = await store.report_settings(org_id)
+    return SettingsView(org, s, await store.user_names(s.recipients), await unreachable(store, s.recipients))

@@ -1,6 +1,5 @@
 """Charts as PNG bytes on matplotlib (the Agg canvas directly, never pyplot): the learning report's
-bars (LEARN-8) and the
-organisation trends (REP-3), labelled in the bundled CJK font.
+bars (LEARN-8) and the organisation trends (REP-3), labelled in the bundled CJK font.
 
 Readable on a phone: Telegram shows a photo about 320-400 px wide there. Every figure is laid out
 LAYOUT_WIDTH_IN inches wide whatever its pixel size, so a font of N points shows as N px at 360 px

@@ -4,7 +4,7 @@ recipients' next slots in the same transaction, so it takes effect without a res
 bot cannot reach (they blocked it) are marked."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -13,12 +13,13 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import Translator
 from bot.reports_notify import settings_text
 from bot.services import reports as svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.flow_data import FlowData
+from bot.ui.org import OrgPickCD, choose_org
 from bot.ui.reports import SettingsAction, SettingsCD, SettingsInput, next_content, recipients_kb, settings_kb
 
 TEXT = F.text & ~F.text.startswith("/")
@@ -31,19 +32,11 @@ def _shown(query: CallbackQuery) -> Message:
     return query.message
 
 
-@dataclass(frozen=True, slots=True)
-class SettingsData:
+class SettingsData(FlowData):
     """The FSM data of a typed setting: which organisation it is for."""
 
+    COMMAND: ClassVar[str] = "/reportsettings"
     org: int
-
-    @classmethod
-    async def load(cls, state: FSMContext) -> SettingsData:
-        data = await state.get_data()
-        return cls(org=int(data.get("org", 0)))
-
-    async def save(self, state: FSMContext) -> None:
-        await state.set_data(asdict(self))
 
 
 async def show_settings(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
@@ -96,8 +89,7 @@ async def ask_pressed(query: CallbackQuery, callback_data: SettingsCD, state: FS
                       actor: Actor, _: Translator) -> None:
     await svc.settings(store, actor, callback_data.org)  # SEC-4 before asking anything
     target_state, key = _ASK[callback_data.act]
-    await state.set_state(target_state)
-    await SettingsData(callback_data.org).save(state)
+    await SettingsData(org=callback_data.org).begin(state, target_state)
     await _shown(query).answer(_(f"reports.settings.{key}"))
 
 

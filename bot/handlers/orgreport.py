@@ -5,6 +5,7 @@ presser administers the organisation (SEC-4); the texts and images come from bot
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -13,7 +14,6 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.handlers.orgpick import OrgPickCD, choose_org
 from bot.i18n import Translator
 from bot.outbox import Outbox
 from bot.reports_notify import (
@@ -29,9 +29,18 @@ from bot.reports_notify import (
 from bot.services import reports as svc
 from bot.services.roles import Actor
 from bot.store import Store
+from bot.ui.flow_data import FlowData
+from bot.ui.org import OrgPickCD, choose_org
 from bot.ui.reports import ORDERS, ReportAction, ReportCD, ReportInput, back_kb, export_kb, overview_kb, paged_kb
 
 TEXT = F.text & ~F.text.startswith("/")
+
+
+class ExportData(FlowData):
+    """The FSM data of a typed export range: which organisation it is for."""
+
+    COMMAND: ClassVar[str] = "/orgreport"
+    org: int
 
 
 def _shown(query: CallbackQuery) -> Message:
@@ -106,8 +115,7 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
 async def export_custom_pressed(query: CallbackQuery, callback_data: ReportCD, state: FSMContext, store: Store,
                                 actor: Actor, _: Translator) -> None:
     await svc.report_org(store, actor, callback_data.org)
-    await state.set_state(ReportInput.export_range)
-    await state.set_data({"org": callback_data.org})
+    await ExportData(org=callback_data.org).begin(state, ReportInput.export_range)
     await _shown(query).answer(_("reports.export.ask_range"))
 
 
@@ -119,8 +127,8 @@ async def export_range_pressed(query: CallbackQuery, callback_data: ReportCD, st
 
 async def export_range_typed(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
                              _: Translator) -> None:
-    org_id = int((await state.get_data()).get("org", 0))
-    await send_export(message, store, clock, actor, _, org_id, svc.parse_range(message.text or ""))
+    data = await ExportData.load(state)
+    await send_export(message, store, clock, actor, _, data.org, svc.parse_range(message.text or ""))
     await state.clear()  # a bad range raised above: the person stays here and can type it again
 
 

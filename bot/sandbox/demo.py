@@ -19,7 +19,6 @@ from typing import Any
 from aiogram.exceptions import TelegramAPIError
 
 from bot.errors import DomainError
-from bot.handlers.menu import sync_menu
 from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
@@ -28,6 +27,7 @@ from bot.services import member_import, orgs, registration, verification
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
 from bot.store import Conflict, Store
+from bot.ui.menu import sync_menu
 
 log = logging.getLogger(__name__)
 

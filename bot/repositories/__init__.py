@@ -1,1 +1,0 @@
-"""SQL by aggregate: each module holds one aggregate's queries and returns dataclasses."""

@@ -379,7 +379,7 @@ MIGRATIONS: list[str] = [
                next_attempt_at, last_error, created_at, sent_at, message_id FROM outbox;
     DROP TABLE outbox;
     ALTER TABLE outbox_v14 RENAME TO outbox;
-    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE INDEX outbox_status ON outbox (status);
     CREATE INDEX outbox_chat ON outbox (status, chat_id, id)
     """,
 ]

@@ -116,15 +116,16 @@ class OutboxRepository(Repository):
         is in flight or waits for a retry sends nothing else meanwhile), oldest first, at most `limit`.
         Rows to unreachable people are marked skipped_unreachable instead, all of that chat's."""
         async with self._tx() as db:
+            # pending rows in id order (the index on status keeps them so), each the first of its
+            # chat still to go: usually the first `limit` rows qualify, so a claim reads about that many
             rows = list(await db.execute_fetchall(
                 f"""SELECT {_PUSH_COLUMNS}, (u.user_id IS NOT NULL) AS unreachable
-                    FROM (SELECT id, status, next_attempt_at,
-                                 ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY id) AS rn
-                          FROM outbox WHERE status IN ('pending', 'sending')) AS heads
-                    JOIN outbox AS o ON o.id = heads.id
+                    FROM outbox AS o
                     LEFT JOIN outbox_files AS f ON f.sha256 = o.file_hash
                     LEFT JOIN unreachable_users AS u ON u.user_id = o.chat_id
-                    WHERE heads.rn = 1 AND heads.status = 'pending' AND heads.next_attempt_at <= ?
+                    WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+                      AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.status IN ('pending', 'sending')
+                                      AND e.chat_id = o.chat_id AND e.id < o.id)
                     ORDER BY o.id LIMIT ?""", (now, limit)))
             blocked = [r["chat_id"] for r in rows if r["unreachable"]]
             skipped = 0

@@ -10,13 +10,15 @@ network errors and 5xx are retried with backoff; both up to an attempt cap, then
 the bot again. A file sent to many is uploaded once and re-sent by its file_id.
 
 `Outbox.limiter` is shared with other senders (e.g. countdown edits) so that edits and sends
-together keep the configured rate: `await outbox.limiter.acquire(chat_id)` before each call.
+together keep the configured rate: `async with outbox.limiter.slot(chat_id): await bot.edit_...`
+(or `await outbox.limiter.acquire(chat_id)` before the call).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -80,6 +82,8 @@ class RateLimiter:
         self._chat_paused: dict[int, float] = {}
         self._prune_base = prune_at
         self._prune_at = prune_at
+        self._in_flight = 0
+        self._done: deque[float] = deque()  # when the sends of the last second ended (slot())
 
     def pause(self, seconds: float, chat_id: int | None = None) -> None:
         until = self._now() + seconds
@@ -113,6 +117,30 @@ class RateLimiter:
                 await asyncio.sleep(slot - now)
             if self.paused_for(chat_id) <= 0:  # a pause that began meanwhile counts too
                 return
+
+    @asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        """`acquire`, then the call inside the block. Safer against a late event loop than acquire
+        alone: a send counts against the rate from its start until a second after it ended, so the
+        calls that reach Telegram within any one second stay within `per_second` even when some
+        were delayed on the way; the chat's next slot is a full interval after this call ended."""
+        await self.acquire(chat_id)
+        while True:  # the window check: rarely binds, the spacing above already keeps the rate
+            now = self._now()
+            while self._done and self._done[0] <= now - 1.0:
+                self._done.popleft()
+            if self._in_flight + len(self._done) < self.per_second:
+                break
+            await asyncio.sleep(self._done[0] + 1.0 - now if self._done else self._interval)
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            ended = self._now()
+            self._done.append(ended)
+            if self.chat_interval:
+                self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), ended + self.chat_interval)
 
     def _prune(self, now: float) -> None:
         if len(self._next_chat) + len(self._chat_paused) <= self._prune_at:
@@ -272,8 +300,7 @@ class Outbox:
     async def _send(self, push: Push) -> int:
         if push.kind == "text":
             p = push.payload
-            await self.limiter.acquire(push.chat_id)
-            async with self._sending:
+            async with self.limiter.slot(push.chat_id), self._sending:
                 msg = await self.bot.send_message(push.chat_id, p["text"],
                                                   protect_content=bool(p.get("protect_content")),
                                                   reply_markup=_markup(p), allow_paid_broadcast=self._paid())
@@ -294,8 +321,7 @@ class Outbox:
 
     async def _send_file(self, push: Push, media: BufferedInputFile | str) -> Message:
         p = push.payload
-        await self.limiter.acquire(push.chat_id)
-        async with self._sending:
+        async with self.limiter.slot(push.chat_id), self._sending:
             if push.kind == "photo":
                 return await self.bot.send_photo(push.chat_id, media, caption=p.get("caption"),
                                                  protect_content=bool(p.get("protect_content")),

@@ -248,3 +248,24 @@ async def test_issue13_enqueue_in_rolls_back_with_the_action(store, clock):
         await enqueue_in(db, [text_push(1, "x", dedupe_key="k")], now)
         assert await enqueue_in(db, [text_push(1, "x", dedupe_key="k")], now) == 0
     assert await store.push_counts() == {"pending": 1}
+
+
+async def test_issue13_limiter_slot_counts_a_send_until_a_second_after_it_ended():
+    """A late event loop must not bunch calls up at Telegram: with 2/s and calls that take 0.4 s,
+    the third call waits until a second after the first one ended."""
+    now = [0.0]
+    starts: list[float] = []
+    limiter = RateLimiter(2, 0.0, monotonic=lambda: now[0])
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    real_sleep, asyncio.sleep = asyncio.sleep, sleep  # type: ignore[assignment]
+    try:
+        for chat in (1, 2, 3):
+            async with limiter.slot(chat):
+                starts.append(round(now[0], 6))
+                now[0] += 0.4  # the call
+    finally:
+        asyncio.sleep = real_sleep  # type: ignore[assignment]
+    assert starts == [0.0, 0.5, 1.4]

@@ -105,7 +105,7 @@ class RateLimiter:
         while True:
             now = self._now()
             held = self.paused_for(chat_id)
-            if held > 0:
+            if held > 1e-6:
                 await asyncio.sleep(held)
                 continue
             slot = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
@@ -115,7 +115,7 @@ class RateLimiter:
             self._prune(now)
             if slot > now:
                 await asyncio.sleep(slot - now)
-            if self.paused_for(chat_id) <= 0:  # a pause that began meanwhile counts too
+            if self.paused_for(chat_id) <= 1e-6:  # a pause that began meanwhile counts too
                 return
 
     @asynccontextmanager
@@ -127,11 +127,11 @@ class RateLimiter:
         await self.acquire(chat_id)
         while True:  # the window check: rarely binds, the spacing above already keeps the rate
             now = self._now()
-            while self._done and self._done[0] <= now - 1.0:
+            while self._done and self._done[0] <= now - 1.0 + 1e-9:
                 self._done.popleft()
             if self._in_flight + len(self._done) < self.per_second:
                 break
-            await asyncio.sleep(self._done[0] + 1.0 - now if self._done else self._interval)
+            await asyncio.sleep(max(1e-3, self._done[0] + 1.0 - now) if self._done else self._interval)
         self._in_flight += 1
         try:
             yield

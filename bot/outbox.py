@@ -83,6 +83,8 @@ class RateLimiter:
         self._prune_base = prune_at
         self._prune_at = prune_at
         self._in_flight = 0
+        # slot()'s window: after a stall the overdue sends may catch up by at most 5% over the rate
+        self._window_cap = per_second * 1.05
         self._done: deque[float] = deque()  # when the sends of the last second ended (slot())
 
     def pause(self, seconds: float, chat_id: int | None = None) -> None:
@@ -122,14 +124,15 @@ class RateLimiter:
     async def slot(self, chat_id: int) -> AsyncIterator[None]:
         """`acquire`, then the call inside the block. Safer against a late event loop than acquire
         alone: a send counts against the rate from its start until a second after it ended, so the
-        calls that reach Telegram within any one second stay within `per_second` even when some
-        were delayed on the way; the chat's next slot is a full interval after this call ended."""
+        calls that reach Telegram within any one second stay within 1.05 x `per_second` even when
+        some were delayed on the way (a stalled loop does not release a burst of overdue sends);
+        the chat's next slot is a full interval after this call ended."""
         await self.acquire(chat_id)
         while True:  # the window check: rarely binds, the spacing above already keeps the rate
             now = self._now()
             while self._done and self._done[0] <= now - 1.0 + 1e-9:
                 self._done.popleft()
-            if self._in_flight + len(self._done) < self.per_second:
+            if self._in_flight + len(self._done) < self._window_cap:
                 break
             await asyncio.sleep(max(1e-3, self._done[0] + 1.0 - now) if self._done else self._interval)
         self._in_flight += 1

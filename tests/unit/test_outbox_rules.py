@@ -250,22 +250,39 @@ async def test_issue13_enqueue_in_rolls_back_with_the_action(store, clock):
     assert await store.push_counts() == {"pending": 1}
 
 
-async def test_issue13_limiter_slot_counts_a_send_until_a_second_after_it_ended():
-    """A late event loop must not bunch calls up at Telegram: with 2/s and calls that take 0.4 s,
-    the third call waits until a second after the first one ended."""
+async def test_issue13_limiter_slot_bounds_the_burst_after_a_stalled_loop():
+    """30 sends were due over 1.5 s at 20/s but the loop stalled: when it runs again at most
+    21 (1.05 x 20) go at once; the rest wait until a second after those ended."""
     now = [0.0]
-    starts: list[float] = []
-    limiter = RateLimiter(2, 0.0, monotonic=lambda: now[0])
+    entered: list[int] = []
+    release = asyncio.Event()
+    limiter = RateLimiter(20, 0.0, monotonic=lambda: now[0])
+    real_sleep = asyncio.sleep
 
-    async def sleep(seconds: float) -> None:
-        now[0] += seconds
+    async def stalled_sleep(seconds: float) -> None:  # time does not move while the loop is late
+        await real_sleep(0)
 
-    real_sleep, asyncio.sleep = asyncio.sleep, sleep  # type: ignore[assignment]
+    async def send(chat: int) -> None:
+        async with limiter.slot(chat):
+            entered.append(chat)
+            await release.wait()
+
+    async def spin() -> None:
+        for _ in range(100):
+            await real_sleep(0)
+
+    asyncio.sleep = stalled_sleep  # type: ignore[assignment]
     try:
-        for chat in (1, 2, 3):
-            async with limiter.slot(chat):
-                starts.append(round(now[0], 6))
-                now[0] += 0.4  # the call
+        tasks = [asyncio.create_task(send(chat)) for chat in range(30)]
+        await spin()
+        assert len(entered) == 21
+        now[0] = 0.5
+        release.set()
+        await spin()
+        assert len(entered) == 21  # ended at 0.5: they count until 1.5
+        now[0] = 1.51
+        await spin()
+        assert len(entered) == 30
+        await asyncio.gather(*tasks)
     finally:
         asyncio.sleep = real_sleep  # type: ignore[assignment]
-    assert starts == [0.0, 0.5, 1.4]

@@ -286,3 +286,37 @@ async def test_issue13_limiter_slot_bounds_the_burst_after_a_stalled_loop():
         await asyncio.gather(*tasks)
     finally:
         asyncio.sleep = real_sleep  # type: ignore[assignment]
+
+
+# -- configuration --------------------------------------------------------------------------------
+def _settings(tmp_path, **extra: str):
+    from bot.config import load_settings
+
+    return load_settings({"BOT_TOKEN": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ", "DATABASE_PATH": str(tmp_path / "b.db"),
+                          "SECRET_KEY": "0123456789abcdef0123", **extra}, dotenv=None)
+
+
+def test_issue13_outbox_rate_defaults_and_limits(tmp_path):
+    from bot.config import ConfigError
+
+    s = _settings(tmp_path)
+    assert (s.outbox_rate, s.outbox_paid_broadcast) == (25.0, False)
+    assert _settings(tmp_path, OUTBOX_RATE="28.5").outbox_rate == 28.5
+    paid = _settings(tmp_path, OUTBOX_RATE="1000", OUTBOX_PAID_BROADCAST="1")
+    assert (paid.outbox_rate, paid.outbox_paid_broadcast) == (1000.0, True)
+    for bad, variable, needle in ((dict(OUTBOX_RATE="fast"), "OUTBOX_RATE", "not a number"),
+                                  (dict(OUTBOX_RATE="0"), "OUTBOX_RATE", "more than 0"),
+                                  (dict(OUTBOX_RATE="100"), "OUTBOX_RATE", "OUTBOX_PAID_BROADCAST=1"),
+                                  (dict(OUTBOX_RATE="1001", OUTBOX_PAID_BROADCAST="yes"), "OUTBOX_RATE", "1000"),
+                                  (dict(OUTBOX_PAID_BROADCAST="maybe"), "OUTBOX_PAID_BROADCAST", "on or off")):
+        with pytest.raises(ConfigError) as err:
+            _settings(tmp_path, **bad)
+        assert err.value.variable == variable and needle in str(err.value)
+
+
+async def test_issue13_paid_broadcast_sends_carry_allow_paid_broadcast(store, clock, bot, session):
+    box = Outbox(store, bot, clock, per_second=1000, chat_interval=0, paid_broadcast=True)
+    await box.enqueue(text_push(100001, "x"), file_push(100002, "photo", b"img", "a.png"))
+    await box.flush()
+    calls = [c for c in session.calls if type(c).__name__ in ("SendMessage", "SendPhoto")]
+    assert len(calls) == 2 and all(c.allow_paid_broadcast is True for c in calls)

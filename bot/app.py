@@ -20,14 +20,14 @@ from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
 from bot.fsm_storage import StoreStorage
-from bot.handlers import build_routers
-from bot.handlers.menu import set_default_menus
+from bot.handlers import build_routers, build_workflows
 from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
 from bot.scheduler import JobSpec, Scheduler, Sweeper
 from bot.services import quiz
 from bot.store import Store
+from bot.ui.menu import set_default_menus
 
 log = logging.getLogger("bot")
 
@@ -52,6 +52,7 @@ def build_dispatcher(
         i18n=i18n,
         scheduler=scheduler,
         outbox=outbox,
+        workflows=build_workflows(),
     )
     dp.update.outer_middleware(ActorMiddleware())
     dp.callback_query.middleware(AnswerCallbacks())
@@ -103,6 +104,10 @@ class App:
         for kind, handler in quiz.due_handlers(store, clock).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
+        from bot.handlers.tasks import due_reminder_handler  # WORK-1: the reminder before a task's deadline
+        from bot.services.tasks import DUE_KIND as TASK_REMIND
+
+        sweeper.register(TASK_REMIND, due_reminder_handler(store, clock, i18n, outbox))
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)

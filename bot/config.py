@@ -41,6 +41,7 @@ class Settings:
     clock_offset_seconds: float = 0.0
     outbox_rate: float = 25.0             # pushes per second overall (1 per second per chat)
     outbox_paid_broadcast: bool = False   # Telegram's paid broadcasts: allow_paid_broadcast, up to 1,000/s
+    task_remind_minutes: int = 120  # WORK-1: the automatic reminder, this long before a task's deadline
 
     @property
     def tz_name(self) -> str:
@@ -145,6 +146,9 @@ def load_settings(
     if not math.isfinite(rate) or not 0 < rate <= top:
         hint = "" if paid else " (more needs OUTBOX_PAID_BROADCAST=1, Telegram's paid broadcasts)"
         raise ConfigError("OUTBOX_RATE", f"must be more than 0 and at most {top:g} messages per second{hint}")
+    remind_text = env.get("TASK_REMIND_MINUTES", "").strip() or "120"
+    if not remind_text.isdigit() or not 0 < int(remind_text) <= 10080:
+        raise ConfigError("TASK_REMIND_MINUTES", f"{remind_text!r} is not a number of minutes from 1 to 10080")
 
     return Settings(
         bot_token=token,
@@ -158,4 +162,5 @@ def load_settings(
         clock_offset_seconds=clock_offset,
         outbox_rate=rate,
         outbox_paid_broadcast=paid,
+        task_remind_minutes=int(remind_text),
     )

@@ -225,3 +225,8 @@ async def org_rank(store: Store, clock: Clock, actor: Actor, org_id: int) -> Org
     if rank is None:
         raise DomainError("learner.not_member")
     return rank
+
+
+async def memberships(store: Store, actor: Actor) -> list[Membership]:
+    """The organisations the actor is listed in (by their phone), for "my organisations"."""
+    return await store.memberships(actor.user.phone) if actor.user.phone else []

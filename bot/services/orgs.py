@@ -437,3 +437,12 @@ def _json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+async def orgs_by_ids(store: Store, org_ids: frozenset[int] | set[int] | list[int]) -> list[Org]:
+    """The organisations with these ids, ordered by id (the choices of a picker)."""
+    return await store.orgs_by_ids(org_ids)
+
+
+async def get_org(store: Store, org_id: int) -> Org | None:
+    return await store.get_org(org_id)

@@ -1,8 +1,8 @@
 """SEC-3: /audit — the main admin reads who did what, when, before → after; 10 a page, newest first."""
 from __future__ import annotations
 
-from bot.handlers.audit import AuditCD
 from bot.store import write_audit
+from bot.ui.org import AuditCD
 from tests.support.factories import make_org, make_user
 
 MAIN, ADMIN = 100001, 100002

@@ -22,16 +22,12 @@ import pytest
 from aiogram.methods import SendDocument
 
 from bot.clock import FakeClock
-from bot.flows.join import JoinDecisionCD
-from bot.flows.member_edit import AddStepCD, MoveCD
-from bot.handlers.audit import AuditCD
-from bot.handlers.invite import InviteCD, InviteListCD, InviteRevokeCD
-from bot.handlers.members import MemAddCD, MemberCD, MemListCD
-from bot.handlers.org_common import AdminCD, BranchCD, FlagCD, OrgCD
-from bot.handlers.orgpick import OrgPickCD
 from bot.i18n import I18n
 from bot.services import invites, orgs, points
 from bot.store import Store
+from bot.ui.invite import InviteCD, InviteListCD, InviteRevokeCD, JoinDecisionCD
+from bot.ui.members import AddStepCD, MemAddCD, MemberCD, MemListCD, MoveCD
+from bot.ui.org import AdminCD, AuditCD, BranchCD, FlagCD, OrgCD, OrgPickCD
 from tests.conftest import TZ
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.recording import ChatClient, Sent

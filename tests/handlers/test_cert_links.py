@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from bot.handlers.cert_links import CertLinkCD
+from bot.ui.certify import CertLinkCD
 from tests.support.factories import make_org, make_user
 from tests.support.sql import store_rows as rows
 

@@ -6,9 +6,9 @@ import re
 
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
-from bot.handlers.certify import CertCD, RenameDecideCD, RootCD
 from bot.services import certification as cert
 from bot.services.roles import Actor
+from bot.ui.certify import CertCD, RenameDecideCD, RootCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.sql import store_rows as rows

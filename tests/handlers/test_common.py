@@ -6,7 +6,7 @@ import logging
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SetMyCommands
 from aiogram.types import BotCommandScopeChat
 
-from bot.handlers.common import LangCD
+from bot.ui.menu import LangCD
 
 
 async def test_start_shows_welcome(client_factory, store):
@@ -16,7 +16,7 @@ async def test_start_shows_welcome(client_factory, store):
 
 
 async def test_default_menus_are_the_visitor_menu_per_language(bot, session, i18n):
-    from bot.handlers.menu import set_default_menus
+    from bot.ui.menu import set_default_menus
 
     await set_default_menus(bot, i18n)
     menus = [c for c in session.calls if isinstance(c, SetMyCommands)]

@@ -10,7 +10,7 @@ import openpyxl
 from aiogram.methods import EditMessageText, SendDocument, SendMessage
 from openpyxl import Workbook
 
-from bot.flows.import_questions import QBankCD
+from bot.ui.imports import QBankCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_org, make_user
 from tests.support.sql import file_rows as db

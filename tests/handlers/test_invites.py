@@ -13,11 +13,10 @@ from io import BytesIO
 import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
-from bot.flows.join import JoinBranchCD, JoinDecisionCD
-from bot.handlers.deeplinks import PAYLOAD_RE
-from bot.handlers.invite import InviteCD, InviteListCD
-from bot.handlers.orgpick import OrgPickCD
 from bot.services import invites
+from bot.ui.invite import InviteCD, InviteListCD, JoinBranchCD, JoinDecisionCD
+from bot.ui.org import OrgPickCD
+from bot.ui.workflows import PAYLOAD_RE
 from tests.support.factories import make_member, make_org, make_user
 
 ADMIN, ADMIN2, JOINER, JOINER2 = 200001, 200002, 300001, 300002

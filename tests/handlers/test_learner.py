@@ -10,9 +10,10 @@ from io import BytesIO
 from aiogram.methods import EditMessageText, SendMessage, SendPhoto
 from PIL import Image
 
-from bot.handlers.learner import AttemptCD, RankCD, RecordsCD, send_report
-from bot.handlers.profile import MenuCD
+from bot.handlers.learner import send_report
 from bot.services import points
+from bot.ui.learner import AttemptCD, RankCD, RecordsCD
+from bot.ui.menu import MenuCD
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.learner_factories import Item, make_attempt, make_question
 from tests.support.sql import file_rows as rows

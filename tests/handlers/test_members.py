@@ -7,8 +7,7 @@ from io import BytesIO
 import openpyxl
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendDocument, SendMessage
 
-from bot.flows.member_edit import MoveCD
-from bot.handlers.members import MemAddCD, MemberCD, MemFilterCD, MemListCD, MemSearchCD
+from bot.ui.members import MemAddCD, MemberCD, MemFilterCD, MemListCD, MemSearchCD, MoveCD
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.sql import file_rows as rows
 

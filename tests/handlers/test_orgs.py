@@ -6,9 +6,9 @@ from aiogram.methods import SendMessage, SetMyCommands
 
 from bot.clock import FakeClock
 from bot.errors import DomainError
-from bot.handlers.org_common import AdminCD, BranchCD, OrgCD
 from bot.services import orgs
 from bot.services.roles import Actor
+from bot.ui.org import AdminCD, BranchCD, OrgCD
 from tests.conftest import TZ
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.sql import store_rows as rows

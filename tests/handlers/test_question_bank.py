@@ -2,7 +2,7 @@
 questions are no longer drawn; nobody else can do any of it (SEC-4)."""
 from __future__ import annotations
 
-from bot.handlers.question_bank import BankCD
+from bot.ui.question_bank import BankCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question

@@ -5,7 +5,7 @@ import re
 
 from aiogram.methods import AnswerCallbackQuery
 
-from bot.flows.quiz_view import QuizCD
+from bot.ui.quiz import QuizCD
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question
 

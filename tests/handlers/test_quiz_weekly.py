@@ -72,7 +72,7 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     refused = await admin.press(panel, "某支部")
     assert "不能再更换" in refused.answers[0].text
     stranger = client_factory(USER)
-    from bot.flows.quiz_view import WeeklyCD
+    from bot.ui.quiz import WeeklyCD
 
     denied = await stranger.click(WeeklyCD(act="pub", org=org).pack())  # forged: an admin's button
     assert denied.answers[0].text == "您没有执行此操作的权限。"

@@ -84,6 +84,19 @@ async def enqueue_in(db: aiosqlite.Connection, pushes: Iterable[dict[str, Any]],
     return db.total_changes - before
 
 
+_FLAG = """INSERT INTO unreachable_users (user_id, since, last_error) VALUES (?, ?, ?)
+           ON CONFLICT (user_id) DO UPDATE SET last_error = excluded.last_error"""
+
+
+def _unflag_chat_of(conn: sqlite3.Connection, push_id: int) -> int | None:
+    """Clears the unreachable flag of a push's recipient; their id when there was one."""
+    row = conn.execute("SELECT chat_id FROM outbox WHERE id = ?", (push_id,)).fetchone()
+    if row is None:
+        return None
+    cur = conn.execute("DELETE FROM unreachable_users WHERE user_id = ?", (row[0],))
+    return int(row[0]) if cur.rowcount else None
+
+
 _PUSH_COLUMNS = """o.id, o.chat_id, o.kind, o.payload, o.file_name, o.file_data, o.attempts, o.file_hash,
                    f.file_id"""
 
@@ -165,10 +178,17 @@ class OutboxRepository(Repository):
 
     # the outcomes of a send, each a small write in the store's group commit
     async def mark_push_sent(self, push_id: int, message_id: int | None, now: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        """Telegram accepted it; a person flagged unreachable is reachable again (only looked up
+        while someone is flagged)."""
+        ids = await self._unreachable()
+        check = bool(ids)
+
+        def write(conn: sqlite3.Connection) -> int | None:
             conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
                          "file_data = NULL WHERE id = ?", (now, message_id, push_id))
-        await self._write_batched(write, nothing)
+            return _unflag_chat_of(conn, push_id) if check else None
+
+        await self._write_batched(write, lambda user_id: ids.discard(user_id) if user_id is not None else None)
 
     async def mark_push_retry(self, push_id: int, error: str, next_at: str, *, count_attempt: bool = True) -> None:
         """Pending again, due at `next_at`."""
@@ -179,13 +199,24 @@ class OutboxRepository(Repository):
         await self._write_batched(write, nothing)
 
     async def mark_push_final(self, push_id: int, status: str, error: str) -> None:
+        """A final status; 'unreachable' flags the person too (like mark_unreachable)."""
         if status not in PUSH_STATUSES:
             raise ValueError(status)
+        ids = await self._unreachable()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> int | None:
             conn.execute("UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1, file_data = NULL "
                          "WHERE id = ?", (status, error[:500], push_id))
-        await self._write_batched(write, nothing)
+            if status != "unreachable":
+                return None
+            row = conn.execute("SELECT chat_id, COALESCE(claimed_at, created_at) FROM outbox WHERE id = ?",
+                               (push_id,)).fetchone()
+            if row is None:
+                return None
+            conn.execute(_FLAG, (row[0], row[1], error[:500]))
+            return int(row[0])
+
+        await self._write_batched(write, lambda user_id: ids.add(user_id) if user_id is not None else None)
 
     async def push_counts(self) -> dict[str, int]:
         """How many pushes are in each status (see PUSH_STATUSES); statuses with none are left out."""
@@ -206,9 +237,7 @@ class OutboxRepository(Repository):
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE outbox SET status = 'unreachable', last_error = ?, attempts = attempts + 1, "
                          "file_data = NULL WHERE id = ?", (error[:500], push_id))
-            conn.execute("""INSERT INTO unreachable_users (user_id, since, last_error) VALUES (?, ?, ?)
-                            ON CONFLICT (user_id) DO UPDATE SET last_error = excluded.last_error""",
-                         (user_id, now, error[:500]))
+            conn.execute(_FLAG, (user_id, now, error[:500]))
 
         await self._write_batched(write, lambda _: ids.add(user_id))
 

@@ -304,11 +304,11 @@ def test_issue13_outbox_rate_defaults_and_limits(tmp_path):
     assert _settings(tmp_path, OUTBOX_RATE="28.5").outbox_rate == 28.5
     paid = _settings(tmp_path, OUTBOX_RATE="1000", OUTBOX_PAID_BROADCAST="1")
     assert (paid.outbox_rate, paid.outbox_paid_broadcast) == (1000.0, True)
-    for bad, variable, needle in ((dict(OUTBOX_RATE="fast"), "OUTBOX_RATE", "not a number"),
-                                  (dict(OUTBOX_RATE="0"), "OUTBOX_RATE", "more than 0"),
-                                  (dict(OUTBOX_RATE="100"), "OUTBOX_RATE", "OUTBOX_PAID_BROADCAST=1"),
-                                  (dict(OUTBOX_RATE="1001", OUTBOX_PAID_BROADCAST="yes"), "OUTBOX_RATE", "1000"),
-                                  (dict(OUTBOX_PAID_BROADCAST="maybe"), "OUTBOX_PAID_BROADCAST", "on or off")):
+    for bad, variable, needle in (({"OUTBOX_RATE": "fast"}, "OUTBOX_RATE", "not a number"),
+                                  ({"OUTBOX_RATE": "0"}, "OUTBOX_RATE", "more than 0"),
+                                  ({"OUTBOX_RATE": "100"}, "OUTBOX_RATE", "OUTBOX_PAID_BROADCAST=1"),
+                                  ({"OUTBOX_RATE": "1001", "OUTBOX_PAID_BROADCAST": "yes"}, "OUTBOX_RATE", "1000"),
+                                  ({"OUTBOX_PAID_BROADCAST": "maybe"}, "OUTBOX_PAID_BROADCAST", "on or off")):
         with pytest.raises(ConfigError) as err:
             _settings(tmp_path, **bad)
         assert err.value.variable == variable and needle in str(err.value)

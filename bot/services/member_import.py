@@ -51,7 +51,7 @@ async def parse_file(data: bytes, known_labels: Iterable[Mapping[str, str]] = ()
         return await asyncio.to_thread(excel.read_member_rows, data, known_labels=labels)
     except SheetError as exc:
         key = f"not_xlsx_{exc.params.get('kind', 'other')}" if exc.code == "not_xlsx" else exc.code
-        params = {k: v for k, v in exc.params.items() if k in ("limit", "columns")}
+        params = {k: v for k, v in exc.params.items() if k in ("limit", "columns", "count")}
         if exc.code == "too_large":
             params = {"limit": exc.params["limit"] // (1024 * 1024)}
         raise DomainError(f"mem.sheet.{key}", **params) from None

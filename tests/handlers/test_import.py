@@ -155,6 +155,13 @@ async def test_mem_4_bad_files_are_refused_and_the_state_kept(client_factory, st
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("xl/worksheets/sheet1.xml", b"0" * (10 * 1024 * 1024))
     assert "结构异常" in (await c.document(bomb.getvalue(), "bomb.xlsx", file_id="d2")).text
+    parts = BytesIO()
+    with zipfile.ZipFile(parts, "w") as z:  # many small parts: refused for their number, not as "too large"
+        for n in range(201):
+            z.writestr(f"x{n}.xml", "")
+    refused = (await c.document(parts.getvalue(), "parts.xlsx", file_id="d6")).text
+    assert "部分太多" in refused or "201 个部分" in refused, refused
+    assert "过大" not in refused
     missing = await c.document(xlsx([["张三", "13800000000"]], header=["姓名", "电话"]), "m.xlsx", file_id="d3")
     assert "缺少必填列：所属支部" in missing.text
     assert "没有成员数据" in (await c.document(xlsx([]), "e.xlsx", file_id="d4")).text

@@ -152,5 +152,6 @@ async def report(message: Message, _: Translator, org: Org, result: member_impor
     await message.answer("\n\n".join(lines), reply_markup=markup)
     if result.rejected:
         await message.answer_document(BufferedInputFile(rejects_file(_, result.rejected), _("import.rejects_file")),
-                                      caption=_("import.rejects_caption", count=len(result.rejected)),
-                                      protect_content=org.protect_content)
+                                      caption=_("import.rejects_caption", count=len(result.rejected))
+                                      + "\n" + _("export.editing_note"),
+                                      protect_content=False)  # to be fixed in Excel and sent back (SEC-1 aside)

@@ -74,3 +74,16 @@ async def test_sec_3_audit_from_the_org_card_and_english(client_factory, store):
     card = await c.send("/org")
     log = await c.press(card, "Audit log")
     assert "renamed the organisation" in log.text and "名0 → 名1" in log.text
+
+
+async def test_sec_3_only_the_main_admin_sees_audit_in_help_and_the_menu(client_factory, store):
+    from aiogram.methods import SetMyCommands
+    await make_user(store, MAIN, "王主任", verified=True)
+    await make_user(store, ADMIN, "李干事", verified=True)
+    await make_org(store, "金水区委宣传部", MAIN, admins=[ADMIN])
+    for user_id, sees in ((MAIN, True), (ADMIN, False)):
+        sent = await client_factory(user_id).send("/help")
+        assert ("/audit" in sent.text) is sees, (user_id, sent.text)
+        assert "/members" in sent.text  # both are admins
+        (menu,) = (await client_factory(user_id).start()).of(SetMyCommands)  # the menu is set on /start
+        assert ("audit" in [c.command for c in menu.commands]) is sees

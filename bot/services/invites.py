@@ -272,6 +272,18 @@ async def open_invite(store: Store, clock: Clock, secret: bytes, user: User, tok
     return JoinOffer(invite, org, [] if invite.branch_id is not None else await branches(store, org.id))
 
 
+async def invited_org(store: Store, clock: Clock, secret: bytes, payload: str) -> Org | None:
+    """REG-6: the organisation a deep-link payload invites to, while the link still works (None:
+    not a join link, or one that would be refused; the refusal comes after registration)."""
+    prefix, _sep, token = payload.partition("_")
+    if prefix != PREFIX or not TOKEN_RE.match(token):
+        return None
+    row = await store.invite_by_hash(token_hash(secret, token))
+    if row is None or _invite(row).status(clock.now()) != ACTIVE:
+        return None
+    return await store.get_org(row.org_id)
+
+
 async def join(store: Store, clock: Clock, user: User, invite_id: int, branch_id: int | None) -> JoinResult:
     """Joins (or asks to join) with the branch fixed by the link or chosen by the person."""
     invite = await _valid_invite(store, clock, invite_id)

@@ -446,7 +446,8 @@ async def test_reg_6_a_visitor_opening_a_certification_link_is_answered_after_re
     await visitor.press(agreement, "✅ 同意并继续")
     await visitor.contact("8613800300009")
     done = await visitor.press(await visitor.send("吴某"), "跳过 ⏭")
-    assert "注册成功" in done.text and "您还不是任何学习组织的管理员" in done.texts[-1]
+    assert "注册成功" in done.text and "您还不是任何学习组织的管理员" in done.texts[-2]
+    assert "请选择" in done.texts[-1]  # the main menu follows (REG-6)
 
 
 async def test_cert_2_pasted_link_and_tree_for_the_upper_admin(client_factory, store, outbox, session):

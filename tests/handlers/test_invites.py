@@ -502,3 +502,20 @@ async def test_mem_6_english_texts(client_factory, store, registered):
     offer = await joiner.start(payload)
     assert "Please choose your branch" in offer.text
     assert "You joined 中共某县委宣传部 (第一党支部)" in (await joiner.press(offer, "第一党支部")).text
+
+
+async def test_mem_6_last_wizard_step_pressed_three_times_at_once_makes_one_link(client_factory, store, settings):
+    await setup_org(store)
+    admin = client_factory(ADMIN)
+    step = await admin.press(await admin.send("/invite"), "由加入者选择")
+    last = await admin.press(step, "7 天")
+    presses = await asyncio.gather(*(admin.press(last, "10 次") for _ in range(3)))
+    assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 1
+    assert db(settings).execute("SELECT count(*) FROM audit_log WHERE action = 'invite.create'").fetchone()[0] == 1
+    links = [m.text for p in presses for m in p.of(SendMessage) if m.text and "t.me" in m.text]
+    assert len(links) == 1, links  # one link message; the other presses are told which link was made
+    refusals = [a.text for p in presses for a in p.answers if a.show_alert]
+    assert len(refusals) == 2 and all("已经生成了邀请链接 #1" in r for r in refusals), refusals
+    # a new wizard makes a new link
+    await create_link(admin)
+    assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 2

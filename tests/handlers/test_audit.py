@@ -25,9 +25,9 @@ async def test_sec_3_audit_lists_who_what_when_before_after_in_local_time(client
     sent = await c.send("/audit")
     text = sent.text
     assert "操作日志" in text and "金水区委宣传部 ⚪ 未认证" in text and "第 1 页" in text
-    assert "<b>2026-11-23 09:00</b> 王主任：组织改名\n    名0 → 名1" in text, "UTC+8 for Asia/Shanghai"
-    assert "王主任：设置加入审核\n    关 → 开" in text
-    assert text.index("组织改名") < text.index("设置加入审核"), "newest first"
+    assert "<b>2026-11-23 09:00</b> 王主任 把组织名称从“名0”改为“名1”" in text, "UTC+8 for Asia/Shanghai"
+    assert "王主任 开启了加入审核" in text
+    assert text.index("把组织名称") < text.index("开启了加入审核"), "newest first (by entry)"
     assert sent.messages[0].protect_content is True
     assert sent.buttons() == []
 
@@ -38,19 +38,19 @@ async def test_sec_3_audit_pages_ten_at_a_time_both_ways(client_factory, store):
     await fill(store, org, 23)
     c = client_factory(MAIN)
     first = await c.send("/audit")
-    assert first.text.count("组织改名") == 10 and "名22 → 名23" in first.text and "名13 → 名14" in first.text
+    assert first.text.count("把组织名称") == 10 and "“名22”改为“名23”" in first.text and "“名13”改为“名14”" in first.text
     assert [b for b, _ in first.buttons()] == ["较早 ▶"]
     second = await c.press(first, "较早")
-    assert "第 2 页" in second.text and "名13 → 名14" not in second.text
-    assert "名12 → 名13" in second.text and "名3 → 名4" in second.text and "名2 → 名3" not in second.text
+    assert "第 2 页" in second.text and "“名13”改为“名14”" not in second.text
+    assert "“名12”改为“名13”" in second.text and "“名3”改为“名4”" in second.text and "“名2”改为“名3”" not in second.text
     assert [b for b, _ in second.buttons()] == ["◀ 较新", "较早 ▶"]
     third = await c.press(second, "较早")
-    assert third.text.count("组织改名") == 3 and "名0 → 名1" in third.text
+    assert third.text.count("把组织名称") == 3 and "“名0”改为“名1”" in third.text
     assert [b for b, _ in third.buttons()] == ["◀ 较新"]
     back = await c.press(third, "较新")
-    assert "第 2 页" in back.text and back.text.count("组织改名") == 10 and "名3 → 名4" in back.text
+    assert "第 2 页" in back.text and back.text.count("把组织名称") == 10 and "“名3”改为“名4”" in back.text
     top = await c.press(back, "较新")
-    assert "第 1 页" in top.text and "名22 → 名23" in top.text and [b for b, _ in top.buttons()] == ["较早 ▶"]
+    assert "第 1 页" in top.text and "“名22”改为“名23”" in top.text and [b for b, _ in top.buttons()] == ["较早 ▶"]
 
 
 async def test_sec_3_audit_is_for_the_main_admin_only(client_factory, store):
@@ -73,7 +73,7 @@ async def test_sec_3_audit_from_the_org_card_and_english(client_factory, store):
     c = client_factory(MAIN, language_code="en")
     card = await c.send("/org")
     log = await c.press(card, "Audit log")
-    assert "renamed the organisation" in log.text and "名0 → 名1" in log.text
+    assert "renamed the organisation from “名0” to “名1”" in log.text
 
 
 async def test_sec_3_only_the_main_admin_sees_audit_in_help_and_the_menu(client_factory, store):
@@ -87,3 +87,14 @@ async def test_sec_3_only_the_main_admin_sees_audit_in_help_and_the_menu(client_
         assert "/members" in sent.text  # both are admins
         (menu,) = (await client_factory(user_id).start()).of(SetMyCommands)  # the menu is set on /start
         assert ("audit" in [c.command for c in menu.commands]) is sees
+
+
+def test_sec_3_every_audit_action_written_reads_as_a_sentence_in_both_languages():
+    from bot.i18n import I18n
+    from tests.handlers.test_authz import written_audit_actions
+    i18n = I18n()
+    for lang in i18n.languages:
+        missing = sorted(a for a in written_audit_actions()
+                         if not any(f"audit.say.{a.replace('.', '_')}{v}" in i18n.catalogues[lang]
+                                    for v in ("", "_keep")))
+        assert not missing, f"{lang}: no [audit.say] sentence for {missing}"

@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.errors import DomainError
 from bot.flows import import_questions
 from bot.flows.verification import RNV
+from bot.i18n import Raw
 from bot.render import excel
 from bot.services import member_import
 from bot.services import members as svc
@@ -58,15 +59,16 @@ def rejects_file(_: Translator, rejected: list[tuple[RawRow, RowProblem]],
                  mismatched: Sequence[member_import.NameMismatch] = ()) -> bytes:
     rows = [(row, reason_text(_, problem)) for row, problem in rejected]
     rows += [(excel.RawRow(m.row.row_number, m.row.name, m.row.phone, m.row.branch, m.row.note),
-              _("import.reason.name_mismatch", listed=m.listed_name)) for m in mismatched]
+              _.label("import.reason.name_mismatch", listed=m.listed_name)) for m in mismatched]  # a file: plain
     rows.sort(key=lambda pair: pair[0].row_number)
     return excel.rejects_workbook(xlsx_labels(_), rows)
 
 
 def names_kb(_: Translator, org_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("import.btn_keep_names"), callback_data=ImportCD(action=ImportAction.keep_names, org_id=org_id))
-    kb.button(text=_("import.btn_update_names"),
+    kb.button(text=_.label("import.btn_keep_names"),
+              callback_data=ImportCD(action=ImportAction.keep_names, org_id=org_id))
+    kb.button(text=_.label("import.btn_update_names"),
               callback_data=ImportCD(action=ImportAction.update_names, org_id=org_id))
     kb.adjust(1)
     return kb.as_markup()
@@ -77,7 +79,7 @@ def mismatch_text(_: Translator, mismatched: list[member_import.NameMismatch]) -
              for m in mismatched[:MISMATCH_SHOWN]]
     if len(mismatched) > MISMATCH_SHOWN:
         lines.append(_("import.mismatch_more", count=len(mismatched) - MISMATCH_SHOWN))
-    return _("import.mismatch", count=len(mismatched), lines="\n".join(lines))
+    return _("import.mismatch", count=len(mismatched), lines=Raw("\n".join(lines)))  # already HTML
 
 
 async def ask_file(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator,

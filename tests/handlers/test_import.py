@@ -183,7 +183,7 @@ async def test_mem_4_phone_listed_under_another_name_is_not_counted_present_and_
     org = await setup(store)
     await make_member(store, org, "李四", "+8613600000001", "第一支部")
     await make_member(store, org, "王五", "+8613600000002", "第一支部")
-    await make_member(store, org, "赵六", "+8613600000003", "第一支部")
+    await make_member(store, org, "赵&六", "+8613600000003", "第一支部")
     rows = [["张三", "13600000001", "第一支部"], ["王五", "13600000002", "第一支部"], ["钱七", "13600000003", "第二支部"],
             ["新人", "13600000004", "第二支部"]]
     c = client_factory(ADMIN)
@@ -191,11 +191,11 @@ async def test_mem_4_phone_listed_under_another_name_is_not_counted_present_and_
     assert "新增：1 人" in sent.text and "已在本组织（未重复导入）：1 人" in sent.text  # only 王五 is really there
     assert "2 行的手机号已在本组织登记，但姓名不同" in sent.text
     assert "第 2 行 +8613600000001：名单中为“李四”，表格中为“张三”" in sent.text
-    assert "第 4 行 +8613600000003：名单中为“赵六”，表格中为“钱七”" in sent.text
+    assert "第 4 行 +8613600000003：名单中为“赵&amp;六”，表格中为“钱七”" in sent.text  # escaped once
     table = rejects_of(sent)  # the annotated file marks them
     assert [(r[0], r[4], r[5]) for r in table[1:]] == [
         ("张三", "手机号已在本组织登记为“李四”，姓名不同：请在消息中选择保留还是更新姓名", 2),
-        ("钱七", "手机号已在本组织登记为“赵六”，姓名不同：请在消息中选择保留还是更新姓名", 4)]
+        ("钱七", "手机号已在本组织登记为“赵&六”，姓名不同：请在消息中选择保留还是更新姓名", 4)]
     ask = next(m for m in sent.messages if m.text and "姓名不同" in m.text)
     assert [b.text for row in ask.reply_markup.inline_keyboard for b in row] == ["保留名单中的姓名", "改为表格中的姓名"]
     updated = await c.press(sent, "改为表格中的姓名")

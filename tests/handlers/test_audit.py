@@ -103,7 +103,7 @@ def test_sec_3_every_audit_action_written_reads_as_a_sentence_in_both_languages(
 async def test_sec_3_audit_reads_as_sentences_with_names_local_time_no_ids_nothing_cut(client_factory, store):
     await make_user(store, MAIN, "张伟", verified=True)
     await make_user(store, 100007, "王芳")
-    org = await make_org(store, "机关党总支", MAIN, branches=["第一党支部", "第二党支部"])
+    org = await make_org(store, "机关党总支", MAIN, branches=["第一党支部", "研发&测试党支部"])
     long_reason = "因为参加市里组织的专题学习活动表现突出并且按时完成了全部的学习任务所以额外奖励"  # > 40 characters
     async with store.raw_tx() as db:
         b1, b2 = [r[0] for r in await (await db.execute("SELECT id FROM branches ORDER BY id")).fetchall()]
@@ -121,9 +121,9 @@ async def test_sec_3_audit_reads_as_sentences_with_names_local_time_no_ids_nothi
             await write_audit(db, MAIN, org, action, target, before, after, f"2026-11-23T02:0{n}:00+00:00")
     text = (await client_factory(MAIN).send("/audit")).text
     for line in ("<b>2026-11-23 10:00</b> 张伟 向 机关党总支 批量导入成员：新增 2 人，已在本组织 0 人",
-                 "<b>2026-11-23 10:01</b> 张伟 把成员 李四 从“第一党支部”调到“第二党支部”",
+                 "<b>2026-11-23 10:01</b> 张伟 把成员 李四 从“第一党支部”调到“研发&amp;测试党支部”",  # escaped once
                  "张伟 创建了邀请链接 #3（支部：第一党支部，有效期至 2026-11-30，最多 10 次）",
-                 "张伟 同意了 王芳 的加入申请（第二党支部）",
+                 "张伟 同意了 王芳 的加入申请（研发&amp;测试党支部）",
                  f"张伟 给 王芳 加了 5 分，理由：{long_reason}"):
         assert line in text, (line, text)
     for internal in ("member:", "branch_id", "user_id", "join_request", "100007", "…", "→ {"):

@@ -58,7 +58,8 @@ def branch_kb(_: Translator, offer: JoinOffer) -> InlineKeyboardMarkup:
     for b in offer.branches:
         kb.button(text=b.label, callback_data=JoinBranchCD(invite_id=offer.invite.id, branch_id=b.id))
     if not offer.branches:
-        kb.button(text=_("join.btn_no_branch"), callback_data=JoinBranchCD(invite_id=offer.invite.id, branch_id=0))
+        kb.button(text=_.label("join.btn_no_branch"),
+                  callback_data=JoinBranchCD(invite_id=offer.invite.id, branch_id=0))
     kb.adjust(1)
     return kb.as_markup()
 

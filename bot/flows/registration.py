@@ -63,10 +63,7 @@ def skip_kb(_: Translator) -> InlineKeyboardMarkup:
 
 
 def _suggested_name(actor: Actor) -> str | None:
-    try:
-        return registration.clean_name(actor.user.display_name)
-    except DomainError:
-        return None
+    return registration.suggested_name(actor.user)
 
 
 async def show_step(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:

@@ -75,6 +75,14 @@ def as_html(text: str) -> Raw:
     return text if isinstance(text, Raw) else Raw(html.escape(text, quote=False))
 
 
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+def plain(message: str) -> Label:
+    """A rendered message as plain text (a toast, which Telegram never parses): tags gone, escapes undone."""
+    return Label(html.unescape(_TAG.sub("", message)))
+
+
 def placeholders(template: str) -> set[str]:
     """The parameters a template takes: its plain fields and its plural counts."""
     names = set()

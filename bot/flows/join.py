@@ -130,10 +130,10 @@ async def decide(query: CallbackQuery, message: Message, callback_data: JoinDeci
     r = decision.request
     branch = r.branch or ""
     if decision.approved:
-        callback_answer.text = _("join.approved_answer")
+        callback_answer.text = _.label("join.approved_answer")
         mine = _("join.decided_approved", name=r.user_name, org=r.org.name, branch=branch or _("invite.no_branch"))
     else:
-        callback_answer.text = _("join.rejected_answer")
+        callback_answer.text = _.label("join.rejected_answer")
         mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
     await message.edit_text(mine)
     await notify.join_decided(ctx.outbox, ctx.i18n, decision)

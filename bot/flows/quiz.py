@@ -236,7 +236,7 @@ async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FS
         else:
             raise quiz.Stale("quiz.bad_option")
     except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
-        callback_answer.text = _(f"errors.{exc.key}")
+        callback_answer.text = _.label(f"errors.{exc.key}")
         return
     await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
     await _sync_state(state, raw_state, out)

@@ -55,7 +55,7 @@ async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD
 async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator,
                  callback_answer: CallbackAnswer) -> None:
     found = await cert_links.revoke(ctx.store, ctx.clock, ctx.actor, callback_data.link)
-    callback_answer.text = _("certify.links.revoked", number=callback_data.link)
+    callback_answer.text = _.label("certify.links.revoked", number=callback_data.link)
     await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
 
 

@@ -276,7 +276,7 @@ async def apps_button(query: CallbackQuery, message: Message, ctx: Ctx, _: Trans
 async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, ctx: Ctx,
                   callback_answer: CallbackAnswer, _: Translator) -> None:
     app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
-    callback_answer.text = _("certify.approved_answer")
+    callback_answer.text = _.label("certify.approved_answer")
     await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
     await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
 

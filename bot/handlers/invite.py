@@ -182,7 +182,7 @@ async def show_list(query: CallbackQuery, message: Message, callback_data: Invit
 async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, ctx: Ctx,
                  callback_answer: CallbackAnswer, _: Translator) -> None:
     invite = await invites.revoke_invite(ctx.store, ctx.clock, ctx.actor, callback_data.invite_id)
-    callback_answer.text = _("invite.revoked", number=invite.id)
+    callback_answer.text = _.label("invite.revoked", number=invite.id)
     listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, invite.org_id)
     await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
 

@@ -121,7 +121,7 @@ async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, 
     retiring = callback_data.act == BankAction.retire
     item = await question_bank.set_retired(ctx.store, ctx.clock, ctx.actor, callback_data.q, retiring)
     await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
-    callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+    callback_answer.text = _.label("bank.retired" if item.retired else "bank.restored")
 
 
 def build_router() -> Router:

@@ -55,7 +55,7 @@ def lang_kb(i18n: I18n) -> InlineKeyboardMarkup:
 
 def help_text(_: Translator, actor: Actor) -> str:
     lines = [f"/{name} — {_(f'commands.{name}')}" for name in commands_for(actor.roles)]
-    return _("help.text", commands="\n".join(lines)) if lines else _("help.empty")
+    return _("help.text", commands=_.join("\n", lines)) if lines else _("help.empty")
 
 
 def memberships_text(_: Translator, memberships: list[Membership]) -> str:
@@ -66,7 +66,7 @@ def memberships_text(_: Translator, memberships: list[Membership]) -> str:
         mark = _("org.mark_certified") if m.certified else _("org.mark_uncertified")
         branch = _("profile.branch", branch=m.branch_name) if m.branch_name else ""
         lines.append(_("profile.org_line", org=m.org_name, mark=mark, branch=branch))
-    return _("profile.in_orgs", orgs="\n".join(lines))
+    return _("profile.in_orgs", orgs=_.join("\n", lines))
 
 
 def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:

@@ -1,6 +1,6 @@
-"""Issue 15, escaped twice: a button label is plain text (Telegram never parses it), so it comes from
-`_.label`, never from `_()` (which renders HTML); a rendered line put into another message is not
-escaped again."""
+"""Issue 15, escaped twice: a button label or a toast is plain text (Telegram never parses it), so it
+comes from `_.label`, never from `_()` (which renders HTML); a rendered line put into another message is
+not escaped again."""
 from __future__ import annotations
 
 import ast
@@ -44,6 +44,14 @@ def html_labels(source: str) -> list[int]:
                 parts = [label.body, label.orelse]
             if any(_is_html_render(p) for p in parts):
                 found.append(node.lineno)
+    for node in ast.walk(ast.parse(source)):  # a toast: `callback_answer.text = _(…)` (never parsed either)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                pairs = (list(zip(target.elts, node.value.elts, strict=False))
+                         if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) else
+                         [(target, node.value)])
+                if any(isinstance(t, ast.Attribute) and t.attr == "text" and _is_html_render(v) for t, v in pairs):
+                    found.append(node.lineno)
     return found
 
 
@@ -56,6 +64,9 @@ def test_scan_finds_a_label_rendered_as_html():
     assert html_labels('kb.button(text=i18n.t(code, "lang.name"), callback_data=x)') == [1]
     assert html_labels('kb.button(text=_.label("members.btn_open", n=1, name=m.name), callback_data=x)') == []
     assert html_labels('await message.edit_text(text=_("quiz.question"))') == []
+    assert html_labels('callback_answer.text = _("invite.revoked", number=1)') == [1]
+    assert html_labels('callback_answer.text, callback_answer.show_alert = _("errors.stale_button"), True') == [1]
+    assert html_labels('callback_answer.text = _.label("invite.revoked", number=1)') == []
 
 
 def test_issue15_no_button_label_is_rendered_as_html():
@@ -64,7 +75,7 @@ def test_issue15_no_button_label_is_rendered_as_html():
         if "sandbox" in path.parts:
             continue
         offenders += [f"{path.relative_to(BOT.parent)}:{line}" for line in html_labels(path.read_text("utf-8"))]
-    assert offenders == [], "button labels come from _.label(...), not _(...): " + ", ".join(offenders)
+    assert offenders == [], "button labels and toasts come from _.label(...), not _(...): " + ", ".join(offenders)
 
 
 def test_issue15_rendered_lines_are_not_escaped_again():
@@ -81,6 +92,17 @@ def test_issue15_join_escapes_plain_pieces_once():
     tr = I18n().translator("zh")
     joined = tr.join("、", [tr("orgmenu.admin_main", name="A&B"), "C<D"])
     assert "A&amp;B" in joined and "C&lt;D" in joined and "&amp;amp;" not in joined
+
+
+def test_issue15_error_toast_is_plain_text():
+    from bot.errors import DomainError
+    from bot.middlewares import error_text
+
+    i18n = I18n()
+    exc = DomainError("cert.has_lower", org="研发&测试", count=1, names="<b>")
+    toast = error_text(i18n, "zh", exc, toast=True)
+    assert "研发&测试" in toast and "&amp;" not in toast and "&lt;" not in toast
+    assert "研发&amp;测试" in error_text(i18n, "zh", exc)  # the message form stays HTML
 
 
 def test_issue15_label_is_plain_and_escaped_as_a_message_parameter():

@@ -9,9 +9,11 @@ Button labels are plain text that Telegram never parses: `Translator.label` leav
 they are.
 
 What `t` returns is itself `Raw` (it is HTML already), so a rendered line passed into another
-message goes in once-escaped, never twice; lines joined by hand are wrapped in `Raw` by the caller.
+message goes in once-escaped, never twice; a list of lines goes in through `Translator.join`, which
+escapes the plain pieces and keeps the rendered ones.
 What `label` returns is a `Label` (plain text): as a message parameter it is escaped like any text.
-Button texts come from `label`, never from `t` (tests/unit/test_labels.py scans bot/ for it).
+Button texts and toasts come from `label` (or `plain`), never from `t` (tests/unit/test_labels.py
+scans bot/ for it; tests/handlers/test_rendering.py tours the bot with names like `<b>&</b>"x'`).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every command of the tour is sent, then every button on what it shows is pressed
 callback once; the buttons that destroy what the rest of the tour needs — confirm dissolve / remove /
 delete / hand over / revoke / uncertify — are rendered and checked but not pressed), as an admin, a
 member, the operator and a visitor who registers, plus the typed steps that show names (search, the
-certification form). What a person sees is checked: each text the bot sent is parsed the way Telegram
+certification form), and the pushes that went to other people. What a person sees is checked: each text the bot sent is parsed the way Telegram
 parses HTML (bot/sandbox/html_entities.py, the sandbox's copy of TDLib's parser) and must parse; the
 visible text and every button label (sent as is, never parsed) must hold no `&amp;`, `&lt;`… and show
 each hostile name whole wherever it shows it."""
@@ -161,7 +161,7 @@ async def setup(store):
     return org
 
 
-async def test_issue15_tour_shows_hostile_names_as_typed(store, client_factory, session, i18n, clock):
+async def test_issue15_tour_shows_hostile_names_as_typed(store, client_factory, session, i18n, clock, outbox):
     await setup(store)
     skip = not_pressed_labels(i18n)
     seen = Seen()
@@ -189,6 +189,7 @@ async def test_issue15_tour_shows_hostile_names_as_typed(store, client_factory, 
     await visitor.send(VISITOR_NAME)
     await visitor.press_latest("跳过 ⏭")
     await visitor.send("/rank")
+    await outbox.flush()  # the pushes to other people (applications, decisions) are seen too
     check_calls(session.calls, seen)
     seen.whole_names()
     problems = sorted(set(seen.problems))

@@ -7,13 +7,20 @@ A count takes its plural form with ICU's syntax, `{count, plural, one {# point} 
 (`#` stands for the number); the form is chosen by CLDR's rules for the language (Babel's).
 Button labels are plain text that Telegram never parses: `Translator.label` leaves parameters as
 they are.
+
+What `t` returns is itself `Raw` (it is HTML already), so a rendered line passed into another
+message goes in once-escaped, never twice; a list of lines goes in through `Translator.join`, which
+escapes the plain pieces and keeps the rendered ones.
+What `label` returns is a `Label` (plain text): as a message parameter it is escaped like any text.
+Button texts and toasts come from `label` (or `plain`), never from `t` (tests/unit/test_labels.py
+scans bot/ for it; tests/handlers/test_rendering.py tours the bot with names like `<b>&</b>"x'`).
 """
 from __future__ import annotations
 
 import html
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,10 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 class Raw(str):
     """A parameter that is already safe HTML (e.g. another rendered message)."""
+
+
+class Label(str):
+    """Plain text Telegram never parses (a button label, a file name): never HTML-escaped for showing."""
 
 
 class MissingKey(KeyError):
@@ -59,6 +70,19 @@ def expand_plurals(locale: str, template: str, params: dict[str, Any]) -> str:
 
 
 _FIELD = re.compile(r"\{(\w+)\}")
+
+
+def as_html(text: str) -> Raw:
+    """`Raw` as it is; any other text HTML-escaped."""
+    return text if isinstance(text, Raw) else Raw(html.escape(text, quote=False))
+
+
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+def plain(message: str) -> Label:
+    """A rendered message as plain text (a toast, which Telegram never parses): tags gone, escapes undone."""
+    return Label(html.unescape(_TAG.sub("", message)))
 
 
 def placeholders(template: str) -> set[str]:
@@ -130,20 +154,21 @@ class I18n:
         return lang, template
 
     def t(self, locale: str | None, key: str, /, **params: Any) -> str:
-        """A message in HTML: parameters are escaped unless `Raw`."""
+        """A message in HTML: parameters are escaped unless `Raw`. What it returns is a `Raw` (declared
+        `str` so that lists of lines mixing rendered and hand-made pieces type-check)."""
         lang, template = self._template(locale, key)
         if not params:
-            return template
+            return Raw(template)
         safe = {k: (v if isinstance(v, Raw) or not isinstance(v, str) else html.escape(v, quote=False))
                 for k, v in params.items()}
-        return expand_plurals(lang, template, params).format(**safe)
+        return Raw(expand_plurals(lang, template, params).format(**safe))
 
-    def label(self, locale: str | None, key: str, /, **params: Any) -> str:
+    def label(self, locale: str | None, key: str, /, **params: Any) -> Label:
         """Plain text (a button label, a file name): parameters go in as they are."""
         lang, template = self._template(locale, key)
         if not params:
-            return template
-        return expand_plurals(lang, template, params).format(**params)
+            return Label(template)
+        return Label(expand_plurals(lang, template, params).format(**params))
 
     def translator(self, locale: str | None) -> Translator:
         return Translator(self, locale or self.default)
@@ -160,6 +185,11 @@ class Translator:
         """A message (HTML): parameters escaped."""
         return self.i18n.t(self.locale, key, **params)
 
-    def label(self, key: str, /, **params: Any) -> str:
+    def label(self, key: str, /, **params: Any) -> Label:
         """A button label or other plain text Telegram never parses: parameters as they are."""
         return self.i18n.label(self.locale, key, **params)
+
+    def join(self, sep: str, parts: Iterable[str]) -> Raw:
+        """Pieces joined into one HTML piece for another message: rendered (`Raw`) pieces as they are,
+        plain text (a name) escaped, so that nothing is escaped twice or not at all."""
+        return Raw(as_html(sep).join(as_html(p) for p in parts))

@@ -14,7 +14,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import DomainError
-from bot.i18n import I18n, Translator
+from bot.i18n import I18n, Translator, plain
 from bot.outbox import Outbox
 from bot.services import points
 from bot.services.roles import Actor
@@ -115,10 +115,10 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
         try:
             return await handler(event, data)
         except DomainError as exc:
-            answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), exc), True
+            answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), exc, toast=True), True
             return None
         except Exception:
-            answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), None), True
+            answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), None, toast=True), True
             data["callback_answered_error"] = True
             raise
         finally:
@@ -126,7 +126,7 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
                 await self.answer(event, answer)  # type: ignore[arg-type]
 
 
-def error_text(i18n: I18n, locale: str | None, exc: DomainError | None) -> str:
-    if exc is None:
-        return i18n.t(locale, "errors.unexpected")
-    return i18n.t(locale, f"errors.{exc.key}", **exc.params)
+def error_text(i18n: I18n, locale: str | None, exc: DomainError | None, *, toast: bool = False) -> str:
+    """The message for an error; as plain text for a toast (answerCallbackQuery's text is not parsed)."""
+    text = i18n.t(locale, "errors.unexpected") if exc is None else i18n.t(locale, f"errors.{exc.key}", **exc.params)
+    return plain(text) if toast else text

@@ -4,6 +4,12 @@ Append only: a database on disk has run every script up to its version, so a scr
 or removed once released (10 and 11 are placeholders that shipped as such)."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+from bot.repositories.names import backfill_sort_keys
+
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
     """
@@ -574,7 +580,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_status ON outbox (status);
     CREATE INDEX outbox_chat ON outbox (status, chat_id, id)
     """,
+    # 20: names listed in pinyin order: a sort key beside each name, computed on write
+    # (bot/repositories/names.py) and filled for the rows already there by BACKFILLS[20]
+    """
+    ALTER TABLE members ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE users ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orgs ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE branches ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+    CREATE INDEX members_sorted ON members (org_id, sort_key, id)
+    """,
 ]
+
+# Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.
+BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys}
 
 
 def split_sql(script: str) -> list[str]:

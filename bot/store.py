@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
-from bot.migrations import MIGRATIONS, split_sql
+from bot.migrations import BACKFILLS, MIGRATIONS, split_sql
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.base import MISSING, Conflict, StoreError
@@ -123,6 +123,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             async with self._tx() as db:
                 for statement in split_sql(script):
                     await db.execute(statement)
+                if version in BACKFILLS:
+                    await BACKFILLS[version](db)
                 await db.execute(f"PRAGMA user_version = {version}")
 
     # -- the three ways to use the connection ------------------------------------------------

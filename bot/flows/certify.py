@@ -71,7 +71,8 @@ def offer_text(_: Translator, offer: cert.CertOffer) -> str:
 def apply_kb(_: Translator, offer: cert.CertOffer) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for org in offer.eligible:
-        kb.button(text=_("certify.btn_apply", org=org.name), callback_data=CertApplyCD(inv=offer.invite.id, org=org.id))
+        kb.button(text=_.label("certify.btn_apply", org=org.name),
+                  callback_data=CertApplyCD(inv=offer.invite.id, org=org.id))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -141,7 +142,7 @@ async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator
     flow.addressee = user.id
     await flow.save(state)
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
+    kb.button(text=_.label("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
     await message.answer(_("certify.ask_note", name=user.display_name, limit=cert.NOTE_MAX),
                          reply_markup=kb.as_markup())
 

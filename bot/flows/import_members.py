@@ -41,7 +41,7 @@ MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
 
 def create_kb(_: Translator, org_id: int, count: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("import.btn_create", count=count),
+    kb.button(text=_.label("import.btn_create", count=count),
               callback_data=ImportCD(action=ImportAction.create, org_id=org_id))
     return kb.as_markup()
 

@@ -20,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError, NotAllowed
 from bot.flows.verification import RNV, RNV_OPERATOR_OK
-from bot.i18n import I18n, Raw, Translator
+from bot.i18n import I18n, Translator
 from bot.render import question_sheet
 from bot.services import orgs as orgs_svc
 from bot.services import questions
@@ -64,10 +64,10 @@ def bank_name(_: Translator, org: Org | None) -> str:
 
 def reason_text(_: Translator, problem: RowProblem) -> str:
     # Written into a spreadsheet, not HTML: the person's own cell text goes in unescaped.
-    params = {k: Raw(v) if isinstance(v, str) else v for k, v in problem.params.items()}
+    params = dict(problem.params)
     if problem.code == "too_long":
-        params["field"] = _(f"questions.field.{problem.params['field']}")
-    return _(f"questions.reason.{problem.code}", **params)
+        params["field"] = _.label(f"questions.field.{problem.params['field']}")
+    return _.label(f"questions.reason.{problem.code}", **params)
 
 
 def bank_kb(_: Translator, orgs: list[Org], with_global: bool, purpose: str) -> InlineKeyboardMarkup:
@@ -75,7 +75,7 @@ def bank_kb(_: Translator, orgs: list[Org], with_global: bool, purpose: str) -> 
     "import" → the member import prompt (which takes question files too)."""
     kb = InlineKeyboardBuilder()
     if with_global:
-        kb.button(text=_("questions.btn_global"), callback_data=QBankCD(org_id=GLOBAL))
+        kb.button(text=_.label("questions.btn_global"), callback_data=QBankCD(org_id=GLOBAL))
     for org in orgs:
         data = QBankCD(org_id=org.id) if purpose == "questions" else OrgPickCD(purpose=Purpose.import_, org_id=org.id)
         kb.button(text=org_label(_, org), callback_data=data)

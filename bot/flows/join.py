@@ -59,7 +59,8 @@ def branch_kb(_: Translator, offer: JoinOffer) -> InlineKeyboardMarkup:
     for b in offer.branches:
         kb.button(text=b.label, callback_data=JoinBranchCD(invite_id=offer.invite.id, branch_id=b.id))
     if not offer.branches:
-        kb.button(text=_("join.btn_no_branch"), callback_data=JoinBranchCD(invite_id=offer.invite.id, branch_id=0))
+        kb.button(text=_.label("join.btn_no_branch"),
+                  callback_data=JoinBranchCD(invite_id=offer.invite.id, branch_id=0))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -133,10 +134,10 @@ async def decide(query: CallbackQuery, message: Message, callback_data: JoinDeci
     r = decision.request
     branch = r.branch or ""
     if decision.approved:
-        callback_answer.text = _("join.approved_answer")
+        callback_answer.text = _.label("join.approved_answer")
         mine = _("join.decided_approved", name=r.user_name, org=r.org.name, branch=branch or _("invite.no_branch"))
     else:
-        callback_answer.text = _("join.rejected_answer")
+        callback_answer.text = _.label("join.rejected_answer")
         mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
     await message.edit_text(mine)
     await notify.join_decided(ctx.outbox, ctx.i18n, decision)

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 def copy_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("memberadd.btn_copy"), callback_data=AddStepCD(action=AddStep.copy))
-    kb.button(text=_("memberadd.btn_cancel"), callback_data=AddStepCD(action=AddStep.cancel))
+    kb.button(text=_.label("memberadd.btn_copy"), callback_data=AddStepCD(action=AddStep.copy))
+    kb.button(text=_.label("memberadd.btn_cancel"), callback_data=AddStepCD(action=AddStep.cancel))
     return kb.as_markup()
 
 
@@ -49,7 +49,7 @@ def add_branch_kb(_: Translator, branches: list[svc.Branch]) -> InlineKeyboardMa
     kb = InlineKeyboardBuilder()
     for b in branches:
         kb.button(text=b.name, callback_data=AddStepCD(action=AddStep.branch, branch_id=b.id))
-    kb.button(text=_("memberadd.btn_no_branch"), callback_data=AddStepCD(action=AddStep.branch, branch_id=NONE))
+    kb.button(text=_.label("memberadd.btn_no_branch"), callback_data=AddStepCD(action=AddStep.branch, branch_id=NONE))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -60,7 +60,7 @@ def move_kb(_: Translator, member: svc.Member, branches: list[svc.Branch]) -> In
         if b.id != member.branch_id:
             kb.button(text=b.name, callback_data=MoveCD(member_id=member.id, branch_id=b.id))
     if member.branch_id is not None:
-        kb.button(text=_("memberadd.btn_no_branch"), callback_data=MoveCD(member_id=member.id, branch_id=NONE))
+        kb.button(text=_.label("memberadd.btn_no_branch"), callback_data=MoveCD(member_id=member.id, branch_id=NONE))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -73,7 +73,7 @@ def card_text(_: Translator, m: svc.Member) -> str:
 def card_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for action in ("name", "phone", "branch", "remove"):
-        kb.button(text=_(f"memberedit.btn_{action}"),
+        kb.button(text=_.label(f"memberedit.btn_{action}"),
                   callback_data=MemberCD(action=MemberAction.rm if action == "remove" else MemberAction(action),
                                          member_id=m.id))
     for text, data in member_work_buttons(_, m.id):  # WORK-2, WORK-3, LEARN-7: attended, points, correspondent
@@ -84,8 +84,10 @@ def card_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
 
 def confirm_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("memberedit.btn_remove_yes"), callback_data=MemberCD(action=MemberAction.rm_yes, member_id=m.id))
-    kb.button(text=_("memberedit.btn_remove_no"), callback_data=MemberCD(action=MemberAction.rm_no, member_id=m.id))
+    kb.button(text=_.label("memberedit.btn_remove_yes"),
+              callback_data=MemberCD(action=MemberAction.rm_yes, member_id=m.id))
+    kb.button(text=_.label("memberedit.btn_remove_no"),
+              callback_data=MemberCD(action=MemberAction.rm_no, member_id=m.id))
     return kb.as_markup()
 
 

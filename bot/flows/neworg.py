@@ -30,23 +30,23 @@ if TYPE_CHECKING:
 def kind_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for kind in orgs.KINDS:
-        kb.button(text=_(f"neworg.btn_{kind}"), callback_data=NewOrgCD(action=NewOrgAction.kind, value=kind))
+        kb.button(text=_.label(f"neworg.btn_{kind}"), callback_data=NewOrgCD(action=NewOrgAction.kind, value=kind))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def long_name_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("neworg.btn_use_long"), callback_data=NewOrgCD(action=NewOrgAction.use_long))
-    kb.button(text=_("neworg.btn_again"), callback_data=NewOrgCD(action=NewOrgAction.again))
+    kb.button(text=_.label("neworg.btn_use_long"), callback_data=NewOrgCD(action=NewOrgAction.use_long))
+    kb.button(text=_.label("neworg.btn_again"), callback_data=NewOrgCD(action=NewOrgAction.again))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def confirm_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("neworg.btn_create"), callback_data=NewOrgCD(action=NewOrgAction.create))
-    kb.button(text=_("neworg.btn_abort"), callback_data=NewOrgCD(action=NewOrgAction.abort))
+    kb.button(text=_.label("neworg.btn_create"), callback_data=NewOrgCD(action=NewOrgAction.create))
+    kb.button(text=_.label("neworg.btn_abort"), callback_data=NewOrgCD(action=NewOrgAction.abort))
     kb.adjust(2)
     return kb.as_markup()
 

@@ -128,11 +128,11 @@ async def _weekly_entry(message: Message, store: Store, clock: Clock, actor: Act
         await _begin(message, quiz.start_weekly, store, clock, actor, locale, _, state, raw_state)
         return
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("quiz.btn_weekly_start"), callback_data=WeeklyCD(act=WeeklyAction.start))
+    kb.button(text=_.label("quiz.btn_weekly_start"), callback_data=WeeklyCD(act=WeeklyAction.start))
     if actor.is_operator:
-        kb.button(text=_("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act=WeeklyAction.pub, org=0))
+        kb.button(text=_.label("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act=WeeklyAction.pub, org=0))
     for org in await orgs.orgs_by_ids(store, actor.admin_org_ids):
-        kb.button(text=_("quiz.btn_weekly_publish", org=org.name),
+        kb.button(text=_.label("quiz.btn_weekly_publish", org=org.name),
                   callback_data=WeeklyCD(act=WeeklyAction.pub, org=org.id))
     kb.adjust(1)
     await message.answer(_("quiz.weekly_panel", period=quiz.week_period(clock.today()), size=quiz.WEEKLY_SIZE),
@@ -255,7 +255,7 @@ async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FS
         else:
             raise quiz.Stale("quiz.bad_option")
     except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
-        callback_answer.text = _(f"errors.{exc.key}")
+        callback_answer.text = _.label(f"errors.{exc.key}")
         return
     await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
     await _sync_state(state, raw_state, out)

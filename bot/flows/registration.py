@@ -36,16 +36,16 @@ if TYPE_CHECKING:
 
 def agreement_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reg.btn_agree"), callback_data=RegCD(action=RegAction.agree))
-    kb.button(text=_("reg.btn_decline"), callback_data=RegCD(action=RegAction.decline))
-    kb.button(text=_("reg.btn_terms"), callback_data=RegCD(action=RegAction.terms))
-    kb.button(text=_("reg.btn_privacy"), callback_data=RegCD(action=RegAction.privacy))
+    kb.button(text=_.label("reg.btn_agree"), callback_data=RegCD(action=RegAction.agree))
+    kb.button(text=_.label("reg.btn_decline"), callback_data=RegCD(action=RegAction.decline))
+    kb.button(text=_.label("reg.btn_terms"), callback_data=RegCD(action=RegAction.terms))
+    kb.button(text=_.label("reg.btn_privacy"), callback_data=RegCD(action=RegAction.privacy))
     kb.adjust(2, 2)
     return kb.as_markup()
 
 
 def phone_kb(_: Translator) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("reg.btn_share_phone"), request_contact=True)]],
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_.label("reg.btn_share_phone"), request_contact=True)]],
                                resize_keyboard=True)
 
 
@@ -58,15 +58,12 @@ def name_kb(suggestion: str | None) -> ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 def skip_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reg.btn_skip"), callback_data=RegCD(action=RegAction.skip_org))
+    kb.button(text=_.label("reg.btn_skip"), callback_data=RegCD(action=RegAction.skip_org))
     return kb.as_markup()
 
 
 def _suggested_name(actor: Actor) -> str | None:
-    try:
-        return registration.clean_name(actor.user.display_name)
-    except DomainError:
-        return None
+    return registration.suggested_name(actor.user)
 
 
 async def _invited(state: FSMContext) -> str | None:

@@ -72,10 +72,10 @@ def page_text(_: Translator, page: orgs.AuditPage, number: int) -> str:
 def page_kb(_: Translator, page: orgs.AuditPage, number: int) -> InlineKeyboardMarkup | None:
     kb = InlineKeyboardBuilder()
     if page.has_newer and page.entries:
-        kb.button(text=_("audit.btn_newer"), callback_data=AuditCD(org=page.org.id, page=max(number - 1, 0),
+        kb.button(text=_.label("audit.btn_newer"), callback_data=AuditCD(org=page.org.id, page=max(number - 1, 0),
                                                                    after=page.entries[0].id))
     if page.has_older and page.entries:
-        kb.button(text=_("audit.btn_older"), callback_data=AuditCD(org=page.org.id, page=number + 1,
+        kb.button(text=_.label("audit.btn_older"), callback_data=AuditCD(org=page.org.id, page=number + 1,
                                                                    before=page.entries[-1].id))
     kb.adjust(2)
     return kb.as_markup() if page.entries and (page.has_newer or page.has_older) else None

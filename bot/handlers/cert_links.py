@@ -39,10 +39,10 @@ def links_text(_: Translator, clock: Clock, found: cert_links.CertLinks) -> str:
 def links_kb(_: Translator, found: cert_links.CertLinks) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for link in found.links:
-        kb.button(text=_("certify.links.btn_revoke", number=link.id),
+        kb.button(text=_.label("certify.links.btn_revoke", number=link.id),
                   callback_data=CertLinkCD(act=CertLinkAction.revoke,
                                            link=link.id))
-    kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=found.org.id))
+    kb.button(text=_.label("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=found.org.id))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -55,7 +55,7 @@ async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD
 async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator,
                  callback_answer: CallbackAnswer) -> None:
     found = await cert_links.revoke(ctx.store, ctx.clock, ctx.actor, callback_data.link)
-    callback_answer.text = _("certify.links.revoked", number=callback_data.link)
+    callback_answer.text = _.label("certify.links.revoked", number=callback_data.link)
     await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
 
 

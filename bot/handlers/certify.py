@@ -72,20 +72,21 @@ def panel_kb(_: Translator, p: cert.Panel) -> InlineKeyboardMarkup:
     org_id = p.org.id
     kb = InlineKeyboardBuilder()
     if p.org.certified:
-        kb.button(text=_("certify.btn_invite"), callback_data=CertCD(act=CertAction.invite, org=org_id))
-        kb.button(text=_("certify.btn_invite_addr"), callback_data=CertCD(act=CertAction.invite_addr, org=org_id))
+        kb.button(text=_.label("certify.btn_invite"), callback_data=CertCD(act=CertAction.invite, org=org_id))
+        kb.button(text=_.label("certify.btn_invite_addr"), callback_data=CertCD(act=CertAction.invite_addr, org=org_id))
         links_button(kb, _, org_id)
-        kb.button(text=_("certify.btn_tree"), callback_data=CertCD(act=CertAction.tree, org=org_id))
+        kb.button(text=_.label("certify.btn_tree"), callback_data=CertCD(act=CertAction.tree, org=org_id))
     if p.upper is not None:
-        kb.button(text=_("certify.btn_uncertify_self", upper=p.upper.name),
+        kb.button(text=_.label("certify.btn_uncertify_self", upper=p.upper.name),
                   callback_data=CertCD(act=CertAction.unc, org=org_id, x=org_id))
     for o in p.lower[:LOWER_BUTTONS]:
-        kb.button(text=_("certify.btn_uncertify_lower", name=o.name),
+        kb.button(text=_.label("certify.btn_uncertify_lower", name=o.name),
                   callback_data=CertCD(act=CertAction.unc, org=o.id, x=org_id))
     if p.pending:
-        kb.button(text=_("certify.btn_withdraw"), callback_data=CertCD(act=CertAction.wd, org=org_id, x=p.pending.id))
+        kb.button(text=_.label("certify.btn_withdraw"),
+                  callback_data=CertCD(act=CertAction.wd, org=org_id, x=p.pending.id))
     if p.received:
-        kb.button(text=_("certify.btn_apps"), callback_data=CertCD(act=CertAction.apps, org=org_id))
+        kb.button(text=_.label("certify.btn_apps"), callback_data=CertCD(act=CertAction.apps, org=org_id))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -103,7 +104,7 @@ def tree_text(_: Translator, t: cert.Tree) -> str:
 
 def back_kb(_: Translator, org_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=org_id))
+    kb.button(text=_.label("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=org_id))
     return kb.as_markup()
 
 
@@ -114,19 +115,21 @@ def inbox_view(_: Translator, box: cert.Inbox) -> tuple[str, InlineKeyboardMarku
         listed = "\n\n".join(app_text(_, a) for a in box.received[:INBOX_SHOWN])
         parts.append(_("certify.inbox_received") + "\n" + listed)
         for a in box.received[:INBOX_SHOWN]:
-            kb.button(text=_("certify.btn_approve_n", id=a.id), callback_data=CertDecideCD(app=a.id, ok=1))
-            kb.button(text=_("certify.btn_reject_n", id=a.id), callback_data=CertDecideCD(app=a.id, ok=0))
+            kb.button(text=_.label("certify.btn_approve_n", id=a.id), callback_data=CertDecideCD(app=a.id, ok=1))
+            kb.button(text=_.label("certify.btn_reject_n", id=a.id), callback_data=CertDecideCD(app=a.id, ok=0))
     if box.renames:
         listed = "\n".join(rename_text(_, r) for r in box.renames[:INBOX_SHOWN])
         parts.append(_("certify.inbox_renames") + "\n" + listed)
         for r in box.renames[:INBOX_SHOWN]:
-            kb.button(text=_("certify.btn_rename_approve_n", id=r.id), callback_data=RenameDecideCD(req=r.id, ok=1))
-            kb.button(text=_("certify.btn_rename_reject_n", id=r.id), callback_data=RenameDecideCD(req=r.id, ok=0))
+            kb.button(text=_.label("certify.btn_rename_approve_n", id=r.id),
+                      callback_data=RenameDecideCD(req=r.id, ok=1))
+            kb.button(text=_.label("certify.btn_rename_reject_n", id=r.id),
+                      callback_data=RenameDecideCD(req=r.id, ok=0))
     if box.sent:
         parts.append(_("certify.inbox_sent") + "\n" + "\n".join(
             _("certify.sent_line", id=a.id, lower=a.lower.name, upper=a.upper.name) for a in box.sent[:INBOX_SHOWN]))
         for a in box.sent[:INBOX_SHOWN]:
-            kb.button(text=_("certify.btn_withdraw_n", id=a.id),
+            kb.button(text=_.label("certify.btn_withdraw_n", id=a.id),
                       callback_data=CertCD(act=CertAction.wd, org=a.lower.id, x=a.id))
     if len(parts) == 1:
         parts.append(_("certify.inbox_empty"))
@@ -138,12 +141,13 @@ def roots_view(_: Translator, found: cert.RootSearch, actor: Actor) -> tuple[str
     kb = InlineKeyboardBuilder()
     lines = [_("certify.op_candidate", id=o.id, name=o.name, region=o.region) for o in found.candidates]
     for o in found.candidates:
-        kb.button(text=_("certify.btn_root", id=o.id, name=o.name), callback_data=RootCD(org=o.id))
+        kb.button(text=_.label("certify.btn_root", id=o.id, name=o.name), callback_data=RootCD(org=o.id))
     roots = [_("certify.op_root", id=o.id, name=o.name, region=o.region) for o in found.roots]
     for o in found.roots:
-        kb.button(text=_("certify.btn_root_uncertify", name=o.name), callback_data=CertCD(act=CertAction.unc, org=o.id))
+        kb.button(text=_.label("certify.btn_root_uncertify", name=o.name),
+                  callback_data=CertCD(act=CertAction.unc, org=o.id))
     if actor.admin_org_ids:
-        kb.button(text=_("certify.btn_mine"), callback_data=CertCD(act=CertAction.mine, org=0))
+        kb.button(text=_.label("certify.btn_mine"), callback_data=CertCD(act=CertAction.mine, org=0))
     kb.adjust(1)
     text = _("certify.op_title", candidates=Raw("\n".join(lines) or _("certify.op_none")),
              roots=Raw("\n".join(roots) or _("certify.op_none")))
@@ -219,10 +223,10 @@ def build_router() -> Router:
 async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
     preview = await cert.uncertify_preview(ctx.store, ctx.actor, callback_data.org)
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("certify.btn_uncertify_yes"),
+    kb.button(text=_.label("certify.btn_uncertify_yes"),
               callback_data=CertCD(act=CertAction.unc_yes, org=preview.org.id, x=callback_data.x))
     if callback_data.x:
-        kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=callback_data.x))
+        kb.button(text=_.label("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=callback_data.x))
     text = (_("certify.uncertify_confirm", org=preview.org.name, upper=preview.upper.name) if preview.upper
             else _("certify.uncertify_root_confirm", org=preview.org.name))
     await message.answer(text, reply_markup=kb.as_markup())
@@ -274,7 +278,7 @@ async def apps_button(query: CallbackQuery, message: Message, ctx: Ctx, _: Trans
 async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, ctx: Ctx,
                   callback_answer: CallbackAnswer, _: Translator) -> None:
     app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
-    callback_answer.text = _("certify.approved_answer")
+    callback_answer.text = _.label("certify.approved_answer")
     await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
     await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
 

@@ -42,7 +42,7 @@ async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD
         raise DomainError("stale_button")
     await choose_language(ctx.store, ctx.clock, ctx.actor.user, callback_data.code, ctx.i18n.languages)
     _ = ctx.i18n.translator(callback_data.code)
-    callback_answer.text = _("lang.changed")
+    callback_answer.text = _.label("lang.changed")
     await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, callback_data.code)
     await message.edit_text(_("lang.changed"))
 
@@ -69,7 +69,7 @@ async def anything(message: Message, state: FSMContext, _: Translator) -> None:
 
 
 async def stale(query: CallbackQuery, _: Translator, callback_answer: CallbackAnswer) -> None:
-    callback_answer.text, callback_answer.show_alert = _("errors.stale_button"), True
+    callback_answer.text, callback_answer.show_alert = _.label("errors.stale_button"), True
 
 
 def build_fallback_router() -> Router:

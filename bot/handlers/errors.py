@@ -24,12 +24,12 @@ async def on_error(event: ErrorEvent, i18n: I18n, **data: Any) -> bool:
         log.error("update %s failed: %r", update.update_id, exc, exc_info=exc)
     if data.get("callback_answered_error"):
         return True  # the callback was already answered with the apology
-    text = error_text(i18n, data.get("locale"), domain)
     try:
         if update.message is not None:
-            await update.message.answer(text)
+            await update.message.answer(error_text(i18n, data.get("locale"), domain))
         elif update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+            await update.callback_query.answer(error_text(i18n, data.get("locale"), domain, toast=True),
+                                               show_alert=True)
     except Exception:  # the apology itself failed (blocked, network): the log line is enough
         log.warning("could not tell update %s about its error", update.update_id, exc_info=True)
     return True

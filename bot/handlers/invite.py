@@ -14,7 +14,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.flows.verification import RNV
-from bot.i18n import Raw, Translator
+from bot.i18n import Translator
 from bot.render.qr import invite_qr_png
 from bot.services import invites
 from bot.ui.invite import NOT_CHOSEN, InviteCD, InviteListCD, InviteRevokeCD
@@ -48,10 +48,10 @@ def _limit_text(_: Translator, max_uses: int | None) -> str:
 
 def branch_step_kb(_: Translator, org: Org, branches: list[Branch]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("invite.btn_any_branch"), callback_data=InviteCD(org_id=org.id, branch_id=0))
+    kb.button(text=_.label("invite.btn_any_branch"), callback_data=InviteCD(org_id=org.id, branch_id=0))
     for b in branches:
         kb.button(text=b.label, callback_data=InviteCD(org_id=org.id, branch_id=b.id))
-    kb.button(text=_("invite.btn_list"), callback_data=InviteListCD(org_id=org.id))
+    kb.button(text=_.label("invite.btn_list"), callback_data=InviteListCD(org_id=org.id))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -60,7 +60,7 @@ def expiry_step_kb(_: Translator, cd: InviteCD) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for days in invites.EXPIRY_DAYS:
         key = "invite.btn_days_default" if days == invites.DEFAULT_EXPIRY_DAYS else "invite.btn_days"
-        kb.button(text=_(key, days=days), callback_data=cd.model_copy(update={"days": days}))
+        kb.button(text=_.label(key, days=days), callback_data=cd.model_copy(update={"days": days}))
     kb.adjust(3)
     return kb.as_markup()
 
@@ -68,7 +68,7 @@ def expiry_step_kb(_: Translator, cd: InviteCD) -> InlineKeyboardMarkup:
 def limit_step_kb(_: Translator, cd: InviteCD) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for uses in invites.USE_LIMITS:
-        text = _("invite.btn_unlimited") if uses is None else _("invite.btn_uses", uses=uses)
+        text = _.label("invite.btn_unlimited") if uses is None else _.label("invite.btn_uses", uses=uses)
         kb.button(text=text, callback_data=cd.model_copy(update={"uses": uses or 0}))
     kb.adjust(1, 4)
     return kb.as_markup()
@@ -94,8 +94,8 @@ def list_text(_: Translator, listing: InviteList, clock: Clock) -> str:
 def list_kb(_: Translator, listing: InviteList) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for i in listing.active[:40]:
-        kb.button(text=_("invite.btn_revoke", number=i.id), callback_data=InviteRevokeCD(invite_id=i.id))
-    kb.button(text=_("invite.btn_new"), callback_data=InviteCD(org_id=listing.org.id))
+        kb.button(text=_.label("invite.btn_revoke", number=i.id), callback_data=InviteRevokeCD(invite_id=i.id))
+    kb.button(text=_.label("invite.btn_new"), callback_data=InviteCD(org_id=listing.org.id))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -129,8 +129,8 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
           limit=_limit_text(_, invite.max_uses), url=url, payload=created.payload),
         protect_content=False, disable_web_page_preview=True)
     # Drawn into an image, not sent as HTML: the parameters are not escaped.
-    subtitle = _("invite.qr_subtitle", branch=Raw(branch),
-                 date=Raw(invite.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d")))
+    subtitle = _.label("invite.qr_subtitle", branch=branch,
+                       date=invite.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d"))
     png = invite_qr_png(url, created.org.name, subtitle)
     await message.answer_photo(BufferedInputFile(png, filename=f"invite-{invite.id}.png"),
                                caption=_("invite.qr_caption", org=created.org.name, branch=branch, expires=expires),
@@ -182,7 +182,7 @@ async def show_list(query: CallbackQuery, message: Message, callback_data: Invit
 async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, ctx: Ctx,
                  callback_answer: CallbackAnswer, _: Translator) -> None:
     invite = await invites.revoke_invite(ctx.store, ctx.clock, ctx.actor, callback_data.invite_id)
-    callback_answer.text = _("invite.revoked", number=invite.id)
+    callback_answer.text = _.label("invite.revoked", number=invite.id)
     listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, invite.org_id)
     await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
 

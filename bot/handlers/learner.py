@@ -72,13 +72,13 @@ def records_kb(_: Translator, p: svc.RecordsPage) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     opened = [(n, a) for n, a in enumerate(p.attempts, p.page * svc.PAGE_SIZE + 1) if not a.left]
     for n, a in opened:  # a round left unfinished has nothing to review
-        kb.button(text=_("learner.records.btn_open", n=n, kind=_(f"learner.kind.{a.kind}"), score=score(a)),
+        kb.button(text=_.label("learner.records.btn_open", n=n, kind=_.label(f"learner.kind.{a.kind}"), score=score(a)),
                   callback_data=AttemptCD(attempt_id=a.id))
     sizes = [2] * ((len(opened) + 1) // 2)
     nav = [(p.page - 1, "learner.records.btn_prev")] if p.page > 0 else []
     nav += [(p.page + 1, "learner.records.btn_next")] if p.page + 1 < p.pages else []
     for page, key in nav:
-        kb.button(text=_(key), callback_data=RecordsCD(page=page))
+        kb.button(text=_.label(key), callback_data=RecordsCD(page=page))
     kb.adjust(*(sizes + ([len(nav)] if nav else [])))
     return kb.as_markup()
 
@@ -147,7 +147,7 @@ def pack(blocks: list[str], limit: int = TEXT_LIMIT) -> list[str]:
 
 def back_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("learner.records.btn_back"), callback_data=MenuCD(item=MenuItem.records))  # a new list below
+    kb.button(text=_.label("learner.records.btn_back"), callback_data=MenuCD(item=MenuItem.records))  # a new list below
     return kb.as_markup()
 
 
@@ -184,9 +184,9 @@ def report_text(_: Translator, name: str, r: svc.Report) -> str:
 def report_png(_: Translator, name: str, phone: str, r: svc.Report) -> bytes:
     """The 7 days as bars stacked by source, watermarked with the viewer (SEC-2)."""
     labels = [d.day.strftime("%m-%d") for d in r.days]
-    series = [Series(_(f"points.source.{s}"), [d.by_source.get(s, 0) for d in r.days]) for s in r.sources]
+    series = [Series(_.label(f"points.source.{s}"), [d.by_source.get(s, 0) for d in r.days]) for s in r.sources]
     # Drawn into the image, not sent as HTML: the parameters must not be escaped.
-    png = bar_chart_png(labels, series, _("learner.report.chart_title", name=Raw(name)))
+    png = bar_chart_png(labels, series, _.label("learner.report.chart_title", name=name))
     return watermark_png(png, f"{name} {phone_tail(phone)}")
 
 
@@ -224,7 +224,7 @@ def rank_text(_: Translator, r: svc.OrgRank, by: str) -> str:
 def rank_kb(_: Translator, r: svc.OrgRank, by: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     other = "t" if by == "w" else "w"
-    kb.button(text=_("learner.rank.btn_total" if other == "t" else "learner.rank.btn_week"),
+    kb.button(text=_.label("learner.rank.btn_total" if other == "t" else "learner.rank.btn_week"),
               callback_data=RankCD(org_id=r.org.org_id, by=other))
     return kb.as_markup()
 

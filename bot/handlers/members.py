@@ -71,27 +71,27 @@ def page_kb(_: Translator, p: svc.MemberPage) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     first = p.page * svc.PAGE_SIZE + 1
     for n, m in enumerate(p.members, first):
-        kb.button(text=_("members.btn_open", n=n, name=m.name),
+        kb.button(text=_.label("members.btn_open", n=n, name=m.name),
                   callback_data=MemberCD(action=MemberAction.open, member_id=m.id))
     sizes = [2] * ((len(p.members) + 1) // 2)
     branch = ALL if p.branch_id is None else p.branch_id
     nav = 0
     if p.page > 0:
-        kb.button(text=_("members.btn_prev"),
+        kb.button(text=_.label("members.btn_prev"),
                   callback_data=MemListCD(org_id=p.org.id, page=p.page - 1, branch=branch, q=bool(p.query)))
         nav += 1
     if p.page + 1 < p.pages:
-        kb.button(text=_("members.btn_next"),
+        kb.button(text=_.label("members.btn_next"),
                   callback_data=MemListCD(org_id=p.org.id, page=p.page + 1, branch=branch, q=bool(p.query)))
         nav += 1
     if nav:
         sizes.append(nav)
-    kb.button(text=_("members.btn_add"), callback_data=MemAddCD(org_id=p.org.id))
-    kb.button(text=_("members.btn_search"), callback_data=MemSearchCD(org_id=p.org.id))
-    kb.button(text=_("members.btn_filter"), callback_data=MemFilterCD(org_id=p.org.id))
+    kb.button(text=_.label("members.btn_add"), callback_data=MemAddCD(org_id=p.org.id))
+    kb.button(text=_.label("members.btn_search"), callback_data=MemSearchCD(org_id=p.org.id))
+    kb.button(text=_.label("members.btn_filter"), callback_data=MemFilterCD(org_id=p.org.id))
     sizes.append(3)
     if p.branch_id is not None or p.query:
-        kb.button(text=_("members.btn_all"), callback_data=MemListCD(org_id=p.org.id, page=0))
+        kb.button(text=_.label("members.btn_all"), callback_data=MemListCD(org_id=p.org.id, page=0))
         sizes.append(1)
     kb.adjust(*sizes)
     return kb.as_markup()
@@ -99,10 +99,10 @@ def page_kb(_: Translator, p: svc.MemberPage) -> InlineKeyboardMarkup:
 
 def filter_kb(_: Translator, org_id: int, branches: list[svc.Branch]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("members.btn_all"), callback_data=MemListCD(org_id=org_id, page=0))
+    kb.button(text=_.label("members.btn_all"), callback_data=MemListCD(org_id=org_id, page=0))
     for b in branches:
         kb.button(text=b.name, callback_data=MemListCD(org_id=org_id, page=0, branch=b.id))
-    kb.button(text=_("members.btn_no_branch"), callback_data=MemListCD(org_id=org_id, page=0, branch=NO_BRANCH))
+    kb.button(text=_.label("members.btn_no_branch"), callback_data=MemListCD(org_id=org_id, page=0, branch=NO_BRANCH))
     kb.adjust(1, 2)
     return kb.as_markup()
 

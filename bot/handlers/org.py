@@ -61,7 +61,7 @@ def _kind(_: Translator, kind: str) -> str:
 
 def card_text(_: Translator, card: orgs.OrgCard) -> str:
     org = card.org
-    admins = "、".join(_("orgmenu.admin_main", name=a.name) if a.is_main else a.name for a in card.admins)
+    admins = _.join("、", (_("orgmenu.admin_main", name=a.name) if a.is_main else a.name for a in card.admins))
     upper = _("orgmenu.upper", upper=org_label(_, card.parent)) if card.parent else ""
     return _("orgmenu.card", label=org_label(_, org), kind=_kind(_, org.kind), region=org.region, upper=upper,
              branches=card.branches, members=card.members, activated=card.activated, admins=admins)
@@ -73,10 +73,10 @@ def card_kb(_: Translator, card: orgs.OrgCard) -> InlineKeyboardMarkup:
     kb.button(text=_.label("orgmenu.btn_members"), callback_data=MemListCD(org_id=org_id, page=0))
     kb.button(text=_.label("orgmenu.btn_invites"), callback_data=InviteCD(org_id=org_id))
     for act in (OrgAction.branches, OrgAction.admins, OrgAction.settings, OrgAction.rename, OrgAction.dissolve):
-        kb.button(text=_(f"orgmenu.btn_{act}"), callback_data=OrgCD(act=act, org=org_id))
+        kb.button(text=_.label(f"orgmenu.btn_{act}"), callback_data=OrgCD(act=act, org=org_id))
     browse_button(kb, _, org_id)
     if card.is_main:
-        kb.button(text=_("orgmenu.btn_audit"), callback_data=AuditCD(org=org_id))
+        kb.button(text=_.label("orgmenu.btn_audit"), callback_data=AuditCD(org=org_id))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -85,7 +85,7 @@ def settings_view(_: Translator, org: Org) -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     for flag in orgs.FLAGS:
         value = getattr(org, flag)
-        kb.button(text=_(f"orgmenu.btn_{flag}_{'off' if value else 'on'}"),
+        kb.button(text=_.label(f"orgmenu.btn_{flag}_{'off' if value else 'on'}"),
                   callback_data=FlagCD(org=org.id, flag=flag, on=0 if value else 1))
     back_button(kb, _, org.id)
     kb.adjust(1)
@@ -181,7 +181,7 @@ async def got_new_name(message: Message, state: FSMContext, ctx: Ctx, _: Transla
         await state.set_state(OrgInput.rename_long)
         await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
                                soft=orgs.NAME_SOFT_MAX),
-                             reply_markup=confirm_kb(_, _("neworg.btn_use_long"),
+                             reply_markup=confirm_kb(_, _.label("neworg.btn_use_long"),
                                                      OrgCD(act=OrgAction.rename_use, org=org_id),
                                                      OrgCD(act=OrgAction.rename, org=org_id)))
         return
@@ -201,7 +201,7 @@ async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD,
     preview = await orgs.dissolve_preview(ctx.store, ctx.actor, callback_data.org)
     await message.edit_text(
         _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
-        reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),
+        reply_markup=confirm_kb(_, _.label("orgmenu.btn_dissolve_yes"),
                                 OrgCD(act=OrgAction.dissolve_yes, org=preview.org.id),
                                 OrgCD(act=OrgAction.card, org=preview.org.id)))
 

@@ -37,17 +37,17 @@ def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: b
         lines.append(_("admins.line", name=a.name, phone=a.phone, role=role, pending=pending))
     kb = InlineKeyboardBuilder()
     if is_main:
-        kb.button(text=_("admins.btn_add"), callback_data=AdminCD(act=AdminAction.add, org=org.id))
+        kb.button(text=_.label("admins.btn_add"), callback_data=AdminCD(act=AdminAction.add, org=org.id))
         for a in group:
             if not a.is_main:
-                kb.button(text=_("admins.btn_remove", name=a.name),
+                kb.button(text=_.label("admins.btn_remove", name=a.name),
                           callback_data=AdminCD(act=AdminAction.rm, org=org.id,
                                                 user=a.user_id))
-        kb.button(text=_("admins.btn_handover"), callback_data=AdminCD(act=AdminAction.ho, org=org.id))
+        kb.button(text=_.label("admins.btn_handover"), callback_data=AdminCD(act=AdminAction.ho, org=org.id))
     back_button(kb, _, org.id)
     kb.adjust(1)
     note = "" if is_main else "\n\n" + _("admins.main_only_note")
-    return _("admins.title", org=org_label(_, org), body="\n".join(lines)) + note, kb.as_markup()
+    return _("admins.title", org=org_label(_, org), body=_.join("\n", lines)) + note, kb.as_markup()
 
 
 async def _resync_menu(bot: Bot, store: Store, i18n: I18n, settings: Settings, user: User, locale: str) -> None:
@@ -99,7 +99,7 @@ async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD,
     target = await orgs.admin_to_remove(ctx.store, ctx.actor, callback_data.org, callback_data.user)
     await message.edit_text(
         _("admins.remove_confirm", name=target.name),
-        reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
+        reply_markup=confirm_kb(_, _.label("admins.btn_remove_yes"),
                                 AdminCD(act=AdminAction.rm_yes, org=callback_data.org, user=target.user_id),
                                 OrgCD(act=OrgAction.admins, org=callback_data.org)))
 
@@ -134,7 +134,7 @@ async def handover_pick(query: CallbackQuery, message: Message, callback_data: A
     org = await orgs.org_for_admin(ctx.store, ctx.actor, callback_data.org)
     await message.edit_text(
         _("admins.handover_confirm", name=target.name, org=org.name),
-        reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
+        reply_markup=confirm_kb(_, _.label("admins.btn_handover_yes"),
                                 AdminCD(act=AdminAction.ho_yes, org=callback_data.org, user=target.user_id),
                                 OrgCD(act=OrgAction.admins, org=callback_data.org)))
 

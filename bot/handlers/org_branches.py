@@ -38,14 +38,14 @@ def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tupl
         indent = "    " if b.parent_id else ""
         lines.append(_("branches.line", indent=indent, name=b.name, kind=_(f"branches.kind_{b.kind}"),
                        members=b.members))
-    body = "\n".join(lines) if lines else _("branches.none")
+    body = _.join("\n", lines) if lines else _("branches.none")
     kb = InlineKeyboardBuilder()
     for b in items:
         kb.button(text=("  └ " if b.parent_id else "") + b.name,
                   callback_data=BranchCD(act=BranchAction.view, org=org.id, br=b.id))
-    kb.button(text=_("branches.btn_add_general"),
+    kb.button(text=_.label("branches.btn_add_general"),
               callback_data=BranchCD(act=BranchAction.add, org=org.id, kind="general"))
-    kb.button(text=_("branches.btn_add_branch"),
+    kb.button(text=_.label("branches.btn_add_branch"),
               callback_data=BranchCD(act=BranchAction.add, org=org.id, kind="branch"))
     back_button(kb, _, org.id)
     kb.adjust(*([1] * len(items)), 2, 1)
@@ -55,10 +55,10 @@ def branches_view(_: Translator, org: Org, items: list[orgs.BranchInfo]) -> tupl
 def branch_view(_: Translator, org_id: int, b: orgs.BranchInfo) -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     if b.kind == "general":
-        kb.button(text=_("branches.btn_add_child"), callback_data=BranchCD(act=BranchAction.add, org=org_id, br=b.id,
-                                                                           kind="branch"))
-    kb.button(text=_("branches.btn_rename"), callback_data=BranchCD(act=BranchAction.rename, org=org_id, br=b.id))
-    kb.button(text=_("branches.btn_delete"), callback_data=BranchCD(act=BranchAction.delete, org=org_id, br=b.id))
+        kb.button(text=_.label("branches.btn_add_child"),
+                  callback_data=BranchCD(act=BranchAction.add, org=org_id, br=b.id, kind="branch"))
+    kb.button(text=_.label("branches.btn_rename"), callback_data=BranchCD(act=BranchAction.rename, org=org_id, br=b.id))
+    kb.button(text=_.label("branches.btn_delete"), callback_data=BranchCD(act=BranchAction.delete, org=org_id, br=b.id))
     back_button(kb, _, org_id, OrgAction.branches)
     kb.adjust(1)
     text = _("branches.view", name=b.name, kind=_(f"branches.kind_{b.kind}"), members=b.members,
@@ -131,7 +131,7 @@ async def delete(query: CallbackQuery, message: Message, callback_data: BranchCD
     children = _("branches.delete_children", count=b.children) if b.children else ""
     await message.edit_text(
         _("branches.delete_confirm", name=b.name, members=b.members, children=children),
-        reply_markup=confirm_kb(_, _("branches.btn_delete_yes"),
+        reply_markup=confirm_kb(_, _.label("branches.btn_delete_yes"),
                                 BranchCD(act=BranchAction.delete_yes, org=callback_data.org, br=b.id),
                                 BranchCD(act=BranchAction.view, org=callback_data.org, br=b.id)))
 

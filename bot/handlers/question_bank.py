@@ -58,10 +58,10 @@ def page_kb(_: Translator, page: BankPage) -> InlineKeyboardMarkup:
     kb.adjust(4)
     nav = []
     if page.offset > 0:
-        nav.append(InlineKeyboardButton(text=_("bank.btn_prev"), callback_data=BankCD(
+        nav.append(InlineKeyboardButton(text=_.label("bank.btn_prev"), callback_data=BankCD(
             act=BankAction.page, org=org, off=page.offset - question_bank.PAGE).pack()))
     if page.offset + question_bank.PAGE < page.total:
-        nav.append(InlineKeyboardButton(text=_("bank.btn_next"), callback_data=BankCD(
+        nav.append(InlineKeyboardButton(text=_.label("bank.btn_next"), callback_data=BankCD(
             act=BankAction.page, org=org, off=page.offset + question_bank.PAGE).pack()))
     if nav:
         kb.row(*nav)
@@ -95,12 +95,12 @@ def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMa
     org = _bank_id(item)
     kb = InlineKeyboardBuilder()
     if item.retired:
-        kb.button(text=_("bank.btn_restore"),
+        kb.button(text=_.label("bank.btn_restore"),
                   callback_data=BankCD(act=BankAction.restore, org=org, off=off, q=item.question.id))
     else:
-        kb.button(text=_("bank.btn_retire"),
+        kb.button(text=_.label("bank.btn_retire"),
                   callback_data=BankCD(act=BankAction.retire, org=org, off=off, q=item.question.id))
-    kb.button(text=_("bank.btn_back"), callback_data=BankCD(act=BankAction.page, org=org, off=off))
+    kb.button(text=_.label("bank.btn_back"), callback_data=BankCD(act=BankAction.page, org=org, off=off))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -121,7 +121,7 @@ async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, 
     retiring = callback_data.act == BankAction.retire
     item = await question_bank.set_retired(ctx.store, ctx.clock, ctx.actor, callback_data.q, retiring)
     await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
-    callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+    callback_answer.text = _.label("bank.retired" if item.retired else "bank.restored")
 
 
 def build_router() -> Router:

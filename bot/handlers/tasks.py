@@ -59,7 +59,7 @@ async def show_admin(query: CallbackQuery, ctx: Ctx, _: Translator) -> None:
 async def confirm(query: CallbackQuery, callback_data: TaskCD, callback_answer: CallbackAnswer, ctx: Ctx,
                   _: Translator) -> None:
     done = await svc.confirm(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
-    callback_answer.text = _("task.confirmed" if done.first else "task.already_confirmed")
+    callback_answer.text = _.label("task.confirmed" if done.first else "task.already_confirmed")
     if done.first and isinstance(query.message, Message):
         await query.message.answer(_("task.confirmed_note", id=done.task.id, org=done.task.org_name))
 
@@ -73,7 +73,7 @@ async def remind(query: CallbackQuery, callback_data: TaskCD, callback_answer: C
                  ctx: Ctx, _: Translator) -> None:
     reminder = await svc.remind_pending(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
     await ctx.outbox.enqueue(*reminder_pushes(_.i18n, ctx.clock, reminder))
-    callback_answer.text = _("task.reminded", count=len(reminder.recipients))
+    callback_answer.text = _.label("task.reminded", count=len(reminder.recipients))
     if isinstance(query.message, Message):
         await query.message.answer(_("task.reminded", count=len(reminder.recipients)))
 

@@ -133,7 +133,7 @@ class CertificationRepository(Repository):
             """SELECT o.id, o.name, o.parent_id, o.certified_at, t.depth,
                       (SELECT COUNT(*) FROM members m WHERE m.org_id = o.id) AS members
                FROM org_tree t JOIN orgs o ON o.id = t.descendant_id
-               WHERE t.ancestor_id = ? ORDER BY t.depth, o.name, o.id LIMIT ?""", (org_id, limit))
+               WHERE t.ancestor_id = ? ORDER BY t.depth, o.sort_key, o.id LIMIT ?""", (org_id, limit))
         return [SubtreeOrg(*tuple(r)) for r in rows]
 
     async def subtree_size(self, org_id: int) -> int:
@@ -145,7 +145,7 @@ class CertificationRepository(Repository):
                                (ancestor_id, org_id)) is not None
 
     async def lower_orgs(self, org_id: int) -> list[Org]:
-        rows = await self._all(f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id = ? ORDER BY name, id", (org_id,))
+        rows = await self._all(f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id = ? ORDER BY sort_key, id", (org_id,))
         return [org_from_row(r) for r in rows]
 
     async def certified_name_taken(self, upper_id: int | None, name: str, org_id: int) -> bool:
@@ -348,5 +348,5 @@ class CertificationRepository(Repository):
 
     async def certified_roots(self, limit: int) -> list[Org]:
         rows = await self._all(f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id IS NULL AND certified_at IS NOT NULL "
-                               "ORDER BY name, id LIMIT ?", (limit,))
+                               "ORDER BY sort_key, id LIMIT ?", (limit,))
         return [org_from_row(r) for r in rows]

@@ -8,6 +8,7 @@ import aiosqlite
 from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_one, fetch_row, fetch_value, last_id
+from bot.repositories.names import sort_key
 from bot.repositories.users import ADMIN_LANGUAGES_SQL, UserLanguage, user_language
 
 
@@ -130,7 +131,8 @@ class InvitesRepository(Repository):
         rows = await self._all(
             """SELECT b.id, b.name, b.parent_id, p.name AS parent_name FROM branches b
                LEFT JOIN branches p ON p.id = b.parent_id WHERE b.org_id = ?
-               ORDER BY COALESCE(p.name, b.name), b.parent_id IS NOT NULL, b.name""", (org_id,))
+               ORDER BY COALESCE(p.sort_key, b.sort_key), COALESCE(p.id, b.id), b.parent_id IS NOT NULL,
+                        b.sort_key, b.id""", (org_id,))
         return [JoinBranchRow(*tuple(r)) for r in rows]
 
     async def join_admins(self, org_id: int) -> list[UserLanguage]:
@@ -155,9 +157,9 @@ class InvitesRepository(Repository):
         async with self._tx() as db:
             await _use_invite(db, invite_id, now_utc)
             cur = await db.execute(
-                """INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING""",
-                (org_id, branch_id, name, phone, now, now, now))
+                """INSERT INTO members (org_id, branch_id, name, sort_key, phone, activated_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING""",
+                (org_id, branch_id, name, sort_key(name), phone, now, now, now))
             if cur.rowcount == 0:
                 raise Conflict("member")
             member_id = last_id(cur)
@@ -205,8 +207,10 @@ class InvitesRepository(Repository):
                                   (request_id,))
             if approve:
                 await db.execute(
-                    """INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at)
-                       SELECT ?, ?, u.name, u.phone, ?, ?, ? FROM users u WHERE u.id = ? AND u.phone IS NOT NULL
+                    """INSERT INTO members (org_id, branch_id, name, sort_key, phone, activated_at, created_at,
+                                            updated_at)
+                       SELECT ?, ?, u.name, u.sort_key, u.phone, ?, ?, ? FROM users u
+                       WHERE u.id = ? AND u.phone IS NOT NULL
                        ON CONFLICT (org_id, phone) DO UPDATE
                        SET activated_at = COALESCE(members.activated_at, excluded.activated_at)""",
                     (req["org_id"], req["branch_id"], now, now, now, req["user_id"]))

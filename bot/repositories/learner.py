@@ -103,11 +103,11 @@ class LearnerRepository(RankingRepository):  # /rank reads last night's base whe
             return fast
         rows = await self._all(
             """WITH people AS (
-                   SELECT u.id AS user_id, m.name AS name, u.phone AS phone
+                   SELECT u.id AS user_id, m.name AS name, m.sort_key AS sort_key, u.phone AS phone
                    FROM members m JOIN users u ON u.phone = m.phone
                    WHERE m.org_id = ?
                ), scores AS (
-                   SELECT people.user_id, people.name, people.phone, COALESCE(t.total, 0) AS total,
+                   SELECT people.user_id, people.name, people.sort_key, people.phone, COALESCE(t.total, 0) AS total,
                           COALESCE((SELECT SUM(d.amount) FROM points_daily d
                                     WHERE d.user_id = people.user_id AND d.day >= ?), 0) AS week
                    FROM people LEFT JOIN points_totals t ON t.user_id = people.user_id
@@ -120,9 +120,9 @@ class LearnerRepository(RankingRepository):  # /rank reads last night's base whe
                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS total_rank
                    FROM scores GROUP BY total
                ), picked AS (
-                   SELECT * FROM (SELECT * FROM scores ORDER BY week DESC, name, user_id LIMIT ?) AS top_week
+                   SELECT * FROM (SELECT * FROM scores ORDER BY week DESC, sort_key, user_id LIMIT ?) AS top_week
                    UNION
-                   SELECT * FROM (SELECT * FROM scores ORDER BY total DESC, name, user_id LIMIT ?) AS top_total
+                   SELECT * FROM (SELECT * FROM scores ORDER BY total DESC, sort_key, user_id LIMIT ?) AS top_total
                    UNION
                    SELECT * FROM scores WHERE user_id = ?
                )

@@ -11,6 +11,7 @@ import aiosqlite
 from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_one, last_id, like_pattern
+from bot.repositories.names import sort_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ async def memberships_of(db: aiosqlite.Connection, phone: str) -> list[Membershi
     async with db.execute(
         """SELECT o.id, o.name, o.certified_at, b.name AS branch FROM members m
            JOIN orgs o ON o.id = m.org_id LEFT JOIN branches b ON b.id = m.branch_id
-           WHERE m.phone = ? ORDER BY o.name""", (phone,)) as cur:
+           WHERE m.phone = ? ORDER BY o.sort_key, o.id""", (phone,)) as cur:
         rows = await cur.fetchall()
     return [Membership(r["id"], r["name"], r["certified_at"] is not None, r["branch"]) for r in rows]
 
@@ -116,7 +117,7 @@ async def _member_fields(db: aiosqlite.Connection, org_id: int, member_id: int) 
 
 class MembersRepository(Repository):
     async def member_branches(self, org_id: int) -> list[MemberBranchRow]:
-        rows = await self._all("SELECT id, name, parent_id FROM branches WHERE org_id = ? ORDER BY name, id",
+        rows = await self._all("SELECT id, name, parent_id FROM branches WHERE org_id = ? ORDER BY sort_key, id",
                                (org_id,))
         return [MemberBranchRow(r["id"], r["name"], r["parent_id"]) for r in rows]
 
@@ -132,7 +133,7 @@ class MembersRepository(Repository):
     async def member_page(self, org_id: int, limit: int, offset: int, branch_id: int | None = None,
                           text: str | None = None, digits: str | None = None) -> list[MemberRow]:
         where, params = _member_where(org_id, branch_id, text, digits)
-        rows = await self._all(f"{_MEMBER_SELECT} WHERE {where} ORDER BY m.name, m.id LIMIT ? OFFSET ?",
+        rows = await self._all(f"{_MEMBER_SELECT} WHERE {where} ORDER BY m.sort_key, m.id LIMIT ? OFFSET ?",
                                [*params, limit, offset])
         return [_member(r) for r in rows]
 
@@ -146,8 +147,8 @@ class MembersRepository(Repository):
     async def other_orgs_listing_phone(self, phone: str, org_id: int) -> list[str]:
         """Names of the other organisations that list this phone (FAQ 8), nothing more."""
         rows = await self._all(
-            "SELECT DISTINCT o.name FROM members m JOIN orgs o ON o.id = m.org_id "
-            "WHERE m.phone = ? AND m.org_id <> ? ORDER BY o.name", (phone, org_id))
+            "SELECT DISTINCT o.name, o.sort_key FROM members m JOIN orgs o ON o.id = m.org_id "
+            "WHERE m.phone = ? AND m.org_id <> ? ORDER BY o.sort_key", (phone, org_id))
         return [r["name"] for r in rows]
 
     async def add_member(self, actor_id: int, org_id: int, name: str, phone: str, branch_id: int | None,
@@ -158,9 +159,9 @@ class MembersRepository(Repository):
             await _check_branch(db, org_id, branch_id)
             try:
                 cur = await db.execute(
-                    "INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, (SELECT ? FROM users WHERE phone = ?), ?, ?)",
-                    (org_id, branch_id, name, phone, now, phone, now, now))
+                    "INSERT INTO members (org_id, branch_id, name, sort_key, phone, activated_at, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, (SELECT ? FROM users WHERE phone = ?), ?, ?)",
+                    (org_id, branch_id, name, sort_key(name), phone, now, phone, now, now))
             except aiosqlite.IntegrityError as exc:
                 raise Conflict("phone" if "UNIQUE" in str(exc) else "branch") from None
             member_id = last_id(cur)
@@ -185,10 +186,11 @@ class MembersRepository(Repository):
                                  before.branch_id if isinstance(branch_id, EllipsisType) else branch_id)
             try:
                 await db.execute(
-                    "UPDATE members SET name = ?, phone = ?, branch_id = ?, updated_at = ?, "
+                    "UPDATE members SET name = ?, sort_key = ?, phone = ?, branch_id = ?, updated_at = ?, "
                     "activated_at = CASE WHEN phone = ? THEN activated_at "
                     "ELSE (SELECT ? FROM users WHERE phone = ?) END WHERE id = ?",
-                    (after.name, after.phone, after.branch_id, now, after.phone, now, after.phone, member_id))
+                    (after.name, sort_key(after.name), after.phone, after.branch_id, now, after.phone, now,
+                     after.phone, member_id))
             except aiosqlite.IntegrityError as exc:
                 raise Conflict("phone" if "UNIQUE" in str(exc) else "branch") from None
             if after.phone != before.phone:
@@ -227,8 +229,9 @@ class MembersRepository(Repository):
         renamed = 0
         async with self._tx() as db:
             for member_id, listed, name in changes if update else []:
-                cur = await db.execute("UPDATE members SET name = ?, updated_at = ? WHERE id = ? AND org_id = ? "
-                                       "AND name = ?", (name, now, member_id, org_id, listed))
+                cur = await db.execute("UPDATE members SET name = ?, sort_key = ?, updated_at = ? WHERE id = ? "
+                                       "AND org_id = ? AND name = ?",
+                                       (name, sort_key(name), now, member_id, org_id, listed))
                 if cur.rowcount:
                     renamed += 1
                     await write_audit(db, actor_id, org_id, "member.edit", f"member:{member_id}", {"name": listed},
@@ -252,12 +255,12 @@ class MembersRepository(Repository):
                 raise Conflict("branch")
             async with db.execute("SELECT phone FROM members WHERE org_id = ?", (org_id,)) as cur:
                 listed = {r["phone"] for r in await cur.fetchall()}
-            new = [(org_id, branch_ids[b], name, phone, note or None, now, now)
+            new = [(org_id, branch_ids[b], name, sort_key(name), phone, note or None, now, now)
                    for name, phone, b, note in rows if phone not in listed]
             await db.executemany(
-                "INSERT INTO members (org_id, branch_id, name, phone, note, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING", new)
-            await history.history_join_many(db, [(o, b, phone) for o, b, _, phone, *_ in new], now)
+                "INSERT INTO members (org_id, branch_id, name, sort_key, phone, note, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING", new)
+            await history.history_join_many(db, [(o, br, phone) for o, br, _, _, phone, *_ in new], now)
             if new:
                 await db.execute(
                     "UPDATE members SET activated_at = ? WHERE org_id = ? AND activated_at IS NULL "
@@ -278,8 +281,8 @@ class MembersRepository(Repository):
             existing = {r["name"] for r in await cur.fetchall()}
         created = [n for n in dict.fromkeys(names) if n not in existing]
         await db.executemany(
-            "INSERT INTO branches (org_id, name, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (org_id, name) DO NOTHING", [(org_id, n, now) for n in created])
+            "INSERT INTO branches (org_id, name, sort_key, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (org_id, name) DO NOTHING", [(org_id, n, sort_key(n), now) for n in created])
         return created
 
     async def member_export_rows(self, org_id: int, since_day: str) -> list[MemberExportRow]:
@@ -295,6 +298,6 @@ class MembersRepository(Repository):
                LEFT JOIN points p ON p.user_id = u.id
                WHERE m.org_id = ?
                GROUP BY m.id, m.name, m.phone, b.name, u.id
-               ORDER BY b.name, m.name, m.id""", (since_day, org_id))
+               ORDER BY b.sort_key, m.sort_key, m.id""", (since_day, org_id))
         return [MemberExportRow(r["name"], r["phone"], r["branch"], bool(r["activated"]), r["points_7d"],
                                 r["points_total"]) for r in rows]

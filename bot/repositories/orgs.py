@@ -10,6 +10,7 @@ from bot.models import Org
 from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_row, fetch_value, last_id, marks
+from bot.repositories.names import sort_key
 
 ORG_COLUMNS = ("id, name, region, kind, parent_id, certified_at, join_approval, protect_content, created_by, "
                "created_at")
@@ -59,15 +60,15 @@ class OrgsRepository(Repository):
         ids = sorted(set(org_ids))
         if not ids:
             return []
-        rows = await self._all(f"SELECT {ORG_COLUMNS} FROM orgs WHERE id IN ({marks(ids)}) ORDER BY name, id", ids)
+        rows = await self._all(f"SELECT {ORG_COLUMNS} FROM orgs WHERE id IN ({marks(ids)}) ORDER BY sort_key, id", ids)
         return [org_from_row(r) for r in rows]
 
     async def create_org(self, actor_id: int, kind: str, name: str, region: str, now: str) -> int:
         """ORG-1: the organisation and its main admin (the creator), with the audit row."""
         async with self._tx(admins=True) as db:
             cur = await db.execute(
-                "INSERT INTO orgs (name, region, kind, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
-                (name, region, kind, actor_id, now))
+                "INSERT INTO orgs (name, sort_key, region, kind, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, sort_key(name), region, kind, actor_id, now))
             org_id = last_id(cur)
             await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'main', ?)",
                              (org_id, actor_id, now))
@@ -87,11 +88,11 @@ class OrgsRepository(Repository):
         return OrgCounts(*tuple(row)) if row else OrgCounts(0, 0, 0, 0)
 
     async def org_admin_rows(self, org_id: int) -> list[AdminRow]:
-        """The admin group: main admin first, then by the time they were added."""
+        """The admin group: main admin first, then by name (pinyin)."""
         rows = await self._all(
             """SELECT a.user_id, a.role, u.name, u.phone, u.verified_at IS NOT NULL AS verified FROM org_admins a
                JOIN users u ON u.id = a.user_id WHERE a.org_id = ?
-               ORDER BY a.role = 'main' DESC, a.added_at, a.user_id""", (org_id,))
+               ORDER BY a.role = 'main' DESC, u.sort_key, a.user_id""", (org_id,))
         return [AdminRow(r["user_id"], r["role"], r["name"], r["phone"], bool(r["verified"])) for r in rows]
 
     async def set_org_flag(self, actor_id: int, org_id: int, flag: str, value: bool, now: str) -> None:
@@ -105,7 +106,7 @@ class OrgsRepository(Repository):
     async def rename_org(self, actor_id: int, org_id: int, name: str, now: str) -> None:
         async with self._tx() as db:
             before = await fetch_value(db, "SELECT name FROM orgs WHERE id = ?", (org_id,))
-            await db.execute("UPDATE orgs SET name = ? WHERE id = ?", (name, org_id))
+            await db.execute("UPDATE orgs SET name = ?, sort_key = ? WHERE id = ?", (name, sort_key(name), org_id))
             await write_audit(db, actor_id, org_id, "org.rename", None, {"name": before}, {"name": name}, now)
 
     async def dissolve_org(self, actor_id: int, org_id: int, now: str) -> None:
@@ -133,14 +134,15 @@ class OrgsRepository(Repository):
     # -- branches (ORG-3) ----------------------------------------------------------------------
     async def org_branches(self, org_id: int) -> list[BranchRow]:
         """Branches with their member counts (a 党总支's includes its 党支部's), each 党总支 followed
-        by its 党支部."""
+        by its 党支部, by name (pinyin)."""
         rows = await self._all(
             """SELECT b.id, b.parent_id, b.name, b.kind,
                       (SELECT COUNT(*) FROM members m WHERE m.branch_id = b.id OR m.branch_id IN
                           (SELECT c.id FROM branches c WHERE c.parent_id = b.id)) AS members,
                       (SELECT COUNT(*) FROM branches c WHERE c.parent_id = b.id) AS children
-               FROM branches b WHERE b.org_id = ?
-               ORDER BY COALESCE(b.parent_id, b.id), b.parent_id IS NOT NULL, b.id""", (org_id,))
+               FROM branches b LEFT JOIN branches p ON p.id = b.parent_id WHERE b.org_id = ?
+               ORDER BY COALESCE(p.sort_key, b.sort_key), COALESCE(b.parent_id, b.id), b.parent_id IS NOT NULL,
+                        b.sort_key, b.id""", (org_id,))
         return [BranchRow(*tuple(r)) for r in rows]
 
     async def add_branch(self, actor_id: int, org_id: int, parent_id: int | None, kind: str, name: str,
@@ -149,8 +151,8 @@ class OrgsRepository(Repository):
         async with self._tx() as db:
             try:
                 cur = await db.execute(
-                    "INSERT INTO branches (org_id, parent_id, name, kind, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (org_id, parent_id, name, kind, now))
+                    "INSERT INTO branches (org_id, parent_id, name, sort_key, kind, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (org_id, parent_id, name, sort_key(name), kind, now))
             except aiosqlite.IntegrityError:
                 raise Conflict("branch_name") from None
             await write_audit(db, actor_id, org_id, "branch.add", name, None,
@@ -161,7 +163,8 @@ class OrgsRepository(Repository):
         async with self._tx() as db:
             before = await fetch_value(db, "SELECT name FROM branches WHERE id = ? AND org_id = ?", (branch_id, org_id))
             try:
-                await db.execute("UPDATE branches SET name = ? WHERE id = ?", (name, branch_id))
+                await db.execute("UPDATE branches SET name = ?, sort_key = ? WHERE id = ?",
+                                 (name, sort_key(name), branch_id))
             except aiosqlite.IntegrityError:
                 raise Conflict("branch_name") from None
             await write_audit(db, actor_id, org_id, "branch.rename", name, {"name": before}, {"name": name}, now)

@@ -9,6 +9,7 @@ import aiosqlite
 
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_one, fetch_row, last_id, marks
+from bot.repositories.names import sort_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,8 @@ class RenamesRepository(Repository):
                 if await fetch_one(db, "SELECT 1 FROM orgs WHERE parent_id IS ? AND name = ? AND id <> ? "
                                        "AND certified_at IS NOT NULL", (upper_id, new_name, org_id)):
                     raise Conflict("name_taken")
-                await db.execute("UPDATE orgs SET name = ? WHERE id = ?", (new_name, org_id))
+                await db.execute("UPDATE orgs SET name = ?, sort_key = ? WHERE id = ?",
+                                 (new_name, sort_key(new_name), org_id))
                 await write_audit(db, actor_id, org_id, "org.rename", f"rename_request:{req_id}",
                                   {"name": old_name}, {"name": new_name}, now)
             for target in (org_id, upper_id):

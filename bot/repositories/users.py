@@ -11,6 +11,7 @@ import aiosqlite
 from bot.models import User
 from bot.repositories.base import MISSING, Conflict, Repository, fetch_one, marks
 from bot.repositories.members import Membership, memberships_of
+from bot.repositories.names import sort_key
 
 _USER_COLUMNS = (
     "id, first_name, last_name, username, tg_language, language, phone, name, org_name, "
@@ -81,13 +82,14 @@ class UsersRepository(Repository):
                 raise Conflict("phone")
             await db.execute(
                 """INSERT INTO users (id, first_name, last_name, username, tg_language, language, phone, name,
-                                      org_name, agreed_at, registered_at, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      sort_key, org_name, agreed_at, registered_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET phone = excluded.phone, name = excluded.name,
+                       sort_key = excluded.sort_key,
                        org_name = excluded.org_name, agreed_at = excluded.agreed_at,
                        registered_at = excluded.registered_at, updated_at = excluded.updated_at""",
                 (user.id, user.first_name, user.last_name, user.username, user.tg_language, user.language,
-                 phone, name, org_name, now, now, now, now))
+                 phone, name, sort_key(name), org_name, now, now, now, now))
             await db.execute("UPDATE members SET activated_at = ? WHERE phone = ? AND activated_at IS NULL",
                              (now, phone))
             return await memberships_of(db, phone)

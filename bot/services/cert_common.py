@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Org
-from bot.services.registration import _squash as squash
+from bot.services.text import clean_text as squash
 from bot.store import Store
 
 REASON_MAX = 200

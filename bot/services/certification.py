@@ -28,9 +28,9 @@ from bot.services.cert_common import existing_org as _org
 from bot.services.cert_common import now_iso as _now
 from bot.services.cert_common import utc_iso as _utc
 from bot.services.invites import TOKEN_RE, new_token, token_hash
-from bot.services.registration import _squash as squash
 from bot.services.renames import RenameRequest
 from bot.services.roles import Actor
+from bot.services.text import clean_text as squash
 from bot.store import Conflict, Store
 
 PREFIX = "c"

@@ -12,6 +12,7 @@ import unicodedata
 from datetime import date
 
 from bot.errors import DomainError
+from bot.services.text import clean_text
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -61,7 +62,7 @@ def mask_id(number: str) -> str:
 
 
 def validate_real_name(raw: str) -> str:
-    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw or "")).strip()
+    name = clean_text(raw)
     if not 2 <= len(name) <= 30 or not re.fullmatch(r"[\w·.\- ]+", name) or re.search(r"\d|_", name):
         raise DomainError("rnv.bad_name")
     return name

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Question
 from bot.repositories.learner import AttemptRow
+from bot.repositories.names import sort_key
 from bot.services import points
 from bot.services.roles import Actor
 from bot.store import Membership, Store
@@ -202,8 +203,8 @@ async def _org_rank(store: Store, clock: Clock, actor: Actor, membership: Member
     if actor.id not in people:
         return None
     # the rows hold the first TOP of each order (and me): sorting them the same way finds each top list
-    top_week = sorted(people.values(), key=lambda p: (-p.week, p.name, p.user_id))[:TOP]
-    top_total = sorted(people.values(), key=lambda p: (-p.total, p.name, p.user_id))[:TOP]
+    top_week = sorted(people.values(), key=lambda p: (-p.week, sort_key(p.name), p.user_id))[:TOP]
+    top_total = sorted(people.values(), key=lambda p: (-p.total, sort_key(p.name), p.user_id))[:TOP]
     return OrgRank(org=membership, me=people[actor.id], ranked=rows[0].ranked, top_week=top_week,
                    top_total=top_total, admin=membership.org_id in actor.admin_org_ids)
 

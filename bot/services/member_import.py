@@ -18,6 +18,7 @@ from bot.errors import DomainError
 from bot.render import excel
 from bot.render.excel import MemberRow, RawRow, RowProblem, SheetError
 from bot.services.roles import Actor
+from bot.services.text import clean_text
 from bot.store import Conflict, Store
 
 BRANCH_NAME_MAX = 50
@@ -47,7 +48,7 @@ class ImportResult:
 
 
 def _norm(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    return clean_text(name).casefold()
 
 
 def _raw(row: MemberRow) -> RawRow:
@@ -80,6 +81,7 @@ async def import_file(store: Store, clock: Clock, actor: Actor, org_id: int, dat
 async def import_parsed(store: Store, clock: Clock, actor: Actor, org_id: int,
                         rows: list[RawRow]) -> ImportResult:
     actor.require_admin_of(org_id)
+    rows = [row._replace(name=clean_text(row.name), branch=clean_text(row.branch)) for row in rows]
     valid, rejected = excel.validate_rows(rows, None)  # every rule but the branch's existence
     existing = {_norm(r.name): r.name for r in await store.member_branches(org_id)}
     listed = await store.listed_names(org_id)

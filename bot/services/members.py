@@ -7,7 +7,6 @@ one transaction each with its audit row (SEC-3); users and points are never touc
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from bot.models import Org
 from bot.render.phone import InvalidPhone, normalize_phone
 from bot.repositories.members import MemberRow
 from bot.services.roles import Actor
+from bot.services.text import clean_text
 from bot.store import Conflict, Store
 
 PAGE_SIZE = 10
@@ -25,7 +25,6 @@ NAME_MAX = 20
 QUERY_MAX = 30
 EXPORT_DAYS = 7
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u115f\u1160\u3164\uffa0\u200b\u200c\u200d\u2060\ufeff\u180e"), " ")
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def _member(row: MemberRow) -> Member:
 
 def clean_name(raw: str | None) -> str:
     """Names of members: 1–20 characters after trimming (as REG-4)."""
-    name = " ".join(unicodedata.normalize("NFKC", raw or "").translate(_INVISIBLE).split())
+    name = clean_text(raw)
     if not name:
         raise DomainError("mem.name_empty")
     if len(name) > NAME_MAX:
@@ -90,7 +89,7 @@ def clean_phone(raw: str | None) -> str:
 
 def search_terms(query: str | None) -> tuple[str | None, str | None]:
     """A name fragment and, when the query looks like a number, its digits (MEM-7)."""
-    text = " ".join(unicodedata.normalize("NFKC", query or "").split())[:QUERY_MAX]
+    text = clean_text(query)[:QUERY_MAX]
     if not text:
         return None, None
     compact = re.sub(r"[\s\-()+]", "", text)

@@ -15,9 +15,9 @@ from bot.errors import DomainError, NotAllowed
 from bot.models import Org, User
 from bot.render.phone import InvalidPhone, normalize_phone
 from bot.repositories.orgs import AdminRow, BranchRow
-from bot.services.registration import _squash as squash
 from bot.services.renames import RenameRequest, check_no_pending_rename, request_rename
 from bot.services.roles import Actor
+from bot.services.text import clean_text as squash
 from bot.store import Conflict, Store
 
 KINDS = ("party", "nonparty")

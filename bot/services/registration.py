@@ -1,13 +1,14 @@
 """REG: the rules of registration, free of aiogram."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import User
 from bot.render.phone import InvalidPhone, normalize_phone
+from bot.services.text import clean_text
+from bot.services.text import suggested_name as suggested
 from bot.store import Conflict, Membership, Store
 
 NAME_MAX = 20
@@ -39,17 +40,18 @@ async def check_phone_free(store: Store, phone: str, actor_id: int) -> None:
         raise DomainError("reg.phone_taken")
 
 
-# Characters that show nothing: people use them to send "blank" text that Telegram accepts.
-_INVISIBLE = dict.fromkeys(map(ord, "\u115f\u1160\u3164\uffa0\u200b\u200c\u200d\u2060\ufeff\u180e"), " ")
-
-
-def _squash(raw: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", raw or "").translate(_INVISIBLE).split())
+def suggested_name(user: User) -> str | None:
+    """The name offered at registration: from Telegram's first and last name, in Chinese order for a
+    Chinese name (`赵磊`, not `赵 磊`); none when it would not pass REG-4."""
+    try:
+        return clean_name(suggested(user.first_name, user.last_name))
+    except DomainError:
+        return None
 
 
 def clean_name(raw: str) -> str:
     """REG-4: 1–20 characters after trimming."""
-    name = _squash(raw)
+    name = clean_text(raw)
     if not name:
         raise DomainError("reg.name_empty")
     if len(name) > NAME_MAX:
@@ -58,7 +60,7 @@ def clean_name(raw: str) -> str:
 
 
 def clean_org_name(raw: str) -> str:
-    name = _squash(raw)
+    name = clean_text(raw)
     if len(name) > ORG_NAME_MAX:
         raise DomainError("reg.org_too_long", length=len(name), limit=ORG_NAME_MAX)
     return name

@@ -87,8 +87,8 @@ def window_text(clock: Clock, a: ActivityRow) -> str:
 def kind_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for n, kind in enumerate(KINDS):
-        kb.button(text=_(f"activity.kind_{kind}"), callback_data=ActCreateCD(action=CreateAction.kind, value=n))
-    kb.button(text=_("activity.btn_cancel"), callback_data=ActCreateCD(action=CreateAction.cancel))
+        kb.button(text=_.label(f"activity.kind_{kind}"), callback_data=ActCreateCD(action=CreateAction.kind, value=n))
+    kb.button(text=_.label("activity.btn_cancel"), callback_data=ActCreateCD(action=CreateAction.cancel))
     kb.adjust(2, 2, 1)
     return kb.as_markup()
 
@@ -96,7 +96,8 @@ def kind_kb(_: Translator) -> InlineKeyboardMarkup:
 def target_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for n, kind in enumerate(TARGET_KINDS):
-        kb.button(text=_(f"task.btn_target_{kind}"), callback_data=ActCreateCD(action=CreateAction.target, value=n))
+        kb.button(text=_.label(f"task.btn_target_{kind}"),
+                  callback_data=ActCreateCD(action=CreateAction.target, value=n))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -106,15 +107,15 @@ def branches_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int]) 
     for b in branches:
         mark = "☑️" if b.id in chosen else "⬜"
         kb.button(text=f"{mark} {b.name}", callback_data=ActCreateCD(action=CreateAction.branch, value=b.id))
-    kb.button(text=_("task.btn_branches_done"), callback_data=ActCreateCD(action=CreateAction.branches_done))
+    kb.button(text=_.label("task.btn_branches_done"), callback_data=ActCreateCD(action=CreateAction.branches_done))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def preview_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("activity.btn_create"), callback_data=ActCreateCD(action=CreateAction.create))
-    kb.button(text=_("activity.btn_cancel"), callback_data=ActCreateCD(action=CreateAction.cancel))
+    kb.button(text=_.label("activity.btn_create"), callback_data=ActCreateCD(action=CreateAction.create))
+    kb.button(text=_.label("activity.btn_cancel"), callback_data=ActCreateCD(action=CreateAction.cancel))
     return kb.as_markup()
 
 
@@ -128,7 +129,7 @@ def card_kb(_: Translator, a: ActivityRow) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for action, key in ((ActAction.attendance, "btn_attendance"), (ActAction.export, "btn_export"),
                         (ActAction.qr, "btn_qr"), (ActAction.list, "btn_back")):
-        kb.button(text=_(f"activity.{key}"), callback_data=ActivityCD(action=action, activity_id=a.id))
+        kb.button(text=_.label(f"activity.{key}"), callback_data=ActivityCD(action=action, activity_id=a.id))
     kb.adjust(2, 1, 1)
     return kb.as_markup()
 
@@ -146,7 +147,7 @@ def list_kb(_: Translator, items: list[ActivityRow]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for a in items:
         kb.button(text=f"#{a.id} {a.title}", callback_data=ActivityCD(action=ActAction.open, activity_id=a.id))
-    kb.button(text=_("activity.btn_new"), callback_data=ActivityCD(action=ActAction.new))
+    kb.button(text=_.label("activity.btn_new"), callback_data=ActivityCD(action=ActAction.new))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -179,7 +180,7 @@ def member_work_buttons(_: Translator, member_id: int) -> list[tuple[str, Member
 
 def correspondent_kb(_: Translator, member_id: int, now: bool) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("activity.btn_correspondent_off" if now else "activity.btn_correspondent_on"),
+    kb.button(text=_.label("activity.btn_correspondent_off" if now else "activity.btn_correspondent_on"),
               callback_data=MemberWorkCD(action=MemberWorkAction.correspondent, member_id=member_id,
                                          value=0 if now else 1))
     return kb.as_markup()

@@ -12,7 +12,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.i18n import Raw, Translator
+from bot.i18n import Translator
 from bot.render.qr import invite_qr_png
 from bot.services.certification import CreatedCertInvite
 from bot.ui.flow_data import FlowData
@@ -104,20 +104,20 @@ class ApplyingData(FlowData):
 
 
 def links_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int) -> None:
-    kb.button(text=_("certify.links.btn_open"), callback_data=CertLinkCD(act=CertLinkAction.list, org=org_id))
+    kb.button(text=_.label("certify.links.btn_open"), callback_data=CertLinkCD(act=CertLinkAction.list, org=org_id))
 
 
 def decision_kb(_: Translator, app_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("certify.btn_approve"), callback_data=CertDecideCD(app=app_id, ok=1))
-    kb.button(text=_("certify.btn_reject"), callback_data=CertDecideCD(app=app_id, ok=0))
+    kb.button(text=_.label("certify.btn_approve"), callback_data=CertDecideCD(app=app_id, ok=1))
+    kb.button(text=_.label("certify.btn_reject"), callback_data=CertDecideCD(app=app_id, ok=0))
     return kb.as_markup()
 
 
 def rename_kb(_: Translator, req_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("certify.btn_approve"), callback_data=RenameDecideCD(req=req_id, ok=1))
-    kb.button(text=_("certify.btn_reject"), callback_data=RenameDecideCD(req=req_id, ok=0))
+    kb.button(text=_.label("certify.btn_approve"), callback_data=RenameDecideCD(req=req_id, ok=1))
+    kb.button(text=_.label("certify.btn_reject"), callback_data=RenameDecideCD(req=req_id, ok=0))
     return kb.as_markup()
 
 
@@ -138,7 +138,7 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
     note = _("certify.note_line", note=created.invite.note) if created.invite.note else ""
     await message.answer(_("certify.link", org=created.org.name, expires=expires, to=to, note=note, url=url,
                            payload=created.payload), protect_content=False, disable_web_page_preview=True)
-    subtitle = _("certify.qr_subtitle", date=Raw(created.invite.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d")))
+    subtitle = _.label("certify.qr_subtitle", date=created.invite.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d"))
     png = invite_qr_png(url, created.org.name, subtitle)
     await message.answer_photo(BufferedInputFile(png, filename=f"certify-{created.invite.id}.png"),
                                caption=_("certify.qr_caption", org=created.org.name, expires=expires),

@@ -54,6 +54,6 @@ class JoinDecisionCD(CallbackData, prefix="jd"):
 
 def join_decision_kb(_: Translator, request_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("join.btn_approve"), callback_data=JoinDecisionCD(request_id=request_id, approve=True))
-    kb.button(text=_("join.btn_reject"), callback_data=JoinDecisionCD(request_id=request_id, approve=False))
+    kb.button(text=_.label("join.btn_approve"), callback_data=JoinDecisionCD(request_id=request_id, approve=True))
+    kb.button(text=_.label("join.btn_reject"), callback_data=JoinDecisionCD(request_id=request_id, approve=False))
     return kb.as_markup()

@@ -82,7 +82,7 @@ def mine_text(_: Translator, rows: list[ManuscriptRow]) -> str:
 
 def mine_kb(_: Translator, rows: list[ManuscriptRow]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("manuscript.btn_new"), callback_data=MsCD(action=MsAction.new))
+    kb.button(text=_.label("manuscript.btn_new"), callback_data=MsCD(action=MsAction.new))
     for r in rows:
         kb.button(text=f"#{r.id} {r.title}", callback_data=MsCD(action=MsAction.mine, value=r.id))
     kb.adjust(1)
@@ -99,14 +99,14 @@ def orgs_kb(orgs: list[CorrespondentOrg]) -> InlineKeyboardMarkup:
 
 def files_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("manuscript.btn_done_files"), callback_data=MsCD(action=MsAction.done_files))
+    kb.button(text=_.label("manuscript.btn_done_files"), callback_data=MsCD(action=MsAction.done_files))
     return kb.as_markup()
 
 
 def preview_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("manuscript.btn_submit"), callback_data=MsCD(action=MsAction.submit))
-    kb.button(text=_("manuscript.btn_cancel"), callback_data=MsCD(action=MsAction.cancel))
+    kb.button(text=_.label("manuscript.btn_submit"), callback_data=MsCD(action=MsAction.submit))
+    kb.button(text=_.label("manuscript.btn_cancel"), callback_data=MsCD(action=MsAction.cancel))
     return kb.as_markup()
 
 
@@ -141,8 +141,8 @@ def review_kb(_: Translator, ms: Manuscript) -> InlineKeyboardMarkup:
     if ms.row.status == "pending":
         for action, key in ((ReviewAction.forward, "btn_forward"), (ReviewAction.accept, "btn_accept"),
                             (ReviewAction.reject, "btn_reject")):
-            kb.button(text=_(f"manuscript.{key}"), callback_data=ReviewCD(action=action, ms_id=ms.row.id))
-    kb.button(text=_("manuscript.btn_back"), callback_data=ReviewCD(action=ReviewAction.list))
+            kb.button(text=_.label(f"manuscript.{key}"), callback_data=ReviewCD(action=action, ms_id=ms.row.id))
+    kb.button(text=_.label("manuscript.btn_back"), callback_data=ReviewCD(action=ReviewAction.list))
     kb.adjust(1)
     return kb.as_markup()
 

@@ -49,13 +49,13 @@ LEARNING_ITEMS = (MenuItem.quiz, MenuItem.weekly, MenuItem.challenge, MenuItem.r
 def lang_kb(i18n: I18n) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for code in i18n.languages:
-        kb.button(text=i18n.t(code, "lang.name"), callback_data=LangCD(code=code))
+        kb.button(text=i18n.label(code, "lang.name"), callback_data=LangCD(code=code))
     return kb.as_markup()
 
 
 def help_text(_: Translator, actor: Actor) -> str:
     lines = [f"/{name} — {_(f'commands.{name}')}" for name in commands_for(actor.roles)]
-    return _("help.text", commands="\n".join(lines)) if lines else _("help.empty")
+    return _("help.text", commands=_.join("\n", lines)) if lines else _("help.empty")
 
 
 def memberships_text(_: Translator, memberships: list[Membership]) -> str:
@@ -66,20 +66,20 @@ def memberships_text(_: Translator, memberships: list[Membership]) -> str:
         mark = _("org.mark_certified") if m.certified else _("org.mark_uncertified")
         branch = _("profile.branch", branch=m.branch_name) if m.branch_name else ""
         lines.append(_("profile.org_line", org=m.org_name, mark=mark, branch=branch))
-    return _("profile.in_orgs", orgs="\n".join(lines))
+    return _("profile.in_orgs", orgs=_.join("\n", lines))
 
 
 def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for item in LEARNING_ITEMS:
-        kb.button(text=_(f"profile.btn_{item}"), callback_data=MenuCD(item=item))
-    kb.button(text=_("profile.btn_orgs"), callback_data=MenuCD(item=MenuItem.orgs))
+        kb.button(text=_.label(f"profile.btn_{item}"), callback_data=MenuCD(item=item))
+    kb.button(text=_.label("profile.btn_orgs"), callback_data=MenuCD(item=MenuItem.orgs))
     if actor.admin_org_ids:
-        kb.button(text=_("orgmenu.btn_menu_entry"), callback_data=OrgCD(act=OrgAction.open, org=0))
+        kb.button(text=_.label("orgmenu.btn_menu_entry"), callback_data=OrgCD(act=OrgAction.open, org=0))
     if not actor.user.verified:
-        kb.button(text=_("profile.btn_verify"), callback_data=MenuCD(item=MenuItem.verify))
-    kb.button(text=_("start.btn_lang"), callback_data=LangCD(code="?"))
-    kb.button(text=_("start.btn_help"), callback_data=HelpCD())
+        kb.button(text=_.label("profile.btn_verify"), callback_data=MenuCD(item=MenuItem.verify))
+    kb.button(text=_.label("start.btn_lang"), callback_data=LangCD(code="?"))
+    kb.button(text=_.label("start.btn_help"), callback_data=HelpCD())
     kb.adjust(3, 2, 2, 2)
     return kb.as_markup()
 

@@ -119,7 +119,7 @@ class AdminPhoneData(FlowData):
 
 
 def back_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int, act: OrgAction = OrgAction.card) -> None:
-    kb.button(text=_("orgmenu.btn_back"), callback_data=OrgCD(act=act, org=org_id))
+    kb.button(text=_.label("orgmenu.btn_back"), callback_data=OrgCD(act=act, org=org_id))
 
 
 # -- /neworg (ORG-1, ORG-2) ----------------------------------------------------------------------
@@ -184,7 +184,7 @@ class OrgPickCD(CallbackData, prefix="op"):
 
 def org_label(_: Translator, org: Org) -> str:
     """ORG-9: wherever an organisation is shown, its certified mark is shown."""
-    mark = _("org.mark_certified") if org.certified else _("org.mark_uncertified")
+    mark = _.label("org.mark_certified") if org.certified else _.label("org.mark_uncertified")
     return f"{org.name} {mark}"
 
 

@@ -26,5 +26,5 @@ class BankCD(CallbackData, prefix="bk"):
 
 
 def browse_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int | None, *, new: bool = False) -> None:
-    kb.button(text=_("bank.btn_browse"), callback_data=BankCD(act=BankAction.page, org=org_id or GLOBAL,
+    kb.button(text=_.label("bank.btn_browse"), callback_data=BankCD(act=BankAction.page, org=org_id or GLOBAL,
                                                               new=int(new)))

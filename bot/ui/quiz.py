@@ -156,16 +156,16 @@ def question_kb(_: Translator, locale: str, shown: Shown) -> InlineKeyboardMarku
         buttons = [button(("✅ " if letter in chosen else "") + letter, "o", i) for i, letter in enumerate(letters)]
         rows.extend(buttons[i:i + 5] for i in range(0, len(buttons), 5))
         if q.kind == "multiple":
-            rows.append([button(_("quiz.btn_confirm"), "c")])
+            rows.append([button(_.label("quiz.btn_confirm"), "c")])
     if head.kind != "challenge":
         nav = []
         if item.position > 0:
-            nav.append(button(_("quiz.btn_prev"), "b"))
+            nav.append(button(_.label("quiz.btn_prev"), "b"))
         if item.position < head.total - 1:
-            nav.append(button(_("quiz.btn_next"), "n"))
+            nav.append(button(_.label("quiz.btn_next"), "n"))
         if nav:
             rows.append(nav)
-        rows.append([button(_("quiz.btn_submit"), "s")])
+        rows.append([button(_.label("quiz.btn_submit"), "s")])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -276,8 +276,8 @@ AGAIN = {"daily": MenuItem.quiz, "weekly": MenuItem.weekly, "challenge": MenuIte
 
 def after_kb(_: Translator, result: Result) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=AGAIN[result.head.kind]))
-    kb.button(text=_("quiz.btn_wrongbook"), callback_data=MenuCD(item=MenuItem.wrongbook))
+    kb.button(text=_.label(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=AGAIN[result.head.kind]))
+    kb.button(text=_.label("quiz.btn_wrongbook"), callback_data=MenuCD(item=MenuItem.wrongbook))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -303,14 +303,14 @@ def wrongbook_text(_: Translator, locale: str, page: wrongbook.Page) -> str:
 def wrongbook_kb(_: Translator, page: wrongbook.Page) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if page.total:
-        kb.button(text=_("quiz.btn_practice"), callback_data=WrongbookCD(act=WrongbookAction.practice))
+        kb.button(text=_.label("quiz.btn_practice"), callback_data=WrongbookCD(act=WrongbookAction.practice))
     nav = 0
     if page.offset > 0:
-        kb.button(text=_("quiz.btn_prev_page"),
+        kb.button(text=_.label("quiz.btn_prev_page"),
                   callback_data=WrongbookCD(act=WrongbookAction.page, off=page.offset - wrongbook.PAGE))
         nav += 1
     if page.offset + wrongbook.PAGE < page.total:
-        kb.button(text=_("quiz.btn_next_page"),
+        kb.button(text=_.label("quiz.btn_next_page"),
                   callback_data=WrongbookCD(act=WrongbookAction.page, off=page.offset + wrongbook.PAGE))
         nav += 1
     kb.adjust(*([1, nav] if nav else [1]))

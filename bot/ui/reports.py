@@ -72,27 +72,27 @@ def overview_kb(_: Translator, org_id: int, order: str, page: int, count: int) -
     sizes = []
     nav = 0
     if page > 0:
-        kb.button(text=_("reports.btn.prev"), callback_data=ReportCD(act=ReportAction.table, org=org_id,
+        kb.button(text=_.label("reports.btn.prev"), callback_data=ReportCD(act=ReportAction.table, org=org_id,
                                                                       page=page - 1, arg=order))
         nav += 1
     if (page + 1) * svc.PAGE < count:
-        kb.button(text=_("reports.btn.next"), callback_data=ReportCD(act=ReportAction.table, org=org_id,
+        kb.button(text=_.label("reports.btn.next"), callback_data=ReportCD(act=ReportAction.table, org=org_id,
                                                                       page=page + 1, arg=order))
         nav += 1
     if nav:
         sizes.append(nav)
     other = "participation" if order == "per_capita" else "per_capita"
-    kb.button(text=_(f"reports.btn.by_{other}"), callback_data=ReportCD(act=ReportAction.table, org=org_id,
+    kb.button(text=_.label(f"reports.btn.by_{other}"), callback_data=ReportCD(act=ReportAction.table, org=org_id,
                                                                         arg=other))
     sizes.append(1)
     for days in svc.TREND_DAYS:
-        kb.button(text=_(f"reports.btn.trend{days}"), callback_data=ReportCD(act=ReportAction.trend, org=org_id,
+        kb.button(text=_.label(f"reports.btn.trend{days}"), callback_data=ReportCD(act=ReportAction.trend, org=org_id,
                                                                              arg=str(days)))
     sizes.append(3)
-    kb.button(text=_("reports.btn.export"), callback_data=ReportCD(act=ReportAction.export, org=org_id))
-    kb.button(text=_("reports.btn.activation"), callback_data=ReportCD(act=ReportAction.activation, org=org_id))
-    kb.button(text=_("reports.btn.inactive"), callback_data=ReportCD(act=ReportAction.inactive, org=org_id))
-    kb.button(text=_("reports.btn.settings"), callback_data=SettingsCD(act=SettingsAction.show, org=org_id))
+    kb.button(text=_.label("reports.btn.export"), callback_data=ReportCD(act=ReportAction.export, org=org_id))
+    kb.button(text=_.label("reports.btn.activation"), callback_data=ReportCD(act=ReportAction.activation, org=org_id))
+    kb.button(text=_.label("reports.btn.inactive"), callback_data=ReportCD(act=ReportAction.inactive, org=org_id))
+    kb.button(text=_.label("reports.btn.settings"), callback_data=SettingsCD(act=SettingsAction.show, org=org_id))
     sizes += [2, 2]
     kb.adjust(*sizes)
     return kb.as_markup()
@@ -100,17 +100,17 @@ def overview_kb(_: Translator, org_id: int, order: str, page: int, count: int) -
 
 def back_kb(_: Translator, org_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reports.btn.back"), callback_data=ReportCD(act=ReportAction.overview, org=org_id))
+    kb.button(text=_.label("reports.btn.back"), callback_data=ReportCD(act=ReportAction.overview, org=org_id))
     return kb.as_markup()
 
 
 def export_kb(_: Translator, org_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for days, key in EXPORT_RANGES:
-        kb.button(text=_(f"reports.btn.{key}"), callback_data=ReportCD(act=ReportAction.export_range, org=org_id,
+        kb.button(text=_.label(f"reports.btn.{key}"), callback_data=ReportCD(act=ReportAction.export_range, org=org_id,
                                                                         arg=days))
-    kb.button(text=_("reports.btn.range_custom"), callback_data=ReportCD(act=ReportAction.export_range, org=org_id,
-                                                                          arg="custom"))
+    kb.button(text=_.label("reports.btn.range_custom"),
+              callback_data=ReportCD(act=ReportAction.export_range, org=org_id, arg="custom"))
     kb.adjust(2, 2, 1)
     return kb.as_markup()
 
@@ -120,16 +120,16 @@ def paged_kb(_: Translator, act: ReportAction, org_id: int, page: int, count: in
     kb = InlineKeyboardBuilder()
     nav = 0
     if page > 0:
-        kb.button(text=_("reports.btn.prev"), callback_data=ReportCD(act=act, org=org_id, page=page - 1))
+        kb.button(text=_.label("reports.btn.prev"), callback_data=ReportCD(act=act, org=org_id, page=page - 1))
         nav += 1
     if (page + 1) * svc.PAGE < count:
-        kb.button(text=_("reports.btn.next"), callback_data=ReportCD(act=act, org=org_id, page=page + 1))
+        kb.button(text=_.label("reports.btn.next"), callback_data=ReportCD(act=act, org=org_id, page=page + 1))
         nav += 1
     sizes = [nav] if nav else []
     if nudge and count:
-        kb.button(text=_("reports.btn.nudge"), callback_data=ReportCD(act=ReportAction.nudge, org=org_id))
+        kb.button(text=_.label("reports.btn.nudge"), callback_data=ReportCD(act=ReportAction.nudge, org=org_id))
         sizes.append(1)
-    kb.button(text=_("reports.btn.back"), callback_data=ReportCD(act=ReportAction.overview, org=org_id))
+    kb.button(text=_.label("reports.btn.back"), callback_data=ReportCD(act=ReportAction.overview, org=org_id))
     sizes.append(1)
     kb.adjust(*sizes)
     return kb.as_markup()
@@ -138,13 +138,13 @@ def paged_kb(_: Translator, act: ReportAction, org_id: int, page: int, count: in
 def settings_kb(_: Translator, s: SettingsRow) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     b = "reports.settings.btn."
-    kb.button(text=_(b + ("off" if s.enabled else "on")), callback_data=SettingsCD(act=SettingsAction.toggle,
+    kb.button(text=_.label(b + ("off" if s.enabled else "on")), callback_data=SettingsCD(act=SettingsAction.toggle,
                                                                                    org=s.org_id))
-    kb.button(text=_(b + "recipients"), callback_data=SettingsCD(act=SettingsAction.recipients, org=s.org_id))
-    kb.button(text=_(b + "time"), callback_data=SettingsCD(act=SettingsAction.time, org=s.org_id))
-    kb.button(text=_(b + "content"), callback_data=SettingsCD(act=SettingsAction.content, org=s.org_id))
-    kb.button(text=_(b + "target"), callback_data=SettingsCD(act=SettingsAction.target, org=s.org_id))
-    kb.button(text=_(b + "days"), callback_data=SettingsCD(act=SettingsAction.days, org=s.org_id))
+    kb.button(text=_.label(b + "recipients"), callback_data=SettingsCD(act=SettingsAction.recipients, org=s.org_id))
+    kb.button(text=_.label(b + "time"), callback_data=SettingsCD(act=SettingsAction.time, org=s.org_id))
+    kb.button(text=_.label(b + "content"), callback_data=SettingsCD(act=SettingsAction.content, org=s.org_id))
+    kb.button(text=_.label(b + "target"), callback_data=SettingsCD(act=SettingsAction.target, org=s.org_id))
+    kb.button(text=_.label(b + "days"), callback_data=SettingsCD(act=SettingsAction.days, org=s.org_id))
     kb.adjust(2, 2, 2)
     return kb.as_markup()
 
@@ -163,16 +163,16 @@ def recipients_kb(_: Translator, org_id: int, candidates: Sequence[tuple[int, st
     sizes = [1] * len(candidates)
     nav = 0
     if page > 0:
-        kb.button(text=_("reports.settings.btn.prev"), callback_data=SettingsCD(act=SettingsAction.recipients,
+        kb.button(text=_.label("reports.settings.btn.prev"), callback_data=SettingsCD(act=SettingsAction.recipients,
                                                                                 org=org_id, page=page - 1))
         nav += 1
     if (page + 1) * svc.PAGE < count:
-        kb.button(text=_("reports.settings.btn.next"), callback_data=SettingsCD(act=SettingsAction.recipients,
+        kb.button(text=_.label("reports.settings.btn.next"), callback_data=SettingsCD(act=SettingsAction.recipients,
                                                                                 org=org_id, page=page + 1))
         nav += 1
     if nav:
         sizes.append(nav)
-    kb.button(text=_("reports.settings.btn.done"), callback_data=SettingsCD(act=SettingsAction.show, org=org_id,
+    kb.button(text=_.label("reports.settings.btn.done"), callback_data=SettingsCD(act=SettingsAction.show, org=org_id,
                                                                             page=1))  # 1: edit this message
     sizes.append(1)
     kb.adjust(*sizes)

@@ -70,8 +70,9 @@ def when_text(clock: Clock, when: datetime | None) -> str:
 def target_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for value, kind in enumerate(TARGET_KINDS):
-        kb.button(text=_(f"task.btn_target_{kind}"), callback_data=ComposeCD(action=ComposeAction.target, value=value))
-    kb.button(text=_("task.btn_cancel"), callback_data=ComposeCD(action=ComposeAction.cancel))
+        kb.button(text=_.label(f"task.btn_target_{kind}"),
+                  callback_data=ComposeCD(action=ComposeAction.target, value=value))
+    kb.button(text=_.label("task.btn_cancel"), callback_data=ComposeCD(action=ComposeAction.cancel))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -81,34 +82,35 @@ def branches_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int]) 
     for b in branches:
         mark = "☑️" if b.id in chosen else "⬜"
         kb.button(text=f"{mark} {b.name}", callback_data=ComposeCD(action=ComposeAction.branch, value=b.id))
-    kb.button(text=_("task.btn_branches_done"), callback_data=ComposeCD(action=ComposeAction.branches_done))
+    kb.button(text=_.label("task.btn_branches_done"), callback_data=ComposeCD(action=ComposeAction.branches_done))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def deadline_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("task.btn_no_deadline"), callback_data=ComposeCD(action=ComposeAction.no_deadline))
+    kb.button(text=_.label("task.btn_no_deadline"), callback_data=ComposeCD(action=ComposeAction.no_deadline))
     return kb.as_markup()
 
 
 def needs_confirm_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("task.btn_confirm_yes"), callback_data=ComposeCD(action=ComposeAction.needs_confirm, value=1))
-    kb.button(text=_("task.btn_confirm_no"), callback_data=ComposeCD(action=ComposeAction.needs_confirm, value=0))
+    kb.button(text=_.label("task.btn_confirm_yes"),
+              callback_data=ComposeCD(action=ComposeAction.needs_confirm, value=1))
+    kb.button(text=_.label("task.btn_confirm_no"), callback_data=ComposeCD(action=ComposeAction.needs_confirm, value=0))
     return kb.as_markup()
 
 
 def preview_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("task.btn_send"), callback_data=ComposeCD(action=ComposeAction.send))
-    kb.button(text=_("task.btn_cancel"), callback_data=ComposeCD(action=ComposeAction.cancel))
+    kb.button(text=_.label("task.btn_send"), callback_data=ComposeCD(action=ComposeAction.send))
+    kb.button(text=_.label("task.btn_cancel"), callback_data=ComposeCD(action=ComposeAction.cancel))
     return kb.as_markup()
 
 
 def confirm_kb(_: Translator, task_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("task.btn_confirm"), callback_data=TaskCD(action=TaskAction.confirm, task_id=task_id))
+    kb.button(text=_.label("task.btn_confirm"), callback_data=TaskCD(action=TaskAction.confirm, task_id=task_id))
     return kb.as_markup()
 
 
@@ -186,10 +188,10 @@ def _short(text: str, n: int = 24) -> str:
 def admin_list_kb(_: Translator, tasks: list[TaskRow], with_mine: bool = True) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for t in tasks:
-        kb.button(text=_("task.btn_open", id=t.id, body=_short(t.body, 16)),
+        kb.button(text=_.label("task.btn_open", id=t.id, body=_short(t.body, 16)),
                   callback_data=TaskCD(action=TaskAction.open, task_id=t.id))
     if with_mine:
-        kb.button(text=_("task.btn_mine"), callback_data=TaskCD(action=TaskAction.mine))
+        kb.button(text=_.label("task.btn_mine"), callback_data=TaskCD(action=TaskAction.mine))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -216,19 +218,19 @@ def view_kb(_: Translator, view: TaskView) -> InlineKeyboardMarkup:
     sizes = []
     if view.pages > 1:
         if view.page > 0:
-            kb.button(text=_("task.btn_prev"), callback_data=TaskCD(action=TaskAction.page, task_id=t.id,
+            kb.button(text=_.label("task.btn_prev"), callback_data=TaskCD(action=TaskAction.page, task_id=t.id,
                                                                      page=view.page - 1))
         if view.page + 1 < view.pages:
-            kb.button(text=_("task.btn_next"), callback_data=TaskCD(action=TaskAction.page, task_id=t.id,
+            kb.button(text=_.label("task.btn_next"), callback_data=TaskCD(action=TaskAction.page, task_id=t.id,
                                                                      page=view.page + 1))
         sizes.append((view.page > 0) + (view.page + 1 < view.pages))
     if t.status == "open":
         if t.needs_confirm and view.pending:
-            kb.button(text=_("task.btn_remind"), callback_data=TaskCD(action=TaskAction.remind, task_id=t.id))
+            kb.button(text=_.label("task.btn_remind"), callback_data=TaskCD(action=TaskAction.remind, task_id=t.id))
             sizes.append(1)
-        kb.button(text=_("task.btn_withdraw"), callback_data=TaskCD(action=TaskAction.withdraw, task_id=t.id))
+        kb.button(text=_.label("task.btn_withdraw"), callback_data=TaskCD(action=TaskAction.withdraw, task_id=t.id))
         sizes.append(1)
-    kb.button(text=_("task.btn_back"), callback_data=TaskCD(action=TaskAction.admin))
+    kb.button(text=_.label("task.btn_back"), callback_data=TaskCD(action=TaskAction.admin))
     sizes.append(1)
     kb.adjust(*sizes)
     return kb.as_markup()
@@ -236,8 +238,9 @@ def view_kb(_: Translator, view: TaskView) -> InlineKeyboardMarkup:
 
 def withdraw_kb(_: Translator, task_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("task.btn_withdraw_yes"), callback_data=TaskCD(action=TaskAction.withdraw_yes, task_id=task_id))
-    kb.button(text=_("task.btn_back"), callback_data=TaskCD(action=TaskAction.open, task_id=task_id))
+    kb.button(text=_.label("task.btn_withdraw_yes"),
+              callback_data=TaskCD(action=TaskAction.withdraw_yes, task_id=task_id))
+    kb.button(text=_.label("task.btn_back"), callback_data=TaskCD(action=TaskAction.open, task_id=task_id))
     return kb.as_markup()
 
 
@@ -258,7 +261,7 @@ def mine_kb(_: Translator, tasks: list[MyTask]) -> InlineKeyboardMarkup | None:
     kb = InlineKeyboardBuilder()
     for m in tasks:
         if m.task.needs_confirm and not m.confirmed_at:
-            kb.button(text=_("task.btn_confirm_id", id=m.task.id),
+            kb.button(text=_.label("task.btn_confirm_id", id=m.task.id),
                       callback_data=TaskCD(action=TaskAction.confirm, task_id=m.task.id))
     kb.adjust(1)
     markup = kb.as_markup()

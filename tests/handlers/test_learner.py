@@ -291,8 +291,9 @@ async def test_learn_8_rank_in_each_organisation_with_ties(store, client_factory
     a, b = sorted((m.text for m in messages), key=lambda t: "乙学习组织" in t)
     assert "🏆 <b>甲学习组织</b>" in a and "参与排名：4 名已注册成员" in a
     assert "我的排名：近 7 天第 <b>2</b> 名（5 分）；累计第 <b>2</b> 名（15 分）" in a
-    assert rank_lines(a) == ["1. 王强 138****0102 — 8 分", "2. 张伟 138****0001 — 5 分 👈 我",
-                             "2. 李娜 138****0103 — 5 分", "4. 赵敏 138****0104 — 0 分"]
+    # ties in pinyin order (li before zhang), not by code point
+    assert rank_lines(a) == ["1. 王强 138****0102 — 8 分", "2. 李娜 138****0103 — 5 分",
+                             "2. 张伟 138****0001 — 5 分 👈 我", "4. 赵敏 138****0104 — 0 分"]
     assert "未注册" not in a and "外人" not in a
     assert "乙学习组织" in b and "参与排名：14 名已注册成员" in b
     assert "我的排名：近 7 天第 <b>14</b> 名（5 分）；累计第 <b>14</b> 名（15 分）" in b

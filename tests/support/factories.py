@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.repositories.names import backfill_sort_keys
 from bot.store import Store
 
 NOW = "2026-11-23T09:00:00+08:00"
@@ -20,6 +21,7 @@ async def make_user(store: Store, user_id: int, name: str = "张伟", phone: str
             (user_id, name, phone, name, NOW, NOW, name if verified else None,
              f"hash-{user_id}" if verified else None, "110***********0000" if verified else None,
              NOW if verified else None, NOW, NOW))
+        await backfill_sort_keys(db)  # what the repositories compute on write
     return phone
 
 
@@ -46,6 +48,7 @@ async def make_org(store: Store, name: str, main_admin: int, *, admins: Iterable
             cur = await db.execute("INSERT INTO branches (org_id, parent_id, name, created_at) VALUES (?, ?, ?, ?)",
                                    (org_id, ids.get(parent) if parent else None, child, NOW))
             ids[child] = cur.lastrowid
+        await backfill_sort_keys(db)
     return org_id
 
 
@@ -59,3 +62,4 @@ async def make_member(store: Store, org_id: int, name: str, phone: str, branch: 
         await db.execute(
             "INSERT INTO members (org_id, branch_id, name, phone, activated_at, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", (org_id, branch_id, name, phone, NOW if activated else None, NOW, NOW))
+        await backfill_sort_keys(db)

@@ -31,8 +31,8 @@ def test_every_key_used_in_code_exists():
     used = set()
     for path in Path("bot").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r'\b_\(\s*"([a-z_]+(?:\.[a-z0-9_]+)+)"', text))
-        used |= set(re.findall(r'\.t\([^,()]+,\s*"([a-z_]+(?:\.[a-z0-9_]+)+)"', text))
+        used |= set(re.findall(r'\b_(?:\.label)?\(\s*"([a-z_]+(?:\.[a-z0-9_]+)+)"', text))
+        used |= set(re.findall(r'\.(?:t|label)\([^,()]+,\s*"([a-z_]+(?:\.[a-z0-9_]+)+)"', text))
     missing = sorted(k for k in used if k not in zh)
     assert missing == []
 

@@ -1,0 +1,70 @@
+"""Names of people and places as people type them: one normaliser for every place that takes one
+(registration and verification names, members added, edited or imported, organisation, branch and
+region names, and the member search) and the Chinese-order name suggestion. (The pinyin order lists
+sort by is bot/repositories/names.py: it is computed where names are written.)
+
+Control and format characters (Unicode Cc and Cf: NUL, ESC, the direction overrides such as U+202E,
+zero-width spaces and joiners, the BOM) are dropped: they show nothing, or turn the rest of a line
+around on the phone. Characters that show as blank (whitespace, the Hangul fillers) become one space.
+So `张\u200b三` is stored and searched as `张三`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Letters that render as nothing; people use them to send "blank" text Telegram accepts (they are Lo, not Cf).
+_BLANK_LETTERS = "\u115f\u1160\u3164\uffa0"
+
+
+def _unseen(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf") and not ch.isspace()
+
+
+def clean_text(raw: str | None) -> str:
+    """NFKC; control and format characters dropped; runs of blanks one space; trimmed."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    text = "".join(" " if ch in _BLANK_LETTERS else ch for ch in text if not _unseen(ch))
+    return " ".join(text.split())
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_HAN_ONLY = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff·]+$")
+# The commonest family names (about nine in ten people in China carry one of the single ones).
+_SURNAMES_1 = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    "常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
+    "裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦"
+    "戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻"
+    "苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练"
+    "廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜"
+    "印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由")
+_SURNAMES_2 = {"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "令狐", "慕容", "夏侯", "长孙",
+               "宇文", "司徒", "鲜于", "端木", "独孤", "南宫", "西门", "轩辕", "呼延", "万俟", "澹台", "申屠"}
+
+
+def _is_surname(text: str) -> bool:
+    return text in _SURNAMES_2 or text in _SURNAMES_1
+
+
+def suggested_name(first_name: str | None, last_name: str | None) -> str:
+    """The name to offer at registration from Telegram's first and last name. A Chinese name is family
+    name + given name with no space (`赵磊`, `陈小明`), whichever field the person put the family name in:
+    the last name when it is a family name (Telegram's meaning), else the first name when it is one.
+    Other names stay "first last". May be empty; the caller still checks the length."""
+    first, last = clean_text(first_name), clean_text(last_name)
+    if not (_HAN.search(first) or _HAN.search(last)):
+        return " ".join(p for p in (first, last) if p)
+    first, last = _join_han(first), _join_han(last)
+    if not (first and last and _HAN_ONLY.match(first) and _HAN_ONLY.match(last)):
+        return " ".join(p for p in (first, last) if p)
+    if not _is_surname(last) and _is_surname(first):
+        return first + last
+    return last + first
+
+
+def _join_han(text: str) -> str:
+    """`张 伟` → `张伟`: no space between two Chinese characters."""
+    return re.sub(r"(?<=[\u3400-\u9fff\uf900-\ufaff]) (?=[\u3400-\u9fff\uf900-\ufaff])", "", text)
+

@@ -36,6 +36,8 @@ class Settings:
     api_base: str | None = None
     data_dir: Path = field(default=Path("data"))
     clock_offset_seconds: float = 0.0
+    metrics_port: int | None = None  # Prometheus /metrics and /healthz (bot/metrics.py); None: off
+    metrics_host: str = "127.0.0.1"
 
     @property
     def tz_name(self) -> str:
@@ -127,6 +129,14 @@ def load_settings(
     if not math.isfinite(clock_offset) or abs(clock_offset) > MAX_CLOCK_OFFSET:
         raise ConfigError("CLOCK_OFFSET_SECONDS", "must be a finite number of seconds within ±100 years")
 
+    metrics_text = env.get("METRICS_PORT", "").strip()
+    metrics_port = None
+    if metrics_text:
+        if not metrics_text.isdigit() or not 1 <= int(metrics_text) <= 65535:
+            raise ConfigError("METRICS_PORT", f"{metrics_text!r} is not a TCP port (1-65535), e.g. 9108")
+        metrics_port = int(metrics_text)
+    metrics_host = env.get("METRICS_HOST", "").strip() or "127.0.0.1"
+
     return Settings(
         bot_token=token,
         database_path=db,
@@ -137,4 +147,6 @@ def load_settings(
         api_base=api_base,
         data_dir=data_dir,
         clock_offset_seconds=clock_offset,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )

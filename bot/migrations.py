@@ -335,6 +335,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX due_work_pending ON due_work (done_at, due_at)
     """,
+    # 14: the update inbox (bot/repositories/inbox.py): every update stored before Telegram hears it was
+    # received, marked done when handled; what is not done at start is handled then
+    """
+    CREATE TABLE inbox (
+        update_id   INTEGER PRIMARY KEY,
+        body        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        done_at     TEXT,
+        tries       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX inbox_unfinished ON inbox (update_id) WHERE done_at IS NULL
+    """,
 ]
 
 

@@ -25,6 +25,7 @@ from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
 from bot.repositories.due import DueRepository
 from bot.repositories.fsm import FsmRepository
+from bot.repositories.inbox import InboxRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
 from bot.repositories.members import Membership, MembersRepository
@@ -78,7 +79,7 @@ class _Lru:
 
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
-            OutboxRepository, FsmRepository, AuditRepository, DueRepository):
+            OutboxRepository, FsmRepository, AuditRepository, DueRepository, InboxRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

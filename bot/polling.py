@@ -68,6 +68,8 @@ class DurablePolling:
         self._stop_grace = stop_grace
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._done: list[int] = []  # handled, to be marked done by the next write
+        self._marker: asyncio.Task[None] | None = None  # the one task writing done marks
         self._data: dict[str, Any] = {"dispatcher": dp, "bots": (bot,)}  # as Dispatcher.start_polling passes
 
     # -- the parts (tests and benchmarks call them directly) -------------------------------------
@@ -78,13 +80,13 @@ class DurablePolling:
         for item in await self._store.unfinished_updates():
             if item.tries >= self._max_tries:
                 log.error("update %d was unfinished at %d starts: given up", item.update_id, item.tries)
-                await self._store.finish_update(item.update_id, self._clock.now())
+                await self._store.finish_updates([item.update_id], self._clock.now())
                 continue
             try:
                 update = Update.model_validate_json(item.body, context={"bot": self._bot})
             except ValidationError:
                 log.exception("stored update %d cannot be read: given up", item.update_id)
-                await self._store.finish_update(item.update_id, self._clock.now())
+                await self._store.finish_updates([item.update_id], self._clock.now())
                 continue
             log.warning("handling update %d, unfinished when the bot stopped", item.update_id)
             await self._spawn(update)
@@ -106,10 +108,12 @@ class DurablePolling:
         return fed
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Waits for the updates in flight; True when none is left."""
+        """Waits for the updates in flight and their done marks; True when none is left."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
-        return not self._tasks
+        if not self._tasks and self._marker is not None:
+            await asyncio.wait({self._marker}, timeout=timeout)
+        return not self._tasks and self._marker is None
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -176,8 +180,20 @@ class DurablePolling:
             self._slots.release()
         if self._observer is not None:
             self._observer.handled(update_type(update), time.perf_counter() - started, failed)
+        self._done.append(update.update_id)
+        if self._marker is None:
+            self._marker = asyncio.create_task(self._mark_done(), name="inbox-done")
+
+    async def _mark_done(self) -> None:
+        """Group commit of the done marks: one write at a time, each taking every update that finished
+        while the one before was written."""
         try:
-            await self._store.finish_update(update.update_id, self._clock.now())
-        except Exception:
-            log.exception("update %d handled but not marked done: handled again at the next start",
-                          update.update_id)
+            while self._done:
+                ids, self._done = self._done, []
+                try:
+                    await self._store.finish_updates(ids, self._clock.now())
+                except Exception:
+                    log.exception("%d updates handled but not marked done: handled again at the next start",
+                                  len(ids))
+        finally:
+            self._marker = None

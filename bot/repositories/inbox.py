@@ -45,12 +45,15 @@ class InboxRepository(Repository):
 
         return await self._write_batched(write, nothing)
 
-    async def finish_update(self, update_id: int, now: datetime) -> None:
-        """Handled (successfully or with the person told of the error): in a group commit."""
+    async def finish_updates(self, update_ids: Sequence[int], now: datetime) -> None:
+        """Handled (successfully or with the person told of the error): one statement, in a group commit."""
+        if not update_ids:
+            return
         stamp = utc_text(now)
+        rows = [(stamp, uid) for uid in update_ids]
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL", (stamp, update_id))
+            conn.executemany("UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL", rows)
 
         await self._write_batched(write, nothing)
 

@@ -17,11 +17,11 @@ from tests.support.recording import NOW, RecordingSession
 AGREEMENT = "服务协议与隐私政策"
 
 
-def start_update(update_id: int, user_id: int) -> Update:
+def start_update(update_id: int, user_id: int, command: str = "/start") -> Update:
     user = User(id=user_id, is_bot=False, first_name="张伟", language_code="zh")
     return Update(update_id=update_id, message=Message(
-        message_id=update_id, date=NOW, chat=Chat(id=user_id, type="private"), from_user=user, text="/start",
-        entities=[MessageEntity(type="bot_command", offset=0, length=6)]))
+        message_id=update_id, date=NOW, chat=Chat(id=user_id, type="private"), from_user=user, text=command,
+        entities=[MessageEntity(type="bot_command", offset=0, length=len(command))]))
 
 
 def sent_to(session: RecordingSession, chat_id: int) -> list[str]:
@@ -48,7 +48,7 @@ async def test_an_update_stored_and_not_done_is_handled_at_start_exactly_once(dp
     # a run stored /start from two people, then died before handling the second one
     await store.accept_updates([(u.update_id, u.model_dump_json(exclude_unset=True))
                                 for u in (start_update(501, 700001), start_update(502, 700002))], clock.now())
-    await store.finish_update(501, clock.now())
+    await store.finish_updates([501], clock.now())
 
     fed = await DurablePolling(dp, bot, store, clock).recover()
 
@@ -131,8 +131,8 @@ async def test_a_batch_is_stored_before_the_next_get_updates_confirms_it(dp, sto
 async def test_done_updates_are_pruned_after_two_days_and_unfinished_ones_kept(store, clock, settings):
     old = clock.now()
     await store.accept_updates([(901, "{}"), (902, "{}")], old)
-    await store.finish_update(901, old)
+    await store.finish_updates([901], old)
     await store.accept_updates([(903, "{}")], old + timedelta(days=3))
-    await store.finish_update(903, old + timedelta(days=3))
+    await store.finish_updates([903], old + timedelta(days=3))
     assert await store.prune_updates(old + timedelta(days=3)) == 1
     assert inbox_rows(settings.database_path) == [(902, False), (903, True)]

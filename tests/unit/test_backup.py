@@ -80,30 +80,36 @@ async def test_a_backup_taken_under_load_restores_with_the_invariants_holding(tm
         stop, going, written = asyncio.Event(), asyncio.Event(), []
         writer = asyncio.create_task(load(store, root, stop, written, going))
         await going.wait()
-        during = []
-        for k in range(3):  # the copy is made on another connection, in a thread, while the writer goes on
+        # the copy is made on another connection, in a thread, while the writer goes on; a copy during
+        # which the writer wrote is the one restored below
+        backup, during = tmp_path / "backup.sqlite3", 0
+        for _attempt in range(20):
             before = len(written)
-            version = await asyncio.to_thread(backup_database, live, tmp_path / f"backup-{k}.sqlite3")
-            during.append(len(written) - before)
+            version = await asyncio.to_thread(backup_database, live, backup)
+            during = len(written) - before
+            if during:
+                break
         stop.set()
         await writer
+        await store.award_points(USERS[0], "task", "2026-11-25", 1, cap=None, best_of_day=False, ref=None,
+                                 reason=None, idem_key="after-the-backup", now="2026-11-25")
     finally:
         await store.close()
     assert version == len(MIGRATIONS)
-    assert sum(during) > 0, "the writer wrote nothing while the backups ran"
+    assert during > 0, "the writer wrote nothing while the backups ran"
 
     # an older database sits where the backup is restored: it is kept beside
     target = tmp_path / "bot.sqlite3"
     other = await Store.open(target)
     await make_user(other, 820001, "旧库的人")
     await other.close()
-    restored_version, kept = restore_database(tmp_path / "backup-2.sqlite3", target, len(MIGRATIONS))
+    restored_version, kept = restore_database(backup, target, len(MIGRATIONS))
     assert (restored_version, kept) == (len(MIGRATIONS), tmp_path / "bot.sqlite3.before-restore")
     assert rows(kept, "SELECT id FROM users") == [(820001,)]
 
     held = check_invariants(target)
     assert held["points"] > 3000 and held["orgs"] > 1  # the load's rows up to the moment of the copy
-    assert held["points"] == check_invariants(tmp_path / "backup-2.sqlite3")["points"]
+    assert held["points"] == check_invariants(backup)["points"]
     assert held["points"] < check_invariants(live)["points"]  # the writer went on after the copy
     reopened = await Store.open(target)  # the bot starts on it
     try:

@@ -344,8 +344,7 @@ MIGRATIONS: list[str] = [
         received_at TEXT NOT NULL,
         done_at     TEXT,
         tries       INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX inbox_unfinished ON inbox (update_id) WHERE done_at IS NULL
+    )
     """,
 ]
 

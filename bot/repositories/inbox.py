@@ -79,6 +79,11 @@ class InboxRepository(Repository):
                 cur = await db.execute("DELETE FROM inbox WHERE update_id < ? AND done_at IS NOT NULL", (first[0],))
             return cur.rowcount
 
+    async def last_update_id(self) -> int | None:
+        """The highest update_id stored (None: none)."""
+        value = await self._value("SELECT MAX(update_id) FROM inbox")
+        return None if value is None else int(value)
+
     async def inbox_counts(self) -> tuple[int, int]:
         """(in flight or not yet handled, done and kept)."""
         row = await self._one("SELECT COUNT(*) - COUNT(done_at), COUNT(done_at) FROM inbox")

@@ -30,18 +30,25 @@ class StoredUpdate:
 class InboxRepository(Repository):
     async def accept_updates(self, updates: Sequence[tuple[int, str]], now: datetime) -> list[int]:
         """Stores a batch of (update_id, json) durably (committed when this returns) and returns the
-        ids that were new, in the batch's order; an id stored before (done or in flight) is left as it is."""
+        ids that were new, in the batch's order. An id stored before with the same JSON is Telegram
+        delivering it again: left as it is (done or in flight). An id stored before with other JSON
+        is another update under a used id (a restarted sandbox counts from 1 again; Telegram picks
+        ids afresh after a quiet week): it replaces the old row and counts as new."""
         if not updates:
             return []
         stamp = utc_text(now)
 
         def write(conn: sqlite3.Connection) -> list[int]:
-            ids = [uid for uid, _body in updates]
-            seen = {row[0] for row in conn.execute(
-                f"SELECT update_id FROM inbox WHERE update_id IN ({marks(ids)})", ids)}
-            fresh = [(uid, body, stamp) for uid, body in dict(updates).items() if uid not in seen]
-            conn.executemany("INSERT INTO inbox (update_id, body, received_at) VALUES (?, ?, ?)", fresh)
-            return [uid for uid, _body, _stamp in fresh]
+            batch = dict(updates)  # an id twice in one batch: once
+            ids = list(batch)
+            stored = dict(conn.execute(f"SELECT update_id, body FROM inbox WHERE update_id IN ({marks(ids)})", ids))
+            new = [(uid, body, stamp) for uid, body in batch.items() if uid not in stored]
+            reused = [(body, stamp, uid) for uid, body in batch.items() if uid in stored and stored[uid] != body]
+            conn.executemany("INSERT INTO inbox (update_id, body, received_at) VALUES (?, ?, ?)", new)
+            conn.executemany("UPDATE inbox SET body = ?, received_at = ?, done_at = NULL, tries = 0 "
+                             "WHERE update_id = ?", reused)
+            fresh = {uid for uid, _b, _s in new} | {uid for _b, _s, uid in reused}
+            return [uid for uid in ids if uid in fresh]
 
         return await self._write_batched(write, nothing)
 

@@ -80,6 +80,20 @@ async def test_a_redelivered_update_id_is_handled_once(dp, bot, session, store, 
     assert agreements(session, 700004) == 1 and agreements(session, 700008) == 1
 
 
+async def test_a_used_update_id_carrying_another_update_is_handled(dp, bot, session, store, clock, settings):
+    """A restarted sandbox numbers its updates from 1 again while the bot's inbox still has its old 1."""
+    poller = DurablePolling(dp, bot, store, clock)
+    await poller.recover()
+    await poller.handle_batch([start_update(1, 700009)])
+    await poller.drain()
+    again = DurablePolling(dp, bot, store, clock)
+    await again.recover()
+    assert await again.handle_batch([start_update(1, 700010)]) == 1
+    await again.drain()
+    assert agreements(session, 700009) == agreements(session, 700010) == 1
+    assert inbox_rows(settings.database_path) == [(1, True)]
+
+
 async def test_an_update_that_failed_at_three_starts_is_given_up(dp, bot, session, store, clock, settings):
     await store.accept_updates([(701, start_update(701, 700005).model_dump_json(exclude_unset=True))], clock.now())
     for _ in range(3):  # three starts found it unfinished (each died while handling it)

@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiogram import Bot, Dispatcher
-from quiz_answers import TOKEN, TZ, NullSession, as_json, plan, prepare, receive
 
+from bench.quiz_answers import TOKEN, TZ, NullSession, as_json, plan, prepare, receive
 from bot.app import build_dispatcher, settle_heap
 from bot.clock import Clock
 from bot.config import Settings

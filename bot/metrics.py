@@ -52,7 +52,9 @@ class Metrics:
         self._clock = clock
         self._scheduler = scheduler
         self._monotonic = monotonic
-        self._polled_at: float | None = None
+        self._polled_at: float | None = None  # the last getUpdates answer
+        self._polling_since: float | None = None  # the getUpdates call waiting now, if any
+        self._poll_failing = False  # the last getUpdates call failed
         self.updates = Counter("xuexi_updates", "Updates handled, by update type", ["type"], registry=registry)
         self.latency = Histogram("xuexi_update_handling_seconds", "Time from feeding an update to the "
                                  "dispatcher until its handling ended", ["type"], buckets=LATENCY_BUCKETS,
@@ -83,8 +85,14 @@ class Metrics:
         return await handler(event, data)
 
     # -- PollingObserver (bot/polling.py) ------------------------------------------------------
+    def poll_started(self) -> None:
+        self._polling_since = self._monotonic()
+
     def polled(self) -> None:
-        self._polled_at = self._monotonic()
+        self._polled_at, self._polling_since, self._poll_failing = self._monotonic(), None, False
+
+    def poll_failed(self) -> None:
+        self._polling_since, self._poll_failing = None, True
 
     def handled(self, update_type: str, seconds: float, failed: bool) -> None:
         self.updates.labels(update_type).inc()
@@ -94,7 +102,12 @@ class Metrics:
 
     # -- scrape time ---------------------------------------------------------------------------
     def is_polling(self) -> bool:
-        return self._polled_at is not None and self._monotonic() - self._polled_at <= POLLING_STALE
+        """The last getUpdates call did not fail, and one answered or was sent within POLLING_STALE
+        (a long poll waits up to its timeout when nobody writes)."""
+        if self._poll_failing:
+            return False
+        now = self._monotonic()
+        return any(at is not None and now - at <= POLLING_STALE for at in (self._polled_at, self._polling_since))
 
     def is_scheduling(self) -> bool:
         """The scheduler started and none of its jobs is long overdue (a job's next run stays in the

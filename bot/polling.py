@@ -40,8 +40,14 @@ PRUNE_EVERY = 600.0  # seconds between prunes of done rows
 class PollingObserver(Protocol):
     """What the metrics hear from the loop (bot/metrics.py implements it)."""
 
+    def poll_started(self) -> None:
+        """A getUpdates call is sent (a long poll: it may wait polling_timeout seconds for updates)."""
+
     def polled(self) -> None:
         """A getUpdates call returned (the loop is alive and reaches Telegram)."""
+
+    def poll_failed(self) -> None:
+        """A getUpdates call failed (Telegram away) or its batch could not be stored."""
 
     def handled(self, update_type: str, seconds: float, failed: bool) -> None:
         """One update went through the dispatcher; `failed`: an exception escaped even the error handler."""
@@ -169,6 +175,8 @@ class DurablePolling:
         backoff = Backoff(config=BACKOFF)
         pruned_at = time.monotonic()
         while True:
+            if self._observer is not None:
+                self._observer.poll_started()
             try:
                 updates = await self._bot(get_updates, **kwargs)
                 if updates:
@@ -176,6 +184,8 @@ class DurablePolling:
                     get_updates.offset = max(u.update_id for u in updates) + 1
             except Exception as exc:  # noqa: BLE001 - Telegram or the disk away: the same offset again later
                 log.error("polling failed - %s: %s; again in %.1f s", type(exc).__name__, exc, backoff.next_delay)
+                if self._observer is not None:
+                    self._observer.poll_failed()
                 await backoff.asleep()
                 continue
             backoff.reset()

@@ -4,12 +4,15 @@ finished; the bot started again imports the file and tells the admin, once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from io import BytesIO
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import openpyxl
 
 from bot.store import Store
 from tests.support.factories import make_org, make_user
-from tests.support.sandbox_client import SandboxProcess, SandboxUser
+from tests.support.sandbox_client import SandboxProcess, SandboxUser, free_port
 
 ADMIN_ID = 730001
 PHONE = "+8613912370001"
@@ -67,6 +70,14 @@ def _upload_stored(db: Path, timeout: float = 60) -> tuple[int, str | None]:
     raise AssertionError("the upload never reached the bot's inbox")
 
 
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
 def test_an_import_killed_mid_way_is_imported_after_the_restart(tmp_path):
     bot_db = tmp_path / "bot.sqlite3"
     asyncio.run(_prepare(bot_db))
@@ -75,8 +86,11 @@ def test_an_import_killed_mid_way_is_imported_after_the_restart(tmp_path):
     env = {**os.environ, "BOT_TOKEN": "1000000001:SANDBOX-token-for-local-use-only",
            "TELEGRAM_API_URL": sb.base, "DATABASE_PATH": str(bot_db), "SECRET_KEY": "inbox-secret-key-0123456789"}
 
+    metrics = f"http://127.0.0.1:{free_port()}"
+
     def start_bot() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+        return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path,
+                                env={**env, "METRICS_PORT": metrics.rsplit(":", 1)[1]},
                                 stdout=subprocess.DEVNULL, stderr=(tmp_path / "bot.log").open("ab"))
 
     bot = start_bot()
@@ -108,6 +122,14 @@ def test_an_import_killed_mid_way_is_imported_after_the_restart(tmp_path):
         time.sleep(1)  # anything the update caused twice would be in the chat by now
         results = [m for m in a.messages() if "导入结果" in (m.get("text") or "")]
         assert len(results) == 1
+
+        # the bot's own metrics port: healthy, and the recovered upload counted
+        status, health = _get(f"{metrics}/healthz")
+        assert status == 200 and json.loads(health)["polling"] is True, health
+        status, text = _get(f"{metrics}/metrics")
+        assert status == 200 and 'xuexi_updates_total{type="message"} 1.0' in text, (
+            _rows(bot_db, "SELECT update_id, done_at, tries FROM inbox"), (tmp_path / "bot.log").read_text()[-3000:],
+            [m.get("text") for m in a.messages()][-4:])
     finally:
         if bot.poll() is None:
             bot.terminate()

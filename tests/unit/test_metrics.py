@@ -132,6 +132,12 @@ async def test_healthz_is_503_until_polling_and_the_scheduler_are_alive(store, c
         status, _ctype, body = await get(port, "/healthz")
         assert status == 503 and json.loads(body)["polling"] is False and json.loads(body)["scheduler"] is True
         assert samples((await get(port, "/metrics"))[2])[("xuexi_polling_alive", ())] == 0.0
+
+        metrics.poll_started()  # a long poll waiting for updates is alive
+        assert (await get(port, "/healthz"))[0] == 200
+        metrics.poll_failed()  # Telegram did not answer
+        status, _ctype, body = await get(port, "/healthz")
+        assert status == 503 and json.loads(body)["polling"] is False
     finally:
         scheduler.shutdown()
         await runner.cleanup()

@@ -113,7 +113,7 @@ class DurablePolling:
         are fed while the insert commits. Otherwise the insert says which are new first. (Should the
         insert fail, the database failing, the caller asks for the batch again and an update fed
         already may be handled twice: at least once, never lost.)"""
-        stored = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in updates]
+        stored = [(u.update_id, u.model_dump_json(exclude_unset=True, by_alias=True)) for u in updates]
         if not stored:
             return 0
         ids = [uid for uid, _body in stored]

@@ -23,7 +23,7 @@ KEEP_DONE = timedelta(days=2)
 @dataclass(frozen=True, slots=True)
 class StoredUpdate:
     update_id: int
-    body: str  # the update as JSON, as Telegram sent it (parsed and dumped again by aiogram)
+    body: str  # the update as JSON, in Telegram's field names (parsed and dumped again by aiogram)
     tries: int  # starts that found it not done before this one
 
 

@@ -46,7 +46,7 @@ def inbox_rows(path: Any) -> list[tuple[int, bool]]:
 async def test_an_update_stored_and_not_done_is_handled_at_start_exactly_once(dp, bot, session, store, clock,
                                                                                settings):
     # a run stored /start from two people, then died before handling the second one
-    await store.accept_updates([(u.update_id, u.model_dump_json(exclude_unset=True))
+    await store.accept_updates([(u.update_id, u.model_dump_json(exclude_unset=True, by_alias=True))
                                 for u in (start_update(501, 700001), start_update(502, 700002))], clock.now())
     await store.finish_updates([501], clock.now())
 
@@ -95,7 +95,7 @@ async def test_a_used_update_id_carrying_another_update_is_handled(dp, bot, sess
 
 
 async def test_an_update_that_failed_at_three_starts_is_given_up(dp, bot, session, store, clock, settings):
-    await store.accept_updates([(701, start_update(701, 700005).model_dump_json(exclude_unset=True))], clock.now())
+    await store.accept_updates([(701, start_update(701, 700005).model_dump_json(exclude_unset=True, by_alias=True))], clock.now())
     for _ in range(3):  # three starts found it unfinished (each died while handling it)
         await store.unfinished_updates()
     assert await DurablePolling(dp, bot, store, clock, max_tries=3).recover() == 0

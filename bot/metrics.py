@@ -117,7 +117,7 @@ class Metrics:
         jobs = self._scheduler.list_jobs()
         if not jobs:
             return False
-        now = datetime.now().astimezone()
+        now = datetime.now().astimezone()  # APScheduler's times are the wall clock's, not the bot's (movable) clock
         for job in jobs:
             nxt = job["next_run_time"]
             if nxt is None or datetime.fromisoformat(nxt) < now - SCHEDULER_STALE:

@@ -15,6 +15,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry
 
 from bot import reports_notify
 from bot.clock import Clock, MovableClock
@@ -25,8 +26,10 @@ from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
 from bot.handlers.tasks import due_reminder_handler
 from bot.i18n import I18n
+from bot.metrics import Metrics
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
+from bot.polling import DurablePolling
 from bot.scheduler import JobSpec, Scheduler, Sweeper
 from bot.services import quiz, reports
 from bot.services.tasks import DUE_KIND as TASK_REMIND
@@ -93,6 +96,7 @@ class App:
     dp: Dispatcher
     outbox: Outbox
     sweeper: Sweeper
+    metrics: Metrics | None = None  # counters always; served only when METRICS_PORT is set
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None) -> App:
@@ -118,7 +122,9 @@ class App:
         await reports.arm_all_slots(store, clock)
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
-        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)
+        metrics = Metrics(CollectorRegistry(), store, clock, scheduler)  # the process's one registry
+        metrics.install(dp)
+        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper, metrics=metrics)
 
     async def catch_up(self) -> int:
         """One sweep of what is due now, then one outbox flush (at start, and after the sandbox moved the clock)."""
@@ -137,12 +143,17 @@ class App:
             log.exception("the sweep at start failed; the interval job tries again")
         self.scheduler.start()
         sender = asyncio.create_task(self.outbox.run(), name="outbox")
-        try:
-            await self.dp.start_polling(self.bot, handle_signals=False, close_bot_session=False,
-                                        tasks_concurrency_limit=64, polling_timeout=10)
+        served = None
+        if self.metrics is not None and self.settings.metrics_port is not None:
+            served = await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        try:  # every update stored before Telegram hears it was received (bot/polling.py)
+            await DurablePolling(self.dp, self.bot, self.store, self.clock, concurrency=64, polling_timeout=10,
+                                 observer=self.metrics).run()
         finally:
             sender.cancel()
             self.scheduler.shutdown()
+            if served is not None:
+                await served.cleanup()
 
     async def close(self) -> None:
         self.scheduler.shutdown()

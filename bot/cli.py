@@ -1,4 +1,5 @@
-"""`xuexi-bot run` (real Telegram, long polling) and `xuexi-bot sandbox` (local web chat)."""
+"""`xuexi-bot run` (real Telegram, long polling), `xuexi-bot sandbox` (local web chat), and the
+operator's `xuexi-bot backup PATH` / `xuexi-bot restore PATH` (DATABASE_PATH's file; README "Backups")."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,30 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--demo", action="store_true", help="load demo users and data")
     sb.add_argument("--no-bot", action="store_true", help="serve the sandbox only; run the bot separately "
                     "with TELEGRAM_API_URL=http://HOST:PORT")
+    bk = sub.add_parser("backup", help="copy the database (DATABASE_PATH) to PATH while the bot runs")
+    bk.add_argument("path", type=Path)
+    rs = sub.add_parser("restore", help="replace the database with the backup at PATH (stop the bot first)")
+    rs.add_argument("path", type=Path)
     return parser
+
+
+def _backup_command(command: str, path: Path) -> int:
+    from bot.migrations import MIGRATIONS
+    from bot.repositories.backup import BackupError, backup_database, restore_database
+
+    database = load_settings(require_token=False).database_path
+    try:
+        if command == "backup":
+            version = backup_database(database, path)
+            print(f"backup: {database} -> {path} (schema version {version}, {path.stat().st_size} bytes)")
+        else:
+            version, kept = restore_database(path, database, len(MIGRATIONS))
+            print(f"restore: {path} -> {database} (schema version {version})"
+                  + (f"; the previous database is kept as {kept}" if kept else ""))
+    except BackupError as exc:
+        print(f"{command} failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     try:
+        if args.command in ("backup", "restore"):
+            return _backup_command(args.command, args.path)
         if args.command == "run":
             from bot.app import run
 

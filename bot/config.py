@@ -42,6 +42,8 @@ class Settings:
     outbox_rate: float = 25.0             # pushes per second overall (1 per second per chat)
     outbox_paid_broadcast: bool = False   # Telegram's paid broadcasts: allow_paid_broadcast, up to 1,000/s
     task_remind_minutes: int = 120  # WORK-1: the automatic reminder, this long before a task's deadline
+    metrics_port: int | None = None  # Prometheus /metrics and /healthz (bot/metrics.py); None: off
+    metrics_host: str = "127.0.0.1"
 
     @property
     def tz_name(self) -> str:
@@ -149,6 +151,13 @@ def load_settings(
     remind_text = env.get("TASK_REMIND_MINUTES", "").strip() or "120"
     if not remind_text.isdigit() or not 0 < int(remind_text) <= 10080:
         raise ConfigError("TASK_REMIND_MINUTES", f"{remind_text!r} is not a number of minutes from 1 to 10080")
+    metrics_text = env.get("METRICS_PORT", "").strip()
+    metrics_port = None
+    if metrics_text:
+        if not metrics_text.isdigit() or not 1 <= int(metrics_text) <= 65535:
+            raise ConfigError("METRICS_PORT", f"{metrics_text!r} is not a TCP port (1-65535), e.g. 9108")
+        metrics_port = int(metrics_text)
+    metrics_host = env.get("METRICS_HOST", "").strip() or "127.0.0.1"
 
     return Settings(
         bot_token=token,
@@ -163,4 +172,6 @@ def load_settings(
         outbox_rate=rate,
         outbox_paid_broadcast=paid,
         task_remind_minutes=int(remind_text),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )

@@ -589,6 +589,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE branches ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
     CREATE INDEX members_sorted ON members (org_id, sort_key, id)
     """,
+    # 21: the update inbox (bot/repositories/inbox.py): every update stored before Telegram hears it was
+    # received, marked done when handled; what is not done at start is handled then
+    """
+    CREATE TABLE inbox (
+        update_id   INTEGER PRIMARY KEY,
+        body        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        done_at     TEXT,
+        tries       INTEGER NOT NULL DEFAULT 0
+    )
+    """,
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.

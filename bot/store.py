@@ -26,6 +26,7 @@ from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
 from bot.repositories.due import DueRepository
 from bot.repositories.fsm import FsmRepository
+from bot.repositories.inbox import InboxRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
 from bot.repositories.manuscripts import ManuscriptQueries
@@ -83,7 +84,7 @@ class _Lru:
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
-            ManuscriptQueries, ReportsRepository):
+            ManuscriptQueries, ReportsRepository, InboxRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -1,0 +1,169 @@
+"""Metrics in Prometheus' text format and a health endpoint, on an optional port (METRICS_PORT).
+
+    GET /metrics   updates handled (by type), handling latency, errors, the outbox queue and its pushes
+                   by status, the scheduler's lag
+    GET /healthz   {"polling": bool, "scheduler": bool, ...}: 200 when both are alive, 503 otherwise
+
+The registry is the composition root's (bot/app.py makes a CollectorRegistry and passes it), never
+prometheus_client's global one. Counters move as updates are handled (bot/polling.py reports to
+`Metrics` as its PollingObserver; errors are counted by an outer middleware on the dispatcher's
+error observer); the figures that live in the database (outbox, due work) are read from the store
+at scrape time.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.errors import DomainError
+
+if TYPE_CHECKING:
+    from aiogram import Dispatcher
+    from aiogram.types import TelegramObject
+
+    from bot.clock import Clock
+    from bot.scheduler import Scheduler
+    from bot.store import Store
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+FINAL_STATUSES = ("sent", "failed", "unreachable")  # an outbox row in any other status is still queued
+POLLING_STALE = 60.0  # seconds without a getUpdates answer (long polls last 10 s) before polling counts as dead
+SCHEDULER_STALE = timedelta(seconds=90)  # a job's next run this far in the past: the scheduler is not running
+
+
+def outbox_figures(counts: dict[str, int]) -> tuple[int, dict[str, int]]:
+    """(queue depth, pushes per final status) from the outbox's rows per status (Store.push_counts):
+    whatever status is not final (pending, and a claimed row in flight) is queued."""
+    depth = sum(n for status, n in counts.items() if status not in FINAL_STATUSES)
+    return depth, {status: counts.get(status, 0) for status in FINAL_STATUSES}
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry, store: Store, clock: Clock,
+                 scheduler: Scheduler | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.registry = registry
+        self._store = store
+        self._clock = clock
+        self._scheduler = scheduler
+        self._monotonic = monotonic
+        self._polled_at: float | None = None  # the last getUpdates answer
+        self._polling_since: float | None = None  # the getUpdates call waiting now, if any
+        self._poll_failing = False  # the last getUpdates call failed
+        self.updates = Counter("xuexi_updates", "Updates handled, by update type", ["type"], registry=registry)
+        self.latency = Histogram("xuexi_update_handling_seconds", "Time from feeding an update to the "
+                                 "dispatcher until its handling ended", ["type"], buckets=LATENCY_BUCKETS,
+                                 registry=registry)
+        self.errors = Counter("xuexi_update_errors", "Handler errors: domain (a rule said no, the person was "
+                              "told) or unexpected (a bug: an apology was sent and the traceback logged)",
+                              ["kind"], registry=registry)
+        self.outbox_depth = Gauge("xuexi_outbox_queue_depth", "Pushes waiting in the outbox", registry=registry)
+        self.pushes = Gauge("xuexi_outbox_pushes", "Outbox rows by final status", ["status"], registry=registry)
+        self.scheduler_lag = Gauge("xuexi_scheduler_lag_seconds", "Now minus the due time of the oldest due "
+                                   "work row not done (0 when nothing is overdue)", registry=registry)
+        self.polling_alive = Gauge("xuexi_polling_alive", "1 while long polling answers", registry=registry)
+        self.scheduler_alive = Gauge("xuexi_scheduler_alive", "1 while the scheduler runs its jobs",
+                                     registry=registry)
+        for kind in ("domain", "unexpected", "unhandled"):
+            self.errors.labels(kind)
+        for status in FINAL_STATUSES:
+            self.pushes.labels(status)
+
+    def install(self, dp: Dispatcher) -> None:
+        """Counts the errors that reach the dispatcher's error handlers."""
+        dp.errors.outer_middleware(self._count_error)
+
+    async def _count_error(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                           event: TelegramObject, data: dict[str, Any]) -> Any:
+        exc = getattr(event, "exception", None)  # an ErrorEvent
+        self.errors.labels("domain" if isinstance(exc, DomainError) else "unexpected").inc()
+        return await handler(event, data)
+
+    # -- PollingObserver (bot/polling.py) ------------------------------------------------------
+    def poll_started(self) -> None:
+        self._polling_since = self._monotonic()
+
+    def polled(self) -> None:
+        self._polled_at, self._polling_since, self._poll_failing = self._monotonic(), None, False
+
+    def poll_failed(self) -> None:
+        self._polling_since, self._poll_failing = None, True
+
+    def handled(self, update_type: str, seconds: float, failed: bool) -> None:
+        self.updates.labels(update_type).inc()
+        self.latency.labels(update_type).observe(seconds)
+        if failed:
+            self.errors.labels("unhandled").inc()
+
+    # -- scrape time ---------------------------------------------------------------------------
+    def is_polling(self) -> bool:
+        """The last getUpdates call did not fail, and one answered or was sent within POLLING_STALE
+        (a long poll waits up to its timeout when nobody writes)."""
+        if self._poll_failing:
+            return False
+        now = self._monotonic()
+        return any(at is not None and now - at <= POLLING_STALE for at in (self._polled_at, self._polling_since))
+
+    def is_scheduling(self) -> bool:
+        """The scheduler started and none of its jobs is long overdue (a job's next run stays in the
+        past when the scheduler has stopped or the event loop is blocked)."""
+        if self._scheduler is None:
+            return False
+        jobs = self._scheduler.list_jobs()
+        if not jobs:
+            return False
+        now = datetime.now().astimezone()  # APScheduler's times are the wall clock's, not the bot's (movable) clock
+        for job in jobs:
+            nxt = job["next_run_time"]
+            if nxt is None or datetime.fromisoformat(nxt) < now - SCHEDULER_STALE:
+                return False
+        return True
+
+    async def refresh(self) -> dict[str, Any]:
+        """Reads the store's figures into the gauges; returns the health summary."""
+        depth, final = outbox_figures(await self._store.push_counts())
+        self.outbox_depth.set(depth)
+        for status, n in final.items():
+            self.pushes.labels(status).set(n)
+        now = self._clock.now()
+        oldest = await self._store.next_due_at()
+        lag = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        self.scheduler_lag.set(lag)
+        polling, scheduling = self.is_polling(), self.is_scheduling()
+        self.polling_alive.set(int(polling))
+        self.scheduler_alive.set(int(scheduling))
+        since = None if self._polled_at is None else round(self._monotonic() - self._polled_at, 3)
+        return {"polling": polling, "scheduler": scheduling, "last_poll_seconds_ago": since,
+                "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth}
+
+    async def scrape(self) -> bytes:
+        await self.refresh()
+        return generate_latest(self.registry)
+
+    # -- the HTTP side -------------------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        async def metrics(_request: web.Request) -> web.Response:
+            return web.Response(body=await self.scrape(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def healthz(_request: web.Request) -> web.Response:
+            health = await self.refresh()
+            ok = health["polling"] and health["scheduler"]
+            return web.Response(text=json.dumps(health), status=200 if ok else 503,
+                                content_type="application/json")
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        app.router.add_get("/healthz", healthz)
+        return app
+
+    async def serve(self, host: str, port: int) -> web.AppRunner:
+        """Starts the endpoint; the caller cleans the returned runner up."""
+        runner = web.AppRunner(self.web_app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        return runner

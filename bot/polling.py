@@ -1,0 +1,240 @@
+"""Long polling with a durable inbox: no update is lost when the bot dies mid-handler.
+
+aiogram's own loop (Dispatcher._polling) hands each update to a task and asks for the next batch
+with a higher offset, which confirms the batch to Telegram, before those tasks have finished: a
+process killed then loses them. Here each batch is stored (one insert, committed) before the next
+getUpdates confirms it; each update is fed to the dispatcher as a task, as aiogram does (at most
+`concurrency` at once; one person's updates keep their order through the dispatcher's event
+isolation, whose locks are taken in the order the tasks start); when its handling ends it is
+marked done in a group commit. At start, before the first getUpdates, what a previous run stored
+and did not finish is handled; an update_id seen before (Telegram delivering again what the dead
+run had not confirmed) is not handled again.
+
+An update a start found unfinished `max_tries` times (it kills the bot, or hangs it) is given up
+with a log line, so one poisonous update cannot keep the bot from starting.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+
+    from bot.clock import Clock
+    from bot.store import Store
+
+log = logging.getLogger("bot.polling")
+
+BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)  # aiogram's default
+PRUNE_EVERY = 600.0  # seconds between prunes of done rows
+
+
+class PollingObserver(Protocol):
+    """What the metrics hear from the loop (bot/metrics.py implements it)."""
+
+    def poll_started(self) -> None:
+        """A getUpdates call is sent (a long poll: it may wait polling_timeout seconds for updates)."""
+
+    def polled(self) -> None:
+        """A getUpdates call returned (the loop is alive and reaches Telegram)."""
+
+    def poll_failed(self) -> None:
+        """A getUpdates call failed (Telegram away) or its batch could not be stored."""
+
+    def handled(self, update_type: str, seconds: float, failed: bool) -> None:
+        """One update went through the dispatcher; `failed`: an exception escaped even the error handler."""
+
+
+def update_type(update: Update) -> str:
+    try:
+        return update.event_type
+    except Exception:  # noqa: BLE001 - an update type newer than this aiogram
+        return "unknown"
+
+
+class DurablePolling:
+    def __init__(self, dp: Dispatcher, bot: Bot, store: Store, clock: Clock, *, concurrency: int = 64,
+                 polling_timeout: int = 10, observer: PollingObserver | None = None, max_tries: int = 3,
+                 stop_grace: float = 5.0) -> None:
+        self._dp = dp
+        self._bot = bot
+        self._store = store
+        self._clock = clock
+        self._timeout = polling_timeout
+        self._observer = observer
+        self._max_tries = max_tries
+        self._stop_grace = stop_grace
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._done: list[int] = []  # handled, to be marked done by the next write
+        self._marker: asyncio.Task[None] | None = None  # the one task writing done marks
+        self._storing: asyncio.Future[list[int]] | None = None  # the batch being stored, if any
+        self._above: int | None = None  # every update_id above this one is new (known once recover() ran)
+        self._data: dict[str, Any] = {"dispatcher": dp, "bots": (bot,)}  # as Dispatcher.start_polling passes
+
+    # -- the parts (tests and benchmarks call them directly) -------------------------------------
+    async def recover(self) -> int:
+        """Handles what a previous run stored and did not finish, oldest first, and waits for it.
+        Returns how many updates were fed."""
+        fed = 0
+        for item in await self._store.unfinished_updates():
+            if item.tries >= self._max_tries:
+                log.error("update %d was unfinished at %d starts: given up", item.update_id, item.tries)
+                await self._store.finish_updates([item.update_id], self._clock.now())
+                continue
+            try:
+                update = Update.model_validate_json(item.body, context={"bot": self._bot})
+            except ValidationError:
+                log.exception("stored update %d cannot be read: given up", item.update_id)
+                await self._store.finish_updates([item.update_id], self._clock.now())
+                continue
+            log.warning("handling update %d, unfinished when the bot stopped", item.update_id)
+            await self._spawn(update)
+            fed += 1
+        await self.drain()
+        last = await self._store.last_update_id()
+        self._above = -1 if last is None else last
+        return fed
+
+    async def handle_batch(self, updates: list[Update]) -> int:
+        """Stores the batch (committed before this returns) and feeds the updates not seen before.
+        Returns how many were fed.
+
+        When every id is above those stored before (always, but for the first batch after a start
+        and for ids Telegram restarts lower after a quiet week), the updates are new for sure: they
+        are fed while the insert commits. Otherwise the insert says which are new first. (Should the
+        insert fail, the database failing, the caller asks for the batch again and an update fed
+        already may be handled twice: at least once, never lost.)"""
+        stored = [(u.update_id, u.model_dump_json(exclude_unset=True, by_alias=True)) for u in updates]
+        if not stored:
+            return 0
+        ids = [uid for uid, _body in stored]
+        self._storing = storing = asyncio.ensure_future(self._store.accept_updates(stored, self._clock.now()))
+        try:
+            if self._above is not None and min(ids) > self._above:
+                fresh = set(ids)
+            else:
+                fresh = set(await storing)
+            if self._above is not None:
+                self._above = max(self._above, *ids)
+            fed = await self._feed_fresh(updates, fresh)
+            await storing  # durable before the caller's next getUpdates confirms the batch
+        finally:
+            if self._storing is storing:
+                self._storing = None
+        return fed
+
+    async def _feed_fresh(self, updates: list[Update], fresh: set[int]) -> int:
+        fed = 0
+        for update in updates:
+            if update.update_id in fresh:
+                fresh.discard(update.update_id)  # twice in one batch: once
+                await self._spawn(update)
+                fed += 1
+        return fed
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Waits for the updates in flight and their done marks; True when none is left."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        if not self._tasks and self._marker is not None:
+            await asyncio.wait({self._marker}, timeout=timeout)
+        return not self._tasks and self._marker is None
+
+    # -- the loop -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Recovery, then long polling until cancelled; at the end the updates in flight get
+        `stop_grace` seconds to finish (the rest are handled again at the next start)."""
+        await self._dp.emit_startup(bot=self._bot, **self._dp.workflow_data, **self._data)
+        try:
+            await self._store.prune_updates(self._clock.now())
+            await self.recover()
+            await self._poll()
+        finally:
+            try:
+                if not await self.drain(self._stop_grace):
+                    log.warning("%d updates still in flight at stop: handled at the next start", len(self._tasks))
+                    for task in list(self._tasks):
+                        task.cancel()
+            finally:
+                await self._dp.emit_shutdown(bot=self._bot, **self._dp.workflow_data, **self._data)
+
+    async def _poll(self) -> None:
+        get_updates = GetUpdates(timeout=self._timeout, allowed_updates=self._dp.resolve_used_update_types())
+        kwargs: dict[str, Any] = {}
+        if self._bot.session.timeout:  # the request waits longer than the long poll (as aiogram's loop)
+            kwargs["request_timeout"] = int(self._bot.session.timeout + self._timeout)
+        backoff = Backoff(config=BACKOFF)
+        pruned_at = time.monotonic()
+        while True:
+            if self._observer is not None:
+                self._observer.poll_started()
+            try:
+                updates = await self._bot(get_updates, **kwargs)
+                if updates:
+                    await self.handle_batch(updates)  # durable before the next call confirms them
+                    get_updates.offset = max(u.update_id for u in updates) + 1
+            except Exception as exc:  # noqa: BLE001 - Telegram or the disk away: the same offset again later
+                log.error("polling failed - %s: %s; again in %.1f s", type(exc).__name__, exc, backoff.next_delay)
+                if self._observer is not None:
+                    self._observer.poll_failed()
+                await backoff.asleep()
+                continue
+            backoff.reset()
+            if self._observer is not None:
+                self._observer.polled()
+            if time.monotonic() - pruned_at > PRUNE_EVERY:
+                pruned_at = time.monotonic()
+                try:
+                    await self._store.prune_updates(self._clock.now())
+                except Exception:
+                    log.exception("pruning the inbox failed")
+
+    async def _spawn(self, update: Update) -> None:
+        await self._slots.acquire()  # in arrival order: the isolation locks are taken in this order too
+        task = asyncio.create_task(self._process(update), name=f"update-{update.update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, update: Update) -> None:
+        started = time.perf_counter()
+        failed = False
+        try:
+            response = await self._dp.feed_update(self._bot, update, **self._data)
+            if isinstance(response, TelegramMethod):  # a handler's reply as a method (aiogram's loop sends it)
+                await self._bot(response)
+        except Exception:
+            failed = True  # the error handler itself failed: logged; the update counts as handled
+            log.exception("update %d failed", update.update_id)
+        finally:
+            self._slots.release()
+        if self._observer is not None:
+            self._observer.handled(update_type(update), time.perf_counter() - started, failed)
+        self._done.append(update.update_id)
+        if self._marker is None:
+            self._marker = asyncio.create_task(self._mark_done(), name="inbox-done")
+
+    async def _mark_done(self) -> None:
+        """Group commit of the done marks: one write at a time, each taking every update that finished
+        while the one before was written."""
+        try:
+            while self._done:
+                storing = self._storing
+                if storing is not None:  # a done mark must not overtake its update's insert
+                    await asyncio.wait({storing})
+                ids, self._done = self._done, []
+                try:
+                    await self._store.finish_updates(ids, self._clock.now())
+                except Exception:
+                    log.exception("%d updates handled but not marked done: handled again at the next start",
+                                  len(ids))
+        finally:
+            self._marker = None

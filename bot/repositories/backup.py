@@ -1,0 +1,102 @@
+"""Online backups and restores of the database file (`xuexi-bot backup PATH`, `xuexi-bot restore PATH`).
+
+A backup is SQLite's backup API (sqlite3's Connection.backup) run in one step from a connection of
+its own: one read transaction, so the copy is the database as one moment saw it, while the bot
+keeps writing (WAL: a reader never blocks the writer). The copy is written beside its target and
+renamed into place only once it checks out, and it is one self-contained file (journal_mode DELETE).
+
+A restore cannot know whether a bot has the database open: the bot must be stopped first. It checks
+that the backup opens, passes SQLite's quick check and has a schema this bot knows, keeps the
+current database as `<name>.before-restore` (itself copied with the backup API, so what sat in its
+write-ahead log is kept too), drops the old write-ahead log (it belongs to the old file) and moves
+the backup's copy into place.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+
+class BackupError(Exception):
+    """One line for the operator."""
+
+
+def _copy(source: sqlite3.Connection, target: Path) -> None:
+    """`source` into a new file at `target` (through a temporary name), self-contained."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with closing(sqlite3.connect(partial)) as out:
+            source.backup(out)  # pages=-1: all pages in one step, from one snapshot
+            out.execute("PRAGMA journal_mode = DELETE")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def inspect(path: Path) -> int:
+    """The schema version of the database at `path` after checking it is one of ours and whole;
+    BackupError says what is wrong."""
+    if not path.is_file():
+        raise BackupError(f"{path} is not a file")
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise BackupError(f"{path} is damaged: {check[0] if check else 'no answer'}")
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path} is not a database this bot can open: {exc}") from None
+    if version == 0 or "users" not in tables:
+        raise BackupError(f"{path} is not a xuexi-bot database (schema version {version})")
+    return version
+
+
+def backup_database(database: Path, target: Path) -> int:
+    """A consistent copy of `database` (which a running bot may be writing) at `target`; returns its
+    schema version."""
+    if not database.is_file():
+        raise BackupError(f"{database} does not exist (DATABASE_PATH)")
+    if target.resolve() == database.resolve():
+        raise BackupError("the backup must not be the database itself")
+    if target.parent and not target.parent.is_dir():
+        raise BackupError(f"{target.parent} is not a directory")
+    try:
+        with closing(sqlite3.connect(database, timeout=30)) as source:
+            _copy(source, target)
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"the backup failed: {exc}") from None
+    return inspect(target)
+
+
+def restore_database(backup: Path, database: Path, known_version: int) -> tuple[int, Path | None]:
+    """Replaces `database` (its bot stopped) with a copy of `backup`; returns (the backup's schema
+    version, where the old database was kept or None when there was none). A backup older than this
+    bot's schema is migrated when the bot starts; a newer one is refused."""
+    version = inspect(backup)
+    if version > known_version:
+        raise BackupError(f"{backup} has schema version {version}, newer than this bot's {known_version}: "
+                          "restore it with the bot version that made it")
+    if backup.resolve() == database.resolve():
+        raise BackupError("the backup is the database itself")
+    kept: Path | None = None
+    if database.exists():
+        kept = database.with_name(database.name + ".before-restore")
+        if kept.exists():
+            raise BackupError(f"{kept} exists (from an earlier restore): move it away first")
+        try:
+            with closing(sqlite3.connect(database, timeout=30)) as old:
+                _copy(old, kept)
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"the current database could not be kept as {kept}: {exc}") from None
+    database.parent.mkdir(parents=True, exist_ok=True)
+    incoming = database.with_name(database.name + ".restoring")
+    with closing(sqlite3.connect(f"file:{backup}?mode=ro", uri=True)) as source:
+        _copy(source, incoming)
+    for suffix in ("-wal", "-shm"):  # the old file's log would be replayed into the restored one
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    os.replace(incoming, database)
+    return version, kept

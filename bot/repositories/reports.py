@@ -8,7 +8,7 @@ all organisations at once, never a loop per organisation.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -372,16 +372,3 @@ class ReportsRepository(Repository):
                WHERE m.org_id = ? AND u.id = ? AND u.registered_at IS NOT NULL""",
             (org_id, user_id, org_id, user_id))
         return row is not None
-
-    async def last_delivery(self, chat_ids: Iterable[int]) -> dict[int, str]:
-        """The status of the newest finished push to each chat ('sent', 'unreachable', 'failed')."""
-        ids = list(dict.fromkeys(chat_ids))
-        if not ids:
-            return {}
-        marks = ", ".join("?" * len(ids))
-        rows = await self._all(
-            f"""SELECT o.chat_id, o.status FROM outbox o
-                WHERE o.id = (SELECT MAX(x.id) FROM outbox x WHERE x.chat_id = o.chat_id
-                              AND x.status IN ('sent', 'unreachable', 'failed'))
-                  AND o.chat_id IN ({marks})""", ids)
-        return {r["chat_id"]: r["status"] for r in rows}

@@ -5,7 +5,7 @@ closure table), 'org' (the organisation only) or 'branches' (chosen branches of 
 a 党总支 with its 党支部)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -227,18 +227,3 @@ class TaskQueries(Repository):
             await write_audit(db, actor_id, org_id, "task.withdraw", f"task:{task_id}", {"status": "open"},
                               {"status": "withdrawn"}, now)
             return True
-
-    async def unreachable_among(self, user_ids: Sequence[int]) -> set[int]:
-        """Users whose last finished push ended 'unreachable' (403: they blocked the bot)."""
-        if not user_ids:
-            return set()
-        out: set[int] = set()
-        for start in range(0, len(user_ids), 500):
-            part = list(user_ids[start:start + 500])
-            marks = ",".join("?" * len(part))
-            rows = await self._all(
-                f"""SELECT o.chat_id FROM outbox o WHERE o.chat_id IN ({marks}) AND o.status = 'unreachable'
-                    AND o.id = (SELECT MAX(p.id) FROM outbox p WHERE p.chat_id = o.chat_id
-                                AND p.status IN ('sent', 'unreachable'))""", part)
-            out.update(int(r[0]) for r in rows)
-        return out

@@ -8,7 +8,7 @@ twice (a crash before the sweep marks them done); they compute or enqueue idempo
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
@@ -17,13 +17,14 @@ from bot.errors import DomainError
 from bot.models import Org
 from bot.repositories.due import DueItem, put_due
 from bot.repositories.reports import CONTENTS, DayFigures, Person, SettingsRow, TableRow
+from bot.services.outbox_status import unreachable_user_ids
 from bot.services.roles import Actor
 from bot.store import Store
 
 __all__ = ["SNAPSHOT_KIND", "SLOT_KIND", "TREND_DAYS", "KEEP_DAYS", "Overview", "Trend", "change_rate",
            "catch_up", "arm_snapshot", "snapshot_handlers", "overview", "lower_table", "trend", "activation",
            "not_activated", "inactive", "settings", "save_settings", "parse_send_time", "slot_ref", "parse_slot_ref",
-           "next_slot", "arm_all_slots", "unreachable", "recipient_candidates", "report_org", "export_range",
+           "next_slot", "arm_all_slots", "recipient_candidates", "report_org", "export_range",
            "update_settings", "toggle_recipient", "inactive_everyone", "export_days", "parse_range", "SettingsView",
            "settings_view"]
 
@@ -262,13 +263,6 @@ async def recipient_candidates(store: Store, actor: Actor, org_id: int, page: in
     return await store.recipient_candidates(org_id, PAGE, max(page, 0) * PAGE)
 
 
-async def unreachable(store: Store, user_ids: Sequence[int]) -> set[int]:
-    """Recipients the bot cannot reach: the newest finished push to them was refused with 403 (they
-    blocked the bot). The one definition of "unreachable" the reports use."""
-    last = await store.last_delivery(user_ids)
-    return {u for u, status in last.items() if status == "unreachable"}
-
-
 async def update_settings(store: Store, clock: Clock, actor: Actor, org_id: int, **changes: object) -> SettingsRow:
     """One setting changed (enabled, send_time, content, daily_target, inactive_days, recipients)."""
     current = await settings(store, actor, org_id)
@@ -316,4 +310,4 @@ async def settings_view(store: Store, actor: Actor, org_id: int) -> SettingsView
     """REP-5's screen: the settings, the recipients' names, and which of them the bot cannot reach."""
     org = await report_org(store, actor, org_id)
     s = await store.report_settings(org_id)
-    return SettingsView(org, s, await store.user_names(s.recipients), await unreachable(store, s.recipients))
+    return SettingsView(org, s, await store.user_names(s.recipients), await unreachable_user_ids(store, s.recipients))

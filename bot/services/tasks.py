@@ -26,6 +26,7 @@ from bot.repositories.tasks import (
     TaskCounts,
     TaskRow,
 )
+from bot.services.outbox_status import unreachable_user_ids
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -184,12 +185,6 @@ async def admin_tasks(store: Store, actor: Actor) -> list[TaskRow]:
     if not actor.admin_org_ids:
         raise NotAllowed("not_admin")
     return await store.org_tasks(actor.admin_org_ids)
-
-
-async def unreachable_user_ids(store: Store, user_ids: Sequence[int]) -> set[int]:
-    """Who a push cannot reach: today, those whose last push ended blocked (403). The one place that
-    says so (the outbox work redefines it)."""
-    return await store.unreachable_among(user_ids)
 
 
 async def task_view(store: Store, actor: Actor, task_id: int, page: int = 0) -> TaskView:

@@ -159,9 +159,11 @@ async def test_rep_5_settings_recipients_time_and_unreachable(store, clock, clie
     assert "已保存" in saved.text and "每天 21:30" in saved.text
     refs = {r[0]: r[1] for r in await store_rows(store, "SELECT ref, due_at FROM due_work WHERE kind = 'report_slot'")}
     assert refs[f"{root}:{ALICE}:2026-11-23"] == "2026-11-23T13:30:00.000000+00:00"  # today 21:30 local
-    async with store.raw_tx() as db:  # Bob blocked the bot: the outbox recorded a 403
-        await db.execute("INSERT INTO outbox (chat_id, kind, payload, status, next_attempt_at, created_at) "
-                         "VALUES (?, 'text', '{}', 'unreachable', ?, ?)", (BOB, NOW, NOW))
+    async with store.raw_tx() as db:  # Bob blocked the bot: a push to him ...
+        cur = await db.execute("INSERT INTO outbox (chat_id, kind, payload, status, next_attempt_at, created_at) "
+                               "VALUES (?, 'text', '{}', 'sending', ?, ?)", (BOB, NOW, NOW))
+        push_id = cur.lastrowid
+    await store.mark_unreachable(push_id, BOB, "Forbidden: bot was blocked by the user", NOW)  # ... got a 403
     again = await client.send("/reportsettings")
     assert "李强 ⚠️ 无法送达" in again.text and "王芳 ⚠️" not in again.text
 

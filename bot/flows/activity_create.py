@@ -17,7 +17,6 @@ from bot.render.qr import invite_qr_png
 from bot.repositories.activities import ActivityRow
 from bot.services import activities as svc
 from bot.services import tasks as task_rules
-from bot.store import Store
 from bot.ui.activities import (
     ActAction,
     ActCreateCD,
@@ -121,7 +120,7 @@ async def chose_target(query: CallbackQuery, callback_data: ActCreateCD, state: 
     await draft.save(state)
     ctx.actor.require_admin_of(draft.org_id)
     if draft.target == "branches":
-        branches = await ctx.store.org_branches(draft.org_id)
+        branches = await task_rules.target_branches(ctx.store, ctx.actor, draft.org_id)
         if not branches:
             raise DomainError("task.no_branches")
         await state.set_state(ActivityCreate.branches)
@@ -130,15 +129,15 @@ async def chose_target(query: CallbackQuery, callback_data: ActCreateCD, state: 
     await _preview(query.message, state, ctx.clock, _, draft)
 
 
-async def toggle_branch(query: CallbackQuery, callback_data: ActCreateCD, state: FSMContext, store: Store,
+async def toggle_branch(query: CallbackQuery, callback_data: ActCreateCD, state: FSMContext, ctx: Ctx,
                         _: Translator) -> None:
     draft = await ActivityDraft.load(state)
     chosen = set(draft.branch_ids) ^ {callback_data.value}
     draft.branch_ids = sorted(chosen)
     await draft.save(state)
     if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=branches_kb(_, await store.org_branches(draft.org_id),
-                                                                       chosen))
+        branches = await task_rules.target_branches(ctx.store, ctx.actor, draft.org_id)
+        await query.message.edit_reply_markup(reply_markup=branches_kb(_, branches, chosen))
 
 
 async def branches_done(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:

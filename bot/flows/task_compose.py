@@ -19,7 +19,6 @@ from bot.repositories.tasks import Target
 from bot.services import manuscripts as ms_rules
 from bot.services import tasks as svc
 from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
@@ -107,7 +106,7 @@ async def chose_target(query: CallbackQuery, callback_data: ComposeCD, state: FS
     draft.target, draft.branch_ids = TARGET_KINDS[callback_data.value], []
     await draft.save(state)
     if draft.target == "branches":
-        branches = await ctx.store.org_branches(draft.org_id)
+        branches = await svc.target_branches(ctx.store, ctx.actor, draft.org_id)
         ctx.actor.require_admin_of(draft.org_id)
         if not branches:
             raise DomainError("task.no_branches")
@@ -118,15 +117,15 @@ async def chose_target(query: CallbackQuery, callback_data: ComposeCD, state: FS
     await _ask_deadline(query.message, state, _)
 
 
-async def toggle_branch(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext, store: Store,
+async def toggle_branch(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext, ctx: Ctx,
                         _: Translator) -> None:
     draft = await TaskDraft.load(state)
     chosen = set(draft.branch_ids) ^ {callback_data.value}
     draft.branch_ids = sorted(chosen)
     await draft.save(state)
     if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=branches_kb(_, await store.org_branches(draft.org_id),
-                                                                       chosen))
+        branches = await svc.target_branches(ctx.store, ctx.actor, draft.org_id)
+        await query.message.edit_reply_markup(reply_markup=branches_kb(_, branches, chosen))
 
 
 async def branches_done(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:

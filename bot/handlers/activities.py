@@ -17,7 +17,7 @@ from bot.middlewares import Ctx
 from bot.render.excel import simple_table_xlsx
 from bot.services import activities as svc
 from bot.services import manuscripts as ms_rules
-from bot.services import points
+from bot.services import orgs, points
 from bot.services.activities import CheckIn
 from bot.ui.activities import (
     SHOW,
@@ -81,18 +81,19 @@ async def open_activity(query: CallbackQuery, callback_data: ActivityCD, ctx: Ct
 async def attendance(query: CallbackQuery, callback_data: ActivityCD, ctx: Ctx, _: Translator) -> None:
     a, people = await svc.attendance(ctx.store, ctx.actor, callback_data.activity_id)
     if isinstance(query.message, Message):
-        org = await ctx.store.get_org(a.org_id)
+        org = await orgs.get_org(ctx.store, a.org_id)
         await query.message.answer(attendance_text(_, ctx.clock, a, people),
                                    protect_content=bool(org and org.protect_content))
 
 
 async def export(query: CallbackQuery, callback_data: ActivityCD, ctx: Ctx, _: Translator) -> None:
     a, people = await svc.attendance(ctx.store, ctx.actor, callback_data.activity_id)
-    headers = [_("activity.col_name"), _("activity.col_how"), _("activity.col_at"), _("activity.col_points")]
-    rows = [[p.name, _(f"activity.how_{p.how}"), when_text(ctx.clock, p.at), a.points] for p in people]
+    headers = [_.label("activity.col_name"), _.label("activity.col_how"), _.label("activity.col_at"),
+               _.label("activity.col_points")]
+    rows = [[p.name, _.label(f"activity.how_{p.how}"), when_text(ctx.clock, p.at), a.points] for p in people]
     data = simple_table_xlsx(a.title, headers, rows)
     if isinstance(query.message, Message):
-        org = await ctx.store.get_org(a.org_id)
+        org = await orgs.get_org(ctx.store, a.org_id)
         await query.message.answer_document(
             BufferedInputFile(data, filename=f"activity-{a.id}-attendance.xlsx"),
             caption=_("activity.export_caption", title=a.title, count=len(people)),
@@ -164,7 +165,7 @@ async def adjust_got(message: Message, state: FSMContext, ctx: Ctx, _: Translato
         raise DomainError("activity.draft_lost")
     amount, reason = svc.parse_adjustment(message.text or "")
     member = await svc.member_for_admin(ctx.store, ctx.actor, int(member_id))
-    user_id = await ctx.store.user_by_phone_registered(member.phone)
+    user_id = await svc.member_user_id(ctx.store, member)
     if user_id is None:
         raise DomainError("points.not_member")
     paid = await points.adjust(ctx.store, ctx.clock, ctx.actor, member.org_id, user_id, amount, reason,
@@ -179,8 +180,8 @@ async def correspondent(query: CallbackQuery, callback_data: MemberWorkCD, ctx: 
         now = await ms_rules.is_correspondent(ctx.store, ctx.actor, member_id)
     else:
         now = await ms_rules.set_correspondent(ctx.store, ctx.clock, ctx.actor, member_id, bool(callback_data.value))
-    member = await ctx.store.get_member(member_id)
-    if isinstance(query.message, Message) and member is not None:
+    member = await svc.member_for_admin(ctx.store, ctx.actor, member_id)
+    if isinstance(query.message, Message):
         text = _("activity.correspondent_yes" if now else "activity.correspondent_no", name=member.name)
         if callback_data.value == SHOW:
             await query.message.answer(text, reply_markup=correspondent_kb(_, member_id, now))

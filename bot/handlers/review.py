@@ -13,6 +13,7 @@ from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.outbox import Outbox
 from bot.services import manuscripts as svc
+from bot.services import orgs
 from bot.services.manuscripts import Decision
 from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
@@ -42,7 +43,7 @@ async def open_ms(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Tr
     ms = await svc.for_reviewer(ctx.store, ctx.actor, callback_data.ms_id)
     if not isinstance(query.message, Message):
         return
-    org = await ctx.store.get_org(ms.row.org_id)
+    org = await orgs.get_org(ctx.store, ms.row.org_id)
     protect = bool(org and org.protect_content)
     await query.message.answer(manuscript_text(_, ctx.clock, ms), reply_markup=review_kb(_, ms),
                                protect_content=protect)

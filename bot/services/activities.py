@@ -175,6 +175,11 @@ async def member_for_admin(store: Store, actor: Actor, member_id: int) -> Member
     return member
 
 
+async def member_user_id(store: Store, member: MemberRow) -> int | None:
+    """The registered user a member record stands for (by phone), if any: whose points an admin adjusts."""
+    return await store.user_by_phone_registered(member.phone)
+
+
 def parse_adjustment(raw: str) -> tuple[int, str]:
     """'+5 参加志愿服务' or '-3 违反纪律': a signed whole number, then the reason (LEARN-7)."""
     found = _ADJUST_RE.match(raw or "")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
+from bot.repositories.orgs import BranchRow
 from bot.repositories.tasks import (
     BRANCHES,
     ORG,
@@ -235,3 +236,9 @@ async def withdraw(store: Store, clock: Clock, actor: Actor, task_id: int) -> Ta
     if not await store.withdraw_task(task_id, actor.id, clock.now().isoformat(), DUE_KIND):
         raise DomainError("task.withdrawn")
     return await _task(store, task.id)
+
+
+async def target_branches(store: Store, actor: Actor, org_id: int) -> list[BranchRow]:
+    """The branches a notice or an activity may be aimed at: the organisation's, for its admins only."""
+    actor.require_admin_of(org_id)
+    return await store.org_branches(org_id)

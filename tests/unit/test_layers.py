@@ -247,3 +247,25 @@ def test_services_store_and_repositories_import_only_downwards_and_never_in_a_fu
 
     cycles = sorted(name for name in graph if on_a_cycle(name))
     assert not cycles, f"import cycles through {cycles}"
+
+
+def store_calls(source: str) -> list[int]:
+    """Lines that call a Store method from a handler: `store.x(…)` or `ctx.store.x(…)`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if (isinstance(owner, ast.Name) and owner.id == "store") or (
+                    isinstance(owner, ast.Attribute) and owner.attr == "store"):
+                found.append(node.lineno)
+    return found
+
+
+def test_handlers_reach_the_store_only_through_services():
+    """Issue 11: handlers, flows and ui hand the store to services; they never query it themselves."""
+    assert store_calls("await ctx.store.get_org(1)") == [1] and store_calls("await store.get_user(2)") == [1]
+    assert store_calls("await orgs.get_org(ctx.store, 1)") == []
+    offenders = [f"{path.relative_to(ROOT)}:{line}"
+                 for folder in ("handlers", "flows", "ui") for path in sorted((BOT / folder).rglob("*.py"))
+                 for line in store_calls(path.read_text("utf-8"))]
+    assert offenders == []

@@ -1,0 +1,600 @@
+"""Special exams (LEARN-6): the only SQL for exams, their questions, attempts and answers.
+
+Times are stored as UTC text (bot.repositories.due.utc_text) so that strings sort by time. One live
+attempt per (exam, person) is a unique index: a double tap or a second device cannot start two.
+Every deadline, countdown edit and reminder of an attempt is a due row written in the transaction
+that starts, moves or ends the attempt (bot/repositories/due.py), so a restart loses none.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from bot.models import Question, QuestionText
+from bot.repositories.due import drop_due, put_due, utc_text
+
+MIGRATION = """
+CREATE TABLE exams (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id        INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    title         TEXT NOT NULL,
+    time_limit    INTEGER NOT NULL,
+    opens_at      TEXT NOT NULL,
+    closes_at     TEXT NOT NULL,
+    pass_mark     INTEGER NOT NULL,
+    max_attempts  INTEGER,
+    points        INTEGER NOT NULL DEFAULT 0,
+    policy        TEXT NOT NULL CHECK (policy IN ('reset', 'submit', 'grace')),
+    grace_seconds INTEGER NOT NULL DEFAULT 0,
+    status        TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'scheduled', 'published')),
+    publish_at    TEXT,
+    created_by    INTEGER NOT NULL REFERENCES users (id),
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX exams_org ON exams (org_id, status);
+CREATE TABLE exam_questions (
+    exam_id     INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    question_id INTEGER NOT NULL REFERENCES questions (id),
+    PRIMARY KEY (exam_id, position)
+);
+CREATE TABLE exam_attempts (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    exam_id       INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    status        TEXT NOT NULL CHECK (status IN ('open', 'grace', 'submitted', 'reset', 'abandoned')),
+    started_at    TEXT NOT NULL,
+    deadline      TEXT NOT NULL,
+    grace_until   TEXT,
+    ended_at      TEXT,
+    total         INTEGER NOT NULL,
+    correct       INTEGER,
+    timed_out     INTEGER NOT NULL DEFAULT 0,
+    header_id     INTEGER,
+    position      INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX exam_attempts_live ON exam_attempts (exam_id, user_id) WHERE status IN ('open', 'grace');
+CREATE INDEX exam_attempts_user ON exam_attempts (user_id, exam_id, status);
+CREATE INDEX exam_attempts_status ON exam_attempts (status);
+CREATE TABLE exam_answers (
+    attempt_id  INTEGER NOT NULL REFERENCES exam_attempts (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    answer      TEXT NOT NULL,
+    correct     INTEGER NOT NULL,
+    answered_at TEXT NOT NULL,
+    PRIMARY KEY (attempt_id, position)
+)
+"""
+
+LIVE = ("open", "grace")
+DEADLINE, TICK, REMIND, PUBLISH = "exam_deadline", "exam_tick", "exam_remind", "exam_publish"
+REMIND_MINUTES = (5, 1)
+
+
+class ExamConflict(Exception):
+    """A rule the database keeps said no: `what` names it (started, attempts_used, not_open, gone)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass(frozen=True, slots=True)
+class ExamSettings:
+    title: str
+    time_limit: int          # seconds
+    opens_at: datetime
+    closes_at: datetime
+    pass_mark: int           # right answers needed
+    max_attempts: int | None  # None: unlimited
+    points: int
+    policy: str              # reset | submit | grace
+    grace_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exam:
+    id: int
+    org_id: int
+    org_name: str
+    title: str
+    time_limit: int
+    opens_at: datetime
+    closes_at: datetime
+    pass_mark: int
+    max_attempts: int | None
+    points: int
+    policy: str
+    grace_seconds: int
+    status: str
+    publish_at: datetime | None
+    questions: int
+    started: bool             # somebody has started it: its questions are locked
+
+
+@dataclass(frozen=True, slots=True)
+class ExamAttempt:
+    id: int
+    exam_id: int
+    user_id: int
+    status: str
+    started_at: datetime
+    deadline: datetime
+    grace_until: datetime | None
+    ended_at: datetime | None
+    total: int
+    correct: int | None
+    timed_out: bool
+    header_id: int | None
+    position: int
+    language: str | None      # the person's chosen language (for what the sweep sends)
+
+
+@dataclass(frozen=True, slots=True)
+class ExamAnswer:
+    position: int
+    question: Question
+    answer: tuple[str, ...] | None
+    correct: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class MyExam:
+    """An exam as one member sees it in the list."""
+    exam: Exam
+    used: int                 # attempts submitted
+    best: int | None
+    live: ExamAttempt | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One member of the exam's subtree with their best submitted score (None: not started)."""
+    user_id: int | None
+    name: str
+    phone: str
+    best: int | None
+    attempts: int
+    best_seconds: int | None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _need(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+_EXAM_COLUMNS = ("e.id, e.org_id, o.name AS org_name, e.title, e.time_limit, e.opens_at, e.closes_at, e.pass_mark, "
+                 "e.max_attempts, e.points, e.policy, e.grace_seconds, e.status, e.publish_at, "
+                 "(SELECT COUNT(*) FROM exam_questions x WHERE x.exam_id = e.id) AS n_questions, "
+                 "EXISTS (SELECT 1 FROM exam_attempts s WHERE s.exam_id = e.id) AS started")
+_ATTEMPT_COLUMNS = ("a.id, a.exam_id, a.user_id, a.status, a.started_at, a.deadline, a.grace_until, a.ended_at, "
+                    "a.total, a.correct, a.timed_out, a.header_id, a.position, u.language AS language")
+_ATTEMPT_FROM = "exam_attempts a JOIN users u ON u.id = a.user_id"
+# the organisations whose exams a phone sees: those its member records are in, and those above them
+_ORGS_OF_PHONE = ("SELECT t.ancestor_id FROM members m JOIN org_tree t ON t.descendant_id = m.org_id "
+                  "WHERE m.phone = ?")
+
+
+def _exam(row: aiosqlite.Row) -> Exam:
+    return Exam(row["id"], row["org_id"], row["org_name"], row["title"], row["time_limit"], _need(row["opens_at"]),
+                _need(row["closes_at"]), row["pass_mark"], row["max_attempts"], row["points"], row["policy"],
+                row["grace_seconds"], row["status"], _dt(row["publish_at"]), row["n_questions"], bool(row["started"]))
+
+
+def _attempt(row: aiosqlite.Row) -> ExamAttempt:
+    return ExamAttempt(row["id"], row["exam_id"], row["user_id"], row["status"], _need(row["started_at"]),
+                       _need(row["deadline"]), _dt(row["grace_until"]), _dt(row["ended_at"]), row["total"],
+                       row["correct"], bool(row["timed_out"]), row["header_id"], row["position"], row["language"])
+
+
+def _question(row: aiosqlite.Row) -> Question:
+    body = json.loads(row["body"])
+    texts = {lang: QuestionText(t["stem"], tuple(t.get("options") or ()), t.get("explanation") or "")
+             for lang, t in body.items()}
+    answer = json.loads(row["answer"])
+    return Question(id=row["id"], org_id=row["org_id"], kind=row["kind"], texts=texts,
+                    answer=tuple(tuple(a) if isinstance(a, list) else a for a in answer), tags=row["tags"])
+
+
+def _push_rows(pushes: Iterable[dict[str, Any]], now: str) -> list[tuple[Any, ...]]:
+    return [(p["chat_id"], p.get("kind", "text"), json.dumps(p["payload"], ensure_ascii=False), p.get("file_name"),
+             p.get("file_data"), p.get("dedupe_key"), now, now) for p in pushes]
+
+
+_PUSH_SQL = ("INSERT INTO outbox (chat_id, kind, payload, file_name, file_data, dedupe_key, next_attempt_at, "
+             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING")
+
+
+async def _enqueue(db: aiosqlite.Connection, pushes: Sequence[dict[str, Any]], now: str) -> None:
+    if pushes:
+        await db.executemany(_PUSH_SQL, _push_rows(pushes, now))
+
+
+async def _drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int) -> None:
+    ref = f"attempt:{attempt_id}"
+    await drop_due(db, DEADLINE, ref)
+    await drop_due(db, DEADLINE, f"{ref}:grace")
+    await drop_due(db, TICK, ref)
+    for minutes in REMIND_MINUTES:
+        await drop_due(db, REMIND, f"{ref}:{minutes}")
+
+
+class ExamQueries:
+    """Mixin of the Store (like the other *Queries classes): exams, attempts, answers, results."""
+
+    if TYPE_CHECKING:
+        _tx: Callable[..., AbstractAsyncContextManager[aiosqlite.Connection]]
+        async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None: ...
+        async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]: ...
+
+    # -- exams ------------------------------------------------------------------------------------
+    async def create_exam(self, org_id: int, s: ExamSettings, question_ids: Sequence[int], actor_id: int,
+                          now: datetime) -> int:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO exams (org_id, title, time_limit, opens_at, closes_at, pass_mark, max_attempts, points, "
+                "policy, grace_seconds, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (org_id, s.title, s.time_limit, utc_text(s.opens_at), utc_text(s.closes_at), s.pass_mark,
+                 s.max_attempts, s.points, s.policy, s.grace_seconds, actor_id, utc_text(now)))
+            exam_id = int(cur.lastrowid or 0)
+            await db.executemany("INSERT INTO exam_questions (exam_id, position, question_id) VALUES (?, ?, ?)",
+                                 [(exam_id, pos, qid) for pos, qid in enumerate(question_ids)])
+            await _audit(db, actor_id, org_id, "exam.create", str(exam_id), {"title": s.title,
+                                                                             "questions": len(question_ids)}, now)
+            return exam_id
+
+    async def update_exam(self, exam_id: int, s: ExamSettings, question_ids: Sequence[int] | None, actor_id: int,
+                          now: datetime) -> None:
+        """Raises ExamConflict("started") once anybody has started it (its questions and rules are locked)."""
+        async with self._tx() as db:
+            await _check_not_started(db, exam_id)
+            await db.execute(
+                "UPDATE exams SET title = ?, time_limit = ?, opens_at = ?, closes_at = ?, pass_mark = ?, "
+                "max_attempts = ?, points = ?, policy = ?, grace_seconds = ? WHERE id = ?",
+                (s.title, s.time_limit, utc_text(s.opens_at), utc_text(s.closes_at), s.pass_mark, s.max_attempts,
+                 s.points, s.policy, s.grace_seconds, exam_id))
+            if question_ids is not None:
+                await db.execute("DELETE FROM exam_questions WHERE exam_id = ?", (exam_id,))
+                await db.executemany("INSERT INTO exam_questions (exam_id, position, question_id) VALUES (?, ?, ?)",
+                                     [(exam_id, pos, qid) for pos, qid in enumerate(question_ids)])
+            await _audit(db, actor_id, None, "exam.edit", str(exam_id), {"title": s.title}, now)
+
+    async def publish_exam(self, exam_id: int, at: datetime | None, pushes: Sequence[dict[str, Any]], actor_id: int,
+                           now: datetime) -> bool:
+        """Now (with the notices to the subtree in the same transaction) or at `at` (a due row; the
+        notices are written when it runs). False when it was published already."""
+        async with self._tx() as db:
+            if at is None:
+                cur = await db.execute("UPDATE exams SET status = 'published', publish_at = ? WHERE id = ? "
+                                       "AND status <> 'published'", (utc_text(now), exam_id))
+                if cur.rowcount == 0:
+                    return False
+                await drop_due(db, PUBLISH, f"exam:{exam_id}")
+                await _enqueue(db, pushes, now.isoformat())
+            else:
+                cur = await db.execute("UPDATE exams SET status = 'scheduled', publish_at = ? WHERE id = ? "
+                                       "AND status <> 'published'", (utc_text(at), exam_id))
+                if cur.rowcount == 0:
+                    return False
+                await put_due(db, PUBLISH, f"exam:{exam_id}", at)
+            await _audit(db, actor_id, None, "exam.publish", str(exam_id), {"at": utc_text(at or now)}, now)
+            return True
+
+    async def publish_due_exam(self, exam_id: int, pushes: Sequence[dict[str, Any]], now: datetime) -> bool:
+        """The scheduled publish, run by the sweep: exactly once (a rerun finds it published)."""
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE exams SET status = 'published' WHERE id = ? AND status = 'scheduled'",
+                                   (exam_id,))
+            if cur.rowcount == 0:
+                return False
+            await _enqueue(db, pushes, now.isoformat())
+            return True
+
+    async def get_exam(self, exam_id: int) -> Exam | None:
+        row = await self._one(f"SELECT {_EXAM_COLUMNS} FROM exams e JOIN orgs o ON o.id = e.org_id WHERE e.id = ?",
+                              (exam_id,))
+        return _exam(row) if row else None
+
+    async def exams_of_orgs(self, org_ids: Iterable[int], limit: int = 30) -> list[Exam]:
+        ids = sorted(set(org_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self._all(f"SELECT {_EXAM_COLUMNS} FROM exams e JOIN orgs o ON o.id = e.org_id "
+                               f"WHERE e.org_id IN ({marks}) ORDER BY e.id DESC LIMIT ?", (*ids, limit))
+        return [_exam(r) for r in rows]
+
+    async def exam_questions(self, exam_id: int) -> list[Question]:
+        rows = await self._all("SELECT q.id, q.org_id, q.kind, q.body, q.answer, q.tags FROM exam_questions x "
+                               "JOIN questions q ON q.id = x.question_id WHERE x.exam_id = ? ORDER BY x.position",
+                               (exam_id,))
+        return [_question(r) for r in rows]
+
+    async def exam_draw(self, org_id: int, n: int, tag: str | None) -> list[int]:
+        """Questions the organisation's subtree sees (its bank, the banks above it, the global one), at random."""
+        tag_sql = ""
+        params: list[Any] = [org_id]
+        if tag:
+            tag_sql = " AND (',' || q.tags || ',') LIKE ?"
+            params.append(f"%,{tag},%")
+        rows = await self._all(
+            "SELECT q.id FROM questions q WHERE q.retired_at IS NULL AND (q.org_id IS NULL OR q.org_id IN "
+            f"(SELECT ancestor_id FROM org_tree WHERE descendant_id = ?)){tag_sql} ORDER BY RANDOM() LIMIT ?",
+            (*params, n))
+        return [r["id"] for r in rows]
+
+    async def exam_bank_page(self, org_id: int, limit: int, offset: int) -> tuple[int, list[Question]]:
+        where = ("q.retired_at IS NULL AND (q.org_id IS NULL OR q.org_id IN "
+                 "(SELECT ancestor_id FROM org_tree WHERE descendant_id = ?))")
+        count = await self._one(f"SELECT COUNT(*) AS n FROM questions q WHERE {where}", (org_id,))
+        rows = await self._all(f"SELECT q.id, q.org_id, q.kind, q.body, q.answer, q.tags FROM questions q "
+                               f"WHERE {where} ORDER BY q.id LIMIT ? OFFSET ?", (org_id, limit, offset))
+        return (count["n"] if count else 0), [_question(r) for r in rows]
+
+    async def question_ids_by_fingerprint(self, org_id: int, fingerprints: Sequence[str]) -> list[int]:
+        """The ids of an organisation bank's questions in the order of `fingerprints` (an uploaded sheet's rows)."""
+        if not fingerprints:
+            return []
+        marks = ",".join("?" * len(fingerprints))
+        rows = await self._all(f"SELECT id, fingerprint FROM questions WHERE org_id = ? AND fingerprint IN ({marks})",
+                               (org_id, *fingerprints))
+        by_fp = {r["fingerprint"]: r["id"] for r in rows}
+        return [by_fp[fp] for fp in fingerprints if fp in by_fp]
+
+    async def exams_for_phone(self, user_id: int, phone: str) -> list[MyExam]:
+        """Published exams of the member's organisations and those above them, newest first, with the
+        member's attempts used, best score and live attempt."""
+        rows = await self._all(
+            f"""SELECT {_EXAM_COLUMNS},
+                   (SELECT COUNT(*) FROM exam_attempts b WHERE b.exam_id = e.id AND b.user_id = ?
+                        AND b.status = 'submitted') AS used,
+                   (SELECT MAX(b.correct) FROM exam_attempts b WHERE b.exam_id = e.id AND b.user_id = ?
+                        AND b.status = 'submitted') AS best,
+                   (SELECT b.id FROM exam_attempts b WHERE b.exam_id = e.id AND b.user_id = ?
+                        AND b.status IN ('open', 'grace')) AS live_id
+                FROM exams e JOIN orgs o ON o.id = e.org_id
+                WHERE e.status = 'published' AND e.org_id IN ({_ORGS_OF_PHONE})
+                ORDER BY e.closes_at DESC, e.id DESC LIMIT 30""", (user_id, user_id, user_id, phone))
+        out = []
+        for r in rows:
+            live = await self.get_exam_attempt(r["live_id"]) if r["live_id"] else None
+            out.append(MyExam(_exam(r), r["used"], r["best"], live))
+        return out
+
+    async def phone_sees_org(self, phone: str, org_id: int) -> bool:
+        row = await self._one(f"SELECT 1 FROM ({_ORGS_OF_PHONE}) x WHERE x.ancestor_id = ? LIMIT 1", (phone, org_id))
+        return row is not None
+
+    async def subtree_recipients(self, org_id: int) -> list[Recipient]:
+        """Registered people listed as members anywhere in the organisation's subtree."""
+        rows = await self._all(
+            """SELECT DISTINCT u.id, u.language FROM members m JOIN org_tree t ON t.descendant_id = m.org_id
+               JOIN users u ON u.phone = m.phone WHERE t.ancestor_id = ? AND u.registered_at IS NOT NULL
+               ORDER BY u.id""", (org_id,))
+        return [Recipient(r["id"], r["language"]) for r in rows]
+
+    # -- attempts -----------------------------------------------------------------------------------
+    async def start_exam_attempt(self, exam_id: int, user_id: int, now: datetime, deadline: datetime,
+                                 first_tick: datetime) -> tuple[ExamAttempt, bool]:
+        """(the live attempt, True when this call started it). Another live one is returned as it is
+        (a double tap, a second device); raises ExamConflict("attempts_used") when none is left and
+        ExamConflict("not_open") outside the window, both checked inside the transaction."""
+        async with self._tx() as db:
+            async with db.execute("SELECT id FROM exam_attempts WHERE exam_id = ? AND user_id = ? AND status IN "
+                                  "('open', 'grace')", (exam_id, user_id)) as cur:
+                live = await cur.fetchone()
+            if live is None:
+                async with db.execute(
+                        "SELECT e.max_attempts, e.opens_at, e.closes_at, e.status, "
+                        "(SELECT COUNT(*) FROM exam_questions x WHERE x.exam_id = e.id) AS n, "
+                        "(SELECT COUNT(*) FROM exam_attempts b WHERE b.exam_id = e.id AND b.user_id = ? "
+                        "AND b.status = 'submitted') AS used FROM exams e WHERE e.id = ?", (user_id, exam_id)) as cur:
+                    exam = await cur.fetchone()
+                if exam is None or exam["status"] != "published":
+                    raise ExamConflict("gone")
+                if not exam["opens_at"] <= utc_text(now) < exam["closes_at"]:
+                    raise ExamConflict("not_open")
+                if exam["max_attempts"] is not None and exam["used"] >= exam["max_attempts"]:
+                    raise ExamConflict("attempts_used")
+                try:
+                    cur2 = await db.execute(
+                        "INSERT INTO exam_attempts (exam_id, user_id, status, started_at, deadline, total) "
+                        "VALUES (?, ?, 'open', ?, ?, ?)", (exam_id, user_id, utc_text(now), utc_text(deadline),
+                                                          exam["n"]))
+                except aiosqlite.IntegrityError:  # a parallel start won between our read and write
+                    raise ExamConflict("busy") from None
+                attempt_id = int(cur2.lastrowid or 0)
+                ref = f"attempt:{attempt_id}"
+                await put_due(db, DEADLINE, ref, deadline)
+                await put_due(db, TICK, ref, first_tick)
+                for minutes in REMIND_MINUTES:
+                    at = deadline.timestamp() - minutes * 60
+                    if at > now.timestamp():
+                        await put_due(db, REMIND, f"{ref}:{minutes}", datetime.fromtimestamp(at, deadline.tzinfo))
+                created = True
+            else:
+                attempt_id, created = live["id"], False
+            async with db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?",
+                                  (attempt_id,)) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            return _attempt(row), created
+
+    async def get_exam_attempt(self, attempt_id: int) -> ExamAttempt | None:
+        row = await self._one(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?", (attempt_id,))
+        return _attempt(row) if row else None
+
+    async def exam_answers(self, attempt_id: int) -> list[ExamAnswer]:
+        """Every question of the attempt's exam in order, with the answer given (None: not answered)."""
+        rows = await self._all(
+            """SELECT x.position AS pos, q.id, q.org_id, q.kind, q.body, q.answer, q.tags, w.answer AS given,
+                      w.correct AS right FROM exam_attempts a JOIN exam_questions x ON x.exam_id = a.exam_id
+               JOIN questions q ON q.id = x.question_id
+               LEFT JOIN exam_answers w ON w.attempt_id = a.id AND w.position = x.position
+               WHERE a.id = ? ORDER BY x.position""", (attempt_id,))
+        return [ExamAnswer(r["pos"], _question(r), tuple(json.loads(r["given"])) if r["given"] else None,
+                           None if r["right"] is None else bool(r["right"])) for r in rows]
+
+    async def record_exam_answer(self, attempt_id: int, position: int, answer: Sequence[str], correct: bool,
+                                 now: datetime, next_position: int) -> bool:
+        """False when the attempt is no longer open or its deadline has passed by `now` (the server's clock)."""
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE exam_attempts SET position = ? WHERE id = ? AND status = 'open' "
+                                   "AND deadline > ?", (next_position, attempt_id, utc_text(now)))
+            if cur.rowcount == 0:
+                return False
+            await db.execute(
+                "INSERT INTO exam_answers (attempt_id, position, answer, correct, answered_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (attempt_id, position) DO UPDATE SET answer = excluded.answer, "
+                "correct = excluded.correct, answered_at = excluded.answered_at",
+                (attempt_id, position, json.dumps(list(answer), ensure_ascii=False), int(correct), utc_text(now)))
+            return True
+
+    async def set_exam_position(self, attempt_id: int, position: int) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE exam_attempts SET position = ? WHERE id = ?", (position, attempt_id))
+
+    async def set_exam_header(self, attempt_id: int, header_id: int) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE exam_attempts SET header_id = ? WHERE id = ?", (header_id, attempt_id))
+
+    async def submit_exam_attempt(self, attempt_id: int, now: datetime, *, timed_out: bool,
+                                  pushes: Sequence[dict[str, Any]] = ()) -> ExamAttempt | None:
+        """Scores a live attempt (open, or in its grace period) and ends its due rows; None when it was not live."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                """UPDATE exam_attempts SET status = 'submitted', ended_at = ?, timed_out = ?,
+                       correct = (SELECT COUNT(*) FROM exam_answers w WHERE w.attempt_id = ? AND w.correct = 1)
+                   WHERE id = ? AND status IN ('open', 'grace')""", (utc_text(now), int(timed_out), attempt_id,
+                                                                       attempt_id))
+            if cur.rowcount == 0:
+                return None
+            await _drop_attempt_dues(db, attempt_id)
+            await _enqueue(db, pushes, now.isoformat())
+            async with db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?",
+                                  (attempt_id,)) as c:
+                row = await c.fetchone()
+            return _attempt(row) if row else None
+
+    async def reset_exam_attempt(self, attempt_id: int, now: datetime, pushes: Sequence[dict[str, Any]]) -> bool:
+        """The manual's rule at the deadline: the answers are cleared and the attempt does not count."""
+        return await self._end_attempt(attempt_id, "reset", ("open",), now, pushes, clear=True)
+
+    async def abandon_exam_attempt(self, attempt_id: int, now: datetime, pushes: Sequence[dict[str, Any]]) -> bool:
+        """A grace period that ran out without a submit: not scored (as in Moodle)."""
+        return await self._end_attempt(attempt_id, "abandoned", ("grace",), now, pushes, clear=False)
+
+    async def _end_attempt(self, attempt_id: int, status: str, from_status: tuple[str, ...], now: datetime,
+                           pushes: Sequence[dict[str, Any]], *, clear: bool) -> bool:
+        marks = ",".join("?" * len(from_status))
+        async with self._tx() as db:
+            cur = await db.execute(f"UPDATE exam_attempts SET status = ?, ended_at = ?, timed_out = 1 WHERE id = ? "
+                                   f"AND status IN ({marks})", (status, utc_text(now), attempt_id, *from_status))
+            if cur.rowcount == 0:
+                return False
+            if clear:
+                await db.execute("DELETE FROM exam_answers WHERE attempt_id = ?", (attempt_id,))
+            await _drop_attempt_dues(db, attempt_id)
+            await _enqueue(db, pushes, now.isoformat())
+            return True
+
+    async def exam_attempt_to_grace(self, attempt_id: int, grace_until: datetime, now: datetime,
+                                    pushes: Sequence[dict[str, Any]]) -> bool:
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE exam_attempts SET status = 'grace', grace_until = ? WHERE id = ? "
+                                   "AND status = 'open'", (utc_text(grace_until), attempt_id))
+            if cur.rowcount == 0:
+                return False
+            ref = f"attempt:{attempt_id}"
+            await drop_due(db, TICK, ref)
+            await put_due(db, DEADLINE, f"{ref}:grace", grace_until)
+            await _enqueue(db, pushes, now.isoformat())
+            return True
+
+    async def schedule_exam_tick(self, attempt_id: int, at: datetime) -> bool:
+        """The next countdown edit of a still-open attempt; False when it is over."""
+        async with self._tx() as db:
+            async with db.execute("SELECT 1 FROM exam_attempts WHERE id = ? AND status = 'open'", (attempt_id,)) as c:
+                if await c.fetchone() is None:
+                    return False
+            await put_due(db, TICK, f"attempt:{attempt_id}", at)
+            return True
+
+    async def enqueue_exam_pushes(self, pushes: Sequence[dict[str, Any]], now: datetime) -> None:
+        async with self._tx() as db:
+            await _enqueue(db, pushes, now.isoformat())
+
+    async def live_exam_attempts(self) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM exam_attempts WHERE status = 'open'")
+        return int(row["n"]) if row else 0
+
+    async def user_exam_attempts(self, exam_id: int, user_id: int) -> list[ExamAttempt]:
+        rows = await self._all(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.exam_id = ? "
+                               "AND a.user_id = ? ORDER BY a.id", (exam_id, user_id))
+        return [_attempt(r) for r in rows]
+
+    # -- results for admins ---------------------------------------------------------------------------
+    async def exam_result_rows(self, exam_id: int, org_id: int) -> list[ResultRow]:
+        """Every member of the subtree (by phone, once) with their best submitted score, attempts and time."""
+        rows = await self._all(
+            """SELECT u.id AS user_id, MIN(m.name) AS name, m.phone AS phone,
+                   (SELECT MAX(b.correct) FROM exam_attempts b WHERE b.exam_id = ? AND b.user_id = u.id
+                        AND b.status = 'submitted') AS best,
+                   (SELECT COUNT(*) FROM exam_attempts b WHERE b.exam_id = ? AND b.user_id = u.id
+                        AND b.status = 'submitted') AS attempts,
+                   (SELECT b.started_at || '|' || b.ended_at FROM exam_attempts b WHERE b.exam_id = ?
+                        AND b.user_id = u.id AND b.status = 'submitted' ORDER BY b.correct DESC, b.id LIMIT 1) AS span
+               FROM members m JOIN org_tree t ON t.descendant_id = m.org_id
+               LEFT JOIN users u ON u.phone = m.phone
+               WHERE t.ancestor_id = ? GROUP BY m.phone ORDER BY MIN(m.name), m.phone""",
+            (exam_id, exam_id, exam_id, org_id))
+        out = []
+        for r in rows:
+            seconds = None
+            if r["span"]:
+                start, end = r["span"].split("|")
+                seconds = int((_need(end) - _need(start)).total_seconds())
+            out.append(ResultRow(r["user_id"], r["name"], r["phone"], r["best"], r["attempts"] or 0, seconds))
+        return out
+
+    async def first_attempt_matrix(self, exam_id: int) -> list[list[int]]:
+        """One row per person's first submitted attempt: 1/0 per question position (unanswered: 0)."""
+        rows = await self._all(
+            """SELECT a.id, x.position, COALESCE(w.correct, 0) AS right FROM exam_attempts a
+               JOIN exam_questions x ON x.exam_id = a.exam_id
+               LEFT JOIN exam_answers w ON w.attempt_id = a.id AND w.position = x.position
+               WHERE a.exam_id = ? AND a.status = 'submitted' AND a.id = (SELECT MIN(b.id) FROM exam_attempts b
+                   WHERE b.exam_id = a.exam_id AND b.user_id = a.user_id AND b.status = 'submitted')
+               ORDER BY a.id, x.position""", (exam_id,))
+        matrix: dict[int, list[int]] = {}
+        for r in rows:
+            matrix.setdefault(r["id"], []).append(int(r["right"]))
+        return list(matrix.values())
+
+
+async def _check_not_started(db: aiosqlite.Connection, exam_id: int) -> None:
+    async with db.execute("SELECT 1 FROM exam_attempts WHERE exam_id = ? LIMIT 1", (exam_id,)) as cur:
+        if await cur.fetchone():
+            raise ExamConflict("started")
+
+
+async def _audit(db: aiosqlite.Connection, actor_id: int, org_id: int | None, action: str, target: str,
+                 after: dict[str, Any], now: datetime) -> None:
+    await db.execute("INSERT INTO audit_log (actor_id, org_id, action, target, before, after, at) "
+                     "VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                     (actor_id, org_id, action, target, json.dumps(after, ensure_ascii=False), now.isoformat()))

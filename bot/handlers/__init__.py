@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.flows import certify as certify_flow
+from bot.flows import exam_create, exam_take
 from bot.flows import import_members, import_questions, join, member_edit, neworg, quiz, registration, verification
 from bot.handlers import (
     audit,
@@ -12,6 +13,7 @@ from bot.handlers import (
     certify,
     common,
     errors,
+    exams,
     invite,
     learner,
     members,
@@ -50,5 +52,9 @@ def build_routers() -> list[Router]:
         # learning (LEARN-2..5, 7, 8)
         quiz.build_router(),
         learner.build_router(),
+        # special exams (LEARN-6)
+        exam_take.build_router(),
+        exam_create.build_router(),
+        exams.build_router(),
         common.build_fallback_router(),
     ]

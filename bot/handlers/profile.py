@@ -19,7 +19,7 @@ from bot.store import Membership, Store
 
 
 class MenuCD(CallbackData, prefix="menu"):
-    item: str  # orgs | verify | quiz | weekly | challenge | records | wrongbook | report | rank
+    item: str  # orgs | verify | quiz | weekly | challenge | exams | records | wrongbook | report | rank
     # (the learning items are answered by bot/flows/quiz.py and bot/handlers/learner.py)
 
 
@@ -36,7 +36,7 @@ def memberships_text(_: Translator, memberships: list[Membership]) -> str:
 
 def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for item in ("quiz", "weekly", "challenge", "records", "wrongbook", "report", "rank"):
+    for item in ("quiz", "weekly", "challenge", "exams", "records", "wrongbook", "report", "rank"):
         kb.button(text=_(f"profile.btn_{item}"), callback_data=MenuCD(item=item))
     kb.button(text=_("profile.btn_orgs"), callback_data=MenuCD(item="orgs"))
     if actor.admin_org_ids:
@@ -47,7 +47,7 @@ def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:
         kb.button(text=_("profile.btn_verify"), callback_data=MenuCD(item="verify"))
     kb.button(text=_("start.btn_lang"), callback_data=LangCD(code="?"))
     kb.button(text=_("start.btn_help"), callback_data=HelpCD())
-    kb.adjust(3, 2, 2, 2)
+    kb.adjust(3, 3, 2, 2)
     return kb.as_markup()
 
 

@@ -24,8 +24,8 @@ async def answer_index(view, right: bool = True) -> int:
 
 async def test_learn_6_bad_settings_get_specific_messages(store, clock):
     w = await exam_world(store)
-    cases = [(dict(minutes=0), "exams.bad_time_limit"), (dict(minutes=120, window_hours=1),
-             "exams.limit_longer_than_window"), (dict(pass_mark=5), "exams.bad_pass_mark")]
+    cases = [({"minutes": 0}, "exams.bad_time_limit"), ({"minutes": 120, "window_hours": 1},
+             "exams.limit_longer_than_window"), ({"pass_mark": 5}, "exams.bad_pass_mark")]
     for kw, key in cases:
         with pytest.raises(DomainError) as err:
             await exams.create(store, clock, w.admin, w.org_id, settings(clock, **kw), list(w.bank))

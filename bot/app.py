@@ -16,7 +16,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
+from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
 from bot.fsm_storage import StoreStorage
@@ -25,7 +25,7 @@ from bot.handlers.menu import set_default_menus
 from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
-from bot.scheduler import JobSpec, Scheduler
+from bot.scheduler import JobSpec, Scheduler, Sweeper
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -86,28 +86,46 @@ class App:
     bot: Bot
     dp: Dispatcher
     outbox: Outbox
+    sweeper: Sweeper
 
     @classmethod
-    async def create(cls, settings: Settings) -> App:
+    async def create(cls, settings: Settings, clock: Clock | None = None) -> App:
         store = await Store.open(settings.database_path)
-        clock = Clock(settings.timezone)
+        clock = clock or MovableClock(settings.timezone, settings.clock_offset_seconds)
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)
         bot = build_bot(settings)
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
-        from bot.services.quiz import scheduled_jobs as quiz_jobs  # weekly draw, challenge time limits
+        sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
+        from bot.services import quiz  # weekly draw, challenge time limits
 
-        for spec in quiz_jobs(store, clock):
-            scheduler.add(spec)
+        for kind, handler in quiz.due_handlers(store, clock).items():
+            sweeper.register(kind, handler)
+        await quiz.arm_due_work(store, clock)
+        from bot.flows.exam_take import ExamDueWork  # exam deadlines, countdown edits, reminders, publishing
+
+        for kind, handler in ExamDueWork(store, clock, i18n, bot, outbox).handlers().items():
+            sweeper.register(kind, handler)
+        scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
-        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox)
+        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)
+
+    async def catch_up(self) -> int:
+        """One sweep of what is due now, then one outbox flush (at start, and after the sandbox moved the clock)."""
+        done = await self.sweeper.sweep()
+        await self.outbox.flush()
+        return done
 
     async def run_polling(self) -> None:
         """Long polling until cancelled; the scheduler runs beside it."""
         await self.bot.delete_webhook(drop_pending_updates=False)
         await set_default_menus(self.bot, self.i18n)
         settle_heap()
+        try:  # what fell due while the bot was down runs before the first update
+            await self.sweeper.sweep()
+        except Exception:
+            log.exception("the sweep at start failed; the interval job tries again")
         self.scheduler.start()
         sender = asyncio.create_task(self.outbox.run(), name="outbox")
         try:

@@ -34,3 +34,30 @@ class FakeClock(Clock):
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(self.tz)
+
+
+class MovableClock(Clock):
+    """Real time plus an offset: time keeps running, and the sandbox (or a test) can move it.
+
+    The bot's own clock; its start offset comes from CLOCK_OFFSET_SECONDS, so a bot process started
+    against a `--no-bot` sandbox runs at the sandbox's moved time."""
+
+    def __init__(self, tz: ZoneInfo, offset_seconds: float = 0.0) -> None:
+        super().__init__(tz)
+        self._offset = timedelta(seconds=offset_seconds)
+
+    @property
+    def offset_seconds(self) -> float:
+        return self._offset.total_seconds()
+
+    def now(self) -> datetime:
+        return datetime.now(self.tz) + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += timedelta(seconds=seconds)
+
+    def set(self, when: datetime) -> None:
+        """From now on the clock reads `when` (aware; a naive time is taken in the clock's zone)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=self.tz)
+        self._offset = when - datetime.now(UTC)

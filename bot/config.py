@@ -4,6 +4,7 @@ A bad value stops start-up with one clear line naming the variable (ConfigError)
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LANGUAGES = ("zh", "en")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+MAX_CLOCK_OFFSET = 100 * 366 * 86400  # seconds: a moved clock stays within datetime's range
 
 
 class ConfigError(Exception):
@@ -33,6 +35,7 @@ class Settings:
     default_language: str = "zh"
     api_base: str | None = None
     data_dir: Path = field(default=Path("data"))
+    clock_offset_seconds: float = 0.0
 
     @property
     def tz_name(self) -> str:
@@ -115,6 +118,15 @@ def load_settings(
     if api_base is not None and not re.match(r"^https?://", api_base):
         raise ConfigError("TELEGRAM_API_URL", "must start with http:// or https://")
 
+    offset_text = env.get("CLOCK_OFFSET_SECONDS", "").strip() or "0"
+    try:
+        clock_offset = float(offset_text)
+    except ValueError:
+        raise ConfigError("CLOCK_OFFSET_SECONDS",
+                          f"{offset_text!r} is not a number of seconds (e.g. 3600 or -90.5)") from None
+    if not math.isfinite(clock_offset) or abs(clock_offset) > MAX_CLOCK_OFFSET:
+        raise ConfigError("CLOCK_OFFSET_SECONDS", "must be a finite number of seconds within ±100 years")
+
     return Settings(
         bot_token=token,
         database_path=db,
@@ -124,4 +136,5 @@ def load_settings(
         default_language=lang,
         api_base=api_base,
         data_dir=data_dir,
+        clock_offset_seconds=clock_offset,
     )

@@ -19,6 +19,8 @@ from typing import Any
 import aiosqlite
 
 from bot.models import Org, Question, QuestionText, User
+from bot.repositories.due import MIGRATION as DUE_MIGRATION
+from bot.repositories.due import DueRepository
 from bot.repositories.exams import MIGRATION as EXAMS_MIGRATION
 from bot.repositories.exams import ExamQueries
 
@@ -338,7 +340,9 @@ MIGRATIONS: list[str] = [
     INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
     INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
     """,
-    # after due_work: special exams (LEARN-6), schema in bot/repositories/exams.py
+    # 13: due work, every scheduled time as a row (bot/repositories/due.py, swept by bot/scheduler.py)
+    DUE_MIGRATION,
+    # 14: special exams (LEARN-6), schema in bot/repositories/exams.py
     EXAMS_MIGRATION,
 ]
 
@@ -2026,7 +2030,7 @@ class _LearnerQueries(_Base):
 
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
-            _QuestionQueries, _QuizQueries, _LearnerQueries, ExamQueries):
+            _QuestionQueries, _QuizQueries, _LearnerQueries, DueRepository, ExamQueries):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -1,5 +1,6 @@
 """The sandbox control API (JSON under /sandbox/): play simulated users, read their chats,
-inject faults, read stats, run scheduled jobs. Used by end-to-end tests and the web chat.
+inject faults, read stats, run scheduled jobs, move the bot's clock. Used by end-to-end tests
+and the web chat.
 
 Errors are `{"error": "..."}` with 400 (bad input / no such button), 404 (unknown user, job
 or file) or 409 (the user has blocked the bot: unblock first, like Telegram's "Restart").
@@ -16,6 +17,13 @@ so deleted messages are absent; `?since=SEQ` is a change feed, so a deletion sho
 {message_id, from, seq, deleted: true}. Every response also carries `seq`, `reply_keyboard`
 (the chat's current ReplyKeyboardMarkup or null) and `chat_action` (a sendChatAction from
 the last 5 s, or null).
+
+Clock: GET /sandbox/clock -> {"now": "<ISO time with offset>", "offset_seconds": float}.
+POST /sandbox/clock with {"advance": seconds} (a number, may be negative) or {"set": "<ISO time
+with a UTC offset>"} moves the clock (time keeps running from there); when the bot runs in this
+process it is the bot's clock, and the bot's due work is swept and its outbox flushed once before
+the answer (same shape as GET). With `--no-bot` the sandbox keeps a clock of its own: start a
+bot process with CLOCK_OFFSET_SECONDS=<offset_seconds> and it runs at the same time.
 """
 from __future__ import annotations
 
@@ -23,16 +31,25 @@ import functools
 import inspect
 import io
 import json
+import logging
+import math
 import re
 import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.web_request import FileField
 
+from bot.clock import MovableClock
+from bot.config import MAX_CLOCK_OFFSET
 from bot.sandbox.html_entities import render_html, utf16_len
 from bot.sandbox.state import Msg, Profile, SandboxState, get_state
+
+log = logging.getLogger("bot.sandbox")
 
 COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 MAX_WAIT = 30.0
@@ -47,7 +64,7 @@ class ControlError(Exception):
         self.status, self.error = status, error
 
 
-def guarded(handler: Any) -> Any:
+def guarded(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
     """Turn ControlError into a JSON error response."""
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
@@ -392,6 +409,62 @@ async def info(request: web.Request) -> web.Response:
     return json_response({"bot": bot, "updates_pending": len(state.updates), "seq": state.seq})
 
 
+# ---- clock ---------------------------------------------------------------------------------------
+class ClockControl:
+    """What /sandbox/clock moves: a MovableClock (the bot's, when the bot runs in this process) and
+    what runs after a move (the bot's sweep of due work and an outbox flush; nothing without a bot)."""
+
+    def __init__(self, clock: MovableClock | None = None,
+                 after_move: Callable[[], Awaitable[object]] | None = None) -> None:
+        self.clock = clock or MovableClock(ZoneInfo("UTC"))
+        self.after_move = after_move
+
+
+def clock_view(control: ClockControl) -> dict[str, Any]:
+    return {"now": control.clock.now().isoformat(), "offset_seconds": control.clock.offset_seconds}
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    return json_response(clock_view(get_state(request.app).clock))
+
+
+async def post_clock(request: web.Request) -> web.Response:
+    control, body = get_state(request.app).clock, await read_body(request)
+    moves = [key for key in ("advance", "set") if key in body]
+    if len(moves) != 1:
+        raise ControlError(400, 'give exactly one of "advance" (seconds) or "set" (an ISO time)')
+    clock = control.clock
+    when: datetime | None = None
+    if moves[0] == "advance":
+        seconds = body["advance"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            raise ControlError(400, "advance must be a number of seconds, e.g. 3600 or -60")
+        new_offset = clock.offset_seconds + seconds
+    else:
+        try:
+            when = datetime.fromisoformat(body["set"]) if isinstance(body["set"], str) else None
+        except ValueError:
+            when = None
+        if when is None:
+            raise ControlError(400, "set must be an ISO time, e.g. 2026-11-30T00:00:00+08:00")
+        if when.tzinfo is None:
+            raise ControlError(400, "set needs a UTC offset, e.g. 2026-11-30T00:00:00+08:00")
+        new_offset = (when - datetime.now(when.tzinfo)).total_seconds()
+    if abs(new_offset) > MAX_CLOCK_OFFSET:
+        raise ControlError(400, "the clock cannot move more than 100 years from the real time")
+    if when is None:
+        clock.advance(new_offset - clock.offset_seconds)
+    else:
+        clock.set(when)
+    if control.after_move is not None:
+        try:
+            await control.after_move()
+        except Exception as exc:  # the clock moved: say that the sweep did not finish
+            log.exception("the sweep after a clock move failed")
+            raise ControlError(500, f"the clock moved but the sweep failed: {type(exc).__name__}: {exc}") from None
+    return json_response(clock_view(control))
+
+
 def setup_control(app: web.Application) -> None:
     routes = [
         ("POST", "/users", post_user), ("GET", "/users", list_users), ("GET", "/users/{uid}", get_user),
@@ -402,6 +475,7 @@ def setup_control(app: web.Application) -> None:
         ("POST", "/faults", post_faults), ("GET", "/faults", get_faults), ("GET", "/stats", stats),
         ("POST", "/reset", reset), ("GET", "/jobs", list_jobs), ("POST", "/jobs/{job_id}/run", run_job),
         ("GET", "/files/{file_id}", get_file), ("GET", "/info", info),
+        ("GET", "/clock", get_clock), ("POST", "/clock", post_clock),
     ]
     for verb, path, handler in routes:
         app.router.add_route(verb, "/sandbox" + path, guarded(handler))

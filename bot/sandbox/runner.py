@@ -7,12 +7,18 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
+from bot.clock import MovableClock
 from bot.config import load_settings
+from bot.sandbox.control import ClockControl
 from bot.sandbox.server import build_sandbox_app
+
+if TYPE_CHECKING:
+    from bot.scheduler import Scheduler
 
 log = logging.getLogger("bot.sandbox")
 
@@ -24,9 +30,9 @@ class _LateJobs:
     """The sandbox starts before the bot's scheduler exists; jobs are attached when it does."""
 
     def __init__(self) -> None:
-        self.scheduler = None
+        self.scheduler: Scheduler | None = None
 
-    def list_jobs(self) -> list[dict]:
+    def list_jobs(self) -> list[dict[str, Any]]:
         return self.scheduler.list_jobs() if self.scheduler else []
 
     async def run_job(self, job_id: str) -> None:
@@ -47,7 +53,8 @@ async def _load_demo(base: str) -> None:
 async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with_bot: bool = True,
                       ready: asyncio.Event | None = None) -> None:
     jobs = _LateJobs()
-    sandbox = build_sandbox_app(jobs=jobs, bot_username=BOT_USERNAME)
+    clock = ClockControl()  # the sandbox's own clock; the bot's once the bot exists
+    sandbox = build_sandbox_app(jobs=jobs, clock=clock, bot_username=BOT_USERNAME)
     runner = web.AppRunner(sandbox, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -67,8 +74,10 @@ async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with
                 "DATABASE_PATH": str(db or Path("data/sandbox.sqlite3")),
                 **({"OPERATOR_IDS": str(OPERATOR_ID)} if demo and not os.environ.get("OPERATOR_IDS") else {}),
             })
-            app = await App.create(settings)
+            clock.clock = MovableClock(settings.timezone, settings.clock_offset_seconds)
+            app = await App.create(settings, clock=clock.clock)
             jobs.scheduler = app.scheduler
+            clock.after_move = app.catch_up
             if demo:
                 await seed_demo_data(app)
         print(json.dumps({"sandbox": base, "web_chat": f"{base}/"}), flush=True)

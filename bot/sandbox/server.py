@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.botapi import setup_botapi
-from bot.sandbox.control import setup_control
+from bot.sandbox.control import ClockControl, setup_control
 from bot.sandbox.state import STATE_KEY, SandboxState, get_state
 
 __all__ = ["build_sandbox_app", "get_state", "SandboxState", "STATE_KEY"]
@@ -25,12 +25,13 @@ STATIC_KEY = web.AppKey("sandbox_static_dir", Path)
 MAX_UPLOAD = 64 * 1024 * 1024
 
 
-def build_sandbox_app(*, jobs: Any = None, bot_username: str = "xuexi_sandbox_bot",
+def build_sandbox_app(*, jobs: Any = None, clock: ClockControl | None = None, bot_username: str = "xuexi_sandbox_bot",
                       static_dir: Path | None = None) -> web.Application:
     """jobs: optional object with list_jobs() -> list[dict] and async run_job(job_id) (KeyError
-    for an unknown id), used by /sandbox/jobs."""
+    for an unknown id), used by /sandbox/jobs. clock: what /sandbox/clock moves (by default a
+    clock of the sandbox's own, at real time)."""
     app = web.Application(client_max_size=MAX_UPLOAD)
-    state = SandboxState(bot_username=bot_username, jobs=jobs)
+    state = SandboxState(bot_username=bot_username, jobs=jobs, clock=clock or ClockControl())
     app[STATE_KEY] = state
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # aiohttp's NotAppKeyWarning: the plain key is part of the contract

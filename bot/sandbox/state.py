@@ -129,10 +129,11 @@ class FailRule:
 
 
 class SandboxState:
-    def __init__(self, *, bot_username: str = "xuexi_sandbox_bot", jobs: Any = None) -> None:
+    def __init__(self, *, bot_username: str = "xuexi_sandbox_bot", jobs: Any = None, clock: Any = None) -> None:
         self.bot_username = bot_username
         self.bot_id: int | None = None
         self.jobs = jobs
+        self.clock = clock  # control.ClockControl: what /sandbox/clock moves
         self.closed = False
         self.users: dict[int, Profile] = {}
         self.chats: dict[int, Chat] = {}

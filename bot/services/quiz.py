@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Question
+from bot.repositories.due import DueItem
 from bot.services import points
 from bot.services.roles import Actor
 from bot.store import AttemptHead, Conflict, QuizItem, Store
@@ -372,17 +374,37 @@ async def expire_challenges(store: Store, clock: Clock) -> int:
     return done
 
 
-def scheduled_jobs(store: Store, clock: Clock) -> list:
-    """The weekly set drawn on Monday 00:00 in the configured zone (LEARN-3), and challenges past
-    their time limit closed and paid (a restart loses nothing: both read the database)."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
+# due work (bot/scheduler.py's Sweeper runs these rows; the composition root registers the handlers)
+WEEKLY_DRAW = "weekly_draw"        # one row, ref "global": the next Monday 00:00 in the configured zone
+CHALLENGE_SCAN = "challenge_scan"  # one row, ref "all": re-armed every CHALLENGE_SCAN_SECONDS
+CHALLENGE_SCAN_SECONDS = 10
 
-    from bot.scheduler import JobSpec
 
-    return [
-        JobSpec("weekly_draw", lambda: draw_weekly(store, clock),
-                CronTrigger(day_of_week="mon", hour=0, minute=0, timezone=clock.tz), misfire_grace_time=6 * 3600),
-        JobSpec("challenge_timeouts", lambda: expire_challenges(store, clock), IntervalTrigger(minutes=1),
-                misfire_grace_time=60),
-    ]
+def next_monday(now: datetime, tz: tzinfo) -> datetime:
+    """00:00 of the first Monday strictly after `now`, in the zone `tz`."""
+    local = now.astimezone(tz)
+    days = 7 - local.weekday()  # Monday (0) -> next week's Monday
+    return datetime.combine(local.date() + timedelta(days=days), time(0, 0), tz)
+
+
+async def arm_due_work(store: Store, clock: Clock) -> None:
+    """At start: the weekly draw and the challenge scan are armed unless pending already (a time that
+    fell due while the bot was down is kept, so the first sweep runs it)."""
+    now = clock.now()
+    await store.ensure_due(WEEKLY_DRAW, "global", next_monday(now, clock.tz))
+    await store.ensure_due(CHALLENGE_SCAN, "all", now)
+
+
+def due_handlers(store: Store, clock: Clock) -> dict[str, Callable[[DueItem, datetime], Awaitable[None]]]:
+    """The weekly set drawn on Monday 00:00 in the configured zone (LEARN-3), and challenges past their
+    time limit closed and paid. Both read the database, so running one twice changes nothing."""
+
+    async def weekly(item: DueItem, now: datetime) -> None:
+        await draw_weekly(store, clock)
+        await store.put_due_now(WEEKLY_DRAW, item.ref, next_monday(now, clock.tz))
+
+    async def challenges(item: DueItem, now: datetime) -> None:
+        await expire_challenges(store, clock)
+        await store.put_due_now(CHALLENGE_SCAN, item.ref, now + timedelta(seconds=CHALLENGE_SCAN_SECONDS))
+
+    return {WEEKLY_DRAW: weekly, CHALLENGE_SCAN: challenges}

@@ -1,9 +1,12 @@
 """LEARN-3 weekly quiz, the challenge quiz and LEARN-5 wrong-answer notebook, through the dispatcher."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.handlers.profile import MenuCD
+from bot.scheduler import Sweeper
 from bot.services import quiz
-from tests.conftest import OPERATOR_ID
+from tests.conftest import OPERATOR_ID, TZ
 from tests.handlers.test_quiz import answer_all, ledger, option, right_letter, wrong_letter
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.quiz_factories import make_bank
@@ -78,10 +81,26 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     assert denied.answers[0].text == "您没有执行此操作的权限。"
 
 
+def quiz_sweeper(store, clock) -> Sweeper:
+    """The bot's sweep of due work with the quiz's handlers, as bot/app.py wires it."""
+    sweeper = Sweeper(store, clock)
+    for kind, handler in quiz.due_handlers(store, clock).items():
+        sweeper.register(kind, handler)
+    return sweeper
+
+
 async def test_learn_3_monday_job_draws_the_global_set_and_operator_can_publish(store, clock, client_factory):
     await make_user(store, OPERATOR_ID, "运维")
     await make_bank(store, 4)
-    assert await quiz.draw_weekly(store, clock) is True
+    sweeper = quiz_sweeper(store, clock)
+    await quiz.arm_due_work(store, clock)
+    await sweeper.sweep()
+    assert await store._all("SELECT period FROM weekly_sets") == []  # Monday 00:00 has not come yet
+    clock.set(datetime(2026, 11, 30, 0, 0, tzinfo=TZ))  # the next Monday, 00:00 in the configured zone
+    await sweeper.sweep()
+    assert [r["period"] for r in await store._all("SELECT period FROM weekly_sets")] == ["2026-W49"]
+    armed = await store.due_row(quiz.WEEKLY_DRAW, "global")
+    assert datetime.fromisoformat(armed["due_at"]) == datetime(2026, 12, 7, 0, 0, tzinfo=TZ)  # re-armed
     assert await quiz.draw_weekly(store, clock) is False  # exactly once a week
     op = client_factory(OPERATOR_ID, "运维")
     panel = await op.send("/weekly")
@@ -133,8 +152,15 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     assert [r["question_id"] for r in await store._all("SELECT question_id FROM wrongbook")] == [timed_out["question_id"]]
     # unattended: the periodic job ends it
     shown = await me.click(MenuCD(item="challenge").pack())
-    clock.advance(seconds=60)
-    assert await quiz.expire_challenges(store, clock) == 1
+    sweeper = quiz_sweeper(store, clock)
+    await quiz.arm_due_work(store, clock)
+    clock.advance(seconds=30)
+    await sweeper.sweep()
+    latest = "SELECT status FROM quiz_attempts ORDER BY id DESC LIMIT 1"
+    assert (await store._one(latest))["status"] == "open"  # within the limit
+    clock.advance(seconds=30)
+    await sweeper.sweep()
+    assert (await store._one(latest))["status"] != "open"
     stale = await me.click(option(shown, right_letter(shown)))
     assert stale.answers[0].text == "本轮答题已结束。"
 

@@ -5,6 +5,7 @@ import asyncio
 import io
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -326,3 +327,71 @@ async def test_a_real_dispatcher_runs_against_the_sandbox(http, bot):
     finally:
         await dp.stop_polling()
         await asyncio.wait_for(polling, 5)
+
+
+async def test_clock_get_advance_and_set_without_a_bot(http):
+    from datetime import UTC, datetime
+
+    start = await call(http, "GET", "/sandbox/clock")
+    assert start["offset_seconds"] == 0.0
+    assert abs((datetime.fromisoformat(start["now"]) - datetime.now(UTC)).total_seconds()) < 5
+    moved = await call(http, "POST", "/sandbox/clock", {"advance": 3600})
+    assert moved["offset_seconds"] == 3600.0
+    assert abs((datetime.fromisoformat(moved["now"]) - datetime.now(UTC)).total_seconds() - 3600) < 5
+    back = await call(http, "POST", "/sandbox/clock", {"advance": -600.5})
+    assert back["offset_seconds"] == 3000.0 - 0.5
+    target = datetime(2030, 1, 7, 0, 0, tzinfo=UTC)
+    at = await call(http, "POST", "/sandbox/clock", {"set": "2030-01-07T08:00:00+08:00"})
+    assert abs((datetime.fromisoformat(at["now"]) - target).total_seconds()) < 5
+    assert abs(at["offset_seconds"] - (target - datetime.now(UTC)).total_seconds()) < 5
+    assert (await call(http, "GET", "/sandbox/clock"))["offset_seconds"] == at["offset_seconds"]
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ({}, 'give exactly one of "advance" (seconds) or "set" (an ISO time)'),
+    ({"advance": 1, "set": "2030-01-07T00:00:00+00:00"}, 'give exactly one of "advance" (seconds) or "set" (an ISO time)'),
+    ({"advance": "soon"}, "advance must be a number of seconds, e.g. 3600 or -60"),
+    ({"advance": True}, "advance must be a number of seconds, e.g. 3600 or -60"),
+    ({"advance": None}, "advance must be a number of seconds, e.g. 3600 or -60"),
+    ({"advance": 1e300}, "the clock cannot move more than 100 years from the real time"),
+    ({"set": "next monday"}, "set must be an ISO time, e.g. 2026-11-30T00:00:00+08:00"),
+    ({"set": 1234}, "set must be an ISO time, e.g. 2026-11-30T00:00:00+08:00"),
+    ({"set": "2030-01-07T00:00:00"}, "set needs a UTC offset, e.g. 2026-11-30T00:00:00+08:00"),
+    ({"set": "9999-01-07T00:00:00+00:00"}, "the clock cannot move more than 100 years from the real time"),
+])
+async def test_clock_refuses_a_bad_move_and_stays(http, body, error):
+    assert await call(http, "POST", "/sandbox/clock", body, status=400) == {"error": error}
+    assert (await call(http, "GET", "/sandbox/clock"))["offset_seconds"] == 0.0
+
+
+async def test_clock_move_runs_the_bots_sweep_before_answering(tmp_path):
+    from bot.clock import MovableClock
+    from bot.sandbox.control import ClockControl
+
+    seen: list[float] = []
+    control = ClockControl(MovableClock(ZoneInfo("Asia/Shanghai"), offset_seconds=60))
+
+    async def sweep_and_flush() -> None:
+        seen.append(control.clock.offset_seconds)  # the clock has moved when the sweep runs
+
+    control.after_move = sweep_and_flush
+    srv = TestServer(build_sandbox_app(clock=control, static_dir=tmp_path))
+    await srv.start_server()
+    try:
+        async with aiohttp.ClientSession(base_url=str(srv.make_url(""))) as http:
+            assert (await call(http, "GET", "/sandbox/clock"))["offset_seconds"] == 60.0
+            assert seen == []  # reading the clock runs nothing
+            answer = await call(http, "POST", "/sandbox/clock", {"advance": 30})
+            assert answer["offset_seconds"] == 90.0 and answer["now"].endswith("+08:00")
+            assert seen == [90.0]
+            await call(http, "POST", "/sandbox/clock", {"advance": "x"}, status=400)
+            assert seen == [90.0]  # a refused move runs nothing
+
+            async def broken() -> None:
+                raise OSError("disk full")
+
+            control.after_move = broken
+            failed = await call(http, "POST", "/sandbox/clock", {"advance": 1}, status=500)
+            assert failed == {"error": "the clock moved but the sweep failed: OSError: disk full"}
+    finally:
+        await srv.close()

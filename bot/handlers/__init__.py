@@ -4,8 +4,18 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.flows import certify as certify_flow
-from bot.flows import exam_create, exam_take
-from bot.flows import import_members, import_questions, join, member_edit, neworg, quiz, registration, verification
+from bot.flows import (
+    exam_create,
+    exam_take,
+    import_members,
+    import_questions,
+    join,
+    member_edit,
+    neworg,
+    quiz,
+    registration,
+    verification,
+)
 from bot.handlers import (
     audit,
     cancel,

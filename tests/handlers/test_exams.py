@@ -56,7 +56,7 @@ async def test_learn_6_admin_creates_with_bad_inputs_then_publishes_and_members_
     assert "第 5 步" in pass_q.text
     assert "不能高于总分" in (await admin.send("6")).text  # above the maximum of 5
     attempts_q = await admin.send("4")
-    points_q = await admin.click(attempts_q.button("不限次数"))
+    await admin.click(attempts_q.button("不限次数"))
     policy_q = await admin.send("5")
     saved = await admin.click(policy_q.button("超时自动交卷"))
     assert "考试已保存" in saved.text and "5 题" in saved.text
@@ -71,7 +71,7 @@ async def test_learn_6_admin_creates_with_bad_inputs_then_publishes_and_members_
 
 async def test_learn_6_take_leave_continue_and_submit_with_confirm(store, clock, client_factory):
     w = await exam_world(store)
-    exam_id = await published_exam(store, clock, w, minutes=10, policy="reset", pass_mark=3, points=5)
+    await published_exam(store, clock, w, minutes=10, policy="reset", pass_mark=3, points=5)
     me = client_factory(MEMBER, "王芳")
     listing = await me.send("/exams")
     rules = await me.click(listing.button("参加"))

@@ -183,8 +183,8 @@ class ExamDueWork:
     async def remind(self, item: DueItem, now: datetime) -> None:
         _kind, attempt_id, minutes = item.ref.split(":")
         attempt = await self.store.get_exam_attempt(int(attempt_id))
-        if attempt is None or attempt.status != "open":
-            return
+        if attempt is None or attempt.status != "open" or self.clock.now() >= attempt.deadline:
+            return  # over, or a reminder that fell due together with the deadline (the clock jumped)
         exam = await self.store.get_exam(attempt.exam_id)
         if exam is None:
             return

@@ -6,6 +6,7 @@ bad input; the whole is checked again when saved (services.exams.check_settings)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -205,7 +206,7 @@ async def sheet_sent(message: Message, state: FSMContext, bot: Bot, **deps: Any)
     draft = await Draft.load(state)
     buf = await bot.download(doc)
     data = buf.read() if buf is not None else b""
-    labels = [labels_from(lambda key, lang=lang: _.i18n.t(lang, key)) for lang in _.i18n.languages]
+    labels = [labels_from(partial(_.i18n.t, lang)) for lang in _.i18n.languages]
     ids, rejected = await exams.from_sheet(store, clock, actor, draft.org_id, data, labels)
     if rejected:
         await message.answer(_("exams.new.sheet_rejected", rejected=rejected, used=len(ids)))

@@ -390,7 +390,7 @@ class ExamQueries:
 
     # -- attempts -----------------------------------------------------------------------------------
     async def start_exam_attempt(self, exam_id: int, user_id: int, now: datetime, deadline: datetime,
-                                 first_tick: datetime) -> tuple[ExamAttempt, bool]:
+                                 first_tick: datetime | None) -> tuple[ExamAttempt, bool]:
         """(the live attempt, True when this call started it). Another live one is returned as it is
         (a double tap, a second device); raises ExamConflict("attempts_used") when none is left and
         ExamConflict("not_open") outside the window, both checked inside the transaction."""
@@ -421,7 +421,8 @@ class ExamQueries:
                 attempt_id = int(cur2.lastrowid or 0)
                 ref = f"attempt:{attempt_id}"
                 await put_due(db, DEADLINE, ref, deadline)
-                await put_due(db, TICK, ref, first_tick)
+                if first_tick is not None:
+                    await put_due(db, TICK, ref, first_tick)
                 for minutes in REMIND_MINUTES:
                     at = deadline.timestamp() - minutes * 60
                     if at > now.timestamp():

@@ -304,9 +304,12 @@ async def start(store: Store, clock: Clock, actor: Actor, exam_id: int, per_seco
     if exam.questions == 0:
         raise DomainError("exams.no_questions")
     deadline = min(now + timedelta(seconds=exam.time_limit), exam.closes_at)
-    first_tick = now + timedelta(seconds=tick_interval(await store.live_exam_attempts() + 1, per_second))
+    first_tick: datetime | None = now + timedelta(seconds=tick_interval(await store.live_exam_attempts() + 1,
+                                                                          per_second))
+    if first_tick is not None and first_tick >= deadline - timedelta(seconds=5):
+        first_tick = None  # the deadline's own message comes first
     try:
-        return await store.start_exam_attempt(exam.id, actor.id, now, deadline, min(first_tick, deadline))
+        return await store.start_exam_attempt(exam.id, actor.id, now, deadline, first_tick)
     except ExamConflict as exc:
         if exc.what == "busy":  # the other tap's attempt
             live = [a for a in await store.user_exam_attempts(exam.id, actor.id) if a.status in ("open", "grace")]

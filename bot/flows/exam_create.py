@@ -6,8 +6,8 @@ bad input; the whole is checked again when saved (services.exams.check_settings)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiogram import Bot, F, Router

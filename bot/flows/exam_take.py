@@ -32,7 +32,7 @@ from bot.flows.exam_view import (
     review_texts,
 )
 from bot.i18n import I18n, Translator
-from bot.outbox import Outbox
+from bot.outbox import Outbox, RateLimiter
 from bot.repositories.due import DueItem
 from bot.repositories.exams import DEADLINE, PUBLISH, REMIND, TICK
 from bot.services import exams
@@ -165,6 +165,8 @@ class ExamDueWork:
         self.store, self.clock, self.i18n, self.bot, self.outbox = store, clock, i18n, bot, outbox
         self._edits: set[asyncio.Task[None]] = set()
         self.edits_sent = 0
+        # countdown edits take at most their share of the rate, then a place in the outbox's own budget
+        self._edit_budget = RateLimiter(max(1.0, rate_of(outbox) * exams.EDIT_SHARE), 0.0)
 
     def handlers(self) -> dict[str, Any]:
         return {DEADLINE: self.deadline, TICK: self.tick, REMIND: self.remind, PUBLISH: self.publish}
@@ -183,8 +185,10 @@ class ExamDueWork:
     async def remind(self, item: DueItem, now: datetime) -> None:
         _kind, attempt_id, minutes = item.ref.split(":")
         attempt = await self.store.get_exam_attempt(int(attempt_id))
-        if attempt is None or attempt.status != "open" or self.clock.now() >= attempt.deadline:
-            return  # over, or a reminder that fell due together with the deadline (the clock jumped)
+        if attempt is None or attempt.status != "open":
+            return
+        if (attempt.deadline - self.clock.now()).total_seconds() < int(minutes) * 60 - 30:
+            return  # stale (the bot was down or the clock jumped): "5 minutes left" would be wrong
         exam = await self.store.get_exam(attempt.exam_id)
         if exam is None:
             return
@@ -222,6 +226,7 @@ class ExamDueWork:
         if exam is None:
             return
         _ = self.i18n.translator(self.i18n.pick(attempt.language))
+        await self._edit_budget.acquire(0)
         if self.outbox is not None:
             await self.outbox.limiter.acquire(attempt.user_id)
         try:

@@ -225,9 +225,10 @@ async def _enqueue(db: aiosqlite.Connection, pushes: Sequence[dict[str, Any]], n
         await db.executemany(_PUSH_SQL, _push_rows(pushes, now))
 
 
-async def _drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int) -> None:
+async def _drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_deadline: bool = False) -> None:
     ref = f"attempt:{attempt_id}"
-    await drop_due(db, DEADLINE, ref)
+    if not keep_deadline:
+        await drop_due(db, DEADLINE, ref)
     await drop_due(db, DEADLINE, f"{ref}:grace")
     await drop_due(db, TICK, ref)
     for minutes in REMIND_MINUTES:
@@ -476,7 +477,9 @@ class ExamQueries:
 
     async def submit_exam_attempt(self, attempt_id: int, now: datetime, *, timed_out: bool,
                                   pushes: Sequence[dict[str, Any]] = ()) -> ExamAttempt | None:
-        """Scores a live attempt (open, or in its grace period) and ends its due rows; None when it was not live."""
+        """Scores a live attempt (open, or in its grace period) and ends its due rows; None when it was not live.
+        `timed_out` (the sweep's submit at the deadline) keeps the deadline row itself: the sweep marks it
+        done once the result's points and pushes are written, so a crash in between runs it again."""
         async with self._tx() as db:
             cur = await db.execute(
                 """UPDATE exam_attempts SET status = 'submitted', ended_at = ?, timed_out = ?,
@@ -485,7 +488,7 @@ class ExamQueries:
                                                                        attempt_id))
             if cur.rowcount == 0:
                 return None
-            await _drop_attempt_dues(db, attempt_id)
+            await _drop_attempt_dues(db, attempt_id, keep_deadline=timed_out)
             await _enqueue(db, pushes, now.isoformat())
             async with db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?",
                                   (attempt_id,)) as c:

@@ -527,6 +527,11 @@ async def apply_deadline(store: Store, clock: Clock, attempt_id: int, grace_end:
             return Outcome("none", attempt, exam)
         ok = await store.abandon_exam_attempt(attempt.id, now, pushes_for("abandoned", attempt, exam, None))
         return Outcome("abandoned" if ok else "none", attempt, exam)
+    if attempt.status == "submitted" and attempt.timed_out and exam.policy == "submit":
+        # a run interrupted after the submit: the points (idempotent) and the pushes (deduplicated) again
+        res = await result(store, clock, attempt)
+        await store.enqueue_exam_pushes(pushes_for("submitted", attempt, exam, res), now)
+        return Outcome("none", attempt, exam, res)
     if attempt.status != "open":
         return Outcome("none", attempt, exam)
     if exam.policy == "reset":

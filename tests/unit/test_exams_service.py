@@ -180,3 +180,24 @@ async def test_learn_6_publish_later_writes_a_due_row(store, clock):
     assert [m.exam.id for m in await exams.my_exams(store, w.member)] == [exam_id]
     pushes = await store._all("SELECT chat_id FROM outbox")
     assert [r["chat_id"] for r in pushes] == [w.member.id]
+
+
+async def test_learn_6_a_deadline_submit_run_twice_pays_and_tells_once(store, clock):
+    """A crash after the submit but before the sweep marked its row done runs the handler again."""
+    w = await exam_world(store)
+    exam_id = await published_exam(store, clock, w, policy="submit", pass_mark=1, points=4)
+    attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
+    view = await exams.view(store, clock, w.member, attempt.id)
+    await exams.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+    clock.advance(minutes=11)
+
+    def pushes(what, att, exam, res):
+        return [{"chat_id": att.user_id, "payload": {"text": what}, "dedupe_key": f"exam:{att.id}:{what}"}]
+
+    first = await exams.apply_deadline(store, clock, attempt.id, False, pushes)
+    again = await exams.apply_deadline(store, clock, attempt.id, False, pushes)
+    assert first.what == "submitted" and first.result.paid == 4 and again.result.paid == 0
+    assert [r["n"] for r in await store._all("SELECT COUNT(*) AS n FROM outbox")] == [1]
+    assert [r["amount"] for r in await store._all("SELECT amount FROM points WHERE source = 'exam'")] == [4]
+    rows = await store._all("SELECT kind FROM due_work WHERE ref = ? AND done_at IS NULL", (f"attempt:{attempt.id}",))
+    assert [r["kind"] for r in rows] == ["exam_deadline"]  # left for the sweep to mark done

@@ -212,7 +212,7 @@ def deadline_pushes(i18n: I18n, tz: tzinfo) -> exams.PushesFor:
         locale = i18n.pick(attempt.language)
         _ = i18n.translator(locale)
         key = f"exam:{attempt.id}:{what}"
-        if what == "grace" and attempt is not None:
+        if what == "grace":
             text = _("exams.time_up_grace", title=exam.title, minutes=_minutes(exam.grace_seconds))
             return [text_push(attempt.user_id, text, reply_markup=grace_kb(_, attempt.id), dedupe_key=key)]
         if what == "submitted" and res is not None:

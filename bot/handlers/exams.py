@@ -12,6 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
+from bot.errors import NotAllowed
 from bot.filters import Registered
 from bot.flows.exam_take import rate_of, send_attempt, show_result
 from bot.flows.exam_view import card_text, exam_workbook, list_text, publish_notices, report_text, rules_text
@@ -62,7 +63,7 @@ async def review_pressed(query: CallbackQuery, callback_data: ExamCD, bot: Bot, 
 # -- admins -------------------------------------------------------------------------------------------------
 async def admin_pressed(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
     if not actor.admin_org_ids:
-        raise exams.Stale("not_allowed")
+        raise NotAllowed()
     items = await store.exams_of_orgs(actor.admin_org_ids)
     if query.message is not None:
         await query.message.answer(_("exams.admin_title") if items else _("exams.admin_empty"),

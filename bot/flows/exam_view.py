@@ -170,7 +170,8 @@ def report_text(_: Translator, locale: str, rep: exams.Report) -> str:
     lines = [_("exams.report_title", title=exam.title),
              _("exams.report_counts", passed=len(rep.passed), failed=len(rep.failed),
                not_started=len(rep.not_started), average=avg, total=exam.questions)]
-    lines.append(_("exams.report_bands") + " " + "，".join(f"{lo}–{hi}: {n}" for lo, hi, n in rep.bands))
+    lines.append(_("exams.report_bands") + " " + "，".join(f"{lo}: {n}" if lo == hi else f"{lo}–{hi}: {n}"
+                                                          for lo, hi, n in rep.bands))
     for key, rows in (("passed", rep.passed), ("failed", rep.failed), ("not_started", rep.not_started)):
         if rows:
             names = "、".join(r.name for r in rows[:30]) + ("…" if len(rows) > 30 else "")

@@ -111,14 +111,12 @@ def analyse(matrix: Sequence[Sequence[float]], questions: int) -> ExamStats:
 
 
 def distribution(scores: Sequence[int], maximum: int, bands: int = 5) -> list[tuple[int, int, int]]:
-    """(low, high, how many) per band of the score range 0..maximum, lowest band first."""
-    if maximum <= 0:
-        return [(0, 0, len(scores))]
-    bands = max(1, min(bands, maximum + 1))
-    edges = [round(maximum * b / bands) for b in range(bands + 1)]
+    """(low, high, how many) per band of the scores 0..maximum, lowest first: one band per score up to
+    ten possible scores, else `bands` bands of (nearly) equal width."""
+    size = max(maximum, 0) + 1
+    count = size if size <= 10 else max(1, bands)
     out = []
-    for b in range(bands):
-        low = edges[b] if b == 0 else edges[b] + 1
-        high = edges[b + 1]
+    for b in range(count):
+        low, high = b * size // count, (b + 1) * size // count - 1
         out.append((low, high, sum(1 for s in scores if low <= s <= high)))
     return out

@@ -62,5 +62,5 @@ def test_learn_6_very_easy_and_very_hard_flags_and_degenerate_cases():
 
 def test_learn_6_distribution_bands_cover_every_score_once():
     bands = distribution([0, 1, 5, 10, 10, 7], 10, bands=5)
-    assert bands[0] == (0, 2, 2) and bands[-1] == (9, 10, 2)
-    assert sum(n for _, _, n in bands) == 6
+    assert bands == [(0, 1, 2), (2, 3, 0), (4, 5, 1), (6, 7, 1), (8, 10, 2)]
+    assert distribution([0, 3, 3], 4) == [(0, 0, 1), (1, 1, 0), (2, 2, 0), (3, 3, 2), (4, 4, 0)]

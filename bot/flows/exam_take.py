@@ -192,8 +192,9 @@ class ExamDueWork:
         exam = await self.store.get_exam(attempt.exam_id)
         if exam is None:
             return
-        await self.store.enqueue_exam_pushes([reminder_push(self.i18n, self.clock.tz, attempt, exam, int(minutes))],
-                                             self.clock.now())
+        now = self.clock.now()
+        await self.store.enqueue_exam_pushes([reminder_push(self.i18n, self.clock.tz, attempt, exam, int(minutes),
+                                                            now)], now)
         self._wake()
 
     async def publish(self, item: DueItem, now: datetime) -> None:

@@ -229,10 +229,11 @@ def deadline_pushes(i18n: I18n, tz: tzinfo) -> exams.PushesFor:
     return build
 
 
-def reminder_push(i18n: I18n, tz: tzinfo, attempt: ExamAttempt, exam: Exam, minutes: int) -> dict[str, Any]:
+def reminder_push(i18n: I18n, tz: tzinfo, attempt: ExamAttempt, exam: Exam, minutes: int,
+                  now: datetime) -> dict[str, Any]:
     _ = i18n.translator(i18n.pick(attempt.language))
     return text_push(attempt.user_id, _("exams.reminder", title=exam.title, minutes=minutes,
-                                        deadline=when(attempt.deadline, tz)),
+                                        deadline=when(attempt.deadline, tz, now)),
                      dedupe_key=f"exam:{attempt.id}:remind:{minutes}")
 
 

@@ -86,7 +86,7 @@ async def begin(message: Message, state: FSMContext, deps: dict[str, Any], exam_
         exam = await exams.check_editable(store, actor, exam_id)
         orgs = [(exam.org_id, exam.org_name)]
     else:
-        orgs = [(o.id, o.name) for o in await store.orgs_by_ids(exams.admin_org_ids(actor))]
+        orgs = [(o.id, o.name) for o in await exams.admin_orgs(store, actor)]
     if not orgs:
         raise DomainError("not_admin")
     await state.clear()
@@ -374,6 +374,7 @@ async def bad_input(message: Message, raw_state: str | None, _: Any) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    # moves under the registered parent router at merge
     router.message.filter(Registered())
     router.callback_query.filter(Registered())
     cq, msg = router.callback_query, router.message

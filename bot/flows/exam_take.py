@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -71,7 +71,7 @@ async def send_attempt(bot: Bot, chat_id: int, store: Store, clock: Clock, actor
     """Start or continue (断点续答): a fresh header (the countdown edits it) and the question to answer."""
     v = await exams.view(store, clock, actor, attempt_id)
     header = await bot.send_message(chat_id, header_text(_, v.exam, v.attempt, v.now, clock.tz))
-    await store.set_exam_header(v.attempt.id, header.message_id)
+    await exams.set_header(store, actor, v.attempt.id, header.message_id)
     text, kb = _question(_, v, clock)
     await bot.send_message(chat_id, text, reply_markup=kb)
     await _sync_state(state, v)
@@ -148,6 +148,7 @@ async def blank_typed(message: Message, state: FSMContext, bot: Bot, **deps: Any
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    # moves under the registered parent router at merge
     router.message.filter(Registered())
     router.callback_query.filter(Registered())
     router.callback_query.register(option_pressed, ExamAnsCD.filter(F.act == AnsAct.OPTION))
@@ -184,18 +185,13 @@ class ExamDueWork:
 
     async def remind(self, item: DueItem, now: datetime) -> None:
         _kind, attempt_id, minutes = item.ref.split(":")
-        attempt = await self.store.get_exam_attempt(int(attempt_id))
-        if attempt is None or attempt.status != "open":
-            return
-        if (attempt.deadline - self.clock.now()).total_seconds() < int(minutes) * 60 - 30:
-            return  # stale (the bot was down or the clock jumped): "5 minutes left" would be wrong
-        exam = await self.store.get_exam(attempt.exam_id)
-        if exam is None:
-            return
-        now = self.clock.now()
-        await self.store.enqueue_exam_pushes([reminder_push(self.i18n, self.clock.tz, attempt, exam, int(minutes),
-                                                            now)], now)
-        self._wake()
+        tz = self.clock.tz
+
+        def build(attempt: Any, exam: Any, left: int, at: datetime) -> dict[str, Any]:
+            return reminder_push(self.i18n, tz, attempt, exam, left, at)
+
+        if await exams.remind(self.store, self.clock, int(attempt_id), int(minutes), build):
+            self._wake()
 
     async def publish(self, item: DueItem, now: datetime) -> None:
         from bot.flows.exam_view import publish_notices
@@ -205,31 +201,22 @@ class ExamDueWork:
             self._wake()
 
     async def tick(self, item: DueItem, now: datetime) -> None:
-        attempt = await self.store.get_exam_attempt(int(item.ref.split(":")[1]))
-        if attempt is None or attempt.status != "open":
-            return
-        now = self.clock.now()
-        interval = exams.tick_interval(await self.store.live_exam_attempts(), rate_of(self.outbox))
-        following = now + timedelta(seconds=interval)
-        if following < attempt.deadline - timedelta(seconds=5):
-            await self.store.schedule_exam_tick(attempt.id, following)
-        if attempt.header_id is None or len(self._edits) > rate_of(self.outbox) * 5:
-            return  # nothing to edit, or the limiter is far behind: the next tick shows the time
-        task = asyncio.ensure_future(self._edit_header(attempt.id))
+        shown = await exams.countdown(self.store, self.clock, int(item.ref.split(":")[1]), rate_of(self.outbox))
+        if shown is None or len(self._edits) > rate_of(self.outbox) * 5:
+            return  # nothing to edit, or the edits are far behind: the next step shows the time anyway
+        task = asyncio.ensure_future(self._edit_header(shown[0].id, shown[0].user_id))
         self._edits.add(task)
         task.add_done_callback(self._edits.discard)
 
-    async def _edit_header(self, attempt_id: int) -> None:
-        attempt = await self.store.get_exam_attempt(attempt_id)
-        if attempt is None or attempt.header_id is None or attempt.status != "open":
-            return
-        exam = await self.store.get_exam(attempt.exam_id)
-        if exam is None:
-            return
-        _ = self.i18n.translator(self.i18n.pick(attempt.language))
+    async def _edit_header(self, attempt_id: int, chat_id: int) -> None:
         await self._edit_budget.acquire(0)
         if self.outbox is not None:
-            await self.outbox.limiter.acquire(attempt.user_id)
+            await self.outbox.limiter.acquire(chat_id)
+        shown = await exams.header_now(self.store, attempt_id)  # read after the wait: still open?
+        if shown is None:
+            return
+        attempt, exam = shown
+        _ = self.i18n.translator(self.i18n.pick(attempt.language))
         try:
             await self.bot.edit_message_text(text=header_text(_, exam, attempt, self.clock.now(), self.clock.tz),
                                              chat_id=attempt.user_id, message_id=attempt.header_id)

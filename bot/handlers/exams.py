@@ -12,7 +12,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
-from bot.errors import NotAllowed
 from bot.filters import Registered
 from bot.flows.exam_take import rate_of, send_attempt, show_result
 from bot.flows.exam_view import card_text, exam_workbook, list_text, publish_notices, report_text, rules_text
@@ -62,9 +61,7 @@ async def review_pressed(query: CallbackQuery, callback_data: ExamCD, bot: Bot, 
 
 # -- admins -------------------------------------------------------------------------------------------------
 async def admin_pressed(query: CallbackQuery, store: Store, actor: Actor, _: Translator) -> None:
-    if not actor.admin_org_ids:
-        raise NotAllowed()
-    items = await store.exams_of_orgs(actor.admin_org_ids)
+    items = await exams.admin_exams(store, actor)
     if query.message is not None:
         await query.message.answer(_("exams.admin_title") if items else _("exams.admin_empty"),
                                    reply_markup=admin_list_kb(_, items))

@@ -136,6 +136,17 @@ def admin_org_ids(actor: Actor) -> list[int]:
     return sorted(actor.admin_org_ids)
 
 
+async def admin_orgs(store: Store, actor: Actor) -> list[Org]:
+    """The organisations the actor may create exams for (their admin roles, checked now)."""
+    return await store.orgs_by_ids(admin_org_ids(actor))
+
+
+async def admin_exams(store: Store, actor: Actor) -> list[Exam]:
+    if not actor.admin_org_ids:
+        raise NotAllowed()
+    return await store.exams_of_orgs(actor.admin_org_ids)
+
+
 async def admin_exam(store: Store, actor: Actor, exam_id: int) -> Exam:
     exam = await store.get_exam(exam_id)
     if exam is None:
@@ -417,6 +428,12 @@ def _next_position(answers: list[ExamAnswer], position: int) -> int:
     return min(position + 1, len(answers) - 1)
 
 
+async def set_header(store: Store, actor: Actor, attempt_id: int, message_id: int) -> None:
+    """The message the countdown edits (a new one on every continue)."""
+    await _own(store, actor, attempt_id)
+    await store.set_exam_header(attempt_id, message_id)
+
+
 async def move(store: Store, clock: Clock, actor: Actor, attempt_id: int, position: int) -> View:
     attempt = await _own(store, actor, attempt_id)
     if attempt.status not in ("open", "grace"):
@@ -576,3 +593,50 @@ async def report(store: Store, actor: Actor, exam_id: int) -> Report:
     stats = exam_stats.analyse(matrix, exam.questions)
     return Report(exam, rows, passed, failed, not_started, average, exam_stats.distribution(best, exam.questions),
                   stats, await store.exam_questions(exam.id))
+
+
+# -- countdown and reminders (the sweep) -------------------------------------------------------------
+async def countdown(store: Store, clock: Clock, attempt_id: int, per_second: float
+                    ) -> tuple[ExamAttempt, Exam] | None:
+    """One countdown step of an open attempt: the next step is armed (every TICK_SECONDS, or less
+    often when many attempts run, never within 5 s of the deadline); returns what the header shows
+    now, or None when there is nothing to edit."""
+    attempt = await store.get_exam_attempt(attempt_id)
+    if attempt is None or attempt.status != "open":
+        return None
+    now = clock.now()
+    following = now + timedelta(seconds=tick_interval(await store.live_exam_attempts(), per_second))
+    if following < attempt.deadline - timedelta(seconds=5):
+        await store.schedule_exam_tick(attempt.id, following)
+    exam = await store.get_exam(attempt.exam_id)
+    if exam is None or attempt.header_id is None:
+        return None
+    return attempt, exam
+
+
+async def header_now(store: Store, attempt_id: int) -> tuple[ExamAttempt, Exam] | None:
+    """The attempt and exam for a countdown edit about to be made (None: over meanwhile)."""
+    attempt = await store.get_exam_attempt(attempt_id)
+    if attempt is None or attempt.header_id is None or attempt.status != "open":
+        return None
+    exam = await store.get_exam(attempt.exam_id)
+    return (attempt, exam) if exam is not None else None
+
+
+Reminder = Callable[[ExamAttempt, Exam, int, datetime], dict[str, Any]]
+
+
+async def remind(store: Store, clock: Clock, attempt_id: int, minutes: int, build: Reminder) -> bool:
+    """The `minutes`-left reminder of an open attempt, through the outbox; a stale one (the bot was
+    down, or the clock jumped) is skipped: "5 minutes left" would be wrong."""
+    attempt = await store.get_exam_attempt(attempt_id)
+    now = clock.now()
+    if attempt is None or attempt.status != "open":
+        return False
+    if (attempt.deadline - now).total_seconds() < minutes * 60 - 30:
+        return False
+    exam = await store.get_exam(attempt.exam_id)
+    if exam is None:
+        return False
+    await store.enqueue_exam_pushes([build(attempt, exam, minutes, now)], now)
+    return True

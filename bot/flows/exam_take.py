@@ -210,13 +210,13 @@ class ExamDueWork:
 
     async def _edit_header(self, attempt_id: int, chat_id: int) -> None:
         await self._edit_budget.acquire(0)
-        if self.outbox is not None:
-            await self.outbox.limiter.acquire(chat_id)
-        shown = await exams.header_now(self.store, attempt_id)  # read after the wait: still open?
+        shown = await exams.header_now(self.store, attempt_id)  # still open after the wait for its share?
         if shown is None:
             return
         attempt, exam = shown
         _ = self.i18n.translator(self.i18n.pick(attempt.language))
+        if self.outbox is not None:  # the call follows its place in the shared budget at once
+            await self.outbox.limiter.acquire(chat_id)
         try:
             await self.bot.edit_message_text(text=header_text(_, exam, attempt, self.clock.now(), self.clock.tz),
                                              chat_id=attempt.user_id, message_id=attempt.header_id)

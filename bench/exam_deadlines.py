@@ -46,7 +46,7 @@ from bot.i18n import I18n
 from bot.outbox import Outbox
 from bot.repositories.exams import ExamSettings
 from bot.scheduler import Sweeper
-from bot.services import exams
+from bot.services import exam_attempts, exams
 from bot.services.roles import Actor
 from bot.store import Store
 from tests.support.factories import make_org, make_user
@@ -103,7 +103,7 @@ async def setup(store: Store, clock: MovableClock, n: int, rate: float) -> list[
         clock.set(first + timedelta(seconds=60 * i / n))
         user = await store.get_user(1_000_000 + i)
         assert user is not None
-        attempt, _ = await exams.start(store, clock, Actor(user=user), exam_id, rate)
+        attempt, _ = await exam_attempts.start(store, clock, Actor(user=user), exam_id, rate)
         pairs.append((user.id, attempt.id))
     return pairs
 

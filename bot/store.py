@@ -21,6 +21,7 @@ import aiosqlite
 from bot.models import Org, Question, QuestionText, User
 from bot.repositories.due import MIGRATION as DUE_MIGRATION
 from bot.repositories.due import DueRepository
+from bot.repositories.exam_attempts import ExamAttemptQueries
 from bot.repositories.exams import MIGRATION as EXAMS_MIGRATION
 from bot.repositories.exams import ExamQueries
 
@@ -2030,7 +2031,8 @@ class _LearnerQueries(_Base):
 
 
 class Store(_OrgQueries, _MemberQueries, _InviteQueries, _OutboxQueries, _PointsQueries, _CertQueries,
-            _QuestionQueries, _QuizQueries, _LearnerQueries, DueRepository, ExamQueries):
+            _QuestionQueries, _QuizQueries, _LearnerQueries, DueRepository, ExamQueries,
+            ExamAttemptQueries):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

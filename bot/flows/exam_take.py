@@ -35,7 +35,7 @@ from bot.i18n import I18n, Translator
 from bot.outbox import Outbox, RateLimiter
 from bot.repositories.due import DueItem
 from bot.repositories.exams import DEADLINE, PUBLISH, REMIND, TICK
-from bot.services import exams
+from bot.services import exam_attempts, exams
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.exams import AnsAct, ExamAnsCD, ExamTake, confirm_submit_kb, list_kb, question_kb
@@ -49,7 +49,7 @@ def rate_of(outbox: Outbox | None) -> float:
     return float(outbox.limiter.per_second) if outbox is not None else DEFAULT_RATE
 
 
-async def _sync_state(state: FSMContext, v: exams.View) -> None:
+async def _sync_state(state: FSMContext, v: exam_attempts.View) -> None:
     """The blank state follows the question shown: set for a blank, cleared otherwise."""
     if v.item.question.kind == "blank" and v.attempt.status == "open":
         await state.set_state(ExamTake.blank)
@@ -58,7 +58,7 @@ async def _sync_state(state: FSMContext, v: exams.View) -> None:
         await state.clear()
 
 
-def _question(_: Translator, v: exams.View, clock: Clock) -> tuple[str, Any]:
+def _question(_: Translator, v: exam_attempts.View, clock: Clock) -> tuple[str, Any]:
     item = v.item
     text = question_text(_, _.locale, v, clock.tz)
     kb = question_kb(_, _.locale, v.attempt.id, v.position, len(v.answers), item.question, item.answer,
@@ -69,9 +69,9 @@ def _question(_: Translator, v: exams.View, clock: Clock) -> tuple[str, Any]:
 async def send_attempt(bot: Bot, chat_id: int, store: Store, clock: Clock, actor: Actor, attempt_id: int,
                        _: Translator, state: FSMContext) -> None:
     """Start or continue (断点续答): a fresh header (the countdown edits it) and the question to answer."""
-    v = await exams.view(store, clock, actor, attempt_id)
+    v = await exam_attempts.view(store, clock, actor, attempt_id)
     header = await bot.send_message(chat_id, header_text(_, v.exam, v.attempt, v.now, clock.tz))
-    await exams.set_header(store, actor, v.attempt.id, header.message_id)
+    await exam_attempts.set_header(store, actor, v.attempt.id, header.message_id)
     text, kb = _question(_, v, clock)
     await bot.send_message(chat_id, text, reply_markup=kb)
     await _sync_state(state, v)
@@ -87,7 +87,7 @@ async def _edit(bot: Bot, query: CallbackQuery, text: str, kb: Any) -> None:
         log.debug("exam edit skipped: %s", exc)
 
 
-async def show_result(bot: Bot, chat_id: int, res: exams.Result, _: Translator,
+async def show_result(bot: Bot, chat_id: int, res: exam_attempts.Result, _: Translator,
                       query: CallbackQuery | None = None) -> None:
     text = result_text(_, res)
     if query is not None and query.message is not None:
@@ -101,7 +101,7 @@ async def show_result(bot: Bot, chat_id: int, res: exams.Result, _: Translator,
 # -- handlers ----------------------------------------------------------------------------------------
 async def option_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bot, **deps: Any) -> None:
     store, clock, actor, _, state = deps["store"], deps["clock"], deps["actor"], deps["_"], deps["state"]
-    v = await exams.answer(store, clock, actor, callback_data.t, callback_data.p, option=callback_data.o)
+    v = await exam_attempts.answer(store, clock, actor, callback_data.t, callback_data.p, option=callback_data.o)
     text, kb = _question(_, v, clock)
     await _edit(bot, query, text, kb)
     await _sync_state(state, v)
@@ -110,10 +110,10 @@ async def option_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bo
 async def nav_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bot, **deps: Any) -> None:
     store, clock, actor, _, state = deps["store"], deps["clock"], deps["actor"], deps["_"], deps["state"]
     if callback_data.p < 0:  # "keep going" under the submit question: the first unanswered one
-        v = await exams.view(store, clock, actor, callback_data.t)
+        v = await exam_attempts.view(store, clock, actor, callback_data.t)
     else:
         step = 1 if callback_data.act == AnsAct.NEXT else -1
-        v = await exams.move(store, clock, actor, callback_data.t, callback_data.p + step)
+        v = await exam_attempts.move(store, clock, actor, callback_data.t, callback_data.p + step)
     text, kb = _question(_, v, clock)
     await _edit(bot, query, text, kb)
     await _sync_state(state, v)
@@ -123,7 +123,7 @@ async def submit_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bo
     store, clock, actor, _, state = deps["store"], deps["clock"], deps["actor"], deps["_"], deps["state"]
     sure = callback_data.act == AnsAct.SURE
     try:
-        res = await exams.submit(store, clock, actor, callback_data.t, confirmed=sure)
+        res = await exam_attempts.submit(store, clock, actor, callback_data.t, confirmed=sure)
     except exams.NeedsConfirm as exc:
         if query.message is not None:
             await bot.send_message(query.message.chat.id, _("exams.confirm_unanswered", **exc.params),
@@ -140,7 +140,7 @@ async def blank_typed(message: Message, state: FSMContext, bot: Bot, **deps: Any
     if "t" not in data or "p" not in data:
         await state.clear()
         raise DomainError("exams.stale_state")
-    v = await exams.answer(store, clock, actor, int(data["t"]), int(data["p"]), text=message.text or "")
+    v = await exam_attempts.answer(store, clock, actor, int(data["t"]), int(data["p"]), text=message.text or "")
     text, kb = _question(_, v, clock)
     await message.answer(text, reply_markup=kb)
     await _sync_state(state, v)
@@ -178,7 +178,7 @@ class ExamDueWork:
 
     async def deadline(self, item: DueItem, now: datetime) -> None:
         parts = item.ref.split(":")  # attempt:<id> or attempt:<id>:grace
-        outcome = await exams.apply_deadline(self.store, self.clock, int(parts[1]), len(parts) > 2,
+        outcome = await exam_attempts.apply_deadline(self.store, self.clock, int(parts[1]), len(parts) > 2,
                                              deadline_pushes(self.i18n, self.clock.tz))
         if outcome is not None and outcome.what != "none":
             self._wake()
@@ -190,7 +190,7 @@ class ExamDueWork:
         def build(attempt: Any, exam: Any, left: int, at: datetime) -> dict[str, Any]:
             return reminder_push(self.i18n, tz, attempt, exam, left, at)
 
-        if await exams.remind(self.store, self.clock, int(attempt_id), int(minutes), build):
+        if await exam_attempts.remind(self.store, self.clock, int(attempt_id), int(minutes), build):
             self._wake()
 
     async def publish(self, item: DueItem, now: datetime) -> None:
@@ -201,7 +201,7 @@ class ExamDueWork:
             self._wake()
 
     async def tick(self, item: DueItem, now: datetime) -> None:
-        shown = await exams.countdown(self.store, self.clock, int(item.ref.split(":")[1]), rate_of(self.outbox))
+        shown = await exam_attempts.countdown(self.store, self.clock, int(item.ref.split(":")[1]), rate_of(self.outbox))
         if shown is None or len(self._edits) > rate_of(self.outbox) * 5:
             return  # nothing to edit, or the edits are far behind: the next step shows the time anyway
         task = asyncio.ensure_future(self._edit_header(shown[0].id, shown[0].user_id))
@@ -210,7 +210,7 @@ class ExamDueWork:
 
     async def _edit_header(self, attempt_id: int, chat_id: int) -> None:
         await self._edit_budget.acquire(0)
-        shown = await exams.header_now(self.store, attempt_id)  # still open after the wait for its share?
+        shown = await exam_attempts.header_now(self.store, attempt_id)  # still open after the wait for its share?
         if shown is None:
             return
         attempt, exam = shown

@@ -10,7 +10,7 @@ from bot.i18n import I18n, Translator
 from bot.outbox import text_push
 from bot.render.exam_results import results_workbook
 from bot.repositories.exams import Exam, ExamAnswer, ExamAttempt, MyExam, Recipient
-from bot.services import exams
+from bot.services import exam_attempts, exams
 from bot.services.quiz import LETTERS
 from bot.ui.exams import grace_kb, list_kb, restart_kb
 
@@ -83,7 +83,7 @@ def header_text(_: Translator, exam: Exam, attempt: ExamAttempt, now: datetime, 
              left=left(int((attempt.deadline - now).total_seconds())), total=attempt.total)
 
 
-def question_text(_: Translator, locale: str, v: exams.View, tz: tzinfo) -> str:
+def question_text(_: Translator, locale: str, v: exam_attempts.View, tz: tzinfo) -> str:
     item = v.item
     q = item.question
     t = q.text(locale)
@@ -110,7 +110,7 @@ def _duration(_: Translator, seconds: int) -> str:
     return _("quiz.duration_min", minutes=minutes, seconds=secs) if minutes else _("quiz.duration_sec", seconds=secs)
 
 
-def result_text(_: Translator, res: exams.Result, timed_out: bool = False) -> str:
+def result_text(_: Translator, res: exam_attempts.Result, timed_out: bool = False) -> str:
     lines = [_("exams.timed_out_submitted")] if timed_out else []
     lines.append(_("exams.result", title=res.exam.title, correct=res.correct, total=res.attempt.total,
                    accuracy=res.accuracy, duration=_duration(_, res.seconds), best=res.best,
@@ -208,8 +208,8 @@ def publish_notices(i18n: I18n, tz: tzinfo) -> exams.Notices:
     return build
 
 
-def deadline_pushes(i18n: I18n, tz: tzinfo) -> exams.PushesFor:
-    def build(what: str, attempt: ExamAttempt, exam: Exam, res: exams.Result | None) -> list[dict[str, Any]]:
+def deadline_pushes(i18n: I18n, tz: tzinfo) -> exam_attempts.PushesFor:
+    def build(what: str, attempt: ExamAttempt, exam: Exam, res: exam_attempts.Result | None) -> list[dict[str, Any]]:
         locale = i18n.pick(attempt.language)
         _ = i18n.translator(locale)
         key = f"exam:{attempt.id}:{what}"

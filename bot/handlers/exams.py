@@ -17,7 +17,7 @@ from bot.flows.exam_take import rate_of, send_attempt, show_result
 from bot.flows.exam_view import card_text, exam_workbook, list_text, publish_notices, report_text, rules_text
 from bot.handlers.profile import MenuCD
 from bot.i18n import Translator
-from bot.services import exams
+from bot.services import exam_attempts, exams
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.exams import ExamAct, ExamCD, ExamCreate, admin_card_kb, admin_list_kb, member_list_kb, rules_kb
@@ -48,14 +48,14 @@ async def open_pressed(query: CallbackQuery, callback_data: ExamCD, store: Store
 
 async def start_pressed(query: CallbackQuery, callback_data: ExamCD, bot: Bot, **deps: Any) -> None:
     store, clock, actor, _ = deps["store"], deps["clock"], deps["actor"], deps["_"]
-    attempt, _created = await exams.start(store, clock, actor, callback_data.e, rate_of(deps.get("outbox")))
+    attempt, _created = await exam_attempts.start(store, clock, actor, callback_data.e, rate_of(deps.get("outbox")))
     await send_attempt(bot, actor.id, store, clock, actor, attempt.id, _, deps["state"])
 
 
 async def review_pressed(query: CallbackQuery, callback_data: ExamCD, bot: Bot, store: Store, clock: Clock,
                          **deps: Any) -> None:
     actor, _ = deps["actor"], deps["_"]
-    res = await exams.review(store, clock, actor, callback_data.e)
+    res = await exam_attempts.review(store, clock, actor, callback_data.e)
     await show_result(bot, actor.id, res, _)
 
 

@@ -182,9 +182,9 @@ _EXAM_COLUMNS = ("e.id, e.org_id, o.name AS org_name, e.title, e.time_limit, e.o
                  "e.max_attempts, e.points, e.policy, e.grace_seconds, e.status, e.publish_at, "
                  "(SELECT COUNT(*) FROM exam_questions x WHERE x.exam_id = e.id) AS n_questions, "
                  "EXISTS (SELECT 1 FROM exam_attempts s WHERE s.exam_id = e.id) AS started")
-_ATTEMPT_COLUMNS = ("a.id, a.exam_id, a.user_id, a.status, a.started_at, a.deadline, a.grace_until, a.ended_at, "
+ATTEMPT_COLUMNS = ("a.id, a.exam_id, a.user_id, a.status, a.started_at, a.deadline, a.grace_until, a.ended_at, "
                     "a.total, a.correct, a.timed_out, a.header_id, a.position, u.language AS language")
-_ATTEMPT_FROM = "exam_attempts a JOIN users u ON u.id = a.user_id"
+ATTEMPT_FROM = "exam_attempts a JOIN users u ON u.id = a.user_id"
 # the organisations whose exams a phone sees: those its member records are in, and those above them
 _ORGS_OF_PHONE = ("SELECT t.ancestor_id FROM members m JOIN org_tree t ON t.descendant_id = m.org_id "
                   "WHERE m.phone = ?")
@@ -196,13 +196,13 @@ def _exam(row: aiosqlite.Row) -> Exam:
                 row["grace_seconds"], row["status"], _dt(row["publish_at"]), row["n_questions"], bool(row["started"]))
 
 
-def _attempt(row: aiosqlite.Row) -> ExamAttempt:
+def attempt_from_row(row: aiosqlite.Row) -> ExamAttempt:
     return ExamAttempt(row["id"], row["exam_id"], row["user_id"], row["status"], _need(row["started_at"]),
                        _need(row["deadline"]), _dt(row["grace_until"]), _dt(row["ended_at"]), row["total"],
                        row["correct"], bool(row["timed_out"]), row["header_id"], row["position"], row["language"])
 
 
-def _question(row: aiosqlite.Row) -> Question:
+def question_from_row(row: aiosqlite.Row) -> Question:
     body = json.loads(row["body"])
     texts = {lang: QuestionText(t["stem"], tuple(t.get("options") or ()), t.get("explanation") or "")
              for lang, t in body.items()}
@@ -220,12 +220,12 @@ _PUSH_SQL = ("INSERT INTO outbox (chat_id, kind, payload, file_name, file_data, 
              "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING")
 
 
-async def _enqueue(db: aiosqlite.Connection, pushes: Sequence[dict[str, Any]], now: str) -> None:
+async def enqueue_pushes(db: aiosqlite.Connection, pushes: Sequence[dict[str, Any]], now: str) -> None:
     if pushes:
         await db.executemany(_PUSH_SQL, _push_rows(pushes, now))
 
 
-async def _drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_deadline: bool = False) -> None:
+async def drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_deadline: bool = False) -> None:
     ref = f"attempt:{attempt_id}"
     if not keep_deadline:
         await drop_due(db, DEADLINE, ref)
@@ -236,7 +236,8 @@ async def _drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_
 
 
 class ExamQueries:
-    """Mixin of the Store (like the other *Queries classes): exams, attempts, answers, results."""
+    """Mixin of the Store (like the other *Queries classes): exams, who sees them, results.
+    Attempts and answers: bot/repositories/exam_attempts.py."""
 
     if TYPE_CHECKING:
         _tx: Callable[..., AbstractAsyncContextManager[aiosqlite.Connection]]
@@ -286,7 +287,7 @@ class ExamQueries:
                 if cur.rowcount == 0:
                     return False
                 await drop_due(db, PUBLISH, f"exam:{exam_id}")
-                await _enqueue(db, pushes, now.isoformat())
+                await enqueue_pushes(db, pushes, now.isoformat())
             else:
                 cur = await db.execute("UPDATE exams SET status = 'scheduled', publish_at = ? WHERE id = ? "
                                        "AND status <> 'published'", (utc_text(at), exam_id))
@@ -303,7 +304,7 @@ class ExamQueries:
                                    (exam_id,))
             if cur.rowcount == 0:
                 return False
-            await _enqueue(db, pushes, now.isoformat())
+            await enqueue_pushes(db, pushes, now.isoformat())
             return True
 
     async def get_exam(self, exam_id: int) -> Exam | None:
@@ -324,7 +325,7 @@ class ExamQueries:
         rows = await self._all("SELECT q.id, q.org_id, q.kind, q.body, q.answer, q.tags FROM exam_questions x "
                                "JOIN questions q ON q.id = x.question_id WHERE x.exam_id = ? ORDER BY x.position",
                                (exam_id,))
-        return [_question(r) for r in rows]
+        return [question_from_row(r) for r in rows]
 
     async def exam_draw(self, org_id: int, n: int, tag: str | None) -> list[int]:
         """Questions the organisation's subtree sees (its bank, the banks above it, the global one), at random."""
@@ -345,7 +346,7 @@ class ExamQueries:
         count = await self._one(f"SELECT COUNT(*) AS n FROM questions q WHERE {where}", (org_id,))
         rows = await self._all(f"SELECT q.id, q.org_id, q.kind, q.body, q.answer, q.tags FROM questions q "
                                f"WHERE {where} ORDER BY q.id LIMIT ? OFFSET ?", (org_id, limit, offset))
-        return (count["n"] if count else 0), [_question(r) for r in rows]
+        return (count["n"] if count else 0), [question_from_row(r) for r in rows]
 
     async def question_ids_by_fingerprint(self, org_id: int, fingerprints: Sequence[str]) -> list[int]:
         """The ids of an organisation bank's questions in the order of `fingerprints` (an uploaded sheet's rows)."""
@@ -371,11 +372,13 @@ class ExamQueries:
                 FROM exams e JOIN orgs o ON o.id = e.org_id
                 WHERE e.status = 'published' AND e.org_id IN ({_ORGS_OF_PHONE})
                 ORDER BY e.closes_at DESC, e.id DESC LIMIT 30""", (user_id, user_id, user_id, phone))
-        out = []
-        for r in rows:
-            live = await self.get_exam_attempt(r["live_id"]) if r["live_id"] else None
-            out.append(MyExam(_exam(r), r["used"], r["best"], live))
-        return out
+        live_ids = [r["live_id"] for r in rows if r["live_id"]]
+        live: dict[int, ExamAttempt] = {}
+        if live_ids:
+            marks = ",".join("?" * len(live_ids))
+            found = await self._all(f"SELECT {ATTEMPT_COLUMNS} FROM {ATTEMPT_FROM} WHERE a.id IN ({marks})", live_ids)
+            live = {r["id"]: attempt_from_row(r) for r in found}
+        return [MyExam(_exam(r), r["used"], r["best"], live.get(r["live_id"])) for r in rows]
 
     async def phone_sees_org(self, phone: str, org_id: int) -> bool:
         row = await self._one(f"SELECT 1 FROM ({_ORGS_OF_PHONE}) x WHERE x.ancestor_id = ? LIMIT 1", (phone, org_id))
@@ -388,169 +391,6 @@ class ExamQueries:
                JOIN users u ON u.phone = m.phone WHERE t.ancestor_id = ? AND u.registered_at IS NOT NULL
                ORDER BY u.id""", (org_id,))
         return [Recipient(r["id"], r["language"]) for r in rows]
-
-    # -- attempts -----------------------------------------------------------------------------------
-    async def start_exam_attempt(self, exam_id: int, user_id: int, now: datetime, deadline: datetime,
-                                 first_tick: datetime | None) -> tuple[ExamAttempt, bool]:
-        """(the live attempt, True when this call started it). Another live one is returned as it is
-        (a double tap, a second device); raises ExamConflict("attempts_used") when none is left and
-        ExamConflict("not_open") outside the window, both checked inside the transaction."""
-        async with self._tx() as db:
-            async with db.execute("SELECT id FROM exam_attempts WHERE exam_id = ? AND user_id = ? AND status IN "
-                                  "('open', 'grace')", (exam_id, user_id)) as cur:
-                live = await cur.fetchone()
-            if live is None:
-                async with db.execute(
-                        "SELECT e.max_attempts, e.opens_at, e.closes_at, e.status, "
-                        "(SELECT COUNT(*) FROM exam_questions x WHERE x.exam_id = e.id) AS n, "
-                        "(SELECT COUNT(*) FROM exam_attempts b WHERE b.exam_id = e.id AND b.user_id = ? "
-                        "AND b.status = 'submitted') AS used FROM exams e WHERE e.id = ?", (user_id, exam_id)) as cur:
-                    exam = await cur.fetchone()
-                if exam is None or exam["status"] != "published":
-                    raise ExamConflict("gone")
-                if not exam["opens_at"] <= utc_text(now) < exam["closes_at"]:
-                    raise ExamConflict("not_open")
-                if exam["max_attempts"] is not None and exam["used"] >= exam["max_attempts"]:
-                    raise ExamConflict("attempts_used")
-                try:
-                    cur2 = await db.execute(
-                        "INSERT INTO exam_attempts (exam_id, user_id, status, started_at, deadline, total) "
-                        "VALUES (?, ?, 'open', ?, ?, ?)", (exam_id, user_id, utc_text(now), utc_text(deadline),
-                                                          exam["n"]))
-                except aiosqlite.IntegrityError:  # a parallel start won between our read and write
-                    raise ExamConflict("busy") from None
-                attempt_id = int(cur2.lastrowid or 0)
-                ref = f"attempt:{attempt_id}"
-                await put_due(db, DEADLINE, ref, deadline)
-                if first_tick is not None:
-                    await put_due(db, TICK, ref, first_tick)
-                for minutes in REMIND_MINUTES:
-                    at = deadline.timestamp() - minutes * 60
-                    if at > now.timestamp():
-                        await put_due(db, REMIND, f"{ref}:{minutes}", datetime.fromtimestamp(at, deadline.tzinfo))
-                created = True
-            else:
-                attempt_id, created = live["id"], False
-            async with db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?",
-                                  (attempt_id,)) as cur:
-                row = await cur.fetchone()
-            assert row is not None
-            return _attempt(row), created
-
-    async def get_exam_attempt(self, attempt_id: int) -> ExamAttempt | None:
-        row = await self._one(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?", (attempt_id,))
-        return _attempt(row) if row else None
-
-    async def exam_answers(self, attempt_id: int) -> list[ExamAnswer]:
-        """Every question of the attempt's exam in order, with the answer given (None: not answered)."""
-        rows = await self._all(
-            """SELECT x.position AS pos, q.id, q.org_id, q.kind, q.body, q.answer, q.tags, w.answer AS given,
-                      w.correct AS right FROM exam_attempts a JOIN exam_questions x ON x.exam_id = a.exam_id
-               JOIN questions q ON q.id = x.question_id
-               LEFT JOIN exam_answers w ON w.attempt_id = a.id AND w.position = x.position
-               WHERE a.id = ? ORDER BY x.position""", (attempt_id,))
-        return [ExamAnswer(r["pos"], _question(r), tuple(json.loads(r["given"])) if r["given"] else None,
-                           None if r["right"] is None else bool(r["right"])) for r in rows]
-
-    async def record_exam_answer(self, attempt_id: int, position: int, answer: Sequence[str], correct: bool,
-                                 now: datetime, next_position: int) -> bool:
-        """False when the attempt is no longer open or its deadline has passed by `now` (the server's clock)."""
-        async with self._tx() as db:
-            cur = await db.execute("UPDATE exam_attempts SET position = ? WHERE id = ? AND status = 'open' "
-                                   "AND deadline > ?", (next_position, attempt_id, utc_text(now)))
-            if cur.rowcount == 0:
-                return False
-            await db.execute(
-                "INSERT INTO exam_answers (attempt_id, position, answer, correct, answered_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (attempt_id, position) DO UPDATE SET answer = excluded.answer, "
-                "correct = excluded.correct, answered_at = excluded.answered_at",
-                (attempt_id, position, json.dumps(list(answer), ensure_ascii=False), int(correct), utc_text(now)))
-            return True
-
-    async def set_exam_position(self, attempt_id: int, position: int) -> None:
-        async with self._tx() as db:
-            await db.execute("UPDATE exam_attempts SET position = ? WHERE id = ?", (position, attempt_id))
-
-    async def set_exam_header(self, attempt_id: int, header_id: int) -> None:
-        async with self._tx() as db:
-            await db.execute("UPDATE exam_attempts SET header_id = ? WHERE id = ?", (header_id, attempt_id))
-
-    async def submit_exam_attempt(self, attempt_id: int, now: datetime, *, timed_out: bool,
-                                  pushes: Sequence[dict[str, Any]] = ()) -> ExamAttempt | None:
-        """Scores a live attempt (open, or in its grace period) and ends its due rows; None when it was not live.
-        `timed_out` (the sweep's submit at the deadline) keeps the deadline row itself: the sweep marks it
-        done once the result's points and pushes are written, so a crash in between runs it again."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                """UPDATE exam_attempts SET status = 'submitted', ended_at = ?, timed_out = ?,
-                       correct = (SELECT COUNT(*) FROM exam_answers w WHERE w.attempt_id = ? AND w.correct = 1)
-                   WHERE id = ? AND status IN ('open', 'grace')""", (utc_text(now), int(timed_out), attempt_id,
-                                                                       attempt_id))
-            if cur.rowcount == 0:
-                return None
-            await _drop_attempt_dues(db, attempt_id, keep_deadline=timed_out)
-            await _enqueue(db, pushes, now.isoformat())
-            async with db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.id = ?",
-                                  (attempt_id,)) as c:
-                row = await c.fetchone()
-            return _attempt(row) if row else None
-
-    async def reset_exam_attempt(self, attempt_id: int, now: datetime, pushes: Sequence[dict[str, Any]]) -> bool:
-        """The manual's rule at the deadline: the answers are cleared and the attempt does not count."""
-        return await self._end_attempt(attempt_id, "reset", ("open",), now, pushes, clear=True)
-
-    async def abandon_exam_attempt(self, attempt_id: int, now: datetime, pushes: Sequence[dict[str, Any]]) -> bool:
-        """A grace period that ran out without a submit: not scored (as in Moodle)."""
-        return await self._end_attempt(attempt_id, "abandoned", ("grace",), now, pushes, clear=False)
-
-    async def _end_attempt(self, attempt_id: int, status: str, from_status: tuple[str, ...], now: datetime,
-                           pushes: Sequence[dict[str, Any]], *, clear: bool) -> bool:
-        marks = ",".join("?" * len(from_status))
-        async with self._tx() as db:
-            cur = await db.execute(f"UPDATE exam_attempts SET status = ?, ended_at = ?, timed_out = 1 WHERE id = ? "
-                                   f"AND status IN ({marks})", (status, utc_text(now), attempt_id, *from_status))
-            if cur.rowcount == 0:
-                return False
-            if clear:
-                await db.execute("DELETE FROM exam_answers WHERE attempt_id = ?", (attempt_id,))
-            await _drop_attempt_dues(db, attempt_id)
-            await _enqueue(db, pushes, now.isoformat())
-            return True
-
-    async def exam_attempt_to_grace(self, attempt_id: int, grace_until: datetime, now: datetime,
-                                    pushes: Sequence[dict[str, Any]]) -> bool:
-        async with self._tx() as db:
-            cur = await db.execute("UPDATE exam_attempts SET status = 'grace', grace_until = ? WHERE id = ? "
-                                   "AND status = 'open'", (utc_text(grace_until), attempt_id))
-            if cur.rowcount == 0:
-                return False
-            ref = f"attempt:{attempt_id}"
-            await drop_due(db, TICK, ref)
-            await put_due(db, DEADLINE, f"{ref}:grace", grace_until)
-            await _enqueue(db, pushes, now.isoformat())
-            return True
-
-    async def schedule_exam_tick(self, attempt_id: int, at: datetime) -> bool:
-        """The next countdown edit of a still-open attempt; False when it is over."""
-        async with self._tx() as db:
-            async with db.execute("SELECT 1 FROM exam_attempts WHERE id = ? AND status = 'open'", (attempt_id,)) as c:
-                if await c.fetchone() is None:
-                    return False
-            await put_due(db, TICK, f"attempt:{attempt_id}", at)
-            return True
-
-    async def enqueue_exam_pushes(self, pushes: Sequence[dict[str, Any]], now: datetime) -> None:
-        async with self._tx() as db:
-            await _enqueue(db, pushes, now.isoformat())
-
-    async def live_exam_attempts(self) -> int:
-        row = await self._one("SELECT COUNT(*) AS n FROM exam_attempts WHERE status = 'open'")
-        return int(row["n"]) if row else 0
-
-    async def user_exam_attempts(self, exam_id: int, user_id: int) -> list[ExamAttempt]:
-        rows = await self._all(f"SELECT {_ATTEMPT_COLUMNS} FROM {_ATTEMPT_FROM} WHERE a.exam_id = ? "
-                               "AND a.user_id = ? ORDER BY a.id", (exam_id, user_id))
-        return [_attempt(r) for r in rows]
 
     # -- results for admins ---------------------------------------------------------------------------
     async def exam_result_rows(self, exam_id: int, org_id: int) -> list[ResultRow]:

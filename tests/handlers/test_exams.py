@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from bot.flows.exam_take import ExamDueWork
 from bot.repositories.due import DueItem
-from bot.services import exams
+from bot.services import exam_attempts
 from tests.support.exam_factories import exam_world, published_exam
 from tests.support.quiz_factories import make_bank
 
@@ -120,7 +120,7 @@ async def test_learn_6_forwarded_button_outside_the_subtree_and_early_start_are_
 async def test_learn_6_editing_an_exam_that_has_attempts_is_refused_with_the_reason(store, clock, client_factory):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w)
-    await exams.start(store, clock, w.member, exam_id, 28)
+    await exam_attempts.start(store, clock, w.member, exam_id, 28)
     admin = client_factory(ADMIN, "李管理")
     card = await admin.click(f"ex:c:{exam_id}")
     assert "已锁定" in card.text
@@ -131,10 +131,10 @@ async def test_learn_6_editing_an_exam_that_has_attempts_is_refused_with_the_rea
 async def test_learn_6_results_message_and_workbook(store, clock, client_factory):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w, pass_mark=1)
-    attempt, _ = await exams.start(store, clock, w.member, exam_id, 28)
-    view = await exams.view(store, clock, w.member, attempt.id)
-    await exams.answer(store, clock, w.member, attempt.id, view.position, "ABCD".index(view.item.question.answer[0]))
-    await exams.submit(store, clock, w.member, attempt.id, confirmed=True)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, 28)
+    view = await exam_attempts.view(store, clock, w.member, attempt.id)
+    await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, "ABCD".index(view.item.question.answer[0]))
+    await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=True)
     admin = client_factory(ADMIN, "李管理")
     card = await admin.click(f"ex:c:{exam_id}")
     results = await admin.click(card.button("成绩与题目分析"))

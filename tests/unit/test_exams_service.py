@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import DomainError, NotAllowed
-from bot.services import exams
+from bot.services import exam_attempts, exams
 from tests.support.exam_factories import exam_world, published_exam, settings
 
 PER_SECOND = 28.0
@@ -46,8 +46,8 @@ async def test_learn_6_window_double_start_and_scope(store, clock):
     exam_id = await published_exam(store, clock, w, window_hours=1)
     with pytest.raises(NotAllowed):
         await exams.rules(store, clock, w.outsider, exam_id)  # SEC-4: a forwarded button, not in the subtree
-    first, created = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
-    again, created_again = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
+    first, created = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    again, created_again = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
     assert created and not created_again and first.id == again.id  # a double tap: one attempt
     rows = await store._all("SELECT COUNT(*) AS n FROM exam_attempts WHERE exam_id = ?", (exam_id,))
     assert rows[0]["n"] == 1
@@ -60,19 +60,19 @@ async def test_learn_6_window_double_start_and_scope(store, clock):
 async def test_learn_6_finish_in_time_scores_pays_once_and_locks_questions(store, clock):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w, points=5, pass_mark=3, attempts=2)
-    attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
     with pytest.raises(DomainError) as err:
         await exams.check_editable(store, w.admin, exam_id)
     assert err.value.key == "exams.locked"
-    view = await exams.view(store, clock, w.member, attempt.id)
+    view = await exam_attempts.view(store, clock, w.member, attempt.id)
     for n in range(4):
         clock.advance(seconds=20)
-        view = await exams.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view, n != 3))
-    res = await exams.submit(store, clock, w.member, attempt.id, confirmed=False)
+        view = await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view, n != 3))
+    res = await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=False)
     assert (res.correct, res.attempt.total, res.accuracy, res.passed, res.paid) == (3, 4, 75, True, 5)
     assert res.seconds == 80
-    second, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
-    res2 = await exams.submit(store, clock, w.member, second.id, confirmed=True)  # nothing answered: confirmed
+    second, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    res2 = await exam_attempts.submit(store, clock, w.member, second.id, confirmed=True)  # nothing answered: confirmed
     assert res2.correct == 0 and res2.best == 3 and res2.paid == 0
     with pytest.raises(DomainError) as err:
         await exams.rules(store, clock, w.member, exam_id)
@@ -84,9 +84,9 @@ async def test_learn_6_finish_in_time_scores_pays_once_and_locks_questions(store
 async def test_learn_6_unanswered_submit_asks_first(store, clock):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w)
-    attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
     with pytest.raises(exams.NeedsConfirm) as err:
-        await exams.submit(store, clock, w.member, attempt.id, confirmed=False)
+        await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=False)
     assert err.value.params == {"missing": 4}
 
 
@@ -99,73 +99,73 @@ async def test_learn_6_deadline_policies_reset_submit_grace(store, clock):
     out = {}
     for policy in ("reset", "submit", "grace"):
         exam_id = await published_exam(store, clock, w, policy=policy, minutes=10, title=f"考试{policy}")
-        attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
-        view = await exams.view(store, clock, w.member, attempt.id)
-        await exams.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+        attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+        view = await exam_attempts.view(store, clock, w.member, attempt.id)
+        await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
         out[policy] = attempt
     clock.advance(minutes=10, seconds=1)
     with pytest.raises(DomainError) as err:  # the server's clock, whatever the buttons show
-        await exams.answer(store, clock, w.member, out["submit"].id, 1, 0)
+        await exam_attempts.answer(store, clock, w.member, out["submit"].id, 1, 0)
     assert err.value.key == "exams.time_up"
-    reset = await exams.apply_deadline(store, clock, out["reset"].id, False, _no_pushes)
+    reset = await exam_attempts.apply_deadline(store, clock, out["reset"].id, False, _no_pushes)
     assert reset.what == "reset"
     assert await store.exam_answers(out["reset"].id) and not any(a.answer for a in await store.exam_answers(out["reset"].id))
     rules = await exams.rules(store, clock, w.member, out["reset"].exam_id)
     assert rules.live is None and rules.used == 0  # must start again
-    submitted = await exams.apply_deadline(store, clock, out["submit"].id, False, _no_pushes)
+    submitted = await exam_attempts.apply_deadline(store, clock, out["submit"].id, False, _no_pushes)
     assert submitted.what == "submitted" and submitted.result.correct == 1
-    grace = await exams.apply_deadline(store, clock, out["grace"].id, False, _no_pushes)
+    grace = await exam_attempts.apply_deadline(store, clock, out["grace"].id, False, _no_pushes)
     assert grace.what == "grace"
     with pytest.raises(DomainError) as err:
-        await exams.answer(store, clock, w.member, out["grace"].id, 1, 0)
+        await exam_attempts.answer(store, clock, w.member, out["grace"].id, 1, 0)
     assert err.value.key == "exams.grace_submit_only"
-    res = await exams.submit(store, clock, w.member, out["grace"].id, confirmed=True)
+    res = await exam_attempts.submit(store, clock, w.member, out["grace"].id, confirmed=True)
     assert res.correct == 1
-    again = await exams.apply_deadline(store, clock, out["submit"].id, False, _no_pushes)
+    again = await exam_attempts.apply_deadline(store, clock, out["submit"].id, False, _no_pushes)
     assert again.what == "none"  # idempotent: a rerun of the sweep changes nothing
 
 
 async def test_learn_6_grace_that_runs_out_is_abandoned(store, clock):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w, policy="grace", grace=60)
-    attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
     clock.advance(minutes=10)
-    assert (await exams.apply_deadline(store, clock, attempt.id, False, _no_pushes)).what == "grace"
+    assert (await exam_attempts.apply_deadline(store, clock, attempt.id, False, _no_pushes)).what == "grace"
     clock.advance(seconds=61)
     with pytest.raises(DomainError):
-        await exams.submit(store, clock, w.member, attempt.id, confirmed=True)
-    assert (await exams.apply_deadline(store, clock, attempt.id, True, _no_pushes)).what == "abandoned"
+        await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=True)
+    assert (await exam_attempts.apply_deadline(store, clock, attempt.id, True, _no_pushes)).what == "abandoned"
 
 
 async def test_learn_6_answer_on_an_earlier_attempt_is_refused(store, clock):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w)
-    first, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
-    await exams.submit(store, clock, w.member, first.id, confirmed=True)
-    await exams.start(store, clock, w.member, exam_id, PER_SECOND)
+    first, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    await exam_attempts.submit(store, clock, w.member, first.id, confirmed=True)
+    await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
     with pytest.raises(exams.Stale) as err:
-        await exams.answer(store, clock, w.member, first.id, 0, 0)
+        await exam_attempts.answer(store, clock, w.member, first.id, 0, 0)
     assert err.value.key == "exams.attempt_over"
     with pytest.raises(exams.Stale):
-        await exams.answer(store, clock, w.admin, first.id, 0, 0)
+        await exam_attempts.answer(store, clock, w.admin, first.id, 0, 0)
 
 
 async def test_learn_6_report_counts_and_first_attempt_stats(store, clock):
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w, pass_mark=2)
-    attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
-    view = await exams.view(store, clock, w.member, attempt.id)
-    view = await exams.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
-    await exams.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
-    await exams.submit(store, clock, w.member, attempt.id, confirmed=True)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    view = await exam_attempts.view(store, clock, w.member, attempt.id)
+    view = await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+    await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+    await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=True)
     rep = await exams.report(store, w.admin, exam_id)
     assert [r.name for r in rep.passed] == ["王芳"] and rep.average == 2
     assert rep.stats.people == 1 and len(rep.stats.items) == 4
 
 
 def test_learn_6_tick_interval_keeps_edits_under_the_rate():
-    assert exams.tick_interval(10, 28) == 30
-    assert exams.tick_interval(5000, 28) == pytest.approx(5000 / 14)
+    assert exam_attempts.tick_interval(10, 28) == 30
+    assert exam_attempts.tick_interval(5000, 28) == pytest.approx(5000 / 14)
 
 
 async def test_learn_6_publish_later_writes_a_due_row(store, clock):
@@ -186,16 +186,16 @@ async def test_learn_6_a_deadline_submit_run_twice_pays_and_tells_once(store, cl
     """A crash after the submit but before the sweep marked its row done runs the handler again."""
     w = await exam_world(store)
     exam_id = await published_exam(store, clock, w, policy="submit", pass_mark=1, points=4)
-    attempt, _ = await exams.start(store, clock, w.member, exam_id, PER_SECOND)
-    view = await exams.view(store, clock, w.member, attempt.id)
-    await exams.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    view = await exam_attempts.view(store, clock, w.member, attempt.id)
+    await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
     clock.advance(minutes=11)
 
     def pushes(what, att, exam, res):
         return [{"chat_id": att.user_id, "payload": {"text": what}, "dedupe_key": f"exam:{att.id}:{what}"}]
 
-    first = await exams.apply_deadline(store, clock, attempt.id, False, pushes)
-    again = await exams.apply_deadline(store, clock, attempt.id, False, pushes)
+    first = await exam_attempts.apply_deadline(store, clock, attempt.id, False, pushes)
+    again = await exam_attempts.apply_deadline(store, clock, attempt.id, False, pushes)
     assert first.what == "submitted" and first.result.paid == 4 and again.result.paid == 0
     assert [r["n"] for r in await store._all("SELECT COUNT(*) AS n FROM outbox")] == [1]
     assert [r["amount"] for r in await store._all("SELECT amount FROM points WHERE source = 'exam'")] == [4]

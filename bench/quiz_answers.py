@@ -37,10 +37,10 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User
 from bot.app import build_dispatcher, settle_heap
 from bot.clock import Clock
 from bot.config import Settings
-from bot.flows.quiz_view import QuizCD
 from bot.i18n import I18n
 from bot.services.quiz import LETTERS
 from bot.store import Store
+from bot.ui.quiz import QuizCD
 from tests.support.factories import make_user
 from tests.support.quiz_factories import make_question
 

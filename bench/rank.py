@@ -88,7 +88,7 @@ async def main(members: int = 100_000, active_share: float = 0.10) -> None:
         me = FIRST_USER + 12_345  # a member without points: ranked near the bottom
         since = (TODAY - timedelta(days=6)).isoformat()
         cold, warm, rows = await timed(lambda: store.learner_org_ranking(org, me, since, learner.TOP))
-        assert len(rows) <= 2 * learner.TOP + 1 and any(r["user_id"] == me for r in rows)
+        assert len(rows) <= 2 * learner.TOP + 1 and any(r.user_id == me for r in rows)
         print(f"ranking query (one org, one user): cold {cold:.0f} ms, warm median {statistics.median(warm):.0f} ms "
               f"(min {min(warm):.0f}, max {max(warm):.0f}); {len(rows)} rows returned")
         actor = Actor(user=await store.get_user(me))

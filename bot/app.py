@@ -20,13 +20,14 @@ from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
 from bot.fsm_storage import StoreStorage
-from bot.handlers import build_routers
-from bot.handlers.menu import set_default_menus
+from bot.handlers import build_routers, build_workflows
 from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
 from bot.scheduler import JobSpec, Scheduler, Sweeper
+from bot.services import quiz
 from bot.store import Store
+from bot.ui.menu import set_default_menus
 
 log = logging.getLogger("bot")
 
@@ -51,6 +52,7 @@ def build_dispatcher(
         i18n=i18n,
         scheduler=scheduler,
         outbox=outbox,
+        workflows=build_workflows(),
     )
     dp.update.outer_middleware(ActorMiddleware())
     dp.callback_query.middleware(AnswerCallbacks())
@@ -98,8 +100,6 @@ class App:
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
         sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
-        from bot.services import quiz  # weekly draw, challenge time limits
-
         for kind, handler in quiz.due_handlers(store, clock).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Filter
-from aiogram.types import TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.services.roles import Actor
 
@@ -18,6 +18,16 @@ class Registered(Filter):
 
     async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
         return actor is not None and actor.registered == self.registered
+
+
+class Shown(Filter):
+    """A button press on a message the bot can still reach (not an InaccessibleMessage: deleted, or too
+    old for Telegram to send): the handler receives it as `message: Message`, so callback handlers
+    need no `if query.message` of their own. Set once on the callback routers; a press this refuses
+    goes on to the fallback, which answers that the button is no longer valid."""
+
+    async def __call__(self, query: CallbackQuery) -> bool | dict[str, Any]:
+        return {"message": query.message} if isinstance(query.message, Message) else False
 
 
 def resolve_filters_inline(root: Router) -> int:

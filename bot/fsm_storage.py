@@ -61,7 +61,8 @@ class StoreStorage(BaseStorage):
         self._remember(k, (state, json.loads(json.dumps(dict(data), ensure_ascii=False))))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        return json.loads(json.dumps((await self._get(_key(key)))[1], ensure_ascii=False))
+        data: dict[str, Any] = json.loads(json.dumps((await self._get(_key(key)))[1], ensure_ascii=False))
+        return data
 
     async def close(self) -> None:  # the store is closed by its owner
         return None

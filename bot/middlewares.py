@@ -2,18 +2,41 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
+from bot.clock import Clock
+from bot.config import Settings
 from bot.errors import DomainError
+from bot.i18n import I18n, Translator
+from bot.outbox import Outbox
 from bot.services import points
 from bot.services.roles import Actor
 from bot.services.users import touch_user
+from bot.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """What a handler works with, in one parameter: the dispatcher's dependencies and this update's
+    actor and language. Handlers take `ctx: Ctx` rather than listing these (few parameters each);
+    the dependencies stay in the dispatcher's data by name too, for filters and helpers."""
+
+    bot: Bot
+    store: Store
+    clock: Clock
+    settings: Settings
+    i18n: I18n
+    outbox: Outbox  # None only in benchmarks that build a bare dispatcher (they never push)
+    actor: Actor
+    locale: str
+    t: Translator  # the same as the handler's `_`
 
 
 class ActorMiddleware(BaseMiddleware):
@@ -56,7 +79,10 @@ class ActorMiddleware(BaseMiddleware):
         locale = i18n.pick(user.language, user.tg_language)
         data["actor"] = actor
         data["locale"] = locale
-        data["_"] = i18n.translator(locale)
+        data["_"] = t = i18n.translator(locale)
+        outbox: Any = data.get("outbox")  # absent only in benchmarks' bare dispatchers
+        data["ctx"] = Ctx(bot=data["bot"], store=store, clock=data["clock"], settings=settings, i18n=i18n,
+                          outbox=outbox, actor=actor, locale=locale, t=t)
         return await handler(event, data)
 
 
@@ -99,7 +125,7 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
                 await self.answer(event, answer)  # type: ignore[arg-type]
 
 
-def error_text(i18n: Any, locale: str | None, exc: DomainError | None) -> str:
+def error_text(i18n: I18n, locale: str | None, exc: DomainError | None) -> str:
     if exc is None:
         return i18n.t(locale, "errors.unexpected")
     return i18n.t(locale, f"errors.{exc.key}", **exc.params)

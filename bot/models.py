@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class Question:
     org_id: int | None
     kind: str
     texts: dict[str, QuestionText]
-    answer: tuple
+    answer: tuple[Any, ...]  # str per choice/judge letter, tuple[str, ...] per blank
     tags: str = ""
 
     def text(self, language: str | None) -> QuestionText:

@@ -171,15 +171,15 @@ class Outbox:
     async def _send(self, push: Push) -> int:
         p = push.payload
         markup = InlineKeyboardMarkup.model_validate(p["reply_markup"]) if p.get("reply_markup") else None
-        common = {"protect_content": bool(p.get("protect_content")), "reply_markup": markup}
+        protect = bool(p.get("protect_content"))
         if push.kind == "text":
-            msg = await self.bot.send_message(push.chat_id, p["text"], **common)
+            msg = await self.bot.send_message(push.chat_id, p["text"], protect_content=protect, reply_markup=markup)
         elif push.kind == "photo":
             msg = await self.bot.send_photo(push.chat_id, BufferedInputFile(push.file_data or b"", push.file_name or
                                                                              "image.png"),
-                                            caption=p.get("caption"), **common)
+                                            caption=p.get("caption"), protect_content=protect, reply_markup=markup)
         else:
             msg = await self.bot.send_document(push.chat_id, BufferedInputFile(push.file_data or b"",
                                                                                push.file_name or "file"),
-                                               caption=p.get("caption"), **common)
+                                               caption=p.get("caption"), protect_content=protect, reply_markup=markup)
         return msg.message_id

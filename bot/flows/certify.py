@@ -7,59 +7,47 @@ for the link this person really opened (callback data is never trusted on its ow
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot import notify
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.certify import (
-    CertCD,
-    CertDecideCD,
-    RenameDecideCD,
-    notify_application,
-    notify_decision,
-    notify_rename_decided,
-    push_all,
-    send_invite,
-)
-from bot.handlers.orgpick import org_label
 from bot.i18n import I18n, Raw, Translator
-from bot.outbox import Outbox
 from bot.services import certification as cert
 from bot.services import renames
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.certify import (
+    AddressedData,
+    ApplyingData,
+    CertAction,
+    CertApplyCD,
+    CertApplying,
+    CertCD,
+    CertDecideCD,
+    CertInput,
+    CertNoteCD,
+    ReasonData,
+    RenameDecideCD,
+    decision_kb,
+    send_invite,
+)
+from bot.ui.common import NOT_COMMAND, TEXT
+from bot.ui.org import org_label
 
-TEXT = F.text & ~F.text.startswith("/")
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.middlewares import Ctx
+    from bot.outbox import Outbox
+    from bot.services.roles import Actor
+    from bot.store import Store
+
 # Refusals after which the rejection is over (someone else decided, or it is gone): leave the state.
 DECIDED = ("cert.already_", "cert.rename_already_", "cert.application_gone", "cert.rename_gone")
-
-
-class CertInput(StatesGroup):
-    phone = State()
-    note = State()
-    reason = State()
-
-
-class CertApplying(StatesGroup):
-    choose = State()
-
-
-class CertApplyCD(CallbackData, prefix="ca"):
-    inv: int
-    org: int
-
-
-class CertNoteCD(CallbackData, prefix="cn"):
-    org: int  # no message: send the invitation as it is
 
 
 # -- texts ---------------------------------------------------------------------------------------
@@ -100,132 +88,134 @@ async def open_cert(message: Message, token: str, *, _: Translator, store: Store
     if not offer.eligible:
         await message.answer(offer_text(_, offer))
         return
-    await state.set_state(CertApplying.choose)
-    await state.set_data({"cert_invite": offer.invite.id})
+    await ApplyingData(cert_invite=offer.invite.id).begin(state, CertApplying.choose)
     await message.answer(offer_text(_, offer), reply_markup=apply_kb(_, offer))
+
+
+async def apply(query: CallbackQuery, message: Message, callback_data: CertApplyCD, state: FSMContext, ctx: Ctx,
+                _: Translator) -> None:
+    if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
+        raise DomainError("stale_button")  # a button of another invitation than the one opened last
+    app = await cert.apply(ctx.store, ctx.clock, ctx.actor, callback_data.inv, callback_data.org)
+    await state.clear()
+    await message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
+    await notify.application(ctx.outbox, ctx.store, ctx.i18n, app, decision_kb)
+
+
+async def use_buttons(message: Message, _: Translator) -> None:
+    await message.answer(_("certify.use_buttons"))
+
+
+async def text_only(message: Message, _: Translator) -> None:
+    await message.answer(_("certify.text_only"))
 
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
-
-    @router.callback_query(CertApplying.choose, CertApplyCD.filter())
-    async def apply(query: CallbackQuery, callback_data: CertApplyCD, state: FSMContext, store: Store, clock: Clock,
-                    outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        if (await state.get_data()).get("cert_invite") != callback_data.inv:
-            raise DomainError("stale_button")  # a button of another invitation than the one opened last
-        app = await cert.apply(store, clock, actor, callback_data.inv, callback_data.org)
-        await state.clear()
-        if query.message:
-            await query.message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
-        await notify_application(outbox, store, i18n, app)
-
-    @router.message(CertApplying.choose, ~F.text.startswith("/"))
-    async def use_buttons(message: Message, _: Translator) -> None:
-        await message.answer(_("certify.use_buttons"))
+    router.callback_query.register(apply, CertApplying.choose, CertApplyCD.filter())
+    router.message.register(use_buttons, CertApplying.choose, NOT_COMMAND)
 
     _addressed_handlers(router)
     _reason_handlers(router)
 
-    @router.message(CertInput.phone, ~F.text.startswith("/"))
-    @router.message(CertInput.note, ~F.text.startswith("/"))
-    @router.message(CertInput.reason, ~F.text.startswith("/"))
-    async def text_only(message: Message, _: Translator) -> None:
-        await message.answer(_("certify.text_only"))
+    router.message.register(text_only, CertInput.reason, NOT_COMMAND)
+    router.message.register(text_only, CertInput.note, NOT_COMMAND)
+    router.message.register(text_only, CertInput.phone, NOT_COMMAND)
 
     return router
 
 
 # -- an invitation addressed to one person, with a message (CERT-1) --------------------------------
+async def start(query: CallbackQuery, message: Message, callback_data: CertCD, state: FSMContext, ctx: Ctx,
+                _: Translator) -> None:
+    org = await cert.require_inviter(ctx.store, ctx.actor, callback_data.org)
+    await AddressedData(org=org.id).begin(state, CertInput.phone)
+    await message.answer(_("certify.ask_phone", org=org.name))
+
+
+async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await AddressedData.load(state)
+    org_id = flow.org
+    user = await cert.addressee_by_phone(ctx.store, ctx.actor, org_id, message.text)
+    await state.set_state(CertInput.note)
+    flow.addressee = user.id
+    await flow.save(state)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
+    await message.answer(_("certify.ask_note", name=user.display_name, limit=cert.NOTE_MAX),
+                         reply_markup=kb.as_markup())
+
+
+async def got_note(message: Message, state: FSMContext, **data: Any) -> None:
+    await _send_addressed(message, state, message.text, **data)
+
+
+async def no_note(query: CallbackQuery, message: Message, state: FSMContext, **data: Any) -> None:
+    await _send_addressed(message, state, None, **data)
+
+
 def _addressed_handlers(router: Router) -> None:
-    @router.callback_query(CertCD.filter(F.act == "invite_addr"))
-    async def start(query: CallbackQuery, callback_data: CertCD, state: FSMContext, store: Store, actor: Actor,
-                    _: Translator) -> None:
-        org = await cert.require_inviter(store, actor, callback_data.org)
-        await state.set_state(CertInput.phone)
-        await state.set_data({"org": org.id})
-        if query.message:
-            await query.message.answer(_("certify.ask_phone", org=org.name))
+    router.callback_query.register(start, CertCD.filter(F.act == CertAction.invite_addr))
+    router.message.register(got_phone, CertInput.phone, TEXT)
 
-    @router.message(CertInput.phone, TEXT)
-    async def got_phone(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data())["org"]
-        user = await cert.addressee_by_phone(store, actor, org_id, message.text)
-        await state.set_state(CertInput.note)
-        await state.update_data(addressee=user.id)
-        kb = InlineKeyboardBuilder()
-        kb.button(text=_("certify.btn_no_note"), callback_data=CertNoteCD(org=org_id))
-        await message.answer(_("certify.ask_note", name=user.display_name, limit=cert.NOTE_MAX),
-                             reply_markup=kb.as_markup())
-
-    @router.message(CertInput.note, TEXT)
-    async def got_note(message: Message, state: FSMContext, **data: Any) -> None:
-        await _send_addressed(message, state, message.text, **data)
-
-    @router.callback_query(CertInput.note, CertNoteCD.filter())
-    async def no_note(query: CallbackQuery, state: FSMContext, **data: Any) -> None:
-        if query.message:
-            await _send_addressed(query.message, state, None, **data)
+    router.message.register(got_note, CertInput.note, TEXT)
+    router.callback_query.register(no_note, CertInput.note, CertNoteCD.filter())
 
 
 async def _send_addressed(message: Message, state: FSMContext, note: str | None, *, bot: Bot, store: Store,
                           clock: Clock, settings: Settings, outbox: Outbox, i18n: I18n, actor: Actor, _: Translator,
                           **data: Any) -> None:
-    flow = await state.get_data()
-    created = await cert.create_invite(store, clock, settings.secret_key, actor, flow["org"], flow["addressee"], note)
+    flow = await AddressedData.load(state)
+    if flow.addressee is None:
+        await flow.expire(state)
+    created = await cert.create_invite(store, clock, settings.secret_key, actor, flow.org, flow.addressee, note)
     await state.clear()
     url = await send_invite(message, bot, clock, _, created)
-    person = created.addressee
-    note_text = created.invite.note
-
-    def render(t: Translator) -> tuple[str, None]:
-        return t("certify.invite_push", by=actor.user.display_name, org=created.org.name, url=url,
-                 note=t("certify.note_line", note=note_text) if note_text else ""), None
-
-    await push_all(outbox, i18n, [(person.id, person.language, person.tg_language)], render,
-                   f"cert-invite:{created.invite.id}")
-    await message.answer(_("certify.invite_sent_to", name=person.display_name))
+    await notify.invitation(outbox, i18n, actor, created, url)
+    if created.addressee is not None:
+        await message.answer(_("certify.invite_sent_to", name=created.addressee.display_name))
 
 
 # -- rejecting with a reason (CERT-3, ORG-6) -------------------------------------------------------
+async def reject(query: CallbackQuery, message: Message, callback_data: CertDecideCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    app = await cert.pending_for_upper(ctx.store, ctx.actor, callback_data.app)
+    await ReasonData(app=app.id).begin(state, CertInput.reason)
+    await message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
+
+
+async def reject_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, state: FSMContext,
+                        ctx: Ctx, _: Translator) -> None:
+    req = await renames.pending_rename_for_decider(ctx.store, ctx.actor, callback_data.req)
+    await ReasonData(rename=req.id).begin(state, CertInput.reason)
+    await message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
+                           limit=cert.REASON_MAX))
+
+
+async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await ReasonData.load(state)
+    if flow.app is None and flow.rename is None:
+        await flow.expire(state)
+    try:
+        if flow.app is not None:
+            app = await cert.decide(ctx.store, ctx.clock, ctx.actor, flow.app, False, message.text)
+        elif flow.rename is not None:
+            req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, flow.rename, False, message.text)
+    except DomainError as exc:
+        if exc.key.startswith(DECIDED):
+            await state.clear()
+        raise
+    await state.clear()
+    if flow.app is not None:
+        await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
+        await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
+    else:
+        await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
+        await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
+
+
 def _reason_handlers(router: Router) -> None:
-    @router.callback_query(CertDecideCD.filter(F.ok == 0))
-    async def reject(query: CallbackQuery, callback_data: CertDecideCD, state: FSMContext, store: Store,
-                     actor: Actor, _: Translator) -> None:
-        app = await cert.pending_for_upper(store, actor, callback_data.app)
-        await state.set_state(CertInput.reason)
-        await state.set_data({"app": app.id})
-        if query.message:
-            await query.message.answer(_("certify.ask_reason", org=app.lower.name, limit=cert.REASON_MAX))
+    router.callback_query.register(reject, CertDecideCD.filter(F.ok == 0))
+    router.callback_query.register(reject_rename, RenameDecideCD.filter(F.ok == 0))
 
-    @router.callback_query(RenameDecideCD.filter(F.ok == 0))
-    async def reject_rename(query: CallbackQuery, callback_data: RenameDecideCD, state: FSMContext, store: Store,
-                            actor: Actor, _: Translator) -> None:
-        req = await renames.pending_rename_for_decider(store, actor, callback_data.req)
-        await state.set_state(CertInput.reason)
-        await state.set_data({"rename": req.id})
-        if query.message:
-            await query.message.answer(_("certify.ask_rename_reason", org=req.old_name, new=req.new_name,
-                                         limit=cert.REASON_MAX))
-
-    @router.message(CertInput.reason, TEXT)
-    async def got_reason(message: Message, state: FSMContext, store: Store, clock: Clock, outbox: Outbox,
-                         i18n: I18n, actor: Actor, _: Translator) -> None:
-        flow = await state.get_data()
-        try:
-            if "app" in flow:
-                app = await cert.decide(store, clock, actor, flow["app"], False, message.text)
-            else:
-                req = await renames.decide_rename(store, clock, actor, flow["rename"], False, message.text)
-        except DomainError as exc:
-            if exc.key.startswith(DECIDED):
-                await state.clear()
-            raise
-        await state.clear()
-        if "app" in flow:
-            await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
-            await notify_decision(outbox, store, i18n, app, actor)
-        else:
-            await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
-            await notify_rename_decided(outbox, store, i18n, req, actor)
+    router.message.register(got_reason, CertInput.reason, TEXT)

@@ -16,7 +16,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.flows.exam_view import card_text, publish_notices
 from bot.render.question_sheet import labels_from
 from bot.repositories.exams import ExamSettings
@@ -374,9 +373,6 @@ async def bad_input(message: Message, raw_state: str | None, _: Any) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    # moves under the registered parent router at merge
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
     cq, msg = router.callback_query, router.message
     cq.register(new_pressed, ExamCD.filter(F.act.in_({ExamAct.NEW, ExamAct.EDIT})))
     cq.register(org_chosen, ExamCreate.org, ExamNewCD.filter(F.act == NewAct.ORG))

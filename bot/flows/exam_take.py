@@ -22,10 +22,10 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
 from bot.flows.exam_view import (
     deadline_pushes,
     header_text,
+    publish_notices,
     question_text,
     reminder_push,
     result_text,
@@ -148,9 +148,6 @@ async def blank_typed(message: Message, state: FSMContext, bot: Bot, **deps: Any
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    # moves under the registered parent router at merge
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
     router.callback_query.register(option_pressed, ExamAnsCD.filter(F.act == AnsAct.OPTION))
     router.callback_query.register(nav_pressed, ExamAnsCD.filter(F.act.in_({AnsAct.NEXT, AnsAct.PREV})))
     router.callback_query.register(submit_pressed, ExamAnsCD.filter(F.act.in_({AnsAct.SUBMIT, AnsAct.SURE})))
@@ -194,8 +191,6 @@ class ExamDueWork:
             self._wake()
 
     async def publish(self, item: DueItem, now: datetime) -> None:
-        from bot.flows.exam_view import publish_notices
-
         if await exams.publish_due(self.store, int(item.ref.split(":")[1]), self.clock.now(),
                                    publish_notices(self.i18n, self.clock.tz)):
             self._wake()

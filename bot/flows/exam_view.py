@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from bot.flows.quiz_view import MESSAGE_LIMIT, answer_label, quote
 from bot.i18n import I18n, Translator
 from bot.outbox import text_push
 from bot.render.exam_results import results_workbook
@@ -13,6 +12,7 @@ from bot.repositories.exams import Exam, ExamAnswer, ExamAttempt, MyExam, Recipi
 from bot.services import exam_attempts, exams
 from bot.services.quiz import LETTERS
 from bot.ui.exams import grace_kb, list_kb, restart_kb
+from bot.ui.quiz import MESSAGE_LIMIT, answer_label, quote
 
 
 def when(moment: datetime, tz: tzinfo, now: datetime | None = None) -> str:

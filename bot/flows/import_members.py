@@ -6,47 +6,41 @@ The rows offered for that second step are kept in the FSM data (the file itself 
 from __future__ import annotations
 
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError
 from bot.flows import import_questions
-from bot.handlers.members import all_xlsx_labels, xlsx_labels
-from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.orgpick import OrgPickCD, choose_org
-from bot.i18n import I18n, Translator
+from bot.flows.verification import RNV
 from bot.render import excel
-from bot.render.excel import RawRow, RowProblem
 from bot.services import member_import
 from bot.services import members as svc
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.imports import ImportAction, ImportCD, ImportMembers, MemberImportData
+from bot.ui.members import all_xlsx_labels, xlsx_labels
+from bot.ui.org import OrgPickCD, Purpose, choose_org
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.render.excel import RawRow, RowProblem
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
 
 
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class ImportMembers(StatesGroup):
-    file = State()
-
-
-class ImportCD(CallbackData, prefix="mi"):
-    action: str  # create
-    org_id: int
-
-
 def create_kb(_: Translator, org_id: int, count: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("import.btn_create", count=count), callback_data=ImportCD(action="create", org_id=org_id))
+    kb.button(text=_("import.btn_create", count=count),
+              callback_data=ImportCD(action=ImportAction.create, org_id=org_id))
     return kb.as_markup()
 
 
@@ -64,85 +58,87 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
                    org_id: int) -> None:
     org = await svc.org_for_admin(store, actor, org_id)
     await state.set_state(ImportMembers.file)
-    await state.update_data(imp_org=org.id, imp_rows=None, imp_branches=None)
+    await MemberImportData(imp_org=org.id).save(state)
     await message.answer(_("import.ask_file", org=org.name) + "\n" + _("questions.also_questions"))
+
+
+async def import_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.import_)
+    if org_id is not None:
+        await ask_file(message, state, ctx.store, ctx.actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
+
+
+async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await MemberImportData.load(state)
+    org = await svc.org_for_admin(ctx.store, ctx.actor, flow.imp_org)
+    size = document.file_size or 0
+    if size > MAX_DOWNLOAD:
+        await message.answer(_("import.too_big", size=round(size / 1024 / 1024, 1),
+                               limit=MAX_DOWNLOAD // 1024 // 1024))
+        return
+    buffer = BytesIO()
+    await ctx.bot.download(document, destination=buffer)
+    if await import_questions.is_question_file(buffer.getvalue(), ctx.i18n):  # LEARN-1: into the org's bank
+        await import_questions.import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _,
+                                                    org.id,
+                                                    buffer.getvalue())
+        return
+    labels = xlsx_labels(_)
+    try:
+        result = await member_import.import_file(ctx.store, ctx.clock, ctx.actor, org.id, buffer.getvalue(),
+                                                 all_xlsx_labels(ctx.i18n))
+    except DomainError as exc:
+        if exc.key == "mem.sheet.missing_columns":
+            exc.params["columns"] = _("import.list_sep").join(
+                labels[f"col.{c}"] for c in exc.params.get("columns", []))
+        raise
+    await state.set_state(None)
+    flow.imp_rows = member_import.pending_to_data(result.pending) if result.pending else None
+    flow.imp_branches = result.new_branches or None
+    await flow.save(state)
+    await report(message, _, org, result)
+
+
+async def not_a_file(message: Message, _: Translator) -> None:
+    await message.answer(_("import.not_document"))
+
+
+async def create_branches(query: CallbackQuery, message: Message, callback_data: ImportCD, state: FSMContext,
+                          ctx: Ctx, _: Translator) -> None:
+    org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
+    flow = await MemberImportData.load_kept(state)
+    if flow is None or flow.imp_org != org.id or not flow.imp_rows:
+        raise DomainError("stale_button")  # the button of another import, or one already used
+    rows = member_import.pending_from_data(flow.imp_rows)
+    result = await member_import.import_rows(ctx.store, ctx.clock, ctx.actor, org.id, rows, flow.imp_branches or [])
+    flow.imp_rows = flow.imp_branches = None
+    await flow.save(state)
+    await message.edit_reply_markup(reply_markup=None)
+    sep = _("import.list_sep")
+    text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
+            if result.created else _("import.created_none", added=result.added, present=result.present))
+    await message.answer(text)
 
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(import_cmd, Command("import"), flags={RNV: "import"})
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == Purpose.import_))
 
-    @router.message(Command("import"))
-    async def import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "import"):  # RNV-1
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="import")
-        if org_id is not None:
-            await ask_file(message, state, store, actor, _, org_id)
+    router.message.register(got_file, ImportMembers.file, F.document.as_("document"), NOT_COMMAND)
+    router.message.register(not_a_file, ImportMembers.file, NOT_COMMAND)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == "import"))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await ask_file(query.message, state, store, actor, _, callback_data.org_id)
-
-    @router.message(ImportMembers.file, F.document, NOT_COMMAND)
-    async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                       actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data()).get("imp_org")
-        if org_id is None:
-            await state.clear()
-            raise DomainError("stale_button")
-        org = await svc.org_for_admin(store, actor, org_id)
-        document = message.document
-        if (document.file_size or 0) > MAX_DOWNLOAD:
-            await message.answer(_("import.too_big", size=round(document.file_size / 1024 / 1024, 1),
-                                   limit=MAX_DOWNLOAD // 1024 // 1024))
-            return
-        buffer = BytesIO()
-        await bot.download(document, destination=buffer)
-        if await import_questions.is_question_file(buffer.getvalue(), i18n):  # LEARN-1: into the org's bank
-            await import_questions.import_question_file(message, state, store, clock, i18n, actor, _, org.id,
-                                                        buffer.getvalue())
-            return
-        labels = xlsx_labels(_)
-        try:
-            result = await member_import.import_file(store, clock, actor, org.id, buffer.getvalue(),
-                                                     all_xlsx_labels(i18n))
-        except DomainError as exc:
-            if exc.key == "mem.sheet.missing_columns":
-                exc.params["columns"] = _("import.list_sep").join(
-                    labels[f"col.{c}"] for c in exc.params.get("columns", []))
-            raise
-        await state.set_state(None)
-        await state.update_data(imp_rows=member_import.pending_to_data(result.pending) if result.pending else None,
-                                imp_branches=result.new_branches or None)
-        await report(message, _, org, result)
-
-    @router.message(ImportMembers.file, NOT_COMMAND)
-    async def not_a_file(message: Message, _: Translator) -> None:
-        await message.answer(_("import.not_document"))
-
-    @router.callback_query(ImportCD.filter(F.action == "create"))
-    async def create_branches(query: CallbackQuery, callback_data: ImportCD, state: FSMContext, store: Store,
-                              clock: Clock, actor: Actor, _: Translator) -> None:
-        org = await svc.org_for_admin(store, actor, callback_data.org_id)
-        data = await state.get_data()
-        if data.get("imp_org") != org.id or not data.get("imp_rows"):
-            raise DomainError("stale_button")
-        rows = member_import.pending_from_data(data["imp_rows"])
-        result = await member_import.import_rows(store, clock, actor, org.id, rows, data.get("imp_branches") or [])
-        await state.update_data(imp_rows=None, imp_branches=None)
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            sep = _("import.list_sep")
-            text = (_("import.created", branches=sep.join(result.created), added=result.added, present=result.present)
-                    if result.created else _("import.created_none", added=result.added, present=result.present))
-            await query.message.answer(text)
+    router.callback_query.register(create_branches, ImportCD.filter(F.action == ImportAction.create))
 
     return router
 
 
-async def report(message: Message, _: Translator, org, result: member_import.ImportResult) -> None:
+async def report(message: Message, _: Translator, org: Org, result: member_import.ImportResult) -> None:
     lines = [_("import.summary", org=org.name, added=result.added, present=result.present,
                rejected=len(result.rejected))]
     if result.ignored_sheets:

@@ -11,44 +11,43 @@ from __future__ import annotations
 
 import asyncio
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Document, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
-from bot.handlers.orgpick import OrgPickCD, org_label
-from bot.handlers.question_bank import browse_button
+from bot.flows.verification import RNV, RNV_OPERATOR_OK
 from bot.i18n import I18n, Raw, Translator
-from bot.models import Org
 from bot.render import question_sheet
-from bot.render.excel import RowProblem
-from bot.render.question_sheet import QuestionRaw
+from bot.services import orgs as orgs_svc
 from bot.services import questions
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.imports import GLOBAL, ImportQuestions, QBankCD, QuestionImportData
+from bot.ui.org import OrgPickCD, Purpose, org_label
+from bot.ui.question_bank import browse_button
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.clock import Clock
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.render.excel import RowProblem
+    from bot.render.question_sheet import QuestionRaw
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
-GLOBAL = 0  # QBankCD.org_id of the operator's global bank
 QUESTIONS_ARGS = frozenset({"questions", "question", "q", "题库", "题目", "试题"})
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class ImportQuestions(StatesGroup):
-    file = State()
-
-
-class QBankCD(CallbackData, prefix="qb"):
-    org_id: int  # GLOBAL or an organisation
+# RNV-1: a pending admin is sent to /verify first (an operator has the global bank: no need)
+RNV_ORG = {RNV: "org", RNV_OPERATOR_OK: True}
 
 
 def questions_arg(args: str | None) -> bool:
-    return bool(args) and args.strip().casefold() in QUESTIONS_ARGS
+    return args is not None and args.strip().casefold() in QUESTIONS_ARGS
 
 
 def sheet_labels(_: Translator) -> dict[str, str]:
@@ -56,7 +55,7 @@ def sheet_labels(_: Translator) -> dict[str, str]:
 
 
 def all_sheet_labels(i18n: I18n) -> list[dict[str, str]]:
-    return [question_sheet.labels_from(lambda key, lang=lang: i18n.t(lang, key)) for lang in i18n.languages]
+    return [question_sheet.labels_from(i18n.translator(lang)) for lang in i18n.languages]
 
 
 def bank_name(_: Translator, org: Org | None) -> str:
@@ -78,7 +77,7 @@ def bank_kb(_: Translator, orgs: list[Org], with_global: bool, purpose: str) -> 
     if with_global:
         kb.button(text=_("questions.btn_global"), callback_data=QBankCD(org_id=GLOBAL))
     for org in orgs:
-        data = QBankCD(org_id=org.id) if purpose == "questions" else OrgPickCD(purpose="import", org_id=org.id)
+        data = QBankCD(org_id=org.id) if purpose == "questions" else OrgPickCD(purpose=Purpose.import_, org_id=org.id)
         kb.button(text=org_label(_, org), callback_data=data)
     kb.adjust(1)
     return kb.as_markup()
@@ -89,18 +88,9 @@ async def is_question_file(data: bytes, i18n: I18n) -> bool:
     return await asyncio.to_thread(question_sheet.looks_like_questions, data, all_sheet_labels(i18n))
 
 
-async def refuse(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    from bot.handlers.org import verify_if_pending_admin
-
-    if await verify_if_pending_admin(message, state, store, actor, _):  # RNV-1
-        return
-    raise NotAllowed("questions.no_bank")
-
-
-async def send_template(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
+async def send_template(message: Message, actor: Actor, _: Translator) -> None:
     if not questions.bank_choices(actor):
-        await refuse(message, state, store, actor, _)
-        return
+        raise NotAllowed("questions.no_bank")
     examples = [row._replace(kind=_(f"questions.kind.{questions.parse_kind(row.kind)}"))
                 for row in questions.example_rows()]
     data = question_sheet.question_template(sheet_labels(_), examples)
@@ -112,12 +102,11 @@ async def choose_bank(message: Message, state: FSMContext, store: Store, actor: 
                       purpose: str) -> None:
     banks = questions.bank_choices(actor)
     if not banks:
-        await refuse(message, state, store, actor, _)
-        return
+        raise NotAllowed("questions.no_bank")
     if len(banks) == 1:
         await ask_file(message, state, store, actor, _, banks[0] or GLOBAL)
         return
-    orgs = await store.orgs_by_ids(frozenset(b for b in banks if b is not None))
+    orgs = await orgs_svc.orgs_by_ids(store, frozenset(b for b in banks if b is not None))
     text = _("questions.choose_bank") if purpose == "questions" else _("questions.choose_target")
     await message.answer(text, reply_markup=bank_kb(_, orgs, actor.is_operator, purpose))
 
@@ -126,7 +115,7 @@ async def ask_file(message: Message, state: FSMContext, store: Store, actor: Act
                    bank: int) -> None:
     org, size = await questions.bank_info(store, actor, bank or None)
     await state.set_state(ImportQuestions.file)
-    await state.update_data(qimp_bank=bank)
+    await QuestionImportData(qimp_bank=bank).save(state)
     kb = InlineKeyboardBuilder()
     browse_button(kb, _, bank or None, new=True)
     await message.answer(_("questions.ask_file", bank=bank_name(_, org), size=size), reply_markup=kb.as_markup())
@@ -171,48 +160,50 @@ async def _operator(message: Message, actor: Actor | None = None) -> bool:
     return actor is not None and actor.is_operator
 
 
+async def template_cmd(message: Message, actor: Actor, _: Translator) -> None:
+    await send_template(message, actor, _)
+
+
+async def import_questions_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    await choose_bank(message, state, ctx.store, ctx.actor, _, purpose="questions")
+
+
+async def operator_import_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    await choose_bank(message, state, ctx.store, ctx.actor, _, purpose="import")
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: QBankCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    await ask_file(message, state, ctx.store, ctx.actor, _, callback_data.org_id)
+
+
+async def got_file(message: Message, document: Document, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    bank = (await QuestionImportData.load(state)).qimp_bank
+    await questions.check_bank(ctx.store, ctx.actor, bank or None)
+    size = document.file_size or 0
+    if size > MAX_DOWNLOAD:
+        await message.answer(_("questions.too_big", size=round(size / 1024 / 1024, 1),
+                               limit=MAX_DOWNLOAD // 1024 // 1024))
+        return
+    buffer = BytesIO()
+    await ctx.bot.download(document, destination=buffer)
+    await import_question_file(message, state, ctx.store, ctx.clock, ctx.i18n, ctx.actor, _, bank,
+                               buffer.getvalue())
+
+
+async def not_a_file(message: Message, _: Translator) -> None:
+    await message.answer(_("questions.not_document"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(template_cmd, Command("template", magic=F.args.func(questions_arg)), flags=RNV_ORG)
+    router.message.register(import_questions_cmd, Command("import", magic=F.args.func(questions_arg)), flags=RNV_ORG)
 
-    @router.message(Command("template", magic=F.args.func(questions_arg)))
-    async def template_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        await send_template(message, state, store, actor, _)
+    router.message.register(operator_import_cmd, Command("import"), _operator)
+    router.callback_query.register(picked, QBankCD.filter())
 
-    @router.message(Command("import", magic=F.args.func(questions_arg)))
-    async def import_questions_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
-                                   _: Translator) -> None:
-        await choose_bank(message, state, store, actor, _, purpose="questions")
-
-    @router.message(Command("import"), _operator)
-    async def operator_import_cmd(message: Message, state: FSMContext, store: Store, actor: Actor,
-                                  _: Translator) -> None:
-        await choose_bank(message, state, store, actor, _, purpose="import")
-
-    @router.callback_query(QBankCD.filter())
-    async def picked(query: CallbackQuery, callback_data: QBankCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await ask_file(query.message, state, store, actor, _, callback_data.org_id)
-
-    @router.message(ImportQuestions.file, F.document, NOT_COMMAND)
-    async def got_file(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                       actor: Actor, _: Translator) -> None:
-        bank = (await state.get_data()).get("qimp_bank")
-        if bank is None:
-            await state.clear()
-            raise DomainError("stale_button")
-        await questions.check_bank(store, actor, bank or None)
-        document = message.document
-        if (document.file_size or 0) > MAX_DOWNLOAD:
-            await message.answer(_("questions.too_big", size=round(document.file_size / 1024 / 1024, 1),
-                                   limit=MAX_DOWNLOAD // 1024 // 1024))
-            return
-        buffer = BytesIO()
-        await bot.download(document, destination=buffer)
-        await import_question_file(message, state, store, clock, i18n, actor, _, bank, buffer.getvalue())
-
-    @router.message(ImportQuestions.file, NOT_COMMAND)
-    async def not_a_file(message: Message, _: Translator) -> None:
-        await message.answer(_("questions.not_document"))
+    router.message.register(got_file, ImportQuestions.file, F.document.as_("document"), NOT_COMMAND)
+    router.message.register(not_a_file, ImportQuestions.file, NOT_COMMAND)
 
     return router

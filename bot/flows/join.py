@@ -7,47 +7,37 @@ for the link this person really opened (callback data is never trusted on its ow
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot import notify
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.i18n import I18n, Translator
-from bot.models import Org
-from bot.outbox import Outbox, text_push
 from bot.services import invites
 from bot.services.invites import JoinOffer, JoinResult
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.invite import Join, JoinBranchCD, JoinData, JoinDecisionCD, join_decision_kb
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.i18n import I18n, Translator
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.outbox import Outbox
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 # Refusals that end the link for this person: the branch choice is over too.
 LINK_ENDED = {"join.expired", "join.revoked", "join.used_up", "join.unknown", "join.malformed"}
-
-
-class Join(StatesGroup):
-    branch = State()
-
-
-class JoinBranchCD(CallbackData, prefix="jb"):
-    invite_id: int
-    branch_id: int  # 0: no branch (offered only when the organisation has none)
-
-
-class JoinDecisionCD(CallbackData, prefix="jd"):
-    request_id: int
-    approve: bool
 
 
 # -- texts and keyboards ---------------------------------------------------------------------------
@@ -73,13 +63,6 @@ def branch_kb(_: Translator, offer: JoinOffer) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def decision_kb(_: Translator, request_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("join.btn_approve"), callback_data=JoinDecisionCD(request_id=request_id, approve=True))
-    kb.button(text=_("join.btn_reject"), callback_data=JoinDecisionCD(request_id=request_id, approve=False))
-    return kb.as_markup()
-
-
 def _error(_: Translator, exc: DomainError) -> str:
     return _(f"errors.{exc.key}", **exc.params)
 
@@ -98,88 +81,69 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
         if not opened.needs_choice:  # the link fixes the branch: join at once
             result = await invites.join(store, clock, actor.user, opened.invite.id, None)
             await message.answer(offer_text(_, opened.org) + "\n\n" + result_text(_, result))
-            await _after_join(outbox, store, i18n, result)
+            await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
             return
     except DomainError as exc:
         await message.answer(_error(_, exc))
         return
     await state.set_state(Join.branch)
-    await state.update_data(invite_id=opened.invite.id)
+    await JoinData(invite_id=opened.invite.id).save(state)
     ask = _("join.choose_branch") if opened.branches else _("join.confirm_no_branch")
     await message.answer(offer_text(_, opened.org) + "\n\n" + ask, reply_markup=branch_kb(_, opened))
 
 
-async def _after_join(outbox: Outbox, store: Store, i18n: I18n, result: JoinResult) -> None:
-    """A pending request is announced to each admin of the organisation with Approve / Reject."""
-    if result.kind != "pending" or result.request_id is None:
+async def join_cmd(message: Message, command: CommandObject, bot: Bot, _: Translator, **data: Any) -> None:
+    if not command.args:
+        me = await bot.me()
+        await message.answer(_("join.how", bot=me.username or ""))
         return
-    request = await invites.join_request(store, result.request_id)
-    pushes = []
-    for admin_id, language, tg_language in await invites.admins_to_notify(store, request.org.id):
-        t = i18n.translator(i18n.pick(language, tg_language))
-        text = t("join.admin_request", name=request.user_name, phone=request.user_phone, org=request.org.name,
-                 branch=request.branch or t("invite.no_branch"))
-        pushes.append(text_push(admin_id, text, reply_markup=decision_kb(t, request.id),
-                                dedupe_key=f"join-request:{request.id}:{admin_id}"))
-    await outbox.enqueue(*pushes)
+    await open_join(message, invites.parse_join_arg(command.args), _=_, bot=bot, **data)
+
+
+async def branch_chosen(query: CallbackQuery, message: Message, callback_data: JoinBranchCD, state: FSMContext,
+                        ctx: Ctx, _: Translator) -> None:
+    if (await JoinData.load(state)).invite_id != callback_data.invite_id:
+        raise DomainError("stale_button")  # a button of another link than the one opened last
+    try:
+        result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
+                                    callback_data.branch_id or None)
+    except DomainError as exc:
+        if exc.key not in LINK_ENDED:
+            raise  # e.g. a branch that was just deleted: the choice stays open
+        await state.clear()
+        await message.edit_text(_error(_, exc))
+        return
+    await state.clear()
+    await message.edit_text(result_text(_, result))
+    await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
+
+
+async def use_buttons(message: Message, _: Translator) -> None:
+    await message.answer(_("join.use_buttons"))
+
+
+async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, ctx: Ctx,
+                 callback_answer: CallbackAnswer, _: Translator) -> None:
+    decision = await invites.decide(ctx.store, ctx.clock, ctx.actor, callback_data.request_id,
+                                    callback_data.approve)
+    r = decision.request
+    branch = r.branch or ""
+    if decision.approved:
+        callback_answer.text = _("join.approved_answer")
+        mine = _("join.decided_approved", name=r.user_name, org=r.org.name, branch=branch or _("invite.no_branch"))
+    else:
+        callback_answer.text = _("join.rejected_answer")
+        mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
+    await message.edit_text(mine)
+    await notify.join_decided(ctx.outbox, ctx.i18n, decision)
 
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
+    router.message.register(join_cmd, Command("join"))
+    router.callback_query.register(branch_chosen, Join.branch, JoinBranchCD.filter())
 
-    @router.message(Command("join"))
-    async def join_cmd(message: Message, command: CommandObject, bot: Bot, _: Translator, **data: Any) -> None:
-        if not command.args:
-            me = await bot.me()
-            await message.answer(_("join.how", bot=me.username or ""))
-            return
-        await open_join(message, invites.parse_join_arg(command.args), _=_, bot=bot, **data)
-
-    @router.callback_query(Join.branch, JoinBranchCD.filter())
-    async def branch_chosen(query: CallbackQuery, callback_data: JoinBranchCD, state: FSMContext, outbox: Outbox,
-                            store: Store, clock: Clock, i18n: I18n, actor: Actor, _: Translator) -> None:
-        if (await state.get_data()).get("invite_id") != callback_data.invite_id:
-            raise DomainError("stale_button")  # a button of another link than the one opened last
-        try:
-            result = await invites.join(store, clock, actor.user, callback_data.invite_id,
-                                        callback_data.branch_id or None)
-        except DomainError as exc:
-            if exc.key not in LINK_ENDED:
-                raise  # e.g. a branch that was just deleted: the choice stays open
-            await state.clear()
-            if query.message:
-                await query.message.edit_text(_error(_, exc))
-            return
-        await state.clear()
-        if query.message:
-            await query.message.edit_text(result_text(_, result))
-        await _after_join(outbox, store, i18n, result)
-
-    @router.message(Join.branch, ~F.text.startswith("/"))
-    async def use_buttons(message: Message, _: Translator) -> None:
-        await message.answer(_("join.use_buttons"))
-
-    @router.callback_query(JoinDecisionCD.filter())
-    async def decide(query: CallbackQuery, callback_data: JoinDecisionCD, outbox: Outbox, store: Store, clock: Clock,
-                     i18n: I18n, actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
-        decision = await invites.decide(store, clock, actor, callback_data.request_id, callback_data.approve)
-        r = decision.request
-        branch = r.branch or ""
-        if decision.approved:
-            callback_answer.text = _("join.approved_answer")
-            mine = _("join.decided_approved", name=r.user_name, org=r.org.name, branch=branch or _("invite.no_branch"))
-        else:
-            callback_answer.text = _("join.rejected_answer")
-            mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
-        if query.message:
-            await query.message.edit_text(mine)
-        t = i18n.translator(i18n.pick(r.user_language, r.user_tg_language))
-        if decision.approved:
-            text = t("join.approved" if branch else "join.approved_no_branch", org=r.org.name, branch=branch)
-        else:
-            text = t("join.rejected", org=r.org.name)
-        await outbox.enqueue(text_push(r.user_id, text, dedupe_key=f"join-decided:{r.id}"))
+    router.message.register(use_buttons, Join.branch, NOT_COMMAND)
+    router.callback_query.register(decide, JoinDecisionCD.filter())
 
     return router

@@ -5,63 +5,48 @@ A name over 20 characters gets a warning with "use it anyway" / "enter again" (F
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.menu import sync_menu
-from bot.i18n import I18n, Translator
-from bot.middlewares import load_actor
+from bot.flows.verification import begin as verify
+from bot.middlewares import Ctx, load_actor
 from bot.services import orgs
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.common import NOT_COMMAND, TEXT
+from bot.ui.menu import sync_menu
+from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD, NewOrgDraft, NewOrgReady
 
-TEXT = F.text & ~F.text.startswith("/")  # typed input; commands go on to their own handlers
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-
-class NewOrg(StatesGroup):
-    kind = State()
-    name = State()
-    long_name = State()  # a name over 20 characters waits for "use it anyway" / "enter again"
-    region = State()
-    confirm = State()
-
-
-class NewOrgCD(CallbackData, prefix="no"):
-    action: str  # kind | use_long | again | create | abort
-    value: str = ""
+    from bot.i18n import Translator
+    from bot.services.roles import Actor
 
 
 def kind_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for kind in orgs.KINDS:
-        kb.button(text=_(f"neworg.btn_{kind}"), callback_data=NewOrgCD(action="kind", value=kind))
+        kb.button(text=_(f"neworg.btn_{kind}"), callback_data=NewOrgCD(action=NewOrgAction.kind, value=kind))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def long_name_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("neworg.btn_use_long"), callback_data=NewOrgCD(action="use_long"))
-    kb.button(text=_("neworg.btn_again"), callback_data=NewOrgCD(action="again"))
+    kb.button(text=_("neworg.btn_use_long"), callback_data=NewOrgCD(action=NewOrgAction.use_long))
+    kb.button(text=_("neworg.btn_again"), callback_data=NewOrgCD(action=NewOrgAction.again))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def confirm_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("neworg.btn_create"), callback_data=NewOrgCD(action="create"))
-    kb.button(text=_("neworg.btn_abort"), callback_data=NewOrgCD(action="abort"))
+    kb.button(text=_("neworg.btn_create"), callback_data=NewOrgCD(action=NewOrgAction.create))
+    kb.button(text=_("neworg.btn_abort"), callback_data=NewOrgCD(action=NewOrgAction.abort))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -71,8 +56,7 @@ def ask_name_text(_: Translator, kind: str) -> str:
 
 
 async def begin(message: Message, state: FSMContext, _: Translator) -> None:
-    await state.set_state(NewOrg.kind)
-    await state.set_data({})
+    await NewOrgDraft().begin(state, NewOrg.kind)
     await message.answer(_("neworg.ask_kind"), reply_markup=kind_kb(_))
 
 
@@ -83,109 +67,125 @@ async def resume_neworg(message: Message, after: dict[str, Any], _: Translator, 
 
 
 async def _accept_name(message: Message, state: FSMContext, _: Translator, name: str) -> None:
-    await state.update_data(name=name, pending=None)
+    flow = await NewOrgDraft.load(state)
+    flow.name, flow.pending = name, None
+    await flow.save(state)
     await state.set_state(NewOrg.region)
     await message.answer(_("neworg.ask_region", name=name))
 
 
+async def neworg_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    if not actor.user.verified:
+        await verify(message, state, actor, _, after={"action": "neworg"})
+        return
+    await begin(message, state, _)
+
+
+async def got_kind(query: CallbackQuery, message: Message, callback_data: NewOrgCD, state: FSMContext,
+                   _: Translator) -> None:
+    if callback_data.value not in orgs.KINDS:
+        raise DomainError("stale_button")
+    flow = await NewOrgDraft.load(state)
+    flow.kind = callback_data.value
+    await flow.save(state)
+    await state.set_state(NewOrg.name)
+    await message.edit_text(_("neworg.kind_chosen", kind=_(f"orgmenu.kind_{callback_data.value}")))
+    await message.answer(ask_name_text(_, callback_data.value))
+
+
+async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+    flow = await NewOrgDraft.load(state)
+    checked = orgs.check_org_name(message.text, flow.kind)
+    if checked.long:
+        flow.pending = checked.name
+        await flow.save(state)
+        await state.set_state(NewOrg.long_name)
+        await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
+                               soft=orgs.NAME_SOFT_MAX), reply_markup=long_name_kb(_))
+        return
+    await _accept_name(message, state, _, checked.name)
+
+
+async def use_long(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    pending = (await NewOrgDraft.load(state)).pending
+    if not pending:
+        raise DomainError("stale_button")
+    await message.edit_reply_markup(reply_markup=None)
+    await _accept_name(message, state, _, pending)
+
+
+async def again(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    flow = await NewOrgDraft.load(state)
+    flow.pending = None
+    await flow.save(state)
+    await state.set_state(NewOrg.name)
+    await message.edit_reply_markup(reply_markup=None)
+    await message.answer(ask_name_text(_, flow.kind))
+
+
+async def got_region(message: Message, state: FSMContext, _: Translator) -> None:
+    region = orgs.clean_region(message.text)
+    flow = await NewOrgDraft.load(state)
+    flow.region = region
+    await flow.save(state)
+    ready = await NewOrgReady.load(state)
+    await state.set_state(NewOrg.confirm)
+    await message.answer(_("neworg.confirm", name=ready.name, kind=_(f"orgmenu.kind_{ready.kind}"),
+                           region=region), reply_markup=confirm_kb(_))
+
+
+async def create(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await NewOrgReady.load(state)
+    org = await orgs.create_org(ctx.store, ctx.clock, ctx.actor, flow.kind, flow.name, flow.region)
+    await state.clear()
+    await message.edit_text(_("neworg.created", name=org.name,
+                              mark=_("org.mark_uncertified")))
+    fresh = await load_actor(ctx.store, ctx.settings, ctx.actor.user)
+    await sync_menu(ctx.bot, ctx.store, ctx.i18n, fresh, ctx.locale)
+
+
+async def abort(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    await state.clear()
+    await message.edit_text(_("neworg.aborted"))
+
+
+async def stale(query: CallbackQuery) -> None:
+    raise DomainError("stale_button")
+
+
+async def kind_wrong(message: Message, _: Translator) -> None:
+    await message.answer(_("neworg.kind_use_buttons"), reply_markup=kind_kb(_))
+
+
+async def text_only(message: Message, _: Translator) -> None:
+    await message.answer(_("neworg.text_only"))
+
+
+async def confirm_wrong(message: Message, _: Translator) -> None:
+    await message.answer(_("neworg.confirm_use_buttons"), reply_markup=confirm_kb(_))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
+    router.message.register(neworg_cmd, Command("neworg"))
+    router.callback_query.register(got_kind, NewOrg.kind, NewOrgCD.filter(F.action == NewOrgAction.kind))
 
-    @router.message(Command("neworg"))
-    async def neworg_cmd(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        if not actor.user.verified:
-            from bot.flows.verification import begin as verify
+    router.message.register(got_name, NewOrg.long_name, TEXT)
+    router.message.register(got_name, NewOrg.name, TEXT)
+    router.callback_query.register(use_long, NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.use_long))
 
-            await verify(message, state, actor, _, after={"action": "neworg"})
-            return
-        await begin(message, state, _)
+    router.callback_query.register(again, NewOrg.long_name, NewOrgCD.filter(F.action == NewOrgAction.again))
+    router.message.register(got_region, NewOrg.region, TEXT)
 
-    @router.callback_query(NewOrg.kind, NewOrgCD.filter(F.action == "kind"))
-    async def got_kind(query: CallbackQuery, callback_data: NewOrgCD, state: FSMContext, _: Translator) -> None:
-        if callback_data.value not in orgs.KINDS:
-            raise DomainError("stale_button")
-        await state.update_data(kind=callback_data.value)
-        await state.set_state(NewOrg.name)
-        if query.message:
-            await query.message.edit_text(_("neworg.kind_chosen", kind=_(f"orgmenu.kind_{callback_data.value}")))
-            await query.message.answer(ask_name_text(_, callback_data.value))
+    router.callback_query.register(create, NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.create))
+    router.callback_query.register(abort, NewOrg.confirm, NewOrgCD.filter(F.action == NewOrgAction.abort))
 
-    @router.message(NewOrg.name, TEXT)
-    @router.message(NewOrg.long_name, TEXT)
-    async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        flow = await state.get_data()
-        checked = orgs.check_org_name(message.text, flow.get("kind", "party"))
-        if checked.long:
-            await state.update_data(pending=checked.name)
-            await state.set_state(NewOrg.long_name)
-            await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
-                                   soft=orgs.NAME_SOFT_MAX), reply_markup=long_name_kb(_))
-            return
-        await _accept_name(message, state, _, checked.name)
+    router.callback_query.register(stale, NewOrgCD.filter())
+    router.message.register(kind_wrong, NewOrg.kind, NOT_COMMAND)
 
-    @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == "use_long"))
-    async def use_long(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        pending = (await state.get_data()).get("pending")
-        if not pending or not query.message:
-            raise DomainError("stale_button")
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _accept_name(query.message, state, _, pending)
-
-    @router.callback_query(NewOrg.long_name, NewOrgCD.filter(F.action == "again"))
-    async def again(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        await state.update_data(pending=None)
-        await state.set_state(NewOrg.name)
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            await query.message.answer(ask_name_text(_, (await state.get_data()).get("kind", "party")))
-
-    @router.message(NewOrg.region, TEXT)
-    async def got_region(message: Message, state: FSMContext, _: Translator) -> None:
-        region = orgs.clean_region(message.text)
-        await state.update_data(region=region)
-        await state.set_state(NewOrg.confirm)
-        flow = await state.get_data()
-        await message.answer(_("neworg.confirm", name=flow["name"], kind=_(f"orgmenu.kind_{flow['kind']}"),
-                               region=region), reply_markup=confirm_kb(_))
-
-    @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == "create"))
-    async def create(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
-                     settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
-        flow = await state.get_data()
-        org = await orgs.create_org(store, clock, actor, flow["kind"], flow["name"], flow["region"])
-        await state.clear()
-        if query.message:
-            await query.message.edit_text(_("neworg.created", name=org.name,
-                                            mark=_("org.mark_uncertified")))
-        fresh = await load_actor(store, settings, actor.user)
-        await sync_menu(bot, store, i18n, fresh, locale)
-
-    @router.callback_query(NewOrg.confirm, NewOrgCD.filter(F.action == "abort"))
-    async def abort(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        await state.clear()
-        if query.message:
-            await query.message.edit_text(_("neworg.aborted"))
-
-    @router.callback_query(NewOrgCD.filter())
-    async def stale(query: CallbackQuery) -> None:
-        raise DomainError("stale_button")
-
-    not_command = ~F.text.startswith("/")
-
-    @router.message(NewOrg.kind, not_command)
-    async def kind_wrong(message: Message, _: Translator) -> None:
-        await message.answer(_("neworg.kind_use_buttons"), reply_markup=kind_kb(_))
-
-    @router.message(NewOrg.name, not_command)
-    @router.message(NewOrg.long_name, not_command)
-    @router.message(NewOrg.region, not_command)
-    async def text_only(message: Message, _: Translator) -> None:
-        await message.answer(_("neworg.text_only"))
-
-    @router.message(NewOrg.confirm, not_command)
-    async def confirm_wrong(message: Message, _: Translator) -> None:
-        await message.answer(_("neworg.confirm_use_buttons"), reply_markup=confirm_kb(_))
+    router.message.register(text_only, NewOrg.region, NOT_COMMAND)
+    router.message.register(text_only, NewOrg.long_name, NOT_COMMAND)
+    router.message.register(text_only, NewOrg.name, NOT_COMMAND)
+    router.message.register(confirm_wrong, NewOrg.confirm, NOT_COMMAND)
 
     return router

@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.filters import Registered
-from bot.flows.quiz_view import (
+from bot.services import orgs, quiz, wrongbook
+from bot.services.quiz import Result, Shown
+from bot.services.roles import Actor
+from bot.store import Store
+from bot.ui.menu import MenuCD, MenuItem
+from bot.ui.quiz import (
+    BlankData,
     QuizCD,
+    QuizStates,
+    WeeklyAction,
     WeeklyCD,
+    WrongbookAction,
     WrongbookCD,
     after_kb,
     question_kb,
@@ -34,27 +39,28 @@ from bot.flows.quiz_view import (
     wrongbook_kb,
     wrongbook_text,
 )
-from bot.handlers.profile import MenuCD
-from bot.i18n import Translator
-from bot.services import quiz, wrongbook
-from bot.services.quiz import Result, Shown
-from bot.services.roles import Actor
-from bot.store import Store
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
 
 log = logging.getLogger(__name__)
 
 Starter = Callable[[Store, Clock, Actor], Awaitable[Shown]]
 
 
-class QuizStates(StatesGroup):
-    blank = State()  # a fill-in-the-blank question is shown: the next text is its answer
-
+# the main-menu items that start a round at once
+STARTERS: dict[str, Starter] = {MenuItem.quiz: quiz.start_daily, MenuItem.challenge: quiz.start_challenge}
 
 async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Result | None) -> None:
     """The blank state follows the question shown: set for a blank, cleared otherwise."""
     if isinstance(out, Shown) and out.item.question.kind == "blank":
         await state.set_state(QuizStates.blank)
-        await state.set_data({"t": out.head.id, "p": out.item.position})
+        await state.set_data(BlankData(t=out.head.id, p=out.item.position).model_dump())
     elif raw_state == QuizStates.blank.state:
         await state.clear()
 
@@ -105,11 +111,12 @@ async def _weekly_entry(message: Message, store: Store, clock: Clock, actor: Act
         await _begin(message, quiz.start_weekly, store, clock, actor, locale, _, state, raw_state)
         return
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("quiz.btn_weekly_start"), callback_data=WeeklyCD(act="start"))
+    kb.button(text=_("quiz.btn_weekly_start"), callback_data=WeeklyCD(act=WeeklyAction.start))
     if actor.is_operator:
-        kb.button(text=_("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act="pub", org=0))
-    for org in await store.orgs_by_ids(sorted(actor.admin_org_ids)):
-        kb.button(text=_("quiz.btn_weekly_publish", org=org.name), callback_data=WeeklyCD(act="pub", org=org.id))
+        kb.button(text=_("quiz.btn_weekly_publish_global"), callback_data=WeeklyCD(act=WeeklyAction.pub, org=0))
+    for org in await orgs.orgs_by_ids(store, actor.admin_org_ids):
+        kb.button(text=_("quiz.btn_weekly_publish", org=org.name),
+                  callback_data=WeeklyCD(act=WeeklyAction.pub, org=org.id))
     kb.adjust(1)
     await message.answer(_("quiz.weekly_panel", period=quiz.week_period(clock.today()), size=quiz.WEEKLY_SIZE),
                          reply_markup=kb.as_markup())
@@ -128,86 +135,111 @@ async def _wrongbook_page(message: Message, store: Store, actor: Actor, locale: 
     await message.answer(text, reply_markup=kb)
 
 
+async def quiz_cmd(message: Message, **deps: Any) -> None:
+    await _begin(message, quiz.start_daily, **_deps(deps))
+
+
+async def start_btn(query: CallbackQuery, message: Message, callback_data: MenuCD, **deps: Any) -> None:
+    await _begin(message, STARTERS[callback_data.item], **_deps(deps))
+
+
+async def weekly_cmd(message: Message, **deps: Any) -> None:
+    await _weekly_entry(message, **_deps(deps))
+
+
+async def weekly_btn(query: CallbackQuery, message: Message, **deps: Any) -> None:
+    await _weekly_entry(message, **_deps(deps))
+
+
+async def weekly_start(query: CallbackQuery, message: Message, **deps: Any) -> None:
+    await _begin(message, quiz.start_weekly, **_deps(deps))
+
+
+async def weekly_publish(query: CallbackQuery, message: Message, callback_data: WeeklyCD, ctx: Ctx,
+                         _: Translator) -> None:
+    count = await quiz.publish_weekly(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await message.answer(_("quiz.weekly_published", count=count,
+                           period=quiz.week_period(ctx.clock.today())))
+
+
+async def wrongbook_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, 0, edit=False)
+
+
+async def wrongbook_btn(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, 0, edit=False)
+
+
+async def wrongbook_more(query: CallbackQuery, message: Message, callback_data: WrongbookCD, ctx: Ctx,
+                         _: Translator) -> None:
+    await _wrongbook_page(message, ctx.store, ctx.actor, ctx.locale, _, callback_data.off, edit=True)
+
+
+async def wrongbook_practice(query: CallbackQuery, message: Message, **deps: Any) -> None:
+    await _begin(message, wrongbook.start_practice, **_deps(deps))
+
+
+async def typed(message: Message, ctx: Ctx, _: Translator, state: FSMContext, raw_state: str | None) -> None:
+    shown = await BlankData.load(state)
+    try:
+        out = await quiz.type_answer(ctx.store, ctx.clock, ctx.actor, shown.t, shown.p, message.text or "")
+    except quiz.Stale as exc:
+        await state.clear()
+        await message.answer(_(f"errors.{exc.key}"))
+        return
+    except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
+        await message.answer(_(f"errors.{exc.key}", **exc.params))
+        return
+    await _send_outcome(message, out, ctx.locale, _)
+    await _sync_state(state, raw_state, out)
+
+
+async def not_text(message: Message, _: Translator) -> None:
+    await message.answer(_("quiz.type_text"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
-    starters: dict[str, Starter] = {"quiz": quiz.start_daily, "challenge": quiz.start_challenge}
-    starter_items = tuple(starters)
+    router.message.register(quiz_cmd, Command("quiz"))
+    router.callback_query.register(start_btn, MenuCD.filter(F.item.in_(tuple(STARTERS))))
 
-    @router.message(Command("quiz"))
-    async def quiz_cmd(message: Message, **deps: Any) -> None:
-        await _begin(message, quiz.start_daily, **_deps(deps))
+    router.message.register(weekly_cmd, Command("weekly"))
+    router.callback_query.register(weekly_btn, MenuCD.filter(F.item == MenuItem.weekly))
 
-    @router.callback_query(MenuCD.filter(F.item.in_(starter_items)))
-    async def start_btn(query: CallbackQuery, callback_data: MenuCD, **deps: Any) -> None:
-        if query.message:
-            await _begin(query.message, starters[callback_data.item], **_deps(deps))
+    router.callback_query.register(weekly_start, WeeklyCD.filter(F.act == WeeklyAction.start))
+    router.callback_query.register(weekly_publish, WeeklyCD.filter(F.act == WeeklyAction.pub))
 
-    @router.message(Command("weekly"))
-    async def weekly_cmd(message: Message, **deps: Any) -> None:
-        await _weekly_entry(message, **_deps(deps))
+    router.message.register(wrongbook_cmd, Command("wrongbook"))
+    router.callback_query.register(wrongbook_btn, MenuCD.filter(F.item == MenuItem.wrongbook))
 
-    @router.callback_query(MenuCD.filter(F.item == "weekly"))
-    async def weekly_btn(query: CallbackQuery, **deps: Any) -> None:
-        if query.message:
-            await _weekly_entry(query.message, **_deps(deps))
+    router.callback_query.register(wrongbook_more, WrongbookCD.filter(F.act == WrongbookAction.page))
+    router.callback_query.register(wrongbook_practice, WrongbookCD.filter(F.act == WrongbookAction.practice))
 
-    @router.callback_query(WeeklyCD.filter(F.act == "start"))
-    async def weekly_start(query: CallbackQuery, **deps: Any) -> None:
-        if query.message:
-            await _begin(query.message, quiz.start_weekly, **_deps(deps))
-
-    @router.callback_query(WeeklyCD.filter(F.act == "pub"))
-    async def weekly_publish(query: CallbackQuery, callback_data: WeeklyCD, store: Store, clock: Clock,
-                             actor: Actor, _: Translator) -> None:
-        count = await quiz.publish_weekly(store, clock, actor, callback_data.org)
-        if query.message:
-            await query.message.answer(_("quiz.weekly_published", count=count,
-                                         period=quiz.week_period(clock.today())))
-
-    @router.message(Command("wrongbook"))
-    async def wrongbook_cmd(message: Message, store: Store, actor: Actor, locale: str, _: Translator) -> None:
-        await _wrongbook_page(message, store, actor, locale, _, 0, edit=False)
-
-    @router.callback_query(MenuCD.filter(F.item == "wrongbook"))
-    async def wrongbook_btn(query: CallbackQuery, store: Store, actor: Actor, locale: str, _: Translator) -> None:
-        if query.message:
-            await _wrongbook_page(query.message, store, actor, locale, _, 0, edit=False)
-
-    @router.callback_query(WrongbookCD.filter(F.act == "page"))
-    async def wrongbook_more(query: CallbackQuery, callback_data: WrongbookCD, store: Store, actor: Actor,
-                             locale: str, _: Translator) -> None:
-        if query.message:
-            await _wrongbook_page(query.message, store, actor, locale, _, callback_data.off, edit=True)
-
-    @router.callback_query(WrongbookCD.filter(F.act == "practice"))
-    async def wrongbook_practice(query: CallbackQuery, **deps: Any) -> None:
-        if query.message:
-            await _begin(query.message, wrongbook.start_practice, **_deps(deps))
-
-    @router.message(QuizStates.blank, F.text, ~F.text.startswith("/"))
-    async def typed(message: Message, store: Store, clock: Clock, actor: Actor, locale: str, _: Translator,
-                    state: FSMContext, raw_state: str | None) -> None:
-        data = await state.get_data()
-        try:
-            out = await quiz.type_answer(store, clock, actor, int(data.get("t", 0)), int(data.get("p", -1)),
-                                         message.text or "")
-        except quiz.Stale as exc:
-            await state.clear()
-            await message.answer(_(f"errors.{exc.key}"))
-            return
-        except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
-            await message.answer(_(f"errors.{exc.key}", **exc.params))
-            return
-        await _send_outcome(message, out, locale, _)
-        await _sync_state(state, raw_state, out)
-
-    @router.message(QuizStates.blank, ~F.text)
-    async def not_text(message: Message, _: Translator) -> None:
-        await message.answer(_("quiz.type_text"))
+    router.message.register(typed, QuizStates.blank, F.text, ~F.text.startswith("/"))
+    router.message.register(not_text, QuizStates.blank, ~F.text)
 
     return router
+
+
+async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FSMContext, raw_state: str | None,
+                callback_answer: CallbackAnswer) -> None:
+    cd, _ = callback_data, ctx.t
+    try:
+        if cd.a == "o":
+            out: Shown | Result = await quiz.choose(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, cd.o)
+        elif cd.a == "c":
+            out = await quiz.confirm(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p)
+        elif cd.a in ("n", "b"):
+            out = await quiz.move(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, forward=cd.a == "n")
+        elif cd.a == "s":
+            out = await quiz.submit(ctx.store, ctx.clock, ctx.actor, cd.t)
+        else:
+            raise quiz.Stale("quiz.bad_option")
+    except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
+        callback_answer.text = _(f"errors.{exc.key}")
+        return
+    await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
+    await _sync_state(state, raw_state, out)
 
 
 def build_answer_router() -> Router:
@@ -216,28 +248,7 @@ def build_answer_router() -> Router:
     tried before it in a worker thread, which would cost the hot path a dozen thread hops."""
     router = Router(name=__name__ + ".answers")
     router.callback_query.filter(Registered())
-
-    @router.callback_query(QuizCD.filter())
-    async def press(query: CallbackQuery, callback_data: QuizCD, bot: Bot, store: Store, clock: Clock,
-                    actor: Actor, locale: str, _: Translator, state: FSMContext, raw_state: str | None,
-                    callback_answer: CallbackAnswer) -> None:
-        cd = callback_data
-        try:
-            if cd.a == "o":
-                out: Shown | Result = await quiz.choose(store, clock, actor, cd.t, cd.p, cd.o)
-            elif cd.a == "c":
-                out = await quiz.confirm(store, clock, actor, cd.t, cd.p)
-            elif cd.a in ("n", "b"):
-                out = await quiz.move(store, clock, actor, cd.t, cd.p, forward=cd.a == "n")
-            elif cd.a == "s":
-                out = await quiz.submit(store, clock, actor, cd.t)
-            else:
-                raise quiz.Stale("quiz.bad_option")
-        except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
-            callback_answer.text = _(f"errors.{exc.key}")
-            return
-        await _edit_outcome(bot, query, out, locale, _)
-        await _sync_state(state, raw_state, out)
+    router.callback_query.register(press, QuizCD.filter())
 
     return router
 

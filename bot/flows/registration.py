@@ -5,13 +5,13 @@ is finished where it stopped. A deep-link payload that arrived first is kept and
 """
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from typing import TYPE_CHECKING, Any
+
+from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
+    Contact,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
@@ -20,35 +20,26 @@ from aiogram.types import (
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
 from bot.errors import DomainError
-from bot.filters import Registered
-from bot.handlers.deeplinks import open_payload
-from bot.handlers.menu import sync_menu
-from bot.handlers.profile import memberships_text, send_main_menu
-from bot.i18n import I18n, Translator
-from bot.services import registration
+from bot.services import registration, users
 from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.menu import memberships_text, send_main_menu, sync_menu
+from bot.ui.registration import Reg, RegAction, RegCD
+from bot.ui.workflows import open_payload
 
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
 
-class Reg(StatesGroup):
-    agreement = State()
-    phone = State()
-    name = State()
-    org_name = State()
-
-
-class RegCD(CallbackData, prefix="reg"):
-    action: str  # agree | decline | terms | privacy | skip_org
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
 
 
 def agreement_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reg.btn_agree"), callback_data=RegCD(action="agree"))
-    kb.button(text=_("reg.btn_decline"), callback_data=RegCD(action="decline"))
-    kb.button(text=_("reg.btn_terms"), callback_data=RegCD(action="terms"))
-    kb.button(text=_("reg.btn_privacy"), callback_data=RegCD(action="privacy"))
+    kb.button(text=_("reg.btn_agree"), callback_data=RegCD(action=RegAction.agree))
+    kb.button(text=_("reg.btn_decline"), callback_data=RegCD(action=RegAction.decline))
+    kb.button(text=_("reg.btn_terms"), callback_data=RegCD(action=RegAction.terms))
+    kb.button(text=_("reg.btn_privacy"), callback_data=RegCD(action=RegAction.privacy))
     kb.adjust(2, 2)
     return kb.as_markup()
 
@@ -67,7 +58,7 @@ def name_kb(suggestion: str | None) -> ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 def skip_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("reg.btn_skip"), callback_data=RegCD(action="skip_org"))
+    kb.button(text=_("reg.btn_skip"), callback_data=RegCD(action=RegAction.skip_org))
     return kb.as_markup()
 
 
@@ -92,118 +83,134 @@ async def show_step(message: Message, state: FSMContext, actor: Actor, _: Transl
         await message.answer(_("reg.agreement"), reply_markup=agreement_kb(_))
 
 
-def build_router() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(Registered(False))
-    router.callback_query.filter(Registered(False))
+async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
+                _: Translator) -> None:
+    if command.args:
+        await state.update_data(payload=command.args[:64])
+    if await state.get_state() not in {s.state for s in Reg.__states__}:
+        await state.set_state(Reg.agreement)
+        await message.answer(_("start.welcome", name=actor.user.display_name))
+    await show_step(message, state, actor, _)
 
-    @router.message(CommandStart())
-    async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
-                    _: Translator) -> None:
-        if command.args:
-            await state.update_data(payload=command.args[:64])
-        if await state.get_state() not in {s.state for s in Reg.__states__}:
-            await state.set_state(Reg.agreement)
-            await message.answer(_("start.welcome", name=actor.user.display_name))
+
+async def full_text(query: CallbackQuery, message: Message, callback_data: RegCD, _: Translator) -> None:
+    await message.answer(_(f"reg.{callback_data.action}_full"))
+
+
+async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    await state.clear()  # REG-1: nothing is kept
+    await message.edit_text(_("reg.declined"))
+
+
+async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
+    await state.set_state(Reg.phone)
+    await message.edit_text(_("reg.agreed"))
+    await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+
+
+async def got_contact(message: Message, contact: Contact, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    phone = registration.contact_phone(contact.phone_number, contact.user_id, ctx.actor.id)
+    await registration.check_phone_free(ctx.store, phone, ctx.actor.id)
+    await state.update_data(phone=phone)
+    await state.set_state(Reg.name)
+    await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(ctx.actor)))
+
+
+async def typed_phone(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.phone_typed"), reply_markup=phone_kb(_))
+
+
+async def phone_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.phone_wrong_kind"), reply_markup=phone_kb(_))
+
+
+async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+    name = registration.clean_name(message.text or "")
+    await state.update_data(name=name)
+    await state.set_state(Reg.org_name)
+    await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
+    await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+
+
+async def name_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.name_wrong_kind"))
+
+
+async def got_org(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
+    org_name = registration.clean_org_name(message.text or "")
+    await finish(message, state, ctx, _, org_name, data)
+
+
+async def skip_org(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx, _: Translator,
+                   **data: Any) -> None:
+    await message.edit_reply_markup(reply_markup=None)
+    await finish(message, state, ctx, _, None, data)
+
+
+async def org_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("reg.org_wrong_kind"), reply_markup=skip_kb(_))
+
+
+async def stale(query: CallbackQuery) -> None:
+    raise DomainError("stale_button")
+
+
+async def not_registered(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
+    """Anything else from a visitor: the way to register."""
+    if await state.get_state() is None:
+        await message.answer(_("errors.register_first"))
+    else:
         await show_step(message, state, actor, _)
 
-    @router.callback_query(RegCD.filter(F.action.in_({"terms", "privacy"})))
-    async def full_text(query: CallbackQuery, callback_data: RegCD, _: Translator) -> None:
-        if query.message:
-            await query.message.answer(_(f"reg.{callback_data.action}_full"))
 
-    @router.callback_query(Reg.agreement, RegCD.filter(F.action == "decline"))
-    async def decline(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        await state.clear()  # REG-1: nothing is kept
-        if query.message:
-            await query.message.edit_text(_("reg.declined"))
+def build_router() -> Router:
+    router = Router(name=__name__)  # visitors only: the composition root sets Registered(False)
+    router.message.register(start, CommandStart())
+    router.callback_query.register(full_text, RegCD.filter(F.action.in_({RegAction.terms, RegAction.privacy})))
 
-    @router.callback_query(Reg.agreement, RegCD.filter(F.action == "agree"))
-    async def agree(query: CallbackQuery, state: FSMContext, _: Translator) -> None:
-        await state.set_state(Reg.phone)
-        if query.message:
-            await query.message.edit_text(_("reg.agreed"))
-            await query.message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+    router.callback_query.register(decline, Reg.agreement, RegCD.filter(F.action == RegAction.decline))
+    router.callback_query.register(agree, Reg.agreement, RegCD.filter(F.action == RegAction.agree))
 
-    @router.message(Reg.phone, F.contact)
-    async def got_contact(message: Message, state: FSMContext, store: Store, actor: Actor,
-                          _: Translator) -> None:
-        contact = message.contact
-        phone = registration.contact_phone(contact.phone_number, contact.user_id, actor.id)
-        await registration.check_phone_free(store, phone, actor.id)
-        await state.update_data(phone=phone)
-        await state.set_state(Reg.name)
-        await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+    router.message.register(got_contact, Reg.phone, F.contact.as_("contact"))
+    router.message.register(typed_phone, Reg.phone, F.text.regexp(r"^[\s+\d()（）\-]{5,}$"))
 
-    @router.message(Reg.phone, F.text.regexp(r"^[\s+\d()（）\-]{5,}$"))
-    async def typed_phone(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.phone_typed"), reply_markup=phone_kb(_))
+    router.message.register(phone_wrong_kind, Reg.phone)
+    router.message.register(got_name, Reg.name, F.text)
 
-    @router.message(Reg.phone)
-    async def phone_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.phone_wrong_kind"), reply_markup=phone_kb(_))
+    router.message.register(name_wrong_kind, Reg.name)
+    router.message.register(got_org, Reg.org_name, F.text)
 
-    @router.message(Reg.name, F.text)
-    async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
-        name = registration.clean_name(message.text)
-        await state.update_data(name=name)
-        await state.set_state(Reg.org_name)
-        await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
-        await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+    router.callback_query.register(skip_org, Reg.org_name, RegCD.filter(F.action == RegAction.skip_org))
+    router.message.register(org_wrong_kind, Reg.org_name)
 
-    @router.message(Reg.name)
-    async def name_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.name_wrong_kind"))
-
-    @router.message(Reg.org_name, F.text)
-    async def got_org(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                      actor: Actor, locale: str, _: Translator, **data: object) -> None:
-        org_name = registration.clean_org_name(message.text)
-        await finish(message, state, bot, store, clock, i18n, actor, locale, _, org_name, data)
-
-    @router.callback_query(Reg.org_name, RegCD.filter(F.action == "skip_org"))
-    async def skip_org(query: CallbackQuery, state: FSMContext, bot: Bot, store: Store, clock: Clock,
-                       i18n: I18n, actor: Actor, locale: str, _: Translator, **data: object) -> None:
-        if query.message:
-            await query.message.edit_reply_markup(reply_markup=None)
-            await finish(query.message, state, bot, store, clock, i18n, actor, locale, _, None, data)
-
-    @router.message(Reg.org_name)
-    async def org_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("reg.org_wrong_kind"), reply_markup=skip_kb(_))
-
-    @router.callback_query(RegCD.filter())
-    async def stale(query: CallbackQuery) -> None:
-        raise DomainError("stale_button")
-
-    @router.message()
-    async def not_registered(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
-        """Anything else from a visitor: the way to register."""
-        if await state.get_state() is None:
-            await message.answer(_("errors.register_first"))
-        else:
-            await show_step(message, state, actor, _)
+    router.callback_query.register(stale, RegCD.filter())
+    router.message.register(not_registered)
 
     return router
 
 
-async def finish(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                 actor: Actor, locale: str, _: Translator, org_name: str | None, data: dict) -> None:
+async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_name: str | None,
+                 data: dict[str, Any]) -> None:
+    """The last step; `data` is the rest of the handler's data, handed on to a deep link's opener."""
+    store, actor = ctx.store, ctx.actor
     flow = await state.get_data()
     if "phone" not in flow or "name" not in flow:  # the flow data was lost: start again from the phone
         await state.set_state(Reg.phone)
         await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
         return
-    result = await registration.complete(store, clock, actor.user, flow["phone"], flow["name"], org_name)
+    result = await registration.complete(store, ctx.clock, actor.user, flow["phone"], flow["name"], org_name)
     payload = flow.get("payload")
     await state.clear()
-    user = await store.get_user(actor.id)
+    user = await users.get_user(store, actor.id)
+    if user is None:  # registration.complete has just written the user: a lost row is a bug (logged), not input
+        raise RuntimeError(f"user {actor.id} missing right after registration")
     actor = Actor(user=user, is_operator=actor.is_operator)
     orgs = memberships_text(_, result.memberships)
     await message.answer(_("reg.done", name=result.name, orgs=orgs), reply_markup=ReplyKeyboardRemove())
-    await sync_menu(bot, store, i18n, actor, locale)
-    if payload:
-        await open_payload(payload, message, state=state, bot=bot, store=store, clock=clock, i18n=i18n,
-                           actor=actor, locale=locale, _=_, **data)
+    await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
+    if payload:  # REG-6: the link that arrived before registration, opened by the registered user
+        await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,
+                                                "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,
+                                                "actor": actor, "locale": ctx.locale, "state": state, "_": _})
     else:
-        await send_main_menu(message, store, actor, _)
+        await send_main_menu(message, actor, _)

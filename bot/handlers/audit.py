@@ -1,31 +1,26 @@
 """SEC-3: /audit — the organisation's operation log for its main admin, 10 a page, newest first."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.filters import Registered
-from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
-from bot.i18n import Translator
+from bot.flows.verification import RNV
 from bot.services import orgs
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.org import AuditCD, OrgPickCD, Purpose, choose_org, org_label
+
+if TYPE_CHECKING:
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.clock import Clock
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 SHORT = 40  # characters of a before/after value in the list
-
-
-class AuditCD(CallbackData, prefix="au"):
-    org: int
-    page: int = 0
-    before: int = 0  # show entries older than this id
-    after: int = 0   # show entries newer than this id
 
 
 def _short(_: Translator, value: Any) -> str:
@@ -79,39 +74,32 @@ async def send_first_page(message: Message, store: Store, clock: Clock, actor: A
                          protect_content=page.org.protect_content)
 
 
+async def audit_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    main_orgs = ctx.actor.main_admin_org_ids
+    if len(main_orgs) == 1:
+        org_id: int | None = next(iter(main_orgs))
+    else:  # none (an ordinary admin: the picker leads to the refusal) or several
+        org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.audit)
+    if org_id is not None:
+        await send_first_page(message, ctx.store, ctx.clock, ctx.actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    await send_first_page(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
+
+
+async def paged(query: CallbackQuery, message: Message, callback_data: AuditCD, ctx: Ctx, _: Translator) -> None:
+    page = await orgs.audit_page(ctx.store, ctx.clock, ctx.actor, callback_data.org, before_id=callback_data.before,
+                                 after_id=callback_data.after)
+    number = callback_data.page if page.has_newer else 0
+    await message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
+    router.message.register(audit_cmd, Command("audit"), flags={RNV: "org"})
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == Purpose.audit))
 
-    @router.message(Command("audit"))
-    async def audit_cmd(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                        _: Translator) -> None:
-        from bot.handlers.org import verify_if_pending_admin
-
-        if await verify_if_pending_admin(message, state, store, actor, _):
-            return
-        main_orgs = actor.main_admin_org_ids
-        if len(main_orgs) == 1:
-            org_id: int | None = next(iter(main_orgs))
-        else:  # none (an ordinary admin: the picker leads to the refusal) or several
-            org_id = await choose_org(message, actor, store, _, purpose="audit")
-        if org_id is not None:
-            await send_first_page(message, store, clock, actor, _, org_id)
-
-    @router.callback_query(OrgPickCD.filter(F.purpose == "audit"))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await send_first_page(query.message, store, clock, actor, _, callback_data.org_id)
-
-    @router.callback_query(AuditCD.filter())
-    async def paged(query: CallbackQuery, callback_data: AuditCD, store: Store, clock: Clock, actor: Actor,
-                    _: Translator) -> None:
-        page = await orgs.audit_page(store, clock, actor, callback_data.org, before_id=callback_data.before,
-                                     after_id=callback_data.after)
-        number = callback_data.page if page.has_newer else 0
-        if query.message:
-            await query.message.edit_text(page_text(_, page, number), reply_markup=page_kb(_, page, number))
+    router.callback_query.register(paged, AuditCD.filter())
 
     return router

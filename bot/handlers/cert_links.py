@@ -2,29 +2,22 @@
 can be revoked (the role is re-checked on every press, SEC-4)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.filters import Registered
-from bot.handlers.screens import show_screen
-from bot.i18n import Translator
 from bot.services import cert_links
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.certify import CertAction, CertCD, CertLinkAction, CertLinkCD
+from bot.ui.screens import show_screen
 
+if TYPE_CHECKING:
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+    from aiogram.utils.callback_answer import CallbackAnswer
 
-class CertLinkCD(CallbackData, prefix="cl"):
-    act: str  # list | revoke
-    org: int = 0
-    link: int = 0
-
-
-def links_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int) -> None:
-    kb.button(text=_("certify.links.btn_open"), callback_data=CertLinkCD(act="list", org=org_id))
+    from bot.clock import Clock
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
 
 
 def links_text(_: Translator, clock: Clock, found: cert_links.CertLinks) -> str:
@@ -44,34 +37,31 @@ def links_text(_: Translator, clock: Clock, found: cert_links.CertLinks) -> str:
 
 
 def links_kb(_: Translator, found: cert_links.CertLinks) -> InlineKeyboardMarkup:
-    from bot.handlers.certify import CertCD
-
     kb = InlineKeyboardBuilder()
     for link in found.links:
-        kb.button(text=_("certify.links.btn_revoke", number=link.id), callback_data=CertLinkCD(act="revoke",
-                                                                                               link=link.id))
-    kb.button(text=_("certify.btn_back"), callback_data=CertCD(act="panel", org=found.org.id))
+        kb.button(text=_("certify.links.btn_revoke", number=link.id),
+                  callback_data=CertLinkCD(act=CertLinkAction.revoke,
+                                           link=link.id))
+    kb.button(text=_("certify.btn_back"), callback_data=CertCD(act=CertAction.panel, org=found.org.id))
     kb.adjust(1)
     return kb.as_markup()
 
 
+async def show(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator) -> None:
+    found = await cert_links.links(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
+
+
+async def revoke(query: CallbackQuery, message: Message, callback_data: CertLinkCD, ctx: Ctx, _: Translator,
+                 callback_answer: CallbackAnswer) -> None:
+    found = await cert_links.revoke(ctx.store, ctx.clock, ctx.actor, callback_data.link)
+    callback_answer.text = _("certify.links.revoked", number=callback_data.link)
+    await show_screen(message, links_text(_, ctx.clock, found), links_kb(_, found))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.filter(Registered())
-
-    @router.callback_query(CertLinkCD.filter(F.act == "list"))
-    async def show(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
-                   _: Translator) -> None:
-        found = await cert_links.links(store, clock, actor, callback_data.org)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, links_text(_, clock, found), links_kb(_, found))
-
-    @router.callback_query(CertLinkCD.filter(F.act == "revoke"))
-    async def revoke(query: CallbackQuery, callback_data: CertLinkCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator, callback_answer: CallbackAnswer) -> None:
-        found = await cert_links.revoke(store, clock, actor, callback_data.link)
-        callback_answer.text = _("certify.links.revoked", number=callback_data.link)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, links_text(_, clock, found), links_kb(_, found))
+    router.callback_query.register(show, CertLinkCD.filter(F.act == CertLinkAction.list))
+    router.callback_query.register(revoke, CertLinkCD.filter(F.act == CertLinkAction.revoke))
 
     return router

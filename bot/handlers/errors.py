@@ -2,37 +2,41 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Router
-from aiogram.types import ErrorEvent
 
 from bot.errors import DomainError
-from bot.i18n import I18n
 from bot.middlewares import error_text
+
+if TYPE_CHECKING:
+    from aiogram.types import ErrorEvent
+
+    from bot.i18n import I18n
 
 log = logging.getLogger("bot.errors")
 
 
+async def on_error(event: ErrorEvent, i18n: I18n, **data: Any) -> bool:
+    exc, update = event.exception, event.update
+    domain = exc if isinstance(exc, DomainError) else None
+    if domain is None:
+        log.error("update %s failed: %r", update.update_id, exc, exc_info=exc)
+    if data.get("callback_answered_error"):
+        return True  # the callback was already answered with the apology
+    text = error_text(i18n, data.get("locale"), domain)
+    try:
+        if update.message is not None:
+            await update.message.answer(text)
+        elif update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+    except Exception:  # the apology itself failed (blocked, network): the log line is enough
+        log.warning("could not tell update %s about its error", update.update_id, exc_info=True)
+    return True
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-
-    @router.errors()
-    async def on_error(event: ErrorEvent, i18n: I18n, **data: Any) -> bool:
-        exc, update = event.exception, event.update
-        domain = exc if isinstance(exc, DomainError) else None
-        if domain is None:
-            log.error("update %s failed: %r", update.update_id, exc, exc_info=exc)
-        if data.get("callback_answered_error"):
-            return True  # the callback was already answered with the apology
-        text = error_text(i18n, data.get("locale"), domain)
-        try:
-            if update.message is not None:
-                await update.message.answer(text)
-            elif update.callback_query is not None:
-                await update.callback_query.answer(text, show_alert=True)
-        except Exception:  # the apology itself failed (blocked, network): the log line is enough
-            log.warning("could not tell update %s about its error", update.update_id, exc_info=True)
-        return True
+    router.errors.register(on_error)
 
     return router

@@ -12,15 +12,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
-from bot.filters import Registered
 from bot.flows.exam_take import rate_of, send_attempt, show_result
 from bot.flows.exam_view import card_text, exam_workbook, list_text, publish_notices, report_text, rules_text
-from bot.handlers.profile import MenuCD
 from bot.i18n import Translator
 from bot.services import exam_attempts, exams
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.exams import ExamAct, ExamCD, ExamCreate, admin_card_kb, admin_list_kb, member_list_kb, rules_kb
+from bot.ui.menu import MenuCD
 
 
 async def _list(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
@@ -111,9 +110,6 @@ async def menu_pressed(query: CallbackQuery, store: Store, clock: Clock, actor: 
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    # moves under the registered parent router at merge
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
     router.message.register(exams_cmd, Command("exams"))
     cq = router.callback_query
     cq.register(menu_pressed, MenuCD.filter(F.item == "exams"))

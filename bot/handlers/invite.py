@@ -6,47 +6,31 @@ that the actor administers the organisation at that moment (SEC-4).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.filters import Registered
-from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.orgpick import OrgPickCD, choose_org
+from bot.flows.verification import RNV
 from bot.i18n import Raw, Translator
-from bot.models import Org
 from bot.render.qr import invite_qr_png
 from bot.services import invites
-from bot.services.invites import Branch, CreatedInvite, InviteList
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.invite import NOT_CHOSEN, InviteCD, InviteListCD, InviteRevokeCD
+from bot.ui.org import OrgPickCD, Purpose, choose_org
 
-NOT_CHOSEN = -1
+if TYPE_CHECKING:
+    from datetime import datetime
 
+    from aiogram.utils.callback_answer import CallbackAnswer
 
-class InviteCD(CallbackData, prefix="iv"):
-    """The wizard so far: branch_id -1 not chosen, 0 any; days 0 not chosen; uses -1 not chosen, 0 unlimited."""
-
-    org_id: int
-    branch_id: int = NOT_CHOSEN
-    days: int = 0
-    uses: int = NOT_CHOSEN
-
-
-class InviteListCD(CallbackData, prefix="ivl"):
-    org_id: int
-
-
-class InviteRevokeCD(CallbackData, prefix="ivr"):
-    invite_id: int
+    from bot.clock import Clock
+    from bot.middlewares import Ctx
+    from bot.models import Org
+    from bot.services.invites import Branch, CreatedInvite, InviteList
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 
 # -- texts and keyboards -------------------------------------------------------------------------
@@ -121,9 +105,8 @@ def link_url(username: str, created: CreatedInvite) -> str:
 
 
 # -- steps ---------------------------------------------------------------------------------------
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    if query.message:
-        await query.message.edit_text(text, reply_markup=markup)
+async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    await message.edit_text(text, reply_markup=markup)
 
 
 async def first_step(store: Store, actor: Actor, _: Translator, org_id: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -154,66 +137,65 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
                                protect_content=False)
 
 
+async def invite_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.invite)
+    if org_id is not None:
+        text, markup = await first_step(ctx.store, ctx.actor, _, org_id)
+        await message.answer(text, reply_markup=markup)
+
+
+async def org_picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    text, markup = await first_step(ctx.store, ctx.actor, _, callback_data.org_id)
+    await _edit(message, text, markup)
+
+
+async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD, ctx: Ctx, _: Translator) -> None:
+    cd = callback_data
+    if cd.branch_id == NOT_CHOSEN:
+        text, markup = await first_step(ctx.store, ctx.actor, _, cd.org_id)
+        await _edit(message, text, markup)
+        return
+    branch_id = cd.branch_id or None
+    org = await invites.check_branch(ctx.store, ctx.actor, cd.org_id, branch_id)
+    branches = await invites.branches(ctx.store, org.id)
+    branch = next((b.label for b in branches if b.id == branch_id), None)
+    branch = branch or (_("invite.any_branch") if branches else _("invite.no_branch"))
+    if cd.days == 0:
+        await _edit(message, _("invite.step_expiry", org=org.name, branch=branch), expiry_step_kb(_, cd))
+    elif cd.uses == NOT_CHOSEN:
+        await _edit(message, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
+                    limit_step_kb(_, cd))
+    else:
+        created = await invites.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, org.id,
+                                              branch_id,
+                                              cd.days, cd.uses or None)
+        await _edit(message, _("invite.created", number=created.invite.id))
+        await send_invite(message, ctx.bot, ctx.clock, _, created)
+
+
+async def show_list(query: CallbackQuery, message: Message, callback_data: InviteListCD, ctx: Ctx,
+                    _: Translator) -> None:
+    listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
+    await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
+
+
+async def revoke(query: CallbackQuery, message: Message, callback_data: InviteRevokeCD, ctx: Ctx,
+                 callback_answer: CallbackAnswer, _: Translator) -> None:
+    invite = await invites.revoke_invite(ctx.store, ctx.clock, ctx.actor, callback_data.invite_id)
+    callback_answer.text = _("invite.revoked", number=invite.id)
+    listing = await invites.list_invites(ctx.store, ctx.clock, ctx.actor, invite.org_id)
+    await _edit(message, list_text(_, listing, ctx.clock), list_kb(_, listing))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
+    router.message.register(invite_cmd, Command("invite"), flags={RNV: "invite"})
+    router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == Purpose.invite))
 
-    @router.message(Command("invite"))
-    async def invite_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "invite"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="invite")
-        if org_id is not None:
-            text, markup = await first_step(store, actor, _, org_id)
-            await message.answer(text, reply_markup=markup)
+    router.callback_query.register(wizard, InviteCD.filter())
+    router.callback_query.register(show_list, InviteListCD.filter())
 
-    @router.callback_query(OrgPickCD.filter(F.purpose == "invite"))
-    async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, actor: Actor,
-                         _: Translator) -> None:
-        text, markup = await first_step(store, actor, _, callback_data.org_id)
-        await _edit(query, text, markup)
-
-    @router.callback_query(InviteCD.filter())
-    async def wizard(query: CallbackQuery, callback_data: InviteCD, bot: Bot, store: Store, clock: Clock,
-                     settings: Settings, actor: Actor, _: Translator) -> None:
-        cd = callback_data
-        if cd.branch_id == NOT_CHOSEN:
-            text, markup = await first_step(store, actor, _, cd.org_id)
-            await _edit(query, text, markup)
-            return
-        branch_id = cd.branch_id or None
-        org = await invites.check_branch(store, actor, cd.org_id, branch_id)
-        branches = await invites.branches(store, org.id)
-        branch = next((b.label for b in branches if b.id == branch_id), None)
-        branch = branch or (_("invite.any_branch") if branches else _("invite.no_branch"))
-        if cd.days == 0:
-            await _edit(query, _("invite.step_expiry", org=org.name, branch=branch), expiry_step_kb(_, cd))
-        elif cd.uses == NOT_CHOSEN:
-            await _edit(query, _("invite.step_limit", org=org.name, branch=branch, days=cd.days),
-                        limit_step_kb(_, cd))
-        else:
-            created = await invites.create_invite(store, clock, settings.secret_key, actor, org.id, branch_id,
-                                                  cd.days, cd.uses or None)
-            await _edit(query, _("invite.created", number=created.invite.id))
-            if query.message:
-                await send_invite(query.message, bot, clock, _, created)
-
-    @router.callback_query(InviteListCD.filter())
-    async def show_list(query: CallbackQuery, callback_data: InviteListCD, store: Store, clock: Clock,
-                        actor: Actor, _: Translator) -> None:
-        listing = await invites.list_invites(store, clock, actor, callback_data.org_id)
-        await _edit(query, list_text(_, listing, clock), list_kb(_, listing))
-
-    @router.callback_query(InviteRevokeCD.filter())
-    async def revoke(query: CallbackQuery, callback_data: InviteRevokeCD, store: Store, clock: Clock,
-                     actor: Actor, callback_answer: CallbackAnswer, _: Translator) -> None:
-        invite = await invites.revoke_invite(store, clock, actor, callback_data.invite_id)
-        callback_answer.text = _("invite.revoked", number=invite.id)
-        listing = await invites.list_invites(store, clock, actor, invite.org_id)
-        await _edit(query, list_text(_, listing, clock), list_kb(_, listing))
+    router.callback_query.register(revoke, InviteRevokeCD.filter())
 
     return router
 
-
-__all__ = ["build_router", "InviteCD", "InviteListCD", "InviteRevokeCD", "link_url"]

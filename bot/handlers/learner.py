@@ -5,41 +5,31 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.filters import Registered
-from bot.handlers.profile import MenuCD
-from bot.handlers.screens import show_screen
 from bot.i18n import Raw, Translator
-from bot.models import Question
 from bot.render.charts import Series, bar_chart_png
 from bot.render.phone import mask_phone, phone_tail
 from bot.render.watermark import watermark_png
 from bot.services import learner as svc
 from bot.services.members import display_phone
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.learner import AttemptCD, RankCD, RecordsCD
+from bot.ui.menu import MenuCD, MenuItem
+from bot.ui.screens import show_screen
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.middlewares import Ctx
+    from bot.models import Question
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 TEXT_LIMIT = 3900  # Telegram allows 4096; room for the HTML the templates add
-
-
-class RecordsCD(CallbackData, prefix="lr"):
-    page: int
-
-
-class AttemptCD(CallbackData, prefix="la"):
-    attempt_id: int
-
-
-class RankCD(CallbackData, prefix="lk"):
-    org_id: int
-    by: str  # w (last 7 days) | t (total)
 
 
 # -- records (LEARN-4) ---------------------------------------------------------------------------
@@ -152,10 +142,8 @@ def pack(blocks: list[str], limit: int = TEXT_LIMIT) -> list[str]:
 
 def back_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("learner.records.btn_back"), callback_data=MenuCD(item="records"))  # a new list below
+    kb.button(text=_("learner.records.btn_back"), callback_data=MenuCD(item=MenuItem.records))  # a new list below
     return kb.as_markup()
-
-
 
 
 async def send_records(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator,
@@ -244,52 +232,54 @@ async def send_ranks(message: Message, store: Store, clock: Clock, actor: Actor,
         await message.answer(rank_text(_, r, "w"), reply_markup=rank_kb(_, r, "w"), protect_content=True)
 
 
+async def records_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await send_records(message, ctx.store, ctx.clock, ctx.actor, _)
+
+
+async def records_page(query: CallbackQuery, message: Message, callback_data: RecordsCD, ctx: Ctx,
+                       _: Translator) -> None:
+    await send_records(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.page, edit=True)
+
+
+async def open_attempt(query: CallbackQuery, message: Message, callback_data: AttemptCD, ctx: Ctx,
+                       _: Translator) -> None:
+    r = await svc.review(ctx.store, ctx.actor, callback_data.attempt_id)
+    texts = pack(review_blocks(_, ctx.clock, ctx.locale, r))
+    for i, text in enumerate(texts, 1):
+        await message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
+
+
+async def report_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await send_report(message, ctx.store, ctx.clock, ctx.actor, _)
+
+
+async def rank_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await send_ranks(message, ctx.store, ctx.clock, ctx.actor, _)
+
+
+async def rank_switch(query: CallbackQuery, message: Message, callback_data: RankCD, ctx: Ctx,
+                      _: Translator) -> None:
+    by = "t" if callback_data.by == "t" else "w"
+    r = await svc.org_rank(ctx.store, ctx.clock, ctx.actor, callback_data.org_id)
+    await show_screen(message, rank_text(_, r, by), rank_kb(_, r, by))
+
+
+async def menu(query: CallbackQuery, message: Message, callback_data: MenuCD, ctx: Ctx, _: Translator) -> None:
+    send = {"records": send_records, "report": send_report, "rank": send_ranks}[callback_data.item]
+    await send(message, ctx.store, ctx.clock, ctx.actor, _)
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
+    router.message.register(records_cmd, Command("records"))
+    router.callback_query.register(records_page, RecordsCD.filter())
 
-    @router.message(Command("records"))
-    async def records_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        await send_records(message, store, clock, actor, _)
+    router.callback_query.register(open_attempt, AttemptCD.filter())
+    router.message.register(report_cmd, Command("report"))
 
-    @router.callback_query(RecordsCD.filter())
-    async def records_page(query: CallbackQuery, callback_data: RecordsCD, store: Store, clock: Clock,
-                           actor: Actor, _: Translator) -> None:
-        if query.message:
-            await send_records(query.message, store, clock, actor, _, callback_data.page, edit=True)
+    router.message.register(rank_cmd, Command("rank"))
+    router.callback_query.register(rank_switch, RankCD.filter())
 
-    @router.callback_query(AttemptCD.filter())
-    async def open_attempt(query: CallbackQuery, callback_data: AttemptCD, store: Store, clock: Clock,
-                           actor: Actor, locale: str, _: Translator) -> None:
-        r = await svc.review(store, actor, callback_data.attempt_id)
-        if query.message:
-            texts = pack(review_blocks(_, clock, locale, r))
-            for i, text in enumerate(texts, 1):
-                await query.message.answer(text, reply_markup=back_kb(_) if i == len(texts) else None)
-
-    @router.message(Command("report"))
-    async def report_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        await send_report(message, store, clock, actor, _)
-
-    @router.message(Command("rank"))
-    async def rank_cmd(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator) -> None:
-        await send_ranks(message, store, clock, actor, _)
-
-    @router.callback_query(RankCD.filter())
-    async def rank_switch(query: CallbackQuery, callback_data: RankCD, store: Store, clock: Clock, actor: Actor,
-                          _: Translator) -> None:
-        by = "t" if callback_data.by == "t" else "w"
-        r = await svc.org_rank(store, clock, actor, callback_data.org_id)
-        if query.message:
-            await show_screen(query.message, rank_text(_, r, by), rank_kb(_, r, by))
-
-    @router.callback_query(MenuCD.filter(F.item.in_({"records", "report", "rank"})))
-    async def menu(query: CallbackQuery, callback_data: MenuCD, store: Store, clock: Clock, actor: Actor,
-                   _: Translator) -> None:
-        if not query.message:
-            return
-        send = {"records": send_records, "report": send_report, "rank": send_ranks}[callback_data.item]
-        await send(query.message, store, clock, actor, _)
+    router.callback_query.register(menu, MenuCD.filter(F.item.in_({MenuItem.records, MenuItem.report, MenuItem.rank})))
 
     return router

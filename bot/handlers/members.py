@@ -5,72 +5,43 @@ that checks the actor's role at that moment (SEC-4).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.handlers.org import verify_if_pending_admin
-from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
-from bot.handlers.screens import show_screen
-from bot.i18n import I18n, Translator
+from bot.flows.verification import RNV
 from bot.render import excel
 from bot.services import members as svc
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.common import NOT_COMMAND
+from bot.ui.members import (
+    ALL,
+    NO_BRANCH,
+    MemAddCD,
+    MemberAction,
+    MemberCD,
+    MemberSearch,
+    MemFilterCD,
+    MemListCD,
+    MemSearchCD,
+    SearchData,
+    branch_text,
+    mark,
+    xlsx_labels,
+)
+from bot.ui.org import OrgPickCD, Purpose, choose_org, org_label
+from bot.ui.screens import show_screen
 
-ALL, NO_BRANCH = -1, 0
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
 
-
-NOT_COMMAND = ~F.text.startswith("/")  # a command typed mid-flow goes to its own handler
-
-
-class MemListCD(CallbackData, prefix="ml"):
-    org_id: int
-    page: int
-    branch: int = ALL  # -1 every branch, 0 without a branch, else a branch id
-    q: bool = False  # the search text kept in the FSM data applies
-
-
-class MemFilterCD(CallbackData, prefix="mf"):
-    org_id: int
-
-
-class MemSearchCD(CallbackData, prefix="ms"):
-    org_id: int
-
-
-class MemAddCD(CallbackData, prefix="ma"):
-    org_id: int
-
-
-class MemberCD(CallbackData, prefix="me"):
-    action: str  # open | name | phone | branch | rm | rm_yes | rm_no
-    member_id: int
-
-
-class MemberSearch(StatesGroup):
-    text = State()
-
-
-def xlsx_labels(_: Translator) -> dict[str, str]:
-    return excel.labels_from(_, prefix="xlsx.")
-
-
-def all_xlsx_labels(i18n: I18n) -> list[dict[str, str]]:
-    return [excel.labels_from(lambda key, lang=lang: i18n.t(lang, key), prefix="xlsx.") for lang in i18n.languages]
-
-
-def mark(_: Translator, activated: bool) -> str:
-    return _("members.mark_on") if activated else _("members.mark_off")
-
-
-def branch_text(_: Translator, branch: str | None) -> str:
-    return branch or _("members.no_branch")
+    from bot.clock import Clock
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 
 def page_text(_: Translator, p: svc.MemberPage) -> str:
@@ -100,7 +71,8 @@ def page_kb(_: Translator, p: svc.MemberPage) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     first = p.page * svc.PAGE_SIZE + 1
     for n, m in enumerate(p.members, first):
-        kb.button(text=_("members.btn_open", n=n, name=m.name), callback_data=MemberCD(action="open", member_id=m.id))
+        kb.button(text=_("members.btn_open", n=n, name=m.name),
+                  callback_data=MemberCD(action=MemberAction.open, member_id=m.id))
     sizes = [2] * ((len(p.members) + 1) // 2)
     branch = ALL if p.branch_id is None else p.branch_id
     nav = 0
@@ -161,89 +133,90 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
         protect_content=result.org.protect_content)
 
 
+async def members_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.members)
+    if org_id is not None:
+        await send_list(message, ctx.store, ctx.actor, _, org_id)
+
+
+async def template_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.template)
+    if org_id is not None:
+        await send_template(message, ctx.store, ctx.actor, _, org_id)
+
+
+async def export_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose=Purpose.export)
+    if org_id is not None:
+        await send_export(message, ctx.store, ctx.clock, ctx.actor, _, org_id)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    if callback_data.purpose == "members":
+        await send_list(message, ctx.store, ctx.actor, _, callback_data.org_id)
+    elif callback_data.purpose == "template":
+        await send_template(message, ctx.store, ctx.actor, _, callback_data.org_id)
+    else:
+        await send_export(message, ctx.store, ctx.clock, ctx.actor, _, callback_data.org_id)
+
+
+async def list_page(query: CallbackQuery, message: Message, callback_data: MemListCD, state: FSMContext, ctx: Ctx,
+                    _: Translator) -> None:
+    text = None
+    if callback_data.q:  # the search kept from the list's search step, if it is this list's
+        search = await SearchData.load_kept(state)
+        if search is not None and search.mem_query_org == callback_data.org_id:
+            text = search.mem_query
+    branch = None if callback_data.branch == ALL else callback_data.branch
+    p = await svc.list_members(ctx.store, ctx.actor, callback_data.org_id, callback_data.page, branch, text)
+    await show_screen(message, page_text(_, p), page_kb(_, p))
+
+
+async def choose_filter(query: CallbackQuery, message: Message, callback_data: MemFilterCD, ctx: Ctx,
+                        _: Translator) -> None:
+    branches = await svc.branches(ctx.store, ctx.actor, callback_data.org_id)
+    await message.edit_text(_("members.choose_filter"),
+                            reply_markup=filter_kb(_, callback_data.org_id, branches))
+
+
+async def ask_search(query: CallbackQuery, message: Message, callback_data: MemSearchCD, state: FSMContext,
+                     ctx: Ctx, _: Translator) -> None:
+    await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
+    await state.set_state(MemberSearch.text)
+    await SearchData(mem_query_org=callback_data.org_id).save(state)
+    await message.answer(_("members.ask_search"))
+
+
+async def got_search(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    search = await SearchData.load(state)
+    text, _digits = svc.search_terms(message.text)
+    if text is None:
+        await message.answer(_("members.search_text_only"))
+        return
+    await state.set_state(None)
+    search.mem_query = text
+    await search.save(state)
+    await send_list(message, ctx.store, ctx.actor, _, search.mem_query_org, query=text)
+
+
+async def search_wrong_kind(message: Message, _: Translator) -> None:
+    await message.answer(_("members.search_text_only"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(members_cmd, Command("members"), flags={RNV: "members"})
+    router.message.register(template_cmd, Command("template"), flags={RNV: "template"})
 
-    @router.message(Command("members"))
-    async def members_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "members"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="members")
-        if org_id is not None:
-            await send_list(message, store, actor, _, org_id)
+    router.message.register(export_cmd, Command("export"), flags={RNV: "export"})
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
 
-    @router.message(Command("template"))
-    async def template_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "template"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="template")
-        if org_id is not None:
-            await send_template(message, store, actor, _, org_id)
+    router.callback_query.register(list_page, MemListCD.filter())
+    router.callback_query.register(choose_filter, MemFilterCD.filter())
 
-    @router.message(Command("export"))
-    async def export_cmd(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                         _: Translator) -> None:
-        if await verify_if_pending_admin(message, state, store, actor, _, "export"):
-            return
-        org_id = await choose_org(message, actor, store, _, purpose="export")
-        if org_id is not None:
-            await send_export(message, store, clock, actor, _, org_id)
+    router.callback_query.register(ask_search, MemSearchCD.filter())
+    router.message.register(got_search, MemberSearch.text, F.text, NOT_COMMAND)
 
-    @router.callback_query(OrgPickCD.filter(F.purpose.in_({"members", "template", "export"})))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
-        if not query.message:
-            return
-        if callback_data.purpose == "members":
-            await send_list(query.message, store, actor, _, callback_data.org_id)
-        elif callback_data.purpose == "template":
-            await send_template(query.message, store, actor, _, callback_data.org_id)
-        else:
-            await send_export(query.message, store, clock, actor, _, callback_data.org_id)
-
-    @router.callback_query(MemListCD.filter())
-    async def list_page(query: CallbackQuery, callback_data: MemListCD, state: FSMContext, store: Store,
-                        actor: Actor, _: Translator) -> None:
-        text = None
-        if callback_data.q:
-            data = await state.get_data()
-            if data.get("mem_query_org") == callback_data.org_id:
-                text = data.get("mem_query")
-        branch = None if callback_data.branch == ALL else callback_data.branch
-        p = await svc.list_members(store, actor, callback_data.org_id, callback_data.page, branch, text)
-        if query.message:
-            await show_screen(query.message, page_text(_, p), page_kb(_, p))
-
-    @router.callback_query(MemFilterCD.filter())
-    async def choose_filter(query: CallbackQuery, callback_data: MemFilterCD, store: Store, actor: Actor,
-                            _: Translator) -> None:
-        branches = await svc.branches(store, actor, callback_data.org_id)
-        if query.message:
-            await query.message.edit_text(_("members.choose_filter"),
-                                          reply_markup=filter_kb(_, callback_data.org_id, branches))
-
-    @router.callback_query(MemSearchCD.filter())
-    async def ask_search(query: CallbackQuery, callback_data: MemSearchCD, state: FSMContext, store: Store,
-                         actor: Actor, _: Translator) -> None:
-        await svc.org_for_admin(store, actor, callback_data.org_id)
-        await state.set_state(MemberSearch.text)
-        await state.update_data(mem_query_org=callback_data.org_id, mem_query=None)
-        if query.message:
-            await query.message.answer(_("members.ask_search"))
-
-    @router.message(MemberSearch.text, F.text, NOT_COMMAND)
-    async def got_search(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data()).get("mem_query_org")
-        text, _digits = svc.search_terms(message.text)
-        if org_id is None or text is None:
-            await message.answer(_("members.search_text_only"))
-            return
-        await state.set_state(None)
-        await state.update_data(mem_query=text)
-        await send_list(message, store, actor, _, org_id, query=text)
-
-    @router.message(MemberSearch.text, NOT_COMMAND)
-    async def search_wrong_kind(message: Message, _: Translator) -> None:
-        await message.answer(_("members.search_text_only"))
+    router.message.register(search_wrong_kind, MemberSearch.text, NOT_COMMAND)
 
     return router

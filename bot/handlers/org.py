@@ -8,31 +8,45 @@ protect_content setting (SEC-1), which its edits keep.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot import notify
 from bot.errors import DomainError
-from bot.filters import Registered
+from bot.flows.verification import RNV
 from bot.handlers import org_admins, org_branches
-from bot.handlers.audit import AuditCD
-from bot.handlers.menu import sync_menu
-from bot.handlers.org_common import TEXT, FlagCD, OrgCD, OrgInput, back_button, confirm_kb
-from bot.handlers.orgpick import OrgPickCD, choose_org, org_label
-from bot.handlers.question_bank import browse_button
-from bot.i18n import I18n, Translator
-from bot.middlewares import load_actor
+from bot.middlewares import Ctx, load_actor
 from bot.models import Org
-from bot.outbox import Outbox
-from bot.services import orgs
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.services import orgs, users
+from bot.ui.certify import rename_kb
+from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
+from bot.ui.menu import sync_menu
+from bot.ui.org import (
+    AuditCD,
+    FlagCD,
+    OrgAction,
+    OrgCD,
+    OrgInput,
+    OrgPickCD,
+    RenameData,
+    back_button,
+    choose_org,
+    org_label,
+)
+from bot.ui.question_bank import browse_button
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.config import Settings
+    from bot.i18n import I18n, Translator
+    from bot.services.roles import Actor
+    from bot.store import Store
+    from bot.ui.workflows import Workflows
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +68,7 @@ def card_text(_: Translator, card: orgs.OrgCard) -> str:
 def card_kb(_: Translator, card: orgs.OrgCard) -> InlineKeyboardMarkup:
     org_id = card.org.id
     kb = InlineKeyboardBuilder()
-    for act in ("branches", "admins", "settings", "rename", "dissolve"):
+    for act in (OrgAction.branches, OrgAction.admins, OrgAction.settings, OrgAction.rename, OrgAction.dissolve):
         kb.button(text=_(f"orgmenu.btn_{act}"), callback_data=OrgCD(act=act, org=org_id))
     browse_button(kb, _, org_id)
     if card.is_main:
@@ -77,203 +91,171 @@ def settings_view(_: Translator, org: Org) -> tuple[str, InlineKeyboardMarkup]:
 
 # -- shared entry points -----------------------------------------------------------------------
 
-async def verify_if_pending_admin(message: Message, state: FSMContext, store: Store, actor: Actor,
-                                  _: Translator, command: str = "org") -> bool:
-    """RNV-1 for admin commands: an admin who has not verified yet is sent to verify first, and
-    the command (/org, /members, /template, /export, /import, /invite) resumes afterwards.
-    True when that happened (the command should stop)."""
-    if actor.admin_org_ids or not await orgs.pending_admin_org_ids(store, actor):
-        return False
-    from bot.flows.verification import begin
-
-    await begin(message, state, actor, _, after={"action": "become_admin", "command": command})
-    return True
-
-
 async def send_card(message: Message, store: Store, actor: Actor, _: Translator, org_id: int) -> None:
     card = await orgs.org_card(store, actor, org_id)
     await message.answer(card_text(_, card), reply_markup=card_kb(_, card), protect_content=card.org.protect_content)
 
 
-async def open_org(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-    if await verify_if_pending_admin(message, state, store, actor, _):
-        return
+async def open_org(message: Message, store: Store, actor: Actor, _: Translator) -> None:
     org_id = await choose_org(message, actor, store, _, purpose="org")
     if org_id is not None:
         await send_card(message, store, actor, _, org_id)
 
 
 async def resume_become_admin(message: Message, after: dict[str, Any], _: Translator, store: Store,
-                              clock: Clock, settings: Settings, bot: Bot, i18n: I18n, locale: str,
-                              state: FSMContext, **data: Any) -> None:
-    """RNV-1: the new admin verified; their admin role now counts, so the command they sent runs."""
-    user = await store.get_user(message.chat.id)
+                              settings: Settings, bot: Bot, i18n: I18n, locale: str, workflows: Workflows,
+                              **data: Any) -> None:
+    """RNV-1: the new admin verified; their admin role now counts, so the command they sent runs
+    (`workflows.org_commands`: /members, /template, /export, /import, /invite; anything else: /org)."""
+    data.pop("actor", None)  # the role from before verification: loaded again below
+    user = await users.get_user(store, message.chat.id)
     actor = await load_actor(store, settings, user)
     await sync_menu(bot, store, i18n, actor, locale)
-    command = after.get("command", "org")
-    if command not in RESUMED_COMMANDS:
-        await open_org(message, state, store, actor, _)
+    run = workflows.org_commands.get(after.get("command", "org"))
+    if run is None:
+        await open_org(message, store, actor, _)
         return
-    org_id = await choose_org(message, actor, store, _, purpose=command)  # several: the picker continues
+    org_id = await choose_org(message, actor, store, _, purpose=after["command"])  # several: the picker continues
     if org_id is not None:
-        await _resume_command(command, message, state, store, clock, actor, _, org_id)
-
-
-RESUMED_COMMANDS = ("members", "template", "export", "import", "invite")
-
-
-async def _resume_command(command: str, message: Message, state: FSMContext, store: Store, clock: Clock,
-                          actor: Actor, _: Translator, org_id: int) -> None:
-    from bot.flows.import_members import ask_file
-    from bot.handlers import invite, members  # they import this module
-
-    if command == "members":
-        await members.send_list(message, store, actor, _, org_id)
-    elif command == "template":
-        await members.send_template(message, store, actor, _, org_id)
-    elif command == "export":
-        await members.send_export(message, store, clock, actor, _, org_id)
-    elif command == "import":
-        await ask_file(message, state, store, actor, _, org_id)
-    else:
-        text, markup = await invite.first_step(store, actor, _, org_id)
-        await message.answer(text, reply_markup=markup)
+        await run(message, org_id, store=store, settings=settings, bot=bot, i18n=i18n, locale=locale, actor=actor,
+                  _=_, workflows=workflows, **data)
 
 
 # -- the router --------------------------------------------------------------------------------
 
+async def org_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
+    await open_org(message, ctx.store, ctx.actor, _)
+
+
+async def from_menu(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    await open_org(message, ctx.store, ctx.actor, _)
+
+
+async def picked(query: CallbackQuery, message: Message, callback_data: OrgPickCD, ctx: Ctx, _: Translator) -> None:
+    await send_card(message, ctx.store, ctx.actor, _, callback_data.org_id)
+
+
+async def card(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+               _: Translator) -> None:
+    await state.clear()
+    data = await orgs.org_card(ctx.store, ctx.actor, callback_data.org)
+    await message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
+
+
+async def settings(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx, _: Translator) -> None:
+    org = await orgs.org_for_admin(ctx.store, ctx.actor, callback_data.org)
+    text, kb = settings_view(_, org)
+    await message.edit_text(text, reply_markup=kb)
+
+
+async def toggle(query: CallbackQuery, message: Message, callback_data: FlagCD, ctx: Ctx, _: Translator) -> None:
+    org = await orgs.set_flag(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.flag,
+                              bool(callback_data.on))
+    text, kb = settings_view(_, org)
+    await message.edit_text(text, reply_markup=kb)
+
+
+async def rename(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    org = await orgs.can_rename(ctx.store, ctx.actor, callback_data.org)
+    await RenameData(org=org.id).begin(state, OrgInput.rename)
+    approval = ""
+    if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
+        upper = await orgs.get_org(ctx.store, org.parent_id) if org.parent_id else None
+        approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
+                    else _("certify.rename_needs_operator")) + "\n\n"
+    await message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
+
+
+async def got_new_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    flow = await RenameData.load(state)
+    org_id = flow.org
+    checked = await orgs.check_rename(ctx.store, ctx.actor, org_id, message.text or "")
+    if checked.long:
+        flow.pending = checked.name
+        await flow.save(state)
+        await state.set_state(OrgInput.rename_long)
+        await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
+                               soft=orgs.NAME_SOFT_MAX),
+                             reply_markup=confirm_kb(_, _("neworg.btn_use_long"),
+                                                     OrgCD(act=OrgAction.rename_use, org=org_id),
+                                                     OrgCD(act=OrgAction.rename, org=org_id)))
+        return
+    await _renamed(message, state, ctx, _, org_id, checked.name)
+
+
+async def rename_use(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                     _: Translator) -> None:
+    pending = (await RenameData.load(state)).pending
+    if not pending:
+        raise DomainError("stale_button")
+    await message.edit_reply_markup(reply_markup=None)
+    await _renamed(message, state, ctx, _, callback_data.org, pending)
+
+
+async def dissolve(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx, _: Translator) -> None:
+    preview = await orgs.dissolve_preview(ctx.store, ctx.actor, callback_data.org)
+    await message.edit_text(
+        _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
+        reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"),
+                                OrgCD(act=OrgAction.dissolve_yes, org=preview.org.id),
+                                OrgCD(act=OrgAction.card, org=preview.org.id)))
+
+
+async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: OrgCD, ctx: Ctx,
+                       _: Translator) -> None:
+    done = await orgs.dissolve_org(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    await message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
+    await sync_menu(ctx.bot, ctx.store, ctx.i18n, await load_actor(ctx.store, ctx.settings, ctx.actor.user),
+                    ctx.locale)
+
+
+async def text_only(message: Message, _: Translator) -> None:
+    await message.answer(_("orgmenu.text_only"))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(Registered())
-    router.callback_query.filter(Registered())
+    router.message.register(org_cmd, Command("org"), flags={RNV: "org"})
+    router.callback_query.register(from_menu, OrgCD.filter(F.act == OrgAction.open), flags={RNV: "org"})
 
-    @router.message(Command("org"))
-    async def org_cmd(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        await open_org(message, state, store, actor, _)
-
-    @router.callback_query(OrgCD.filter(F.act == "open"))
-    async def from_menu(query: CallbackQuery, state: FSMContext, store: Store, actor: Actor, _: Translator) -> None:
-        if query.message:
-            await open_org(query.message, state, store, actor, _)
-
-    @router.callback_query(OrgPickCD.filter(F.purpose == "org"))
-    async def picked(query: CallbackQuery, callback_data: OrgPickCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        if query.message:
-            await send_card(query.message, store, actor, _, callback_data.org_id)
-
-    @router.callback_query(OrgCD.filter(F.act == "card"))
-    async def card(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                   _: Translator) -> None:
-        await state.clear()
-        data = await orgs.org_card(store, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(card_text(_, data), reply_markup=card_kb(_, data))
+    router.callback_query.register(picked, OrgPickCD.filter(F.purpose == "org"))
+    router.callback_query.register(card, OrgCD.filter(F.act == OrgAction.card))
 
     # settings (join approval, SEC-1 protect_content)
-    @router.callback_query(OrgCD.filter(F.act == "settings"))
-    async def settings(query: CallbackQuery, callback_data: OrgCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        org = await orgs.org_for_admin(store, actor, callback_data.org)
-        if query.message:
-            text, kb = settings_view(_, org)
-            await query.message.edit_text(text, reply_markup=kb)
-
-    @router.callback_query(FlagCD.filter())
-    async def toggle(query: CallbackQuery, callback_data: FlagCD, store: Store, clock: Clock, actor: Actor,
-                     _: Translator) -> None:
-        org = await orgs.set_flag(store, clock, actor, callback_data.org, callback_data.flag, bool(callback_data.on))
-        if query.message:
-            text, kb = settings_view(_, org)
-            await query.message.edit_text(text, reply_markup=kb)
+    router.callback_query.register(settings, OrgCD.filter(F.act == OrgAction.settings))
+    router.callback_query.register(toggle, FlagCD.filter())
 
     # rename (ORG-6)
-    @router.callback_query(OrgCD.filter(F.act == "rename"))
-    async def rename(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        org = await orgs.can_rename(store, actor, callback_data.org)
-        await state.set_state(OrgInput.rename)
-        await state.set_data({"org": org.id})
-        if query.message:
-            approval = ""
-            if org.certified:  # ORG-6: the new name waits for the upper organisation (a root's: the operator)
-                upper = await store.get_org(org.parent_id) if org.parent_id else None
-                approval = (_("certify.rename_needs_upper", upper=upper.name) if upper
-                            else _("certify.rename_needs_operator")) + "\n\n"
-            await query.message.answer(approval + _("orgmenu.ask_rename", name=org.name, kind=_kind(_, org.kind)))
-
-    @router.message(OrgInput.rename, TEXT)
-    @router.message(OrgInput.rename_long, TEXT)
-    async def got_new_name(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,
-                           _: Translator, **deps: Any) -> None:
-        org_id = (await state.get_data())["org"]
-        checked = await orgs.check_rename(store, actor, org_id, message.text)
-        if checked.long:
-            await state.update_data(pending=checked.name)
-            await state.set_state(OrgInput.rename_long)
-            await message.answer(_("neworg.name_long", name=checked.name, length=len(checked.name),
-                                   soft=orgs.NAME_SOFT_MAX),
-                                 reply_markup=confirm_kb(_, _("neworg.btn_use_long"),
-                                                         OrgCD(act="rename_use", org=org_id),
-                                                         OrgCD(act="rename", org=org_id)))
-            return
-        await _renamed(message, state, store, clock, actor, _, org_id, checked.name, **deps)
-
-    @router.callback_query(OrgInput.rename_long, OrgCD.filter(F.act == "rename_use"))
-    async def rename_use(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store,
-                         clock: Clock, actor: Actor, _: Translator, **deps: Any) -> None:
-        pending = (await state.get_data()).get("pending")
-        if not pending or not query.message:
-            raise DomainError("stale_button")
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _renamed(query.message, state, store, clock, actor, _, callback_data.org, pending, **deps)
+    router.callback_query.register(rename, OrgCD.filter(F.act == OrgAction.rename))
+    router.message.register(got_new_name, OrgInput.rename_long, TEXT)
+    router.message.register(got_new_name, OrgInput.rename, TEXT)
+    router.callback_query.register(rename_use, OrgInput.rename_long, OrgCD.filter(F.act == OrgAction.rename_use))
 
     # dissolve (ORG-7)
-    @router.callback_query(OrgCD.filter(F.act == "dissolve"))
-    async def dissolve(query: CallbackQuery, callback_data: OrgCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        preview = await orgs.dissolve_preview(store, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(
-                _("orgmenu.dissolve_confirm", org=preview.org.name, members=preview.members),
-                reply_markup=confirm_kb(_, _("orgmenu.btn_dissolve_yes"), OrgCD(act="dissolve_yes", org=preview.org.id),
-                                        OrgCD(act="card", org=preview.org.id)))
-
-    @router.callback_query(OrgCD.filter(F.act == "dissolve_yes"))
-    async def dissolve_yes(query: CallbackQuery, callback_data: OrgCD, bot: Bot, store: Store, clock: Clock,
-                           settings: Settings, i18n: I18n, actor: Actor, locale: str, _: Translator) -> None:
-        done = await orgs.dissolve_org(store, clock, actor, callback_data.org)
-        if query.message:
-            await query.message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
-        await sync_menu(bot, store, i18n, await load_actor(store, settings, actor.user), locale)
+    router.callback_query.register(dissolve, OrgCD.filter(F.act == OrgAction.dissolve))
+    router.callback_query.register(dissolve_yes, OrgCD.filter(F.act == OrgAction.dissolve_yes))
 
     org_branches.register(router)
     org_admins.register(router)
 
-    not_command = ~F.text.startswith("/")
-
-    @router.message(OrgInput.rename, not_command)
-    @router.message(OrgInput.rename_long, not_command)
-    @router.message(OrgInput.branch_name, not_command)
-    @router.message(OrgInput.branch_rename, not_command)
-    @router.message(OrgInput.admin_phone, not_command)
-    async def text_only(message: Message, _: Translator) -> None:
-        await message.answer(_("orgmenu.text_only"))
+    router.message.register(text_only, OrgInput.admin_phone, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.branch_rename, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.branch_name, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.rename_long, NOT_COMMAND)
+    router.message.register(text_only, OrgInput.rename, NOT_COMMAND)
 
     return router
 
 
-async def _renamed(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor, _: Translator,
-                   org_id: int, name: str, *, outbox: Outbox, i18n: I18n, settings: Settings, **_deps: Any) -> None:
-    done = await orgs.rename_org(store, clock, actor, org_id, name)
+async def _renamed(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_id: int, name: str) -> None:
+    done = await orgs.rename_org(ctx.store, ctx.clock, ctx.actor, org_id, name)
     await state.clear()
     if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
-        from bot.handlers.certify import notify_rename_requested
-
         await message.answer(_("certify.rename_requested", old=done.old_name, new=done.new_name))
-        await notify_rename_requested(outbox, store, i18n, settings, done)
+        await notify.rename_requested(ctx.outbox, ctx.store, ctx.i18n, ctx.settings.operator_ids, done, rename_kb)
         return
     await message.answer(_("orgmenu.renamed", name=done.name))
-    await send_card(message, store, actor, _, done.id)
+    await send_card(message, ctx.store, ctx.actor, _, done.id)
 
 

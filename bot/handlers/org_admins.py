@@ -2,25 +2,28 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.handlers.menu import sync_menu
-from bot.handlers.org_common import TEXT, AdminCD, OrgCD, OrgInput, back_button, confirm_kb, translator_for
-from bot.handlers.orgpick import org_label
-from bot.i18n import I18n, Translator
-from bot.middlewares import load_actor
-from bot.models import Org, User
-from bot.outbox import Outbox, text_push
-from bot.services import orgs
-from bot.services.roles import Actor
-from bot.store import Store
+from bot import notify
+from bot.middlewares import Ctx, load_actor
+from bot.services import orgs, users
+from bot.ui.common import TEXT, confirm_kb
+from bot.ui.menu import sync_menu
+from bot.ui.org import AdminAction, AdminCD, AdminPhoneData, OrgAction, OrgCD, OrgInput, back_button, org_label
+
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+    from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+    from bot.config import Settings
+    from bot.i18n import I18n, Translator
+    from bot.models import Org, User
+    from bot.services.roles import Actor
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,13 @@ def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: b
         lines.append(_("admins.line", name=a.name, phone=a.phone, role=role, pending=pending))
     kb = InlineKeyboardBuilder()
     if is_main:
-        kb.button(text=_("admins.btn_add"), callback_data=AdminCD(act="add", org=org.id))
+        kb.button(text=_("admins.btn_add"), callback_data=AdminCD(act=AdminAction.add, org=org.id))
         for a in group:
             if not a.is_main:
-                kb.button(text=_("admins.btn_remove", name=a.name), callback_data=AdminCD(act="rm", org=org.id,
-                                                                                          user=a.user_id))
-        kb.button(text=_("admins.btn_handover"), callback_data=AdminCD(act="ho", org=org.id))
+                kb.button(text=_("admins.btn_remove", name=a.name),
+                          callback_data=AdminCD(act=AdminAction.rm, org=org.id,
+                                                user=a.user_id))
+        kb.button(text=_("admins.btn_handover"), callback_data=AdminCD(act=AdminAction.ho, org=org.id))
     back_button(kb, _, org.id)
     kb.adjust(1)
     note = "" if is_main else "\n\n" + _("admins.main_only_note")
@@ -55,112 +59,106 @@ async def _resync_menu(bot: Bot, store: Store, i18n: I18n, settings: Settings, u
         log.info("could not set the menu of user %s", user.id, exc_info=True)
 
 
+async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
+                      edit: bool) -> None:
+    org, group = await orgs.admins(store, actor, org_id)
+    text, kb = admins_view(_, org, group, org_id in actor.main_admin_org_ids)
+    if edit:
+        await message.edit_text(text, reply_markup=kb)
+    else:
+        await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
+
+
+async def admins(query: CallbackQuery, message: Message, callback_data: OrgCD, state: FSMContext, ctx: Ctx,
+                 _: Translator) -> None:
+    await state.clear()
+    await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
+
+
+async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, state: FSMContext, ctx: Ctx,
+              _: Translator) -> None:
+    org = await orgs.require_admin_manager(ctx.store, ctx.actor, callback_data.org)
+    await AdminPhoneData(org=org.id).begin(state, OrgInput.admin_phone)
+    await message.answer(_("admins.ask_phone", org=org.name))
+
+
+async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    org_id = (await AdminPhoneData.load(state)).org
+    added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
+    await state.clear()
+    user = added.user
+    await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
+                         + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
+    their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
+    if user.verified:
+        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
+    await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
+
+
+async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx, _: Translator) -> None:
+    target = await orgs.admin_to_remove(ctx.store, ctx.actor, callback_data.org, callback_data.user)
+    await message.edit_text(
+        _("admins.remove_confirm", name=target.name),
+        reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
+                                AdminCD(act=AdminAction.rm_yes, org=callback_data.org, user=target.user_id),
+                                OrgCD(act=OrgAction.admins, org=callback_data.org)))
+
+
+async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
+                     _: Translator) -> None:
+    target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+    await message.answer(_("admins.removed", name=target.name))
+    await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
+    # the person removed is told, and their command menu loses what they may no longer do
+    org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+    if org is None or user is None:
+        return
+    their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+    await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
+
+
+async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx, _: Translator) -> None:
+    candidates = await orgs.handover_candidates(ctx.store, ctx.actor, callback_data.org)
+    kb = InlineKeyboardBuilder()
+    for a in candidates:
+        kb.button(text=a.name,
+                  callback_data=AdminCD(act=AdminAction.ho_pick, org=callback_data.org, user=a.user_id))
+    back_button(kb, _, callback_data.org, OrgAction.admins)
+    kb.adjust(1)
+    await message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
+
+
+async def handover_pick(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
+                        _: Translator) -> None:
+    target = await orgs.handover_target(ctx.store, ctx.actor, callback_data.org, callback_data.user)
+    org = await orgs.org_for_admin(ctx.store, ctx.actor, callback_data.org)
+    await message.edit_text(
+        _("admins.handover_confirm", name=target.name, org=org.name),
+        reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
+                                AdminCD(act=AdminAction.ho_yes, org=callback_data.org, user=target.user_id),
+                                OrgCD(act=OrgAction.admins, org=callback_data.org)))
+
+
+async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
+                       _: Translator) -> None:
+    target = await orgs.hand_over(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+    org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+    if org is None or user is None:
+        return
+    await message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
+    await notify.handed_over(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+
+
 def register(router: Router) -> None:
     """ORG-4, ORG-5: the main admin adds, removes and hands over; admins only look (FAQ 4)."""
+    router.callback_query.register(admins, OrgCD.filter(F.act == OrgAction.admins))
+    router.callback_query.register(add, AdminCD.filter(F.act == AdminAction.add))
 
-    async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
-                          edit: bool) -> None:
-        org, group = await orgs.admins(store, actor, org_id)
-        text, kb = admins_view(_, org, group, org_id in actor.main_admin_org_ids)
-        if edit:
-            await message.edit_text(text, reply_markup=kb)
-        else:
-            await message.answer(text, reply_markup=kb, protect_content=org.protect_content)
+    router.message.register(got_phone, OrgInput.admin_phone, TEXT)
+    router.callback_query.register(remove, AdminCD.filter(F.act == AdminAction.rm))
 
-    @router.callback_query(OrgCD.filter(F.act == "admins"))
-    async def admins(query: CallbackQuery, callback_data: OrgCD, state: FSMContext, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        await state.clear()
-        if query.message:
-            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
+    router.callback_query.register(remove_yes, AdminCD.filter(F.act == AdminAction.rm_yes))
+    router.callback_query.register(handover, AdminCD.filter(F.act == AdminAction.ho))
 
-    @router.callback_query(AdminCD.filter(F.act == "add"))
-    async def add(query: CallbackQuery, callback_data: AdminCD, state: FSMContext, store: Store, actor: Actor,
-                  _: Translator) -> None:
-        org = await orgs.require_admin_manager(store, actor, callback_data.org)
-        await state.set_state(OrgInput.admin_phone)
-        await state.set_data({"org": org.id})
-        if query.message:
-            await query.message.answer(_("admins.ask_phone", org=org.name))
-
-    @router.message(OrgInput.admin_phone, TEXT)
-    async def got_phone(message: Message, state: FSMContext, bot: Bot, store: Store, clock: Clock, i18n: I18n,
-                        settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
-        org_id = (await state.get_data())["org"]
-        added = await orgs.add_admin(store, clock, actor, org_id, message.text)
-        await state.clear()
-        user = added.user
-        await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
-                             + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
-        their = translator_for(i18n, user)
-        await outbox.enqueue(text_push(
-            user.id, their("admins.you_were_added", org=added.org.name, by=actor.user.display_name)
-            + "\n" + their("admins.you_next_verified" if user.verified else "admins.you_next_verify"),
-            dedupe_key=f"admin-added:{org_id}:{user.id}:{message.message_id}"))
-        if user.verified:
-            await _resync_menu(bot, store, i18n, settings, user, their.locale)
-        await show_admins(message, store, actor, _, org_id, edit=False)
-
-    @router.callback_query(AdminCD.filter(F.act == "rm"))
-    async def remove(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
-                     _: Translator) -> None:
-        target = await orgs.admin_to_remove(store, actor, callback_data.org, callback_data.user)
-        if query.message:
-            await query.message.edit_text(
-                _("admins.remove_confirm", name=target.name),
-                reply_markup=confirm_kb(_, _("admins.btn_remove_yes"),
-                                        AdminCD(act="rm_yes", org=callback_data.org, user=target.user_id),
-                                        OrgCD(act="admins", org=callback_data.org)))
-
-    @router.callback_query(AdminCD.filter(F.act == "rm_yes"))
-    async def remove_yes(query: CallbackQuery, callback_data: AdminCD, bot: Bot, store: Store, clock: Clock,
-                         i18n: I18n, settings: Settings, outbox: Outbox, actor: Actor, _: Translator) -> None:
-        target = await orgs.remove_admin(store, clock, actor, callback_data.org, callback_data.user)
-        if query.message:
-            await query.message.answer(_("admins.removed", name=target.name))
-            await show_admins(query.message, store, actor, _, callback_data.org, edit=True)
-        # the person removed is told, and their command menu loses what they may no longer do
-        org, user = await store.get_org(callback_data.org), await store.get_user(target.user_id)
-        if org is None or user is None:
-            return
-        their = translator_for(i18n, user)
-        await outbox.enqueue(text_push(user.id, their("admins.you_were_removed", org=org.name,
-                                                      by=actor.user.display_name),
-                                       dedupe_key=f"admin-removed:{org.id}:{user.id}:{query.id}"))
-        await _resync_menu(bot, store, i18n, settings, user, their.locale)
-
-    @router.callback_query(AdminCD.filter(F.act == "ho"))
-    async def handover(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
-                       _: Translator) -> None:
-        candidates = await orgs.handover_candidates(store, actor, callback_data.org)
-        kb = InlineKeyboardBuilder()
-        for a in candidates:
-            kb.button(text=a.name, callback_data=AdminCD(act="ho_pick", org=callback_data.org, user=a.user_id))
-        back_button(kb, _, callback_data.org, "admins")
-        kb.adjust(1)
-        if query.message:
-            await query.message.edit_text(_("admins.handover_choose"), reply_markup=kb.as_markup())
-
-    @router.callback_query(AdminCD.filter(F.act == "ho_pick"))
-    async def handover_pick(query: CallbackQuery, callback_data: AdminCD, store: Store, actor: Actor,
-                            _: Translator) -> None:
-        target = await orgs.handover_target(store, actor, callback_data.org, callback_data.user)
-        org = await store.get_org(callback_data.org)
-        if query.message:
-            await query.message.edit_text(
-                _("admins.handover_confirm", name=target.name, org=org.name),
-                reply_markup=confirm_kb(_, _("admins.btn_handover_yes"),
-                                        AdminCD(act="ho_yes", org=callback_data.org, user=target.user_id),
-                                        OrgCD(act="admins", org=callback_data.org)))
-
-    @router.callback_query(AdminCD.filter(F.act == "ho_yes"))
-    async def handover_yes(query: CallbackQuery, callback_data: AdminCD, store: Store, clock: Clock,
-                           outbox: Outbox, i18n: I18n, actor: Actor, _: Translator) -> None:
-        target = await orgs.hand_over(store, clock, actor, callback_data.org, callback_data.user)
-        org = await store.get_org(callback_data.org)
-        if query.message:
-            await query.message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
-        user = await store.get_user(target.user_id)
-        their = translator_for(i18n, user)
-        await outbox.enqueue(text_push(user.id, their("admins.you_are_main", org=org.name, by=actor.user.display_name),
-                                       dedupe_key=f"admin-handover:{org.id}:{user.id}:{query.id}"))
+    router.callback_query.register(handover_pick, AdminCD.filter(F.act == AdminAction.ho_pick))
+    router.callback_query.register(handover_yes, AdminCD.filter(F.act == AdminAction.ho_yes))

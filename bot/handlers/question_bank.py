@@ -2,38 +2,28 @@
 card (📚 题库) and from an import's summary; every press re-checks that the presser keeps that bank."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
-from bot.filters import Registered
-from bot.flows.quiz_view import answer_label
-from bot.handlers.screens import show_screen
-from bot.i18n import Translator
-from bot.models import Question
 from bot.services import question_bank
-from bot.services.question_bank import BankPage, BankQuestion
 from bot.services.quiz import LETTERS
-from bot.services.roles import Actor
-from bot.store import Store
+from bot.ui.imports import GLOBAL
+from bot.ui.question_bank import BankAction, BankCD
+from bot.ui.quiz import answer_label
+from bot.ui.screens import show_screen
 
-GLOBAL = 0  # BankCD.org of the operator's global bank
+if TYPE_CHECKING:
+    from aiogram.utils.callback_answer import CallbackAnswer
+
+    from bot.i18n import Translator
+    from bot.middlewares import Ctx
+    from bot.models import Question
+    from bot.services.question_bank import BankPage, BankQuestion
+
 SHORT = 36  # characters of a stem in the list
-
-
-class BankCD(CallbackData, prefix="bk"):
-    act: str  # page | open | retire | restore
-    org: int = GLOBAL
-    off: int = 0
-    q: int = 0
-    new: int = 0  # 1: shown as a new message (the pressed one is kept: an import's prompt or summary)
-
-
-def browse_button(kb: InlineKeyboardBuilder, _: Translator, org_id: int | None, *, new: bool = False) -> None:
-    kb.button(text=_("bank.btn_browse"), callback_data=BankCD(act="page", org=org_id or GLOBAL, new=int(new)))
 
 
 def _bank_name(_: Translator, page: BankPage | BankQuestion) -> str:
@@ -64,15 +54,15 @@ def page_kb(_: Translator, page: BankPage) -> InlineKeyboardMarkup:
     org = _bank_id(page)
     kb = InlineKeyboardBuilder()
     for n, (q, _retired) in enumerate(page.entries, start=1):
-        kb.button(text=str(n), callback_data=BankCD(act="open", org=org, off=page.offset, q=q.id))
+        kb.button(text=str(n), callback_data=BankCD(act=BankAction.open, org=org, off=page.offset, q=q.id))
     kb.adjust(4)
     nav = []
     if page.offset > 0:
         nav.append(InlineKeyboardButton(text=_("bank.btn_prev"), callback_data=BankCD(
-            act="page", org=org, off=page.offset - question_bank.PAGE).pack()))
+            act=BankAction.page, org=org, off=page.offset - question_bank.PAGE).pack()))
     if page.offset + question_bank.PAGE < page.total:
         nav.append(InlineKeyboardButton(text=_("bank.btn_next"), callback_data=BankCD(
-            act="page", org=org, off=page.offset + question_bank.PAGE).pack()))
+            act=BankAction.page, org=org, off=page.offset + question_bank.PAGE).pack()))
     if nav:
         kb.row(*nav)
     return kb.as_markup()
@@ -105,38 +95,40 @@ def question_kb(_: Translator, item: BankQuestion, off: int) -> InlineKeyboardMa
     org = _bank_id(item)
     kb = InlineKeyboardBuilder()
     if item.retired:
-        kb.button(text=_("bank.btn_restore"), callback_data=BankCD(act="restore", org=org, off=off, q=item.question.id))
+        kb.button(text=_("bank.btn_restore"),
+                  callback_data=BankCD(act=BankAction.restore, org=org, off=off, q=item.question.id))
     else:
-        kb.button(text=_("bank.btn_retire"), callback_data=BankCD(act="retire", org=org, off=off, q=item.question.id))
-    kb.button(text=_("bank.btn_back"), callback_data=BankCD(act="page", org=org, off=off))
+        kb.button(text=_("bank.btn_retire"),
+                  callback_data=BankCD(act=BankAction.retire, org=org, off=off, q=item.question.id))
+    kb.button(text=_("bank.btn_back"), callback_data=BankCD(act=BankAction.page, org=org, off=off))
     kb.adjust(1)
     return kb.as_markup()
 
 
+async def show_page(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator) -> None:
+    page = await question_bank.page(ctx.store, ctx.actor, callback_data.org or None, callback_data.off)
+    await show_screen(message, page_text(_, ctx.locale, page), page_kb(_, page), new=bool(callback_data.new))
+
+
+async def open_question(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx,
+                        _: Translator) -> None:
+    item = await question_bank.question(ctx.store, ctx.actor, callback_data.q)
+    await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
+
+
+async def retire(query: CallbackQuery, message: Message, callback_data: BankCD, ctx: Ctx, _: Translator,
+                 callback_answer: CallbackAnswer) -> None:
+    retiring = callback_data.act == BankAction.retire
+    item = await question_bank.set_retired(ctx.store, ctx.clock, ctx.actor, callback_data.q, retiring)
+    await show_screen(message, question_text(_, ctx.locale, item), question_kb(_, item, callback_data.off))
+    callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.filter(Registered())
+    router.callback_query.register(show_page, BankCD.filter(F.act == BankAction.page))
+    router.callback_query.register(open_question, BankCD.filter(F.act == BankAction.open))
 
-    @router.callback_query(BankCD.filter(F.act == "page"))
-    async def show_page(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
-                        _: Translator) -> None:
-        page = await question_bank.page(store, actor, callback_data.org or None, callback_data.off)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, page_text(_, locale, page), page_kb(_, page), new=bool(callback_data.new))
-
-    @router.callback_query(BankCD.filter(F.act == "open"))
-    async def open_question(query: CallbackQuery, callback_data: BankCD, store: Store, actor: Actor, locale: str,
-                            _: Translator) -> None:
-        item = await question_bank.question(store, actor, callback_data.q)
-        if isinstance(query.message, Message):
-            await show_screen(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
-
-    @router.callback_query(BankCD.filter(F.act.in_({"retire", "restore"})))
-    async def retire(query: CallbackQuery, callback_data: BankCD, store: Store, clock: Clock, actor: Actor,
-                     locale: str, _: Translator, callback_answer: CallbackAnswer) -> None:
-        item = await question_bank.set_retired(store, clock, actor, callback_data.q, callback_data.act == "retire")
-        if isinstance(query.message, Message):
-            await show_screen(query.message, question_text(_, locale, item), question_kb(_, item, callback_data.off))
-        callback_answer.text = _("bank.retired" if item.retired else "bank.restored")
+    router.callback_query.register(retire, BankCD.filter(F.act.in_({BankAction.retire, BankAction.restore})))
 
     return router

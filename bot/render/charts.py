@@ -113,7 +113,8 @@ class _Canvas:
     def _legend(self, top: int, width: int) -> int:
         if len(self.series) == 1 and not self.series[0].name:
             return top
-        x, y, box = 24 * SCALE, top, 12 * SCALE
+        x: float = 24 * SCALE
+        y, box = top, 12 * SCALE
         for s, color in zip(self.series, self.colors):
             w = box + 6 * SCALE + self.font.getlength(s.name) + 18 * SCALE
             if x + w > width - 24 * SCALE and x > 24 * SCALE:
@@ -152,7 +153,7 @@ class _Canvas:
 
     def png(self) -> bytes:
         out = BytesIO()
-        small = self.image.resize((self.image.width // SCALE, self.image.height // SCALE), Image.LANCZOS)
+        small = self.image.resize((self.image.width // SCALE, self.image.height // SCALE), Image.Resampling.LANCZOS)
         small.save(out, format="PNG", optimize=True)
         return out.getvalue()
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from io import BytesIO
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import openpyxl
 from openpyxl import Workbook
@@ -51,6 +51,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from bot.render.phone import InvalidPhone, normalize_phone
+
+if TYPE_CHECKING:  # openpyxl ships no types: these annotate, they check nothing
+    from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
     "LABEL_KEYS", "MAX_BYTES", "MAX_ROWS", "MemberRow", "ParsedSheet", "RawRow", "RowProblem",
@@ -229,7 +232,7 @@ def read_untrusted(data: bytes, max_bytes: int, parse: Callable[[Any], T]) -> T:
         book.close()
 
 
-def _find_header(sheet, aliases: dict[str, str]) -> tuple[int, dict[str, int], list[str]]:
+def _find_header(sheet: Worksheet, aliases: dict[str, str]) -> tuple[int, dict[str, int], list[str]]:
     best: tuple[int, dict[str, int], list[str]] | None = None
     seen_anything = False
     for number, values in enumerate(sheet.iter_rows(min_row=1, max_row=HEADER_SCAN_ROWS,
@@ -260,7 +263,7 @@ def _find_header(sheet, aliases: dict[str, str]) -> tuple[int, dict[str, int], l
     return best
 
 
-def _parse(book, max_rows: int, aliases: dict[str, str], help_sheets: set[str]) -> ParsedSheet:
+def _parse(book: Workbook, max_rows: int, aliases: dict[str, str], help_sheets: set[str]) -> ParsedSheet:
     sheets = book.worksheets
     if not sheets:
         raise SheetError("empty")
@@ -351,7 +354,7 @@ def validate_rows(rows: Iterable[RawRow], branches: Collection[str] | None = Non
 
 # ---------------------------------------------------------------- writing
 
-def _set(cell, value: Any) -> None:
+def _set(cell: Any, value: Any) -> None:
     """Put `value` into an openpyxl cell; strings that could pass for a formula are
     quote-prefixed text (the same rule as `_string_cell`)."""
     if isinstance(value, str):
@@ -536,7 +539,7 @@ def rejects_workbook(header_labels: Mapping[str, str], rows: Iterable[tuple[RawR
                        (PLAIN, PLAIN, PLAIN, PLAIN, REASON, PLAIN))
 
 
-def members_export(labels: Mapping[str, str], rows: Iterable[tuple]) -> bytes:
+def members_export(labels: Mapping[str, str], rows: Iterable[tuple[Any, ...]]) -> bytes:
     """The member list (MEM-5). Each row: (name, phone, branch, activated: bool,
     points_7d, points_total). Pass mainland phones as 11 digits to spare them the text marker."""
     headers = [labels["col.name"], labels["col.phone"], labels["col.branch"], labels["col.activated"],

@@ -24,7 +24,8 @@ def _matrix(url: str) -> list[list[bool]]:
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=BORDER, box_size=1)
     code.add_data(url)
     code.make(fit=True)
-    return code.get_matrix()
+    matrix: list[list[bool]] = code.get_matrix()
+    return matrix
 
 
 def _code_image(url: str) -> Image.Image:
@@ -34,7 +35,7 @@ def _code_image(url: str) -> Image.Image:
     small = Image.new("1", (modules, modules), 1)
     small.putdata([0 if dark else 1 for row in matrix for dark in row])
     # Whole pixels per module keep the edges sharp for scanners.
-    return small.resize((modules * box, modules * box), Image.NEAREST).convert("RGB")
+    return small.resize((modules * box, modules * box), Image.Resampling.NEAREST).convert("RGB")
 
 
 def _line_height(size: int) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment
@@ -24,6 +24,9 @@ from openpyxl.utils import get_column_letter
 
 from bot.render import excel
 from bot.render.excel import SheetError
+
+if TYPE_CHECKING:  # openpyxl ships no types: this annotates, it checks nothing
+    from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = ["LABEL_KEYS", "LETTERS", "ParsedQuestions", "QuestionRaw", "SheetError", "headers", "labels_from",
            "looks_like_questions", "question_template", "read_question_rows", "rejects_workbook", "row_cells"]
@@ -129,7 +132,7 @@ def looks_like_questions(data: bytes, known_labels: Iterable[Mapping[str, str]] 
     return True
 
 
-def _find_header(sheet, aliases: dict[str, str]) -> tuple[int, dict[str, int]]:
+def _find_header(sheet: Worksheet, aliases: dict[str, str]) -> tuple[int, dict[str, int]]:
     best: tuple[int, dict[str, int]] | None = None
     texts: list[str] = []
     for number, values in enumerate(sheet.iter_rows(min_row=1, max_row=excel.HEADER_SCAN_ROWS,
@@ -153,10 +156,11 @@ def _find_header(sheet, aliases: dict[str, str]) -> tuple[int, dict[str, int]]:
     if missing:
         members = sum(excel._norm_header(h) in texts for h in _MEMBER_HINTS) >= 2
         raise SheetError("missing_columns", columns=missing, members=members)
+    assert best is not None  # every required column was found in some row
     return best
 
 
-def _parse(book, max_rows: int, aliases: dict[str, str]) -> ParsedQuestions:
+def _parse(book: Workbook, max_rows: int, aliases: dict[str, str]) -> ParsedQuestions:
     sheets = book.worksheets
     if not sheets:
         raise SheetError("empty")
@@ -218,7 +222,7 @@ def question_template(labels: Mapping[str, str], examples: Sequence[QuestionRaw]
     return excel._save(book)
 
 
-def _header_row(sheet, number: int, texts: Sequence[str]) -> None:
+def _header_row(sheet: Worksheet, number: int, texts: Sequence[str]) -> None:
     for index, (text, width) in enumerate(zip(texts, _WIDTHS), 1):
         cell = sheet.cell(row=number, column=index)
         excel._set(cell, text)

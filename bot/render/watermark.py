@@ -19,14 +19,14 @@ def _stamp(text: str, size: int) -> Image.Image:
     font = cjk_font(size)
     left, top, right, bottom = font.getbbox(text)
     w, h = right - left, bottom - top
-    tile = Image.new("LA", (w + size * 4, h + size * 3), (0, 0))
+    tile = Image.new("LA", (int(w) + size * 4, int(h) + size * 3), (0, 0))
     ImageDraw.Draw(tile).text((size * 2 - left, size * 3 // 2 - top), text, font=font, fill=(110, ALPHA))
-    return tile.rotate(ANGLE, expand=True, resample=Image.BICUBIC)
+    return tile.rotate(ANGLE, expand=True, resample=Image.Resampling.BICUBIC)
 
 
 def watermark_png(png: bytes, text: str) -> bytes:
     """`png` with `text` (the viewer's name and phone tail) tiled diagonally across it."""
-    base = Image.open(BytesIO(png))
+    base: Image.Image = Image.open(BytesIO(png))
     if base.width * base.height > MAX_PIXELS:
         raise ValueError("image too large to watermark")
     has_alpha = base.mode in ("RGBA", "LA") or "transparency" in base.info

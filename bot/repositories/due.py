@@ -19,23 +19,21 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-# Migration 13 (appended to bot.store.MIGRATIONS): the due_work table.
-MIGRATION = """
-    CREATE TABLE due_work (
-        id         INTEGER PRIMARY KEY,
-        kind       TEXT NOT NULL,
-        ref        TEXT NOT NULL,
-        due_at     TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        done_at    TEXT,
-        tries      INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        UNIQUE (kind, ref)
-    );
-    CREATE INDEX due_work_pending ON due_work (done_at, due_at)
-"""
-
 _ERROR_CHARS = 500
+
+
+@dataclass(slots=True, frozen=True)
+class DueRow:
+    """A due_work row as stored: times as UTC text, done_at None while pending."""
+
+    id: int
+    kind: str
+    ref: str
+    due_at: str
+    created_at: str
+    done_at: str | None
+    tries: int
+    last_error: str | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,8 +129,8 @@ class DueRepository:
                 (kind, ref, utc_text(due_at), utc_text(datetime.now(UTC))))
             return cur.rowcount > 0
 
-    async def due_row(self, kind: str, ref: str) -> dict[str, Any] | None:
+    async def due_row(self, kind: str, ref: str) -> DueRow | None:
         """One row as it is (tests, the sandbox, diagnostics)."""
         row = await self._one("SELECT id, kind, ref, due_at, created_at, done_at, tries, last_error FROM due_work "
                               "WHERE kind = ? AND ref = ?", (kind, ref))
-        return dict(row) if row is not None else None
+        return DueRow(*row) if row is not None else None

@@ -5,13 +5,13 @@ ends it, so a restart loses none."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
+from bot.repositories.base import Repository
 from bot.repositories.due import drop_due, put_due, utc_text
 from bot.repositories.exams import (
     ATTEMPT_COLUMNS,
@@ -26,17 +26,13 @@ from bot.repositories.exams import (
     attempt_from_row,
     drop_attempt_dues,
     enqueue_pushes,
-    question_from_row,
 )
+from bot.repositories.questions import question_from_row
 
 
-class ExamAttemptQueries:
+class ExamAttemptQueries(Repository):
     """Mixin of the Store: exam attempts and their answers."""
 
-    if TYPE_CHECKING:
-        _tx: Callable[..., AbstractAsyncContextManager[aiosqlite.Connection]]
-        async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None: ...
-        async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]: ...
 
     async def start_exam_attempt(self, exam_id: int, user_id: int, now: datetime, deadline: datetime,
                                  first_tick: datetime | None) -> tuple[ExamAttempt, bool]:

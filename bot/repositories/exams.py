@@ -8,69 +8,18 @@ that starts, moves or ends the attempt (bot/repositories/due.py), so a restart l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
-from bot.models import Question, QuestionText
+from bot.models import Question
+from bot.repositories.audit import write_audit
+from bot.repositories.base import Repository
 from bot.repositories.due import drop_due, put_due, utc_text
-
-MIGRATION = """
-CREATE TABLE exams (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    org_id        INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
-    title         TEXT NOT NULL,
-    time_limit    INTEGER NOT NULL,
-    opens_at      TEXT NOT NULL,
-    closes_at     TEXT NOT NULL,
-    pass_mark     INTEGER NOT NULL,
-    max_attempts  INTEGER,
-    points        INTEGER NOT NULL DEFAULT 0,
-    policy        TEXT NOT NULL CHECK (policy IN ('reset', 'submit', 'grace')),
-    grace_seconds INTEGER NOT NULL DEFAULT 0,
-    status        TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'scheduled', 'published')),
-    publish_at    TEXT,
-    created_by    INTEGER NOT NULL REFERENCES users (id),
-    created_at    TEXT NOT NULL
-);
-CREATE INDEX exams_org ON exams (org_id, status);
-CREATE TABLE exam_questions (
-    exam_id     INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
-    position    INTEGER NOT NULL,
-    question_id INTEGER NOT NULL REFERENCES questions (id),
-    PRIMARY KEY (exam_id, position)
-);
-CREATE TABLE exam_attempts (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    exam_id       INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
-    user_id       INTEGER NOT NULL REFERENCES users (id),
-    status        TEXT NOT NULL CHECK (status IN ('open', 'grace', 'submitted', 'reset', 'abandoned')),
-    started_at    TEXT NOT NULL,
-    deadline      TEXT NOT NULL,
-    grace_until   TEXT,
-    ended_at      TEXT,
-    total         INTEGER NOT NULL,
-    correct       INTEGER,
-    timed_out     INTEGER NOT NULL DEFAULT 0,
-    header_id     INTEGER,
-    position      INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX exam_attempts_live ON exam_attempts (exam_id, user_id) WHERE status IN ('open', 'grace');
-CREATE INDEX exam_attempts_user ON exam_attempts (user_id, exam_id, status);
-CREATE INDEX exam_attempts_status ON exam_attempts (status);
-CREATE TABLE exam_answers (
-    attempt_id  INTEGER NOT NULL REFERENCES exam_attempts (id) ON DELETE CASCADE,
-    position    INTEGER NOT NULL,
-    answer      TEXT NOT NULL,
-    correct     INTEGER NOT NULL,
-    answered_at TEXT NOT NULL,
-    PRIMARY KEY (attempt_id, position)
-)
-"""
+from bot.repositories.questions import question_from_row
 
 LIVE = ("open", "grace")
 DEADLINE, TICK, REMIND, PUBLISH = "exam_deadline", "exam_tick", "exam_remind", "exam_publish"
@@ -202,15 +151,6 @@ def attempt_from_row(row: aiosqlite.Row) -> ExamAttempt:
                        row["correct"], bool(row["timed_out"]), row["header_id"], row["position"], row["language"])
 
 
-def question_from_row(row: aiosqlite.Row) -> Question:
-    body = json.loads(row["body"])
-    texts = {lang: QuestionText(t["stem"], tuple(t.get("options") or ()), t.get("explanation") or "")
-             for lang, t in body.items()}
-    answer = json.loads(row["answer"])
-    return Question(id=row["id"], org_id=row["org_id"], kind=row["kind"], texts=texts,
-                    answer=tuple(tuple(a) if isinstance(a, list) else a for a in answer), tags=row["tags"])
-
-
 def _push_rows(pushes: Iterable[dict[str, Any]], now: str) -> list[tuple[Any, ...]]:
     return [(p["chat_id"], p.get("kind", "text"), json.dumps(p["payload"], ensure_ascii=False), p.get("file_name"),
              p.get("file_data"), p.get("dedupe_key"), now, now) for p in pushes]
@@ -235,14 +175,10 @@ async def drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_d
         await drop_due(db, REMIND, f"{ref}:{minutes}")
 
 
-class ExamQueries:
+class ExamQueries(Repository):
     """Mixin of the Store (like the other *Queries classes): exams, who sees them, results.
     Attempts and answers: bot/repositories/exam_attempts.py."""
 
-    if TYPE_CHECKING:
-        _tx: Callable[..., AbstractAsyncContextManager[aiosqlite.Connection]]
-        async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None: ...
-        async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]: ...
 
     # -- exams ------------------------------------------------------------------------------------
     async def create_exam(self, org_id: int, s: ExamSettings, question_ids: Sequence[int], actor_id: int,
@@ -439,6 +375,4 @@ async def _check_not_started(db: aiosqlite.Connection, exam_id: int) -> None:
 
 async def _audit(db: aiosqlite.Connection, actor_id: int, org_id: int | None, action: str, target: str,
                  after: dict[str, Any], now: datetime) -> None:
-    await db.execute("INSERT INTO audit_log (actor_id, org_id, action, target, before, after, at) "
-                     "VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                     (actor_id, org_id, action, target, json.dumps(after, ensure_ascii=False), now.isoformat()))
+    await write_audit(db, actor_id, org_id, action, target, None, after, now.isoformat())

@@ -6,6 +6,7 @@ Method names are case-insensitive, like Telegram's. Errors use Telegram's wordin
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import time
@@ -63,7 +64,7 @@ class Params:
             return None
         return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
-    def int(self, key: str) -> int | None:
+    def int(self, key: builtins.str) -> builtins.int | None:
         value = self.raw.get(key)
         if value in (None, ""):
             return None
@@ -72,12 +73,12 @@ class Params:
         except (TypeError, ValueError):
             raise bad(f"invalid {key} specified") from None
 
-    def bool(self, key: str) -> bool:
+    def bool(self, key: builtins.str) -> builtins.bool:
         return self.raw.get(key) in (True, 1, "true", "True", "1")
 
-    def json(self, key: str, error: str) -> Any:
+    def json(self, key: builtins.str, error: builtins.str) -> Any:
         value = self.raw.get(key)
-        if isinstance(value, str):
+        if isinstance(value, builtins.str):
             if value == "":
                 return None
             try:

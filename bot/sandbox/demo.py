@@ -20,7 +20,6 @@ from typing import Any
 from aiogram.exceptions import TelegramAPIError
 
 from bot.errors import DomainError
-from bot.handlers.menu import sync_menu
 from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
@@ -28,6 +27,7 @@ from bot.services import member_import, orgs, registration, verification
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
 from bot.store import Conflict, Store
+from bot.ui.menu import sync_menu
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ async def _registered(store: Store, clock: Any, demo: dict[str, Any], name: str)
                         demo.get("language_code"))
         await registration.complete(store, clock, fresh, demo["phone"], name, None)
         user = await store.get_user(demo["id"])
+    assert user is not None  # registration.complete wrote the row
     return user
 
 

@@ -195,8 +195,8 @@ class SandboxState:
                 if name in data:
                     setattr(prof, name, data[name])
         else:
-            prof = Profile(id=uid, first_name=str(data.get("first_name") or f"User {uid}"),
-                           **{k: data.get(k) for k in fields[1:]})
+            extra: dict[str, Any] = {k: data.get(k) for k in fields[1:]}
+            prof = Profile(id=uid, first_name=str(data.get("first_name") or f"User {uid}"), **extra)
             self.users[uid] = prof
             self.chats[uid] = Chat(user_id=uid)
         return prof
@@ -322,8 +322,8 @@ class SandboxState:
             ext = mimetypes.guess_extension(mime) or ".jpg"
             return self.store_file("photo", data, mime_type=mime, ext=ext, width=width, height=height)
         name = PurePosixPath(filename or "document").name or "document"
-        mime = content_type if content_type and content_type != "application/octet-stream" else None
-        mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        given = content_type if content_type and content_type != "application/octet-stream" else None
+        mime = given or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return self.store_file("document", data, mime_type=mime, ext=PurePosixPath(name).suffix, file_name=name)
 
     # ---- commands --------------------------------------------------------------------------
@@ -341,7 +341,8 @@ class SandboxState:
     def commands_for_user(self, uid: int) -> list[dict[str, str]]:
         """The menu a private-chat user would see (Telegram's scope resolution order)."""
         lang = (self.users[uid].language_code or "") if uid in self.users else ""
-        scopes = [{"type": "chat", "chat_id": uid}, {"type": "all_private_chats"}, {"type": "default"}]
+        scopes: list[dict[str, Any]] = [{"type": "chat", "chat_id": uid}, {"type": "all_private_chats"},
+                                        {"type": "default"}]
         for scope in scopes:
             for code in ([lang, ""] if lang else [""]):
                 found = self.commands.get((self.scope_key(scope), code))

@@ -12,7 +12,8 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Org
-from bot.services.certification import _now, _utc, require_inviter
+from bot.services.cert_common import now_iso, utc_iso
+from bot.services.certification import require_inviter
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -34,9 +35,9 @@ class CertLinks:
 
 async def links(store: Store, clock: Clock, actor: Actor, org_id: int) -> CertLinks:
     org = await require_inviter(store, actor, org_id)
-    rows = await store.cert_invites_of(org_id, _utc(clock.now()))
-    return CertLinks(org, [CertLink(r["id"], r["addressee_name"] if r["addressee_id"] else None, r["note"],
-                                    datetime.fromisoformat(r["created_at"]), datetime.fromisoformat(r["expires_at"]))
+    rows = await store.cert_invites_of(org_id, utc_iso(clock.now()))
+    return CertLinks(org, [CertLink(r.id, r.addressee_name if r.addressee_id else None, r.note,
+                                    datetime.fromisoformat(r.created_at), datetime.fromisoformat(r.expires_at))
                            for r in rows])
 
 
@@ -45,7 +46,7 @@ async def revoke(store: Store, clock: Clock, actor: Actor, invite_id: int) -> Ce
     row = await store.get_cert_invite(invite_id)
     if row is None:
         raise DomainError("stale_button")
-    await require_inviter(store, actor, row["org_id"])
-    if not await store.revoke_cert_invite(invite_id, actor.id, _now(clock)):
+    await require_inviter(store, actor, row.org_id)
+    if not await store.revoke_cert_invite(invite_id, actor.id, now_iso(clock)):
         raise DomainError("cert.link_already_revoked", number=invite_id)
-    return await links(store, clock, actor, row["org_id"])
+    return await links(store, clock, actor, row.org_id)

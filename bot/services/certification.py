@@ -12,26 +12,30 @@ Every function that changes something takes the actor and checks their role at t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.models import Org, User
 from bot.render.phone import InvalidPhone, normalize_phone
+from bot.repositories.certification import CertApplicationRow, CertInviteRow, SubtreeOrg
+from bot.services import renames
+from bot.services.cert_common import REASON_MAX as REASON_MAX  # the flows show the limit
+from bot.services.cert_common import clean_text
+from bot.services.cert_common import existing_org as _org
+from bot.services.cert_common import now_iso as _now
+from bot.services.cert_common import utc_iso as _utc
 from bot.services.invites import TOKEN_RE, new_token, token_hash
 from bot.services.registration import _squash as squash
+from bot.services.renames import RenameRequest
 from bot.services.roles import Actor
 from bot.store import Conflict, Store
-
-if TYPE_CHECKING:
-    from bot.services.renames import RenameRequest
 
 PREFIX = "c"
 EXPIRY_DAYS = 7
 NOTE_MAX = 200
-REASON_MAX = 200
 ROOTS_SHOWN = 10
 TREE_SHOWN = 60
 
@@ -146,39 +150,15 @@ class RootSearch:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _now(clock: Clock) -> str:
-    return clock.now().isoformat()
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
 def _refusal(exc: Conflict, **params: Any) -> DomainError:
     """Every refusal text may name the organisation, the upper one and the lower ones."""
     return DomainError(_CONFLICTS.get(exc.what, "cert.gone"), **{"org": "", "upper": "", "count": 0, "names": "",
                                                                  **params})
 
 
-async def _org(store: Store, org_id: int | None) -> Org:
-    org = await store.get_org(org_id) if org_id is not None else None
-    if org is None:
-        raise DomainError("cert.gone")
-    return org
-
-
 async def _admin_org(store: Store, actor: Actor, org_id: int) -> Org:
     actor.require_admin_of(org_id)
     return await _org(store, org_id)
-
-
-def clean_text(raw: str | None, limit: int, key: str) -> str:
-    text = squash(raw or "")
-    if not text:
-        raise DomainError(f"cert.{key}_empty")
-    if len(text) > limit:
-        raise DomainError(f"cert.{key}_too_long", length=len(text), limit=limit)
-    return text
 
 
 # -- the panel and the tree ------------------------------------------------------------------
@@ -197,15 +177,15 @@ async def tree(store: Store, actor: Actor, org_id: int) -> Tree:
         actor.require_admin_of(org_id)
     org = await _org(store, org_id)
     rows = await store.subtree_rows(org_id, limit=TREE_SHOWN * 20)
-    children: dict[int | None, list[dict]] = {}
+    children: dict[int | None, list[SubtreeOrg]] = {}
     for r in rows:
-        children.setdefault(r["parent_id"], []).append(r)
+        children.setdefault(r.parent_id, []).append(r)
     nodes: list[TreeNode] = []
-    stack = [(next(r for r in rows if r["id"] == org_id), 0)]
+    stack = [(next(r for r in rows if r.id == org_id), 0)]
     while stack and len(nodes) < TREE_SHOWN:
         row, depth = stack.pop()
-        nodes.append(TreeNode(row["id"], row["name"], depth, row["certified_at"] is not None, row["members"]))
-        stack.extend((c, depth + 1) for c in reversed(children.get(row["id"], [])))
+        nodes.append(TreeNode(row.id, row.name, depth, row.certified_at is not None, row.members))
+        stack.extend((c, depth + 1) for c in reversed(children.get(row.id, [])))
     return Tree(org, nodes, await store.subtree_size(org_id), await store.subtree_member_count(org_id))
 
 
@@ -249,16 +229,14 @@ async def create_invite(store: Store, clock: Clock, secret: bytes, actor: Actor,
     return CreatedCertInvite(_invite(await store.get_cert_invite(invite_id)), org, token, addressee)
 
 
-def _invite(row: dict) -> CertInvite:
-    values = dict(row)
-    values["expires_at"] = datetime.fromisoformat(values["expires_at"])
-    return CertInvite(**values)
+def _invite(row: CertInviteRow | None) -> CertInvite:
+    if row is None:
+        raise DomainError("cert.invite_unknown")
+    return CertInvite(**{**asdict(row), "expires_at": datetime.fromisoformat(row.expires_at)})
 
 
 # -- opening an invitation and applying (CERT-2, CERT-4, CERT-5) -----------------------------
-async def _valid_invite(store: Store, clock: Clock, actor: Actor, row: dict | None) -> CertInvite:
-    if row is None:
-        raise DomainError("cert.invite_unknown")
+async def _valid_invite(store: Store, clock: Clock, actor: Actor, row: CertInviteRow | None) -> CertInvite:
     invite = _invite(row)
     if invite.revoked_at is not None:
         raise DomainError("cert.invite_revoked")
@@ -281,7 +259,7 @@ async def _candidate(store: Store, org: Org, upper: Org) -> Candidate:
         return Candidate(org, "cycle")
     pending = await store.pending_cert_application(org.id)
     if pending is not None:
-        return Candidate(org, "pending", {"upper": (await _org(store, pending["upper_id"])).name})
+        return Candidate(org, "pending", {"upper": (await _org(store, pending.upper_id)).name})
     return Candidate(org)
 
 
@@ -322,10 +300,9 @@ async def apply(store: Store, clock: Clock, actor: Actor, invite_id: int, org_id
 
 
 # -- applications: list, decide, withdraw (CERT-3) -------------------------------------------
-async def _application(store: Store, row: dict) -> Application:
-    return Application(row["id"], await _org(store, row["upper_id"]), await _org(store, row["lower_id"]),
-                       row["applicant_id"], row["applicant_name"] or "", row["applicant_phone"] or "",
-                       row["status"], row["reason"], row["decider_name"])
+async def _application(store: Store, row: CertApplicationRow) -> Application:
+    return Application(row.id, await _org(store, row.upper_id), await _org(store, row.lower_id), row.applicant_id,
+                       row.applicant_name or "", row.applicant_phone or "", row.status, row.reason, row.decider_name)
 
 
 async def application(store: Store, app_id: int) -> Application:
@@ -377,11 +354,9 @@ async def inbox(store: Store, actor: Actor) -> Inbox:
     rename requests they decide (the operator decides those of roots)."""
     received = [await _application(store, r) for r in await store.cert_applications_received(actor.admin_org_ids)]
     sent = [await _application(store, r) for r in await store.cert_applications_sent(actor.admin_org_ids)]
-    from bot.services.renames import from_row
-
-    renames = [await from_row(store, r) for r in
+    waiting = [await renames.from_row(store, r) for r in
                await store.rename_requests_received(actor.admin_org_ids, roots=actor.is_operator)]
-    return Inbox(received, sent, renames)
+    return Inbox(received, sent, waiting)
 
 
 # -- un-certify (CERT-6), transfer (MEM-8) ---------------------------------------------------
@@ -431,7 +406,7 @@ async def certify_root(store: Store, clock: Clock, actor: Actor, org_id: int) ->
         params: dict[str, Any] = {"org": org.name, "upper": ""}
         if exc.what == "pending":
             pending = await store.pending_cert_application(org_id)
-            params["upper"] = (await _org(store, pending["upper_id"])).name if pending else ""
+            params["upper"] = (await _org(store, pending.upper_id)).name if pending else ""
             raise DomainError("cert.root_pending", **params) from None
         raise _refusal(exc, **params) from None
     return await _org(store, org_id)
@@ -443,4 +418,4 @@ async def recipients(store: Store, org_id: int | None, operator_ids: frozenset[i
     """The organisation's admin group, or the operators when org_id is None (roots)."""
     rows = (await store.cert_recipients(org_id) if org_id is not None
             else await store.user_languages(operator_ids))
-    return [(r["id"], r["language"], r["tg_language"]) for r in rows]
+    return [(r.id, r.language, r.tg_language) for r in rows]

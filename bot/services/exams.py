@@ -28,7 +28,7 @@ from bot.repositories.exams import (
     Recipient,
     ResultRow,
 )
-from bot.services import exam_stats
+from bot.services import exam_stats, questions
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -179,8 +179,6 @@ async def from_sheet(store: Store, clock: Clock, actor: Actor, org_id: int, data
     """An uploaded question sheet (the `/template questions` format): its rows enter the
     organisation's bank (the question import) and become the exam's questions, in file order.
     Returns (question ids, rows rejected)."""
-    from bot.services import questions
-
     await check_org(store, actor, org_id)
     parsed = await questions.parse_file(data, labels)
     valid, rejected = questions.validate_rows(parsed.rows)

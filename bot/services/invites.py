@@ -9,13 +9,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import parse_qs, urlparse
 
 from bot.clock import Clock
-from bot.errors import DomainError
+from bot.errors import DomainError, NotAllowed
 from bot.models import Org, User
+from bot.repositories.invites import InviteRow
 from bot.services.roles import Actor
 from bot.store import Conflict, Store
 
@@ -149,10 +150,17 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _invite(row: dict) -> Invite:
-    values = dict(row)
-    values["expires_at"] = datetime.fromisoformat(values["expires_at"])
-    return Invite(**values)
+def _invite(row: InviteRow | None) -> Invite:
+    if row is None:
+        raise DomainError("invite.not_found")
+    return Invite(**{**asdict(row), "expires_at": datetime.fromisoformat(row.expires_at)})
+
+
+def _phone(user: User) -> str:
+    """Joining is for registered users (the join flow asks for registration first)."""
+    if user.phone is None:
+        raise NotAllowed()
+    return user.phone
 
 
 # -- admins: create, list, revoke ----------------------------------------------------------------
@@ -165,7 +173,7 @@ async def _admin_org(store: Store, actor: Actor, org_id: int) -> Org:
 
 
 async def branches(store: Store, org_id: int) -> list[Branch]:
-    return [Branch(r["id"], r["name"], r["parent_name"]) for r in await store.join_branches(org_id)]
+    return [Branch(r.id, r.name, r.parent_name) for r in await store.join_branches(org_id)]
 
 
 async def wizard_start(store: Store, actor: Actor, org_id: int) -> tuple[Org, list[Branch]]:
@@ -210,14 +218,14 @@ async def revoke_invite(store: Store, clock: Clock, actor: Actor, invite_id: int
     row = await store.get_invite(invite_id)
     if row is None:
         raise DomainError("invite.not_found")
-    actor.require_admin_of(row["org_id"])
+    actor.require_admin_of(row.org_id)
     if not await store.revoke_invite(invite_id, actor.id, clock.now().isoformat()):
         raise DomainError("invite.already_revoked", number=invite_id)
     return _invite(await store.get_invite(invite_id))
 
 
 # -- joining -----------------------------------------------------------------------------------
-def _refuse(invite: Invite, now: datetime, tz) -> None:
+def _refuse(invite: Invite, now: datetime, tz: tzinfo) -> None:
     status = invite.status(now)
     if status == REVOKED:
         raise DomainError("join.revoked")
@@ -237,9 +245,9 @@ async def _valid_invite(store: Store, clock: Clock, invite_id: int) -> Invite:
 
 
 async def _already(store: Store, org: Org, user: User) -> JoinResult | None:
-    member = await store.membership_in(org.id, user.phone)
+    member = await store.membership_in(org.id, _phone(user))
     if member is not None:
-        return JoinResult("already_member", org, member["branch_name"])
+        return JoinResult("already_member", org, member.branch_name)
     request_id = await store.pending_join_request(org.id, user.id)
     if request_id is not None:
         return JoinResult("already_pending", org, None, request_id)
@@ -284,11 +292,11 @@ async def join(store: Store, clock: Clock, user: User, invite_id: int, branch_id
     now = clock.now()
     try:
         if org.join_approval:
-            request_id = await store.request_join(invite.id, org.id, branch_id, user.id, user.phone,
+            request_id = await store.request_join(invite.id, org.id, branch_id, user.id, _phone(user),
                                                   now.isoformat(), _utc(now))
             return JoinResult("pending", org, branch, request_id)
         await store.join_by_invite(invite.id, org.id, branch_id, user.id, user.name or user.display_name,
-                                   user.phone, now.isoformat(), _utc(now))
+                                   _phone(user), now.isoformat(), _utc(now))
     except Conflict as exc:
         if exc.what == "invite":  # it ended between the check and the write: say how
             await _valid_invite(store, clock, invite.id)
@@ -302,12 +310,11 @@ async def join(store: Store, clock: Clock, user: User, invite_id: int, branch_id
 
 async def join_request(store: Store, request_id: int) -> JoinRequest:
     row = await store.get_join_request(request_id)
-    org = await store.get_org(row["org_id"]) if row else None
+    org = await store.get_org(row.org_id) if row else None
     if row is None or org is None:
         raise DomainError("join.request_gone")
-    return JoinRequest(row["id"], org, _branch_label(await branches(store, org.id), row["branch_id"]),
-                       row["user_id"], row["user_name"] or "", row["user_phone"] or "", row["language"],
-                       row["tg_language"])
+    return JoinRequest(row.id, org, _branch_label(await branches(store, org.id), row.branch_id),
+                       row.user_id, row.user_name or "", row.user_phone or "", row.language, row.tg_language)
 
 
 def _branch_label(options: list[Branch], branch_id: int | None) -> str | None:
@@ -315,7 +322,7 @@ def _branch_label(options: list[Branch], branch_id: int | None) -> str | None:
 
 
 async def admins_to_notify(store: Store, org_id: int) -> list[tuple[int, str | None, str | None]]:
-    return [(r["id"], r["language"], r["tg_language"]) for r in await store.join_admins(org_id)]
+    return [(r.id, r.language, r.tg_language) for r in await store.join_admins(org_id)]
 
 
 async def decide(store: Store, clock: Clock, actor: Actor, request_id: int, approve: bool) -> Decision:
@@ -324,5 +331,5 @@ async def decide(store: Store, clock: Clock, actor: Actor, request_id: int, appr
     actor.require_admin_of(request.org.id)
     if not await store.decide_join_request(request_id, approve, actor.id, clock.now().isoformat()):
         row = await store.get_join_request(request_id)
-        raise DomainError("join.already_approved" if row and row["status"] == "approved" else "join.already_rejected")
+        raise DomainError("join.already_approved" if row and row.status == "approved" else "join.already_rejected")
     return Decision(request, approve)

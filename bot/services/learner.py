@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Question
+from bot.repositories.learner import AttemptRow
 from bot.services import points
 from bot.services.roles import Actor
 from bot.store import Membership, Store
@@ -59,7 +61,7 @@ class RecordsPage:
 class ReviewItem:
     position: int
     question: Question
-    given: list        # the user's answer as stored: letters, ["T"]/["F"], or one string per blank
+    given: list[Any]   # the user's answer as stored: letters, ["T"]/["F"], or one string per blank
     correct: bool
     fast: bool
 
@@ -70,10 +72,9 @@ class Review:
     items: list[ReviewItem]
 
 
-def _attempt(row: dict) -> Attempt:
-    return Attempt(id=row["id"], kind=row["kind"], day=row["day"], submitted_at=row["submitted_at"],
-                   total=row["total"] or 0, correct=row["correct"] or 0, points=row["points"] or 0,
-                   flagged=bool(row["flagged"]))
+def _attempt(row: AttemptRow) -> Attempt:
+    return Attempt(id=row.id, kind=row.kind, day=row.day, submitted_at=row.submitted_at, total=row.total or 0,
+                   correct=row.correct or 0, points=row.points or 0, flagged=row.flagged)
 
 
 def best_of(attempts: list[Attempt]) -> Attempt | None:
@@ -96,7 +97,7 @@ async def records_page(store: Store, clock: Clock, actor: Actor, page: int) -> R
                        attempts=[_attempt(r) for r in rows], page=page, pages=pages, count=count)
 
 
-def _given(raw: str | None) -> list:
+def _given(raw: str | None) -> list[Any]:
     if not raw:
         return []
     try:
@@ -110,12 +111,12 @@ async def review(store: Store, actor: Actor, attempt_id: int) -> Review:
     """One's own submitted attempt, question by question; anyone else's is refused like a missing one."""
     actor.require_registered()
     row = await store.learner_attempt(attempt_id)
-    if row is None or row["user_id"] != actor.id:
+    if row is None or row.user_id != actor.id:
         raise DomainError("learner.not_your_attempt")
-    if row["status"] != "submitted":
+    if row.status != "submitted":
         raise DomainError("learner.not_submitted")
-    items = [ReviewItem(position=item["position"], question=q, given=_given(item["given"]),
-                        correct=bool(item["correct"]), fast=bool(item["fast"]))
+    items = [ReviewItem(position=item.position, question=q, given=_given(item.given), correct=bool(item.correct),
+                        fast=item.fast)
              for item, q in await store.learner_attempt_review_items(attempt_id)]
     return Review(attempt=_attempt(row), items=items)
 
@@ -162,9 +163,9 @@ async def report(store: Store, clock: Clock, actor: Actor) -> Report:
     order = source_order(set(totals))
     days = []
     for i in range(REPORT_DAYS):
-        day = start + timedelta(days=i)
-        got = per_day.get(day.isoformat(), {})
-        days.append(DayPoints(day, {s: got[s] for s in order if s in got}))
+        when = start + timedelta(days=i)
+        got = per_day.get(when.isoformat(), {})
+        days.append(DayPoints(when, {s: got[s] for s in order if s in got}))
     return Report(days=days, by_source={s: totals[s] for s in order}, week_total=sum(totals.values()),
                   total=await store.points_total(actor.id))
 
@@ -194,14 +195,14 @@ class OrgRank:
 async def _org_rank(store: Store, clock: Clock, actor: Actor, membership: Membership) -> OrgRank | None:
     since = (clock.today() - timedelta(days=REPORT_DAYS - 1)).isoformat()
     rows = await store.learner_org_ranking(membership.org_id, actor.id, since, TOP)
-    people = {r["user_id"]: Ranked(r["user_id"], r["name"], r["phone"], r["week"], r["total"], r["week_rank"],
-                                   r["total_rank"]) for r in rows}
+    people = {r.user_id: Ranked(r.user_id, r.name, r.phone, r.week, r.total, r.week_rank, r.total_rank)
+              for r in rows}
     if actor.id not in people:
         return None
     # the rows hold the first TOP of each order (and me): sorting them the same way finds each top list
     top_week = sorted(people.values(), key=lambda p: (-p.week, p.name, p.user_id))[:TOP]
     top_total = sorted(people.values(), key=lambda p: (-p.total, p.name, p.user_id))[:TOP]
-    return OrgRank(org=membership, me=people[actor.id], ranked=rows[0]["ranked"], top_week=top_week,
+    return OrgRank(org=membership, me=people[actor.id], ranked=rows[0].ranked, top_week=top_week,
                    top_total=top_total, admin=membership.org_id in actor.admin_org_ids)
 
 
@@ -224,3 +225,8 @@ async def org_rank(store: Store, clock: Clock, actor: Actor, org_id: int) -> Org
     if rank is None:
         raise DomainError("learner.not_member")
     return rank
+
+
+async def memberships(store: Store, actor: Actor) -> list[Membership]:
+    """The organisations the actor is listed in (by their phone), for "my organisations"."""
+    return await store.memberships(actor.user.phone) if actor.user.phone else []

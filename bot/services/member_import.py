@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.clock import Clock
 from bot.errors import DomainError
@@ -69,7 +70,7 @@ async def import_parsed(store: Store, clock: Clock, actor: Actor, org_id: int,
                         rows: list[RawRow]) -> ImportResult:
     actor.require_admin_of(org_id)
     valid, rejected = excel.validate_rows(rows, None)  # every rule but the branch's existence
-    existing = {_norm(r["name"]): r["name"] for r in await store.member_branches(org_id)}
+    existing = {_norm(r.name): r.name for r in await store.member_branches(org_id)}
     ready: list[MemberRow] = []
     pending: list[MemberRow] = []
     new_branches: dict[str, str] = {}
@@ -93,7 +94,7 @@ async def import_rows(store: Store, clock: Clock, actor: Actor, org_id: int, row
     """The rows kept from an import whose branches were missing: creates the branches that
     still do not exist and imports the rows, in one transaction."""
     actor.require_admin_of(org_id)
-    existing = {_norm(r["name"]): r["name"] for r in await store.member_branches(org_id)}
+    existing = {_norm(r.name): r.name for r in await store.member_branches(org_id)}
     spelled = {_norm(n): existing.get(_norm(n), n) for n in branch_names}
     fixed = [MemberRow(r.row_number, r.name, r.phone, spelled.get(_norm(r.branch), r.branch), r.note) for r in rows]
     creating = [n for key, n in spelled.items() if key not in existing]
@@ -112,10 +113,10 @@ async def _write(store: Store, clock: Clock, actor: Actor, org_id: int, rows: li
         raise DomainError("mem.branch_gone") from None
 
 
-def pending_to_data(rows: list[MemberRow]) -> list[list]:
+def pending_to_data(rows: list[MemberRow]) -> list[list[Any]]:
     """What the flow keeps between the summary and the "create branches" button (no file)."""
     return [[r.row_number, r.name, r.phone, r.branch, r.note] for r in rows]
 
 
-def pending_from_data(data: list[list]) -> list[MemberRow]:
+def pending_from_data(data: list[list[Any]]) -> list[MemberRow]:
     return [MemberRow(int(n), str(name), str(phone), str(branch), str(note)) for n, name, phone, branch, note in data]

@@ -10,11 +10,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Org
 from bot.render.phone import InvalidPhone, normalize_phone
+from bot.repositories.members import MemberRow
 from bot.services.roles import Actor
 from bot.store import Conflict, Store
 
@@ -60,14 +62,13 @@ class MemberPage:
 @dataclass(frozen=True)
 class Export:
     org: Org
-    rows: list[tuple]  # (name, phone, branch, activated, points_7d, points_total)
+    rows: list[tuple[str, str, str, bool, int, int]]  # (name, phone, branch, activated, points_7d, points_total)
     since: str
     today: str
 
 
-def _member(row: dict) -> Member:
-    return Member(row["id"], row["org_id"], row["name"], row["phone"], row["branch_id"], row["branch"],
-                  bool(row["activated"]))
+def _member(row: MemberRow) -> Member:
+    return Member(row.id, row.org_id, row.name, row.phone, row.branch_id, row.branch, row.activated)
 
 
 def clean_name(raw: str | None) -> str:
@@ -111,7 +112,7 @@ async def org_for_admin(store: Store, actor: Actor, org_id: int) -> Org:
 
 async def branches(store: Store, actor: Actor, org_id: int) -> list[Branch]:
     actor.require_admin_of(org_id)
-    return [Branch(r["id"], r["name"]) for r in await store.member_branches(org_id)]
+    return [Branch(r.id, r.name) for r in await store.member_branches(org_id)]
 
 
 async def list_members(store: Store, actor: Actor, org_id: int, page: int = 0, branch_id: int | None = None,
@@ -139,7 +140,7 @@ async def get_member(store: Store, actor: Actor, member_id: int) -> Member:
     row = await store.get_member(member_id)
     if row is None:
         raise DomainError("mem.member_gone")
-    actor.require_admin_of(row["org_id"])
+    actor.require_admin_of(row.org_id)
     return _member(row)
 
 
@@ -167,7 +168,7 @@ async def add_member(store: Store, clock: Clock, actor: Actor, org_id: int, name
     return await get_member(store, actor, member_id)
 
 
-async def _update(store: Store, clock: Clock, actor: Actor, member_id: int, **changes) -> Member:
+async def _update(store: Store, clock: Clock, actor: Actor, member_id: int, **changes: Any) -> Member:
     member = await get_member(store, actor, member_id)
     try:
         done = await store.update_member(actor.id, member.org_id, member_id, clock.now().isoformat(), **changes)
@@ -206,8 +207,7 @@ async def export(store: Store, clock: Clock, actor: Actor, org_id: int) -> Expor
     today = clock.today()
     since = (today - timedelta(days=EXPORT_DAYS - 1)).isoformat()
     rows = await store.member_export_rows(org_id, since)
-    out = [(name, export_phone(phone), branch or "", bool(activated), p7, total)
-           for name, phone, branch, activated, p7, total in rows]
+    out = [(r.name, export_phone(r.phone), r.branch or "", r.activated, r.points_7d, r.points_total) for r in rows]
     return Export(org, out, since, today.isoformat())
 
 

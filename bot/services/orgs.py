@@ -14,7 +14,9 @@ from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.models import Org, User
 from bot.render.phone import InvalidPhone, normalize_phone
+from bot.repositories.orgs import AdminRow, BranchRow
 from bot.services.registration import _squash as squash
+from bot.services.renames import RenameRequest, check_no_pending_rename, request_rename
 from bot.services.roles import Actor
 from bot.store import Conflict, Store
 
@@ -155,12 +157,20 @@ async def _org_of_main(store: Store, actor: Actor, org_id: int, refusal: str = "
     return await org_for_admin(store, actor, org_id)
 
 
-def _admin(row: dict[str, Any]) -> AdminInfo:
-    return AdminInfo(row["user_id"], row["name"] or "", row["phone"] or "", row["role"], bool(row["verified"]))
+def _admin(row: AdminRow) -> AdminInfo:
+    return AdminInfo(row.user_id, row.name or "", row.phone or "", row.role, row.verified)
 
 
-def _branch(row: dict[str, Any]) -> BranchInfo:
-    return BranchInfo(row["id"], row["parent_id"], row["name"], row["kind"], row["members"], row["children"])
+def _branch(row: BranchRow) -> BranchInfo:
+    return BranchInfo(row.id, row.parent_id, row.name, row.kind, row.members, row.children)
+
+
+async def _reload(store: Store, org_id: int) -> Org:
+    """The organisation as just written (gone only if dissolved meanwhile)."""
+    org = await store.get_org(org_id)
+    if org is None:
+        raise DomainError("stale_button")
+    return org
 
 
 async def pending_admin_org_ids(store: Store, actor: Actor) -> frozenset[int]:
@@ -181,7 +191,7 @@ async def create_org(store: Store, clock: Clock, actor: Actor, kind: str, raw_na
     name = check_org_name(raw_name, kind).name
     region = clean_region(raw_region)
     org_id = await store.create_org(actor.id, kind, name, region, _now(clock))
-    return await store.get_org(org_id)
+    return await _reload(store, org_id)
 
 
 async def org_card(store: Store, actor: Actor, org_id: int) -> OrgCard:
@@ -189,7 +199,7 @@ async def org_card(store: Store, actor: Actor, org_id: int) -> OrgCard:
     counts = await store.org_counts(org_id)
     parent = await store.get_org(org.parent_id) if org.parent_id else None
     admins = [_admin(r) for r in await store.org_admin_rows(org_id)]
-    return OrgCard(org, parent, counts["branches"], counts["members"], counts["activated"], admins,
+    return OrgCard(org, parent, counts.branches, counts.members, counts.activated, admins,
                    org_id in actor.main_admin_org_ids)
 
 
@@ -200,7 +210,7 @@ async def set_flag(store: Store, clock: Clock, actor: Actor, org_id: int, flag: 
     org = await org_for_admin(store, actor, org_id)
     if getattr(org, flag) != value:
         await store.set_org_flag(actor.id, org_id, flag, value, _now(clock))
-    return await store.get_org(org_id)
+    return await _reload(store, org_id)
 
 
 async def can_rename(store: Store, actor: Actor, org_id: int) -> Org:
@@ -208,8 +218,6 @@ async def can_rename(store: Store, actor: Actor, org_id: int) -> Org:
     (a root's: the operator), one pending at a time."""
     org = await org_for_admin(store, actor, org_id)
     if org.certified:
-        from bot.services.renames import check_no_pending_rename
-
         await check_no_pending_rename(store, org)
     return org
 
@@ -222,16 +230,14 @@ async def check_rename(store: Store, actor: Actor, org_id: int, raw_name: str) -
     return checked
 
 
-async def rename_org(store: Store, clock: Clock, actor: Actor, org_id: int, raw_name: str) -> Any:
+async def rename_org(store: Store, clock: Clock, actor: Actor, org_id: int, raw_name: str) -> Org | RenameRequest:
     """The renamed Org, or for a certified organisation the RenameRequest now waiting for approval."""
     checked = await check_rename(store, actor, org_id, raw_name)
-    org = await store.get_org(org_id)
+    org = await _reload(store, org_id)
     if org.certified:
-        from bot.services.renames import request_rename
-
         return await request_rename(store, clock, actor, org, checked.name)
     await store.rename_org(actor.id, org_id, checked.name, _now(clock))
-    return await store.get_org(org_id)
+    return await _reload(store, org_id)
 
 
 async def dissolve_preview(store: Store, actor: Actor, org_id: int) -> Dissolution:
@@ -239,11 +245,11 @@ async def dissolve_preview(store: Store, actor: Actor, org_id: int) -> Dissoluti
     is un-certified from its upper one, then it can be dissolved."""
     org = await _org_of_main(store, actor, org_id, "org.dissolve_main_only")
     counts = await store.org_counts(org_id)
-    if counts["lower"]:
-        raise DomainError("org.dissolve_has_lower", count=counts["lower"])
+    if counts.lower:
+        raise DomainError("org.dissolve_has_lower", count=counts.lower)
     if org.certified:
         raise DomainError("org.dissolve_certified", org=org.name)
-    return Dissolution(org, counts["members"])
+    return Dissolution(org, counts.members)
 
 
 async def dissolve_org(store: Store, clock: Clock, actor: Actor, org_id: int) -> Dissolution:
@@ -418,10 +424,9 @@ async def audit_page(store: Store, clock: Clock, actor: Actor, org_id: int, *, b
         rows = await store.audit_entries(org_id, limit=AUDIT_PAGE + 1, before_id=before_id or None)
         has_newer, has_older = bool(before_id), len(rows) > AUDIT_PAGE
         rows = rows[:AUDIT_PAGE]
-    names = await store.user_names(r["actor_id"] for r in rows)
-    entries = [AuditEntry(r["id"], names.get(r["actor_id"], str(r["actor_id"])), r["action"], r["target"],
-                          _json(r["before"]), _json(r["after"]),
-                          datetime.fromisoformat(r["at"]).astimezone(clock.tz)) for r in rows]
+    names = await store.user_names(r.actor_id for r in rows)
+    entries = [AuditEntry(r.id, names.get(r.actor_id, str(r.actor_id)), r.action, r.target, _json(r.before),
+                          _json(r.after), datetime.fromisoformat(r.at).astimezone(clock.tz)) for r in rows]
     return AuditPage(org, entries, has_newer, has_older)
 
 
@@ -432,3 +437,12 @@ def _json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+async def orgs_by_ids(store: Store, org_ids: frozenset[int] | set[int] | list[int]) -> list[Org]:
+    """The organisations with these ids, ordered by id (the choices of a picker)."""
+    return await store.orgs_by_ids(org_ids)
+
+
+async def get_org(store: Store, org_id: int) -> Org | None:
+    return await store.get_org(org_id)

@@ -68,7 +68,7 @@ class NewQuestion:
     row_number: int
     kind: str
     texts: dict[str, QuestionText]
-    answer: list  # the Question.answer encoding (see bot/models.py)
+    answer: list[Any]  # the Question.answer encoding (see bot/models.py)
     tags: str
     fingerprint: str
 
@@ -143,7 +143,7 @@ def check_row(row: QuestionRaw) -> NewQuestion:
     options: tuple[str, ...] = ()
     if kind in ("single", "multiple"):
         options = _choice_options(row.options)
-        answer: list = _letters(kind, row.answer, len(options))
+        answer: list[Any] = _letters(kind, row.answer, len(options))
     elif kind == "judge":
         options = JUDGE_LABELS["zh"]
         answer = _judge(row.answer)
@@ -299,7 +299,10 @@ async def import_file(store: Store, clock: Clock, actor: Actor, org_id: int | No
     return ImportResult(added, present, rejected, size, parsed.sheet, parsed.ignored_sheets, updated)
 
 
-def _checked_rows(rows: list[QuestionRaw]) -> tuple[list[tuple], list[tuple[QuestionRaw, RowProblem]]]:
+StoreRow = tuple[str, str, str, str, str]  # kind, body JSON, answer JSON, tags, fingerprint
+
+
+def _checked_rows(rows: list[QuestionRaw]) -> tuple[list[StoreRow], list[tuple[QuestionRaw, RowProblem]]]:
     valid, rejected = validate_rows(rows)
     return [q.store_row() for q in valid], rejected
 

@@ -256,8 +256,9 @@ async def _record(store: Store, clock: Clock, head: AttemptHead, item: QuizItem,
     fast = first and ms < FAST_MS
     challenge = head.kind == "challenge"
     ends = challenge and advance and (not correct or nxt is None)
-    move_on = advance and nxt is not None and not ends
-    to = nxt.position if move_on else head.position
+    following = nxt if advance and not ends else None  # the question shown next, if it moves on
+    move_on = following is not None
+    to = following.position if following is not None else head.position
     if not await store.record_answer(head.id, head.position, given, correct, ms if first else None, fast,
                                      now.isoformat(), to_position=to,
                                      shown_at=now.isoformat() if move_on else head.shown_at):
@@ -265,9 +266,9 @@ async def _record(store: Store, clock: Clock, head: AttemptHead, item: QuizItem,
     if ends:
         return await _finish(store, clock, head, keep_through=head.position)
     answered = replace(item, answer=tuple(given), correct=correct, answered_at=now.isoformat())
-    if move_on:
+    if following is not None:
         moved = replace(head, position=to, shown_at=now.isoformat(), flagged=head.flagged or fast)
-        return Shown(moved, nxt, "right" if challenge else None, streak=to if challenge else 0)
+        return Shown(moved, following, "right" if challenge else None, streak=to if challenge else 0)
     note = "last" if advance and not challenge else None
     return Shown(replace(head, flagged=head.flagged or fast), answered, note,
                  streak=head.position if challenge else 0)

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Org
-from bot.services.certification import REASON_MAX, _now, _org, clean_text
+from bot.repositories.renames import RenameRow
+from bot.services.cert_common import REASON_MAX, clean_text
+from bot.services.cert_common import existing_org as _org
+from bot.services.cert_common import now_iso as _now
 from bot.services.roles import Actor
 from bot.store import Conflict, Store
 
@@ -26,11 +29,9 @@ class RenameRequest:
     decider_name: str | None
 
 
-
-async def from_row(store: Store, row: dict) -> RenameRequest:
-    return RenameRequest(row["id"], await _org(store, row["org_id"]), row["upper_id"], row["old_name"],
-                         row["new_name"], row["requested_by"], row["requester_name"] or "", row["status"],
-                         row["reason"], row["decider_name"])
+async def from_row(store: Store, row: RenameRow) -> RenameRequest:
+    return RenameRequest(row.id, await _org(store, row.org_id), row.upper_id, row.old_name, row.new_name,
+                         row.requested_by, row.requester_name or "", row.status, row.reason, row.decider_name)
 
 
 async def rename_request(store: Store, req_id: int) -> RenameRequest:
@@ -43,7 +44,7 @@ async def rename_request(store: Store, req_id: int) -> RenameRequest:
 async def check_no_pending_rename(store: Store, org: Org) -> None:
     pending = await store.pending_rename(org.id)
     if pending is not None:
-        raise DomainError("cert.rename_pending", name=pending["new_name"])
+        raise DomainError("cert.rename_pending", name=pending.new_name)
 
 
 async def request_rename(store: Store, clock: Clock, actor: Actor, org: Org, name: str) -> RenameRequest:

@@ -39,3 +39,21 @@ async def choose_language(store: Store, clock: Clock, user: User, language: str,
     if language not in supported:
         raise ValueError(language)
     await store.set_language(user, language, clock.now().isoformat())
+
+
+async def get_user(store: Store, user_id: int) -> User | None:
+    return await store.get_user(user_id)
+
+
+async def menu_key_set(store: Store, user_id: int) -> str | None:
+    """The key of the command menu last set for the user (bot/ui/menu.py: sync_menu)."""
+    return await store.get_menu_key(user_id)
+
+
+async def remember_menu_key(store: Store, user_id: int, key: str) -> None:
+    await store.set_menu_key(user_id, key)
+
+
+async def languages(store: Store, user_ids: list[int]) -> list[tuple[int, str | None, str | None]]:
+    """(id, chosen language, Telegram's language) of each user: to address a push in their language."""
+    return [(u.id, u.language, u.tg_language) for u in await store.user_languages(user_ids)]

@@ -36,7 +36,7 @@ def test_unknown_button_is_refused_like_telegram(sb):
     from tests.support.sandbox_client import HTTPError
 
     try:
-        sb.post(f"/sandbox/users/{dan.id}/press", {"message_id": chooser["message_id"], "data": "nope"})
+        sb.post(f"/sandbox/users/{dan.id}/press", {"message_id": chooser["message_id"], "data": "nope"})  # forged:
     except HTTPError as err:
         assert err.status == 400
     else:

@@ -6,7 +6,7 @@ import logging
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SetMyCommands
 from aiogram.types import BotCommandScopeChat
 
-from bot.handlers.common import LangCD
+from bot.ui.menu import LangCD
 
 
 async def test_start_shows_welcome(client_factory, store):
@@ -16,7 +16,7 @@ async def test_start_shows_welcome(client_factory, store):
 
 
 async def test_default_menus_are_the_visitor_menu_per_language(bot, session, i18n):
-    from bot.handlers.menu import set_default_menus
+    from bot.ui.menu import set_default_menus
 
     await set_default_menus(bot, i18n)
     menus = [c for c in session.calls if isinstance(c, SetMyCommands)]
@@ -48,7 +48,7 @@ async def test_lang_switch_is_stored_and_menu_follows(client_factory, store):
     alice = client_factory()
     sent = await alice.send("/lang")
     assert sent.button("English") == LangCD(code="en").pack()
-    switched = await alice.click(LangCD(code="en").pack())
+    switched = await alice.press(sent, "English")
     assert switched.answers[0].text == "Language set to English."
     menu = switched.of(SetMyCommands)[0]
     assert menu.commands[1].description == "Help" and isinstance(menu.scope, BotCommandScopeChat)
@@ -58,7 +58,7 @@ async def test_lang_switch_is_stored_and_menu_follows(client_factory, store):
 
 async def test_lang_forged_code_is_refused(client_factory, store):
     alice = client_factory()
-    sent = await alice.click(LangCD(code="xx").pack())
+    sent = await alice.click(LangCD(code="xx").pack())  # forged: no such language button
     assert sent.answers[0].show_alert and "失效" in sent.answers[0].text
     assert await store.get_user(alice.user_id) is None
 
@@ -80,7 +80,7 @@ async def test_visitor_is_told_to_register(client_factory):
 
 
 async def test_stale_button_is_answered(client_factory):
-    sent = await client_factory().click("zz:1:2")
+    sent = await client_factory().click("zz:1:2")  # stale: data no handler knows (an old release's button)
     assert len(sent.answers) == 1 and "失效" in sent.answers[0].text
 
 
@@ -105,7 +105,7 @@ async def test_unexpected_error_gives_apology_and_logs_update_id(dp, client_fact
 
 async def test_every_callback_is_answered_exactly_once(client_factory):
     alice = client_factory()
-    sent = await alice.click(LangCD(code="?").pack())
+    sent = await alice.click(LangCD(code="?").pack())  # forged: refused, and still answered once
     assert len(sent.of(AnswerCallbackQuery)) == 1
     assert isinstance(sent.calls[-1], (SendMessage, AnswerCallbackQuery))
 

@@ -11,7 +11,6 @@ from aiogram.methods import SendDocument
 from aiogram.types import PhotoSize
 from openpyxl import Workbook
 
-from bot.flows.import_members import ImportCD
 from tests.support.factories import make_member, make_org, make_user
 
 ADMIN = 100001
@@ -134,14 +133,14 @@ async def test_mem_4_unknown_branches_created_on_request(client_factory, store, 
     sent = await upload(c, xlsx(rows))
     assert "新增：1 人" in sent.text and "未导入：4 行" in sent.text
     assert "其中 3 行只是因为支部不存在而未导入，这些支部是：新支部A、新支部B" in sent.text
-    created = await c.click(sent.button("创建这些支部并导入这 3 行"))
+    created = await c.press(sent, "创建这些支部并导入这 3 行")
     assert "已创建支部：新支部A、新支部B" in created.text and "新增成员：3 人" in created.text
     assert sorted(count(settings, "SELECT b.name, count(*) FROM members m JOIN branches b ON b.id = m.branch_id "
                                   "WHERE m.org_id = ? GROUP BY b.name", org)) == [
         ("新支部A", 2), ("新支部B", 1), ("第一支部", 1)]
     assert count(settings, "SELECT count(*) FROM branches WHERE org_id = ?", org) == [(4,)]
     # the button is spent
-    stale = await c.click(ImportCD(action="create", org_id=org).pack())
+    stale = await c.click(sent.button("创建这些支部并导入这 3 行"))  # stale: pressed again once spent
     assert any(a.show_alert and "按钮已失效" in a.text for a in stale.answers)
 
 

@@ -10,7 +10,7 @@ import openpyxl
 from aiogram.methods import EditMessageText, SendDocument, SendMessage
 from openpyxl import Workbook
 
-from bot.flows.import_questions import QBankCD
+from bot.ui.imports import QBankCD
 from tests.conftest import OPERATOR_ID
 from tests.support.factories import make_org, make_user
 from tests.support.sql import file_rows as db
@@ -152,7 +152,7 @@ async def test_learn_1_operator_imports_into_the_global_bank(client_factory, sto
     assert "导入题目到 <b>全局题库</b>" in ask.text and [b for b, _ in ask.buttons()] == ["📚 题库"]
     sent = await c.document(xlsx(GOOD), "q.xlsx")
     assert "（全局题库）" in sent.text and "新增：5 道" in sent.text and not sent.of(SendDocument)
-    bank = await c.click(sent.button("📚 题库"))  # the summary leads to the bank it filled, below it
+    bank = await c.press(sent, "📚 题库")  # the summary leads to the bank it filled, below it
     assert "题库：<b>全局题库</b>（在用 5 道" in bank.text and bank.of(SendMessage) and not bank.of(EditMessageText)
     assert db(settings, "SELECT DISTINCT org_id FROM questions") == [(None,)]
     # the same questions may also be in an organisation's bank: banks are separate
@@ -169,12 +169,12 @@ async def test_learn_1_operator_who_is_also_admin_picks_the_bank(client_factory,
     c = client_factory(OPERATOR_ID)
     pick = await c.send("/import")
     assert "🌐 全局题库" in [label for label, _ in pick.buttons()]
-    member_prompt = await c.click(pick.button("运营自己的组织"))
+    member_prompt = await c.press(pick, "运营自己的组织")
     assert "批量导入成员到 <b>运营自己的组织</b>" in member_prompt.text and "也可以发送题目表格" in member_prompt.text
-    await c.click(QBankCD(org_id=0).pack())
+    await c.press(await c.send("/import"), "🌐 全局题库")
     await c.document(xlsx(GOOD[:1]), "q.xlsx")
     pick = await c.send("/import questions")
-    await c.click(pick.button("运营自己的组织"))
+    await c.press(pick, "运营自己的组织")
     await c.document(xlsx(GOOD[1:3]), "q.xlsx", file_id="d2")
     assert sorted(db(settings, "SELECT COALESCE(org_id, 0), count(*) FROM questions GROUP BY org_id")) == [
         (0, 1), (org, 2)]
@@ -202,9 +202,9 @@ async def test_learn_1_without_rights_refused(client_factory, store, settings):
     assert "还不是任何学习组织的管理员" not in (await visitor.send("/import")).text
     # a stale bank button is checked again when pressed
     org = await admin_org(store)
-    stale = await member.click(QBankCD(org_id=org).pack())
+    stale = await member.click(QBankCD(org_id=org).pack())  # forged: an admin's bank choice
     assert any(a.show_alert for a in stale.answers)
-    stale = await member.click(QBankCD(org_id=0).pack())
+    stale = await member.click(QBankCD(org_id=0).pack())  # forged: the operator's
     assert any(a.show_alert for a in stale.answers)
     assert db(settings, "SELECT count(*) FROM questions") == [(0,)]
 
@@ -238,7 +238,7 @@ async def test_learn_1_english_headers_and_reasons(client_factory, store, settin
     rows = [["single", "Capital of China?", "Shanghai", "Beijing", "b", "Beijing."],
             ["single", "Broken", "x", "y", "Z", ""]]
     sent = await c.document(xlsx(rows, header=header), "q.xlsx")
-    assert "Added: 1" in sent.text and "Not imported: 1 rows" in sent.text
+    assert "Added: 1" in sent.text and "Not imported: 1 row\n" in sent.text
     table = table_of(sent)
     assert table[0][-2:] == ["Reason not imported", "Row"]
     assert table[1][-2:] == ["The answer's Z is not an option (this question has A–B)", 3]

@@ -13,12 +13,10 @@ from io import BytesIO
 import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage, SendPhoto
 
-from bot.flows.join import JoinBranchCD, JoinDecisionCD
-from bot.flows.registration import RegCD
-from bot.handlers.deeplinks import PAYLOAD_RE
-from bot.handlers.invite import InviteCD, InviteListCD, InviteRevokeCD
-from bot.handlers.orgpick import OrgPickCD
 from bot.services import invites
+from bot.ui.invite import InviteCD, InviteListCD, JoinBranchCD, JoinDecisionCD
+from bot.ui.org import OrgPickCD
+from bot.ui.workflows import PAYLOAD_RE
 from tests.support.factories import make_member, make_org, make_user
 
 ADMIN, ADMIN2, JOINER, JOINER2 = 200001, 200002, 300001, 300002
@@ -51,9 +49,9 @@ async def create_link(client, branch: str | None = None, days: int = 7, uses: st
     """Walks the wizard with its buttons; returns (payload, the last update's Sent)."""
     sent = await client.send("/invite")
     if "第 1 步" in sent.text:  # an organisation without branches starts at step 2
-        sent = await client.click(sent.button(branch or "由加入者选择"))
-    sent = await client.click(sent.button(f"{days} 天"))
-    sent = await client.click(sent.button(uses))
+        sent = await client.press(sent, branch or "由加入者选择")
+    sent = await client.press(sent, f"{days} 天")
+    sent = await client.press(sent, uses)
     link = next(m.text for m in sent.of(SendMessage) if m.text and "t.me" in m.text)
     return LINK_RE.search(link).group(1), sent
 
@@ -105,9 +103,9 @@ async def test_mem_6_default_expiry_is_marked_and_wizard_buttons(client_factory,
     sent = await admin.send("/invite")
     labels = [b for b, _ in sent.buttons()]
     assert labels == ["👥 由加入者选择支部", "党总支", "党总支 / 第一党支部", "📋 已有的邀请链接"]
-    sent = await admin.click(sent.button("由加入者选择"))
+    sent = await admin.press(sent, "由加入者选择")
     assert [b for b, _ in sent.buttons()] == ["1 天", "7 天（默认）", "30 天"]
-    sent = await admin.click(sent.button("7 天"))
+    sent = await admin.press(sent, "7 天")
     assert [b for b, _ in sent.buttons()] == ["不限次数", "1 次", "10 次", "50 次", "200 次"]
 
 
@@ -119,11 +117,11 @@ async def test_mem_6_org_without_branches_skips_the_branch_step(client_factory, 
 
 async def test_mem_6_admin_of_two_orgs_picks_one(client_factory, store, settings):
     await setup_org(store)
-    other = await make_org(store, "某镇党委", ADMIN, branches=["镇一支部"])
+    await make_org(store, "某镇党委", ADMIN, branches=["镇一支部"])
     admin = client_factory(ADMIN)
     sent = await admin.send("/invite")
     assert "请选择要管理的学习组织" in sent.text
-    sent = await admin.click(OrgPickCD(purpose="invite", org_id=other).pack())
+    sent = await admin.press(sent, "某镇党委")
     assert "某镇党委" in sent.text and "镇一支部" in [b for b, _ in sent.buttons()]
 
 
@@ -134,7 +132,7 @@ async def test_mem_6_member_not_admin_cannot_invite(client_factory, store, setti
     assert "还不是任何学习组织的管理员" in (await member.send("/invite")).text
     for data in (InviteCD(org_id=org_id, branch_id=0, days=7, uses=0).pack(), InviteListCD(org_id=org_id).pack(),
                  OrgPickCD(purpose="invite", org_id=org_id).pack()):
-        sent = await member.click(data)
+        sent = await member.click(data)  # forged: a member is shown none of these
         assert sent.answers[-1].show_alert and "没有执行此操作的权限" in sent.answers[-1].text
     assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 0
 
@@ -144,24 +142,25 @@ async def test_mem_6_wizard_refuses_a_forged_branch_of_another_org(client_factor
     await make_user(store, 200009, "别人")
     await make_org(store, "别的组织", 200009, branches=["外支部"])
     foreign = branch_id(settings, "外支部")
-    sent = await client_factory(ADMIN).click(InviteCD(org_id=org_id, branch_id=foreign, days=7, uses=0).pack())
+    forged = InviteCD(org_id=org_id, branch_id=foreign, days=7, uses=0).pack()
+    sent = await client_factory(ADMIN).click(forged)  # forged: another organisation's branch
     assert "支部已不存在" in sent.answers[-1].text
-    sent = await client_factory(ADMIN).click(InviteCD(org_id=org_id, branch_id=0, days=5, uses=0).pack())
+    sent = await client_factory(ADMIN).click(InviteCD(org_id=org_id, branch_id=0, days=5, uses=0).pack())  # forged:
     assert "选项无效" in sent.answers[-1].text
     assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 0
 
 
 # -- listing and revoking --------------------------------------------------------------------------
 async def test_mem_6_list_and_revoke(client_factory, store, settings, clock):
-    org_id = await setup_org(store)
+    await setup_org(store)
     admin = client_factory(ADMIN)
     await create_link(admin, "第一党支部", 7, "10 次")
     await create_link(admin)
-    sent = await admin.click(InviteListCD(org_id=org_id).pack())
+    listing = sent = await admin.press(await admin.send("/invite"), "📋 已有的邀请链接")
     assert "#1 · 第一党支部 · 有效期至 2026-11-30 17:00 · 已使用 0/10" in sent.text
     assert "#2 · 由加入者选择 · 有效期至 2026-11-30 17:00 · 已使用 0/不限" in sent.text
     assert [b for b, _ in sent.buttons()] == ["🚫 撤销 #2", "🚫 撤销 #1", "➕ 新建邀请链接"]
-    sent = await admin.click(sent.button("撤销 #1"))
+    sent = await admin.press(sent, "🚫 撤销 #1")
     assert sent.answers[-1].text == "已撤销邀请链接 #1。"
     assert "最近结束的链接" in sent.text and "#1 · 第一党支部 · 已撤销（已使用 0/10）" in sent.text
     assert [b for b, _ in sent.buttons()] == ["🚫 撤销 #2", "➕ 新建邀请链接"]
@@ -170,11 +169,11 @@ async def test_mem_6_list_and_revoke(client_factory, store, settings, clock):
     audit = conn.execute("SELECT actor_id, action, target, before, after FROM audit_log ORDER BY id").fetchall()
     assert [a["action"] for a in audit] == ["invite.create", "invite.create", "invite.revoke"]
     assert audit[-1]["target"] == "invite:1" and "revoked_at" in audit[-1]["after"]
-    again = await admin.click(InviteRevokeCD(invite_id=1).pack())
+    again = await admin.click(listing.button("撤销 #1"))  # stale: the button as first sent, pressed again
     assert "已经撤销过了" in again.answers[-1].text
     assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 3
     clock.advance(days=8)
-    sent = await admin.click(InviteListCD(org_id=org_id).pack())
+    sent = await admin.press(await admin.send("/invite"), "📋 已有的邀请链接")
     assert "目前没有有效的邀请链接" in sent.text and "#2 · 由加入者选择 · 已过期" in sent.text
 
 
@@ -182,12 +181,14 @@ async def test_sec_4_stale_revoke_button_from_removed_admin(client_factory, stor
     await setup_org(store, admins=[ADMIN2])
     removed = client_factory(ADMIN2)
     await create_link(removed)
+    listing = await removed.press(await removed.send("/invite"), "📋 已有的邀请链接")
+    wizard = await removed.press(await removed.press(await removed.send("/invite"), "由加入者选择"), "7 天")
     async with store.raw_tx() as conn:
         await conn.execute("DELETE FROM org_admins WHERE user_id = ?", (ADMIN2,))
-    sent = await removed.click(InviteRevokeCD(invite_id=1).pack())
+    sent = await removed.press(listing, "🚫 撤销 #1")  # stale: shown while still an admin
     assert sent.answers[-1].show_alert and "没有执行此操作的权限" in sent.answers[-1].text
     assert db(settings).execute("SELECT revoked_at FROM invites").fetchone()[0] is None
-    sent = await removed.click(InviteCD(org_id=1, branch_id=0, days=7, uses=0).pack())  # a stale wizard step
+    sent = await removed.press(wizard, "不限次数")  # stale: a wizard step shown while still an admin
     assert "没有执行此操作的权限" in sent.answers[-1].text
     assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 1
 
@@ -204,13 +205,13 @@ async def test_mem_6_branch_choice_required_when_not_fixed(client_factory, store
     assert "请点击上方的按钮" in (await joiner.send("第一党支部")).text
     conn = db(settings)
     assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 0
-    done = await joiner.click(sent.button("党总支 / 第一党支部"))
+    done = await joiner.press(sent, "党总支 / 第一党支部")
     assert "✅ 已加入 中共某县委宣传部（党总支 / 第一党支部）" in done.text
     row = conn.execute("SELECT * FROM members").fetchone()
     assert (row["name"], row["phone"], row["branch_id"]) == ("王芳", "+8613800300001", branch_id(settings, "第一党支部"))
     assert row["activated_at"] is not None
     assert conn.execute("SELECT uses FROM invites").fetchone()[0] == 1
-    stale = await joiner.click(sent.button("机关党支部"))  # the choice is over
+    stale = await joiner.click(sent.button("机关党支部"))  # stale: the choice is over, its keyboard gone
     assert "按钮已失效" in stale.answers[-1].text
     assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 1
 
@@ -221,9 +222,10 @@ async def test_mem_6_forged_branch_button_is_refused(client_factory, store, sett
     await registered(JOINER)
     joiner = client_factory(JOINER)
     await joiner.start(payload)
-    sent = await joiner.click(JoinBranchCD(invite_id=1, branch_id=0).pack())  # "none" although it has branches
+    # forged: "none" although it has branches
+    sent = await joiner.click(JoinBranchCD(invite_id=1, branch_id=0).pack())  # forged:
     assert "请先选择您所在的支部" in sent.answers[-1].text
-    sent = await joiner.click(JoinBranchCD(invite_id=99, branch_id=1).pack())  # a link not opened
+    sent = await joiner.click(JoinBranchCD(invite_id=99, branch_id=1).pack())  # forged: a link not opened
     assert "按钮已失效" in sent.answers[-1].text
     assert db(settings).execute("SELECT count(*) FROM members").fetchone()[0] == 0
 
@@ -245,7 +247,7 @@ async def test_mem_6_org_without_branches_offers_none(client_factory, store, set
     joiner = client_factory(JOINER)
     sent = await joiner.start(payload)
     assert f"<b>{ORG}</b> ⚪ 未认证" in sent.text and [b for b, _ in sent.buttons()] == ["不在任何支部"]
-    done = await joiner.click(sent.button("不在任何支部"))
+    done = await joiner.press(sent, "不在任何支部")
     assert "✅ 已加入 中共某县委宣传部" in done.text
     assert db(settings).execute("SELECT branch_id FROM members").fetchone()[0] is None
 
@@ -279,7 +281,7 @@ async def test_mem_6_link_expiring_during_the_branch_choice(client_factory, stor
     joiner = client_factory(JOINER)
     offer = await joiner.start(payload)
     clock.advance(days=2)
-    sent = await joiner.click(offer.button("第一党支部"))
+    sent = await joiner.press(offer, "第一党支部")
     assert "过期" in sent.text
     assert db(settings).execute("SELECT count(*) FROM members").fetchone()[0] == 0
     assert "没有理解" in (await joiner.send("你好")).text  # the choice is over, not waiting for buttons
@@ -289,7 +291,7 @@ async def test_mem_6_revoked_link_is_refused(client_factory, store, settings, re
     await setup_org(store)
     admin = client_factory(ADMIN)
     payload, _ = await create_link(admin)
-    await admin.click(InviteRevokeCD(invite_id=1).pack())
+    await admin.press(await admin.press(await admin.send("/invite"), "📋 已有的邀请链接"), "🚫 撤销 #1")
     await registered(JOINER)
     sent = await client_factory(JOINER).start(payload)
     assert "已被管理员撤销" in sent.text
@@ -316,7 +318,7 @@ async def test_mem_6_use_limit_holds_when_two_join_at_once(client_factory, store
     await registered(JOINER)
     await registered(JOINER2)
     offer_a, offer_b = await a.start(payload), await b.start(payload)
-    await asyncio.gather(a.click(offer_a.button("第一党支部")), b.click(offer_b.button("第二党支部")))
+    await asyncio.gather(a.press(offer_a, "第一党支部"), b.press(offer_b, "第二党支部"))
     conn = db(settings)
     assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 1
     assert conn.execute("SELECT uses, max_uses FROM invites").fetchone()[:] == (1, 1)
@@ -337,11 +339,10 @@ async def test_mem_6_malformed_payloads(client_factory, store, registered, paylo
 
 async def test_mem_6_malformed_payload_for_a_visitor_after_registration(client_factory, store):
     joiner = client_factory(JOINER)
-    await joiner.start("j_" + "B" * 68)  # kept as its first 64 characters
-    await joiner.click(RegCD(action="agree").pack())
+    agreement = await joiner.start("j_" + "B" * 68)  # kept as its first 64 characters
+    await joiner.press(agreement, "✅ 同意并继续")
     await joiner.contact("8613800300001")
-    await joiner.send("王芳")
-    done = await joiner.click(RegCD(action="skip_org").pack())
+    done = await joiner.press(await joiner.send("王芳"), "跳过 ⏭")
     assert "注册成功" in done.texts[-2] and "格式不正确" in done.texts[-1]
 
 
@@ -349,13 +350,13 @@ async def test_reg_6_visitor_opens_link_registers_then_chooses_branch(client_fac
     await setup_org(store)
     payload, _ = await create_link(client_factory(ADMIN))
     joiner = client_factory(JOINER)
-    assert "服务协议" in (await joiner.start(payload)).text
-    await joiner.click(RegCD(action="agree").pack())
+    agreement = await joiner.start(payload)
+    assert "服务协议" in agreement.text
+    await joiner.press(agreement, "✅ 同意并继续")
     await joiner.contact("8613800300001")
-    await joiner.send("王芳")
-    done = await joiner.click(RegCD(action="skip_org").pack())
+    done = await joiner.press(await joiner.send("王芳"), "跳过 ⏭")
     assert "注册成功" in done.text and "请选择您所在的支部" in done.texts[-1]
-    joined = await joiner.click(done.button("第二党支部"))
+    joined = await joiner.press(done, "第二党支部")
     assert "✅ 已加入 中共某县委宣传部（第二党支部）" in joined.text
     row = db(settings).execute("SELECT name, phone, activated_at FROM members").fetchone()
     assert row["name"] == "王芳" and row["phone"] == "+8613800300001" and row["activated_at"]
@@ -406,10 +407,10 @@ async def _pending(client_factory, store, settings, registered, session, outbox)
 async def test_mem_6_approval_two_admins_decide_at_once(client_factory, store, settings, registered, session,
                                                         outbox):
     conn, notices = await _pending(client_factory, store, settings, registered, session, outbox)
-    rid = conn.execute("SELECT id FROM join_requests").fetchone()[0]
+    to = {n.chat_id: n for n in notices}
     before = len(session.calls)
-    await asyncio.gather(client_factory(ADMIN).click(JoinDecisionCD(request_id=rid, approve=True).pack()),
-                         client_factory(ADMIN2).click(JoinDecisionCD(request_id=rid, approve=False).pack()))
+    await asyncio.gather(client_factory(ADMIN).press(to[ADMIN], "✅ 同意"),
+                         client_factory(ADMIN2).press(to[ADMIN2], "❌ 拒绝"))
     await outbox.flush()
     calls = session.calls[before:]
     answers = [c for c in calls if isinstance(c, AnswerCallbackQuery)]
@@ -431,8 +432,9 @@ async def test_mem_6_approval_two_admins_decide_at_once(client_factory, store, s
 
 
 async def test_mem_6_rejection_is_told_to_the_joiner(client_factory, store, settings, registered, session, outbox):
-    conn, _ = await _pending(client_factory, store, settings, registered, session, outbox)
-    sent = await client_factory(ADMIN2).click(JoinDecisionCD(request_id=1, approve=False).pack())
+    conn, notices = await _pending(client_factory, store, settings, registered, session, outbox)
+    (notice,) = [n for n in notices if n.chat_id == ADMIN2]
+    sent = await client_factory(ADMIN2).press(notice, "❌ 拒绝")
     assert sent.answers[-1].text == "已拒绝" and "已拒绝 王芳 加入" in sent.text
     before = len(session.calls)
     await outbox.flush()
@@ -445,13 +447,15 @@ async def test_mem_6_rejection_is_told_to_the_joiner(client_factory, store, sett
 
 async def test_sec_4_decision_by_a_non_admin_is_refused(client_factory, store, settings, registered, session,
                                                         outbox):
-    conn, _ = await _pending(client_factory, store, settings, registered, session, outbox)
+    conn, notices = await _pending(client_factory, store, settings, registered, session, outbox)
     await registered(JOINER2)
-    sent = await client_factory(JOINER2).click(JoinDecisionCD(request_id=1, approve=True).pack())
+    # forged: an admin's button sent by someone else
+    sent = await client_factory(JOINER2).click(JoinDecisionCD(request_id=1, approve=True).pack())  # forged:
     assert "没有执行此操作的权限" in sent.answers[-1].text
     async with store.raw_tx() as c:
         await c.execute("DELETE FROM org_admins WHERE user_id = ?", (ADMIN2,))
-    sent = await client_factory(ADMIN2).click(JoinDecisionCD(request_id=1, approve=True).pack())
+    (notice,) = [n for n in notices if n.chat_id == ADMIN2]
+    sent = await client_factory(ADMIN2).press(notice, "✅ 同意")  # stale: the notice of a removed admin
     assert "没有执行此操作的权限" in sent.answers[-1].text
     assert conn.execute("SELECT status FROM join_requests").fetchone()[0] == "pending"
 
@@ -481,13 +485,13 @@ async def test_mem_6_english_texts(client_factory, store, registered):
     admin = client_factory(ADMIN, language_code="en")
     sent = await admin.send("/invite")
     assert "Step 1 of 3" in sent.text
-    sent = await admin.click(sent.button("The person joining chooses"))
-    sent = await admin.click(sent.button("7 days"))
-    sent = await admin.click(sent.button("10 times"))
+    sent = await admin.press(sent, "The person joining chooses")
+    sent = await admin.press(sent, "7 days")
+    sent = await admin.press(sent, "10 times")
     assert "valid until" in sent.text.lower() and "Uses allowed: 10" in sent.text
     payload = LINK_RE.search(sent.text).group(1)
     await registered(JOINER)
     joiner = client_factory(JOINER, language_code="en")
     offer = await joiner.start(payload)
     assert "Please choose your branch" in offer.text
-    assert "You joined 中共某县委宣传部 (第一党支部)" in (await joiner.click(offer.button("第一党支部"))).text
+    assert "You joined 中共某县委宣传部 (第一党支部)" in (await joiner.press(offer, "第一党支部")).text

@@ -10,9 +10,10 @@ from io import BytesIO
 from aiogram.methods import EditMessageText, SendMessage, SendPhoto
 from PIL import Image
 
-from bot.handlers.learner import AttemptCD, RankCD, RecordsCD, send_report
-from bot.handlers.profile import MenuCD
+from bot.handlers.learner import send_report
 from bot.services import points
+from bot.ui.learner import AttemptCD, RankCD, RecordsCD
+from bot.ui.menu import MenuCD
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.learner_factories import Item, make_attempt, make_question
 from tests.support.sql import file_rows as rows
@@ -93,16 +94,16 @@ async def test_learn_4_records_page_through(store, client_factory, clock):
     first = await client.send("/records")
     assert "第 1/3 页，共 23 次" in first.text and "1. 10:00" in first.text
     assert f"<b>{clock.today()}</b>" in first.text
-    second = await client.click(first.button("下一页"))
+    second = await client.press(first, "下一页")
     edit = second.of(EditMessageText)[-1]
     assert "第 2/3 页" in edit.text and "11. 10:00" in edit.text and "20. 10:00" in edit.text
     assert "21." not in edit.text
-    third = await client.click(second.button("下一页"))
+    third = await client.press(second, "下一页")
     assert "第 3/3 页" in third.text and "23. 10:00" in third.text and f"<b>{start}</b>" in third.text
     assert "下一页" not in str(third.buttons())
-    back = await client.click(third.button("上一页"))
+    back = await client.press(third, "上一页")
     assert "第 2/3 页" in back.text
-    beyond = await client.click(RecordsCD(page=99).pack())  # a made-up page shows the last one
+    beyond = await client.click(RecordsCD(page=99).pack())  # forged: a made-up page shows the last one
     assert "第 3/3 页" in beyond.text
 
 
@@ -114,7 +115,7 @@ async def test_learn_4_review_answers_and_explanations(store, client_factory, cl
                                              Item(q1, None, False)], day=clock.today().isoformat())
     client = client_factory(ME)
     listing = await client.send("/records")
-    sent = await client.click(listing.button("1. 每日答题 2/5"))
+    sent = await client.press(listing, "1. 每日答题 2/5")
     assert sent.of(SendMessage) and sent.answers[-1].text is None
     text = sent.text
     assert "成绩 <b>2/5</b>（正确率 40%）· 积分 2 分" in text
@@ -132,9 +133,10 @@ async def test_learn_4_review_answers_and_explanations(store, client_factory, cl
 async def test_learn_4_review_in_english_with_chinese_fallback(store, client_factory, clock):
     await make_user(store, ME)
     q1, q2, *_ = await questions(store)
-    attempt = await make_attempt(store, ME, [Item(q1, ["A"], True), Item(q2, ["C"], False)],
-                                 day=clock.today().isoformat())
-    sent = await client_factory(ME, language_code="en").click(AttemptCD(attempt_id=attempt).pack())
+    await make_attempt(store, ME, [Item(q1, ["A"], True), Item(q2, ["C"], False)],
+                       day=clock.today().isoformat())
+    client = client_factory(ME, language_code="en")
+    sent = await client.press(await client.send("/records"), "1.")
     assert "Score <b>1/2</b> (50% correct)" in sent.text
     assert "<b>1. [Single choice]</b> What is the Party's fundamental purpose?\nA. Serve the people wholeheartedly" \
         in sent.text
@@ -151,16 +153,17 @@ async def test_learn_4_someone_elses_attempt_is_refused(store, client_factory, c
     open_one = await make_attempt(store, ME, [Item(q1, ["A"], True)], day=clock.today().isoformat(), status="open")
     client = client_factory(ME)
     for attempt_id in (theirs, 999999):
-        sent = await client.click(AttemptCD(attempt_id=attempt_id).pack())
+        sent = await client.click(AttemptCD(attempt_id=attempt_id).pack())  # forged: not theirs, or none
         assert not sent.of(SendMessage)
         assert sent.answers[-1].show_alert and "只能查看您自己的答题记录" in sent.answers[-1].text
-    sent = await client.click(AttemptCD(attempt_id=open_one).pack())
+    sent = await client.click(AttemptCD(attempt_id=open_one).pack())  # forged: an open attempt is not listed
     assert not sent.of(SendMessage) and "还没有交卷" in sent.answers[-1].text
 
 
 async def test_learn_4_menu_button_opens_records(store, client_factory):
     await make_user(store, ME)
-    sent = await client_factory(ME).click(MenuCD(item="records").pack())
+    client = client_factory(ME)
+    sent = await client.press(await client.start(), "🗂 答题记录")
     assert "🗂 <b>答题记录</b>" in sent.text and "您还没有答题记录" in sent.text
 
 
@@ -213,7 +216,8 @@ async def test_learn_8_report_matches_the_ledger(store, client_factory, clock, s
 async def test_learn_8_report_in_english(store, client_factory, clock):
     await make_user(store, ME)
     await award(store, ME, points.DAILY, clock.today(), 3, "d")
-    sent = await client_factory(ME, language_code="en").click(MenuCD(item="report").pack())
+    client = client_factory(ME, language_code="en")
+    sent = await client.press(await client.start(), "📊 My report")
     assert "Last 7 days" in sent.text and "• Daily quiz: 3 pts" in sent.text and "Total points: <b>4</b>" in sent.text
     assert sent.of(SendPhoto)[0].protect_content is True
 
@@ -297,12 +301,12 @@ async def test_learn_8_rank_in_each_organisation_with_ties(store, client_factory
     assert "张伟" not in "\n".join(top)
 
     message_a = next(m for m in messages if "甲学习组织" in m.text)
-    total = await client_factory(ME).click(message_a.reply_markup.inline_keyboard[0][0].callback_data)
+    total = await client_factory(ME).press(message_a, "🏅 看累计积分排名")
     edit = total.of(EditMessageText)[-1]
     assert "<b>累计积分前 10 名</b>" in edit.text
     assert rank_lines(edit.text) == ["1. 李娜 138****0103 — 30 分", "2. 张伟 138****0001 — 15 分 👈 我",
                                      "2. 赵敏 138****0104 — 15 分", "4. 王强 138****0102 — 8 分"]
-    back = await client_factory(ME).click(total.button("近 7 天"))
+    back = await client_factory(ME).press(total, "📅 看近 7 天积分排名")
     assert "<b>近 7 天积分前 10 名</b>" in back.text
     # the figures are the ledger's
     assert rows(settings, "SELECT SUM(amount) FROM points WHERE user_id = ?", P3)[0][0] == 30
@@ -320,14 +324,15 @@ async def test_learn_8_rank_refused_for_an_organisation_one_is_not_in(store, cli
     await rank_world(store, clock)
     other = await make_org(store, "丙学习组织", ADMIN)
     for org_id in (other, 987654):
-        sent = await client_factory(ME).click(RankCD(org_id=org_id, by="t").pack())
+        sent = await client_factory(ME).click(RankCD(org_id=org_id, by="t").pack())  # forged: not their organisation
         assert not sent.of(EditMessageText)
         assert sent.answers[-1].show_alert and "您已不在这个学习组织中" in sent.answers[-1].text
 
 
 async def test_learn_8_rank_without_organisation(store, client_factory):
     await make_user(store, ME)
-    sent = await client_factory(ME).click(MenuCD(item="rank").pack())
+    client = client_factory(ME)
+    sent = await client.press(await client.start(), "🏆 组内排名")
     assert "您还没有加入任何学习组织，暂无组内排名" in sent.text
 
 

@@ -5,8 +5,7 @@ import re
 
 from aiogram.methods import AnswerCallbackQuery
 
-from bot.flows.quiz_view import QuizCD
-from bot.handlers.profile import MenuCD
+from bot.ui.quiz import QuizCD
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question
 
@@ -22,9 +21,10 @@ def wrong_letter(sent) -> str:
 
 
 def option(sent, letter: str) -> str:
+    """The label of option `letter` on the question `sent` shows."""
     for label, data in sent.buttons():
         if label.endswith(letter) and data and data.startswith("qz:o:"):
-            return data
+            return label
     raise AssertionError(f"no option {letter} in {sent.buttons()}")
 
 
@@ -39,7 +39,7 @@ async def answer_all(client, clock, sent, *, right: bool = True):
     while True:
         clock.advance(seconds=3)
         letter = right_letter(sent) if right else wrong_letter(sent)
-        sent = await client.click(option(sent, letter))
+        sent = await client.press(sent, option(sent, letter))
         if "已是最后一题" in sent.text:
             return sent
 
@@ -53,18 +53,18 @@ async def test_learn_2_daily_quiz_change_answer_submit_explanations_and_capped_p
     assert {"A", "B", "C", "D", "下一题 ▶️", "📤 交卷"} <= {label for label, _ in first.buttons()}
     q1_right = right_letter(first)
     clock.advance(seconds=3)
-    second = await me.click(option(first, wrong_letter(first)))  # a wrong answer first …
+    second = await me.press(first, option(first, wrong_letter(first)))  # a wrong answer first …
     assert "第 2/5 题" in second.text
     clock.advance(seconds=3)
-    back = await me.click(second.button("上一题"))
+    back = await me.press(second, "上一题")
     assert "第 1/5 题" in back.text and f"您的答案：{wrong_letter(first)}" in back.text
     clock.advance(seconds=3)
-    again = await me.click(option(back, q1_right))  # … changed before submit
+    again = await me.press(back, option(back, q1_right))  # … changed before submit
     assert "第 2/5 题" in again.text
     last = await answer_all(me, clock, again)
     assert "第 5/5 题" in last.text
     clock.advance(seconds=3)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "已交卷" in done.text and "5/5（100%）" in done.text and "获得积分：5 分" in done.text
     assert "用时" in done.text and done.text.count("💡 解析：解析") == 5 and "答案与解析" in done.text
     assert await ledger(store) == [("daily", 5)]
@@ -72,10 +72,10 @@ async def test_learn_2_daily_quiz_change_answer_submit_explanations_and_capped_p
     assert tuple(row) == ("submitted", 5, 5, 5, 0)
 
     # a second round the same day: allowed, but the day's cap is reached
-    round2 = await me.click(MenuCD(item="quiz").pack())
+    round2 = await me.press(await me.start(), "📝 每日答题")
     assert "第 1/5 题" in round2.text
     last = await answer_all(me, clock, round2)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "已达上限" in done.text
     assert await ledger(store) == [("daily", 5)]
 
@@ -108,27 +108,26 @@ async def test_learn_2_fair_play_stale_forged_and_double_presses(store, clock, c
     first = await me.send("/quiz")
     attempt = (await store._one("SELECT id FROM quiz_attempts"))["id"]
     # somebody else pressing my buttons
-    forged = await other.click(option(first, "A"))
+    forged = await other.click(first.button(option(first, "A")))  # forged: another person's quiz button
     assert forged.answers[0].text == "这不是您的答题。" and not forged.of(AnswerCallbackQuery)[0].show_alert
     # a press for a question not shown now (forged position) and an out-of-range option
-    ahead = await me.click(QuizCD(a="o", t=attempt, p=3, o=0).pack())
+    ahead = await me.click(QuizCD(a="o", t=attempt, p=3, o=0).pack())  # forged: a question not shown yet
     assert ahead.answers[0].text == "这道题已不是当前题目。"
-    bad = await me.click(QuizCD(a="o", t=attempt, p=0, o=7).pack())
+    bad = await me.click(QuizCD(a="o", t=attempt, p=0, o=7).pack())  # forged: no such option
     assert bad.answers[0].text == "这个按钮已失效。"
     # the same answer pressed twice quickly: the second is for a question no longer shown
     clock.advance(seconds=2)
     press = option(first, right_letter(first))
-    await me.click(press)
-    twice = await me.click(press)
+    second = await me.press(first, press)
+    twice = await me.click(first.button(press))  # stale: the first question's button, tapped again
     assert twice.answers[0].text == "这道题已不是当前题目。"
     rows = await store._all("SELECT answered_at FROM quiz_items WHERE answered_at IS NOT NULL")
     assert len(rows) == 1
     # after submit, every old button says the round is over; a double submit pays once
-    submit = QuizCD(a="s", t=attempt, p=1).pack()
-    await me.click(submit)
-    again = await me.click(submit)
+    await me.press(second, "📤 交卷")
+    again = await me.click(second.button("交卷"))  # stale: a double submit
     assert again.answers[0].text == "本轮答题已结束。"
-    old = await me.click(press)
+    old = await me.click(first.button(press))  # stale: a button of the first question
     assert old.answers[0].text == "本轮答题已结束。"
     assert await ledger(store) == [("daily", 1)]
 
@@ -138,7 +137,7 @@ async def test_learn_2_answers_faster_than_reading_are_flagged(store, clock, cli
     await make_bank(store, 5)
     me = client_factory(USER)
     first = await me.send("/quiz")
-    await me.click(option(first, right_letter(first)))  # 0 ms after it was shown
+    await me.press(first, option(first, right_letter(first)))  # 0 ms after it was shown
     item = await store._one("SELECT fast, answer_ms FROM quiz_items WHERE position = 0")
     assert item["fast"] == 1 and item["answer_ms"] < 1000
     assert (await store._one("SELECT flagged FROM quiz_attempts"))["flagged"] == 1
@@ -156,7 +155,7 @@ async def test_learn_2_blank_and_multiple_choice_answers(store, clock, client_fa
     clock.advance(seconds=5)
     typed = await me.send(" 全心全意 为人民服务 ")
     assert "您的答案：全心全意 为人民服务" in typed.text
-    done = await me.click(typed.button("交卷"))
+    done = await me.press(typed, "交卷")
     assert "1/1（100%）" in done.text
 
     clock.advance(days=1)
@@ -170,21 +169,21 @@ async def test_learn_2_blank_and_multiple_choice_answers(store, clock, client_fa
         seen.append(text)
         clock.advance(seconds=2)
         if "选出 A 和 C" in text:
-            shown = await me.click(option(shown, "A"))
-            shown = await me.click(option(shown, "C"))
+            shown = await me.press(shown, option(shown, "A"))
+            shown = await me.press(shown, option(shown, "C"))
             assert "您的答案：A、C" in shown.text
-            shown = await me.click(shown.button("确认答案"))
+            shown = await me.press(shown, "确认答案")
         elif "两空" in text:
             bad = await me.send("只有一个")
             assert "这道题有 2 个空" in bad.text
             shown = await me.send("ａｂｃ；第 二")
         elif "这是对的" in text:
-            shown = await me.click(shown.button("正确"))
+            shown = await me.press(shown, "正确")
         else:
             shown = await me.send("全心全意为人民服务")
         if "已是最后一题" in shown.text:
             break
-    done = await me.click(shown.button("交卷"))
+    done = await me.press(shown, "交卷")
     assert "（100%）" in done.text, done.text
 
 
@@ -193,7 +192,7 @@ async def test_learn_2_empty_bank_is_a_clear_message(store, clock, client_factor
     me = client_factory(USER)
     sent = await me.send("/quiz")
     assert "题库里还没有可用的题目" in sent.text
-    sent = await me.click(MenuCD(item="challenge").pack())
+    sent = await me.press(await me.start(), "⚔️ 挑战答题")
     assert "题库里还没有可用的题目" in sent.text
     sent = await me.send("/weekly")
     assert "题库里还没有可用的题目" in sent.text

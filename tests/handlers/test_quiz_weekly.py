@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.handlers.profile import MenuCD
 from bot.scheduler import Sweeper
 from bot.services import quiz
 from tests.conftest import OPERATOR_ID, TZ
@@ -21,12 +20,12 @@ async def test_learn_3_weekly_quiz_scores_once_then_practice(store, clock, clien
     first = await me.send("/weekly")
     assert "每周一答" in first.text and "第 1/10 题" in first.text
     last = await answer_all(me, clock, first)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "10/10" in done.text and "获得积分：10 分" in done.text
-    again = await me.click(MenuCD(item="weekly").pack())
+    again = await me.press(await me.start(), "📅 每周一答")
     assert "这一轮为练习，不计积分" in again.text and "每周一答（练习）" in again.text
     last = await answer_all(me, clock, again)
-    done = await me.click(last.button("交卷"))
+    done = await me.press(last, "交卷")
     assert "不计积分" in done.text
     assert await ledger(store, USER) == [("weekly", 10)]
     # the same set for everyone this week; a new week brings a new set and a new scored attempt
@@ -60,7 +59,7 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     admin = client_factory(ADMIN, "管理员")
     panel = await admin.send("/weekly")
     assert "发布本周题目：某支部" in panel.text or any("某支部" in b for b, _ in panel.buttons())
-    published = await admin.click(panel.button("某支部"))
+    published = await admin.press(panel, "某支部")
     assert "已发布" in published.text and "共 10 题" in published.text
     audit = await store._one("SELECT action, org_id FROM audit_log WHERE action = 'quiz.weekly_publish'")
     assert tuple(audit) == ("quiz.weekly_publish", org)
@@ -70,14 +69,14 @@ async def test_learn_3_admin_publishes_their_organisations_set(store, clock, cli
     items = await store._all("SELECT question_id FROM quiz_items")
     assert {r["question_id"] for r in items} == set(own)
     # once somebody started it, it can no longer be replaced; a stranger cannot publish for it
-    refused = await admin.click(panel.button("某支部"))
+    refused = await admin.press(panel, "某支部")
     assert "不能再更换" in refused.answers[0].text
     stranger = client_factory(USER)
-    from bot.flows.quiz_view import WeeklyCD
+    from bot.ui.quiz import WeeklyCD
 
-    denied = await stranger.click(WeeklyCD(act="pub", org=org).pack())
+    denied = await stranger.click(WeeklyCD(act="pub", org=org).pack())  # forged: an admin's button
     assert denied.answers[0].text == "您没有执行此操作的权限。"
-    denied = await stranger.click(WeeklyCD(act="pub", org=0).pack())
+    denied = await stranger.click(WeeklyCD(act="pub", org=0).pack())  # forged: the operator's
     assert denied.answers[0].text == "您没有执行此操作的权限。"
 
 
@@ -100,11 +99,11 @@ async def test_learn_3_monday_job_draws_the_global_set_and_operator_can_publish(
     await sweeper.sweep()
     assert [r["period"] for r in await store._all("SELECT period FROM weekly_sets")] == ["2026-W49"]
     armed = await store.due_row(quiz.WEEKLY_DRAW, "global")
-    assert datetime.fromisoformat(armed["due_at"]) == datetime(2026, 12, 7, 0, 0, tzinfo=TZ)  # re-armed
+    assert datetime.fromisoformat(armed.due_at) == datetime(2026, 12, 7, 0, 0, tzinfo=TZ)  # re-armed
     assert await quiz.draw_weekly(store, clock) is False  # exactly once a week
     op = client_factory(OPERATOR_ID, "运维")
     panel = await op.send("/weekly")
-    done = await op.click(panel.button("全局"))
+    done = await op.press(panel, "全局")
     assert "共 4 题" in done.text
 
 
@@ -112,15 +111,15 @@ async def test_challenge_runs_until_the_first_wrong_answer_and_pays_by_streak(st
     await make_user(store, USER)
     await make_bank(store, 12)
     me = client_factory(USER)
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     assert "挑战答题" in shown.text and "45 秒" in shown.text
     assert not any("交卷" in label for label, _ in shown.buttons())
     for n in range(5):
         clock.advance(seconds=3)
-        shown = await me.click(option(shown, right_letter(shown)))
+        shown = await me.press(shown, option(shown, right_letter(shown)))
         assert f"已连续答对 {n + 1} 题" in shown.text
     clock.advance(seconds=3)
-    over = await me.click(option(shown, wrong_letter(shown)))
+    over = await me.press(shown, option(shown, wrong_letter(shown)))
     assert "挑战结束" in over.text and "连续答对：5 题" in over.text and "获得积分：3 分" in over.text
     assert await ledger(store, USER) == [("challenge", 3)]
     row = await store._one("SELECT total, correct, points, status FROM quiz_attempts")
@@ -129,9 +128,9 @@ async def test_challenge_runs_until_the_first_wrong_answer_and_pays_by_streak(st
     assert (await store._one("SELECT COUNT(*) AS n FROM wrongbook"))["n"] == 1
 
     # a second challenge the same day with a shorter streak adds nothing (best of the day)
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     clock.advance(seconds=3)
-    over = await me.click(option(shown, wrong_letter(shown)))
+    over = await me.press(shown, option(shown, wrong_letter(shown)))
     assert "挑战结束" in over.text
     assert await ledger(store, USER) == [("challenge", 3)]
 
@@ -140,18 +139,18 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     await make_user(store, USER)
     await make_bank(store, 12)
     me = client_factory(USER)
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     clock.advance(seconds=3)
-    shown = await me.click(option(shown, right_letter(shown)))
+    shown = await me.press(shown, option(shown, right_letter(shown)))
     clock.advance(seconds=46)
-    late = await me.click(option(shown, right_letter(shown)))
+    late = await me.press(shown, option(shown, right_letter(shown)))
     assert "超过作答时间" in late.text and "连续答对：1 题" in late.text
     # the question left unanswered counts as wrong: it is in the notebook, the one answered right is not
     timed_out = await store._one("SELECT question_id, correct, answer FROM quiz_items WHERE position = 1")
     assert (timed_out["correct"], timed_out["answer"]) == (0, None)
     assert [r["question_id"] for r in await store._all("SELECT question_id FROM wrongbook")] == [timed_out["question_id"]]
     # unattended: the periodic job ends it
-    shown = await me.click(MenuCD(item="challenge").pack())
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
     sweeper = quiz_sweeper(store, clock)
     await quiz.arm_due_work(store, clock)
     clock.advance(seconds=30)
@@ -161,7 +160,7 @@ async def test_challenge_time_limit_holds_at_the_next_action_and_in_the_sweep(st
     clock.advance(seconds=30)
     await sweeper.sweep()
     assert (await store._one(latest))["status"] != "open"
-    stale = await me.click(option(shown, right_letter(shown)))
+    stale = await me.press(shown, option(shown, right_letter(shown)))
     assert stale.answers[0].text == "本轮答题已结束。"
 
 
@@ -171,21 +170,20 @@ async def test_learn_5_wrongbook_collects_and_releases_after_two_right_in_a_row(
     me = client_factory(USER)
     first = await me.send("/quiz")
     last = await answer_all(me, clock, first, right=False)
-    await me.click(last.button("交卷"))
+    await me.press(last, "交卷")
     book = await me.send("/wrongbook")
     assert "共 5 题" in book.text and "答错 1 次" in book.text
+    first_book = book
     for round_no in range(2):
-        shown = await me.click(book.button("练习错题"))
+        shown = await me.press(book, "练习错题")
         assert "错题练习" in shown.text
         last = await answer_all(me, clock, shown)
-        done = await me.click(last.button("交卷"))
+        done = await me.press(last, "交卷")
         assert "错题练习不计积分" in done.text
-        book = await me.click(MenuCD(item="wrongbook").pack())
+        book = await me.press(await me.start(), "📕 错题本")
         if round_no == 0:
             assert "已连续答对 1 次" in book.text
     assert "错题本是空的" in book.text
-    from bot.flows.quiz_view import WrongbookCD
-
-    empty = await me.click(WrongbookCD(act="practice").pack())  # an old "practise" button
+    empty = await me.click(first_book.button("练习错题"))  # stale: an old "practise" button
     assert "没有需要练习的题目" in empty.text
     assert await ledger(store, USER) == []

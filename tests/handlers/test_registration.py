@@ -6,8 +6,6 @@ import sqlite3
 from aiogram.methods import SendMessage, SetMyCommands
 from aiogram.types import ReplyKeyboardMarkup, ReplyKeyboardRemove
 
-from bot.flows.registration import RegCD
-
 PHONE = "+8613800000001"
 
 
@@ -17,12 +15,11 @@ def reply_kb(sent):
 
 
 async def register(client, phone=PHONE, name="张伟", org="某某县委宣传部"):
-    await client.start()
-    await client.click(RegCD(action="agree").pack())
+    await client.press(await client.start(), "✅ 同意并继续")
     await client.contact(phone.lstrip("+"))
-    await client.send(name)
+    ask = await client.send(name)
     if org is None:
-        return await client.click(RegCD(action="skip_org").pack())
+        return await client.press(ask, "跳过 ⏭")
     return await client.send(org)
 
 
@@ -35,15 +32,14 @@ async def test_reg_1_start_shows_agreement_with_buttons(client_factory):
 
 async def test_reg_1_full_texts_on_demand(client_factory):
     c = client_factory()
-    await c.start()
-    assert "服务协议（全文）" in (await c.click(RegCD(action="terms").pack())).text
-    assert "隐私政策（全文）" in (await c.click(RegCD(action="privacy").pack())).text
+    agreement = await c.start()
+    assert "服务协议（全文）" in (await c.press(agreement, "📄 服务协议全文")).text
+    assert "隐私政策（全文）" in (await c.press(agreement, "🔒 隐私政策全文")).text
 
 
 async def test_reg_1_decline_stores_nothing(client_factory, store, settings):
     c = client_factory()
-    await c.start()
-    sent = await c.click(RegCD(action="decline").pack())
+    sent = await c.press(await c.start(), "❌ 不同意")
     assert "没有保存您的任何信息" in sent.text
     assert await store.get_user(c.user_id) is None
     db = sqlite3.connect(settings.database_path)
@@ -53,14 +49,12 @@ async def test_reg_1_decline_stores_nothing(client_factory, store, settings):
 
 async def test_reg_2_contact_button_and_e164(client_factory, store):
     c = client_factory()
-    await c.start()
-    sent = await c.click(RegCD(action="agree").pack())
+    sent = await c.press(await c.start(), "✅ 同意并继续")
     kb = reply_kb(sent)
     assert kb.keyboard[0][0].request_contact and kb.keyboard[0][0].text == "📱 分享我的手机号"
     sent = await c.contact("8613800000001")
     assert "第 2 步" in sent.text
-    await c.send("张伟")
-    done = await c.click(RegCD(action="skip_org").pack())
+    done = await c.press(await c.send("张伟"), "跳过 ⏭")
     assert "注册成功" in done.text
     user = await store.get_user(c.user_id)
     assert (user.phone, user.name, user.org_name, user.registered) == (PHONE, "张伟", None, True)
@@ -68,8 +62,7 @@ async def test_reg_2_contact_button_and_e164(client_factory, store):
 
 async def test_reg_3_someone_elses_contact_is_refused(client_factory, store):
     c = client_factory()
-    await c.start()
-    await c.click(RegCD(action="agree").pack())
+    await c.press(await c.start(), "✅ 同意并继续")
     forwarded = await c.contact("8613800000009", user_id=555)
     assert "只能绑定您本人" in forwarded.text
     no_owner = await c.contact("8613800000009", user_id=None)
@@ -83,8 +76,7 @@ async def test_reg_3_someone_elses_contact_is_refused(client_factory, store):
 
 async def test_reg_4_name_rules(client_factory, store):
     c = client_factory()
-    await c.start()
-    await c.click(RegCD(action="agree").pack())
+    await c.press(await c.start(), "✅ 同意并继续")
     await c.contact("8613800000001")
     assert "不能为空" in (await c.send("   ")).text
     assert "不能为空" in (await c.send("\u3164\u200b")).text
@@ -92,7 +84,7 @@ async def test_reg_4_name_rules(client_factory, store):
     assert "用文字" in (await c.sticker()).text
     sent = await c.send("  " + "一" * 20 + "  ")
     assert "第 3 步" in sent.text
-    await c.click(RegCD(action="skip_org").pack())
+    await c.press(sent, "跳过 ⏭")
     assert (await store.get_user(c.user_id)).name == "一" * 20
 
 
@@ -123,10 +115,9 @@ async def test_reg_6_payload_before_registration_is_resumed(client_factory):
     c = client_factory()
     first = await c.start("j_sometoken")
     assert "服务协议" in first.text
-    await c.click(RegCD(action="agree").pack())
+    await c.press(first, "✅ 同意并继续")
     await c.contact("8613800000001")
-    await c.send("张伟")
-    done = await c.click(RegCD(action="skip_org").pack())
+    done = await c.press(await c.send("张伟"), "跳过 ⏭")
     # the payload is opened right after registration (an unknown token is refused there)
     assert "注册成功" in done.texts[-2] and "链接无效" in done.texts[-1]
 
@@ -134,8 +125,7 @@ async def test_reg_6_payload_before_registration_is_resumed(client_factory):
 async def test_reg_7_phone_bound_to_another_account(client_factory, store):
     await register(client_factory(user_id=100001))
     other = client_factory(user_id=100002)
-    await other.start()
-    await other.click(RegCD(action="agree").pack())
+    await other.press(await other.start(), "✅ 同意并继续")
     sent = await other.contact("8613800000001")
     assert "已经绑定了另一个账号" in sent.text
     assert await store.get_user(other.user_id) is None
@@ -157,10 +147,10 @@ async def test_registered_start_shows_main_menu_and_user_menu(client_factory, se
 async def test_cancel_at_every_step(client_factory, store):
     c = client_factory()
     for steps in ([], ["agree"], ["agree", "contact"], ["agree", "contact", "name"]):
-        await c.start()
+        agreement = await c.start()
         for step in steps:
             if step == "agree":
-                await c.click(RegCD(action="agree").pack())
+                await c.press(agreement, "✅ 同意并继续")
             elif step == "contact":
                 await c.contact("8613800000001")
             else:
@@ -174,8 +164,7 @@ async def test_cancel_at_every_step(client_factory, store):
 
 async def test_second_start_mid_flow_shows_current_step(client_factory):
     c = client_factory()
-    await c.start()
-    await c.click(RegCD(action="agree").pack())
+    await c.press(await c.start(), "✅ 同意并继续")
     await c.contact("8613800000001")
     sent = await c.start()
     assert "第 2 步" in sent.text

@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 from aiogram.methods import SetMyCommands
 
-from bot.flows.registration import RegCD
 from bot.sandbox.demo import DEMO_ID_NUMBER, DEMO_ORG, demo_members, seed_demo_data
 from bot.services.idcard import validate_id_number
 
@@ -52,11 +51,9 @@ async def test_demo_seeds_once_and_the_admin_sees_the_org(store, clock, settings
 async def test_demo_user_100003_is_activated_on_registration(store, clock, settings, client_factory):
     await seed_demo_data(SimpleNamespace(store=store, clock=clock, settings=settings))
     c = client_factory(100003, first_name="Wang", language_code="en")
-    await c.start()
-    await c.click(RegCD(action="agree").pack())
+    await c.press(await c.start(), "✅ Agree and continue")
     await c.contact("8613800000003")
-    await c.send("Wang Fang")
-    done = await c.click(RegCD(action="skip_org").pack())
+    done = await c.press(await c.send("Wang Fang"), "Skip ⏭")
     assert DEMO_ORG in done.text
     assert [tuple(r) for r in await store._all(
         "SELECT name, activated_at IS NOT NULL FROM members WHERE phone = '+8613800000003'", ())] == [("王芳", 1)]

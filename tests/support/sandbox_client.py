@@ -31,6 +31,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _keyboard(message: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return (message.get("reply_markup") or {}).get("inline_keyboard") or []
+
+
+def find_button(message: dict[str, Any], label: str) -> dict[str, Any]:
+    labels = [b["text"] for row in _keyboard(message) for b in row]
+    for exact in (True, False):
+        found = [b for row in _keyboard(message) for b in row if (b["text"] == label if exact else label in b["text"])]
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} buttons match {label!r}: {[b['text'] for b in found]}")
+        if found:
+            if "callback_data" not in found[0]:
+                raise AssertionError(f"button {found[0]['text']!r} is not a callback button")
+            return found[0]
+    raise AssertionError(f"no button {label!r} on message {message['message_id']}; the buttons there are: {labels}")
+
+
 class Sandbox:
     def __init__(self, base: str) -> None:
         self.base = base
@@ -130,13 +147,28 @@ class SandboxUser:
                 raise AssertionError(f"no bot message with {needle!r}; recent: {recent}")
             wait = min(left, 5)
 
+    def current(self, message: dict[str, Any]) -> dict[str, Any]:
+        """`message` as it is in the chat now (edits applied); gone if it was deleted."""
+        for now in self.messages(after=message["message_id"] - 1):
+            if now["message_id"] == message["message_id"]:
+                return now
+        raise AssertionError(f"message {message['message_id']} is no longer in the chat")
+
     def press(self, message: dict[str, Any], label: str) -> dict[str, Any]:
-        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-            for button in row:
-                if label in button["text"]:
-                    return self.sb.post(f"/sandbox/users/{self.id}/press",
-                                        {"message_id": message["message_id"], "data": button["callback_data"]})
-        raise AssertionError(f"no button {label!r} in {message.get('reply_markup')}")
+        """Presses the button labelled `label` on `message` as it is now: the exact label, else the one
+        label that contains it; none or several fail with the labels there are."""
+        now = self.current(message)
+        button = find_button(now, label)
+        return self.sb.post(f"/sandbox/users/{self.id}/press",
+                            {"message_id": now["message_id"], "data": button["callback_data"]})
+
+    def press_latest(self, label: str) -> dict[str, Any]:
+        """Presses `label` on the newest bot message of the chat that has such a button."""
+        for message in reversed(self.messages()):
+            labels = [b["text"] for row in _keyboard(message) for b in row]
+            if message["from"] == "bot" and any(label in text for text in labels):
+                return self.press(message, label)
+        raise AssertionError(f"no message has a button {label!r}")
 
     def press_reply(self, label: str) -> Any:
         return self.sb.post(f"/sandbox/users/{self.id}/press", {"text": label})

@@ -71,12 +71,12 @@ async def test_put_due_rolls_back_with_the_callers_transaction(store):
 async def test_ensure_due_keeps_a_pending_time_and_rearms_a_done_row(store):
     assert await store.ensure_due("weekly_draw", "global", T0) is True
     assert await store.ensure_due("weekly_draw", "global", T0 + timedelta(days=7)) is False
-    assert (await store.due_row("weekly_draw", "global"))["due_at"] == utc_text(T0)  # what fell due is kept
+    assert (await store.due_row("weekly_draw", "global")).due_at == utc_text(T0)  # what fell due is kept
     [item] = await store.due_items(T0)
     await store.finish_due([item.id], T0)
     assert await store.ensure_due("weekly_draw", "global", T0 + timedelta(days=7)) is True
     row = await store.due_row("weekly_draw", "global")
-    assert row["due_at"] == utc_text(T0 + timedelta(days=7)) and row["done_at"] is None
+    assert row.due_at == utc_text(T0 + timedelta(days=7)) and row.done_at is None
 
 
 def make_sweeper(store, clock, **kw) -> tuple[Sweeper, list[tuple[str, datetime]]]:
@@ -103,7 +103,7 @@ async def test_sweep_runs_what_is_due_by_the_clock_in_due_order_once(store):
     assert await sweeper.sweep() == 0  # done rows do not run again
     assert await pending(store) == [("note", "later")]
     row = await store.due_row("note", "a")
-    assert row["done_at"] == utc_text(clock.now())
+    assert row.done_at == utc_text(clock.now())
 
 
 async def test_a_crash_between_handler_and_finish_runs_the_item_again(store, monkeypatch):
@@ -142,18 +142,18 @@ async def test_a_failing_handler_is_retried_with_growing_backoff(store, caplog):
         assert await sweeper.sweep() == 0
     assert "flaky r failed" in caplog.text
     row = await store.due_row("flaky", "r")
-    assert (row["tries"], row["last_error"], row["done_at"]) == (1, "OSError: push failed 1", None)
-    assert row["due_at"] == utc_text(T0 + timedelta(seconds=Sweeper.RETRY_FIRST))
+    assert (row.tries, row.last_error, row.done_at) == (1, "OSError: push failed 1", None)
+    assert row.due_at == utc_text(T0 + timedelta(seconds=Sweeper.RETRY_FIRST))
     clock.advance(seconds=Sweeper.RETRY_FIRST - 1)
     assert await sweeper.sweep() == 0 and len(calls) == 1  # not before its time
     clock.advance(seconds=1)
     assert await sweeper.sweep() == 0 and len(calls) == 2
     row = await store.due_row("flaky", "r")
-    assert row["tries"] == 2
-    assert row["due_at"] == utc_text(clock.now() + timedelta(seconds=2 * Sweeper.RETRY_FIRST))  # doubled
+    assert row.tries == 2
+    assert row.due_at == utc_text(clock.now() + timedelta(seconds=2 * Sweeper.RETRY_FIRST))  # doubled
     clock.advance(seconds=2 * Sweeper.RETRY_FIRST)
     assert await sweeper.sweep() == 1 and len(calls) == 3
-    assert (await store.due_row("flaky", "r"))["done_at"] == utc_text(clock.now())
+    assert (await store.due_row("flaky", "r")).done_at == utc_text(clock.now())
     assert sweeper.backoff(30) == timedelta(seconds=Sweeper.RETRY_MAX)
 
 
@@ -168,7 +168,7 @@ async def test_a_handler_that_overruns_its_timeout_is_retried(store):
     await store.put_due_now("stuck", "r", T0)
     assert await sweeper.sweep() == 0
     row = await store.due_row("stuck", "r")
-    assert (row["tries"], row["last_error"]) == (1, "timed out")
+    assert (row.tries, row.last_error) == (1, "timed out")
 
 
 async def test_two_sweeps_never_overlap(store):
@@ -236,7 +236,7 @@ async def test_an_unknown_kind_is_kept_and_logged_once(store, caplog):
         assert await sweeper.sweep() == 0
     assert caplog.text.count("'mystery' has no handler") == 1
     row = await store.due_row("mystery", "m")
-    assert (row["done_at"], row["tries"]) == (None, 0)
+    assert (row.done_at, row.tries) == (None, 0)
     assert ran == [("n", T0)]
     # a bot that knows the kind runs it
     later = Sweeper(store, clock)

@@ -63,7 +63,7 @@ async def test_the_app_clock_starts_at_the_configured_offset(tmp_path):
                                      "exam_deadline", "exam_tick", "exam_remind", "exam_publish"}
         assert [j["id"] for j in app.scheduler.list_jobs()] == ["outbox", "sweep"]
         weekly = await app.store.due_row(quiz.WEEKLY_DRAW, "global")
-        assert datetime.fromisoformat(weekly["due_at"]) == quiz.next_monday(app.clock.now(), TZ)
+        assert datetime.fromisoformat(weekly.due_at) == quiz.next_monday(app.clock.now(), TZ)
     finally:
         await app.close()
 
@@ -101,7 +101,7 @@ async def test_learn_3_weekly_draw_missed_while_down_runs_at_the_first_sweep_aft
     await quiz_sweeper(store, tuesday).sweep()
     assert await weekly_periods(store) == ["2026-W49"]
     armed = await store.due_row(quiz.WEEKLY_DRAW, "global")
-    assert datetime.fromisoformat(armed["due_at"]) == datetime(2026, 12, 7, tzinfo=TZ)
+    assert datetime.fromisoformat(armed.due_at) == datetime(2026, 12, 7, tzinfo=TZ)
     # the next Monday draws the next week's set, once
     tuesday.set(datetime(2026, 12, 7, 0, 0, 1, tzinfo=TZ))
     sweeper = quiz_sweeper(store, tuesday)
@@ -116,8 +116,8 @@ async def test_the_challenge_scan_rearms_itself_every_ten_seconds(store):
     sweeper = quiz_sweeper(store, clock)
     assert await sweeper.sweep() == 1
     row = await store.due_row(quiz.CHALLENGE_SCAN, "all")
-    assert row["done_at"] is None
-    assert datetime.fromisoformat(row["due_at"]) == clock.now() + timedelta(seconds=quiz.CHALLENGE_SCAN_SECONDS)
+    assert row.done_at is None
+    assert datetime.fromisoformat(row.due_at) == clock.now() + timedelta(seconds=quiz.CHALLENGE_SCAN_SECONDS)
     clock.advance(seconds=quiz.CHALLENGE_SCAN_SECONDS - 1)
     assert await sweeper.sweep() == 0
     clock.advance(seconds=1)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import LOCALES_DIR, I18n, MissingKey, Raw, load_catalogue
+from bot.i18n import LOCALES_DIR, I18n, MissingKey, Raw, load_catalogue, placeholders
 
 
 def test_same_files_in_every_language():
@@ -21,9 +21,8 @@ def test_every_key_exists_in_zh_and_en():
 def test_placeholders_match_between_languages():
     zh = load_catalogue(LOCALES_DIR / "zh")
     en = load_catalogue(LOCALES_DIR / "en")
-    field = re.compile(r"{(\w+)")
     for key in zh:
-        assert set(field.findall(zh[key])) == set(field.findall(en[key])), key
+        assert placeholders(zh[key]) == placeholders(en[key]), key
 
 
 def test_every_key_used_in_code_exists():
@@ -51,3 +50,33 @@ def test_language_pick_and_missing_key():
     assert i18n.pick("zh-hans") == "zh"
     with pytest.raises(MissingKey):
         i18n.t("zh", "no.such.key")
+
+
+def test_english_counts_take_their_plural_form():
+    """'1 points' reads wrong: counts in the English catalogue choose one/other by CLDR's rules."""
+    i18n = I18n()
+    assert i18n.t("en", "certify.tree_line", indent="", name="A", mark="✓", members=1) == "A ✓ (1 member)"
+    assert i18n.t("en", "certify.tree_line", indent="", name="A", mark="✓", members=2) == "A ✓ (2 members)"
+    assert i18n.t("en", "certify.tree_line", indent="", name="A", mark="✓", members=0) == "A ✓ (0 members)"
+    assert i18n.t("zh", "certify.tree_line", indent="", name="A", mark="✓", members=1) == "A ✓（1 人）"
+
+
+def test_plural_cases_exact_numbers_and_nested_fields():
+    from bot.i18n import expand_plurals
+
+    template = "{n, plural, =0 {no rows} one {# row of {sheet}} other {# rows of {sheet}}}"
+    assert expand_plurals("en", template, {"n": 0}) == "no rows"
+    assert expand_plurals("en", template, {"n": 1}).format(n=1, sheet="S") == "1 row of S"
+    assert expand_plurals("en", template, {"n": 5}).format(n=5, sheet="S") == "5 rows of S"
+    assert placeholders(template) == {"n", "sheet"}
+    with pytest.raises(TypeError):
+        expand_plurals("en", template, {"n": "5"})
+
+
+def test_labels_are_plain_text_and_messages_escape():
+    """A button label is never parsed by Telegram: a name with & < > shows as typed (no &amp;)."""
+    i18n = I18n()
+    tr = i18n.translator("en")
+    assert tr.label("invite.btn_days", days=1) == "1 day"
+    assert tr.label("certify.btn_apply", org='<b>研发&测试</b>"x\'') == '📤 Apply: <b>研发&测试</b>"x\''
+    assert tr("certify.btn_apply", org="研发&测试") == "📤 Apply: 研发&amp;测试"  # what a label must not use

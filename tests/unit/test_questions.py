@@ -7,8 +7,9 @@ from collections import Counter
 import pytest
 
 from bot.render.question_sheet import QuestionRaw
+from bot.repositories.questions import QUESTION_COLUMNS as _QUESTION_COLUMNS
+from bot.repositories.questions import question_from_row as _question
 from bot.services import questions as qs
-from bot.store import _QUESTION_COLUMNS, _question
 
 
 def raw(kind="单选", stem="题干", options=("甲", "乙", "丙"), answer="A", explanation="", tags="", stem_en="",

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 
 from bot.errors import DomainError
-from bot.flows.quiz_view import QuizCD, pack_quiz
 from bot.models import Question, QuestionText
 from bot.services import quiz
+from bot.ui.quiz import QuizCD, pack_quiz
 
 
 def q(kind: str, answer: tuple) -> Question:

@@ -5,7 +5,7 @@ import pytest
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import EditMessageText
 
-from bot.handlers.screens import show_screen
+from bot.ui.screens import show_screen
 
 
 class FakeMessage:

@@ -82,3 +82,32 @@ async def test_fsm_cache_serves_what_a_cold_read_would(settings):
     cold = StoreStorage(store)
     assert [await cold.get_data(k) for k in keys] == [await storage.get_data(k) for k in keys]
     await store.close()
+
+
+def test_public_store_methods_return_typed_rows_not_dicts_or_sqlite_rows():
+    """Services read rows by attribute: a public read returns a slotted dataclass, a list of them or a
+    primitive; the FSM's own data (aiogram's dict) is the one mapping of arbitrary values."""
+    import dataclasses
+    import inspect
+    import typing
+
+    offenders = []
+    for name, method in inspect.getmembers(Store, inspect.iscoroutinefunction):
+        if name.startswith("_") or name == "fsm_get":
+            continue
+        returned = typing.get_type_hints(method)["return"]
+        text = repr(returned)
+        if "sqlite3.Row" in text or "dict[str, typing.Any]" in text:
+            offenders.append(f"{name}: {text}")
+        for part in _parts(returned):
+            if dataclasses.is_dataclass(part) and part.__module__.startswith("bot.repositories"):
+                assert hasattr(part, "__slots__") and part.__dataclass_params__.frozen, part
+    assert not offenders, offenders
+
+
+def _parts(annotation):
+    import typing
+
+    yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _parts(arg)

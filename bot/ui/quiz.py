@@ -1,9 +1,12 @@
-"""Texts and keyboards of the quizzes: one question per message, results with explanations."""
+"""Texts, keyboards, callback data and state of the quizzes: one question per message, results with
+explanations."""
 from __future__ import annotations
 
+from enum import StrEnum
 from html import escape as _escape
 
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -11,7 +14,9 @@ from bot.i18n import Translator
 from bot.models import Question
 from bot.services import quiz, wrongbook
 from bot.services.quiz import LETTERS, Result, Shown
-from bot.store import QuizItem
+from bot.store import AttemptHead, QuizItem
+from bot.ui.flow_data import FlowData
+from bot.ui.menu import MenuCD, MenuItem
 
 
 def quote(text: str) -> str:
@@ -24,7 +29,21 @@ MESSAGE_LIMIT = 3800  # Telegram allows 4096; leave room for the markup of a spl
 _BUTTON = InlineKeyboardButton(text="-", callback_data="-")
 
 
+class QuizStates(StatesGroup):
+    blank = State()  # a fill-in-the-blank question is shown: the next text is its answer
+
+
+class BlankData(FlowData):
+    """QuizStates.blank: the attempt and position of the blank question shown."""
+
+    COMMAND = "/quiz"
+    t: int
+    p: int
+
+
 class QuizCD(CallbackData, prefix="qz"):
+    # `a` stays a plain string, not an enum: this is the answer path's hot callback (bench/quiz_answers.py),
+    # packed by pack_quiz below and parsed on every press
     a: str   # o: option, c: confirm (multiple choice), n / b: next / back, s: submit
     t: int   # attempt id
     p: int   # the position the pressed message shows
@@ -36,13 +55,23 @@ def pack_quiz(a: str, t: int, p: int, o: int = 0) -> str:
     return f"qz:{a}:{t}:{p}:{o}"
 
 
+class WeeklyAction(StrEnum):
+    start = "start"
+    pub = "pub"
+
+
 class WeeklyCD(CallbackData, prefix="wk"):
-    act: str  # start | pub
+    act: WeeklyAction
     org: int = 0  # pub: the organisation (0: the global set, the operator's)
 
 
+class WrongbookAction(StrEnum):
+    practice = "practice"
+    page = "page"
+
+
 class WrongbookCD(CallbackData, prefix="wb"):
-    act: str  # practice | page
+    act: WrongbookAction
     off: int = 0
 
 
@@ -64,7 +93,7 @@ def answer_label(_: Translator, question: Question, locale: str, answer: tuple |
     return "、".join(answer)
 
 
-def _title(_: Translator, shown_head) -> str:
+def _title(_: Translator, shown_head: AttemptHead) -> str:
     if shown_head.kind == "weekly" and not shown_head.scored:
         return _("quiz.title.weekly_practice")
     return _(f"quiz.title.{shown_head.kind}")
@@ -192,13 +221,14 @@ def review_texts(_: Translator, locale: str, result: Result) -> list[str]:
     return chunks
 
 
-def after_kb(_: Translator, result: Result) -> InlineKeyboardMarkup:
-    from bot.handlers.profile import MenuCD
+AGAIN = {"daily": MenuItem.quiz, "weekly": MenuItem.weekly, "challenge": MenuItem.challenge,
+         "practice": MenuItem.wrongbook}  # the menu item that starts another round of the same kind
 
+
+def after_kb(_: Translator, result: Result) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    again = {"daily": "quiz", "weekly": "weekly", "challenge": "challenge", "practice": "wrongbook"}[result.head.kind]
-    kb.button(text=_(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=again))
-    kb.button(text=_("quiz.btn_wrongbook"), callback_data=MenuCD(item="wrongbook"))
+    kb.button(text=_(f"quiz.btn_again_{result.head.kind}"), callback_data=MenuCD(item=AGAIN[result.head.kind]))
+    kb.button(text=_("quiz.btn_wrongbook"), callback_data=MenuCD(item=MenuItem.wrongbook))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -218,13 +248,15 @@ def wrongbook_text(_: Translator, locale: str, page: wrongbook.Page) -> str:
 def wrongbook_kb(_: Translator, page: wrongbook.Page) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if page.total:
-        kb.button(text=_("quiz.btn_practice"), callback_data=WrongbookCD(act="practice"))
+        kb.button(text=_("quiz.btn_practice"), callback_data=WrongbookCD(act=WrongbookAction.practice))
     nav = 0
     if page.offset > 0:
-        kb.button(text=_("quiz.btn_prev_page"), callback_data=WrongbookCD(act="page", off=page.offset - wrongbook.PAGE))
+        kb.button(text=_("quiz.btn_prev_page"),
+                  callback_data=WrongbookCD(act=WrongbookAction.page, off=page.offset - wrongbook.PAGE))
         nav += 1
     if page.offset + wrongbook.PAGE < page.total:
-        kb.button(text=_("quiz.btn_next_page"), callback_data=WrongbookCD(act="page", off=page.offset + wrongbook.PAGE))
+        kb.button(text=_("quiz.btn_next_page"),
+                  callback_data=WrongbookCD(act=WrongbookAction.page, off=page.offset + wrongbook.PAGE))
         nav += 1
     kb.adjust(*([1, nav] if nav else [1]))
     return kb.as_markup()

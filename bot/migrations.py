@@ -1,0 +1,397 @@
+"""The schema: one SQL script per version, run in order on start (PRAGMA user_version counts what ran).
+
+Append only: a database on disk has run every script up to its version, so a script is never edited
+or removed once released (10 and 11 are placeholders that shipped as such)."""
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: users, FSM state, audit log
+    """
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        first_name    TEXT NOT NULL DEFAULT '',
+        last_name     TEXT,
+        username      TEXT,
+        tg_language   TEXT,
+        language      TEXT,
+        phone         TEXT UNIQUE,
+        name          TEXT,
+        org_name      TEXT,
+        agreed_at     TEXT,
+        registered_at TEXT,
+        real_name     TEXT,
+        id_hash       TEXT UNIQUE,
+        id_masked     TEXT,
+        verified_at   TEXT,
+        menu          TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE TABLE fsm (
+        key   TEXT PRIMARY KEY,
+        state TEXT,
+        data  TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE audit_log (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        actor_id  INTEGER NOT NULL,
+        org_id    INTEGER,
+        action    TEXT NOT NULL,
+        target    TEXT,
+        before    TEXT,
+        after     TEXT,
+        at        TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_org ON audit_log (org_id, id);
+    """,
+    # 2: learning organisations, their admins, branches and members
+    """
+    CREATE TABLE orgs (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        name            TEXT NOT NULL,
+        region          TEXT NOT NULL DEFAULT '',
+        kind            TEXT NOT NULL DEFAULT 'party' CHECK (kind IN ('party', 'nonparty')),
+        parent_id       INTEGER REFERENCES orgs (id),
+        certified_at    TEXT,
+        join_approval   INTEGER NOT NULL DEFAULT 0,
+        protect_content INTEGER NOT NULL DEFAULT 1,
+        created_by      INTEGER NOT NULL REFERENCES users (id),
+        created_at      TEXT NOT NULL
+    );
+    CREATE INDEX orgs_parent ON orgs (parent_id);
+    CREATE TABLE org_admins (
+        org_id   INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        user_id  INTEGER NOT NULL REFERENCES users (id),
+        role     TEXT NOT NULL CHECK (role IN ('main', 'admin')),
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    );
+    CREATE INDEX org_admins_user ON org_admins (user_id);
+    CREATE TABLE branches (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id     INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        parent_id  INTEGER REFERENCES branches (id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE members (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id       INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        branch_id    INTEGER REFERENCES branches (id) ON DELETE SET NULL,
+        name         TEXT NOT NULL,
+        phone        TEXT NOT NULL,
+        note         TEXT,
+        activated_at TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        UNIQUE (org_id, phone)
+    );
+    CREATE INDEX members_phone ON members (phone);
+    CREATE INDEX members_branch ON members (org_id, branch_id);
+    """,
+    # 3: join invitations, join requests, the points ledger
+    """
+    CREATE TABLE invites (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id      INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        branch_id   INTEGER REFERENCES branches (id) ON DELETE CASCADE,
+        token_hash  TEXT NOT NULL UNIQUE,
+        created_by  INTEGER NOT NULL REFERENCES users (id),
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        max_uses    INTEGER,
+        uses        INTEGER NOT NULL DEFAULT 0,
+        revoked_at  TEXT
+    );
+    CREATE INDEX invites_org ON invites (org_id, id);
+    CREATE TABLE join_requests (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id      INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        branch_id   INTEGER REFERENCES branches (id) ON DELETE SET NULL,
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        invite_id   INTEGER REFERENCES invites (id) ON DELETE SET NULL,
+        status      TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+        created_at  TEXT NOT NULL,
+        decided_by  INTEGER REFERENCES users (id),
+        decided_at  TEXT
+    );
+    CREATE UNIQUE INDEX join_requests_pending ON join_requests (org_id, user_id) WHERE status = 'pending';
+    CREATE TABLE points (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        amount      INTEGER NOT NULL,
+        source      TEXT NOT NULL,
+        day         TEXT NOT NULL,
+        ref         TEXT,
+        reason      TEXT,
+        idem_key    TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX points_user_day ON points (user_id, day);
+    """,
+    # 4: the outbox of pushes (DESIGN "Pushes")
+    """
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id         INTEGER NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('text', 'photo', 'document')),
+        payload         TEXT NOT NULL,
+        file_name       TEXT,
+        file_data       BLOB,
+        dedupe_key      TEXT UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sent', 'failed', 'unreachable')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        message_id      INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    """,
+    # 5: a branch is a 党总支 ('general', top level, may hold 党支部) or a 党支部 ('branch') (ORG-3)
+    """
+    ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'branch' CHECK (kind IN ('general', 'branch'))
+    """,
+    # 6: the organisation tree as a closure table (DESIGN "Store"): one row per (ancestor, descendant)
+    # pair of the certified tree, depth 0 for the organisation itself; "this organisation and everything
+    # under it" is `WHERE ancestor_id = ?`. Kept right by certify/un-certify/dissolve.
+    """
+    CREATE TABLE org_tree (
+        ancestor_id   INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        descendant_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        depth         INTEGER NOT NULL,
+        PRIMARY KEY (ancestor_id, descendant_id)
+    );
+    CREATE INDEX org_tree_descendant ON org_tree (descendant_id, depth);
+    INSERT INTO org_tree (ancestor_id, descendant_id, depth) SELECT id, id, 0 FROM orgs
+    """,
+    # 7: the question bank (LEARN-1). org_id NULL is the operator's global bank; an organisation's
+    # questions are seen by its subtree. No foreign key on org_id: a dissolved organisation's
+    # questions are retired, never deleted, so that past attempts can still be reviewed.
+    """
+    CREATE TABLE questions (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id      INTEGER,
+        kind        TEXT NOT NULL CHECK (kind IN ('single', 'multiple', 'judge', 'blank')),
+        body        TEXT NOT NULL,
+        answer      TEXT NOT NULL,
+        tags        TEXT NOT NULL DEFAULT '',
+        fingerprint TEXT NOT NULL,
+        created_by  INTEGER,
+        created_at  TEXT NOT NULL,
+        retired_at  TEXT
+    );
+    CREATE UNIQUE INDEX questions_fingerprint ON questions (COALESCE(org_id, 0), fingerprint);
+    CREATE INDEX questions_org ON questions (org_id)
+    """,
+    # 8: quiz attempts (LEARN-2..5): daily, weekly, challenge and wrong-book practice rounds.
+    # quiz_attempts.position is the question shown now (answers are accepted for it only) and shown_at
+    # when it was shown; scored = 0 marks a weekly practice round (no points). One scored weekly
+    # attempt per user and ISO week (period '2026-W48') is a unique index. quiz_items.answer is JSON:
+    # a list of strings, choice letters (["A", "C"]), judge ["T"] or ["F"], or one typed text per blank;
+    # answer_ms is from shown to first answer, fast = 1 when under a human's reading time.
+    """
+    CREATE TABLE quiz_attempts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id      INTEGER NOT NULL REFERENCES users (id),
+        kind         TEXT NOT NULL CHECK (kind IN ('daily', 'weekly', 'challenge', 'practice')),
+        day          TEXT NOT NULL,
+        period       TEXT,
+        scope        INTEGER,
+        scored       INTEGER NOT NULL DEFAULT 1,
+        status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'submitted', 'expired')),
+        position     INTEGER NOT NULL DEFAULT 0,
+        shown_at     TEXT,
+        started_at   TEXT NOT NULL,
+        submitted_at TEXT,
+        total        INTEGER NOT NULL,
+        correct      INTEGER,
+        points       INTEGER,
+        flagged      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX quiz_attempts_user ON quiz_attempts (user_id, day);
+    CREATE INDEX quiz_attempts_open ON quiz_attempts (status, kind, user_id);
+    CREATE UNIQUE INDEX quiz_attempts_weekly_scored ON quiz_attempts (user_id, period)
+        WHERE kind = 'weekly' AND scored = 1;
+    CREATE TABLE quiz_items (
+        attempt_id  INTEGER NOT NULL REFERENCES quiz_attempts (id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        answer      TEXT,
+        correct     INTEGER,
+        answered_at TEXT,
+        answer_ms   INTEGER,
+        fast        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (attempt_id, position)
+    );
+    CREATE TABLE seen_questions (
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        last_seen   TEXT NOT NULL,
+        times       INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (user_id, question_id)
+    );
+    CREATE TABLE weekly_sets (
+        period       TEXT NOT NULL,
+        scope        INTEGER NOT NULL DEFAULT 0,
+        question_ids TEXT NOT NULL,
+        published_by INTEGER,
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (period, scope)
+    );
+    CREATE TABLE wrongbook (
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        added_at    TEXT NOT NULL,
+        wrong_times INTEGER NOT NULL DEFAULT 1,
+        streak      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, question_id)
+    );
+    CREATE INDEX points_source_day ON points (user_id, source, day)
+    """,
+    # 9: certification invitations, applications, rename requests (CERT, ORG-6). An application or a
+    # rename request is decided once: `UPDATE ... WHERE status = 'pending'` lets exactly one decision win.
+    # One pending application per lower organisation, one pending rename per organisation.
+    """
+    CREATE TABLE cert_invites (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id       INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        token_hash   TEXT NOT NULL UNIQUE,
+        addressee_id INTEGER REFERENCES users (id),
+        note         TEXT,
+        created_by   INTEGER NOT NULL REFERENCES users (id),
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL,
+        revoked_at   TEXT
+    );
+    CREATE INDEX cert_invites_org ON cert_invites (org_id, id);
+    CREATE TABLE cert_applications (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        upper_id     INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        lower_id     INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        invite_id    INTEGER REFERENCES cert_invites (id) ON DELETE SET NULL,
+        applicant_id INTEGER NOT NULL REFERENCES users (id),
+        status       TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'approved', 'rejected', 'withdrawn')),
+        reason       TEXT,
+        created_at   TEXT NOT NULL,
+        decided_by   INTEGER REFERENCES users (id),
+        decided_at   TEXT
+    );
+    CREATE UNIQUE INDEX cert_applications_pending ON cert_applications (lower_id) WHERE status = 'pending';
+    CREATE INDEX cert_applications_upper ON cert_applications (upper_id, status, id);
+    CREATE TABLE rename_requests (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id       INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        upper_id     INTEGER REFERENCES orgs (id) ON DELETE CASCADE,
+        old_name     TEXT NOT NULL,
+        new_name     TEXT NOT NULL,
+        requested_by INTEGER NOT NULL REFERENCES users (id),
+        status       TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'approved', 'rejected', 'withdrawn')),
+        reason       TEXT,
+        created_at   TEXT NOT NULL,
+        decided_by   INTEGER REFERENCES users (id),
+        decided_at   TEXT
+    );
+    CREATE UNIQUE INDEX rename_requests_pending ON rename_requests (org_id) WHERE status = 'pending';
+    CREATE INDEX rename_requests_upper ON rename_requests (upper_id, status)
+    """,
+    # 10: reserved for the question-bank work
+    "SELECT 1",
+    # 11: reserved for the quiz work
+    "SELECT 1",
+    # 12: running sums of the ledger per user and per (user, day), kept by award_points in the same
+    # transaction, so a ranking of 100,000 members reads one row per member instead of a year of rows
+    """
+    CREATE TABLE points_daily (
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        day     TEXT NOT NULL,
+        amount  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, day)
+    );
+    CREATE TABLE points_totals (
+        user_id INTEGER PRIMARY KEY REFERENCES users (id),
+        total   INTEGER NOT NULL
+    );
+    INSERT INTO points_daily (user_id, day, amount) SELECT user_id, day, SUM(amount) FROM points GROUP BY user_id, day;
+    INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points GROUP BY user_id
+    """,
+    # 13: due work, every scheduled time as a row (bot/repositories/due.py, swept by bot/scheduler.py)
+    """
+    CREATE TABLE due_work (
+        id         INTEGER PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        ref        TEXT NOT NULL,
+        due_at     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        done_at    TEXT,
+        tries      INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        UNIQUE (kind, ref)
+    );
+    CREATE INDEX due_work_pending ON due_work (done_at, due_at)
+    """,
+    # 14: special exams (LEARN-6): exams, their questions, attempts and answers (bot/repositories/exams.py,
+    # bot/repositories/exam_attempts.py); deadlines, countdown edits and reminders are due_work rows
+    """
+    CREATE TABLE exams (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id        INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        title         TEXT NOT NULL,
+        time_limit    INTEGER NOT NULL,
+        opens_at      TEXT NOT NULL,
+        closes_at     TEXT NOT NULL,
+        pass_mark     INTEGER NOT NULL,
+        max_attempts  INTEGER,
+        points        INTEGER NOT NULL DEFAULT 0,
+        policy        TEXT NOT NULL CHECK (policy IN ('reset', 'submit', 'grace')),
+        grace_seconds INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'scheduled', 'published')),
+        publish_at    TEXT,
+        created_by    INTEGER NOT NULL REFERENCES users (id),
+        created_at    TEXT NOT NULL
+    );
+    CREATE INDEX exams_org ON exams (org_id, status);
+    CREATE TABLE exam_questions (
+        exam_id     INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        PRIMARY KEY (exam_id, position)
+    );
+    CREATE TABLE exam_attempts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        exam_id       INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        status        TEXT NOT NULL CHECK (status IN ('open', 'grace', 'submitted', 'reset', 'abandoned')),
+        started_at    TEXT NOT NULL,
+        deadline      TEXT NOT NULL,
+        grace_until   TEXT,
+        ended_at      TEXT,
+        total         INTEGER NOT NULL,
+        correct       INTEGER,
+        timed_out     INTEGER NOT NULL DEFAULT 0,
+        header_id     INTEGER,
+        position      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX exam_attempts_live ON exam_attempts (exam_id, user_id) WHERE status IN ('open', 'grace');
+    CREATE INDEX exam_attempts_user ON exam_attempts (user_id, exam_id, status);
+    CREATE INDEX exam_attempts_status ON exam_attempts (status);
+    CREATE TABLE exam_answers (
+        attempt_id  INTEGER NOT NULL REFERENCES exam_attempts (id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        answer      TEXT NOT NULL,
+        correct     INTEGER NOT NULL,
+        answered_at TEXT NOT NULL,
+        PRIMARY KEY (attempt_id, position)
+    )
+    """,
+]
+
+
+def split_sql(script: str) -> list[str]:
+    """A migration's statements, one by one (aiosqlite runs one statement per call)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -5,12 +5,11 @@ publish now, at a time, or keep as a draft. Each step checks its input at once a
 bad input; the whole is checked again when saved (services.exams.check_settings)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -26,8 +25,10 @@ from bot.ui.exams import (
     ExamAct,
     ExamCD,
     ExamCreate,
+    ExamDraft,
     ExamNewCD,
     NewAct,
+    SavedExam,
     admin_card_kb,
     one_button_kb,
     orgs_kb,
@@ -37,50 +38,20 @@ from bot.ui.exams import (
     source_kb,
 )
 
+if TYPE_CHECKING:
+    from bot.middlewares import Ctx
+
 DEFAULT_GRACE_MINUTES = 2
 
 
-@dataclass
-class Draft:
-    """The flow's FSM data, typed: load() refuses a stale or missing draft with a specific message."""
-    org_id: int
-    exam_id: int | None = None
-    title: str = ""
-    question_ids: list[int] = field(default_factory=list)
-    picked: list[int] = field(default_factory=list)
-    time_limit: int = 0
-    opens_at: str = ""
-    closes_at: str = ""
-    pass_mark: int = 0
-    max_attempts: int | None = None
-    points: int = 0
-    policy: str = "reset"
-    grace: int = 0
-    version: int = 1
-
-    @classmethod
-    async def load(cls, state: FSMContext) -> Draft:
-        data = (await state.get_data()).get("exam_draft")
-        if not isinstance(data, dict) or data.get("version") != 1:
-            await state.clear()
-            raise DomainError("exams.new.stale")
-        try:
-            return cls(**data)
-        except TypeError:
-            await state.clear()
-            raise DomainError("exams.new.stale") from None
-
-    async def save(self, state: FSMContext) -> None:
-        await state.update_data(exam_draft=asdict(self))
-
-    def settings(self) -> ExamSettings:
-        return ExamSettings(self.title, self.time_limit, datetime.fromisoformat(self.opens_at),
-                            datetime.fromisoformat(self.closes_at), self.pass_mark, self.max_attempts, self.points,
-                            self.policy, self.grace)
+def _settings(draft: ExamDraft) -> ExamSettings:
+    return ExamSettings(draft.title, draft.time_limit, datetime.fromisoformat(draft.opens_at),
+                        datetime.fromisoformat(draft.closes_at), draft.pass_mark, draft.max_attempts, draft.points,
+                        draft.policy, draft.grace)
 
 
-async def begin(message: Message, state: FSMContext, deps: dict[str, Any], exam_id: int | None = None) -> None:
-    store, actor, _ = deps["store"], deps["actor"], deps["_"]
+async def begin(message: Message, state: FSMContext, ctx: Ctx, exam_id: int | None = None) -> None:
+    store, actor, _ = ctx.store, ctx.actor, ctx.t
     if exam_id is not None:
         exam = await exams.check_editable(store, actor, exam_id)
         orgs = [(exam.org_id, exam.org_name)]
@@ -88,66 +59,61 @@ async def begin(message: Message, state: FSMContext, deps: dict[str, Any], exam_
         orgs = [(o.id, o.name) for o in await exams.admin_orgs(store, actor)]
     if not orgs:
         raise DomainError("not_admin")
-    await state.clear()
     if len(orgs) == 1:
-        await Draft(org_id=orgs[0][0], exam_id=exam_id).save(state)
-        await state.set_state(ExamCreate.title)
+        await ExamDraft(org_id=orgs[0][0], exam_id=exam_id).begin(state, ExamCreate.title)
         await message.answer(_("exams.new.ask_title", org=orgs[0][1]))
         return
-    await state.update_data(exam_draft={"org_id": 0, "version": 1})
-    await state.set_state(ExamCreate.org)
+    await ExamDraft(org_id=0).begin(state, ExamCreate.org)
     await message.answer(_("exams.new.ask_org"), reply_markup=orgs_kb(orgs))
 
 
-async def new_pressed(query: CallbackQuery, callback_data: ExamCD, state: FSMContext, **deps: Any) -> None:
-    if query.message is not None:
-        await begin(query.message, state, deps,  # type: ignore[arg-type]
-                    callback_data.e if callback_data.act == ExamAct.EDIT else None)
+async def new_pressed(query: CallbackQuery, message: Message, callback_data: ExamCD, state: FSMContext,
+                      ctx: Ctx) -> None:
+    await begin(message, state, ctx, callback_data.e if callback_data.act == ExamAct.EDIT else None)
 
 
-async def org_chosen(query: CallbackQuery, callback_data: ExamNewCD, state: FSMContext, **deps: Any) -> None:
-    store, actor, _ = deps["store"], deps["actor"], deps["_"]
+async def org_chosen(query: CallbackQuery, message: Message, callback_data: ExamNewCD, state: FSMContext,
+                     ctx: Ctx) -> None:
+    store, actor, _ = ctx.store, ctx.actor, ctx.t
     org = await exams.check_org(store, actor, callback_data.v)
-    draft = await Draft.load(state)
+    draft = await ExamDraft.load(state)
     draft.org_id = org.id
     await draft.save(state)
     await state.set_state(ExamCreate.title)
-    if query.message is not None:
-        await query.message.answer(_("exams.new.ask_title", org=org.name))
+    await message.answer(_("exams.new.ask_title", org=org.name))
 
 
-async def title_typed(message: Message, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
+async def title_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    _ = ctx.t
     title = (message.text or "").strip()
     if not title or len(title) > exams.TITLE_LIMIT:
         raise DomainError("exams.bad_title", limit=exams.TITLE_LIMIT)
-    draft = await Draft.load(state)
+    draft = await ExamDraft.load(state)
     draft.title = title
     await draft.save(state)
     await state.set_state(ExamCreate.source)
     await message.answer(_("exams.new.ask_source"), reply_markup=source_kb(_))
 
 
-async def source_chosen(query: CallbackQuery, callback_data: ExamNewCD, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
-    draft = await Draft.load(state)
-    if query.message is None:
-        return
+async def source_chosen(query: CallbackQuery, message: Message, callback_data: ExamNewCD, state: FSMContext,
+                        ctx: Ctx) -> None:
+    _ = ctx.t
+    draft = await ExamDraft.load(state)
     if callback_data.act == NewAct.DRAW:
         await state.set_state(ExamCreate.count)
-        await query.message.answer(_("exams.new.ask_count"))
+        await message.answer(_("exams.new.ask_count"))
     elif callback_data.act == NewAct.SHEET:
         await state.set_state(ExamCreate.sheet)
-        await query.message.answer(_("exams.new.ask_sheet"))
+        await message.answer(_("exams.new.ask_sheet"))
     else:
         draft.picked = []
         await draft.save(state)
         await state.set_state(ExamCreate.pick)
-        await _pick_page(query.message, draft, 0, deps)  # type: ignore[arg-type]
+        await _pick_page(message, draft, 0, ctx)
 
 
-async def _pick_page(message: Message, draft: Draft, offset: int, deps: dict[str, Any], edit: bool = False) -> None:
-    store, actor, _ = deps["store"], deps["actor"], deps["_"]
+async def _pick_page(message: Message, draft: ExamDraft, offset: int, ctx: Ctx, edit: bool = False) -> None:
+    store, actor, _ = ctx.store, ctx.actor, ctx.t
     total, page = await exams.bank_page(store, actor, draft.org_id, offset, PAGE)
     if not total:
         raise DomainError("exams.bank_too_small", have=0, want=1)
@@ -165,56 +131,54 @@ async def _pick_page(message: Message, draft: Draft, offset: int, deps: dict[str
     await message.answer(text, reply_markup=kb)
 
 
-async def pick_pressed(query: CallbackQuery, callback_data: ExamNewCD, state: FSMContext, **deps: Any) -> None:
-    draft = await Draft.load(state)
+async def pick_pressed(query: CallbackQuery, message: Message, callback_data: ExamNewCD, state: FSMContext,
+                       ctx: Ctx) -> None:
+    draft = await ExamDraft.load(state)
     offset = 0
     if callback_data.act == NewAct.TOGGLE:
         chosen = set(draft.picked) ^ {callback_data.v}
         draft.picked = [q for q in draft.picked if q in chosen] + [q for q in chosen if q not in draft.picked]
-        await draft.save(state)
-        offset = int((await state.get_data()).get("pick_offset", 0))
+        offset = draft.pick_offset
     else:
-        offset = callback_data.v
-        await state.update_data(pick_offset=offset)
-    if query.message is not None:
-        await _pick_page(query.message, draft, offset, deps, edit=True)  # type: ignore[arg-type]
+        offset = draft.pick_offset = callback_data.v
+    await draft.save(state)
+    await _pick_page(message, draft, offset, ctx, edit=True)
 
 
-async def picked_done(query: CallbackQuery, state: FSMContext, **deps: Any) -> None:
-    draft = await Draft.load(state)
+async def picked_done(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx) -> None:
+    draft = await ExamDraft.load(state)
     if not draft.picked:
         raise DomainError("exams.no_questions")
-    if query.message is not None:
-        await _questions_chosen(query.message, state, draft, draft.picked, deps)  # type: ignore[arg-type]
+    await _questions_chosen(message, state, draft, draft.picked, ctx)
 
 
-async def count_typed(message: Message, state: FSMContext, **deps: Any) -> None:
-    store, actor = deps["store"], deps["actor"]
+async def count_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    store, actor = ctx.store, ctx.actor
     parts = (message.text or "").split(maxsplit=1)
     count = exams.parse_count(parts[0] if parts else "", "exams.bad_count", 1, exams.MAX_QUESTIONS)
-    draft = await Draft.load(state)
+    draft = await ExamDraft.load(state)
     ids = await exams.draw(store, actor, draft.org_id, count, parts[1] if len(parts) > 1 else None)
-    await _questions_chosen(message, state, draft, ids, deps)
+    await _questions_chosen(message, state, draft, ids, ctx)
 
 
-async def sheet_sent(message: Message, state: FSMContext, bot: Bot, **deps: Any) -> None:
-    store, clock, actor, _ = deps["store"], deps["clock"], deps["actor"], deps["_"]
+async def sheet_sent(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    store, clock, actor, _ = ctx.store, ctx.clock, ctx.actor, ctx.t
     doc = message.document
     if doc is None:
         raise DomainError("exams.new.need_sheet")
-    draft = await Draft.load(state)
-    buf = await bot.download(doc)
+    draft = await ExamDraft.load(state)
+    buf = await ctx.bot.download(doc)
     data = buf.read() if buf is not None else b""
     labels = [labels_from(partial(_.i18n.t, lang)) for lang in _.i18n.languages]
     ids, rejected = await exams.from_sheet(store, clock, actor, draft.org_id, data, labels)
     if rejected:
         await message.answer(_("exams.new.sheet_rejected", rejected=rejected, used=len(ids)))
-    await _questions_chosen(message, state, draft, ids, deps)
+    await _questions_chosen(message, state, draft, ids, ctx)
 
 
-async def _questions_chosen(message: Message, state: FSMContext, draft: Draft, ids: list[int],
-                            deps: dict[str, Any]) -> None:
-    _ = deps["_"]
+async def _questions_chosen(message: Message, state: FSMContext, draft: ExamDraft, ids: list[int],
+                            ctx: Ctx) -> None:
+    _ = ctx.t
     if not ids:
         raise DomainError("exams.no_questions")
     draft.question_ids = list(ids)
@@ -223,20 +187,20 @@ async def _questions_chosen(message: Message, state: FSMContext, draft: Draft, i
     await message.answer(_("exams.new.ask_time_limit", n=len(ids)))
 
 
-async def time_limit_typed(message: Message, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
+async def time_limit_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    _ = ctx.t
     minutes = exams.parse_minutes(message.text or "")
-    draft = await Draft.load(state)
+    draft = await ExamDraft.load(state)
     draft.time_limit = minutes * 60
     await draft.save(state)
     await state.set_state(ExamCreate.window)
     await message.answer(_("exams.new.ask_window"))
 
 
-async def window_typed(message: Message, state: FSMContext, **deps: Any) -> None:
-    clock, _ = deps["clock"], deps["_"]
+async def window_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    clock, _ = ctx.clock, ctx.t
     opens, closes = exams.parse_window(message.text or "", clock)
-    draft = await Draft.load(state)
+    draft = await ExamDraft.load(state)
     if closes <= opens or closes <= clock.now():
         raise DomainError("exams.bad_window")
     window = int((closes - opens).total_seconds())
@@ -248,76 +212,80 @@ async def window_typed(message: Message, state: FSMContext, **deps: Any) -> None
     await message.answer(_("exams.new.ask_pass_mark", n=len(draft.question_ids)))
 
 
-async def pass_mark_typed(message: Message, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
-    draft = await Draft.load(state)
+async def pass_mark_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    _ = ctx.t
+    draft = await ExamDraft.load(state)
     n = len(draft.question_ids)
     draft.pass_mark = exams.parse_count(message.text or "", "exams.bad_pass_mark", 1, n)
     await draft.save(state)
     await state.set_state(ExamCreate.attempts)
     await message.answer(_("exams.new.ask_attempts"),
-                         reply_markup=one_button_kb(_("exams.new.btn_unlimited"), NewAct.UNLIMITED))
+                         reply_markup=one_button_kb(_.label("exams.new.btn_unlimited"), NewAct.UNLIMITED))
 
 
-async def attempts_given(event: Message | CallbackQuery, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
-    draft = await Draft.load(state)
-    if isinstance(event, Message):
-        draft.max_attempts = exams.parse_count(event.text or "", "exams.bad_attempts", 1, 100)
-    else:
-        draft.max_attempts = None
+async def _attempts_set(message: Message, state: FSMContext, ctx: Ctx, max_attempts: int | None) -> None:
+    _ = ctx.t
+    draft = await ExamDraft.load(state)
+    draft.max_attempts = max_attempts
     await draft.save(state)
     await state.set_state(ExamCreate.points)
-    target = event if isinstance(event, Message) else event.message
-    if target is not None:
-        await target.answer(_("exams.new.ask_points", most=exams.MAX_POINTS),
-                            reply_markup=one_button_kb(_("exams.new.btn_no_points"), NewAct.NO_POINTS))
+    await message.answer(_("exams.new.ask_points", most=exams.MAX_POINTS),
+                         reply_markup=one_button_kb(_.label("exams.new.btn_no_points"), NewAct.NO_POINTS))
 
 
-async def points_given(event: Message | CallbackQuery, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
-    draft = await Draft.load(state)
-    if isinstance(event, Message):
-        draft.points = exams.parse_count(event.text or "", "exams.bad_points", 0, exams.MAX_POINTS)
-    else:
-        draft.points = 0
+async def attempts_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    await _attempts_set(message, state, ctx, exams.parse_count(message.text or "", "exams.bad_attempts", 1, 100))
+
+
+async def unlimited_pressed(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx) -> None:
+    await _attempts_set(message, state, ctx, None)
+
+
+async def _points_set(message: Message, state: FSMContext, ctx: Ctx, points: int) -> None:
+    draft = await ExamDraft.load(state)
+    draft.points = points
     await draft.save(state)
     await state.set_state(ExamCreate.policy)
-    target = event if isinstance(event, Message) else event.message
-    if target is not None:
-        await target.answer(_("exams.new.ask_policy"), reply_markup=policy_kb(_))
+    await message.answer(ctx.t("exams.new.ask_policy"), reply_markup=policy_kb(ctx.t))
 
 
-async def policy_chosen(query: CallbackQuery, callback_data: ExamNewCD, state: FSMContext, **deps: Any) -> None:
-    _ = deps["_"]
-    draft = await Draft.load(state)
+async def points_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    await _points_set(message, state, ctx,
+                      exams.parse_count(message.text or "", "exams.bad_points", 0, exams.MAX_POINTS))
+
+
+async def no_points_pressed(query: CallbackQuery, message: Message, state: FSMContext, ctx: Ctx) -> None:
+    await _points_set(message, state, ctx, 0)
+
+
+async def policy_chosen(query: CallbackQuery, message: Message, callback_data: ExamNewCD, state: FSMContext,
+                        ctx: Ctx) -> None:
+    _ = ctx.t
+    draft = await ExamDraft.load(state)
     if not 0 <= callback_data.v < len(POLICY_CODES):
         raise DomainError("exams.bad_policy")
     draft.policy = POLICY_CODES[callback_data.v]
     await draft.save(state)
     if draft.policy == "grace":
         await state.set_state(ExamCreate.grace)
-        if query.message is not None:
-            await query.message.answer(_("exams.new.ask_grace", default=DEFAULT_GRACE_MINUTES))
+        await message.answer(_("exams.new.ask_grace", default=DEFAULT_GRACE_MINUTES))
         return
-    if query.message is not None:
-        await _save(query.message, state, draft, deps)  # type: ignore[arg-type]
+    await _save(message, state, draft, ctx)
 
 
-async def grace_typed(message: Message, state: FSMContext, **deps: Any) -> None:
+async def grace_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
     minutes = exams.parse_count(message.text or "", "exams.bad_grace", 1, 60)
-    draft = await Draft.load(state)
+    draft = await ExamDraft.load(state)
     draft.grace = minutes * 60
     await draft.save(state)
-    await _save(message, state, draft, deps)
+    await _save(message, state, draft, ctx)
 
 
-async def _save(message: Message, state: FSMContext, draft: Draft, deps: dict[str, Any]) -> None:
-    store, clock, actor, _ = deps["store"], deps["clock"], deps["actor"], deps["_"]
-    exam_id = await exams.create(store, clock, actor, draft.org_id, draft.settings(), draft.question_ids,
+async def _save(message: Message, state: FSMContext, draft: ExamDraft, ctx: Ctx) -> None:
+    store, clock, actor, _ = ctx.store, ctx.clock, ctx.actor, ctx.t
+    exam_id = await exams.create(store, clock, actor, draft.org_id, _settings(draft), draft.question_ids,
                                  draft.exam_id)
-    await state.set_state(ExamCreate.publish)
-    await state.set_data({"exam_id": exam_id})
+    await SavedExam(exam_id=exam_id).begin(state, ExamCreate.publish)
     exam = await exams.admin_exam(store, actor, exam_id)
     if exam.status == "published":
         await state.clear()
@@ -326,35 +294,26 @@ async def _save(message: Message, state: FSMContext, draft: Draft, deps: dict[st
     await message.answer(_("exams.new.saved") + "\n\n" + card_text(_, exam, clock.tz), reply_markup=publish_kb(_))
 
 
-async def _exam_id(state: FSMContext) -> int:
-    exam_id = (await state.get_data()).get("exam_id")
-    if not isinstance(exam_id, int):
-        await state.clear()
-        raise DomainError("exams.new.stale")
-    return exam_id
-
-
-async def publish_chosen(query: CallbackQuery, callback_data: ExamNewCD, state: FSMContext, **deps: Any) -> None:
-    store, clock, actor, _ = deps["store"], deps["clock"], deps["actor"], deps["_"]
-    exam_id = await _exam_id(state)
-    if query.message is None:
-        return
+async def publish_chosen(query: CallbackQuery, message: Message, callback_data: ExamNewCD, state: FSMContext,
+                         ctx: Ctx) -> None:
+    store, clock, actor, _ = ctx.store, ctx.clock, ctx.actor, ctx.t
+    exam_id = (await SavedExam.load(state)).exam_id
     if callback_data.act == NewAct.LATER:
         await state.set_state(ExamCreate.publish_at)
-        await query.message.answer(_("exams.new.ask_publish_at"))
+        await message.answer(_("exams.new.ask_publish_at"))
         return
     await state.clear()
     if callback_data.act == NewAct.DRAFT:
         exam = await exams.admin_exam(store, actor, exam_id)
-        await query.message.answer(_("exams.new.kept_draft"), reply_markup=admin_card_kb(_, exam))
+        await message.answer(_("exams.new.kept_draft"), reply_markup=admin_card_kb(_, exam))
         return
     exam = await exams.publish(store, clock, actor, exam_id, None, publish_notices(_.i18n, clock.tz))
-    await query.message.answer(_("exams.published", title=exam.title), reply_markup=admin_card_kb(_, exam))
+    await message.answer(_("exams.published", title=exam.title), reply_markup=admin_card_kb(_, exam))
 
 
-async def publish_at_typed(message: Message, state: FSMContext, **deps: Any) -> None:
-    store, clock, actor, _ = deps["store"], deps["clock"], deps["actor"], deps["_"]
-    exam_id = await _exam_id(state)
+async def publish_at_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    store, clock, actor, _ = ctx.store, ctx.clock, ctx.actor, ctx.t
+    exam_id = (await SavedExam.load(state)).exam_id
     at = exams.parse_when(message.text or "", clock)
     if at <= clock.now() + timedelta(seconds=30):
         raise DomainError("exams.publish_in_past")
@@ -380,8 +339,8 @@ def build_router() -> Router:
                                                                               NewAct.SHEET})))
     cq.register(pick_pressed, ExamCreate.pick, ExamNewCD.filter(F.act.in_({NewAct.TOGGLE, NewAct.PAGE})))
     cq.register(picked_done, ExamCreate.pick, ExamNewCD.filter(F.act == NewAct.PICKED))
-    cq.register(attempts_given, ExamCreate.attempts, ExamNewCD.filter(F.act == NewAct.UNLIMITED))
-    cq.register(points_given, ExamCreate.points, ExamNewCD.filter(F.act == NewAct.NO_POINTS))
+    cq.register(unlimited_pressed, ExamCreate.attempts, ExamNewCD.filter(F.act == NewAct.UNLIMITED))
+    cq.register(no_points_pressed, ExamCreate.points, ExamNewCD.filter(F.act == NewAct.NO_POINTS))
     cq.register(policy_chosen, ExamCreate.policy, ExamNewCD.filter(F.act == NewAct.POLICY))
     cq.register(publish_chosen, ExamCreate.publish, ExamNewCD.filter(F.act.in_({NewAct.NOW, NewAct.LATER,
                                                                                 NewAct.DRAFT})))
@@ -392,8 +351,8 @@ def build_router() -> Router:
     msg.register(time_limit_typed, ExamCreate.time_limit, text)
     msg.register(window_typed, ExamCreate.window, text)
     msg.register(pass_mark_typed, ExamCreate.pass_mark, text)
-    msg.register(attempts_given, ExamCreate.attempts, text)
-    msg.register(points_given, ExamCreate.points, text)
+    msg.register(attempts_typed, ExamCreate.attempts, text)
+    msg.register(points_typed, ExamCreate.points, text)
     msg.register(grace_typed, ExamCreate.grace, text)
     msg.register(publish_at_typed, ExamCreate.publish_at, text)
     msg.register(bad_input, StateFilter(*ExamCreate.__states__), ~F.text.startswith("/"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
@@ -21,7 +21,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
-from bot.errors import DomainError
 from bot.flows.exam_view import (
     deadline_pushes,
     header_text,
@@ -38,7 +37,10 @@ from bot.repositories.exams import DEADLINE, PUBLISH, REMIND, TICK
 from bot.services import exam_attempts, exams
 from bot.services.roles import Actor
 from bot.store import Store
-from bot.ui.exams import AnsAct, ExamAnsCD, ExamTake, confirm_submit_kb, list_kb, question_kb
+from bot.ui.exams import AnsAct, BlankAnswer, ExamAnsCD, ExamTake, confirm_submit_kb, list_kb, question_kb
+
+if TYPE_CHECKING:
+    from bot.middlewares import Ctx
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,7 @@ def rate_of(outbox: Outbox | None) -> float:
 async def _sync_state(state: FSMContext, v: exam_attempts.View) -> None:
     """The blank state follows the question shown: set for a blank, cleared otherwise."""
     if v.item.question.kind == "blank" and v.attempt.status == "open":
-        await state.set_state(ExamTake.blank)
-        await state.set_data({"t": v.attempt.id, "p": v.position})
+        await BlankAnswer(t=v.attempt.id, p=v.position).begin(state, ExamTake.blank)
     elif await state.get_state() == ExamTake.blank.state:
         await state.clear()
 
@@ -77,21 +78,20 @@ async def send_attempt(bot: Bot, chat_id: int, store: Store, clock: Clock, actor
     await _sync_state(state, v)
 
 
-async def _edit(bot: Bot, query: CallbackQuery, text: str, kb: Any) -> None:
-    if query.message is None:
-        return
+async def _edit(bot: Bot, message: Message, text: str, kb: Any) -> None:
     try:
-        await bot.edit_message_text(text=text, chat_id=query.message.chat.id, message_id=query.message.message_id,
+        await bot.edit_message_text(text=text, chat_id=message.chat.id, message_id=message.message_id,
                                     reply_markup=kb)
     except TelegramBadRequest as exc:  # "message is not modified": what counts is stored
         log.debug("exam edit skipped: %s", exc)
 
 
 async def show_result(bot: Bot, chat_id: int, res: exam_attempts.Result, _: Translator,
-                      query: CallbackQuery | None = None) -> None:
+                      message: Message | None = None) -> None:
+    """The result (editing the pressed message when there is one), then the review."""
     text = result_text(_, res)
-    if query is not None and query.message is not None:
-        await _edit(bot, query, text, list_kb(_))
+    if message is not None:
+        await _edit(bot, message, text, list_kb(_))
     else:
         await bot.send_message(chat_id, text, reply_markup=list_kb(_))
     for chunk in review_texts(_, _.locale, res.answers):
@@ -99,49 +99,46 @@ async def show_result(bot: Bot, chat_id: int, res: exam_attempts.Result, _: Tran
 
 
 # -- handlers ----------------------------------------------------------------------------------------
-async def option_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bot, **deps: Any) -> None:
-    store, clock, actor, _, state = deps["store"], deps["clock"], deps["actor"], deps["_"], deps["state"]
-    v = await exam_attempts.answer(store, clock, actor, callback_data.t, callback_data.p, option=callback_data.o)
-    text, kb = _question(_, v, clock)
-    await _edit(bot, query, text, kb)
+async def option_pressed(query: CallbackQuery, message: Message, callback_data: ExamAnsCD, ctx: Ctx,
+                         state: FSMContext) -> None:
+    v = await exam_attempts.answer(ctx.store, ctx.clock, ctx.actor, callback_data.t, callback_data.p,
+                                   option=callback_data.o)
+    text, kb = _question(ctx.t, v, ctx.clock)
+    await _edit(ctx.bot, message, text, kb)
     await _sync_state(state, v)
 
 
-async def nav_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bot, **deps: Any) -> None:
-    store, clock, actor, _, state = deps["store"], deps["clock"], deps["actor"], deps["_"], deps["state"]
+async def nav_pressed(query: CallbackQuery, message: Message, callback_data: ExamAnsCD, ctx: Ctx,
+                      state: FSMContext) -> None:
     if callback_data.p < 0:  # "keep going" under the submit question: the first unanswered one
-        v = await exam_attempts.view(store, clock, actor, callback_data.t)
+        v = await exam_attempts.view(ctx.store, ctx.clock, ctx.actor, callback_data.t)
     else:
         step = 1 if callback_data.act == AnsAct.NEXT else -1
-        v = await exam_attempts.move(store, clock, actor, callback_data.t, callback_data.p + step)
-    text, kb = _question(_, v, clock)
-    await _edit(bot, query, text, kb)
+        v = await exam_attempts.move(ctx.store, ctx.clock, ctx.actor, callback_data.t, callback_data.p + step)
+    text, kb = _question(ctx.t, v, ctx.clock)
+    await _edit(ctx.bot, message, text, kb)
     await _sync_state(state, v)
 
 
-async def submit_pressed(query: CallbackQuery, callback_data: ExamAnsCD, bot: Bot, **deps: Any) -> None:
-    store, clock, actor, _, state = deps["store"], deps["clock"], deps["actor"], deps["_"], deps["state"]
+async def submit_pressed(query: CallbackQuery, message: Message, callback_data: ExamAnsCD, ctx: Ctx,
+                         state: FSMContext) -> None:
+    _ = ctx.t
     sure = callback_data.act == AnsAct.SURE
     try:
-        res = await exam_attempts.submit(store, clock, actor, callback_data.t, confirmed=sure)
+        res = await exam_attempts.submit(ctx.store, ctx.clock, ctx.actor, callback_data.t, confirmed=sure)
     except exams.NeedsConfirm as exc:
-        if query.message is not None:
-            await bot.send_message(query.message.chat.id, _("exams.confirm_unanswered", **exc.params),
-                                   reply_markup=confirm_submit_kb(_, callback_data.t))
+        await message.answer(_("exams.confirm_unanswered", **exc.params),
+                             reply_markup=confirm_submit_kb(_, callback_data.t))
         return
     if await state.get_state() == ExamTake.blank.state:
         await state.clear()
-    await show_result(bot, actor.id, res, _, query)
+    await show_result(ctx.bot, ctx.actor.id, res, _, message)
 
 
-async def blank_typed(message: Message, state: FSMContext, bot: Bot, **deps: Any) -> None:
-    store, clock, actor, _ = deps["store"], deps["clock"], deps["actor"], deps["_"]
-    data = await state.get_data()
-    if "t" not in data or "p" not in data:
-        await state.clear()
-        raise DomainError("exams.stale_state")
-    v = await exam_attempts.answer(store, clock, actor, int(data["t"]), int(data["p"]), text=message.text or "")
-    text, kb = _question(_, v, clock)
+async def blank_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
+    data = await BlankAnswer.load(state)
+    v = await exam_attempts.answer(ctx.store, ctx.clock, ctx.actor, data.t, data.p, text=message.text or "")
+    text, kb = _question(ctx.t, v, ctx.clock)
     await message.answer(text, reply_markup=kb)
     await _sync_state(state, v)
 

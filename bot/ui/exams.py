@@ -13,6 +13,7 @@ from bot.i18n import Translator
 from bot.models import Question
 from bot.repositories.exams import Exam, MyExam
 from bot.services.quiz import JUDGE, LETTERS
+from bot.ui.flow_data import FlowData
 
 PAGE = 8  # questions per page when picking from the bank
 
@@ -81,6 +82,41 @@ class ExamTake(StatesGroup):
     blank = State()   # a fill-in-the-blank question is shown: the next text is its answer
 
 
+class BlankAnswer(FlowData):
+    """ExamTake.blank: the attempt and the position of the blank question shown."""
+
+    COMMAND = "/exams"
+    t: int
+    p: int
+
+
+class ExamDraft(FlowData):
+    """ExamCreate's data up to saving: the settings gathered so far (bot/flows/exam_create.py)."""
+
+    COMMAND = "/exams"
+    org_id: int
+    exam_id: int | None = None  # editing a draft
+    title: str = ""
+    question_ids: list[int] = []
+    picked: list[int] = []
+    pick_offset: int = 0
+    time_limit: int = 0  # seconds
+    opens_at: str = ""
+    closes_at: str = ""
+    pass_mark: int = 0
+    max_attempts: int | None = None
+    points: int = 0
+    policy: str = "reset"
+    grace: int = 0  # seconds
+
+
+class SavedExam(FlowData):
+    """ExamCreate.publish / publish_at: the exam saved, waiting for when to publish it."""
+
+    COMMAND = "/exams"
+    exam_id: int
+
+
 class ExamCreate(StatesGroup):
     org = State()
     title = State()
@@ -105,24 +141,24 @@ def member_list_kb(_: Translator, items: list[tuple[MyExam, str]], is_admin: boo
     kb = InlineKeyboardBuilder()
     for mine, state in items:
         if mine.live is not None:
-            kb.button(text=_("exams.btn_continue", title=mine.exam.title), callback_data=ExamCD(act=ExamAct.START,
+            kb.button(text=_.label("exams.btn_continue", title=mine.exam.title), callback_data=ExamCD(act=ExamAct.START,
                                                                                                e=mine.exam.id))
         elif state == "open":
-            kb.button(text=_("exams.btn_open", title=mine.exam.title), callback_data=ExamCD(act=ExamAct.OPEN,
+            kb.button(text=_.label("exams.btn_open", title=mine.exam.title), callback_data=ExamCD(act=ExamAct.OPEN,
                                                                                            e=mine.exam.id))
         elif state == "closed" and mine.used:
-            kb.button(text=_("exams.btn_review", title=mine.exam.title), callback_data=ExamCD(act=ExamAct.REVIEW,
+            kb.button(text=_.label("exams.btn_review", title=mine.exam.title), callback_data=ExamCD(act=ExamAct.REVIEW,
                                                                                              e=mine.exam.id))
     if is_admin:
-        kb.button(text=_("exams.btn_admin"), callback_data=ExamCD(act=ExamAct.ADMIN))
+        kb.button(text=_.label("exams.btn_admin"), callback_data=ExamCD(act=ExamAct.ADMIN))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def rules_kb(_: Translator, exam_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.btn_start"), callback_data=ExamCD(act=ExamAct.START, e=exam_id))
-    kb.button(text=_("exams.btn_back"), callback_data=ExamCD(act=ExamAct.LIST))
+    kb.button(text=_.label("exams.btn_start"), callback_data=ExamCD(act=ExamAct.START, e=exam_id))
+    kb.button(text=_.label("exams.btn_back"), callback_data=ExamCD(act=ExamAct.LIST))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -130,7 +166,7 @@ def rules_kb(_: Translator, exam_id: int) -> InlineKeyboardMarkup:
 def _option_labels(_: Translator, question: Question, locale: str) -> list[str]:
     if question.kind == "judge":
         options = question.text(locale).options
-        return list(options) if len(options) == 2 else [_("quiz.true"), _("quiz.false")]
+        return list(options) if len(options) == 2 else [_.label("quiz.true"), _.label("quiz.false")]
     if question.kind in ("single", "multiple"):
         return [LETTERS[i] for i in range(len(question.texts["zh"].options))]
     return []
@@ -151,14 +187,14 @@ def question_kb(_: Translator, locale: str, attempt_id: int, position: int, tota
             sizes.extend([min(5, len(labels) - i) for i in range(0, len(labels), 5)])
         nav = 0
         if position > 0:
-            kb.button(text=_("quiz.btn_prev"), callback_data=ExamAnsCD(act=AnsAct.PREV, t=attempt_id, p=position))
+            kb.button(text=_.label("quiz.btn_prev"), callback_data=ExamAnsCD(act=AnsAct.PREV, t=attempt_id, p=position))
             nav += 1
         if position < total - 1:
-            kb.button(text=_("quiz.btn_next"), callback_data=ExamAnsCD(act=AnsAct.NEXT, t=attempt_id, p=position))
+            kb.button(text=_.label("quiz.btn_next"), callback_data=ExamAnsCD(act=AnsAct.NEXT, t=attempt_id, p=position))
             nav += 1
         if nav:
             sizes.append(nav)
-    kb.button(text=_("quiz.btn_submit"), callback_data=ExamAnsCD(act=AnsAct.SUBMIT if not grace else AnsAct.SURE,
+    kb.button(text=_.label("quiz.btn_submit"), callback_data=ExamAnsCD(act=AnsAct.SUBMIT if not grace else AnsAct.SURE,
                                                                   t=attempt_id, p=position))
     sizes.append(1)
     kb.adjust(*sizes)
@@ -167,29 +203,29 @@ def question_kb(_: Translator, locale: str, attempt_id: int, position: int, tota
 
 def confirm_submit_kb(_: Translator, attempt_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.btn_submit_anyway"), callback_data=ExamAnsCD(act=AnsAct.SURE, t=attempt_id))
-    kb.button(text=_("exams.btn_keep_going"), callback_data=ExamAnsCD(act=AnsAct.NEXT, t=attempt_id, p=-1))
+    kb.button(text=_.label("exams.btn_submit_anyway"), callback_data=ExamAnsCD(act=AnsAct.SURE, t=attempt_id))
+    kb.button(text=_.label("exams.btn_keep_going"), callback_data=ExamAnsCD(act=AnsAct.NEXT, t=attempt_id, p=-1))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def grace_kb(_: Translator, attempt_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("quiz.btn_submit"), callback_data=ExamAnsCD(act=AnsAct.SURE, t=attempt_id))
+    kb.button(text=_.label("quiz.btn_submit"), callback_data=ExamAnsCD(act=AnsAct.SURE, t=attempt_id))
     return kb.as_markup()
 
 
 def list_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.btn_list"), callback_data=ExamCD(act=ExamAct.LIST))
+    kb.button(text=_.label("exams.btn_list"), callback_data=ExamCD(act=ExamAct.LIST))
     return kb.as_markup()
 
 
 def admin_list_kb(_: Translator, exams: list[Exam]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.btn_new"), callback_data=ExamCD(act=ExamAct.NEW))
+    kb.button(text=_.label("exams.btn_new"), callback_data=ExamCD(act=ExamAct.NEW))
     for exam in exams:
-        kb.button(text=_("exams.btn_card", title=exam.title, status=_(f"exams.status.{exam.status}")),
+        kb.button(text=_.label("exams.btn_card", title=exam.title, status=_.label(f"exams.status.{exam.status}")),
                   callback_data=ExamCD(act=ExamAct.CARD, e=exam.id))
     kb.adjust(1)
     return kb.as_markup()
@@ -198,12 +234,12 @@ def admin_list_kb(_: Translator, exams: list[Exam]) -> InlineKeyboardMarkup:
 def admin_card_kb(_: Translator, exam: Exam) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if exam.status != "published":
-        kb.button(text=_("exams.btn_publish_now"), callback_data=ExamCD(act=ExamAct.PUBLISH, e=exam.id))
-        kb.button(text=_("exams.btn_publish_at"), callback_data=ExamCD(act=ExamAct.PUBLISH_AT, e=exam.id))
-    kb.button(text=_("exams.btn_edit"), callback_data=ExamCD(act=ExamAct.EDIT, e=exam.id))
-    kb.button(text=_("exams.btn_results"), callback_data=ExamCD(act=ExamAct.RESULTS, e=exam.id))
-    kb.button(text=_("exams.btn_xlsx"), callback_data=ExamCD(act=ExamAct.XLSX, e=exam.id))
-    kb.button(text=_("exams.btn_admin_back"), callback_data=ExamCD(act=ExamAct.ADMIN))
+        kb.button(text=_.label("exams.btn_publish_now"), callback_data=ExamCD(act=ExamAct.PUBLISH, e=exam.id))
+        kb.button(text=_.label("exams.btn_publish_at"), callback_data=ExamCD(act=ExamAct.PUBLISH_AT, e=exam.id))
+    kb.button(text=_.label("exams.btn_edit"), callback_data=ExamCD(act=ExamAct.EDIT, e=exam.id))
+    kb.button(text=_.label("exams.btn_results"), callback_data=ExamCD(act=ExamAct.RESULTS, e=exam.id))
+    kb.button(text=_.label("exams.btn_xlsx"), callback_data=ExamCD(act=ExamAct.XLSX, e=exam.id))
+    kb.button(text=_.label("exams.btn_admin_back"), callback_data=ExamCD(act=ExamAct.ADMIN))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -218,9 +254,9 @@ def orgs_kb(orgs: list[tuple[int, str]]) -> InlineKeyboardMarkup:
 
 def source_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.new.btn_draw"), callback_data=ExamNewCD(act=NewAct.DRAW))
-    kb.button(text=_("exams.new.btn_pick"), callback_data=ExamNewCD(act=NewAct.PICK))
-    kb.button(text=_("exams.new.btn_sheet"), callback_data=ExamNewCD(act=NewAct.SHEET))
+    kb.button(text=_.label("exams.new.btn_draw"), callback_data=ExamNewCD(act=NewAct.DRAW))
+    kb.button(text=_.label("exams.new.btn_pick"), callback_data=ExamNewCD(act=NewAct.PICK))
+    kb.button(text=_.label("exams.new.btn_sheet"), callback_data=ExamNewCD(act=NewAct.SHEET))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -239,14 +275,14 @@ def pick_kb(_: Translator, page: list[Question], chosen: set[int], offset: int, 
     sizes = [min(4, len(page) - i) for i in range(0, len(page), 4)]
     nav = 0
     if offset > 0:
-        kb.button(text=_("quiz.btn_prev_page"), callback_data=ExamNewCD(act=NewAct.PAGE, v=max(0, offset - PAGE)))
+        kb.button(text=_.label("quiz.btn_prev_page"), callback_data=ExamNewCD(act=NewAct.PAGE, v=max(0, offset - PAGE)))
         nav += 1
     if offset + PAGE < total:
-        kb.button(text=_("quiz.btn_next_page"), callback_data=ExamNewCD(act=NewAct.PAGE, v=offset + PAGE))
+        kb.button(text=_.label("quiz.btn_next_page"), callback_data=ExamNewCD(act=NewAct.PAGE, v=offset + PAGE))
         nav += 1
     if nav:
         sizes.append(nav)
-    kb.button(text=_("exams.new.btn_picked", n=len(chosen)), callback_data=ExamNewCD(act=NewAct.PICKED))
+    kb.button(text=_.label("exams.new.btn_picked", n=len(chosen)), callback_data=ExamNewCD(act=NewAct.PICKED))
     sizes.append(1)
     kb.adjust(*sizes)
     return kb.as_markup()
@@ -255,21 +291,21 @@ def pick_kb(_: Translator, page: list[Question], chosen: set[int], offset: int, 
 def policy_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for i, code in enumerate(POLICY_CODES):
-        kb.button(text=_(f"exams.policy_btn.{code}"), callback_data=ExamNewCD(act=NewAct.POLICY, v=i))
+        kb.button(text=_.label(f"exams.policy_btn.{code}"), callback_data=ExamNewCD(act=NewAct.POLICY, v=i))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def publish_kb(_: Translator) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.btn_publish_now"), callback_data=ExamNewCD(act=NewAct.NOW))
-    kb.button(text=_("exams.btn_publish_at"), callback_data=ExamNewCD(act=NewAct.LATER))
-    kb.button(text=_("exams.new.btn_draft"), callback_data=ExamNewCD(act=NewAct.DRAFT))
+    kb.button(text=_.label("exams.btn_publish_now"), callback_data=ExamNewCD(act=NewAct.NOW))
+    kb.button(text=_.label("exams.btn_publish_at"), callback_data=ExamNewCD(act=NewAct.LATER))
+    kb.button(text=_.label("exams.new.btn_draft"), callback_data=ExamNewCD(act=NewAct.DRAFT))
     kb.adjust(1)
     return kb.as_markup()
 
 
 def restart_kb(_: Translator, exam_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("exams.btn_restart"), callback_data=ExamCD(act=ExamAct.OPEN, e=exam_id))
+    kb.button(text=_.label("exams.btn_restart"), callback_data=ExamCD(act=ExamAct.OPEN, e=exam_id))
     return kb.as_markup()

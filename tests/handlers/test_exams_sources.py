@@ -29,10 +29,10 @@ def sheet(rows) -> bytes:
 
 async def _to_time_limit(admin, source_label: str):
     panel = await admin.send("/exams")
-    new = await admin.click(panel.button("管理考试"))
-    await admin.click(new.button("新建考试"))
+    new = await admin.press(panel, "管理考试")
+    await admin.press(new, "新建考试")
     source = await admin.send("资料考试")
-    return await admin.click(source.button(source_label))
+    return await admin.press(source, source_label)
 
 
 async def test_learn_6_questions_picked_from_the_bank(store, clock, client_factory):
@@ -40,10 +40,10 @@ async def test_learn_6_questions_picked_from_the_bank(store, clock, client_facto
     admin = client_factory(ADMIN, "李管理")
     page = await _to_time_limit(admin, "从题库挑选")
     assert "共 4 道，已选 0 道" in page.text
-    page = await admin.click(page.button("⬜ 3"))
-    page = await admin.click(page.button("⬜ 1"))
+    page = await admin.press(page, "⬜ 3")
+    page = await admin.press(page, "⬜ 1")
     assert "已选 2 道" in page.text
-    limit = await admin.click(page.button("选好了（2 道）"))
+    limit = await admin.press(page, "选好了（2 道）")
     assert "已选 2 道题" in limit.text
     picked = [r["question_id"] for r in await store._all("SELECT question_id FROM exam_questions")]
     assert picked == []  # nothing saved before the last step
@@ -51,8 +51,8 @@ async def test_learn_6_questions_picked_from_the_bank(store, clock, client_facto
     await admin.send("2026-11-25 18:00")
     assert "最多可作答几次" in (await admin.send("1")).text
     points = await admin.send("2")
-    policy = await admin.click(points.button("不给积分"))
-    saved = await admin.click(policy.button("超时清空"))
+    policy = await admin.press(points, "不给积分")
+    saved = await admin.press(policy, "超时清空")
     assert "考试已保存" in saved.text and "次数：限 2 次" in saved.text and "通过积分：0" in saved.text
     ids = list(w.bank)
     picked = [r["question_id"] for r in await store._all("SELECT question_id FROM exam_questions ORDER BY position")]
@@ -75,28 +75,28 @@ async def test_learn_6_questions_from_an_uploaded_sheet_and_every_kind_taken(sto
     await admin.send("3")
     await admin.send("1")
     policy = await admin.send("0")
-    saved = await admin.click(policy.button("超时自动交卷"))
-    await admin.click(saved.button("立即发布"))
+    saved = await admin.press(policy, "超时自动交卷")
+    await admin.press(saved, "立即发布")
     stems = [r["body"] for r in await store._all(
         "SELECT q.body FROM exam_questions x JOIN questions q ON q.id = x.question_id ORDER BY x.position")]
     assert "直辖市" in stems[0] and "宪法" in stems[1] and "香港" in stems[2]
 
     me = client_factory(MEMBER, "王芳")
     listing = await me.send("/exams")
-    rules = await me.click(listing.button("参加"))
-    started = await me.click(rules.button("开始作答"))
-    q = await me.click(started.button("A"))  # multiple choice: a toggle, the question stays
+    rules = await me.press(listing, "参加")
+    started = await me.press(rules, "开始作答")
+    q = await me.press(started, "A")  # multiple choice: a toggle, the question stays
     assert "第 1/3 题" in q.text and "您的答案：A" in q.text
-    q = await me.click(q.button("B"))
-    q = await me.click(q.button("D"))
+    q = await me.press(q, "B")
+    q = await me.press(q, "D")
     assert "您的答案：A、B、D" in q.text
-    judge = await me.click(q.button("下一题"))
+    judge = await me.press(q, "下一题")
     assert "第 2/3 题" in judge.text
-    blank = await me.click(judge.button("正确"))
+    blank = await me.press(judge, "正确")
     assert "第 3/3 题" in blank.text
     typed = await me.send("１９９７")  # full-width digits: compared after normalising
     assert "已答 3 题" in typed.text
-    done = await me.click(typed.button("交卷"))
+    done = await me.press(typed, "交卷")
     assert "得分：3/3（正确率 100%）" in done.text and "✅ 通过" in done.text
 
 

@@ -12,5 +12,5 @@ async def test_learn_6_demo_member_sees_the_open_demo_exam(store, clock, setting
     assert [tuple(r) for r in await store._all("SELECT title, status FROM exams")] == [(DEMO_EXAM, "published")]
     listing = await client_factory(100002, "李娜").send("/exams")
     assert DEMO_EXAM in listing.text and "开放中" in listing.text
-    rules = await client_factory(100002, "李娜").click(listing.button("参加"))
+    rules = await client_factory(100002, "李娜").press(listing, "参加")
     assert "共 5 题，限时 10 分钟" in rules.text

@@ -15,10 +15,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import DomainError
-from bot.flows.exam_view import card_text, publish_notices
 from bot.render.question_sheet import labels_from
 from bot.repositories.exams import ExamSettings
 from bot.services import exams
+from bot.ui.exam_view import card_text, publish_notices
 from bot.ui.exams import (
     PAGE,
     POLICY_CODES,

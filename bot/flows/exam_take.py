@@ -21,7 +21,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
-from bot.flows.exam_view import (
+from bot.i18n import I18n, Translator
+from bot.outbox import Outbox, RateLimiter
+from bot.repositories.due import DueItem
+from bot.repositories.exams import DEADLINE, PUBLISH, REMIND, TICK
+from bot.services import exam_attempts, exams
+from bot.services.roles import Actor
+from bot.store import Store
+from bot.ui.exam_view import (
     deadline_pushes,
     header_text,
     publish_notices,
@@ -30,13 +37,6 @@ from bot.flows.exam_view import (
     result_text,
     review_texts,
 )
-from bot.i18n import I18n, Translator
-from bot.outbox import Outbox, RateLimiter
-from bot.repositories.due import DueItem
-from bot.repositories.exams import DEADLINE, PUBLISH, REMIND, TICK
-from bot.services import exam_attempts, exams
-from bot.services.roles import Actor
-from bot.store import Store
 from bot.ui.exams import AnsAct, BlankAnswer, ExamAnsCD, ExamTake, confirm_submit_kb, list_kb, question_kb
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile
 
 from bot.flows.exam_take import rate_of, send_attempt, show_result
-from bot.flows.exam_view import card_text, exam_workbook, list_text, publish_notices, report_text, rules_text
 from bot.services import exam_attempts, exams
+from bot.ui.exam_view import card_text, exam_workbook, list_text, publish_notices, report_text, rules_text
 from bot.ui.exams import ExamAct, ExamCD, ExamCreate, admin_card_kb, admin_list_kb, member_list_kb, rules_kb
 from bot.ui.menu import MenuCD, MenuItem
 

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
+from bot.flows.exam_take import ExamDueWork
 from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
 from bot.i18n import I18n
@@ -103,8 +104,7 @@ class App:
         for kind, handler in quiz.due_handlers(store, clock).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
-        from bot.flows.exam_take import ExamDueWork  # exam deadlines, countdown edits, reminders, publishing
-
+        # exam deadlines, countdown edits, reminders, publishing (LEARN-6)
         for kind, handler in ExamDueWork(store, clock, i18n, bot, outbox).handlers().items():
             sweeper.register(kind, handler)
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))

@@ -24,8 +24,8 @@ from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
 from bot.repositories.due import DueRepository
-from bot.repositories.exam_attempts import ExamAttemptQueries
-from bot.repositories.exams import ExamQueries
+from bot.repositories.exam_attempts import ExamAttemptsRepository
+from bot.repositories.exams import ExamsRepository
 from bot.repositories.fsm import FsmRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
@@ -80,8 +80,8 @@ class _Lru:
 
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
-            OutboxRepository, FsmRepository, AuditRepository, DueRepository, ExamQueries,
-            ExamAttemptQueries):
+            OutboxRepository, FsmRepository, AuditRepository, DueRepository, ExamsRepository,
+            ExamAttemptsRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

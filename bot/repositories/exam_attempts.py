@@ -30,7 +30,7 @@ from bot.repositories.exams import (
 from bot.repositories.questions import question_from_row
 
 
-class ExamAttemptQueries(Repository):
+class ExamAttemptsRepository(Repository):
     """Mixin of the Store: exam attempts and their answers."""
 
 

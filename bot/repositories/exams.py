@@ -175,7 +175,7 @@ async def drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_d
         await drop_due(db, REMIND, f"{ref}:{minutes}")
 
 
-class ExamQueries(Repository):
+class ExamsRepository(Repository):
     """Mixin of the Store (like the other *Queries classes): exams, who sees them, results.
     Attempts and answers: bot/repositories/exam_attempts.py."""
 

@@ -192,8 +192,8 @@ class ExamsRepository(Repository):
             exam_id = int(cur.lastrowid or 0)
             await db.executemany("INSERT INTO exam_questions (exam_id, position, question_id) VALUES (?, ?, ?)",
                                  [(exam_id, pos, qid) for pos, qid in enumerate(question_ids)])
-            await _audit(db, actor_id, org_id, "exam.create", str(exam_id), {"title": s.title,
-                                                                             "questions": len(question_ids)}, now)
+            await write_audit(db, actor_id, org_id, "exam.create", str(exam_id), None,
+                              {"title": s.title, "questions": len(question_ids)}, now.isoformat())
             return exam_id
 
     async def update_exam(self, exam_id: int, s: ExamSettings, question_ids: Sequence[int] | None, actor_id: int,
@@ -210,7 +210,8 @@ class ExamsRepository(Repository):
                 await db.execute("DELETE FROM exam_questions WHERE exam_id = ?", (exam_id,))
                 await db.executemany("INSERT INTO exam_questions (exam_id, position, question_id) VALUES (?, ?, ?)",
                                      [(exam_id, pos, qid) for pos, qid in enumerate(question_ids)])
-            await _audit(db, actor_id, None, "exam.edit", str(exam_id), {"title": s.title}, now)
+            await write_audit(db, actor_id, await _exam_org(db, exam_id), "exam.edit", str(exam_id), None,
+                              {"title": s.title}, now.isoformat())
 
     async def publish_exam(self, exam_id: int, at: datetime | None, pushes: Sequence[dict[str, Any]], actor_id: int,
                            now: datetime) -> bool:
@@ -230,7 +231,8 @@ class ExamsRepository(Repository):
                 if cur.rowcount == 0:
                     return False
                 await put_due(db, PUBLISH, f"exam:{exam_id}", at)
-            await _audit(db, actor_id, None, "exam.publish", str(exam_id), {"at": utc_text(at or now)}, now)
+            await write_audit(db, actor_id, await _exam_org(db, exam_id), "exam.publish", str(exam_id), None,
+                              {"at": utc_text(at or now)}, now.isoformat())
             return True
 
     async def publish_due_exam(self, exam_id: int, pushes: Sequence[dict[str, Any]], now: datetime) -> bool:
@@ -373,6 +375,8 @@ async def _check_not_started(db: aiosqlite.Connection, exam_id: int) -> None:
             raise ExamConflict("started")
 
 
-async def _audit(db: aiosqlite.Connection, actor_id: int, org_id: int | None, action: str, target: str,
-                 after: dict[str, Any], now: datetime) -> None:
-    await write_audit(db, actor_id, org_id, action, target, None, after, now.isoformat())
+async def _exam_org(db: aiosqlite.Connection, exam_id: int) -> int | None:
+    """The organisation an exam belongs to, for its audit rows (the org's audit log lists them)."""
+    async with db.execute("SELECT org_id FROM exams WHERE id = ?", (exam_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else int(row[0])

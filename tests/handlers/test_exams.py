@@ -67,6 +67,8 @@ async def test_learn_6_admin_creates_with_bad_inputs_then_publishes_and_members_
     assert "考试已保存" in saved.text and "5 题" in saved.text
     published = await admin.press(saved, "立即发布")
     assert "已发布" in published.text
+    audit = await store._all("SELECT action, org_id FROM audit_log WHERE action LIKE 'exam.%' ORDER BY id")
+    assert [tuple(r) for r in audit] == [("exam.create", w.org_id), ("exam.publish", w.org_id)]  # SEC-3
     pushes = await store._all("SELECT chat_id, payload FROM outbox")
     assert [r["chat_id"] for r in pushes] == [MEMBER] and "党史专题考试" in pushes[0]["payload"]
     member = client_factory(MEMBER, "王芳")

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
+from bot.flows import quiz as quiz_flow
 from bot.flows.exam_take import ExamDueWork
 from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
@@ -101,12 +102,17 @@ class App:
         outbox = Outbox(store, bot, clock)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
         sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
-        for kind, handler in quiz.due_handlers(store, clock).items():
+        on_timeout = quiz_flow.timeout_notifier(bot, outbox, i18n, store)  # a challenge's time-out tells the person
+        for kind, handler in quiz.due_handlers(store, clock, on_timeout).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
         # exam deadlines, countdown edits, reminders, publishing (LEARN-6)
         for kind, handler in ExamDueWork(store, clock, i18n, bot, outbox).handlers().items():
             sweeper.register(kind, handler)
+        from bot.handlers.tasks import due_reminder_handler  # WORK-1: the reminder before a task's deadline
+        from bot.services.tasks import DUE_KIND as TASK_REMIND
+
+        sweeper.register(TASK_REMIND, due_reminder_handler(store, clock, i18n, outbox))
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)

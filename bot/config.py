@@ -36,6 +36,7 @@ class Settings:
     api_base: str | None = None
     data_dir: Path = field(default=Path("data"))
     clock_offset_seconds: float = 0.0
+    task_remind_minutes: int = 120  # WORK-1: the automatic reminder, this long before a task's deadline
 
     @property
     def tz_name(self) -> str:
@@ -127,6 +128,10 @@ def load_settings(
     if not math.isfinite(clock_offset) or abs(clock_offset) > MAX_CLOCK_OFFSET:
         raise ConfigError("CLOCK_OFFSET_SECONDS", "must be a finite number of seconds within ±100 years")
 
+    remind_text = env.get("TASK_REMIND_MINUTES", "").strip() or "120"
+    if not remind_text.isdigit() or not 0 < int(remind_text) <= 10080:
+        raise ConfigError("TASK_REMIND_MINUTES", f"{remind_text!r} is not a number of minutes from 1 to 10080")
+
     return Settings(
         bot_token=token,
         database_path=db,
@@ -137,4 +142,5 @@ def load_settings(
         api_base=api_base,
         data_dir=data_dir,
         clock_offset_seconds=clock_offset,
+        task_remind_minutes=int(remind_text),
     )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from bot.migrations import MIGRATIONS, split_sql
+from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
@@ -29,6 +30,7 @@ from bot.repositories.exams import ExamsRepository
 from bot.repositories.fsm import FsmRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
+from bot.repositories.manuscripts import ManuscriptQueries
 from bot.repositories.members import Membership, MembersRepository
 from bot.repositories.orgs import OrgsRepository
 from bot.repositories.outbox import OutboxRepository, Push
@@ -36,6 +38,7 @@ from bot.repositories.points import PointsRepository
 from bot.repositories.questions import QuestionsRepository, question_body_json
 from bot.repositories.quizzes import AttemptHead, QuizItem, QuizzesRepository
 from bot.repositories.renames import RenamesRepository
+from bot.repositories.tasks import TaskQueries
 from bot.repositories.users import UsersRepository
 
 # what the rest of the bot imports from here
@@ -80,8 +83,8 @@ class _Lru:
 
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
-            OutboxRepository, FsmRepository, AuditRepository, DueRepository, ExamsRepository,
-            ExamAttemptsRepository):
+            OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
+            ManuscriptQueries, ExamsRepository, ExamAttemptsRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -10,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
 from bot.services import members as svc
+from bot.ui.activities import member_work_buttons
 from bot.ui.common import NOT_COMMAND
 from bot.ui.members import (
     NONE,
@@ -75,6 +76,8 @@ def card_kb(_: Translator, m: svc.Member) -> InlineKeyboardMarkup:
         kb.button(text=_(f"memberedit.btn_{action}"),
                   callback_data=MemberCD(action=MemberAction.rm if action == "remove" else MemberAction(action),
                                          member_id=m.id))
+    for text, data in member_work_buttons(_, m.id):  # WORK-2, WORK-3, LEARN-7: attended, points, correspondent
+        kb.button(text=text, callback_data=data)
     kb.adjust(2)
     return kb.as_markup()
 

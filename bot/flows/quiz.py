@@ -11,15 +11,17 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.filters import Registered
-from bot.services import orgs, quiz, wrongbook
-from bot.services.quiz import Result, Shown
+from bot.notify import translator_for
+from bot.outbox import Outbox, text_push
+from bot.services import orgs, quiz, users, wrongbook
+from bot.services.quiz import Result, Shown, Unanswered
 from bot.services.roles import Actor
 from bot.store import Store
 from bot.ui.menu import MenuCD, MenuItem
@@ -36,6 +38,10 @@ from bot.ui.quiz import (
     question_text,
     review_texts,
     summary_text,
+    timed_out_question_text,
+    timeout_push_text,
+    unanswered_kb,
+    unanswered_text,
     wrongbook_kb,
     wrongbook_text,
 )
@@ -45,7 +51,7 @@ if TYPE_CHECKING:
     from aiogram.types import CallbackQuery, Message
     from aiogram.utils.callback_answer import CallbackAnswer
 
-    from bot.i18n import Translator
+    from bot.i18n import I18n, Translator
     from bot.middlewares import Ctx
 
 log = logging.getLogger(__name__)
@@ -56,8 +62,14 @@ Starter = Callable[[Store, Clock, Actor], Awaitable[Shown]]
 # the main-menu items that start a round at once
 STARTERS: dict[str, Starter] = {MenuItem.quiz: quiz.start_daily, MenuItem.challenge: quiz.start_challenge}
 
-async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Result | None) -> None:
-    """The blank state follows the question shown: set for a blank, cleared otherwise."""
+Outcome = Shown | Result | Unanswered
+
+
+async def _sync_state(state: FSMContext, raw_state: str | None, out: Outcome | None) -> None:
+    """The blank state follows the question shown: set for a blank, cleared otherwise (the submit
+    question leaves it as it is: going back shows the question again)."""
+    if isinstance(out, Unanswered):
+        return
     if isinstance(out, Shown) and out.item.question.kind == "blank":
         await state.set_state(QuizStates.blank)
         await state.set_data(BlankData(t=out.head.id, p=out.item.position).model_dump())
@@ -65,16 +77,17 @@ async def _sync_state(state: FSMContext, raw_state: str | None, out: Shown | Res
         await state.clear()
 
 
-async def _send_outcome(message: Message, out: Shown | Result, locale: str, _: Translator) -> None:
+async def _send_outcome(message: Message, store: Store, out: Shown | Result, locale: str, _: Translator) -> None:
     if isinstance(out, Shown):
-        await message.answer(question_text(_, locale, out), reply_markup=question_kb(_, locale, out))
+        sent = await message.answer(question_text(_, locale, out), reply_markup=question_kb(_, locale, out))
+        await quiz.remember_message(store, out.head, sent.message_id)  # a challenge's time-out edits it
         return
-    await message.answer(summary_text(_, out), reply_markup=after_kb(_, out))
+    await message.answer(summary_text(_, out, locale), reply_markup=after_kb(_, out))
     for text in review_texts(_, locale, out):
         await message.answer(text)
 
 
-async def _edit_outcome(bot: Bot, query: CallbackQuery, out: Shown | Result, locale: str, _: Translator) -> None:
+async def _edit_outcome(bot: Bot, query: CallbackQuery, out: Outcome, locale: str, _: Translator) -> None:
     """Re-renders the pressed message only (a result also sends the review below it)."""
     if query.message is None:
         return
@@ -84,7 +97,11 @@ async def _edit_outcome(bot: Bot, query: CallbackQuery, out: Shown | Result, loc
             await bot.edit_message_text(text=question_text(_, locale, out), chat_id=chat_id, message_id=message_id,
                                         reply_markup=question_kb(_, locale, out))
             return
-        await bot.edit_message_text(text=summary_text(_, out), chat_id=chat_id, message_id=message_id,
+        if isinstance(out, Unanswered):
+            await bot.edit_message_text(text=unanswered_text(_, out), chat_id=chat_id, message_id=message_id,
+                                        reply_markup=unanswered_kb(_, out))
+            return
+        await bot.edit_message_text(text=summary_text(_, out, locale), chat_id=chat_id, message_id=message_id,
                                     reply_markup=after_kb(_, out))
     except TelegramBadRequest as exc:  # "message is not modified" and the like: the state is what counts
         log.debug("quiz edit skipped: %s", exc)
@@ -100,7 +117,7 @@ async def _begin(message: Message, starter: Starter, store: Store, clock: Clock,
     except DomainError as exc:
         await message.answer(_(f"errors.{exc.key}", **exc.params))
         return
-    await _send_outcome(message, shown, locale, _)
+    await _send_outcome(message, store, shown, locale, _)
     await _sync_state(state, raw_state, shown)
 
 
@@ -190,7 +207,7 @@ async def typed(message: Message, ctx: Ctx, _: Translator, state: FSMContext, ra
     except DomainError as exc:  # e.g. the wrong number of blanks: the question stays
         await message.answer(_(f"errors.{exc.key}", **exc.params))
         return
-    await _send_outcome(message, out, ctx.locale, _)
+    await _send_outcome(message, ctx.store, out, ctx.locale, _)
     await _sync_state(state, raw_state, out)
 
 
@@ -226,13 +243,15 @@ async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FS
     cd, _ = callback_data, ctx.t
     try:
         if cd.a == "o":
-            out: Shown | Result = await quiz.choose(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, cd.o)
+            out: Outcome = await quiz.choose(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, cd.o)
         elif cd.a == "c":
             out = await quiz.confirm(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p)
         elif cd.a in ("n", "b"):
             out = await quiz.move(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p, forward=cd.a == "n")
-        elif cd.a == "s":
-            out = await quiz.submit(ctx.store, ctx.clock, ctx.actor, cd.t)
+        elif cd.a in ("s", "f"):  # submit; f: submit anyway, unanswered questions and all
+            out = await quiz.submit(ctx.store, ctx.clock, ctx.actor, cd.t, force=cd.a == "f")
+        elif cd.a == "u":
+            out = await quiz.to_unanswered(ctx.store, ctx.clock, ctx.actor, cd.t, cd.p)
         else:
             raise quiz.Stale("quiz.bad_option")
     except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
@@ -251,6 +270,30 @@ def build_answer_router() -> Router:
     router.callback_query.register(press, QuizCD.filter())
 
     return router
+
+
+def timeout_notifier(bot: Bot, outbox: Outbox, i18n: I18n, store: Store) -> quiz.TimeoutNotice:
+    """What the sweep calls for a challenge it ended at the time limit (bot/app.py wires it): the
+    question's message loses its buttons and says time is up (an edit: best effort, it may be gone),
+    and a push through the outbox tells the result: the right answer, the streak, the points."""
+
+    async def notify(result: Result) -> None:
+        head = result.head
+        user = await users.get_user(store, head.user_id)
+        if user is None or not result.items:
+            return
+        _ = translator_for(i18n, user)
+        await outbox.enqueue(text_push(head.user_id, timeout_push_text(_, _.locale, result),
+                                       reply_markup=after_kb(_, result), dedupe_key=f"challenge-timeout:{head.id}"))
+        if head.message_id is None:
+            return
+        try:
+            await bot.edit_message_text(text=timed_out_question_text(_, _.locale, result), chat_id=head.user_id,
+                                        message_id=head.message_id, reply_markup=None)
+        except TelegramAPIError as exc:  # deleted, too old, not modified: the push has told them
+            log.info("challenge %s: the timed-out question was not edited: %s", head.id, exc)
+
+    return notify
 
 
 def _deps(deps: dict[str, Any]) -> dict[str, Any]:

@@ -17,20 +17,24 @@ from typing import TYPE_CHECKING, Any
 from aiogram import Router
 
 from bot.filters import Registered, Shown
-from bot.flows import certify as certify_flow
 from bot.flows import (
+    activity_create,
     exam_create,
     exam_take,
     import_members,
     import_questions,
     join,
+    manuscript_submit,
     member_edit,
     neworg,
     quiz,
     registration,
+    task_compose,
     verification,
 )
+from bot.flows import certify as certify_flow
 from bot.handlers import (
+    activities,
     audit,
     cancel,
     cert_links,
@@ -44,7 +48,10 @@ from bot.handlers import (
     org,
     profile,
     question_bank,
+    review,
+    tasks,
 )
+from bot.services import activities as activity_rules
 from bot.services import certification, invites
 from bot.ui.workflows import Workflows
 
@@ -90,6 +97,13 @@ def build_registered_router() -> Router:
         exam_take.build_router(),
         exam_create.build_router(),
         exams.build_router(),
+        # admin work: task notices, activities, manuscripts (WORK-1..3, LEARN-7); each service checks the role
+        task_compose.build_router(),
+        tasks.build_router(),
+        activity_create.build_router(),
+        activities.build_router(),
+        manuscript_submit.build_router(),
+        review.build_router(),
     )
     return registered
 
@@ -139,7 +153,8 @@ async def _invite(message: Message, org_id: int, **data: Any) -> None:
 def build_workflows() -> Workflows:
     return Workflows(
         openers={invites.PREFIX: join.open_join,  # MEM-6: j_<token>
-                 certification.PREFIX: certify_flow.open_cert},  # CERT-2: c_<token>
+                 certification.PREFIX: certify_flow.open_cert,  # CERT-2: c_<token>
+                 activity_rules.PREFIX: activities.open_checkin},  # WORK-2: a_<token>, an activity's QR code
         resumes={"neworg": neworg.resume_neworg,  # ORG-1: creating an organisation
                  "become_admin": org.resume_become_admin},  # ORG-4: made an admin, the command they sent
         org_commands={"members": _members, "template": _template, "export": _export, "import": _import,

@@ -55,6 +55,10 @@ def records_text(_: Translator, clock: Clock, p: svc.RecordsPage) -> str:
         if a.day != day:
             day = a.day
             lines.append(_("learner.records.day", day=a.day))
+        if a.left:
+            lines.append(_("learner.records.line_left", n=n, time=_local(a.submitted_at, clock, "%H:%M"),
+                           kind=_.label(f"learner.kind.{a.kind}")))
+            continue
         flag = _("learner.records.flag") if a.flagged else ""
         lines.append(_("learner.records.line", n=n, time=_local(a.submitted_at, clock, "%H:%M"),
                        kind=_(f"learner.kind.{a.kind}"), score=score(a), points=a.points, flag=Raw(flag)))
@@ -66,10 +70,11 @@ def records_text(_: Translator, clock: Clock, p: svc.RecordsPage) -> str:
 
 def records_kb(_: Translator, p: svc.RecordsPage) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for n, a in enumerate(p.attempts, p.page * svc.PAGE_SIZE + 1):
+    opened = [(n, a) for n, a in enumerate(p.attempts, p.page * svc.PAGE_SIZE + 1) if not a.left]
+    for n, a in opened:  # a round left unfinished has nothing to review
         kb.button(text=_("learner.records.btn_open", n=n, kind=_(f"learner.kind.{a.kind}"), score=score(a)),
                   callback_data=AttemptCD(attempt_id=a.id))
-    sizes = [2] * ((len(p.attempts) + 1) // 2)
+    sizes = [2] * ((len(opened) + 1) // 2)
     nav = [(p.page - 1, "learner.records.btn_prev")] if p.page > 0 else []
     nav += [(p.page + 1, "learner.records.btn_next")] if p.page + 1 < p.pages else []
     for page, key in nav:

@@ -485,6 +485,11 @@ def _table_xlsx(title: str, headers: Sequence[str], widths: Sequence[float],
     return out.getvalue()
 
 
+def simple_table_xlsx(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """One sheet of plain text cells under a bold header row (e.g. an activity's attendance, WORK-2)."""
+    return _table_xlsx(title, headers, [20.0] * len(headers), rows, [PLAIN] * len(headers))
+
+
 def _member_headers(labels: Mapping[str, str]) -> list[str]:
     return [labels["col.name"] + "*", labels["col.phone"] + "*", labels["col.branch"] + "*", labels["col.note"]]
 

@@ -48,6 +48,9 @@ class RankRow:
 
 
 _ATTEMPT_COLUMNS = "id, user_id, kind, day, submitted_at, total, correct, points, flagged"
+# the records list submitted rounds and rounds left with /cancel ('expired' at a time); a round
+# replaced unseen by the next day's draw ('expired', no time) is not one
+_LISTED = "(status = 'submitted' OR (status = 'expired' AND submitted_at IS NOT NULL))"
 
 
 def _attempt(row: aiosqlite.Row) -> AttemptRow:
@@ -60,12 +63,13 @@ class LearnerRepository(Repository):
 
     async def learner_attempt_count(self, user_id: int) -> int:
         return int(await self._value("SELECT COUNT(*) AS n FROM quiz_attempts WHERE user_id = ? "
-                                     "AND status = 'submitted'", (user_id,)))
+                                     f"AND {_LISTED}", (user_id,)))
 
     async def learner_attempt_page(self, user_id: int, limit: int, offset: int) -> list[AttemptRow]:
-        """Submitted attempts, newest first."""
+        """Submitted attempts and those left with /cancel (with their status), newest first."""
         rows = await self._all(
-            f"""SELECT {_ATTEMPT_COLUMNS} FROM quiz_attempts WHERE user_id = ? AND status = 'submitted'
+            f"""SELECT {_ATTEMPT_COLUMNS}, status FROM quiz_attempts WHERE user_id = ?
+                AND {_LISTED}
                 ORDER BY day DESC, submitted_at DESC, id DESC LIMIT ? OFFSET ?""", (user_id, limit, offset))
         return [_attempt(r) for r in rows]
 

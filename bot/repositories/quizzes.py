@@ -34,6 +34,7 @@ class AttemptHead:
     scored: bool
     period: str | None
     flagged: bool
+    message_id: int | None = None  # a challenge: the message showing its question (the time-out edits it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,8 @@ class QuizItem:
 
 
 _HEAD_COLUMNS = ("a.id AS a_id, a.user_id, a.kind AS a_kind, a.status, a.position, a.shown_at, a.started_at, "
-                 "a.submitted_at, a.total, a.correct AS a_correct, a.points, a.scored, a.period, a.flagged")
+                 "a.submitted_at, a.total, a.correct AS a_correct, a.points, a.scored, a.period, a.flagged, "
+                 "a.message_id")
 _ITEM_COLUMNS = ("i.position AS i_pos, i.answer AS given, i.correct AS i_correct, i.answered_at, q.id AS id, "
                  "q.org_id AS org_id, q.kind AS kind, q.body AS body, q.answer AS answer, q.tags AS tags")
 # questions a user sees: the global bank and the banks of their organisations and those above them
@@ -58,7 +60,7 @@ _VISIBLE_TO_PHONE = ("(q.org_id IS NULL OR q.org_id IN (SELECT t.ancestor_id FRO
 def _head(row: aiosqlite.Row) -> AttemptHead:
     return AttemptHead(row["a_id"], row["user_id"], row["a_kind"], row["status"], row["position"], row["shown_at"],
                        row["started_at"], row["submitted_at"], row["total"], row["a_correct"], row["points"],
-                       bool(row["scored"]), row["period"], bool(row["flagged"]))
+                       bool(row["scored"]), row["period"], bool(row["flagged"]), row["message_id"])
 
 
 def _item(row: aiosqlite.Row, question: Question | None = None) -> QuizItem:
@@ -119,6 +121,37 @@ class QuizzesRepository(Repository):
         row = await self._one(f"SELECT {_HEAD_COLUMNS} FROM quiz_attempts a WHERE a.status = 'open' AND a.kind = ? "
                               "AND a.user_id = ? ORDER BY a.id DESC LIMIT 1", (kind, user_id))
         return _head(row) if row else None
+
+    async def latest_open_attempt(self, user_id: int) -> AttemptHead | None:
+        """The user's open round of any kind whose question was shown last."""
+        row = await self._one(f"SELECT {_HEAD_COLUMNS} FROM quiz_attempts a WHERE a.status = 'open' "
+                              "AND a.user_id = ? ORDER BY a.shown_at DESC, a.id DESC LIMIT 1", (user_id,))
+        return _head(row) if row else None
+
+    async def leave_attempt(self, attempt_id: int, now: str) -> bool:
+        """Closes an open round as left unfinished ('expired', at `now`, right answers so far counted, no
+        points, the notebook unchanged); False if it was not open."""
+        async with self._tx(attempts=(attempt_id,)) as db:
+            cur = await db.execute(
+                "UPDATE quiz_attempts SET status = 'expired', submitted_at = ?, points = 0, "
+                "correct = (SELECT COUNT(*) FROM quiz_items WHERE attempt_id = ? AND correct = 1) "
+                "WHERE id = ? AND status = 'open'", (now, attempt_id, attempt_id))
+            return cur.rowcount > 0
+
+    async def set_attempt_message(self, attempt_id: int, message_id: int) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE quiz_attempts SET message_id = ? WHERE id = ?", (message_id, attempt_id))
+
+        def after(_none: None) -> None:
+            cached = self._attempts.get(attempt_id)
+            if cached is not None:  # kept, with the id: the next press reads no row
+                self._attempts.put(attempt_id, (replace(cached[0], message_id=message_id), cached[1]))
+
+        try:
+            await self._write_batched(write, after)
+        except BaseException:
+            self._attempts.drop(attempt_id)
+            raise
 
     async def expire_attempt(self, attempt_id: int) -> None:
         async with self._tx(attempts=(attempt_id,)) as db:

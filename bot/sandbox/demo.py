@@ -15,6 +15,7 @@ Running it again adds nothing.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiogram.exceptions import TelegramAPIError
@@ -23,11 +24,13 @@ from bot.errors import DomainError
 from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
-from bot.services import member_import, orgs, registration, verification
+from bot.repositories.tasks import Target
+from bot.services import activities, member_import, orgs, registration, tasks, verification
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
 from bot.store import Conflict, Store
 from bot.ui.menu import sync_menu
+from bot.ui.tasks import notice_pushes
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,10 @@ DEMO_ID_NUMBER = "41010519800101123" + check_digit("41010519800101123")
 _NAMES = ["王建国", "刘洋", "陈静", "杨帆", "黄磊", "赵敏", "周杰", "吴婷", "徐强", "孙丽",
           "胡斌", "朱琳", "高峰", "林芳", "何伟", "郭敏", "马超", "罗娟", "梁涛", "宋佳",
           "郑凯", "谢红", "韩冰", "唐亮", "冯雪", "于洋", "董梅", "萧然"]
+
+
+DEMO_TASK = "请各位党员本周内学习《中国共产党章程》总纲部分，学完后点“确认收到”。"
+DEMO_ACTIVITY = "本周主题党课：学习党章总纲"
 
 
 def demo_members() -> list[RawRow]:
@@ -92,7 +99,24 @@ async def _seed(app: Any) -> None:
             raise ValueError(f"demo member row {result.rejected[0][0].row_number}: {result.rejected[0][1].code}")
     await _registered(store, clock, DEMO_USERS[1], "李娜")
     await _registered(store, clock, DEMO_USERS[4], "平台运营")
+    await _work(app, await load_actor(store, settings, admin), org.id)
     await _menu(app, store, settings, admin)
+
+
+async def _work(app: Any, actor: Any, org_id: int) -> None:
+    """A task notice to the organisation (李娜 gets it, with a confirm button) and an activity open for
+    check-in this week (code word on its /activity card), unless the demo has some already (WORK-1, 2)."""
+    store, clock = app.store, app.clock
+    if not await store.org_tasks([org_id], limit=1):
+        sent = await tasks.send_task(store, clock, actor, Target("org", org_id), DEMO_TASK, needs_confirm=True,
+                                     deadline=clock.now() + timedelta(days=3))
+        outbox = getattr(app, "outbox", None)
+        if outbox is not None:
+            await outbox.enqueue(*notice_pushes(app.i18n, clock, sent))
+    if not await store.org_activities([org_id], limit=1):
+        now = clock.now()
+        await activities.create(store, clock, actor, Target("subtree", org_id), "class", DEMO_ACTIVITY,
+                                now - timedelta(hours=1), now + timedelta(days=6), 3)
 
 
 async def _registered(store: Store, clock: Any, demo: dict[str, Any], name: str) -> User:

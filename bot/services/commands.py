@@ -23,6 +23,9 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("wrongbook", frozenset({USER})),
     ("report", frozenset({USER})),
     ("rank", frozenset({USER})),
+    ("tasks", frozenset({USER})),
+    ("checkin", frozenset({USER})),
+    ("manuscript", frozenset({USER})),
     ("org", frozenset({ADMIN})),
     ("members", frozenset({ADMIN})),
     ("invite", frozenset({ADMIN})),
@@ -32,6 +35,9 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("certify", frozenset({ADMIN, OPERATOR})),
     ("applications", frozenset({ADMIN, OPERATOR})),  # the operator decides root organisations' renames
     ("audit", frozenset({ADMIN})),
+    ("task", frozenset({ADMIN})),
+    ("activity", frozenset({ADMIN})),
+    ("review", frozenset({ADMIN})),
 ]
 
 

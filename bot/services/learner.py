@@ -35,6 +35,7 @@ class Attempt:
     correct: int
     points: int
     flagged: bool
+    left: bool = False  # left unfinished with /cancel: no score, no review
 
     @property
     def ratio(self) -> float:
@@ -74,7 +75,8 @@ class Review:
 
 def _attempt(row: AttemptRow) -> Attempt:
     return Attempt(id=row.id, kind=row.kind, day=row.day, submitted_at=row.submitted_at, total=row.total or 0,
-                   correct=row.correct or 0, points=row.points or 0, flagged=row.flagged)
+                   correct=row.correct or 0, points=row.points or 0, flagged=row.flagged,
+                   left=row.status == "expired")
 
 
 def best_of(attempts: list[Attempt]) -> Attempt | None:

@@ -108,6 +108,34 @@ def blank_correct(accepted: Iterable[Iterable[str]], given: Iterable[str]) -> bo
         normalise(a) in {normalise(x) for x in group} for group, a in zip(groups, answers))
 
 
+# the unit printed right after a blank (（ ）分, ___ %, ( ) years): a run of letters (CJK or Latin, no
+# digits) or a sign; an answer that repeats the start of it (5分 for （ ）分) is read without it
+_AFTER_BLANK = re.compile(r"(?:" + _BLANK_MARK.pattern + r")[\s\u3000]*(%|‰|℃|°C?|[^\W\d_]{1,8})?")
+
+
+def blank_units(stem: str) -> list[str]:
+    """Per blank of the stem, in order, the normalised text printed right after it ("" when none)."""
+    return [normalise(m.group(1) or "") for m in _AFTER_BLANK.finditer(unicodedata.normalize("NFKC", stem))]
+
+
+def without_unit(answer: str, unit: str) -> str | None:
+    """A normalised answer that ends with the start of `unit` (5分 for 分), without it; None otherwise."""
+    for cut in range(min(len(unit), len(answer) - 1), 0, -1):
+        if answer.endswith(unit[:cut]):
+            return answer[:-cut]
+    return None
+
+
+def blank_matches(accepted: Iterable[str], given: str, units: Iterable[str] = ()) -> bool:
+    """LEARN-1: one blank's answer is one of its accepted answers after normalising, also when it
+    repeats the unit the stem prints after the blank (any of `units`: one per language of the stem)."""
+    wanted = {normalise(a) for a in accepted}
+    answer = normalise(given)
+    if answer in wanted:
+        return True
+    return any((bare := without_unit(answer, unit)) is not None and bare in wanted for unit in units if unit)
+
+
 def count_blanks(stem: str) -> int:
     return len(_BLANK_MARK.findall(unicodedata.normalize("NFKC", stem)))
 

@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.errors import DomainError
 from bot.models import Question
 from bot.repositories.due import DueItem
-from bot.services import points
+from bot.services import points, questions
 from bot.services.roles import Actor
 from bot.store import AttemptHead, Conflict, QuizItem, Store
 
@@ -57,6 +57,14 @@ class Result:
     timed_out: bool = False
 
 
+@dataclass(frozen=True)
+class Unanswered:
+    """Submit pressed with questions still unanswered: the person confirms first (or goes back)."""
+    head: AttemptHead
+    missing: int
+    first: int  # the position of the first unanswered question
+
+
 # -- grading -----------------------------------------------------------------------------------
 def normalise(text: str) -> str:
     """Blanks are compared after folding width (NFKC), case and all whitespace (LEARN-1)."""
@@ -64,11 +72,15 @@ def normalise(text: str) -> str:
 
 
 def grade(question: Question, given: list[str] | tuple[str, ...]) -> bool:
+    """Choices by their letters; blanks after normalising, a unit the stem prints right after the
+    blank (（ ）分) allowed in the answer (5分) (LEARN-1)."""
     if question.kind != "blank":
         return sorted(given) == sorted(question.answer)
     if len(given) != len(question.answer):
         return False
-    return all(normalise(g) in {normalise(a) for a in accepted} for g, accepted in zip(given, question.answer))
+    units = [questions.blank_units(t.stem) for t in question.texts.values()]
+    return all(questions.blank_matches(accepted, g, [u[n] for u in units if n < len(u)])
+               for n, (g, accepted) in enumerate(zip(given, question.answer)))
 
 
 def split_blanks(text: str, blanks: int) -> list[str]:
@@ -165,7 +177,7 @@ async def start_weekly(store: Store, clock: Clock, actor: Actor) -> Shown:
     if await store.scored_weekly(actor.id, period) is None:
         try:
             attempt_id = await store.create_attempt(actor.id, "weekly", today, ids, now, period=period, scope=scope)
-            return await show(store, attempt_id)
+            return await show(store, attempt_id, "weekly_once")  # said before the first question
         except Conflict:
             pass
     attempt_id = await store.create_attempt(actor.id, "weekly", today, ids, now, period=period, scope=scope,
@@ -288,14 +300,54 @@ async def move(store: Store, clock: Clock, actor: Actor, attempt_id: int, positi
 
 
 # -- submitting ------------------------------------------------------------------------------------
-async def submit(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> Result:
+async def _unanswered(store: Store, head: AttemptHead) -> list[int]:
+    _head, items = await store.quiz_view(head.id, tuple(range(head.total)))
+    return [p for p, item in sorted(items.items()) if not item.answer]
+
+
+async def submit(store: Store, clock: Clock, actor: Actor, attempt_id: int, *,
+                 force: bool = False) -> Result | Unanswered:
+    """Closes and pays the round; with questions unanswered it asks first (Unanswered) unless `force`."""
     head = await store.get_attempt(attempt_id)
     if head is not None and head.user_id == actor.id and head.status == "submitted" and head.points is None:
         return await _settle(store, clock, head)  # closed but not yet paid (a crash in between): pay now
     head = _check(head, actor, None)
     if head.kind == "challenge":
         raise Stale("quiz.bad_option")
+    if not force and (missing := await _unanswered(store, head)):
+        return Unanswered(head, len(missing), missing[0])
     return await _finish(store, clock, head)
+
+
+async def to_unanswered(store: Store, clock: Clock, actor: Actor, attempt_id: int, position: int) -> Shown:
+    """From the submit question back to the first unanswered question (the shown one if none is left)."""
+    head, _items = await store.quiz_view(attempt_id)
+    head = _check(head, actor, position)
+    if head.kind == "challenge":
+        raise Stale("quiz.bad_option")
+    missing = await _unanswered(store, head)
+    to = missing[0] if missing else position
+    now = clock.now().isoformat()
+    if not await store.move_attempt(attempt_id, position, to, now):
+        raise Stale("quiz.moved_on")
+    return await show(store, attempt_id)
+
+
+async def leave(store: Store, clock: Clock, actor: Actor) -> AttemptHead | None:
+    """/cancel during a quiz: the round shown last is closed as left unfinished (status 'expired',
+    its answers kept, no points, the notebook unchanged); it stays in the records as such. A scored
+    weekly round left this way is the week's one attempt. None when no round is open."""
+    head = await store.latest_open_attempt(actor.id)
+    if head is None or not await store.leave_attempt(head.id, clock.now().isoformat()):
+        return None
+    return head
+
+
+async def remember_message(store: Store, head: AttemptHead, message_id: int) -> None:
+    """A challenge question sent as a new message: its id, so the sweep can take its buttons away at
+    the time-out (an edit in place keeps the id; the answer path writes nothing for it)."""
+    if head.kind == "challenge" and head.message_id != message_id:
+        await store.set_attempt_message(head.id, message_id)
 
 
 async def _finish(store: Store, clock: Clock, head: AttemptHead, *, keep_through: int | None = None,
@@ -362,16 +414,22 @@ async def publish_weekly(store: Store, clock: Clock, actor: Actor, scope: int) -
     return len(ids)
 
 
-async def expire_challenges(store: Store, clock: Clock) -> int:
-    """The periodic job: challenges whose question waited past the limit end (counted wrong) and pay."""
+TimeoutNotice = Callable[[Result], Awaitable[None]]  # tells the person (bot/flows/quiz.py, wired in bot/app.py)
+
+
+async def expire_challenges(store: Store, clock: Clock, on_timeout: TimeoutNotice | None = None) -> int:
+    """The periodic job: challenges whose question waited past the limit end (counted wrong) and pay;
+    `on_timeout` tells each person (time's up, the right answer, streak and points)."""
     cutoff = clock.now().timestamp() - CHALLENGE_SECONDS
     done = 0
     for head in await store.stale_challenges(datetime.fromtimestamp(cutoff, clock.tz).isoformat()):
         try:
-            await _finish(store, clock, head, keep_through=head.position, timed_out=True)
-            done += 1
+            result = await _finish(store, clock, head, keep_through=head.position, timed_out=True)
         except Stale:
             continue
+        done += 1
+        if on_timeout is not None:
+            await on_timeout(result)
     return done
 
 
@@ -396,16 +454,18 @@ async def arm_due_work(store: Store, clock: Clock) -> None:
     await store.ensure_due(CHALLENGE_SCAN, "all", now)
 
 
-def due_handlers(store: Store, clock: Clock) -> dict[str, Callable[[DueItem, datetime], Awaitable[None]]]:
+def due_handlers(store: Store, clock: Clock, on_timeout: TimeoutNotice | None = None
+                 ) -> dict[str, Callable[[DueItem, datetime], Awaitable[None]]]:
     """The weekly set drawn on Monday 00:00 in the configured zone (LEARN-3), and challenges past their
-    time limit closed and paid. Both read the database, so running one twice changes nothing."""
+    time limit closed, paid and told (`on_timeout`). Both read the database, so running one twice
+    changes nothing."""
 
     async def weekly(item: DueItem, now: datetime) -> None:
         await draw_weekly(store, clock)
         await store.put_due_now(WEEKLY_DRAW, item.ref, next_monday(now, clock.tz))
 
     async def challenges(item: DueItem, now: datetime) -> None:
-        await expire_challenges(store, clock)
+        await expire_challenges(store, clock, on_timeout)
         await store.put_due_now(CHALLENGE_SCAN, item.ref, now + timedelta(seconds=CHALLENGE_SCAN_SECONDS))
 
     return {WEEKLY_DRAW: weekly, CHALLENGE_SCAN: challenges}

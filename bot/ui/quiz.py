@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import Translator
 from bot.models import Question
 from bot.services import quiz, wrongbook
-from bot.services.quiz import LETTERS, Result, Shown
+from bot.services.quiz import LETTERS, Result, Shown, Unanswered
 from bot.store import AttemptHead, QuizItem
 from bot.ui.flow_data import FlowData
 from bot.ui.menu import MenuCD, MenuItem
@@ -44,7 +44,8 @@ class BlankData(FlowData):
 class QuizCD(CallbackData, prefix="qz"):
     # `a` stays a plain string, not an enum: this is the answer path's hot callback (bench/quiz_answers.py),
     # packed by pack_quiz below and parsed on every press
-    a: str   # o: option, c: confirm (multiple choice), n / b: next / back, s: submit
+    a: str   # o: option, c: confirm (multiple choice), n / b: next / back, s: submit (asks when some are
+    #          unanswered), f: submit anyway, u: to the first unanswered question
     t: int   # attempt id
     p: int   # the position the pressed message shows
     o: int = 0  # option index
@@ -91,6 +92,16 @@ def answer_label(_: Translator, question: Question, locale: str, answer: tuple |
     if question.kind == "blank":
         return "；".join(a if isinstance(a, str) else a[0] for a in answer)
     return "、".join(answer)
+
+
+def right_answer(_: Translator, question: Question, locale: str) -> str:
+    """The correct answer as a person reads it: choices with their text (B. …), 正确/错误, or the
+    first accepted text of each blank (plain text: the i18n layer escapes it as a parameter)."""
+    if question.kind in ("single", "multiple"):
+        options = question.text(locale).options
+        return "；".join(f"{letter}. {options[LETTERS.index(letter)]}" if LETTERS.index(letter) < len(options)
+                        else letter for letter in question.answer)
+    return answer_label(_, question, locale, question.answer)
 
 
 def _title(_: Translator, shown_head: AttemptHead) -> str:
@@ -177,10 +188,20 @@ def _points_line(_: Translator, result: Result) -> str:
     return _("quiz.points_none")
 
 
-def summary_text(_: Translator, result: Result) -> str:
+def round_title(_: Translator, head: AttemptHead) -> str:
+    """The round's name as plain text, for a parameter of another message (escaped once, there)."""
+    if head.kind == "weekly" and not head.scored:
+        return _.label("quiz.title.weekly_practice")
+    return _.label(f"quiz.title.{head.kind}")
+
+
+def summary_text(_: Translator, result: Result, locale: str | None = None) -> str:
+    """The round's result; a timed-out challenge question first says so and gives its right answer."""
     head = result.head
     total, correct = head.total, head.correct or 0
     lines = [_("quiz.timed_out")] if result.timed_out else []
+    if result.timed_out and result.items and locale is not None:
+        lines.append(_("quiz.timed_out_answer", answer=right_answer(_, result.items[-1].question, locale)))
     if head.kind == "challenge":
         lines.append(_("quiz.result_challenge", streak=correct, duration=_duration(_, result.seconds)))
     else:
@@ -221,6 +242,34 @@ def review_texts(_: Translator, locale: str, result: Result) -> list[str]:
     return chunks
 
 
+def unanswered_text(_: Translator, pending: Unanswered) -> str:
+    head = pending.head
+    return _("quiz.unanswered", title=round_title(_, head), missing=pending.missing, total=head.total)
+
+
+def unanswered_kb(_: Translator, pending: Unanswered) -> InlineKeyboardMarkup:
+    head = pending.head
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=_.label("quiz.btn_submit_anyway"),
+                              callback_data=pack_quiz("f", head.id, head.position))],
+        [InlineKeyboardButton(text=_.label("quiz.btn_to_unanswered", n=pending.first + 1),
+                              callback_data=pack_quiz("u", head.id, head.position))]])
+
+
+def timed_out_question_text(_: Translator, locale: str, result: Result) -> str:
+    """The challenge question the time ran out on, as its message reads afterwards (no buttons)."""
+    last = result.items[-1]
+    return question_text(_, locale, Shown(result.head, last)) + "\n\n" + _("quiz.timed_out_mark")
+
+
+def timeout_push_text(_: Translator, locale: str, result: Result) -> str:
+    """The push that tells the person their challenge timed out: the result with the right answer and
+    its explanation."""
+    text = summary_text(_, result, locale)
+    explanation = result.items[-1].question.text(locale).explanation if result.items else ""
+    return text + ("\n" + _("quiz.explanation", text=explanation) if explanation else "")
+
+
 AGAIN = {"daily": MenuItem.quiz, "weekly": MenuItem.weekly, "challenge": MenuItem.challenge,
          "practice": MenuItem.wrongbook}  # the menu item that starts another round of the same kind
 
@@ -242,6 +291,12 @@ def wrongbook_text(_: Translator, locale: str, page: wrongbook.Page) -> str:
         stem = stem if len(stem) <= 60 else stem[:59] + "…"
         lines.append(_("quiz.wrongbook_line", n=n, stem=stem, wrong=entry.wrong_times, streak=entry.streak,
                        right=answer_label(_, entry.question, locale, entry.question.answer)))
+        if entry.question.kind in ("single", "multiple"):  # the options, the right ones marked
+            right = set(entry.question.answer)
+            for i, option in enumerate(entry.question.text(locale).options):
+                option = option if len(option) <= 40 else option[:39] + "…"
+                mark = "✅" if LETTERS[i] in right else "▫️"
+                lines.append(f"　{mark} {LETTERS[i]}. {quote(option)}")
     return "\n".join(lines)
 
 

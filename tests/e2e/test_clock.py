@@ -81,7 +81,9 @@ def test_learn_3_moving_the_sandbox_clock_runs_due_work_at_once(clock_sandbox):
     assert moved["offset_seconds"] == CHALLENGE_SECONDS + 15
     # the sweep ran before the answer: the unattended challenge is over, nobody had to press anything
     assert _rows(db, "SELECT status FROM quiz_attempts WHERE kind = 'challenge'") != [("open",)]
-    assert _press_first_option(sb, u, question)["answer"]["text"] == CLOSED
+    # and the person was told: the question lost its buttons, nothing is left to tap (issue 15)
+    assert "超过作答时间" in u.expect("超过作答时间")["text"]
+    assert not (u.current(question).get("reply_markup") or {}).get("inline_keyboard")
 
     monday = _next_monday(datetime.fromisoformat(moved["now"]))
     assert _rows(db, f"SELECT period FROM weekly_sets WHERE period = '{week_period(monday.date())}'") == []

@@ -124,7 +124,8 @@ async def test_learn_2_fair_play_stale_forged_and_double_presses(store, clock, c
     rows = await store._all("SELECT answered_at FROM quiz_items WHERE answered_at IS NOT NULL")
     assert len(rows) == 1
     # after submit, every old button says the round is over; a double submit pays once
-    await me.press(second, "📤 交卷")
+    asked = await me.press(second, "📤 交卷")  # four left unanswered: it asks first
+    await me.press(asked, "仍然交卷")
     again = await me.click(second.button("交卷"))  # stale: a double submit
     assert again.answers[0].text == "本轮答题已结束。"
     old = await me.click(first.button(press))  # stale: a button of the first question

@@ -136,7 +136,8 @@ async def test_registered_start_shows_main_menu_and_user_menu(client_factory, se
     done = await register(c)
     menu = done.of(SetMyCommands)[-1]
     assert [x.command for x in menu.commands] == ["start", "help", "lang", "cancel", "verify", "neworg", "join",
-                                                  "quiz", "weekly", "exams", "records", "wrongbook", "report", "rank"]
+                                                  "quiz", "weekly", "exams", "records", "wrongbook", "report", "rank",
+                                                  "tasks", "checkin", "manuscript"]
     sent = await c.start()
     assert "张伟" in sent.text and "138****0001" in sent.text
     assert [b for b, _ in sent.buttons()] == ["📝 每日答题", "📅 每周一答", "⚔️ 挑战答题", "📋 专题考试", "🗂 答题记录", "📕 错题本",

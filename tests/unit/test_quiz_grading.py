@@ -23,6 +23,35 @@ def test_learn_1_blank_normalises_width_case_and_whitespace():
     assert quiz.grade(two, ["一", "２"]) and not quiz.grade(two, ["一"])
 
 
+def blank_q(stem: str, answer: tuple, stem_en: str | None = None) -> Question:
+    texts = {"zh": QuestionText(stem, (), "")}
+    if stem_en is not None:
+        texts["en"] = QuestionText(stem_en, (), "")
+    return Question(1, None, "blank", texts, answer)
+
+
+@pytest.mark.parametrize(("stem", "right", "typed", "other_unit"), [
+    ("满分是（ ）分。", "100", "100分", "100秒"),
+    ("我国有（　）个民族", "56", "56个", "56名"),
+    ("中国共产党成立于（ ）年", "1921", "1921 年", "1921月"),
+    ("增长了 ___ %", "6.5", "6.5％", "6.5‰"),
+    ("党的二十大是第（ ）次全国代表大会", "二十", "二十次", "二十届"),
+])
+def test_learn_1_blank_accepts_the_unit_the_stem_prints_after_it(stem, right, typed, other_unit):
+    question = blank_q(stem, ((right,),))
+    assert quiz.grade(question, [right]) and quiz.grade(question, [typed])
+    assert not quiz.grade(question, [other_unit])  # another unit is still wrong
+    assert not quiz.grade(question, [typed[len(right):]])  # the unit alone is no answer
+
+
+def test_learn_1_units_per_blank_and_per_language():
+    two = blank_q("（ ）年（ ）月", (("1949",), ("10",)), "in ( ) years and ___ months")
+    assert quiz.grade(two, ["1949年", "10月"]) and quiz.grade(two, ["1949 years", "10 months"])
+    assert not quiz.grade(two, ["1949月", "10年"])  # each blank takes its own unit only
+    bare = blank_q("（ ）是首都", (("北京",),))
+    assert quiz.grade(bare, ["北京是"]) and not quiz.grade(bare, ["北京市"])
+
+
 def test_learn_2_choices_compare_as_sets():
     assert quiz.grade(q("multiple", ("A", "C")), ["C", "A"])
     assert not quiz.grade(q("multiple", ("A", "C")), ["A"])

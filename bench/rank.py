@@ -85,6 +85,9 @@ async def main(members: int = 100_000, active_share: float = 0.10) -> None:
         org = await build(store, members, active_every)
         n_points = (await store._one("SELECT COUNT(*) AS n FROM points"))["n"]
         print(f"built {members:,} members, {n_points:,} ledger rows in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        await store.refresh_rank_base(TODAY.isoformat())  # the nightly job's base (bot/repositories/ranking.py)
+        print(f"nightly rank base of every organisation: {time.perf_counter() - t0:.2f} s")
         me = FIRST_USER + 12_345  # a member without points: ranked near the bottom
         since = (TODAY - timedelta(days=6)).isoformat()
         cold, warm, rows = await timed(lambda: store.learner_org_ranking(org, me, since, learner.TOP))

@@ -16,6 +16,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import reports_notify
 from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
@@ -23,11 +24,13 @@ from bot.flows import quiz as quiz_flow
 from bot.flows.exam_take import ExamDueWork
 from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
+from bot.handlers.tasks import due_reminder_handler
 from bot.i18n import I18n
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import Outbox
 from bot.scheduler import JobSpec, Scheduler, Sweeper
-from bot.services import quiz
+from bot.services import quiz, reports
+from bot.services.tasks import DUE_KIND as TASK_REMIND
 from bot.store import Store
 from bot.ui.menu import set_default_menus
 
@@ -109,10 +112,13 @@ class App:
         # exam deadlines, countdown edits, reminders, publishing (LEARN-6)
         for kind, handler in ExamDueWork(store, clock, i18n, bot, outbox).handlers().items():
             sweeper.register(kind, handler)
-        from bot.handlers.tasks import due_reminder_handler  # WORK-1: the reminder before a task's deadline
-        from bot.services.tasks import DUE_KIND as TASK_REMIND
-
-        sweeper.register(TASK_REMIND, due_reminder_handler(store, clock, i18n, outbox))
+        sweeper.register(TASK_REMIND, due_reminder_handler(store, clock, i18n, outbox))  # WORK-1's reminder
+        # the nightly snapshot and each recipient's daily report (REP-1, 5)
+        for kind, handler in {**reports.snapshot_handlers(store, clock),
+                              **reports_notify.slot_handlers(store, clock, i18n, outbox)}.items():
+            sweeper.register(kind, handler)
+        await reports.arm_snapshot(store, clock)
+        await reports.arm_all_slots(store, clock)
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper)

@@ -437,7 +437,97 @@ MIGRATIONS: list[str] = [
     # 17: the message showing a challenge's question, so the sweep can take its buttons away at the
     # time-out (bot/services/quiz.py); a round left with /cancel is 'expired' with submitted_at set
     "ALTER TABLE quiz_attempts ADD COLUMN message_id INTEGER",
-    # 18: special exams (LEARN-6): exams, their questions, attempts and answers (bot/repositories/exams.py,
+    # 18 (reports): membership history with its backfill from members.created_at, the daily snapshot,
+    # report settings and recipients (REP; bot/repositories/membership_history.py, reports.py)
+    # member_history: when a phone was listed where (start_day inclusive, end_day exclusive, NULL while
+    # listed), backfilled with each member's created_at. org_daily / branch_daily: the nightly snapshot
+    # (REP-1), report_days: the days computed, report_settings / report_recipients: REP-5, 7, 8;
+    # rank_base / rank_hist / rank_day: last night's base of every organisation's ranking (LEARN-8 /rank).
+    """
+    CREATE TABLE member_history (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id    INTEGER NOT NULL,
+        branch_id INTEGER,
+        phone     TEXT NOT NULL,
+        start_day TEXT NOT NULL,
+        end_day   TEXT
+    );
+    CREATE INDEX member_history_org ON member_history (org_id, phone, start_day);
+    CREATE INDEX member_history_open ON member_history (org_id, phone) WHERE end_day IS NULL;
+    CREATE INDEX member_history_phone ON member_history (phone, start_day);
+    INSERT INTO member_history (org_id, branch_id, phone, start_day)
+        SELECT org_id, branch_id, phone, substr(created_at, 1, 10) FROM members;
+    CREATE TABLE org_daily (
+        org_id        INTEGER NOT NULL,
+        day           TEXT NOT NULL,
+        total         INTEGER NOT NULL,
+        new           INTEGER NOT NULL,
+        active        INTEGER NOT NULL,
+        points        INTEGER NOT NULL,
+        reached       INTEGER,
+        activated     INTEGER NOT NULL,
+        per_capita    REAL NOT NULL,
+        participation REAL NOT NULL,
+        peer_rank     INTEGER,
+        peers         INTEGER,
+        PRIMARY KEY (org_id, day)
+    );
+    CREATE INDEX org_daily_day ON org_daily (day);
+    CREATE TABLE branch_daily (
+        org_id    INTEGER NOT NULL,
+        branch_id INTEGER NOT NULL,
+        day       TEXT NOT NULL,
+        total     INTEGER NOT NULL,
+        active    INTEGER NOT NULL,
+        points    INTEGER NOT NULL,
+        PRIMARY KEY (org_id, day, branch_id)
+    );
+    CREATE TABLE report_days (
+        day         TEXT PRIMARY KEY,
+        computed_at TEXT NOT NULL
+    );
+    CREATE TABLE report_settings (
+        org_id        INTEGER PRIMARY KEY REFERENCES orgs (id) ON DELETE CASCADE,
+        enabled       INTEGER NOT NULL DEFAULT 0,
+        send_time     TEXT NOT NULL DEFAULT '08:00',
+        content       TEXT NOT NULL DEFAULT 'chart' CHECK (content IN ('text', 'chart', 'xlsx')),
+        daily_target  INTEGER,
+        inactive_days INTEGER NOT NULL DEFAULT 3,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE TABLE report_recipients (
+        org_id   INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        user_id  INTEGER NOT NULL REFERENCES users (id),
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    );
+    CREATE INDEX report_recipients_user ON report_recipients (user_id);
+    CREATE INDEX outbox_chat ON outbox (chat_id, status, id);
+    CREATE TABLE rank_base (
+        org_id  INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        name    TEXT NOT NULL,
+        phone   TEXT NOT NULL,
+        week    INTEGER NOT NULL,
+        total   INTEGER NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    );
+    CREATE INDEX rank_base_week ON rank_base (org_id, week);
+    CREATE INDEX rank_base_total ON rank_base (org_id, total);
+    CREATE TABLE rank_hist (
+        org_id   INTEGER NOT NULL,
+        by_total INTEGER NOT NULL,
+        score    INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (org_id, by_total, score)
+    );
+    CREATE TABLE rank_day (
+        day TEXT PRIMARY KEY
+    );
+    CREATE INDEX rank_base_scores ON rank_base (org_id, user_id, week, total);
+    CREATE INDEX points_daily_day ON points_daily (day, user_id, amount)
+    """,
+    # 19: special exams (LEARN-6): exams, their questions, attempts and answers (bot/repositories/exams.py,
     # bot/repositories/exam_attempts.py); deadlines, countdown edits and reminders are due_work rows
     """
     CREATE TABLE exams (

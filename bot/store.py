@@ -38,6 +38,7 @@ from bot.repositories.points import PointsRepository
 from bot.repositories.questions import QuestionsRepository, question_body_json
 from bot.repositories.quizzes import AttemptHead, QuizItem, QuizzesRepository
 from bot.repositories.renames import RenamesRepository
+from bot.repositories.reports import ReportsRepository
 from bot.repositories.tasks import TaskQueries
 from bot.repositories.users import UsersRepository
 
@@ -84,7 +85,7 @@ class _Lru:
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
-            ManuscriptQueries, ExamsRepository, ExamAttemptsRepository):
+            ManuscriptQueries, ReportsRepository, ExamsRepository, ExamAttemptsRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

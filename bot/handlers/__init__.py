@@ -29,6 +29,7 @@ from bot.flows import (
     neworg,
     quiz,
     registration,
+    report_settings,
     task_compose,
     verification,
 )
@@ -46,6 +47,7 @@ from bot.handlers import (
     learner,
     members,
     org,
+    orgreport,
     profile,
     question_bank,
     review,
@@ -124,6 +126,8 @@ def build_admin_router() -> Router:
         import_members.build_router(),  # MEM-4
         members.build_router(),  # MEM-3, 5, 7
         invite.build_router(),  # MEM-6
+        report_settings.build_router(),  # REP-5, 7, 8
+        orgreport.build_router(),  # REP-2..4, 6, 8
     )
     return admin
 

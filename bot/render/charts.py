@@ -1,32 +1,46 @@
-"""Small charts as PNG bytes: bars (stacked or grouped) and lines, with Chinese labels in the
-bundled CJK font (LEARN-8 learning report; REP-3 organisation trends).
+"""Charts as PNG bytes on matplotlib (the Agg canvas directly, never pyplot): the learning report's
+bars (LEARN-8) and the organisation trends (REP-3), labelled in the bundled CJK font.
 
-Input is plain data — category labels along the x axis, one or more named series of numbers,
-a title — and the output is PNG bytes; the viewer's watermark (SEC-2) is added afterwards with
-`bot.render.watermark.watermark_png`. Drawn at twice the size and scaled down, so lines and bar
-edges come out smooth without an anti-aliasing backend.
+Readable on a phone: Telegram shows a photo about 320-400 px wide there. Every figure is laid out
+LAYOUT_WIDTH_IN inches wide whatever its pixel size, so a font of N points shows as N px at 360 px
+wide (`phone_px`); the smallest text drawn is SMALL_PT. The viewer's watermark (SEC-2) is added by
+`bot.render.watermark.watermark_png`, which `trend_chart_png` applies when given the viewer's text.
+
+matplotlib's global state is never touched (no rcParams, no pyplot): fonts are passed to each text,
+so charts can be drawn in worker threads side by side.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from io import BytesIO
 
-from PIL import Image, ImageDraw
+from matplotlib import dates as mdates
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from bot.render.fonts import cjk_font, wrap_text
+from bot.render.fonts import FONT_PATH
+from bot.render.watermark import watermark_png
 
-__all__ = ["Series", "bar_chart_png", "line_chart_png", "PALETTE"]
+__all__ = ["Series", "Panel", "bar_chart_png", "line_chart_png", "trend_chart_png", "format_number", "phone_px",
+           "PALETTE", "SMALL_PT"]
 
-SCALE = 2
 PALETTE: list[tuple[int, int, int]] = [
     (214, 48, 49), (9, 132, 227), (0, 168, 132), (243, 156, 18), (108, 92, 231), (225, 112, 85),
     (99, 110, 114), (232, 67, 147), (0, 206, 201), (45, 52, 54),
 ]
-INK, GRID, AXIS, MUTED = (45, 52, 54), (226, 230, 234), (150, 156, 160), (110, 116, 120)
+INK, GRID, MUTED = "#2d3436", "#e2e6ea", "#5f676c"
 MAX_POINTS = 400
 MAX_SERIES = len(PALETTE)
+LAYOUT_WIDTH_IN = 5.0   # every figure is this wide in inches; its dpi makes the pixels
+PHONE_WIDTH_PX = 360    # how wide Telegram shows a photo on a typical phone
+SMALL_PT, BODY_PT, TITLE_PT = 9.5, 10.5, 12.5
 
 
 @dataclass(frozen=True)
@@ -36,37 +50,46 @@ class Series:
     color: tuple[int, int, int] | None = None
 
 
-def _check(labels: Sequence[str], series: Sequence[Series]) -> None:
-    if not labels or len(labels) > MAX_POINTS:
-        raise ValueError(f"a chart needs 1..{MAX_POINTS} labels")
+@dataclass(frozen=True)
+class Panel:
+    """One plot of a trend chart: its heading, its lines, and the unit of its y axis ("%" or "")."""
+
+    title: str
+    series: Sequence[Series]
+    unit: str = ""
+
+
+def phone_px(points: float, image_width_px: int = 0, phone_width_px: int = PHONE_WIDTH_PX) -> float:
+    """How tall text of `points` shows on a phone that displays the image `phone_width_px` wide."""
+    del image_width_px  # the layout is a fixed width in inches, so the pixel size drops out
+    return points * phone_width_px / (72 * LAYOUT_WIDTH_IN)
+
+
+@functools.cache
+def _family() -> str:
+    """Registers the bundled font with matplotlib's font manager once; returns its family name."""
+    font_manager.fontManager.addfont(str(FONT_PATH))
+    return str(font_manager.FontProperties(fname=str(FONT_PATH)).get_name())
+
+
+def _font(size: float) -> font_manager.FontProperties:
+    return font_manager.FontProperties(family=[_family(), "DejaVu Sans"], size=size)
+
+
+def _rgb(color: tuple[int, int, int]) -> tuple[float, float, float]:
+    return color[0] / 255, color[1] / 255, color[2] / 255
+
+
+def _check(n: int, series: Sequence[Series]) -> None:
+    if not n or n > MAX_POINTS:
+        raise ValueError(f"a chart needs 1..{MAX_POINTS} points")
     if not series or len(series) > MAX_SERIES:
         raise ValueError(f"a chart needs 1..{MAX_SERIES} series")
     for s in series:
-        if len(s.values) != len(labels):
-            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(labels)} labels")
+        if len(s.values) != n:
+            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {n} points")
         if any(not math.isfinite(v) for v in s.values):
             raise ValueError(f"series {s.name!r} has a value that is not a finite number")
-
-
-def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -> list[float]:
-    """Round tick values covering [low, high] (0 always included); whole steps for whole numbers."""
-    low, high = min(low, 0.0), max(high, 0.0)
-    if high - low <= 0:
-        high = float(count) if integer else 1.0
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    steps = (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10)
-    step = next(m * magnitude for m in steps if m * magnitude >= raw)
-    if integer:
-        step = max(1, round(step))
-    start = math.floor(low / step) * step
-    ticks, value = [], start
-    while value < high + step * 0.5:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
 
 
 def format_number(value: float, unit: str = "") -> str:
@@ -79,142 +102,144 @@ def format_number(value: float, unit: str = "") -> str:
     return text + unit
 
 
-class _Canvas:
-    """The frame every chart shares: title, legend, y axis with grid, x labels; then the plot area."""
+def _figure(width: int, height: int, *, top_in: float = 0.62, bottom_in: float = 0.35) -> Figure:
+    """Fixed margins in inches (room for the title and legend above, the y ticks left, the x ticks
+    below): a constraint solver would cost more time than the drawing itself."""
+    dpi = width / LAYOUT_WIDTH_IN
+    fig = Figure(figsize=(LAYOUT_WIDTH_IN, height / dpi), dpi=dpi, facecolor="white")
+    h = height / dpi
+    fig.subplots_adjust(left=0.6 / LAYOUT_WIDTH_IN, right=1 - 0.15 / LAYOUT_WIDTH_IN, top=1 - top_in / h,
+                        bottom=bottom_in / h, hspace=0.55)
+    return fig
 
-    def __init__(self, labels: Sequence[str], series: Sequence[Series], title: str, low: float, high: float,
-                 unit: str, width: int, height: int) -> None:
-        s = SCALE
-        self.image = Image.new("RGB", (width * s, height * s), "white")
-        self.draw = ImageDraw.Draw(self.image)
-        self.labels, self.series, self.unit = list(labels), list(series), unit
-        self.colors = [c.color or PALETTE[i % len(PALETTE)] for i, c in enumerate(series)]
-        self.font = cjk_font(13 * s)
-        whole = all(float(v).is_integer() for s in series for v in s.values)
-        self.ticks = nice_ticks(low, high, integer=whole)
-        top = self._title(title, width * s) + 6 * s
-        top = self._legend(top, width * s) + 8 * s
-        tick_width = max(self.font.getlength(format_number(t, unit)) for t in self.ticks)
-        self.left = int(tick_width) + 18 * s
-        self.right = width * s - 18 * s
-        self.top = top
-        self.bottom = height * s - 36 * s
-        self._axes()
 
-    def _title(self, title: str, width: int) -> int:
-        font = cjk_font(20 * SCALE)
-        y = 14 * SCALE
-        for line in wrap_text(title, font, width - 40 * SCALE, max_lines=2):
-            w = font.getlength(line)
-            self.draw.text(((width - w) / 2, y), line, font=font, fill=INK)
-            y += 28 * SCALE
-        return y
+def _style(ax: Axes, unit: str, whole: bool) -> None:
+    """Light grid behind the data, no box, y ticks as plain numbers with the unit."""
+    ax.set_axisbelow(True)
+    ax.grid(axis="y", color=GRID, linewidth=0.8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#9aa0a4")
+    ax.tick_params(labelsize=SMALL_PT, labelcolor=MUTED, colors="#9aa0a4", labelfontfamily=_family())
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=whole, min_n_ticks=3))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_number(round(v, 6), unit)))
 
-    def _legend(self, top: int, width: int) -> int:
-        if len(self.series) == 1 and not self.series[0].name:
-            return top
-        x: float = 24 * SCALE
-        y, box = top, 12 * SCALE
-        for s, color in zip(self.series, self.colors):
-            w = box + 6 * SCALE + self.font.getlength(s.name) + 18 * SCALE
-            if x + w > width - 24 * SCALE and x > 24 * SCALE:
-                x, y = 24 * SCALE, y + 22 * SCALE
-            self.draw.rectangle((x, y + 3 * SCALE, x + box, y + 3 * SCALE + box), fill=color)
-            self.draw.text((x + box + 6 * SCALE, y), s.name, font=self.font, fill=INK)
-            x += w
-        return y + 22 * SCALE
 
-    def y(self, value: float) -> float:
-        low, high = self.ticks[0], self.ticks[-1]
-        return self.bottom - (value - low) / (high - low) * (self.bottom - self.top)
+def _legend(ax: Axes, series: Sequence[Series]) -> None:
+    if len(series) == 1 and not series[0].name:
+        return
+    ax.legend(prop=_font(SMALL_PT), frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0),
+              ncols=min(len(series), 3), borderaxespad=0.2, handlelength=1.4, columnspacing=1.0)
 
-    def slot(self, index: int) -> tuple[float, float]:
-        """The x centre and width of the index-th category."""
-        width = (self.right - self.left) / len(self.labels)
-        return self.left + width * (index + 0.5), width
 
-    def _axes(self) -> None:
-        for t in self.ticks:
-            y = self.y(t)
-            self.draw.line((self.left, y, self.right, y), fill=AXIS if t == 0 else GRID, width=SCALE)
-            text = format_number(t, self.unit)
-            w = self.font.getlength(text)
-            self.draw.text((self.left - 8 * SCALE - w, y - 9 * SCALE), text, font=self.font, fill=MUTED)
-        widest = max(self.font.getlength(label) for label in self.labels) + 10 * SCALE
-        every = max(1, math.ceil(len(self.labels) * widest / (self.right - self.left)))
-        for i, label in enumerate(self.labels):
-            if i % every and i != len(self.labels) - 1:
-                continue
-            if i != len(self.labels) - 1 and len(self.labels) - 1 - i < every:
-                continue  # leave room for the last label, which is always shown
-            x, _ = self.slot(i)
-            w = self.font.getlength(label)
-            self.draw.text((x - w / 2, self.bottom + 8 * SCALE), label, font=self.font, fill=MUTED)
+def _png(fig: Figure) -> bytes:
+    out = BytesIO()
+    FigureCanvasAgg(fig).print_png(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
 
-    def png(self) -> bytes:
-        out = BytesIO()
-        small = self.image.resize((self.image.width // SCALE, self.image.height // SCALE), Image.Resampling.LANCZOS)
-        small.save(out, format="PNG", optimize=True)
-        return out.getvalue()
+
+def _colors(series: Sequence[Series]) -> list[tuple[float, float, float]]:
+    return [_rgb(s.color or PALETTE[i % len(PALETTE)]) for i, s in enumerate(series)]
+
+
+def _whole(series: Sequence[Series]) -> bool:
+    return all(float(v).is_integer() for s in series for v in s.values)
 
 
 def bar_chart_png(labels: Sequence[str], series: Sequence[Series], title: str, *, stacked: bool = True,
                   show_totals: bool = True, unit: str = "", width: int = 800, height: int = 480) -> bytes:
     """Bars per label: the series stacked (negatives below zero) or side by side."""
-    _check(labels, series)
+    _check(len(labels), series)
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    fig.suptitle(title, fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
+    xs = list(range(len(labels)))
+    colors = _colors(series)
     if stacked:
-        ups = [sum(max(s.values[i], 0) for s in series) for i in range(len(labels))]
-        downs = [sum(min(s.values[i], 0) for s in series) for i in range(len(labels))]
-    else:
-        ups = [max([s.values[i] for s in series] + [0]) for i in range(len(labels))]
-        downs = [min([s.values[i] for s in series] + [0]) for i in range(len(labels))]
-    headroom = 1.08 if stacked and show_totals else 1.0  # the total printed above the highest bar
-    canvas = _Canvas(labels, series, title, min(downs), max(ups) * headroom, unit, width, height)
-    draw = canvas.draw
-    for i in range(len(labels)):
-        x, slot = canvas.slot(i)
-        if stacked:
-            bar = slot * 0.6
-            up = down = 0.0
-            for s, color in zip(series, canvas.colors):
-                v = s.values[i]
-                base = up if v >= 0 else down
-                if v:
-                    y0, y1 = sorted((canvas.y(base), canvas.y(base + v)))
-                    draw.rectangle((x - bar / 2, y0, x + bar / 2, y1), fill=color)
+        ups, downs = [0.0] * len(labels), [0.0] * len(labels)
+        for s, color in zip(series, colors):
+            bottoms = [ups[i] if v >= 0 else downs[i] for i, v in enumerate(s.values)]
+            ax.bar(xs, list(s.values), 0.6, bottom=bottoms, color=color, label=s.name, linewidth=0)
+            for i, v in enumerate(s.values):
                 if v >= 0:
-                    up += v
+                    ups[i] += v
                 else:
-                    down += v
-            total = up + down
-            if show_totals and len(labels) <= 31 and (up or down):
-                text = format_number(total, unit)
-                w = canvas.font.getlength(text)
-                draw.text((x - w / 2, canvas.y(up) - 20 * SCALE), text, font=canvas.font, fill=INK)
-        else:
-            bar = slot * 0.8 / len(series)
-            for k, (s, color) in enumerate(zip(series, canvas.colors)):
-                v = s.values[i]
-                if v:
-                    left = x - slot * 0.4 + k * bar
-                    y0, y1 = sorted((canvas.y(0), canvas.y(v)))
-                    draw.rectangle((left, y0, left + bar - SCALE, y1), fill=color)
-    return canvas.png()
+                    downs[i] += v
+        if show_totals and len(labels) <= 31:
+            for i in xs:
+                if ups[i] or downs[i]:
+                    ax.annotate(format_number(ups[i] + downs[i], unit), (i, ups[i]), xytext=(0, 2),
+                                textcoords="offset points", ha="center", va="bottom",
+                                fontproperties=_font(SMALL_PT), color=INK)
+        lo, hi = min([*downs, 0.0]), max([*ups, 0.0])
+        span = (hi - lo) or 1.0
+        ax.set_ylim(lo - (0.05 * span if lo < 0 else 0), hi + 0.15 * span)
+    else:
+        bar = 0.8 / len(series)
+        for k, (s, color) in enumerate(zip(series, colors)):
+            ax.bar([x - 0.4 + bar * (k + 0.5) for x in xs], list(s.values), bar * 0.92, color=color, label=s.name,
+                   linewidth=0)
+    _style(ax, unit, _whole(series))
+    ax.set_xticks(xs, list(labels))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: labels[int(v)] if 0 <= int(v) < len(labels) else ""))
+    ax.axhline(0, color="#9aa0a4", linewidth=0.8)
+    _legend(ax, series)
+    return _png(fig)
 
 
 def line_chart_png(labels: Sequence[str], series: Sequence[Series], title: str, *, unit: str = "",
                    width: int = 800, height: int = 480) -> bytes:
-    """One line per series over the labels (trends over 7, 30 or 90 days)."""
-    _check(labels, series)
-    values = [v for s in series for v in s.values]
-    canvas = _Canvas(labels, series, title, min(values), max(values), unit, width, height)
-    dots = len(labels) <= 31
-    for s, color in zip(series, canvas.colors):
-        points = [(canvas.slot(i)[0], canvas.y(v)) for i, v in enumerate(s.values)]
-        if len(points) > 1:
-            canvas.draw.line(points, fill=color, width=3 * SCALE, joint="curve")
-        if dots or len(points) == 1:
-            r = 4 * SCALE
-            for px, py in points:
-                canvas.draw.ellipse((px - r, py - r, px + r, py + r), fill=color)
-    return canvas.png()
+    """One line per series over category labels."""
+    _check(len(labels), series)
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    fig.suptitle(title, fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
+    xs = list(range(len(labels)))
+    for s, color in zip(series, _colors(series)):
+        ax.plot(xs, list(s.values), color=color, linewidth=2, label=s.name,
+                marker="o" if len(labels) <= 31 else None, markersize=3.5)
+    _style(ax, unit, _whole(series))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: labels[int(v)] if 0 <= int(v) < len(labels) else ""))
+    _legend(ax, series)
+    return _png(fig)
+
+
+def trend_chart_png(days: Sequence[date], panels: Sequence[Panel], title: str, *, watermark: str = "",
+                    width: int = 900, panel_height: int = 330) -> bytes:
+    """REP-3: one plot per panel stacked over a shared date axis (7, 30 or 90 days), each with its own
+    y unit and legend; then the viewer's watermark when `watermark` is given."""
+    if not panels:
+        raise ValueError("a trend chart needs at least one panel")
+    for panel in panels:
+        _check(len(days), panel.series)
+    height = int(panel_height * len(panels) + width * 0.1)
+    fig = _figure(width, height, top_in=0.7)
+    fig.suptitle(title, fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    xs = list(days)
+    for ax, panel in zip(axes, panels):
+        for s, color in zip(panel.series, _colors(panel.series)):
+            ax.plot(xs, list(s.values), color=color, linewidth=1.8, label=s.name,
+                    marker="o" if len(xs) <= 31 else None, markersize=3)
+        values = [v for s in panel.series for v in s.values]
+        if min(values) >= 0:
+            ax.set_ylim(bottom=0, top=max(max(values) * 1.1, 1.0 if _whole(panel.series) else 0.1))
+        if panel.unit == "%":
+            ax.set_ylim(0, max(100.0, max(values) * 1.05))
+        _style(ax, panel.unit, _whole(panel.series) and panel.unit != "%")
+        if len(panel.series) > 1:
+            _legend(ax, panel.series)
+        else:  # one line: its name is the heading, no legend needed
+            ax.set_title(panel.series[0].name or panel.title, loc="left", fontproperties=_font(BODY_PT),
+                         color=INK, pad=4)
+    bottom = axes[-1]
+    if len(xs) > 1:
+        bottom.set_xlim(xs[0], xs[-1])
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))  # type: ignore[no-untyped-call]
+    png = _png(fig)
+    return watermark_png(png, watermark) if watermark else png

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_one, fetch_row, fetch_value, last_id
 from bot.repositories.users import ADMIN_LANGUAGES_SQL, UserLanguage, user_language
@@ -157,6 +158,7 @@ class InvitesRepository(Repository):
             if cur.rowcount == 0:
                 raise Conflict("member")
             member_id = last_id(cur)
+            await history.history_join(db, org_id, branch_id, phone, now)
             await write_audit(db, user_id, org_id, "member.join", f"member:{member_id}", None,
                               {"invite_id": invite_id, "branch_id": branch_id, "name": name}, now)
             return member_id
@@ -205,6 +207,9 @@ class InvitesRepository(Repository):
                        ON CONFLICT (org_id, phone) DO UPDATE
                        SET activated_at = COALESCE(members.activated_at, excluded.activated_at)""",
                     (req["org_id"], req["branch_id"], now, now, now, req["user_id"]))
+                phone = await fetch_value(db, "SELECT phone FROM users WHERE id = ?", (req["user_id"],))
+                if phone:
+                    await history.history_ensure_open(db, req["org_id"], req["branch_id"], phone, now)
             await write_audit(db, actor_id, req["org_id"], f"join.{'approve' if approve else 'reject'}",
                               f"join_request:{request_id}", {"status": "pending"},
                               {"status": status, "user_id": req["user_id"], "branch_id": req["branch_id"]}, now)

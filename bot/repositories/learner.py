@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.models import Question
-from bot.repositories.base import Repository
 from bot.repositories.questions import question_from_row
+from bot.repositories.ranking import RankingRepository, RankRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +34,6 @@ class ReviewRow:
     fast: bool
 
 
-@dataclass(frozen=True, slots=True)
-class RankRow:
-    """A member's standing in an organisation (LEARN-8); ties share a rank; `ranked` is how many were."""
-    user_id: int
-    name: str
-    phone: str
-    week: int
-    total: int
-    week_rank: int
-    total_rank: int
-    ranked: int
-
-
 _ATTEMPT_COLUMNS = "id, user_id, kind, day, submitted_at, total, correct, points, flagged"
 # the records list submitted rounds and rounds left with /cancel ('expired' at a time); a round
 # replaced unseen by the next day's draw ('expired', no time) is not one
@@ -58,7 +45,7 @@ def _attempt(row: aiosqlite.Row) -> AttemptRow:
                       row["correct"], row["points"], bool(row["flagged"]),
                       row["status"] if "status" in row.keys() else None)  # noqa: SIM118 - `in` on a Row tests values
 
-class LearnerRepository(Repository):
+class LearnerRepository(RankingRepository):  # /rank reads last night's base when it can
     """Reads only: a learner's own attempts, their ledger by day and source, ranks in an organisation."""
 
     async def learner_attempt_count(self, user_id: int) -> int:
@@ -111,6 +98,9 @@ class LearnerRepository(Repository):
         Ranks come from the per-score counts (few distinct scores), not from a window over every member:
         at 100,000 members that is several times faster in SQLite. Totals come from points_totals and the
         week from points_daily (both kept by award_points), never from the whole ledger."""
+        fast = await self.ranking_from_base(org_id, user_id, since_day, top)
+        if fast is not None:  # last night's base plus today's points: reads today's scorers only
+            return fast
         rows = await self._all(
             """WITH people AS (
                    SELECT u.id AS user_id, m.name AS name, u.phone AS phone

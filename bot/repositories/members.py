@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_one, last_id, like_pattern
 
@@ -163,6 +164,7 @@ class MembersRepository(Repository):
             except aiosqlite.IntegrityError as exc:
                 raise Conflict("phone" if "UNIQUE" in str(exc) else "branch") from None
             member_id = last_id(cur)
+            await history.history_join(db, org_id, branch_id, phone, now)
             await write_audit(db, actor_id, org_id, "member.add", f"member:{member_id}", None,
                               {"name": name, "phone": phone, "branch_id": branch_id}, now)
             return member_id
@@ -189,6 +191,11 @@ class MembersRepository(Repository):
                     (after.name, after.phone, after.branch_id, now, after.phone, now, after.phone, member_id))
             except aiosqlite.IntegrityError as exc:
                 raise Conflict("phone" if "UNIQUE" in str(exc) else "branch") from None
+            if after.phone != before.phone:
+                await history.history_leave(db, org_id, before.phone, now)
+                await history.history_join(db, org_id, after.branch_id, after.phone, now)
+            elif after.branch_id != before.branch_id:
+                await history.history_move(db, org_id, after.phone, after.branch_id, now)
             old, new = asdict(before), asdict(after)
             changed = [k for k in old if old[k] != new[k]]
             action = "member.move" if changed == ["branch_id"] else "member.edit"
@@ -202,6 +209,7 @@ class MembersRepository(Repository):
             if before is None:
                 return None
             await db.execute("DELETE FROM members WHERE id = ?", (member_id,))
+            await history.history_leave(db, org_id, before.phone, now)
             await write_audit(db, actor_id, org_id, "member.remove", f"member:{member_id}", asdict(before), None, now)
             return before
 
@@ -224,6 +232,7 @@ class MembersRepository(Repository):
             await db.executemany(
                 "INSERT INTO members (org_id, branch_id, name, phone, note, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, phone) DO NOTHING", new)
+            await history.history_join_many(db, [(o, b, phone) for o, b, _, phone, *_ in new], now)
             if new:
                 await db.execute(
                     "UPDATE members SET activated_at = ? WHERE org_id = ? AND activated_at IS NULL "

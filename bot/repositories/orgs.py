@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.models import Org
+from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_row, fetch_value, last_id, marks
 
@@ -124,6 +125,7 @@ class OrgsRepository(Repository):
                               None, now)
             await db.execute("UPDATE questions SET retired_at = ? WHERE org_id = ? AND retired_at IS NULL",
                              (now, org_id))
+            await history.history_close_org(db, org_id, now)
             for sql in ("DELETE FROM members WHERE org_id = ?", "DELETE FROM branches WHERE org_id = ?",
                         "DELETE FROM org_admins WHERE org_id = ?", "DELETE FROM orgs WHERE id = ?"):
                 await db.execute(sql, (org_id,))

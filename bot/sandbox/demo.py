@@ -25,6 +25,7 @@ from bot.middlewares import load_actor
 from bot.models import Org, User
 from bot.render.excel import RawRow
 from bot.repositories.tasks import Target
+from bot.sandbox.demo_reports import seed_report_history
 from bot.services import activities, member_import, orgs, registration, tasks, verification
 from bot.services.idcard import check_digit
 from bot.services.users import visitor
@@ -100,6 +101,7 @@ async def _seed(app: Any) -> None:
     await _registered(store, clock, DEMO_USERS[1], "李娜")
     await _registered(store, clock, DEMO_USERS[4], "平台运营")
     await _work(app, await load_actor(store, settings, admin), org.id)
+    await seed_report_history(store, clock, org.id)  # a three-level tree with 90 days of history (REP)
     await _menu(app, store, settings, admin)
 
 

@@ -34,6 +34,8 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("export", frozenset({ADMIN})),
     ("certify", frozenset({ADMIN, OPERATOR})),
     ("applications", frozenset({ADMIN, OPERATOR})),  # the operator decides root organisations' renames
+    ("orgreport", frozenset({ADMIN})),
+    ("reportsettings", frozenset({ADMIN})),
     ("audit", frozenset({ADMIN})),
     ("task", frozenset({ADMIN})),
     ("activity", frozenset({ADMIN})),

@@ -24,17 +24,20 @@ async def test_demo_seeds_once_and_the_admin_sees_the_org(store, clock, settings
     assert await everything(store) == first, "running the demo twice adds nothing"
 
     users = {r[0]: r[1:] for r in await store._all(
-        "SELECT id, name, phone, registered_at IS NOT NULL, verified_at IS NOT NULL FROM users", ())}
+        "SELECT id, name, phone, registered_at IS NOT NULL, verified_at IS NOT NULL FROM users WHERE id < 100100", ())}
     assert users == {100001: ("张伟", "+8613800000001", 1, 1), 100002: ("李娜", "+8613800000002", 1, 0),
                      100005: ("平台运营", "+8613800000005", 1, 0)}
     (org,) = [tuple(r) for r in await store._all(
-        "SELECT id, name, certified_at IS NOT NULL, parent_id FROM orgs", ())]
+        "SELECT id, name, certified_at IS NOT NULL, parent_id FROM orgs WHERE parent_id IS NULL", ())]
     assert org[1:] == (DEMO_ORG, 1, None)
-    assert [tuple(r) for r in await store._all("SELECT user_id, role FROM org_admins", ())] == [(100001, "main")]
+    assert [tuple(r) for r in await store._all("SELECT user_id, role FROM org_admins WHERE org_id = ?", (org[0],))
+            ] == [(100001, "main")]
     branches = [tuple(r) for r in await store._all(
-        "SELECT b.name, b.kind, p.name FROM branches b LEFT JOIN branches p ON p.id = b.parent_id ORDER BY b.id", ())]
+        "SELECT b.name, b.kind, p.name FROM branches b LEFT JOIN branches p ON p.id = b.parent_id WHERE b.org_id = ? "
+        "ORDER BY b.id", (org[0],))]
     assert branches == [("机关党总支", "general", None), ("第一党支部", "branch", "机关党总支")]
-    members = {r[0]: r[1] for r in await store._all("SELECT phone, activated_at IS NOT NULL FROM members", ())}
+    members = {r[0]: r[1] for r in await store._all("SELECT phone, activated_at IS NOT NULL FROM members "
+                                                    "WHERE org_id = ?", (org[0],))}
     assert len(members) == len(demo_members()) == 30
     assert members["+8613800000002"] == 1, "李娜 registered: activated (REG-5)"
     assert members["+8613800000003"] == 0, "王芳 (demo user 100003) is activated when she registers"
@@ -64,3 +67,18 @@ async def test_demo_keeps_a_database_whose_people_clash_with_it(store, clock, se
     await seed_demo_data(SimpleNamespace(store=store, clock=clock, settings=settings))
     assert await store.get_user(100001) is None
     assert [tuple(r) for r in await store._all("SELECT COUNT(*) FROM orgs", ())] == [(0,)]
+
+
+async def test_demo_has_a_three_level_tree_with_90_days_of_report_history(store, clock, settings, client_factory):
+    """REP: a newcomer's /orgreport shows lower organisations and real trends at once."""
+    await seed_demo_data(SimpleNamespace(store=store, clock=clock, settings=settings))
+    depth = [tuple(r) for r in await store._all("SELECT MAX(depth), COUNT(*) FROM org_tree WHERE ancestor_id = "
+                                                "(SELECT id FROM orgs WHERE name = ?)", (DEMO_ORG,))]
+    assert depth == [(2, 4)]  # the root, two street organisations, a community under one of them
+    days = [tuple(r) for r in await store._all(
+        "SELECT COUNT(*), MIN(total), MAX(total), SUM(points > 0) FROM org_daily d JOIN orgs o ON o.id = d.org_id "
+        "WHERE o.name = ?", (DEMO_ORG,))]
+    count, smallest, largest, with_points = days[0]
+    assert count >= 90 and smallest < largest and with_points >= 80  # growing, learning most days
+    report = await client_factory(100001).send("/orgreport")
+    assert "经三路街道学习组织" in report.text and "丰产路街道学习组织" in report.text and "达标（每日 6 分）" in report.text

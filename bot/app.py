@@ -102,7 +102,8 @@ class App:
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)
         bot = build_bot(settings)
-        outbox = Outbox(store, bot, clock)
+        outbox = Outbox(store, bot, clock, per_second=settings.outbox_rate,
+                        paid_broadcast=settings.outbox_paid_broadcast)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
         sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
         on_timeout = quiz_flow.timeout_notifier(bot, outbox, i18n, store)  # a challenge's time-out tells the person

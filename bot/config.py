@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 LANGUAGES = ("zh", "en")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 MAX_CLOCK_OFFSET = 100 * 366 * 86400  # seconds: a moved clock stays within datetime's range
+MAX_FREE_RATE = 30.0     # messages/s Telegram allows a bot overall (about)
+MAX_PAID_RATE = 1000.0   # messages/s with paid broadcasts (allow_paid_broadcast)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 class ConfigError(Exception):
@@ -36,6 +39,8 @@ class Settings:
     api_base: str | None = None
     data_dir: Path = field(default=Path("data"))
     clock_offset_seconds: float = 0.0
+    outbox_rate: float = 25.0             # pushes per second overall (1 per second per chat)
+    outbox_paid_broadcast: bool = False   # Telegram's paid broadcasts: allow_paid_broadcast, up to 1,000/s
     task_remind_minutes: int = 120  # WORK-1: the automatic reminder, this long before a task's deadline
 
     @property
@@ -128,6 +133,19 @@ def load_settings(
     if not math.isfinite(clock_offset) or abs(clock_offset) > MAX_CLOCK_OFFSET:
         raise ConfigError("CLOCK_OFFSET_SECONDS", "must be a finite number of seconds within ±100 years")
 
+    paid_text = env.get("OUTBOX_PAID_BROADCAST", "").strip().lower()
+    if paid_text not in _TRUE + _FALSE:
+        raise ConfigError("OUTBOX_PAID_BROADCAST", f"{paid_text!r} is not on or off (1/0, true/false)")
+    paid = paid_text in _TRUE
+    rate_text = env.get("OUTBOX_RATE", "").strip() or "25"
+    try:
+        rate = float(rate_text)
+    except ValueError:
+        raise ConfigError("OUTBOX_RATE", f"{rate_text!r} is not a number of messages per second (e.g. 25)") from None
+    top = MAX_PAID_RATE if paid else MAX_FREE_RATE
+    if not math.isfinite(rate) or not 0 < rate <= top:
+        hint = "" if paid else " (more needs OUTBOX_PAID_BROADCAST=1, Telegram's paid broadcasts)"
+        raise ConfigError("OUTBOX_RATE", f"must be more than 0 and at most {top:g} messages per second{hint}")
     remind_text = env.get("TASK_REMIND_MINUTES", "").strip() or "120"
     if not remind_text.isdigit() or not 0 < int(remind_text) <= 10080:
         raise ConfigError("TASK_REMIND_MINUTES", f"{remind_text!r} is not a number of minutes from 1 to 10080")
@@ -142,5 +160,7 @@ def load_settings(
         api_base=api_base,
         data_dir=data_dir,
         clock_offset_seconds=clock_offset,
+        outbox_rate=rate,
+        outbox_paid_broadcast=paid,
         task_remind_minutes=int(remind_text),
     )

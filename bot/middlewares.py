@@ -73,6 +73,7 @@ class ActorMiddleware(BaseMiddleware):
         store, settings = data["store"], data["settings"]
         user = await touch_user(store, data["clock"], tg_user.id, tg_user.first_name, tg_user.last_name,
                                 tg_user.username, tg_user.language_code)
+        await store.clear_unreachable(tg_user.id)  # they wrote: pushes reach them again (a set lookup)
         actor = await load_actor(store, settings, user)
         if actor.registered:
             await self._daily_login(store, data["clock"], user.id)

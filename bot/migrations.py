@@ -527,7 +527,54 @@ MIGRATIONS: list[str] = [
     CREATE INDEX rank_base_scores ON rank_base (org_id, user_id, week, total);
     CREATE INDEX points_daily_day ON points_daily (day, user_id, amount)
     """,
-    # 19: special exams (LEARN-6): exams, their questions, attempts and answers (bot/repositories/exams.py,
+    # 19: the outbox finished (bot/outbox.py): a row is claimed ('sending') before the Bot API call and
+    # marked 'sent' after Telegram accepted it; rows to a person who blocked the bot are
+    # 'skipped_unreachable' while they are in unreachable_users (cleared when they write again); a file
+    # sent to many is stored once by content hash in outbox_files and re-sent by Telegram's file_id.
+    # SQLite cannot change a CHECK constraint, so the table is rebuilt.
+    """
+    CREATE TABLE outbox_files (
+        sha256     TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        data       BLOB,
+        file_id    TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE unreachable_users (
+        user_id    INTEGER PRIMARY KEY,
+        since      TEXT NOT NULL,
+        last_error TEXT
+    );
+    CREATE TABLE outbox_v17 (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id         INTEGER NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('text', 'photo', 'document')),
+        payload         TEXT NOT NULL,
+        file_name       TEXT,
+        file_data       BLOB,
+        file_hash       TEXT REFERENCES outbox_files (sha256),
+        dedupe_key      TEXT UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unreachable',
+                                          'skipped_unreachable')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        claimed_at      TEXT,
+        sent_at         TEXT,
+        message_id      INTEGER
+    );
+    INSERT INTO outbox_v17 (id, chat_id, kind, payload, file_name, file_data, dedupe_key, status, attempts,
+                            next_attempt_at, last_error, created_at, sent_at, message_id)
+        SELECT id, chat_id, kind, payload, file_name, file_data, dedupe_key, status, attempts,
+               next_attempt_at, last_error, created_at, sent_at, message_id FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v17 RENAME TO outbox;
+    CREATE INDEX outbox_status ON outbox (status);
+    CREATE INDEX outbox_chat ON outbox (status, chat_id, id)
+    """,
+    # 20: special exams (LEARN-6): exams, their questions, attempts and answers (bot/repositories/exams.py,
     # bot/repositories/exam_attempts.py); deadlines, countdown edits and reminders are due_work rows
     """
     CREATE TABLE exams (

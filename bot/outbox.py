@@ -1,38 +1,48 @@
 """The outbox: pushes a person did not just ask for (notices, reminders, reports, approvals).
 
-Rows are written to the store first (in the action's transaction or alone); a sender delivers
-them within Telegram's limits (about 30 messages/s overall, 1/s per chat), waits out
-`retry_after` on 429, retries network and 5xx errors with backoff, marks a chat unreachable on
-403 without retrying, and marks a row sent only after Telegram accepted it. A restart resumes
-with whatever is still pending.
+Rows are written to the store first (in the action's transaction with
+bot.repositories.outbox.enqueue_in, or alone with Outbox.enqueue). The sender claims each row
+('sending') before the Bot API call and marks it 'sent' after Telegram accepted it, so a crash
+repeats at most the rows in flight. It keeps a global rate (OUTBOX_RATE, default 25/s) and 1/s per
+chat; a 429 pauses that chat alone for `retry_after` (the row is retried later, other chats go on);
+network errors and 5xx are retried with backoff; both up to an attempt cap, then the row is
+'failed'. A 403 marks the person unreachable: later pushes to them are skipped until they write to
+the bot again. A file sent to many is uploaded once and re-sent by its file_id.
+
+`Outbox.limiter` is shared with other senders (e.g. countdown edits) so that edits and sends
+together keep the configured rate: `async with outbox.limiter.slot(chat_id): await bot.edit_...`
+(or `await outbox.limiter.acquire(chat_id)` before the call).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import defaultdict, deque
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
-    TelegramUnauthorizedError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 
 from bot.clock import Clock
 from bot.store import Push, Store
 
 log = logging.getLogger("bot.outbox")
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8        # sends of one row (429s and 5xx/network errors together) before it is 'failed'
+MAX_BACKOFF = 300.0     # seconds: the longest wait between two tries after 5xx/network errors
+IDLE_POLL = 5.0         # seconds: how often an idle sender looks for rows enqueued without wake()
 
 
 def text_push(chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None,
@@ -44,52 +54,156 @@ def text_push(chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | N
 
 def file_push(chat_id: int, kind: str, data: bytes, file_name: str, *, caption: str | None = None,
               protect_content: bool = True, dedupe_key: str | None = None) -> dict[str, Any]:
+    """A photo or document; the same bytes pushed to many are stored once and uploaded once."""
     assert kind in ("photo", "document")
     return {"chat_id": chat_id, "kind": kind, "file_name": file_name, "file_data": data, "dedupe_key": dedupe_key,
             "payload": {"caption": caption, "protect_content": protect_content, "reply_markup": None}}
 
 
 class RateLimiter:
-    """At most `per_second` sends in any one-second window and one per `chat_interval` seconds to
-    one chat; `pause` holds everything (Telegram's retry_after)."""
+    """Sends spaced evenly at `per_second` overall and `chat_interval` seconds apart per chat;
+    `pause(seconds, chat_id)` holds one chat (a 429's retry_after), `pause(seconds)` everything.
 
-    def __init__(self, per_second: float, chat_interval: float) -> None:
-        self.per_second = max(1, int(per_second))
-        self.chat_interval = chat_interval
-        self._window: deque[float] = deque()
-        self._next_chat: dict[int, float] = {}
+    The per-chat bookkeeping only keeps chats that still constrain a send (their next slot or pause
+    lies ahead); older entries are dropped when the tables grow, so memory stays bounded by the
+    chats of the last `chat_interval` seconds plus the paused ones."""
+
+    def __init__(self, per_second: float, chat_interval: float, *,
+                 monotonic: Callable[[], float] = time.monotonic, prune_at: int = 1024) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.per_second = per_second
+        self.chat_interval = max(0.0, chat_interval)
+        self._interval = 1.0 / per_second
+        self._now = monotonic
+        self._next_global = 0.0
         self._paused_until = 0.0
-        self._lock = asyncio.Lock()
+        self._next_chat: dict[int, float] = {}
+        self._chat_paused: dict[int, float] = {}
+        self._prune_base = prune_at
+        self._prune_at = prune_at
+        self._in_flight = 0
+        # slot()'s window: after a stall the overdue sends may catch up by at most 5% over the rate
+        self._window_cap = per_second * 1.05
+        self._done: deque[float] = deque()  # when the sends of the last second ended (slot())
 
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+    def pause(self, seconds: float, chat_id: int | None = None) -> None:
+        until = self._now() + seconds
+        if chat_id is None:
+            self._paused_until = max(self._paused_until, until)
+        else:
+            self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), until)
+
+    def paused_for(self, chat_id: int) -> float:
+        """Seconds until `chat_id` may be sent to again because of a pause (0: not paused)."""
+        return max(0.0, max(self._paused_until, self._chat_paused.get(chat_id, 0.0)) - self._now())
+
+    def tracked_chats(self) -> int:
+        """How many chats the limiter remembers (bounded; see the class docstring)."""
+        return len(self._next_chat) + len(self._chat_paused)
 
     async def acquire(self, chat_id: int) -> None:
+        """Waits for this chat's next slot within both limits and takes it."""
         while True:
-            async with self._lock:
-                now = time.monotonic()
-                wait = max(self._paused_until, self._next_chat.get(chat_id, 0.0)) - now
-                if wait <= 0:
-                    while self._window and self._window[0] <= now - 1.0:
-                        self._window.popleft()
-                    if len(self._window) < self.per_second:
-                        self._window.append(now)
-                        self._next_chat[chat_id] = now + self.chat_interval
-                        return
-                    wait = self._window[0] + 1.0 - now
-            await asyncio.sleep(wait)
+            now = self._now()
+            held = self.paused_for(chat_id)
+            if held > 1e-6:
+                await asyncio.sleep(held)
+                continue
+            slot = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
+            self._next_global = slot + self._interval
+            if self.chat_interval:
+                self._next_chat[chat_id] = slot + self.chat_interval
+            self._prune(now)
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if self.paused_for(chat_id) <= 1e-6:  # a pause that began meanwhile counts too
+                return
+
+    @asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        """`acquire`, then the call inside the block. Safer against a late event loop than acquire
+        alone: a send counts against the rate from its start until a second after it ended, so the
+        calls that reach Telegram within any one second stay within 1.05 x `per_second` even when
+        some were delayed on the way (a stalled loop does not release a burst of overdue sends);
+        the chat's next slot is a full interval after this call ended."""
+        await self.acquire(chat_id)
+        while True:  # the window check: rarely binds, the spacing above already keeps the rate
+            now = self._now()
+            while self._done and self._done[0] <= now - 1.0 + 1e-9:
+                self._done.popleft()
+            if self._in_flight + len(self._done) < self._window_cap:
+                break
+            await asyncio.sleep(max(1e-3, self._done[0] + 1.0 - now) if self._done else self._interval)
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            ended = self._now()
+            self._done.append(ended)
+            if self.chat_interval:
+                self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), ended + self.chat_interval)
+
+    def _prune(self, now: float) -> None:
+        if len(self._next_chat) + len(self._chat_paused) <= self._prune_at:
+            return
+        for table in (self._next_chat, self._chat_paused):
+            for key in [k for k, until in table.items() if until <= now]:
+                del table[key]
+        # amortised: the next sweep waits until the tables have grown again
+        self._prune_at = max(self._prune_base, 2 * (len(self._next_chat) + len(self._chat_paused)))
+
+
+class _KeyedLocks:
+    """One lock per key while someone holds or waits for it; the entry goes with the last user."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+def _file_id_of(msg: Message, kind: str) -> str | None:
+    if kind == "photo" and msg.photo:
+        return msg.photo[-1].file_id
+    if kind == "document" and msg.document:
+        return msg.document.file_id
+    return None
 
 
 class Outbox:
-    def __init__(self, store: Store, bot: Bot, clock: Clock, *, per_second: float = 28.0,
-                 chat_interval: float = 1.0, concurrency: int = 8) -> None:
+    def __init__(self, store: Store, bot: Bot, clock: Clock, *, per_second: float = 25.0,
+                 chat_interval: float = 1.0, concurrency: int = 100, paid_broadcast: bool = False,
+                 batch: int | None = None, max_attempts: int = MAX_ATTEMPTS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.bot = bot
         self.clock = clock
-        self.limiter = RateLimiter(per_second, chat_interval)
-        self._concurrency = concurrency
+        self.limiter = RateLimiter(per_second, chat_interval, monotonic=monotonic)
+        self.paid_broadcast = paid_broadcast
+        self.max_attempts = max_attempts
+        self._batch = batch or max(50, min(2000, int(per_second * 2)))
+        self._sending = asyncio.Semaphore(max(1, concurrency))
+        self._uploads = _KeyedLocks()
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        self._claims_released = False
 
     async def enqueue(self, *pushes: dict[str, Any]) -> int:
         added = await self.store.enqueue_pushes(pushes, self._now())
@@ -98,32 +212,35 @@ class Outbox:
         return added
 
     def wake(self) -> None:
+        """Send now what was enqueued in another transaction (enqueue_in)."""
         self._wake.set()
 
     def _now(self) -> str:
         return self.clock.now().isoformat()
 
+    @staticmethod
+    def backoff(attempts: int) -> float:
+        """Seconds before the next try after `attempts` failed ones: 1, 2, 4 ... up to MAX_BACKOFF."""
+        return float(min(2 ** attempts, MAX_BACKOFF))
+
     async def flush(self) -> int:
-        """Sends everything that is due now; returns how many were handled."""
+        """Sends everything that is due now; returns how many rows were handled (sent, retried
+        later, failed, or skipped as unreachable). Rows waiting for a retry are left for later."""
         async with self._flush_lock:
+            if not self._claims_released:  # what a killed sender had claimed goes again
+                released = await self.store.release_claims()
+                if released:
+                    log.warning("outbox: %s pushes claimed before a restart are sent again", released)
+                self._claims_released = True
             handled = 0
             while True:
-                due = await self.store.due_pushes(self._now(), limit=200)
-                if not due:
+                claim = await self.store.claim_pushes(self._now(), limit=self._batch)
+                handled += claim.skipped
+                if not claim.pushes:
                     return handled
-                # one task per chat keeps each chat's pushes in order; chats run side by side
-                by_chat: dict[int, list[Push]] = defaultdict(list)
-                for push in due:
-                    by_chat[push.chat_id].append(push)
-                sem = asyncio.Semaphore(self._concurrency)
-
-                async def chat_worker(pushes: list[Push], sem: asyncio.Semaphore = sem) -> None:
-                    async with sem:
-                        for push in pushes:
-                            await self._deliver(push)
-
-                await asyncio.gather(*(chat_worker(p) for p in by_chat.values()))
-                handled += len(due)
+                # one row per chat per claim: chats go side by side, each chat's rows in order
+                await asyncio.gather(*(self._deliver(push) for push in claim.pushes))
+                handled += len(claim.pushes)
 
     async def run(self) -> None:
         """Until cancelled: flush, then sleep until woken or the next retry is due."""
@@ -133,8 +250,12 @@ class Outbox:
             except Exception:
                 log.exception("outbox flush failed")
             self._wake.clear()
-            timeout = 30.0
-            next_at = await self.store.next_push_at()
+            timeout = IDLE_POLL
+            try:
+                next_at = await self.store.next_push_at()
+            except Exception:
+                log.exception("outbox: reading the next due time failed")
+                next_at = None
             if next_at:
                 delta = (datetime.fromisoformat(next_at) - self.clock.now()).total_seconds()
                 timeout = min(timeout, max(delta, 0.05))
@@ -144,42 +265,82 @@ class Outbox:
                 pass
 
     async def _deliver(self, push: Push) -> None:
-        while True:
-            await self.limiter.acquire(push.chat_id)
-            try:
-                message_id = await self._send(push)
-            except TelegramRetryAfter as exc:
-                log.info("429 for chat %s: waiting %s s", push.chat_id, exc.retry_after)
-                self.limiter.pause(exc.retry_after)
-                continue  # the same push again once the pause is over
-            except TelegramForbiddenError as exc:
-                await self.store.mark_push_final(push.id, "unreachable", exc.message)
-            except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as exc:
+        try:
+            message_id = await self._send(push)
+        except TelegramRetryAfter as exc:
+            log.info("429 for chat %s: waiting %s s", push.chat_id, exc.retry_after)
+            self.limiter.pause(exc.retry_after, push.chat_id)
+            await self._retry(push, exc.message, float(exc.retry_after))
+        except TelegramForbiddenError as exc:
+            await self.store.mark_unreachable(push.id, push.chat_id, exc.message, self._now())
+        except TelegramBadRequest as exc:
+            if push.file_hash and push.file_id:  # a file_id Telegram no longer takes: upload again
+                log.warning("push %s: file_id refused (%s), uploading again", push.id, exc.message)
+                await self.store.set_push_file_id(push.file_hash, None)
+                await self._retry(push, exc.message, 0.0)
+            else:
                 log.warning("push %s refused: %s", push.id, exc.message)
                 await self.store.mark_push_final(push.id, "failed", exc.message)
-            except (TimeoutError, TelegramNetworkError, TelegramServerError, OSError) as exc:
-                if push.attempts + 1 >= MAX_ATTEMPTS:
-                    await self.store.mark_push_final(push.id, "failed", str(exc))
-                else:
-                    delay = min(2 ** push.attempts, 300)
-                    next_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
-                    await self.store.mark_push_retry(push.id, str(exc), next_at)
-            else:
-                await self.store.mark_push_sent(push.id, message_id, self._now())
+        except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
+            await self._retry(push, str(exc), self.backoff(push.attempts))
+        except TelegramAPIError as exc:  # 401, 404, 409, 413 ...: retrying will not help
+            log.warning("push %s refused: %s", push.id, exc.message)
+            await self.store.mark_push_final(push.id, "failed", exc.message)
+        except Exception as exc:
+            log.exception("push %s: unexpected error", push.id)
+            await self._retry(push, repr(exc), self.backoff(push.attempts))
+        else:
+            await self.store.mark_push_sent(push.id, message_id, self._now())
+
+    async def _retry(self, push: Push, error: str, delay: float) -> None:
+        if push.attempts + 1 >= self.max_attempts:
+            log.warning("push %s failed after %s attempts: %s", push.id, push.attempts + 1, error)
+            await self.store.mark_push_final(push.id, "failed", error)
             return
+        next_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
+        await self.store.mark_push_retry(push.id, error, next_at)
 
     async def _send(self, push: Push) -> int:
-        p = push.payload
-        markup = InlineKeyboardMarkup.model_validate(p["reply_markup"]) if p.get("reply_markup") else None
-        protect = bool(p.get("protect_content"))
         if push.kind == "text":
-            msg = await self.bot.send_message(push.chat_id, p["text"], protect_content=protect, reply_markup=markup)
-        elif push.kind == "photo":
-            msg = await self.bot.send_photo(push.chat_id, BufferedInputFile(push.file_data or b"", push.file_name or
-                                                                             "image.png"),
-                                            caption=p.get("caption"), protect_content=protect, reply_markup=markup)
-        else:
-            msg = await self.bot.send_document(push.chat_id, BufferedInputFile(push.file_data or b"",
-                                                                               push.file_name or "file"),
-                                               caption=p.get("caption"), protect_content=protect, reply_markup=markup)
-        return msg.message_id
+            p = push.payload
+            async with self.limiter.slot(push.chat_id), self._sending:
+                msg = await self.bot.send_message(push.chat_id, p["text"],
+                                                  protect_content=bool(p.get("protect_content")),
+                                                  reply_markup=_markup(p), allow_paid_broadcast=self._paid())
+            return msg.message_id
+        if push.file_hash is None:  # a row enqueued before files were stored by hash
+            return (await self._send_file(push, BufferedInputFile(push.file_data or b"", _name(push)))).message_id
+        file_id = push.file_id
+        if file_id is None:
+            async with self._uploads.hold(push.file_hash):  # one upload per file; the others wait for its id
+                data, file_id = await self.store.push_file_data(push.file_hash)
+                if file_id is None:
+                    msg = await self._send_file(push, BufferedInputFile(data or b"", _name(push)))
+                    new_id = _file_id_of(msg, push.kind)
+                    if new_id:
+                        await self.store.set_push_file_id(push.file_hash, new_id)
+                    return msg.message_id
+        return (await self._send_file(push, file_id)).message_id
+
+    async def _send_file(self, push: Push, media: BufferedInputFile | str) -> Message:
+        p = push.payload
+        async with self.limiter.slot(push.chat_id), self._sending:
+            if push.kind == "photo":
+                return await self.bot.send_photo(push.chat_id, media, caption=p.get("caption"),
+                                                 protect_content=bool(p.get("protect_content")),
+                                                 reply_markup=_markup(p), allow_paid_broadcast=self._paid())
+            return await self.bot.send_document(push.chat_id, media, caption=p.get("caption"),
+                                                protect_content=bool(p.get("protect_content")),
+                                                reply_markup=_markup(p), allow_paid_broadcast=self._paid())
+
+    def _paid(self) -> bool | None:
+        return True if self.paid_broadcast else None
+
+
+def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
+    raw = payload.get("reply_markup")
+    return InlineKeyboardMarkup.model_validate(raw) if raw else None
+
+
+def _name(push: Push) -> str:
+    return push.file_name or ("image.png" if push.kind == "photo" else "file")

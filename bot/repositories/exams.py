@@ -7,7 +7,6 @@ that starts, moves or ends the attempt (bot/repositories/due.py), so a restart l
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from bot.models import Question
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Repository
 from bot.repositories.due import drop_due, put_due, utc_text
+from bot.repositories.outbox import enqueue_in
 from bot.repositories.questions import question_from_row
 
 LIVE = ("open", "grace")
@@ -151,18 +151,10 @@ def attempt_from_row(row: aiosqlite.Row) -> ExamAttempt:
                        row["correct"], bool(row["timed_out"]), row["header_id"], row["position"], row["language"])
 
 
-def _push_rows(pushes: Iterable[dict[str, Any]], now: str) -> list[tuple[Any, ...]]:
-    return [(p["chat_id"], p.get("kind", "text"), json.dumps(p["payload"], ensure_ascii=False), p.get("file_name"),
-             p.get("file_data"), p.get("dedupe_key"), now, now) for p in pushes]
-
-
-_PUSH_SQL = ("INSERT INTO outbox (chat_id, kind, payload, file_name, file_data, dedupe_key, next_attempt_at, "
-             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING")
-
-
 async def enqueue_pushes(db: aiosqlite.Connection, pushes: Sequence[dict[str, Any]], now: str) -> None:
+    """The exam's notices, in the transaction of the change they tell about (bot/repositories/outbox.py)."""
     if pushes:
-        await db.executemany(_PUSH_SQL, _push_rows(pushes, now))
+        await enqueue_in(db, pushes, now)
 
 
 async def drop_attempt_dues(db: aiosqlite.Connection, attempt_id: int, *, keep_deadline: bool = False) -> None:

@@ -87,48 +87,6 @@ async def test_dedupe_key_makes_a_push_exactly_once(store, clock, tg_bot, http):
     assert len(await bot_messages(http, uid)) == 1
 
 
-async def test_429_is_waited_out_and_sent_once(store, clock, tg_bot, http):
-    [uid] = await users(http, 1)
-    await faults(http, {"fail": [{"method": "sendMessage", "status": 429, "count": 1, "retry_after": 1}]})
-    box = Outbox(store, tg_bot, clock, chat_interval=0.01)
-    await box.enqueue(text_push(uid, "通知"))
-    await box.flush()
-    assert [m["text"] for m in await bot_messages(http, uid)] == ["通知"]
-    assert (await stats(http))["rate_limited"] == 1
-    assert await store.push_counts() == {"sent": 1}
-
-
-async def test_server_errors_are_retried_with_backoff(store, clock, tg_bot, http):
-    [uid] = await users(http, 1)
-    await faults(http, {"fail": [{"method": "sendMessage", "status": 500, "count": 2}]})
-    box = Outbox(store, tg_bot, clock, chat_interval=0.01)
-    await box.enqueue(text_push(uid, "提醒"))
-    await box.flush()
-    assert await bot_messages(http, uid) == [] and await store.push_counts() == {"pending": 1}
-    clock.advance(seconds=1)
-    await box.flush()
-    assert await store.push_counts() == {"pending": 1}  # second failure: waits 2 s now
-    clock.advance(seconds=1)
-    assert await box.flush() == 0
-    clock.advance(seconds=1)
-    await box.flush()
-    assert [m["text"] for m in await bot_messages(http, uid)] == ["提醒"]
-    assert await store.push_counts() == {"sent": 1}
-
-
-async def test_blocked_user_is_marked_unreachable_without_retry(store, clock, tg_bot, http):
-    a, b = await users(http, 2)
-    async with http.post(f"/sandbox/users/{a}/block") as r:
-        assert r.status == 200
-    box = Outbox(store, tg_bot, clock, chat_interval=0.01)
-    await box.enqueue(text_push(a, "x"), text_push(b, "y"))
-    await box.flush()
-    assert await store.push_counts() == {"sent": 1, "unreachable": 1}
-    clock.advance(hours=1)
-    assert await box.flush() == 0
-    assert (await stats(http))["calls"]["sendMessage"] == 2
-
-
 async def test_limits_are_kept_so_telegram_never_says_429(store, clock, tg_bot, http):
     ids = await users(http, 6)
     await faults(http, {"rate_limit": {"global_per_s": 30, "per_chat_per_s": 1}})

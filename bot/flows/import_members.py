@@ -5,6 +5,7 @@ The rows offered for that second step are kept in the FSM data (the file itself 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from io import BytesIO
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.errors import DomainError
 from bot.flows import import_questions
 from bot.flows.verification import RNV
+from bot.i18n import Raw
 from bot.render import excel
 from bot.services import member_import
 from bot.services import members as svc
@@ -50,8 +52,34 @@ def reason_text(_: Translator, problem: RowProblem) -> str:
     return _(f"import.reason.{problem.code}", **problem.params)
 
 
-def rejects_file(_: Translator, rejected: list[tuple[RawRow, RowProblem]]) -> bytes:
-    return excel.rejects_workbook(xlsx_labels(_), [(row, reason_text(_, problem)) for row, problem in rejected])
+MISMATCH_SHOWN = 20  # rows listed under another name, named in the message (all are in the file)
+
+
+def rejects_file(_: Translator, rejected: list[tuple[RawRow, RowProblem]],
+                 mismatched: Sequence[member_import.NameMismatch] = ()) -> bytes:
+    rows = [(row, reason_text(_, problem)) for row, problem in rejected]
+    rows += [(excel.RawRow(m.row.row_number, m.row.name, m.row.phone, m.row.branch, m.row.note),
+              _.label("import.reason.name_mismatch", listed=m.listed_name)) for m in mismatched]  # a file: plain
+    rows.sort(key=lambda pair: pair[0].row_number)
+    return excel.rejects_workbook(xlsx_labels(_), rows)
+
+
+def names_kb(_: Translator, org_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_.label("import.btn_keep_names"),
+              callback_data=ImportCD(action=ImportAction.keep_names, org_id=org_id))
+    kb.button(text=_.label("import.btn_update_names"),
+              callback_data=ImportCD(action=ImportAction.update_names, org_id=org_id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def mismatch_text(_: Translator, mismatched: list[member_import.NameMismatch]) -> str:
+    lines = [_("import.mismatch_line", row=m.row.row_number, phone=m.row.phone, listed=m.listed_name, name=m.row.name)
+             for m in mismatched[:MISMATCH_SHOWN]]
+    if len(mismatched) > MISMATCH_SHOWN:
+        lines.append(_("import.mismatch_more", count=len(mismatched) - MISMATCH_SHOWN))
+    return _("import.mismatch", count=len(mismatched), lines=Raw("\n".join(lines)))  # already HTML
 
 
 async def ask_file(message: Message, state: FSMContext, store: Store, actor: Actor, _: Translator,
@@ -100,6 +128,7 @@ async def got_file(message: Message, document: Document, state: FSMContext, ctx:
     await state.set_state(None)
     flow.imp_rows = member_import.pending_to_data(result.pending) if result.pending else None
     flow.imp_branches = result.new_branches or None
+    flow.imp_names = member_import.mismatches_to_data(result.mismatched) if result.mismatched else None
     await flow.save(state)
     await report(message, _, org, result)
 
@@ -125,6 +154,23 @@ async def create_branches(query: CallbackQuery, message: Message, callback_data:
     await message.answer(text)
 
 
+async def resolve_names(query: CallbackQuery, message: Message, callback_data: ImportCD, state: FSMContext,
+                        ctx: Ctx, _: Translator) -> None:
+    """Rows whose phone was listed under another name: keep the listed names, or take the file's."""
+    org = await svc.org_for_admin(ctx.store, ctx.actor, callback_data.org_id)
+    flow = await MemberImportData.load_kept(state)
+    if flow is None or flow.imp_org != org.id or not flow.imp_names:
+        raise DomainError("stale_button")  # the buttons of another import, or already decided
+    changes = member_import.mismatches_from_data(flow.imp_names)
+    update = callback_data.action == ImportAction.update_names
+    renamed = await member_import.resolve_names(ctx.store, ctx.clock, ctx.actor, org.id, changes, update)
+    flow.imp_names = None
+    await flow.save(state)
+    await message.edit_reply_markup(reply_markup=None)
+    await message.answer(_("import.names_updated", count=renamed) if update
+                         else _("import.names_kept", count=len(changes)))
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
     router.message.register(import_cmd, Command("import"), flags={RNV: "import"})
@@ -134,6 +180,8 @@ def build_router() -> Router:
     router.message.register(not_a_file, ImportMembers.file, NOT_COMMAND)
 
     router.callback_query.register(create_branches, ImportCD.filter(F.action == ImportAction.create))
+    router.callback_query.register(resolve_names, ImportCD.filter(F.action.in_({ImportAction.keep_names,
+                                                                               ImportAction.update_names})))
 
     return router
 
@@ -150,7 +198,12 @@ async def report(message: Message, _: Translator, org: Org, result: member_impor
                        branches=_("import.list_sep").join(result.new_branches)))
         markup = create_kb(_, org.id, len(result.pending))
     await message.answer("\n\n".join(lines), reply_markup=markup)
-    if result.rejected:
-        await message.answer_document(BufferedInputFile(rejects_file(_, result.rejected), _("import.rejects_file")),
-                                      caption=_("import.rejects_caption", count=len(result.rejected)),
-                                      protect_content=org.protect_content)
+    if result.mismatched:  # not "already in the organisation": the admin decides
+        await message.answer(mismatch_text(_, result.mismatched), reply_markup=names_kb(_, org.id))
+    if result.rejected or result.mismatched:
+        data = rejects_file(_, result.rejected, result.mismatched)
+        await message.answer_document(BufferedInputFile(data, _("import.rejects_file")),
+                                      caption=_("import.rejects_caption",
+                                                count=len(result.rejected) + len(result.mismatched))
+                                      + "\n" + _("export.editing_note"),
+                                      protect_content=False)  # to be fixed in Excel and sent back (SEC-1 aside)

@@ -19,6 +19,7 @@ from bot.services import invites
 from bot.services.invites import JoinOffer, JoinResult
 from bot.ui.common import NOT_COMMAND
 from bot.ui.invite import Join, JoinBranchCD, JoinData, JoinDecisionCD, join_decision_kb
+from bot.ui.menu import send_main_menu
 
 if TYPE_CHECKING:
     from aiogram.fsm.context import FSMContext
@@ -87,7 +88,7 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
         await message.answer(_error(_, exc))
         return
     await state.set_state(Join.branch)
-    await JoinData(invite_id=opened.invite.id).save(state)
+    await JoinData(invite_id=opened.invite.id, menu_after=bool(data.get("menu_after"))).save(state)
     ask = _("join.choose_branch") if opened.branches else _("join.confirm_no_branch")
     await message.answer(offer_text(_, opened.org) + "\n\n" + ask, reply_markup=branch_kb(_, opened))
 
@@ -102,7 +103,8 @@ async def join_cmd(message: Message, command: CommandObject, bot: Bot, _: Transl
 
 async def branch_chosen(query: CallbackQuery, message: Message, callback_data: JoinBranchCD, state: FSMContext,
                         ctx: Ctx, _: Translator) -> None:
-    if (await JoinData.load(state)).invite_id != callback_data.invite_id:
+    flow = await JoinData.load(state)
+    if flow.invite_id != callback_data.invite_id:
         raise DomainError("stale_button")  # a button of another link than the one opened last
     try:
         result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
@@ -116,6 +118,8 @@ async def branch_chosen(query: CallbackQuery, message: Message, callback_data: J
     await state.clear()
     await message.edit_text(result_text(_, result))
     await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
+    if flow.menu_after:  # REG-6: the new member's way on
+        await send_main_menu(message, ctx.actor, _)
 
 
 async def use_buttons(message: Message, _: Translator) -> None:

@@ -21,7 +21,7 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
-from bot.services import registration, users
+from bot.services import invites, registration, users
 from bot.services.roles import Actor
 from bot.ui.menu import memberships_text, send_main_menu, sync_menu
 from bot.ui.registration import Reg, RegAction, RegCD
@@ -69,24 +69,43 @@ def _suggested_name(actor: Actor) -> str | None:
         return None
 
 
+async def _invited(state: FSMContext) -> str | None:
+    """REG-6: the organisation whose join link started this registration (it needs no org-name step)."""
+    return (await state.get_data()).get("invited_org")
+
+
+def ask_phone(_: Translator, invited: str | None) -> str:
+    return _("reg.ask_phone_invited" if invited else "reg.ask_phone")
+
+
+def ask_name(_: Translator, invited: str | None) -> str:
+    return _("reg.ask_name_invited" if invited else "reg.ask_name")
+
+
 async def show_step(message: Message, state: FSMContext, actor: Actor, _: Translator) -> None:
     """Shows the step the person is at (also after a restart, or a second /start)."""
     current = await state.get_state()
+    invited = await _invited(state)
     if current == Reg.phone.state:
-        await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+        await message.answer(ask_phone(_, invited), reply_markup=phone_kb(_))
     elif current == Reg.name.state:
-        await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(actor)))
+        await message.answer(ask_name(_, invited), reply_markup=name_kb(_suggested_name(actor)))
     elif current == Reg.org_name.state:
         await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
     else:
         await state.set_state(Reg.agreement)
-        await message.answer(_("reg.agreement"), reply_markup=agreement_kb(_))
+        text = _("reg.agreement")
+        if invited:  # REG-6: who invited them, before they agree
+            text = _("reg.invited_by", org=invited) + "\n\n" + text
+        await message.answer(text, reply_markup=agreement_kb(_))
 
 
-async def start(message: Message, command: CommandObject, state: FSMContext, actor: Actor,
-                _: Translator) -> None:
+async def start(message: Message, command: CommandObject, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    actor = ctx.actor
     if command.args:
-        await state.update_data(payload=command.args[:64])
+        payload = command.args[:64]
+        org = await invites.invited_org(ctx.store, ctx.clock, ctx.settings.secret_key, payload)
+        await state.update_data(payload=payload, invited_org=org.name if org else None)
     if await state.get_state() not in {s.state for s in Reg.__states__}:
         await state.set_state(Reg.agreement)
         await message.answer(_("start.welcome", name=actor.user.display_name))
@@ -105,7 +124,7 @@ async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: 
 async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
     await state.set_state(Reg.phone)
     await message.edit_text(_("reg.agreed"))
-    await message.answer(_("reg.ask_phone"), reply_markup=phone_kb(_))
+    await message.answer(ask_phone(_, await _invited(state)), reply_markup=phone_kb(_))
 
 
 async def got_contact(message: Message, contact: Contact, state: FSMContext, ctx: Ctx, _: Translator) -> None:
@@ -113,7 +132,7 @@ async def got_contact(message: Message, contact: Contact, state: FSMContext, ctx
     await registration.check_phone_free(ctx.store, phone, ctx.actor.id)
     await state.update_data(phone=phone)
     await state.set_state(Reg.name)
-    await message.answer(_("reg.ask_name"), reply_markup=name_kb(_suggested_name(ctx.actor)))
+    await message.answer(ask_name(_, await _invited(state)), reply_markup=name_kb(_suggested_name(ctx.actor)))
 
 
 async def typed_phone(message: Message, _: Translator) -> None:
@@ -124,9 +143,12 @@ async def phone_wrong_kind(message: Message, _: Translator) -> None:
     await message.answer(_("reg.phone_wrong_kind"), reply_markup=phone_kb(_))
 
 
-async def got_name(message: Message, state: FSMContext, _: Translator) -> None:
+async def got_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator, **data: Any) -> None:
     name = registration.clean_name(message.text or "")
     await state.update_data(name=name)
+    if await _invited(state):  # REG-6: the link names the organisation; no org-name step
+        await finish(message, state, ctx, _, None, data)
+        return
     await state.set_state(Reg.org_name)
     await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
     await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
@@ -205,12 +227,17 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
     if user is None:  # registration.complete has just written the user: a lost row is a bug (logged), not input
         raise RuntimeError(f"user {actor.id} missing right after registration")
     actor = Actor(user=user, is_operator=actor.is_operator)
-    orgs = memberships_text(_, result.memberships)
-    await message.answer(_("reg.done", name=result.name, orgs=orgs), reply_markup=ReplyKeyboardRemove())
+    if flow.get("invited_org") and not result.memberships:  # REG-6: not "in no organisation yet" before the join
+        done = _("reg.done_link", name=result.name)
+    else:
+        done = _("reg.done", name=result.name, orgs=memberships_text(_, result.memberships))
+    await message.answer(done, reply_markup=ReplyKeyboardRemove())
     await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
     if payload:  # REG-6: the link that arrived before registration, opened by the registered user
         await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,
                                                 "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,
-                                                "actor": actor, "locale": ctx.locale, "state": state, "_": _})
-    else:
-        await send_main_menu(message, actor, _)
+                                                "actor": actor, "locale": ctx.locale, "state": state, "_": _,
+                                                "menu_after": True})
+        if await state.get_state() is not None:  # a choice is open (e.g. the branch): the menu follows it
+            return
+    await send_main_menu(message, actor, _)

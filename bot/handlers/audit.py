@@ -8,6 +8,7 @@ from aiogram.filters import Command
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.flows.verification import RNV
+from bot.i18n import Raw
 from bot.services import orgs
 from bot.ui.org import AuditCD, OrgPickCD, Purpose, choose_org, org_label
 
@@ -20,38 +21,51 @@ if TYPE_CHECKING:
     from bot.services.roles import Actor
     from bot.store import Store
 
-SHORT = 40  # characters of a before/after value in the list
-
-
-def _short(_: Translator, value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return _("audit.on") if value else _("audit.off")
-    if isinstance(value, dict):
-        parts = [_short(_, v) if len(value) == 1 else f"{k}={_short(_, v)}" for k, v in value.items()]
-        text = ", ".join(parts)
-    else:
-        text = str(value)
-    return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
-
-
 def action_name(_: Translator, action: str) -> str:
     key = "audit.action." + action.replace(".", "_")
     return _(key) if _.i18n.has(key) else action
 
 
+def _changes(_: Translator, before: Any, after: Any) -> str:
+    b = before if isinstance(before, dict) else {}
+    a = after if isinstance(after, dict) else {}
+    parts = [_.label(f"audit.say.change_{k}", old=b[k], new=a[k]) for k in ("name", "phone")
+             if k in a and k in b and a[k] != b[k]]
+    return _.label("audit.say.sep").join(parts)
+
+
+def sentence(_: Translator, page_org: str, e: orgs.AuditEntry) -> str:
+    """SEC-3: one entry as a sentence with names (no internal ids), complete."""
+    who = e.actor_name or _.label("audit.say.someone")
+    p = dict(e.params)
+    key = "audit.say." + e.action.replace(".", "_")
+    if e.action == "member.import_names":
+        key += "_update" if p.get("state") == "update" else "_keep"
+    elif p.get("state") in ("on", "off"):
+        p["state"] = _.label(f"audit.say.turned_{p['state']}")
+    if not _.i18n.has(key):
+        return _("audit.say.fallback", who=who, action=action_name(_, e.action))
+    if e.action == "member.move":
+        p["branch"] = p["branch"] or _.label("audit.say.no_branch")
+        p["old_branch"] = p["old_branch"] or _.label("audit.say.no_branch")
+    if e.action == "invite.create":
+        p["limit"] = _.label("audit.say.limit", limit=p["limit"]) if p["limit"] else _.label("invite.unlimited")
+        p["branch"] = p["branch"] or _.label("invite.any_branch")
+    p["amount"] = abs(p.get("amount") or 0)
+    plain = {
+        "in_branch": _.label("audit.say.in_branch", branch=p["branch"]) if p.get("branch") else "",
+        "new_branches": _.label("audit.say.new_branches", branches=p["branches"]) if p.get("branches") else "",
+        "reason": _.label("audit.say.reason", reason=p["reason"]) if p.get("reason") else "",
+        "change": _changes(_, e.before, e.after),
+    }
+    return _(key, **{**p, **plain, "who": who, "org": page_org})
+
+
 def page_text(_: Translator, page: orgs.AuditPage, number: int) -> str:
     if not page.entries:
         return _("audit.empty", org=org_label(_, page.org))
-    lines = []
-    for e in page.entries:
-        change = ""
-        if e.before is not None or e.after is not None:
-            change = _("audit.change", before=_short(_, e.before), after=_short(_, e.after))
-        lines.append(_("audit.line", at=e.at.strftime("%Y-%m-%d %H:%M"), who=e.actor_name,
-                       action=action_name(_, e.action), target=_("audit.target", target=e.target) if e.target else "",
-                       change=change))
+    lines = [_("audit.say.entry", at=e.at.strftime("%Y-%m-%d %H:%M"), sentence=Raw(sentence(_, page.org.name, e)))
+             for e in page.entries]
     return _("audit.title", org=org_label(_, page.org), page=number + 1) + "\n\n" + "\n".join(lines)
 
 

@@ -265,6 +265,8 @@ async def applications(message: Message, ctx: Ctx, _: Translator) -> None:
 
 
 async def apps_button(query: CallbackQuery, message: Message, ctx: Ctx, _: Translator) -> None:
+    if not ctx.actor.admin_org_ids and not ctx.actor.is_operator:
+        raise NotAllowed("not_admin")  # e.g. a stale button of an admin no longer: a refusal, not an empty inbox
     text, kb = inbox_view(_, await cert.inbox(ctx.store, ctx.actor))
     await message.answer(text, reply_markup=kb)
 

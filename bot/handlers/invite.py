@@ -167,8 +167,8 @@ async def wizard(query: CallbackQuery, message: Message, callback_data: InviteCD
                     limit_step_kb(_, cd))
     else:
         created = await invites.create_invite(ctx.store, ctx.clock, ctx.settings.secret_key, ctx.actor, org.id,
-                                              branch_id,
-                                              cd.days, cd.uses or None)
+                                              branch_id, cd.days, cd.uses or None,
+                                              wizard_key=f"{message.chat.id}:{message.message_id}")
         await _edit(message, _("invite.created", number=created.invite.id))
         await send_invite(message, ctx.bot, ctx.clock, _, created)
 

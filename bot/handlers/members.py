@@ -118,8 +118,8 @@ async def send_template(message: Message, store: Store, actor: Actor, _: Transla
     names = [b.name for b in await svc.branches(store, actor, org_id)]
     data = excel.member_template(xlsx_labels(_), names)
     await message.answer_document(BufferedInputFile(data, _("import.template_file")),
-                                  caption=_("import.template_caption", org=org.name),
-                                  protect_content=org.protect_content)
+                                  caption=_("import.template_caption", org=org.name) + "\n" + _("export.editing_note"),
+                                  protect_content=False)  # SEC-1 aside: the admin must save and fill it in
 
 
 async def send_export(message: Message, store: Store, clock: Clock, actor: Actor, _: Translator,
@@ -129,7 +129,7 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
     await message.answer_document(
         BufferedInputFile(data, _("export.file")),
         caption=_("export.caption", org=result.org.name, count=len(result.rows), since=result.since,
-                  today=result.today),
+                  today=result.today) + ("\n" + _("export.protected_note") if result.org.protect_content else ""),
         protect_content=result.org.protect_content)
 
 

@@ -23,6 +23,8 @@ from bot.models import Org
 from bot.services import orgs, users
 from bot.ui.certify import rename_kb
 from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
+from bot.ui.invite import InviteCD
+from bot.ui.members import MemListCD
 from bot.ui.menu import sync_menu
 from bot.ui.org import (
     AuditCD,
@@ -68,6 +70,8 @@ def card_text(_: Translator, card: orgs.OrgCard) -> str:
 def card_kb(_: Translator, card: orgs.OrgCard) -> InlineKeyboardMarkup:
     org_id = card.org.id
     kb = InlineKeyboardBuilder()
+    kb.button(text=_.label("orgmenu.btn_members"), callback_data=MemListCD(org_id=org_id, page=0))
+    kb.button(text=_.label("orgmenu.btn_invites"), callback_data=InviteCD(org_id=org_id))
     for act in (OrgAction.branches, OrgAction.admins, OrgAction.settings, OrgAction.rename, OrgAction.dissolve):
         kb.button(text=_(f"orgmenu.btn_{act}"), callback_data=OrgCD(act=act, org=org_id))
     browse_button(kb, _, org_id)

@@ -105,7 +105,7 @@ _REQUIRED_FILL = PatternFill("solid", fgColor="FCE4D6")
 
 class SheetError(Exception):
     """A file that cannot be imported. `code` is one of too_large, not_xlsx (params: kind =
-    xls | zip | other), zip_bomb (reason = entries | size | ratio), unreadable, empty,
+    xls | zip | other), too_many_parts (count, limit: zip entries), zip_bomb (reason = size | ratio), unreadable, empty,
     missing_columns (columns: field names among name, phone, branch), too_many_rows (limit)."""
 
     def __init__(self, code: str, **params: Any) -> None:
@@ -192,8 +192,8 @@ def _check_container(data: bytes, max_bytes: int) -> None:
         raise SheetError("not_xlsx", kind="other") from exc
     # The declared sizes are enough: zipfile stops inflating an entry at its declared size
     # and fails its CRC check, so a part cannot grow past what is checked here.
-    if len(entries) > MAX_ENTRIES:
-        raise SheetError("zip_bomb", reason="entries")
+    if len(entries) > MAX_ENTRIES:  # many parts, not necessarily large: say so, not "too large"
+        raise SheetError("too_many_parts", count=len(entries), limit=MAX_ENTRIES)
     if sum(e.file_size for e in entries) > MAX_UNCOMPRESSED:
         raise SheetError("zip_bomb", reason="size")
     for e in entries:

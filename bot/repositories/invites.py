@@ -82,15 +82,18 @@ async def _use_invite(db: aiosqlite.Connection, invite_id: int, now_utc: str) ->
 class InvitesRepository(Repository):
     async def create_invite(self, org_id: int, branch_id: int | None, token_hash: str, created_by: int,
                             now: str, expires_at: str, max_uses: int | None) -> int | None:
-        """A new join link and its audit row; None when the branch is not one of the organisation's."""
+        """A new join link and its audit row; None when the branch is not one of the organisation's.
+        A link with this token hash already made raises Conflict("invite_exists") (a repeated press)."""
         async with self._tx() as db:
             if branch_id is not None and await fetch_one(
                     db, "SELECT 1 FROM branches WHERE id = ? AND org_id = ?", (branch_id, org_id)) is None:
                 return None
             cur = await db.execute(
                 """INSERT INTO invites (org_id, branch_id, token_hash, created_by, created_at, expires_at, max_uses)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING""",
                 (org_id, branch_id, token_hash, created_by, now, expires_at, max_uses))
+            if cur.rowcount == 0:
+                raise Conflict("invite_exists")
             invite_id = last_id(cur)
             await write_audit(db, created_by, org_id, "invite.create", f"invite:{invite_id}", None,
                               {"branch_id": branch_id, "expires_at": expires_at, "max_uses": max_uses}, now)

@@ -73,12 +73,14 @@ class ManuscriptQueries(Repository):
 
     async def set_correspondent(self, member_id: int, org_id: int, value: bool, actor_id: int, now: str) -> bool:
         async with self._tx() as db:
-            cur = await db.execute("UPDATE members SET correspondent = ?, updated_at = ? WHERE id = ? AND org_id = ?",
-                                   (int(value), now, member_id, org_id))
-            if cur.rowcount != 1:
+            cur = await db.execute("UPDATE members SET correspondent = ?, updated_at = ? WHERE id = ? AND org_id = ? "
+                                   "RETURNING name", (int(value), now, member_id, org_id))
+            row = await cur.fetchone()
+            if row is None:
                 return False
             await write_audit(db, actor_id, org_id, "member.correspondent", f"member:{member_id}",
-                        {"correspondent": not value}, {"correspondent": value}, now)
+                              {"correspondent": not value, "name": row[0]},
+                              {"correspondent": value, "name": row[0]}, now)
             return True
 
     async def is_correspondent_member(self, member_id: int) -> bool:

@@ -213,6 +213,31 @@ class MembersRepository(Repository):
             await write_audit(db, actor_id, org_id, "member.remove", f"member:{member_id}", asdict(before), None, now)
             return before
 
+    async def listed_names(self, org_id: int) -> dict[str, tuple[int, str]]:
+        """MEM-4: phone → (member id, name) of everyone the organisation lists."""
+        rows = await self._all("SELECT id, name, phone FROM members WHERE org_id = ?", (org_id,))
+        return {r["phone"]: (r["id"], r["name"]) for r in rows}
+
+    async def resolve_import_names(self, actor_id: int, org_id: int, changes: list[tuple[int, str, str]],
+                                   update: bool, now: str) -> int:
+        """MEM-4: an import's rows whose phone was listed under another name: `changes` are (member
+        id, listed name, the file's name). Updating renames each member still listed under that name
+        (a member.edit audit row each); either decision is one member.import_names audit row.
+        Returns how many members were renamed."""
+        renamed = 0
+        async with self._tx() as db:
+            for member_id, listed, name in changes if update else []:
+                cur = await db.execute("UPDATE members SET name = ?, updated_at = ? WHERE id = ? AND org_id = ? "
+                                       "AND name = ?", (name, now, member_id, org_id, listed))
+                if cur.rowcount:
+                    renamed += 1
+                    await write_audit(db, actor_id, org_id, "member.edit", f"member:{member_id}", {"name": listed},
+                                      {"name": name}, now)
+            await write_audit(db, actor_id, org_id, "member.import_names", None, None,
+                              {"decision": "update" if update else "keep", "rows": len(changes),
+                               "renamed": renamed}, now)
+        return renamed
+
     async def import_members(self, actor_id: int, org_id: int, rows: list[tuple[str, str, str, str]],
                              new_branches: list[str], now: str) -> tuple[int, int, list[str]]:
         """MEM-4 in one transaction: creates `new_branches`, adds the rows (name, phone, branch

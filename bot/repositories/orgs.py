@@ -132,10 +132,12 @@ class OrgsRepository(Repository):
 
     # -- branches (ORG-3) ----------------------------------------------------------------------
     async def org_branches(self, org_id: int) -> list[BranchRow]:
-        """Branches with their member counts, each 党总支 followed by its 党支部."""
+        """Branches with their member counts (a 党总支's includes its 党支部's), each 党总支 followed
+        by its 党支部."""
         rows = await self._all(
             """SELECT b.id, b.parent_id, b.name, b.kind,
-                      (SELECT COUNT(*) FROM members m WHERE m.branch_id = b.id) AS members,
+                      (SELECT COUNT(*) FROM members m WHERE m.branch_id = b.id OR m.branch_id IN
+                          (SELECT c.id FROM branches c WHERE c.parent_id = b.id)) AS members,
                       (SELECT COUNT(*) FROM branches c WHERE c.parent_id = b.id) AS children
                FROM branches b WHERE b.org_id = ?
                ORDER BY COALESCE(b.parent_id, b.id), b.parent_id IS NOT NULL, b.id""", (org_id,))

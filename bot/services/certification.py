@@ -363,13 +363,14 @@ async def inbox(store: Store, actor: Actor) -> Inbox:
 async def uncertify_preview(store: Store, actor: Actor, org_id: int) -> Uncertified:
     """Either side's admins (a root: the operator); bottom-up only."""
     org = await _org(store, org_id)
-    if not org.certified:
-        raise DomainError("cert.not_certified", org=org.name)
+    # The role first: a forged press learns nothing about another organisation (its name, its state).
     if org.parent_id is None:
         if not actor.is_operator:
-            raise NotAllowed("cert.root_operator_only")
+            raise NotAllowed("cert.root_operator_only" if org_id in actor.admin_org_ids else "not_allowed")
     elif org_id not in actor.admin_org_ids and org.parent_id not in actor.admin_org_ids:
         raise NotAllowed()
+    if not org.certified:
+        raise DomainError("cert.not_certified", org=org.name)
     lower = await store.lower_orgs(org_id)
     if lower:
         raise DomainError("cert.has_lower", org=org.name, count=len(lower), names="、".join(o.name for o in lower[:5]))

@@ -5,7 +5,7 @@ that the bot answers are listed here; later features add their rows.
 """
 from __future__ import annotations
 
-from bot.services.roles import ADMIN, OPERATOR, USER, VISITOR
+from bot.services.roles import ADMIN, MAIN_ADMIN, OPERATOR, USER, VISITOR
 
 # (command, roles that see it) in menu order
 COMMANDS: list[tuple[str, frozenset[str]]] = [
@@ -36,7 +36,7 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("applications", frozenset({ADMIN, OPERATOR})),  # the operator decides root organisations' renames
     ("orgreport", frozenset({ADMIN})),
     ("reportsettings", frozenset({ADMIN})),
-    ("audit", frozenset({ADMIN})),
+    ("audit", frozenset({MAIN_ADMIN})),  # SEC-3: only a main admin reads the log; others would be refused
     ("task", frozenset({ADMIN})),
     ("activity", frozenset({ADMIN})),
     ("review", frozenset({ADMIN})),
@@ -52,4 +52,4 @@ def menu_key(roles: frozenset[str], language: str) -> str:
     return f"{language}:{','.join(commands_for(roles))}"
 
 
-__all__ = ["COMMANDS", "commands_for", "menu_key", "ADMIN", "OPERATOR", "USER", "VISITOR"]
+__all__ = ["COMMANDS", "commands_for", "menu_key", "ADMIN", "MAIN_ADMIN", "OPERATOR", "USER", "VISITOR"]

@@ -5,6 +5,7 @@ does not leak working links. Every admin action checks the actor's role when it 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -129,6 +130,13 @@ def new_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+def wizard_token(secret: bytes, wizard_key: str) -> str:
+    """The token of the link one wizard makes: derived from the wizard (e.g. its message), so a
+    last step pressed again, or three times at once, makes the same link, i.e. one (UNIQUE hash)."""
+    digest = hmac.new(secret, b"invite-wizard:" + wizard_key.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
 def token_hash(secret: bytes, token: str) -> str:
     return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
 
@@ -190,14 +198,22 @@ async def check_branch(store: Store, actor: Actor, org_id: int, branch_id: int |
 
 
 async def create_invite(store: Store, clock: Clock, secret: bytes, actor: Actor, org_id: int,
-                        branch_id: int | None, days: int, max_uses: int | None) -> CreatedInvite:
+                        branch_id: int | None, days: int, max_uses: int | None,
+                        wizard_key: str | None = None) -> CreatedInvite:
+    """`wizard_key` names the wizard that asks (its message): one wizard makes one link; a repeated
+    press is refused with the number of the link it made (invite.already_created)."""
     org = await _admin_org(store, actor, org_id)
     if days not in EXPIRY_DAYS or max_uses not in USE_LIMITS:
         raise DomainError("invite.bad_option")
     now = clock.now()
-    token = new_token()
-    invite_id = await store.create_invite(org_id, branch_id, token_hash(secret, token), actor.id,
-                                          now.isoformat(), _utc(now + timedelta(days=days)), max_uses)
+    token = wizard_token(secret, wizard_key) if wizard_key else new_token()
+    hashed = token_hash(secret, token)
+    try:
+        invite_id = await store.create_invite(org_id, branch_id, hashed, actor.id,
+                                              now.isoformat(), _utc(now + timedelta(days=days)), max_uses)
+    except Conflict:
+        made = await store.invite_by_hash(hashed)
+        raise DomainError("invite.already_created", number=made.id if made else 0) from None
     if invite_id is None:
         raise DomainError("invite.bad_branch")
     row = await store.get_invite(invite_id)
@@ -270,6 +286,18 @@ async def open_invite(store: Store, clock: Clock, secret: bytes, user: User, tok
     if already is not None:
         return already
     return JoinOffer(invite, org, [] if invite.branch_id is not None else await branches(store, org.id))
+
+
+async def invited_org(store: Store, clock: Clock, secret: bytes, payload: str) -> Org | None:
+    """REG-6: the organisation a deep-link payload invites to, while the link still works (None:
+    not a join link, or one that would be refused; the refusal comes after registration)."""
+    prefix, _sep, token = payload.partition("_")
+    if prefix != PREFIX or not TOKEN_RE.match(token):
+        return None
+    row = await store.invite_by_hash(token_hash(secret, token))
+    if row is None or _invite(row).status(clock.now()) != ACTIVE:
+        return None
+    return await store.get_org(row.org_id)
 
 
 async def join(store: Store, clock: Clock, user: User, invite_id: int, branch_id: int | None) -> JoinResult:

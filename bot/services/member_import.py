@@ -24,6 +24,16 @@ BRANCH_NAME_MAX = 50
 
 
 @dataclass(frozen=True)
+class NameMismatch:
+    """A row whose phone the organisation lists under another name: neither added nor counted as
+    present; the admin keeps the listed name or takes the file's."""
+
+    row: MemberRow
+    member_id: int
+    listed_name: str
+
+
+@dataclass(frozen=True)
 class ImportResult:
     added: int
     present: int
@@ -33,6 +43,7 @@ class ImportResult:
     created: list[str] = field(default_factory=list)
     sheet: str = ""
     ignored_sheets: list[str] = field(default_factory=list)
+    mismatched: list[NameMismatch] = field(default_factory=list)  # in file order
 
 
 def _norm(name: str) -> str:
@@ -51,7 +62,7 @@ async def parse_file(data: bytes, known_labels: Iterable[Mapping[str, str]] = ()
         return await asyncio.to_thread(excel.read_member_rows, data, known_labels=labels)
     except SheetError as exc:
         key = f"not_xlsx_{exc.params.get('kind', 'other')}" if exc.code == "not_xlsx" else exc.code
-        params = {k: v for k, v in exc.params.items() if k in ("limit", "columns")}
+        params = {k: v for k, v in exc.params.items() if k in ("limit", "columns", "count")}
         if exc.code == "too_large":
             params = {"limit": exc.params["limit"] // (1024 * 1024)}
         raise DomainError(f"mem.sheet.{key}", **params) from None
@@ -63,7 +74,7 @@ async def import_file(store: Store, clock: Clock, actor: Actor, org_id: int, dat
     parsed = await parse_file(data, known_labels)
     result = await import_parsed(store, clock, actor, org_id, parsed.rows)
     return ImportResult(result.added, result.present, result.rejected, result.pending, result.new_branches,
-                        [], parsed.sheet, parsed.ignored_sheets)
+                        [], parsed.sheet, parsed.ignored_sheets, result.mismatched)
 
 
 async def import_parsed(store: Store, clock: Clock, actor: Actor, org_id: int,
@@ -71,10 +82,16 @@ async def import_parsed(store: Store, clock: Clock, actor: Actor, org_id: int,
     actor.require_admin_of(org_id)
     valid, rejected = excel.validate_rows(rows, None)  # every rule but the branch's existence
     existing = {_norm(r.name): r.name for r in await store.member_branches(org_id)}
+    listed = await store.listed_names(org_id)
     ready: list[MemberRow] = []
     pending: list[MemberRow] = []
+    mismatched: list[NameMismatch] = []
     new_branches: dict[str, str] = {}
     for row in valid:
+        member = listed.get(row.phone)
+        if member is not None and _norm(member[1]) != _norm(row.name):  # not "already there": another name
+            mismatched.append(NameMismatch(row, member[0], member[1]))
+            continue
         known = existing.get(_norm(row.branch))
         if known is not None:
             ready.append(MemberRow(row.row_number, row.name, row.phone, known, row.note))
@@ -86,7 +103,23 @@ async def import_parsed(store: Store, clock: Clock, actor: Actor, org_id: int,
             pending.append(MemberRow(row.row_number, row.name, row.phone, spelled, row.note))
     rejected.sort(key=lambda pair: pair[0].row_number)
     added, present, _ = await _write(store, clock, actor, org_id, ready, [])
-    return ImportResult(added, present, rejected, pending, list(new_branches.values()))
+    return ImportResult(added, present, rejected, pending, list(new_branches.values()), mismatched=mismatched)
+
+
+async def resolve_names(store: Store, clock: Clock, actor: Actor, org_id: int,
+                        changes: list[tuple[int, str, str]], update: bool) -> int:
+    """The admin's choice for the rows listed under another name (keep, or take the file's name);
+    audited either way. Returns how many members were renamed (a member renamed meanwhile is left)."""
+    actor.require_admin_of(org_id)
+    return await store.resolve_import_names(actor.id, org_id, changes, update, clock.now().isoformat())
+
+
+def mismatches_to_data(mismatched: list[NameMismatch]) -> list[list[Any]]:
+    return [[m.member_id, m.listed_name, m.row.name] for m in mismatched]
+
+
+def mismatches_from_data(data: list[list[Any]]) -> list[tuple[int, str, str]]:
+    return [(int(member_id), str(listed), str(name)) for member_id, listed, name in data]
 
 
 async def import_rows(store: Store, clock: Clock, actor: Actor, org_id: int, rows: list[MemberRow],

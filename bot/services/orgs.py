@@ -6,7 +6,7 @@ Every function that changes something takes the actor and checks their role at t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -124,6 +124,7 @@ class AuditEntry:
     before: Any
     after: Any
     at: datetime
+    params: dict[str, Any] = field(default_factory=dict)  # the sentence's names and numbers (no ids)
 
 
 @dataclass(frozen=True)
@@ -424,10 +425,106 @@ async def audit_page(store: Store, clock: Clock, actor: Actor, org_id: int, *, b
         rows = await store.audit_entries(org_id, limit=AUDIT_PAGE + 1, before_id=before_id or None)
         has_newer, has_older = bool(before_id), len(rows) > AUDIT_PAGE
         rows = rows[:AUDIT_PAGE]
-    names = await store.user_names(r.actor_id for r in rows)
-    entries = [AuditEntry(r.id, names.get(r.actor_id, str(r.actor_id)), r.action, r.target, _json(r.before),
-                          _json(r.after), datetime.fromisoformat(r.at).astimezone(clock.tz)) for r in rows]
+    raw = [(r, _json(r.before), _json(r.after)) for r in rows]
+    user_ids = {r.actor_id for r in rows}
+    org_ids: set[int] = set()
+    for r, before, after in raw:
+        values = {**(before if isinstance(before, dict) else {}), **(after if isinstance(after, dict) else {})}
+        user_ids |= {v for k in ("user_id", "addressee_id") if isinstance(v := values.get(k), int)}
+        org_ids |= {v for k in ("upper_id", "lower_id") if isinstance(v := values.get(k), int)}
+        kind, _sep, ref = (r.target or "").partition(":")
+        if kind == "org" and ref.isdigit():
+            org_ids.add(int(ref))
+        if r.action.startswith("points.") and (r.target or "").isdigit():
+            user_ids.add(int(r.target or "0"))
+    names = await store.user_names(user_ids)
+    org_names = {o.id: o.name for o in await store.orgs_by_ids(org_ids)}
+    branch_names = {b.id: b.name for b in await store.org_branches(org_id)}
+    lookup = _AuditNames(names, org_names, branch_names, clock)
+    entries = [AuditEntry(r.id, names.get(r.actor_id, ""), r.action, r.target, before, after,
+                          datetime.fromisoformat(r.at).astimezone(clock.tz),
+                          _sentence_params(r.action, r.target, before, after, lookup))
+               for r, before, after in raw]
     return AuditPage(org, entries, has_newer, has_older)
+
+
+@dataclass(frozen=True)
+class _AuditNames:
+    users: dict[int, str]
+    orgs: dict[int, str]
+    branches: dict[int, str]
+    clock: Clock
+
+
+AUDIT_PARAMS = ("target", "name", "old", "new", "branch", "old_branch", "number", "upper", "lower", "user", "state",
+                "added", "present", "updated", "renamed", "rows", "branches", "period", "questions", "reason",
+                "amount", "bank", "expires", "limit", "note")
+
+
+def _sentence_params(action: str, target: str | None, before: Any, after: Any, names: _AuditNames) -> dict[str, Any]:
+    """SEC-3: what a sentence of the log needs, as names a main admin knows (never an internal id);
+    every key of AUDIT_PARAMS is present ("" or 0 when the row does not have it)."""
+    b = before if isinstance(before, dict) else {}
+    a = after if isinstance(after, dict) else {}
+    out: dict[str, Any] = dict.fromkeys(AUDIT_PARAMS, "")
+    out.update(dict.fromkeys(("added", "present", "updated", "renamed", "rows", "questions", "amount", "bank"), 0))
+    kind, _sep, ref = (target or "").partition(":")
+    if kind == "invite" and ref.isdigit():
+        out["number"] = int(ref)
+    elif kind == "org" and ref.isdigit():
+        out["lower"] = names.orgs.get(int(ref), "")
+    elif not (kind in {"member", "branch", "cert_invite", "cert_application", "rename_request", "join_request",
+                       "task", "activity", "manuscript"} and ref.isdigit()):
+        out["target"] = target or ""
+    out["name"] = a.get("name") or a.get("title") or b.get("name") or out["target"]
+    if "name" in a and "name" in b:
+        out["old"], out["new"] = b["name"], a["name"]
+
+    def branch(value: Any) -> str:
+        return names.branches.get(value, "") if isinstance(value, int) else ""
+
+    out["branch"], out["old_branch"] = branch(a.get("branch_id")), branch(b.get("branch_id"))
+    for k in ("upper", "lower"):
+        if isinstance(a.get(f"{k}_id"), int):
+            out[k] = names.orgs.get(a[f"{k}_id"], "")
+    user_id = a.get("user_id", a.get("addressee_id"))
+    if action.startswith("points.") and (target or "").isdigit():
+        user_id = int(target or "0")
+    out["user"] = names.users.get(user_id, "") if isinstance(user_id, int) else ""
+    flag = action.removeprefix("org.")
+    if flag in FLAGS and isinstance(a.get(flag), bool):
+        out["state"] = "on" if a[flag] else "off"
+    for k in ("added", "present", "updated", "renamed", "rows", "amount", "bank"):
+        if isinstance(a.get(k), int):
+            out[k] = a[k]
+    if isinstance(a.get("branches"), list):
+        out["branches"] = "、".join(str(n) for n in a["branches"])
+    if isinstance(a.get("questions"), list):
+        out["questions"] = len(a["questions"])
+    if action == "quiz.weekly_publish":
+        out["period"] = target or ""
+    out["reason"] = a.get("reason") or ""
+    out["note"] = a.get("note") or ""
+    if isinstance(a.get("max_uses"), int):
+        out["limit"] = a["max_uses"]
+    if isinstance(a.get("expires_at"), str):
+        try:
+            out["expires"] = datetime.fromisoformat(a["expires_at"]).astimezone(names.clock.tz).strftime("%Y-%m-%d")
+        except ValueError:
+            out["expires"] = a["expires_at"]
+    if action == "branch.delete" and isinstance(b.get("members"), int):
+        out["rows"] = b["members"]
+    if action == "org.dissolve" and isinstance(b.get("members"), int):
+        out["rows"] = b["members"]
+    if action == "member.import_names":
+        out["state"] = a.get("decision", "")
+    if action == "member.correspondent" and isinstance(a.get("correspondent"), bool):
+        out["state"] = "on" if a["correspondent"] else "off"
+    if action == "task.send" and isinstance(a.get("recipients"), int):
+        out["rows"] = a["recipients"]
+    if isinstance(a.get("to_org_id"), int):  # a manuscript forwarded upwards (WORK-3)
+        out["upper"] = names.orgs.get(a["to_org_id"], "")
+    return out
 
 
 def _json(text: str | None) -> Any:

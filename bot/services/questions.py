@@ -312,7 +312,7 @@ async def parse_file(data: bytes, known_labels: Iterable[Mapping[str, str]] = ()
         key = f"not_xlsx_{exc.params.get('kind', 'other')}" if exc.code == "not_xlsx" else exc.code
         if exc.code == "missing_columns" and exc.params.get("members"):
             key = "member_file"
-        params = {k: v for k, v in exc.params.items() if k in ("limit", "columns")}
+        params = {k: v for k, v in exc.params.items() if k in ("limit", "columns", "count")}
         if exc.code == "too_large":
             params = {"limit": exc.params["limit"] // (1024 * 1024)}
         raise DomainError(f"questions.sheet.{key}", **params) from None

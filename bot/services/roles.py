@@ -7,6 +7,7 @@ from bot.errors import NotAllowed
 from bot.models import User
 
 VISITOR, USER, ADMIN, OPERATOR = "visitor", "user", "admin", "operator"
+MAIN_ADMIN = "main_admin"  # the main admin of at least one organisation (SEC-3: /audit)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Actor:
             roles.add(USER)
         if self.admin_org_ids:
             roles.add(ADMIN)
+        if self.main_admin_org_ids:
+            roles.add(MAIN_ADMIN)
         if self.is_operator:
             roles.add(OPERATOR)
         return frozenset(roles)

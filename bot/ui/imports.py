@@ -18,6 +18,8 @@ class ImportMembers(StatesGroup):
 
 class ImportAction(StrEnum):
     create = "create"  # create the missing branches and import the rows that lacked them
+    keep_names = "keep"  # rows whose phone is listed under another name: keep the listed names
+    update_names = "upd"  # … or take the file's names
 
 
 class ImportCD(CallbackData, prefix="mi"):
@@ -40,6 +42,7 @@ class MemberImportData(FlowData):
     imp_org: int
     imp_rows: list[Any] | None = None
     imp_branches: list[str] | None = None
+    imp_names: list[Any] | None = None  # [member id, listed name, file's name] awaiting keep / update
 
 
 class QuestionImportData(FlowData):

@@ -39,6 +39,7 @@ class JoinData(FlowData):
 
     COMMAND = "/join"
     invite_id: int
+    menu_after: bool = False  # opened at the end of registration (REG-6): the main menu follows the join
 
 
 class JoinBranchCD(CallbackData, prefix="jb"):

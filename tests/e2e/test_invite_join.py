@@ -37,14 +37,21 @@ def org_sandbox(tmp_path):
     proc.stop()
 
 
-def _register_after_link(u, name: str) -> None:
-    u.press(u.expect("服务协议与隐私政策"), "同意并继续")
-    u.expect("第 1 步")
+def _register_after_link(u, name: str, invited_by: str | None = None) -> None:
+    agreement = u.expect("服务协议与隐私政策")
+    if invited_by:  # REG-6: the agreement names the inviting organisation; 2 steps, no org-name step
+        assert f"{invited_by} 邀请您加入学习组织" in agreement["text"]
+    u.press(agreement, "同意并继续")
+    u.expect("第 1 步（共 2 步）" if invited_by else "第 1 步（共 3 步）")
     u.contact()
     u.expect("第 2 步")
     u.send(name)
-    u.press(u.expect("第 3 步"), "跳过")
+    if not invited_by:
+        u.press(u.expect("第 3 步"), "跳过")
     u.expect("注册成功")
+    if invited_by:
+        texts = [m.get("text") or "" for m in u.messages() if m["from"] == "bot"]
+        assert not any("第 3 步" in t or "还没有加入任何学习组织" in t for t in texts), texts
 
 
 def test_mem_6_invite_qr_join_and_revoke_end_to_end(org_sandbox):
@@ -68,11 +75,13 @@ def test_mem_6_invite_qr_join_and_revoke_end_to_end(org_sandbox):
 
     b = sb.user("王芳", phone="+8613912340002")
     b.send(f"/start {payload}")
-    _register_after_link(b, "王芳")
+    _register_after_link(b, "王芳", invited_by=ORG)
     choice = b.expect("请选择您所在的支部")
     assert f"{ORG}" in choice["text"] and "✅ 已认证" in choice["text"]
     b.press(choice, "第二党支部")
-    b.expect("已加入 中共某县委宣传部（第二党支部）")
+    joined = b.expect("已加入 中共某县委宣传部（第二党支部）")
+    menu = b.expect("请选择：")  # the main menu follows the join
+    assert menu["message_id"] > joined["message_id"]
     db = sqlite3.connect(org_sandbox.db)
     rows = db.execute("""SELECT m.name, m.phone, b.name, m.activated_at IS NOT NULL FROM members m
                          JOIN branches b ON b.id = m.branch_id""").fetchall()

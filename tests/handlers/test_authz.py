@@ -283,7 +283,7 @@ ACTIONS: dict[str, Action] = {
                                    row_is(f"SELECT r.status, m.activated_at IS NOT NULL FROM join_requests r JOIN "
                                           f"members m ON m.org_id = r.org_id AND m.phone = '{NEWBIE_PHONE}' "
                                           f"WHERE r.id = ?", ("approved", 1), lambda w: w.request)),
-    "/audit": Action(press(lambda w: AuditCD(org=w.org).pack()), MAIN_ONLY, None, shows("操作日志", "创建邀请链接"),
+    "/audit": Action(press(lambda w: AuditCD(org=w.org).pack()), MAIN_ONLY, None, shows("操作日志", "创建了邀请链接"),
                      "errors.org.audit_main_only"),
     "/audit pick": Action(press(lambda w: OrgPickCD(purpose="audit", org_id=w.org).pack()), MAIN_ONLY, None,
                           shows("操作日志"), "errors.org.audit_main_only"),
@@ -506,6 +506,6 @@ async def test_sec_3_the_audit_log_shows_member_and_invite_labels(client_factory
     # forged: the request was seeded in the store, so no notice carries its buttons
     await main.click(JoinDecisionCD(request_id=w.request, approve=False).pack())  # forged:
     text = (await main.press(await main.send("/org"), "📜 操作日志")).text
-    for label in ("创建邀请链接", "调整成员支部", "拒绝加入申请"):
+    for label in ("创建了邀请链接 #1", "把成员 赵六 从“第一党支部”调到“第二党支部”", "拒绝了 吴新人 的加入申请"):
         assert label in text
     assert "member.move" not in text and "invite.create" not in text

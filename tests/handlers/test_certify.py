@@ -446,7 +446,8 @@ async def test_reg_6_a_visitor_opening_a_certification_link_is_answered_after_re
     await visitor.press(agreement, "✅ 同意并继续")
     await visitor.contact("8613800300009")
     done = await visitor.press(await visitor.send("吴某"), "跳过 ⏭")
-    assert "注册成功" in done.text and "您还不是任何学习组织的管理员" in done.texts[-1]
+    assert "注册成功" in done.text and "您还不是任何学习组织的管理员" in done.texts[-2]
+    assert "请选择" in done.texts[-1]  # the main menu follows (REG-6)
 
 
 async def test_cert_2_pasted_link_and_tree_for_the_upper_admin(client_factory, store, outbox, session):
@@ -463,3 +464,27 @@ async def test_cert_2_pasted_link_and_tree_for_the_upper_admin(client_factory, s
     assert "您没有执行此操作的权限" in alert(forged)
     card = await cc.send("/org")
     assert "上级组织：河南省委宣传部 ✅ 已认证" in card.text
+
+
+# -- issue 15: refusals come before anything about another organisation -------------------------
+async def test_sec_4_forged_uncertify_reveals_nothing_before_the_role_check(client_factory, store):
+    await make_user(store, R_ADMIN, "罗主任", verified=True)
+    await make_user(store, NOBODY, "吴某", verified=True)
+    r = await make_org(store, "河南省委宣传部", R_ADMIN, certified=True)
+    c = await make_org(store, "郑州市委宣传部", R_ADMIN)  # not certified
+    k = await make_org(store, "金水区委宣传部", R_ADMIN, certified=True, parent_id=r)
+    await make_org(store, "某乡党委", NOBODY)
+    nobody = client_factory(NOBODY)
+    for org, upper in ((c, c), (k, r), (r, r)):
+        refused = alert(await nobody.click(CertCD(act="unc", org=org, x=upper).pack()))  # forged: not theirs
+        assert refused == "您没有执行此操作的权限。", refused
+        assert "郑州" not in refused and "金水" not in refused and "河南" not in refused
+
+
+async def test_sec_4_applications_button_by_a_non_admin_is_refused(client_factory, store):
+    await make_user(store, R_ADMIN, "罗主任", verified=True)
+    await make_user(store, NOBODY, "吴某")
+    r = await make_org(store, "河南省委宣传部", R_ADMIN, certified=True)
+    sent = await client_factory(NOBODY).click(CertCD(act="apps", org=r).pack())  # stale: an admin's panel button
+    assert "不是任何学习组织的管理员" in alert(sent)
+    assert not sent.of(SendMessage)

@@ -51,7 +51,7 @@ def rejects_of(sent):
     docs = sent.of(SendDocument)
     assert docs, sent.text
     doc = docs[-1]
-    assert doc.protect_content is True
+    assert doc.protect_content is False and "可以保存" in doc.caption  # to be fixed in Excel and sent back
     book = openpyxl.load_workbook(BytesIO(doc.document.data), read_only=True)
     return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
 
@@ -155,6 +155,13 @@ async def test_mem_4_bad_files_are_refused_and_the_state_kept(client_factory, st
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("xl/worksheets/sheet1.xml", b"0" * (10 * 1024 * 1024))
     assert "结构异常" in (await c.document(bomb.getvalue(), "bomb.xlsx", file_id="d2")).text
+    parts = BytesIO()
+    with zipfile.ZipFile(parts, "w") as z:  # many small parts: refused for their number, not as "too large"
+        for n in range(201):
+            z.writestr(f"x{n}.xml", "")
+    refused = (await c.document(parts.getvalue(), "parts.xlsx", file_id="d6")).text
+    assert "部分太多" in refused or "201 个部分" in refused, refused
+    assert "过大" not in refused
     missing = await c.document(xlsx([["张三", "13800000000"]], header=["姓名", "电话"]), "m.xlsx", file_id="d3")
     assert "缺少必填列：所属支部" in missing.text
     assert "没有成员数据" in (await c.document(xlsx([]), "e.xlsx", file_id="d4")).text
@@ -169,3 +176,46 @@ async def test_mem_4_bad_files_are_refused_and_the_state_kept(client_factory, st
     ok = await c.document(xlsx([["张三", "13800000000", "第一支部"]]), "ok.xlsx", file_id="d5")
     assert "新增：1 人" in ok.text
     assert count(settings) == [(1,)]
+
+
+async def test_mem_4_phone_listed_under_another_name_is_not_counted_present_and_the_admin_decides(
+        client_factory, store, settings):
+    org = await setup(store)
+    await make_member(store, org, "李四", "+8613600000001", "第一支部")
+    await make_member(store, org, "王五", "+8613600000002", "第一支部")
+    await make_member(store, org, "赵&六", "+8613600000003", "第一支部")
+    rows = [["张三", "13600000001", "第一支部"], ["王五", "13600000002", "第一支部"], ["钱七", "13600000003", "第二支部"],
+            ["新人", "13600000004", "第二支部"]]
+    c = client_factory(ADMIN)
+    sent = await upload(c, xlsx(rows, header=HEADER[:3]))
+    assert "新增：1 人" in sent.text and "已在本组织（未重复导入）：1 人" in sent.text  # only 王五 is really there
+    assert "2 行的手机号已在本组织登记，但姓名不同" in sent.text
+    assert "第 2 行 +8613600000001：名单中为“李四”，表格中为“张三”" in sent.text
+    assert "第 4 行 +8613600000003：名单中为“赵&amp;六”，表格中为“钱七”" in sent.text  # escaped once
+    table = rejects_of(sent)  # the annotated file marks them
+    assert [(r[0], r[4], r[5]) for r in table[1:]] == [
+        ("张三", "手机号已在本组织登记为“李四”，姓名不同：请在消息中选择保留还是更新姓名", 2),
+        ("钱七", "手机号已在本组织登记为“赵&六”，姓名不同：请在消息中选择保留还是更新姓名", 4)]
+    ask = next(m for m in sent.messages if m.text and "姓名不同" in m.text)
+    assert [b.text for row in ask.reply_markup.inline_keyboard for b in row] == ["保留名单中的姓名", "改为表格中的姓名"]
+    updated = await c.press(sent, "改为表格中的姓名")
+    assert "已把 2 名成员的姓名改为表格中的姓名" in updated.text
+    assert sorted(count(settings, "SELECT name, phone FROM members")) == [
+        ("张三", "+8613600000001"), ("新人", "+8613600000004"), ("王五", "+8613600000002"), ("钱七", "+8613600000003")]
+    audit = count(settings, "SELECT action, before, after FROM audit_log WHERE action LIKE 'member.%' ORDER BY id")
+    assert [a[0] for a in audit] == ["member.import", "member.edit", "member.edit", "member.import_names"]
+    assert "李四" in audit[1][1] and "张三" in audit[1][2] and '"update"' in audit[3][2]
+    stale = await c.click(sent.button("保留名单中的姓名"))  # stale: decided already
+    assert any(a.show_alert and "按钮已失效" in a.text for a in stale.answers)
+
+
+async def test_mem_4_keeping_the_listed_names_changes_nothing_and_is_audited(client_factory, store, settings):
+    org = await setup(store)
+    await make_member(store, org, "李四", "+8613600000001", "第一支部")
+    c = client_factory(ADMIN)
+    sent = await upload(c, xlsx([["张三", "13600000001", "第一支部"]], header=HEADER[:3]))
+    assert "已在本组织（未重复导入）：0 人" in sent.text
+    kept = await c.press(sent, "保留名单中的姓名")
+    assert "已保留名单中的姓名" in kept.text
+    assert count(settings, "SELECT name FROM members") == [("李四",)]
+    assert count(settings, "SELECT after FROM audit_log WHERE action = 'member.import_names'")[0][0].count('"keep"') == 1

@@ -343,7 +343,8 @@ async def test_mem_6_malformed_payload_for_a_visitor_after_registration(client_f
     await joiner.press(agreement, "✅ 同意并继续")
     await joiner.contact("8613800300001")
     done = await joiner.press(await joiner.send("王芳"), "跳过 ⏭")
-    assert "注册成功" in done.texts[-2] and "格式不正确" in done.texts[-1]
+    assert "注册成功" in done.texts[-3] and "格式不正确" in done.texts[-2]
+    assert "请选择" in done.texts[-1] and "🏢 我的组织" in [b for b, _ in done.buttons()]  # the main menu follows
 
 
 async def test_reg_6_visitor_opens_link_registers_then_chooses_branch(client_factory, store, settings):
@@ -351,13 +352,19 @@ async def test_reg_6_visitor_opens_link_registers_then_chooses_branch(client_fac
     payload, _ = await create_link(client_factory(ADMIN))
     joiner = client_factory(JOINER)
     agreement = await joiner.start(payload)
-    assert "服务协议" in agreement.text
+    # the agreement names the organisation that invited them
+    assert "服务协议" in agreement.text and "中共某县委宣传部</b> 邀请您加入学习组织" in agreement.text
     await joiner.press(agreement, "✅ 同意并继续")
-    await joiner.contact("8613800300001")
-    done = await joiner.press(await joiner.send("王芳"), "跳过 ⏭")
+    ask = await joiner.contact("8613800300001")
+    assert "第 2 步（共 2 步）" in ask.text
+    done = await joiner.send("王芳")  # no optional organisation-name step: the invite names it
+    assert "第 3 步" not in done.text and "跳过" not in done.text
     assert "注册成功" in done.text and "请选择您所在的支部" in done.texts[-1]
+    assert "还没有加入任何学习组织" not in done.text  # not before the join
     joined = await joiner.press(done, "第二党支部")
     assert "✅ 已加入 中共某县委宣传部（第二党支部）" in joined.text
+    # the main menu follows the join
+    assert "请选择" in joined.texts[-1] and "🏢 我的组织" in [b for b, _ in joined.buttons()]
     row = db(settings).execute("SELECT name, phone, activated_at FROM members").fetchone()
     assert row["name"] == "王芳" and row["phone"] == "+8613800300001" and row["activated_at"]
 
@@ -495,3 +502,20 @@ async def test_mem_6_english_texts(client_factory, store, registered):
     offer = await joiner.start(payload)
     assert "Please choose your branch" in offer.text
     assert "You joined 中共某县委宣传部 (第一党支部)" in (await joiner.press(offer, "第一党支部")).text
+
+
+async def test_mem_6_last_wizard_step_pressed_three_times_at_once_makes_one_link(client_factory, store, settings):
+    await setup_org(store)
+    admin = client_factory(ADMIN)
+    step = await admin.press(await admin.send("/invite"), "由加入者选择")
+    last = await admin.press(step, "7 天")
+    presses = await asyncio.gather(*(admin.press(last, "10 次") for _ in range(3)))
+    assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 1
+    assert db(settings).execute("SELECT count(*) FROM audit_log WHERE action = 'invite.create'").fetchone()[0] == 1
+    links = [m.text for p in presses for m in p.of(SendMessage) if m.text and "t.me" in m.text]
+    assert len(links) == 1, links  # one link message; the other presses are told which link was made
+    refusals = [a.text for p in presses for a in p.answers if a.show_alert]
+    assert len(refusals) == 2 and all("已经生成了邀请链接 #1" in r for r in refusals), refusals
+    # a new wizard makes a new link
+    await create_link(admin)
+    assert db(settings).execute("SELECT count(*) FROM invites").fetchone()[0] == 2

@@ -264,7 +264,8 @@ async def test_mem_4_template_has_the_org_branches_in_the_dropdown(client_factor
     org, _ = await setup(store)
     sent = await client_factory(ADMIN).send("/template")
     doc = sent.of(SendDocument)[-1]
-    assert doc.protect_content is True and doc.document.filename.endswith(".xlsx")
+    # SEC-1 aside: the admin saves the template and fills it in Excel; the caption says so
+    assert doc.protect_content is False and doc.document.filename.endswith(".xlsx") and "可以保存" in doc.caption
     book = openpyxl.load_workbook(BytesIO(doc.document.data))
     members, guide = book.worksheets
     assert [c.value for c in members[1]] == ["姓名*", "手机号*", "所属支部*", "备注"]
@@ -287,6 +288,7 @@ async def test_mem_5_export_columns_and_point_sums(client_factory, store, clock,
     sent = await client_factory(ADMIN).send("/export")
     doc = sent.of(SendDocument)[-1]
     assert doc.protect_content is True and "2026-11-17 至 2026-11-23" in doc.caption
+    assert "不能转发或保存：里面有成员的手机号" in doc.caption  # says it is protected, and why
     data = doc.document.data
     book = openpyxl.load_workbook(BytesIO(data), read_only=True)
     table = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]

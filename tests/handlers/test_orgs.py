@@ -146,8 +146,8 @@ async def test_org_9_card_shows_certified_mark_counts_admins_and_management(clie
     text = sent.text
     assert "金水区委宣传部 ✅ 已认证" in text and "上级组织：中共郑州市委宣传部 ✅ 已认证" in text
     assert "支部：1 个" in text and "成员：2 人（已激活 1 人）" in text and "王主任（主管理员）、李四" in text
-    assert [b for b, _ in sent.buttons()] == ["🌳 支部管理", "👥 管理员", "🔧 设置", "✏️ 改名", "🗑 解散",
-                                              "📚 题库", "📜 操作日志"]
+    assert [b for b, _ in sent.buttons()] == ["👤 成员名单", "🔗 邀请成员", "🌳 支部管理", "👥 管理员", "🔧 设置",
+                                              "✏️ 改名", "🗑 解散", "📚 题库", "📜 操作日志"]
     assert sent.of(SendMessage)[0].protect_content is True
     other = client_factory(ADMIN)
     card = await other.send("/org")
@@ -468,3 +468,21 @@ async def test_sec_1_protect_content_on_by_default_and_switched_with_audit(clien
     assert await rows(store, "SELECT action, before, after FROM audit_log ORDER BY id") == [
         ("org.join_approval", '{"join_approval": false}', '{"join_approval": true}'),
         ("org.protect_content", '{"protect_content": true}', '{"protect_content": false}')]
+
+
+async def test_org_9_card_links_to_members_and_invites_and_a_general_branch_counts_its_branches(client_factory,
+                                                                                                   store):
+    await make_user(store, MAIN, "王主任", verified=True)
+    org = await make_org(store, "金水区委宣传部", MAIN, branches=["机关党总支", ("第一党支部", "机关党总支"), "第二党支部"])
+    await make_member(store, org, "赵六", "+8613900000001", "机关党总支")
+    await make_member(store, org, "钱七", "+8613900000002", "第一党支部")
+    await make_member(store, org, "孙八", "+8613900000003", "第一党支部")
+    await make_member(store, org, "李九", "+8613900000004", "第二党支部")
+    c = client_factory(MAIN)
+    members = await c.press(await c.send("/org"), "👤 成员名单")
+    assert "赵六" in members.text and "李九" in members.text
+    invite = await c.press(await c.send("/org"), "🔗 邀请成员")
+    assert "邀请成员加入 金水区委宣传部" in invite.text and "第 1 步" in invite.text
+    tree = await c.press(await c.send("/org"), "🌳 支部管理")
+    assert "\n• 机关党总支（党支部，3 人）" in tree.text  # its own member and its 党支部's two (factory: kind 党支部)
+    assert "    • 第一党支部（党支部，2 人）" in tree.text and "• 第二党支部（党支部，1 人）" in tree.text

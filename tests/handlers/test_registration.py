@@ -119,7 +119,8 @@ async def test_reg_6_payload_before_registration_is_resumed(client_factory):
     await c.contact("8613800000001")
     done = await c.press(await c.send("张伟"), "跳过 ⏭")
     # the payload is opened right after registration (an unknown token is refused there)
-    assert "注册成功" in done.texts[-2] and "链接无效" in done.texts[-1]
+    assert "注册成功" in done.texts[-3] and "链接无效" in done.texts[-2]
+    assert "请选择" in done.texts[-1] and done.buttons()  # the main menu follows (REG-6)
 
 
 async def test_reg_7_phone_bound_to_another_account(client_factory, store):

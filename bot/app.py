@@ -22,6 +22,7 @@ from bot.clock import Clock, MovableClock
 from bot.config import Settings
 from bot.filters import resolve_filters_inline
 from bot.flows import quiz as quiz_flow
+from bot.flows.exam_take import ExamDueWork
 from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
 from bot.handlers.tasks import due_reminder_handler
@@ -113,6 +114,9 @@ class App:
         for kind, handler in quiz.due_handlers(store, clock, on_timeout).items():
             sweeper.register(kind, handler)
         await quiz.arm_due_work(store, clock)
+        # exam deadlines, countdown edits, reminders, publishing (LEARN-6)
+        for kind, handler in ExamDueWork(store, clock, i18n, bot, outbox).handlers().items():
+            sweeper.register(kind, handler)
         sweeper.register(TASK_REMIND, due_reminder_handler(store, clock, i18n, outbox))  # WORK-1's reminder
         # the nightly snapshot and each recipient's daily report (REP-1, 5)
         for kind, handler in {**reports.snapshot_handlers(store, clock),

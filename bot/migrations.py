@@ -600,6 +600,60 @@ MIGRATIONS: list[str] = [
         tries       INTEGER NOT NULL DEFAULT 0
     )
     """,
+    # 22: special exams (LEARN-6): exams, their questions, attempts and answers (bot/repositories/exams.py,
+    # bot/repositories/exam_attempts.py); deadlines, countdown edits and reminders are due_work rows
+    """
+    CREATE TABLE exams (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id        INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+        title         TEXT NOT NULL,
+        time_limit    INTEGER NOT NULL,
+        opens_at      TEXT NOT NULL,
+        closes_at     TEXT NOT NULL,
+        pass_mark     INTEGER NOT NULL,
+        max_attempts  INTEGER,
+        points        INTEGER NOT NULL DEFAULT 0,
+        policy        TEXT NOT NULL CHECK (policy IN ('reset', 'submit', 'grace')),
+        grace_seconds INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'scheduled', 'published')),
+        publish_at    TEXT,
+        created_by    INTEGER NOT NULL REFERENCES users (id),
+        created_at    TEXT NOT NULL
+    );
+    CREATE INDEX exams_org ON exams (org_id, status);
+    CREATE TABLE exam_questions (
+        exam_id     INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        question_id INTEGER NOT NULL REFERENCES questions (id),
+        PRIMARY KEY (exam_id, position)
+    );
+    CREATE TABLE exam_attempts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        exam_id       INTEGER NOT NULL REFERENCES exams (id) ON DELETE CASCADE,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        status        TEXT NOT NULL CHECK (status IN ('open', 'grace', 'submitted', 'reset', 'abandoned')),
+        started_at    TEXT NOT NULL,
+        deadline      TEXT NOT NULL,
+        grace_until   TEXT,
+        ended_at      TEXT,
+        total         INTEGER NOT NULL,
+        correct       INTEGER,
+        timed_out     INTEGER NOT NULL DEFAULT 0,
+        header_id     INTEGER,
+        position      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX exam_attempts_live ON exam_attempts (exam_id, user_id) WHERE status IN ('open', 'grace');
+    CREATE INDEX exam_attempts_user ON exam_attempts (user_id, exam_id, status);
+    CREATE INDEX exam_attempts_status ON exam_attempts (status);
+    CREATE TABLE exam_answers (
+        attempt_id  INTEGER NOT NULL REFERENCES exam_attempts (id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        answer      TEXT NOT NULL,
+        correct     INTEGER NOT NULL,
+        answered_at TEXT NOT NULL,
+        PRIMARY KEY (attempt_id, position)
+    )
+    """,
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.

@@ -25,6 +25,8 @@ from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
 from bot.repositories.due import DueRepository
+from bot.repositories.exam_attempts import ExamAttemptsRepository
+from bot.repositories.exams import ExamsRepository
 from bot.repositories.fsm import FsmRepository
 from bot.repositories.inbox import InboxRepository
 from bot.repositories.invites import InvitesRepository
@@ -84,7 +86,7 @@ class _Lru:
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
-            ManuscriptQueries, ReportsRepository, InboxRepository):
+            ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()

@@ -7,7 +7,7 @@
     registered        Registered() once, for everything below (and Shown(): a press's message as `message`)
       profile, /verify, /neworg
       admin           PendingAdminGate once (RNV-1): organisation, audit, members, imports, invites
-      joining, certification, learning
+      joining, certification, learning, special exams
     fallback          what nobody handled
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ from aiogram import Router
 from bot.filters import Registered, Shown
 from bot.flows import (
     activity_create,
+    exam_create,
+    exam_take,
     import_members,
     import_questions,
     join,
@@ -40,6 +42,7 @@ from bot.handlers import (
     certify,
     common,
     errors,
+    exams,
     invite,
     learner,
     members,
@@ -92,6 +95,10 @@ def build_registered_router() -> Router:
         # learning (LEARN-2..5, 7, 8)
         quiz.build_router(),
         learner.build_router(),
+        # special exams (LEARN-6): taking, creating (roles and scope checked by the services), lists
+        exam_take.build_router(),
+        exam_create.build_router(),
+        exams.build_router(),
         # admin work: task notices, activities, manuscripts (WORK-1..3, LEARN-7); each service checks the role
         task_compose.build_router(),
         tasks.build_router(),

@@ -5,6 +5,7 @@ the same services a person would use (never raw SQL):
 - 100001 张伟: registered, verified, main admin of the certified root organisation 金水区委宣传部
   with a 党总支, a 党支部 under it and 30 members (李娜 and 王芳 among them, by phone);
 - 100002 李娜: registered, so her member record is activated;
+- an open special exam (专题考试, LEARN-6) of the demo organisation, drawn from the demo bank;
 - 100005 平台运营: registered; the sandbox makes them the operator (OPERATOR_IDS) unless one is
   configured, so certifying roots and the global question bank can be tried;
 - 100003 Wang Fang and 100004 赵磊: left unregistered, to try registration (Wang Fang's phone is
@@ -78,6 +79,7 @@ async def seed_demo_data(app: Any) -> None:
     except DomainError as exc:
         log.warning("demo data not seeded: %s %s", exc.key, exc.params)
     await _questions(app.store, app.clock)
+    await _exam(app)
 
 
 async def _seed(app: Any) -> None:
@@ -178,3 +180,32 @@ async def _questions(store: Store, clock: Any) -> None:
         log.warning("demo questions not loaded", exc_info=True)
         return
     log.info("demo questions added: %s", added)
+
+
+DEMO_EXAM = "党的二十大精神专题考试"
+
+
+async def _exam(app: Any) -> None:
+    """One open exam in the demo organisation (once), so a newcomer sees it in /exams."""
+    from datetime import timedelta
+
+    from bot.repositories.exams import ExamSettings
+    from bot.services import exams
+
+    store, clock, settings = app.store, app.clock, app.settings
+    admin = await store.get_user(ADMIN_ID)
+    if admin is None or not admin.verified:
+        return
+    actor = await load_actor(store, settings, admin)
+    org = next((o for o in await store.orgs_by_ids(actor.main_admin_org_ids) if o.name == DEMO_ORG), None)
+    if org is None or await store.exams_of_orgs([org.id]):
+        return
+    try:
+        ids = await exams.draw(store, actor, org.id, 5, None)
+        now = clock.now()
+        exam_settings = ExamSettings(DEMO_EXAM, 10 * 60, now - timedelta(minutes=1), now + timedelta(days=30), 3,
+                                     None, 5, "reset", 0)
+        exam_id = await exams.create(store, clock, actor, org.id, exam_settings, ids)
+        await exams.publish(store, clock, actor, exam_id, None, lambda exam, people: [])
+    except DomainError:
+        log.warning("demo exam not created", exc_info=True)

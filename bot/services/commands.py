@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, frozenset[str]]] = [
     ("join", frozenset({USER})),
     ("quiz", frozenset({USER})),
     ("weekly", frozenset({USER})),
+    ("exams", frozenset({USER})),
     ("records", frozenset({USER})),
     ("wrongbook", frozenset({USER})),
     ("report", frozenset({USER})),

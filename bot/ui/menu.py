@@ -24,6 +24,7 @@ class MenuItem(StrEnum):
     quiz = "quiz"  # the learning items are answered by bot/flows/quiz.py and bot/handlers/learner.py
     weekly = "weekly"
     challenge = "challenge"
+    exams = "exams"  # special exams (LEARN-6): bot/handlers/exams.py
     records = "records"
     wrongbook = "wrongbook"
     report = "report"
@@ -42,8 +43,8 @@ class HelpCD(CallbackData, prefix="help"):
     pass
 
 
-LEARNING_ITEMS = (MenuItem.quiz, MenuItem.weekly, MenuItem.challenge, MenuItem.records, MenuItem.wrongbook,
-                  MenuItem.report, MenuItem.rank)
+LEARNING_ITEMS = (MenuItem.quiz, MenuItem.weekly, MenuItem.challenge, MenuItem.exams, MenuItem.records,
+                  MenuItem.wrongbook, MenuItem.report, MenuItem.rank)
 
 
 def lang_kb(i18n: I18n) -> InlineKeyboardMarkup:
@@ -80,7 +81,7 @@ def main_menu_kb(_: Translator, actor: Actor) -> InlineKeyboardMarkup:
         kb.button(text=_.label("profile.btn_verify"), callback_data=MenuCD(item=MenuItem.verify))
     kb.button(text=_.label("start.btn_lang"), callback_data=LangCD(code="?"))
     kb.button(text=_.label("start.btn_help"), callback_data=HelpCD())
-    kb.adjust(3, 2, 2, 2)
+    kb.adjust(3, 3, 2, 2)
     return kb.as_markup()
 
 

@@ -137,11 +137,11 @@ async def test_registered_start_shows_main_menu_and_user_menu(client_factory, se
     done = await register(c)
     menu = done.of(SetMyCommands)[-1]
     assert [x.command for x in menu.commands] == ["start", "help", "lang", "cancel", "verify", "neworg", "join",
-                                                  "quiz", "weekly", "records", "wrongbook", "report", "rank", "tasks",
-                                                  "checkin", "manuscript"]
+                                                  "quiz", "weekly", "exams", "records", "wrongbook", "report", "rank",
+                                                  "tasks", "checkin", "manuscript"]
     sent = await c.start()
     assert "张伟" in sent.text and "138****0001" in sent.text
-    assert [b for b, _ in sent.buttons()] == ["📝 每日答题", "📅 每周一答", "⚔️ 挑战答题", "🗂 答题记录", "📕 错题本",
+    assert [b for b, _ in sent.buttons()] == ["📝 每日答题", "📅 每周一答", "⚔️ 挑战答题", "📋 专题考试", "🗂 答题记录", "📕 错题本",
                                               "📊 学习报表", "🏆 组内排名", "🏢 我的组织", "🪪 实名认证",
                                               "🌐 Language / 语言", "📖 帮助"]
 

@@ -59,7 +59,8 @@ async def test_the_app_clock_starts_at_the_configured_offset(tmp_path):
     try:
         assert isinstance(app.clock, MovableClock) and app.clock.offset_seconds == 86400
         assert abs((app.clock.now() - datetime.now(UTC)).total_seconds() - 86400) < 5
-        assert {quiz.WEEKLY_DRAW, quiz.CHALLENGE_SCAN, "task_remind"} <= app.sweeper.kinds  # and the reports'
+        assert {quiz.WEEKLY_DRAW, quiz.CHALLENGE_SCAN, "task_remind",  # WORK-1's reminder, the exams' (LEARN-6)
+                "exam_deadline", "exam_tick", "exam_remind", "exam_publish"} <= app.sweeper.kinds  # and the reports'
         assert [j["id"] for j in app.scheduler.list_jobs()] == ["outbox", "sweep"]
         weekly = await app.store.due_row(quiz.WEEKLY_DRAW, "global")
         assert datetime.fromisoformat(weekly.due_at) == quiz.next_monday(app.clock.now(), TZ)

@@ -114,16 +114,16 @@ async def test_learn_6_forwarded_button_outside_the_subtree_and_early_start_are_
     exam_id = await published_exam(store, clock, w)
     outsider = client_factory(OUTSIDER, "外人")
     # forged: a button of an exam not meant for the outsider's organisation (SEC-4)
-    sent = await outsider.click(f"ex:o:{exam_id}")
+    sent = await outsider.click(f"ex:o:{exam_id}")  # forged: an outsider opens a forwarded exam button
     assert "不面向您所在的组织" in sent.answers[0].text and sent.answers[0].show_alert
     # forged: its start button
-    sent = await outsider.click(f"ex:s:{exam_id}")
+    sent = await outsider.click(f"ex:s:{exam_id}")  # forged: an outsider starts a forwarded exam
     assert "不面向您所在的组织" in sent.answers[0].text
     assert (await store._all("SELECT COUNT(*) AS n FROM exam_attempts"))[0]["n"] == 0
     later = await published_exam(store, clock, w, opens_in=90, title="下周考试")
     me = client_factory(MEMBER, "王芳")
     # forged: the start button of an exam not open yet (its list offers none)
-    sent = await me.click(f"ex:s:{later}")
+    sent = await me.click(f"ex:s:{later}")  # forged: an exam whose window has not opened, started by a forged button
     assert "尚未开始" in sent.answers[0].text
 
 
@@ -157,7 +157,7 @@ async def test_learn_6_results_message_and_workbook(store, clock, client_factory
     assert doc.protect_content
     member = client_factory(MEMBER, "王芳")
     # forged: the results button of an admin's card, sent by a member
-    refused = await member.click(f"ex:R:{exam_id}")
+    refused = await member.click(f"ex:R:{exam_id}")  # forged: a member presses an admin's results button
     assert "没有执行此操作的权限" in refused.answers[0].text
 
 

@@ -63,14 +63,14 @@ async def test_rep_2_overview_table_and_change_rates(store, clock, client_factor
     labels = [label for label, _ in sent.buttons()]
     assert {"📈 7 天趋势", "📈 30 天趋势", "📈 90 天趋势", "📥 导出 Excel", "🔑 激活情况", "💤 不活跃成员"} <= set(labels)
     # sorted by per-capita: 第一支部 (5) first; by participation it stays first (100 %)
-    resorted = await client_factory(ADMIN).click(sent.button("按参与率排序"))
+    resorted = await client_factory(ADMIN).press(sent, "按参与率排序")
     assert resorted.text.index("第一支部") < resorted.text.index("乡镇学习组织")
 
 
 async def test_rep_3_trend_chart_is_a_watermarked_protected_photo(store, clock, client_factory):
     root, _ = await setup(store, clock)
     client = client_factory(ADMIN)
-    sent = await client.click((await client.send("/orgreport")).button("90 天趋势"))
+    sent = await client.press((await client.send("/orgreport")), "90 天趋势")
     [photo] = sent.of(SendPhoto)
     assert photo.protect_content is True and "🔒" in photo.caption and "90" in photo.caption
     image = Image.open(BytesIO(photo.photo.data))
@@ -80,8 +80,8 @@ async def test_rep_3_trend_chart_is_a_watermarked_protected_photo(store, clock, 
 async def test_rep_4_export_has_two_sheets_with_formats(store, clock, client_factory):
     root, _ = await setup(store, clock)
     client = client_factory(ADMIN)
-    menu = await client.click((await client.send("/orgreport")).button("导出"))
-    sent = await client.click(menu.button("近 7 天"))
+    menu = await client.press((await client.send("/orgreport")), "导出")
+    sent = await client.press(menu, "近 7 天")
     [doc] = sent.of(SendDocument)
     assert doc.protect_content is True and "2026-11-16" in doc.caption and "2026-11-22" in doc.caption
     book = load_workbook(BytesIO(doc.document.data))
@@ -101,8 +101,8 @@ async def test_rep_4_export_has_two_sheets_with_formats(store, clock, client_fac
 async def test_rep_4_custom_range_bad_input_stays(store, clock, client_factory):
     await setup(store, clock)
     client = client_factory(ADMIN)
-    menu = await client.click((await client.send("/orgreport")).button("导出"))
-    assert "开始和结束日期" in (await client.click(menu.button("自定义"))).text
+    menu = await client.press((await client.send("/orgreport")), "导出")
+    assert "开始和结束日期" in (await client.press(menu, "自定义")).text
     assert "日期范围无效" in (await client.send("上周")).text
     sent = await client.send("2026-11-20 2026-11-22")
     assert len(sent.of(SendDocument)) == 1
@@ -111,7 +111,7 @@ async def test_rep_4_custom_range_bad_input_stays(store, clock, client_factory):
 async def test_rep_6_activation_lists_who_has_not_activated_with_their_place(store, clock, client_factory):
     await setup(store, clock)
     client = client_factory(ADMIN)
-    sent = await client.click((await client.send("/orgreport")).button("激活情况"))
+    sent = await client.press((await client.send("/orgreport")), "激活情况")
     assert "已激活：3 人" in sent.text and "未激活：1 人" in sent.text
     assert "孙悦（乡镇学习组织）" in sent.text and "王芳" not in sent.text
 
@@ -119,13 +119,13 @@ async def test_rep_6_activation_lists_who_has_not_activated_with_their_place(sto
 async def test_rep_8_inactive_list_and_nudge_once_a_day(store, clock, client_factory):
     await setup(store, clock)
     client = client_factory(ADMIN)
-    sent = await client.click((await client.send("/orgreport")).button("不活跃成员"))
+    sent = await client.press((await client.send("/orgreport")), "不活跃成员")
     assert "连续 3 天没有积分的成员共 1 人" in sent.text and "李强" in sent.text and "王芳" not in sent.text
-    done = await client.click(sent.button("一键提醒"))
+    done = await client.press(sent, "一键提醒")
     assert "已提醒 1 人" in done.text
     [row] = await store_rows(store, "SELECT chat_id, payload, dedupe_key FROM outbox")
     assert row[0] == BOB and "管理员" in row[1] and row[2] == f"nudge:{BOB}:2026-11-23"
-    again = await client.click(sent.button("一键提醒"))
+    again = await client.click(sent.button("一键提醒"))  # stale: the same notice's button pressed again
     assert "已提醒 0 人；1 人今天已被提醒过" in again.text
 
 
@@ -133,7 +133,7 @@ async def test_sec_4_non_admin_is_refused_also_by_a_stale_button(store, clock, c
     root, _ = await setup(store, clock)
     sent = await client_factory(OUTSIDER).send("/orgreport")
     assert "不是任何学习组织的管理员" in sent.text
-    pressed = await client_factory(OUTSIDER).click(f"rp:trend:{root}:0:90")
+    pressed = await client_factory(OUTSIDER).click(f"rp:trend:{root}:0:90")  # forged: an outsider's trend button
     assert not pressed.of(SendPhoto)
 
 
@@ -142,17 +142,17 @@ async def test_rep_5_settings_recipients_time_and_unreachable(store, clock, clie
     client = client_factory(ADMIN)
     shown = await client.send("/reportsettings")
     assert "推送：⏸ 已关闭" in shown.text and "每天 08:00" in shown.text
-    picker = await client.click(shown.button("接收人"))
+    picker = await client.press(shown, "接收人")
     assert {"▫️ 管理员", "▫️ 王芳", "▫️ 李强"} <= {label for label, _ in picker.buttons()}
-    picked = await client.click(picker.button("王芳"))
+    picked = await client.press(picker, "王芳")
     assert "✅ 王芳" in [label for label, _ in picked.buttons()]
-    await client.click(picked.button("李强"))
-    turned_on = await client.click((await client.send("/reportsettings")).button("开启推送"))
+    await client.press(picked, "李强")
+    turned_on = await client.press((await client.send("/reportsettings")), "开启推送")
     assert "推送：✅ 已开启" in turned_on.text
     # armed at once, without a restart: each recipient's slot today at 08:00 is past, so tomorrow's
     refs = {r[0] for r in await store_rows(store, "SELECT ref FROM due_work WHERE kind = 'report_slot'")}
     assert refs == {f"{root}:{ALICE}:2026-11-24", f"{root}:{BOB}:2026-11-24"}
-    asked = await client.click(turned_on.button("发送时间"))
+    asked = await client.press(turned_on, "发送时间")
     assert "发送时间" in asked.text
     assert "时间格式不对" in (await client.send("25:00")).text
     saved = await client.send("21:30")

@@ -83,8 +83,9 @@ class RateLimiter:
         self._prune_base = prune_at
         self._prune_at = prune_at
         self._in_flight = 0
-        # slot()'s window: after a stall the overdue sends may catch up by at most 5% over the rate
-        self._window_cap = per_second * 1.05
+        # slot()'s window: the calls of any one second never exceed the rate, not even after a stall
+        # (edits and pushes share it: issue 12's countdown edits + sends stay under the configured rate)
+        self._window_cap = per_second
         self._done: deque[float] = deque()  # when the sends of the last second ended (slot())
 
     def pause(self, seconds: float, chat_id: int | None = None) -> None:
@@ -124,7 +125,7 @@ class RateLimiter:
     async def slot(self, chat_id: int) -> AsyncIterator[None]:
         """`acquire`, then the call inside the block. Safer against a late event loop than acquire
         alone: a send counts against the rate from its start until a second after it ended, so the
-        calls that reach Telegram within any one second stay within 1.05 x `per_second` even when
+        calls that reach Telegram within any one second stay within `per_second` even when
         some were delayed on the way (a stalled loop does not release a burst of overdue sends);
         the chat's next slot is a full interval after this call ended."""
         await self.acquire(chat_id)

@@ -207,12 +207,8 @@ class ExamDueWork:
             return
         attempt, exam = shown
         _ = self.i18n.translator(self.i18n.pick(attempt.language))
-        if self.outbox is not None:  # the call follows its place in the shared budget at once
-            await self.outbox.limiter.acquire(chat_id)
         try:
-            await self.bot.edit_message_text(text=header_text(_, exam, attempt, self.clock.now(), self.clock.tz),
-                                             chat_id=attempt.user_id, message_id=attempt.header_id)
-            self.edits_sent += 1
+            await self._send_edit(_, exam, attempt, chat_id)
         except TelegramRetryAfter as exc:  # 429: the whole budget waits, this edit is dropped
             if self.outbox is not None:
                 self.outbox.limiter.pause(exc.retry_after)
@@ -220,6 +216,17 @@ class ExamDueWork:
             pass
         except TelegramAPIError as exc:
             log.info("countdown edit for attempt %s failed: %s", attempt_id, exc)
+
+    async def _send_edit(self, _: Translator, exam: Any, attempt: Any, chat_id: int) -> None:
+        """The edit inside the outbox's limiter slot: it counts against the one rate the pushes keep, from
+        its start until a second after it ended, like a push (so edits + sends stay within the rate)."""
+        text = header_text(_, exam, attempt, self.clock.now(), self.clock.tz)
+        if self.outbox is None:
+            await self.bot.edit_message_text(text=text, chat_id=attempt.user_id, message_id=attempt.header_id)
+        else:
+            async with self.outbox.limiter.slot(chat_id):
+                await self.bot.edit_message_text(text=text, chat_id=attempt.user_id, message_id=attempt.header_id)
+        self.edits_sent += 1
 
     async def drain(self) -> None:
         """Waits for the countdown edits in flight (tests and the bench)."""

@@ -227,7 +227,10 @@ class OutboxRepository(Repository):
     async def _unreachable(self) -> set[int]:
         if self._unreachable_ids is None:
             rows = await self._all("SELECT user_id FROM unreachable_users")
-            self._unreachable_ids = {int(r["user_id"]) for r in rows}
+            # Two first readers may both load; the first set stays the one cache, so a write that
+            # captured it (mark_unreachable's after-callback) is never lost to a second load.
+            if self._unreachable_ids is None:
+                self._unreachable_ids = {int(r["user_id"]) for r in rows}
         return self._unreachable_ids
 
     async def mark_unreachable(self, push_id: int, user_id: int, error: str, now: str) -> None:

@@ -15,7 +15,7 @@ from bot.i18n import Translator
 from bot.repositories.activities import ActivityRow, Attendee
 from bot.repositories.orgs import BranchRow
 from bot.services.activities import KINDS
-from bot.ui.tasks import TARGET_KINDS
+from bot.ui.tasks import branch_picker_kb, target_picker_kb
 
 
 class ActAction(StrEnum):
@@ -94,22 +94,12 @@ def kind_kb(_: Translator) -> InlineKeyboardMarkup:
 
 
 def target_kb(_: Translator) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for n, kind in enumerate(TARGET_KINDS):
-        kb.button(text=_.label(f"task.btn_target_{kind}"),
-                  callback_data=ActCreateCD(action=CreateAction.target, value=n))
-    kb.adjust(1)
-    return kb.as_markup()
+    return target_picker_kb(_, lambda n: ActCreateCD(action=CreateAction.target, value=n))
 
 
 def branches_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for b in branches:
-        mark = "☑️" if b.id in chosen else "⬜"
-        kb.button(text=f"{mark} {b.name}", callback_data=ActCreateCD(action=CreateAction.branch, value=b.id))
-    kb.button(text=_.label("task.btn_branches_done"), callback_data=ActCreateCD(action=CreateAction.branches_done))
-    kb.adjust(1)
-    return kb.as_markup()
+    return branch_picker_kb(_, branches, chosen, lambda b: ActCreateCD(action=CreateAction.branch, value=b),
+                            ActCreateCD(action=CreateAction.branches_done))
 
 
 def preview_kb(_: Translator) -> InlineKeyboardMarkup:

@@ -1,7 +1,7 @@
 """Task notices (WORK-1): callback data, the compose flow's states, keyboards, texts and the pushes."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -67,24 +67,37 @@ def when_text(clock: Clock, when: datetime | None) -> str:
     return when.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def target_kb(_: Translator) -> InlineKeyboardMarkup:
+def target_picker_kb(_: Translator, pick: Callable[[int], CallbackData],
+                     cancel: CallbackData | None = None) -> InlineKeyboardMarkup:
+    """Who a notice or an activity is for (WORK-1, 2): `pick(index in TARGET_KINDS)` is each button's data."""
     kb = InlineKeyboardBuilder()
     for value, kind in enumerate(TARGET_KINDS):
-        kb.button(text=_.label(f"task.btn_target_{kind}"),
-                  callback_data=ComposeCD(action=ComposeAction.target, value=value))
-    kb.button(text=_.label("task.btn_cancel"), callback_data=ComposeCD(action=ComposeAction.cancel))
+        kb.button(text=_.label(f"task.btn_target_{kind}"), callback_data=pick(value))
+    if cancel is not None:
+        kb.button(text=_.label("task.btn_cancel"), callback_data=cancel)
     kb.adjust(1)
     return kb.as_markup()
+
+
+def branch_picker_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int],
+                     pick: Callable[[int], CallbackData], done: CallbackData) -> InlineKeyboardMarkup:
+    """The branches to tick (☑️ chosen), then done: `pick(branch id)` is each button's data."""
+    kb = InlineKeyboardBuilder()
+    for b in branches:
+        kb.button(text=f"{'☑️' if b.id in chosen else '⬜'} {b.name}", callback_data=pick(b.id))
+    kb.button(text=_.label("task.btn_branches_done"), callback_data=done)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def target_kb(_: Translator) -> InlineKeyboardMarkup:
+    return target_picker_kb(_, lambda n: ComposeCD(action=ComposeAction.target, value=n),
+                            ComposeCD(action=ComposeAction.cancel))
 
 
 def branches_kb(_: Translator, branches: Sequence[BranchRow], chosen: set[int]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for b in branches:
-        mark = "☑️" if b.id in chosen else "⬜"
-        kb.button(text=f"{mark} {b.name}", callback_data=ComposeCD(action=ComposeAction.branch, value=b.id))
-    kb.button(text=_.label("task.btn_branches_done"), callback_data=ComposeCD(action=ComposeAction.branches_done))
-    kb.adjust(1)
-    return kb.as_markup()
+    return branch_picker_kb(_, branches, chosen, lambda b: ComposeCD(action=ComposeAction.branch, value=b),
+                            ComposeCD(action=ComposeAction.branches_done))
 
 
 def deadline_kb(_: Translator) -> InlineKeyboardMarkup:

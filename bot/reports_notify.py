@@ -22,6 +22,7 @@ from bot.render.report_xlsx import DATE, DEC2, INT, PCT1, TEXT, Sheet, report_wo
 from bot.repositories.due import DueItem
 from bot.repositories.reports import DayFigures, Person, SettingsRow, TableRow
 from bot.services import reports as svc
+from bot.services.members import export_phone
 from bot.services.roles import Actor
 from bot.store import Store
 
@@ -133,7 +134,7 @@ def report_xlsx(_: Translator, orgs: Sequence[tuple[str, DayFigures]], people: S
     for p in people:
         mine = by_phone.get(p.phone, {})
         per_day = [mine.get(d.isoformat(), 0) for d in days]
-        member_rows.append([p.name, p.phone, p.org_name, p.branch_name or "", yes if p.user_id else no,
+        member_rows.append([p.name, export_phone(p.phone), p.org_name, p.branch_name or "", yes if p.user_id else no,
                             sum(per_day), sum(1 for v in per_day if v > 0), *per_day])
     member_sheet = Sheet(
         _(h + "sheet_members"),

@@ -10,6 +10,7 @@ from bot.outbox import text_push
 from bot.render.exam_results import results_workbook
 from bot.repositories.exams import Exam, ExamAnswer, ExamAttempt, MyExam, Recipient
 from bot.services import exam_attempts, exams
+from bot.services.members import export_phone
 from bot.services.quiz import LETTERS
 from bot.ui.exams import grace_kb, list_kb, restart_kb
 from bot.ui.quiz import MESSAGE_LIMIT, answer_label, quote
@@ -241,7 +242,7 @@ def exam_workbook(_: Translator, rep: exams.Report) -> bytes:
     keys = ("results", "items", "name", "phone", "best", "attempts", "time", "verdict", "passed", "failed",
             "not_started", "position", "stem", "facility", "discrimination", "flag", "summary")
     labels = {key: _(f"exams.xlsx.{key}") for key in keys}
-    people = [(r.name, r.phone, r.best, r.attempts, r.best_seconds) for r in rep.rows]
+    people = [(r.name, export_phone(r.phone), r.best, r.attempts, r.best_seconds) for r in rep.rows]
     items = [(s.position + 1, rep.questions[s.position].text(_.locale).stem if s.position < len(rep.questions) else "",
               s.facility, s.discrimination, _(f"exams.flag.{s.flag}") if s.flag else "") for s in rep.stats.items]
     st = rep.stats

@@ -154,6 +154,7 @@ async def test_learn_6_results_message_and_workbook(store, clock, client_factory
     book = load_workbook(io.BytesIO(doc.document.data))
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert rows[1][:3] == ("姓名", "手机号", "最高分") and rows[2][0] == "王芳" and rows[2][2] == 1
+    assert rows[2][1] == "13800510002"  # as the member export shows it: no "'+86" text marker in the cell
     assert doc.protect_content
     member = client_factory(MEMBER, "王芳")
     # forged: the results button of an admin's card, sent by a member

@@ -96,6 +96,7 @@ async def test_rep_4_export_has_two_sheets_with_formats(store, clock, client_fac
     assert header[:7] == ["姓名", "手机号", "组织", "支部", "已激活", "合计积分", "活跃天数"] and header[-1] == "11-22"
     alice = next(r for r in members.iter_rows(min_row=2, values_only=True) if r[0] == "王芳")
     assert alice[5] == 5 and alice[-1] == 5
+    assert not str(alice[1]).startswith(("'", "+"))  # the phone as the member export shows it, no text marker
 
 
 async def test_rep_4_custom_range_bad_input_stays(store, clock, client_factory):

@@ -13,7 +13,7 @@ from bot.services import exam_attempts, exams
 from bot.services.members import export_phone
 from bot.services.quiz import LETTERS
 from bot.ui.exams import grace_kb, list_kb, restart_kb
-from bot.ui.quiz import MESSAGE_LIMIT, answer_label, quote
+from bot.ui.quiz import MESSAGE_LIMIT, answer_label, duration_text, quote, review_pages
 
 
 def when(moment: datetime, tz: tzinfo, now: datetime | None = None) -> str:
@@ -106,15 +106,10 @@ def question_text(_: Translator, locale: str, v: exam_attempts.View, tz: tzinfo)
     return "\n".join(lines)
 
 
-def _duration(_: Translator, seconds: int) -> str:
-    minutes, secs = divmod(seconds, 60)
-    return _("quiz.duration_min", minutes=minutes, seconds=secs) if minutes else _("quiz.duration_sec", seconds=secs)
-
-
 def result_text(_: Translator, res: exam_attempts.Result, timed_out: bool = False) -> str:
     lines = [_("exams.timed_out_submitted")] if timed_out else []
     lines.append(_("exams.result", title=res.exam.title, correct=res.correct, total=res.attempt.total,
-                   accuracy=res.accuracy, duration=_duration(_, res.seconds), best=res.best,
+                   accuracy=res.accuracy, duration=duration_text(_, res.seconds), best=res.best,
                    verdict=_("exams.passed") if res.passed else _("exams.failed", pass_mark=res.exam.pass_mark)))
     if res.paid:
         lines.append(_("exams.points_paid", points=res.paid))
@@ -123,33 +118,8 @@ def result_text(_: Translator, res: exam_attempts.Result, timed_out: bool = Fals
     return "\n".join(lines)
 
 
-def _review_entry(_: Translator, locale: str, item: ExamAnswer) -> str:
-    q = item.question
-    t = q.text(locale)
-    mark = "✅" if item.correct else ("❌" if item.answer else "⭕")
-    stem = quote(t.stem)
-    if q.kind in ("single", "multiple"):
-        stem += "\n" + "\n".join(f"{LETTERS[i]}. {quote(o)}" for i, o in enumerate(t.options))
-    lines = [f"{mark} <b>{item.position + 1}.</b> {stem}",
-             _("quiz.review_answers", given=answer_label(_, q, locale, item.answer),
-               right=answer_label(_, q, locale, q.answer))]
-    if t.explanation:
-        lines.append(_("quiz.explanation", text=t.explanation))
-    return "\n".join(lines)
-
-
 def review_texts(_: Translator, locale: str, answers: list[ExamAnswer]) -> list[str]:
-    chunks: list[str] = []
-    current = _("quiz.review_title")
-    for item in answers:
-        entry = _review_entry(_, locale, item)[:MESSAGE_LIMIT]
-        if len(current) + len(entry) + 2 > MESSAGE_LIMIT:
-            chunks.append(current)
-            current = entry
-        else:
-            current += "\n\n" + entry
-    chunks.append(current)
-    return chunks
+    return review_pages(_, locale, answers)
 
 
 def card_text(_: Translator, exam: Exam, tz: tzinfo) -> str:

@@ -2,8 +2,10 @@
 explanations."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from html import escape as _escape
+from typing import Protocol
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
@@ -14,7 +16,7 @@ from bot.i18n import Translator
 from bot.models import Question
 from bot.services import quiz, wrongbook
 from bot.services.quiz import LETTERS, Result, Shown, Unanswered
-from bot.store import AttemptHead, QuizItem
+from bot.store import AttemptHead
 from bot.ui.flow_data import FlowData
 from bot.ui.menu import MenuCD, MenuItem
 
@@ -169,7 +171,7 @@ def question_kb(_: Translator, locale: str, shown: Shown) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _duration(_: Translator, seconds: int) -> str:
+def duration_text(_: Translator, seconds: int) -> str:
     minutes, secs = divmod(seconds, 60)
     return _("quiz.duration_min", minutes=minutes, seconds=secs) if minutes else _("quiz.duration_sec", seconds=secs)
 
@@ -203,16 +205,29 @@ def summary_text(_: Translator, result: Result, locale: str | None = None) -> st
     if result.timed_out and result.items and locale is not None:
         lines.append(_("quiz.timed_out_answer", answer=right_answer(_, result.items[-1].question, locale)))
     if head.kind == "challenge":
-        lines.append(_("quiz.result_challenge", streak=correct, duration=_duration(_, result.seconds)))
+        lines.append(_("quiz.result_challenge", streak=correct, duration=duration_text(_, result.seconds)))
     else:
         accuracy = round(100 * correct / total) if total else 0
-        lines.append(_("quiz.result", title=_title(_, head), duration=_duration(_, result.seconds), correct=correct,
+        lines.append(_("quiz.result", title=_title(_, head), duration=duration_text(_, result.seconds), correct=correct,
                        total=total, accuracy=accuracy))
     lines.append(_points_line(_, result))
     return "\n".join(lines)
 
 
-def _review_entry(_: Translator, locale: str, item: QuizItem) -> str:
+class Answered(Protocol):
+    """A question as answered in a quiz attempt or an exam attempt (QuizItem, ExamAnswer)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def question(self) -> Question: ...
+    @property
+    def answer(self) -> tuple[str, ...] | None: ...
+    @property
+    def correct(self) -> bool | None: ...
+
+
+def _review_entry(_: Translator, locale: str, item: Answered) -> str:
     q = item.question
     t = q.text(locale)
     mark = "✅" if item.correct else ("❌" if item.answer else "⭕")
@@ -228,10 +243,15 @@ def _review_entry(_: Translator, locale: str, item: QuizItem) -> str:
 
 
 def review_texts(_: Translator, locale: str, result: Result) -> list[str]:
-    """Each question with both answers and its explanation, split to fit Telegram's message limit."""
+    return review_pages(_, locale, result.items)
+
+
+def review_pages(_: Translator, locale: str, items: Iterable[Answered]) -> list[str]:
+    """Each question with both answers and its explanation, split to fit Telegram's message limit
+    (the quizzes' review and the exams')."""
     chunks: list[str] = []
     current = _("quiz.review_title")
-    for item in result.items:
+    for item in items:
         entry = _review_entry(_, locale, item)[:MESSAGE_LIMIT]
         if len(current) + len(entry) + 2 > MESSAGE_LIMIT:
             chunks.append(current)

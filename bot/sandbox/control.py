@@ -406,8 +406,7 @@ async def get_file(request: web.Request) -> web.StreamResponse:
 async def info(request: web.Request) -> web.Response:
     state = get_state(request.app)
     bot = {"id": state.bot_id, "username": state.bot_username} if state.bot_id is not None else None
-    return json_response({"bot": bot, "updates_pending": len(state.updates), "seq": state.seq,
-                          "webhook": state.webhook_info()})
+    return json_response({"bot": bot, "updates_pending": len(state.updates), "seq": state.seq})
 
 
 # ---- clock ---------------------------------------------------------------------------------------

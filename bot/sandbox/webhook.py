@@ -112,9 +112,13 @@ class WebhookDelivery:
         self._in_flight.clear()
         self._retry_at.clear()
         self._failures.clear()
+
+    async def close(self) -> None:
+        """Stops delivering and closes the HTTP client (the sandbox app's cleanup)."""
+        self.stop()
         if self._session is not None:
             session, self._session = self._session, None
-            asyncio.get_running_loop().create_task(session.close())
+            await session.close()
 
     @property
     def in_flight(self) -> int:

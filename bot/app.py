@@ -1,9 +1,10 @@
-"""The composition root: settings → store → bot → dispatcher → polling. Tests call the same factories."""
+"""The composition root: settings → store → bot → dispatcher → polling or webhook. Tests call the same factories."""
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -36,6 +37,7 @@ from bot.services import quiz, reports
 from bot.services.tasks import DUE_KIND as TASK_REMIND
 from bot.store import Store
 from bot.ui.menu import set_default_menus
+from bot.webhook import WebhookReceiver
 
 log = logging.getLogger("bot")
 
@@ -138,7 +140,24 @@ class App:
 
     async def run_polling(self) -> None:
         """Long polling until cancelled; the scheduler runs beside it."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+        # every update stored before Telegram hears it was received (bot/polling.py)
+        await self._receive(DurablePolling(self.dp, self.bot, self.store, self.clock, concurrency=64,
+                                           polling_timeout=10, observer=self.metrics).run)
+
+    async def run_webhook(self) -> None:
+        """The webhook server (settings.webhook) until cancelled; the scheduler runs beside it."""
+        if self.settings.webhook is None:
+            raise ValueError("webhook mode needs settings.webhook (WEBHOOK_URL)")
+        # every update stored before the 200 that confirms it to Telegram (bot/webhook.py)
+        await self._receive(WebhookReceiver(self.dp, self.bot, self.store, self.clock, self.settings.webhook,
+                                            concurrency=64, observer=self.metrics).run)
+
+    async def run_updates(self) -> None:
+        """Webhook mode when settings.webhook is set, else long polling."""
+        await (self.run_webhook() if self.settings.webhook is not None else self.run_polling())
+
+    async def _receive(self, receive: Callable[[], Awaitable[None]]) -> None:
         await set_default_menus(self.bot, self.i18n)
         settle_heap()
         try:  # what fell due while the bot was down runs before the first update
@@ -150,9 +169,8 @@ class App:
         served = None
         if self.metrics is not None and self.settings.metrics_port is not None:
             served = await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
-        try:  # every update stored before Telegram hears it was received (bot/polling.py)
-            await DurablePolling(self.dp, self.bot, self.store, self.clock, concurrency=64, polling_timeout=10,
-                                 observer=self.metrics).run()
+        try:
+            await receive()
         finally:
             sender.cancel()
             self.scheduler.shutdown()
@@ -168,9 +186,9 @@ class App:
 async def run(settings: Settings) -> None:
     app = await App.create(settings)
     me = await app.bot.get_me()
-    log.info("bot @%s (%s) polling", me.username, me.id)
+    log.info("bot @%s (%s) %s", me.username, me.id, "webhook" if settings.webhook else "polling")
     try:
-        await app.run_polling()
+        await app.run_updates()
     except asyncio.CancelledError:
         pass
     finally:

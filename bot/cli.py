@@ -1,4 +1,5 @@
-"""`xuexi-bot run` (real Telegram, long polling), `xuexi-bot sandbox` (local web chat), and the
+"""`xuexi-bot run` (real Telegram, long polling; `--webhook`: Telegram's webhook, README "Webhook mode"),
+`xuexi-bot sandbox` (local web chat, its bot polling or `--webhook`), and the
 operator's `xuexi-bot backup PATH` / `xuexi-bot restore PATH` (DATABASE_PATH's file; README "Backups")."""
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from bot.config import ConfigError, load_settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xuexi-bot", description="学习强国-style study organisation bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run against Telegram (needs BOT_TOKEN)")
+    rn = sub.add_parser("run", help="run against Telegram (needs BOT_TOKEN)")
+    rn.add_argument("--webhook", action="store_true", help="receive updates by Telegram's webhook "
+                    "(WEBHOOK_URL, ...) instead of long polling")
     sb = sub.add_parser("sandbox", help="run the bot in the local sandbox with its web chat")
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8080)
@@ -22,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--demo", action="store_true", help="load demo users and data")
     sb.add_argument("--no-bot", action="store_true", help="serve the sandbox only; run the bot separately "
                     "with TELEGRAM_API_URL=http://HOST:PORT")
+    sb.add_argument("--webhook", action="store_true", help="the bot receives updates by webhook: the sandbox "
+                    "POSTs them to the bot's server on 127.0.0.1 (WEBHOOK_PORT, default a free port)")
     bk = sub.add_parser("backup", help="copy the database (DATABASE_PATH) to PATH while the bot runs")
     bk.add_argument("path", type=Path)
     rs = sub.add_parser("restore", help="replace the database with the backup at PATH (stop the bot first)")
@@ -58,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from bot.app import run
 
-            settings = load_settings()
+            settings = load_settings(webhook=args.webhook)
             asyncio.run(run(settings))
         else:
             from bot.sandbox.runner import run_sandbox
 
             asyncio.run(run_sandbox(host=args.host, port=args.port, db=args.db, demo=args.demo,
-                                    with_bot=not args.no_bot))
+                                    with_bot=not args.no_bot, webhook=args.webhook))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,8 @@ MAX_CLOCK_OFFSET = 100 * 366 * 86400  # seconds: a moved clock stays within date
 MAX_FREE_RATE = 30.0     # messages/s Telegram allows a bot overall (about)
 MAX_PAID_RATE = 1000.0   # messages/s with paid broadcasts (allow_paid_broadcast)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+_WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")  # Telegram's secret_token: 1-256 of these
+_WEBHOOK_PATH_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 
 
 class ConfigError(Exception):
@@ -44,10 +46,23 @@ class Settings:
     task_remind_minutes: int = 120  # WORK-1: the automatic reminder, this long before a task's deadline
     metrics_port: int | None = None  # Prometheus /metrics and /healthz (bot/metrics.py); None: off
     metrics_host: str = "127.0.0.1"
+    webhook: WebhookSettings | None = None  # `run --webhook` (bot/webhook.py); None: long polling
 
     @property
     def tz_name(self) -> str:
         return self.timezone.key
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Webhook mode: Telegram POSTs each update to `url` (the public address, WEBHOOK_URL + WEBHOOK_PATH,
+    usually a reverse proxy), which reaches the bot's own server on host:port at `path`."""
+    url: str
+    secret: str  # X-Telegram-Bot-Api-Secret-Token: requests without it are refused
+    host: str = "127.0.0.1"
+    port: int = 8081
+    path: str = "/telegram/webhook"
+    max_connections: int = 40
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -82,10 +97,50 @@ def _secret(env: dict[str, str], data_dir: Path) -> bytes:
     return generated.encode()
 
 
+def _webhook_secret(env: dict[str, str], data_dir: Path) -> str:
+    """WEBHOOK_SECRET, else the one generated into the data folder (webhook.secret) at the first start."""
+    raw = env.get("WEBHOOK_SECRET", "").strip()
+    if raw:
+        if not _WEBHOOK_SECRET_RE.match(raw):
+            raise ConfigError("WEBHOOK_SECRET", "must be 16-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return raw
+    secret_file = data_dir / "webhook.secret"
+    if secret_file.is_file():
+        return secret_file.read_text(encoding="ascii").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_urlsafe(48)  # letters, digits, - and _: what Telegram allows
+    secret_file.write_text(generated, encoding="ascii")
+    secret_file.chmod(0o600)
+    return generated
+
+
+def _webhook(env: dict[str, str], data_dir: Path, api_base: str | None) -> WebhookSettings:
+    base = env.get("WEBHOOK_URL", "").strip().rstrip("/")
+    if not base:
+        raise ConfigError("WEBHOOK_URL", "is not set (the public https:// address Telegram posts updates to)")
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", base):
+        raise ConfigError("WEBHOOK_URL", f"{base!r} is not an http(s) address (e.g. https://bot.example.org)")
+    if api_base is None and not base.startswith("https://"):
+        raise ConfigError("WEBHOOK_URL", "Telegram posts only to https:// addresses")
+    path = env.get("WEBHOOK_PATH", "").strip() or "/telegram/webhook"
+    if not _WEBHOOK_PATH_RE.match(path):
+        raise ConfigError("WEBHOOK_PATH", f"{path!r} is not a URL path (e.g. /telegram/webhook)")
+    port_text = env.get("WEBHOOK_PORT", "").strip() or "8081"
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError("WEBHOOK_PORT", f"{port_text!r} is not a TCP port (1-65535), e.g. 8081")
+    conn_text = env.get("WEBHOOK_MAX_CONNECTIONS", "").strip() or "40"
+    if not conn_text.isdigit() or not 1 <= int(conn_text) <= 100:
+        raise ConfigError("WEBHOOK_MAX_CONNECTIONS", f"{conn_text!r} is not a number from 1 to 100 (Telegram's limit)")
+    return WebhookSettings(url=base + path, secret=_webhook_secret(env, data_dir),
+                           host=env.get("WEBHOOK_HOST", "").strip() or "127.0.0.1", port=int(port_text), path=path,
+                           max_connections=int(conn_text))
+
+
 def load_settings(
     environ: dict[str, str] | None = None,
     *,
     require_token: bool = True,
+    webhook: bool = False,
     dotenv: Path | None = Path(".env"),
     overrides: dict[str, str] | None = None,
 ) -> Settings:
@@ -174,4 +229,5 @@ def load_settings(
         task_remind_minutes=int(remind_text),
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        webhook=_webhook(env, data_dir, api_base) if webhook else None,
     )

@@ -2,13 +2,16 @@
 
     GET /metrics   updates handled (by type), handling latency, errors, the outbox queue and its pushes
                    by status, the scheduler's lag
-    GET /healthz   {"polling": bool, "scheduler": bool, ...}: 200 when both are alive, 503 otherwise
+    GET /healthz   {"mode": "polling", "polling": bool, "scheduler": bool, ...}: 200 when both are alive,
+                   503 otherwise; in webhook mode {"mode": "webhook", "webhook": bool, "scheduler": bool, ...}
+                   where the webhook is alive while its server listens, setWebhook succeeded and the last
+                   update that came could be stored (one that could not was answered 503)
 
 The registry is the composition root's (bot/app.py makes a CollectorRegistry and passes it), never
 prometheus_client's global one. Counters move as updates are handled (bot/polling.py reports to
-`Metrics` as its PollingObserver; errors are counted by an outer middleware on the dispatcher's
-error observer); the figures that live in the database (outbox, due work) are read from the store
-at scrape time.
+`Metrics` as its PollingObserver, bot/webhook.py as its WebhookObserver; errors are counted by an
+outer middleware on the dispatcher's error observer); the figures that live in the database
+(outbox, due work) are read from the store at scrape time.
 """
 from __future__ import annotations
 
@@ -55,6 +58,11 @@ class Metrics:
         self._polled_at: float | None = None  # the last getUpdates answer
         self._polling_since: float | None = None  # the getUpdates call waiting now, if any
         self._poll_failing = False  # the last getUpdates call failed
+        self.mode = "polling"  # "webhook" once bot/webhook.py's server reports
+        self._webhook_serving = False  # its server listens
+        self._webhook_registered = False  # setWebhook succeeded
+        self._webhook_store_failing = False  # the last update that came could not be stored
+        self._received_at: float | None = None  # the last webhook request with the right secret
         self.updates = Counter("xuexi_updates", "Updates handled, by update type", ["type"], registry=registry)
         self.latency = Histogram("xuexi_update_handling_seconds", "Time from feeding an update to the "
                                  "dispatcher until its handling ended", ["type"], buckets=LATENCY_BUCKETS,
@@ -67,6 +75,8 @@ class Metrics:
         self.scheduler_lag = Gauge("xuexi_scheduler_lag_seconds", "Now minus the due time of the oldest due "
                                    "work row not done (0 when nothing is overdue)", registry=registry)
         self.polling_alive = Gauge("xuexi_polling_alive", "1 while long polling answers", registry=registry)
+        self.webhook_alive = Gauge("xuexi_webhook_alive", "1 while the webhook server listens, is registered "
+                                   "with Telegram and stores what comes", registry=registry)
         self.scheduler_alive = Gauge("xuexi_scheduler_alive", "1 while the scheduler runs its jobs",
                                      registry=registry)
         for kind in ("domain", "unexpected", "unhandled"):
@@ -99,6 +109,21 @@ class Metrics:
         self.latency.labels(update_type).observe(seconds)
         if failed:
             self.errors.labels("unhandled").inc()
+
+    # -- WebhookObserver (bot/webhook.py) ------------------------------------------------------
+    def webhook_serving(self, serving: bool) -> None:
+        self.mode, self._webhook_serving = "webhook", serving
+
+    def webhook_registered(self, ok: bool) -> None:
+        self.mode, self._webhook_registered = "webhook", ok
+
+    def webhook_received(self, stored: bool) -> None:
+        self._received_at, self._webhook_store_failing = self._monotonic(), not stored
+
+    def is_webhook_alive(self) -> bool:
+        """The server listens, Telegram took the webhook, and the last update could be stored. (No
+        update for a while is no sign of trouble: people may just be quiet.)"""
+        return self._webhook_serving and self._webhook_registered and not self._webhook_store_failing
 
     # -- scrape time ---------------------------------------------------------------------------
     def is_polling(self) -> bool:
@@ -134,12 +159,20 @@ class Metrics:
         oldest = await self._store.next_due_at()
         lag = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
         self.scheduler_lag.set(lag)
-        polling, scheduling = self.is_polling(), self.is_scheduling()
-        self.polling_alive.set(int(polling))
+        scheduling = self.is_scheduling()
         self.scheduler_alive.set(int(scheduling))
+        figures = {"scheduler": scheduling, "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth}
+        if self.mode == "webhook":
+            webhook = self.is_webhook_alive()
+            self.webhook_alive.set(int(webhook))
+            since = None if self._received_at is None else round(self._monotonic() - self._received_at, 3)
+            return {"mode": "webhook", "webhook": webhook, "last_update_seconds_ago": since, **figures,
+                    "alive": webhook and scheduling}
+        polling = self.is_polling()
+        self.polling_alive.set(int(polling))
         since = None if self._polled_at is None else round(self._monotonic() - self._polled_at, 3)
-        return {"polling": polling, "scheduler": scheduling, "last_poll_seconds_ago": since,
-                "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth}
+        return {"mode": "polling", "polling": polling, "last_poll_seconds_ago": since, **figures,
+                "alive": polling and scheduling}
 
     async def scrape(self) -> bytes:
         await self.refresh()
@@ -152,7 +185,7 @@ class Metrics:
 
         async def healthz(_request: web.Request) -> web.Response:
             health = await self.refresh()
-            ok = health["polling"] and health["scheduler"]
+            ok = health.pop("alive")
             return web.Response(text=json.dumps(health), status=200 if ok else 503,
                                 content_type="application/json")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import functools
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,7 @@ from aiohttp.web_request import FileField
 
 from bot.sandbox.html_entities import check_markup, message_text
 from bot.sandbox.state import Msg, SandboxState, StoredFile, get_state
+from bot.sandbox.webhook import WebhookSetup
 
 Handler = Callable[[SandboxState, "Params"], Awaitable[Any]]
 HANDLERS: dict[str, tuple[str, Handler]] = {}  # lower-case name -> (canonical name, handler)
@@ -29,6 +31,8 @@ CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "recor
 NOT_MODIFIED = ("message is not modified: specified new message content and reply markup "
                 "are exactly the same as a current content and reply markup of the message")
 WRONG_FILE = "wrong file identifier/HTTP URL specified"
+WEBHOOK_ACTIVE = ("Conflict: can't use getUpdates method while webhook is active; "
+                  "use deleteWebhook to delete the webhook first")
 
 json_response = functools.partial(
     web.json_response, dumps=functools.partial(json.dumps, ensure_ascii=False, default=str))
@@ -272,26 +276,46 @@ async def get_me(state: SandboxState, p: Params) -> Any:
 async def get_updates(state: SandboxState, p: Params) -> Any:
     limit = min(max(p.int("limit") or 100, 1), 100)
     timeout = min(max(p.int("timeout") or 0, 0), 60)
-    return await state.get_updates(p.int("offset"), limit, timeout)
+    updates = await state.get_updates(p.int("offset"), limit, timeout)
+    if updates is None:
+        raise ApiError(409, WEBHOOK_ACTIVE)
+    return updates
 
 
 @method("setWebhook")
 async def set_webhook(state: SandboxState, p: Params) -> Any:
-    state.webhook_url = p.str("url") or ""
+    """An empty url removes the webhook (as deleteWebhook). The sandbox posts over http too."""
+    url = p.str("url") or ""
+    if not url:
+        state.set_webhook(None, drop_pending=p.bool("drop_pending_updates"))
+        return True
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise bad("bad webhook: An HTTPS URL must be provided for webhook")
+    secret = p.str("secret_token")
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise bad("secret token contains unallowed characters")
+    connections = p.int("max_connections") or 40
+    if not 1 <= connections <= 100:
+        raise bad("bad webhook: max_connections must be between 1 and 100")
+    allowed = p.json("allowed_updates", "can't parse allowed updates JSON object") if p.has("allowed_updates") else None
+    if allowed is not None and not (isinstance(allowed, list) and all(isinstance(a, str) for a in allowed)):
+        raise bad("can't parse allowed updates JSON object")
+    if allowed is None and state.webhook is not None:
+        allowed = state.webhook.allowed_updates  # Telegram keeps the previous setting
+    state.set_webhook(WebhookSetup(url=url, secret_token=secret or None, max_connections=connections,
+                                   allowed_updates=allowed), drop_pending=p.bool("drop_pending_updates"))
     return True
 
 
 @method("deleteWebhook")
 async def delete_webhook(state: SandboxState, p: Params) -> Any:
-    state.webhook_url = ""
-    if p.bool("drop_pending_updates"):
-        state.updates.clear()
+    state.set_webhook(None, drop_pending=p.bool("drop_pending_updates"))
     return True
 
 
 @method("getWebhookInfo")
 async def get_webhook_info(state: SandboxState, p: Params) -> Any:
-    return {"url": state.webhook_url, "has_custom_certificate": False, "pending_update_count": len(state.updates)}
+    return state.webhook_info()
 
 
 def _commands_key(state: SandboxState, p: Params) -> tuple[str, str]:

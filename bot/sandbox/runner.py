@@ -1,11 +1,14 @@
 """`xuexi-bot sandbox`: the sandbox server, the bot (its normal long polling, pointed at the
-sandbox through TelegramAPIServer) and the scheduler, in one process."""
+sandbox through TelegramAPIServer; with `--webhook` its webhook server on 127.0.0.1, to which the
+sandbox POSTs the updates) and the scheduler, in one process."""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import os
+import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +53,18 @@ async def _load_demo(base: str) -> None:
                 resp.raise_for_status()
 
 
+def _webhook_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The bot's webhook server for the sandbox: WEBHOOK_PORT or a free port, on loopback, over http."""
+    port = environ.get("WEBHOOK_PORT", "").strip()
+    if not port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = str(s.getsockname()[1])
+    return {"WEBHOOK_URL": f"http://127.0.0.1:{port}", "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": port}
+
+
 async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with_bot: bool = True,
-                      ready: asyncio.Event | None = None) -> None:
+                      ready: asyncio.Event | None = None, webhook: bool = False) -> None:
     jobs = _LateJobs()
     clock = ClockControl()  # the sandbox's own clock; the bot's once the bot exists
     sandbox = build_sandbox_app(jobs=jobs, clock=clock, bot_username=BOT_USERNAME)
@@ -68,11 +81,12 @@ async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with
             from bot.app import App
             from bot.sandbox.demo import OPERATOR_ID, seed_demo_data
 
-            settings = load_settings(overrides={
+            settings = load_settings(webhook=webhook, overrides={
                 "BOT_TOKEN": SANDBOX_TOKEN,
                 "TELEGRAM_API_URL": base,
                 "DATABASE_PATH": str(db or Path("data/sandbox.sqlite3")),
                 **({"OPERATOR_IDS": str(OPERATOR_ID)} if demo and not os.environ.get("OPERATOR_IDS") else {}),
+                **(_webhook_env(os.environ) if webhook else {}),
             })
             clock.clock = MovableClock(settings.timezone, settings.clock_offset_seconds)
             app = await App.create(settings, clock=clock.clock)
@@ -85,7 +99,7 @@ async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with
         if ready is not None:
             ready.set()
         if app is not None:
-            await app.run_polling()
+            await app.run_updates()
         else:
             await asyncio.Event().wait()
     finally:

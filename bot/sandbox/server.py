@@ -42,11 +42,16 @@ def build_sandbox_app(*, jobs: Any = None, clock: ClockControl | None = None, bo
     app.router.add_get("/", index)
     app.router.add_get("/static/{path:.+}", static)
     app.on_shutdown.append(_release_waiters)
+    app.on_cleanup.append(_stop_webhook)
     return app
 
 
 async def _release_waiters(app: web.Application) -> None:
     get_state(app).close()
+
+
+async def _stop_webhook(app: web.Application) -> None:
+    await get_state(app).webhook_delivery.close()
 
 
 def _serve(app: web.Application, rel: str) -> web.StreamResponse:

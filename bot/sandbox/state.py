@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.webhook import WebhookDelivery, WebhookSetup
+
 IMAGE_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp",
               "BMP": "image/bmp", "TIFF": "image/tiff"}
 BOT_FIRST_NAME = "学习强国 Sandbox"
@@ -38,6 +40,10 @@ class Signal:
     def fire(self) -> None:
         self._event.set()
         self._event = asyncio.Event()
+
+    def waiter(self) -> asyncio.Event:
+        """The event the next fire() sets (take it before looking, then wait on it: nothing is missed)."""
+        return self._event
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float, stop: Callable[[], bool]) -> bool:
         """Wait until predicate() holds (True) or timeout/stop (returns predicate())."""
@@ -146,7 +152,8 @@ class SandboxState:
         self.sticker_file_id: str | None = None
         self.callback_answers: dict[str, dict[str, Any] | None] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
-        self.webhook_url = ""
+        self.webhook: WebhookSetup | None = None  # set by setWebhook: updates are POSTed (bot/sandbox/webhook.py)
+        self.webhook_delivery = WebhookDelivery(self)
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}  # chat id (None: default) -> MenuButton
         self.rate_limit: dict[str, float | None] | None = None
         self.fail_rules: list[FailRule] = []
@@ -158,12 +165,15 @@ class SandboxState:
         self.updates_signal = Signal()
         self.messages_signal = Signal()
         self.answers_signal = Signal()
+        self.webhook_signal = Signal()
 
     # ---- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Release every waiter (called on app shutdown so long polls don't hold it up)."""
         self.closed = True
-        for sig in (self.updates_signal, self.messages_signal, self.answers_signal):
+        if self.webhook is not None:
+            self.webhook_delivery.stop()
+        for sig in (self.updates_signal, self.messages_signal, self.answers_signal, self.webhook_signal):
             sig.fire()
 
     def is_closed(self) -> bool:
@@ -254,9 +264,39 @@ class SandboxState:
         self.next_update_id += 1
         self.updates.append(update)
         self.updates_signal.fire()
+        self.webhook_signal.fire()
         return update
 
-    async def get_updates(self, offset: int | None, limit: int, timeout: float) -> list[dict[str, Any]]:
+    # ---- webhook ---------------------------------------------------------------------------
+    def set_webhook(self, setup: WebhookSetup | None, *, drop_pending: bool = False) -> None:
+        """setWebhook (a setup) or deleteWebhook (None). Delivery starts again from the queue's oldest
+        update; a POST in flight is abandoned (its update is delivered again)."""
+        if self.webhook is not None:
+            self.webhook_delivery.stop()
+        self.webhook = setup
+        if drop_pending:
+            self.updates.clear()
+        if setup is not None:
+            self.webhook_delivery.start()
+        self.updates_signal.fire()  # a long poll waiting now ends (with 409 Conflict)
+
+    def take_webhook_fault(self) -> tuple[int, str] | None:
+        """(status, reason) a delivery must be taken to have got, by a fail rule for "webhook"."""
+        for rule in self.fail_rules:
+            if rule.count > 0 and rule.method == "webhook":
+                rule.count -= 1
+                return rule.status, rule.description or _status_text(rule.status)
+        return None
+
+    def webhook_info(self) -> dict[str, Any]:
+        if self.webhook is None:
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self.updates)}
+        return self.webhook.info(len(self.updates))
+
+    async def get_updates(self, offset: int | None, limit: int, timeout: float) -> list[dict[str, Any]] | None:
+        """The long poll; None when a webhook is set (Telegram answers 409 Conflict then)."""
+        if self.webhook is not None:
+            return None
         def confirm() -> None:
             if offset is None or offset == 0:
                 return
@@ -269,7 +309,9 @@ class SandboxState:
             confirm()
             return bool(self.updates)
 
-        await self.updates_signal.wait_for(ready, timeout, self.is_closed)
+        await self.updates_signal.wait_for(ready, timeout, lambda: self.closed or self.webhook is not None)
+        if self.webhook is not None:
+            return None
         return [dict(u) for u in self.updates[:limit]]
 
     # ---- callback queries ------------------------------------------------------------------

@@ -21,6 +21,8 @@ from bot.store import Store
 from tests.unit.test_outbox import TOKEN, bot_messages, faults, stats, users
 
 
+pytestmark = pytest.mark.loose_pushes  # the sender itself, fed directly
+
 @pytest.fixture
 async def server():
     srv = TestServer(build_sandbox_app())

@@ -198,7 +198,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         it, and all commit together at the end or roll back together on any error. A block inside
         another joins it. Other tasks (also ones spawned inside) wait for the commit, as for any
         transaction; so nothing slow belongs inside (no Bot API calls: they would hold every other
-        writer and reader for a network round trip).
+        writer and reader for a network round trip), and no store call in another task awaited from
+        inside (asyncio.gather, wait_for): that task waits for the block, which waits for it.
 
         Reads inside see the block's own writes. Cached rows read inside may be seen by other tasks
         before the commit; after a rollback every cache is cleared, since it may hold rows that were

@@ -19,6 +19,7 @@ from bot.repositories.tasks import Target
 from bot.services import manuscripts as ms_rules
 from bot.services import tasks as svc
 from bot.services.roles import Actor
+from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND
 from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
@@ -177,13 +178,14 @@ async def send(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator)
         buffer = await query.bot.download(draft.file_id)
         data = buffer.read() if buffer else None
     target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
-    sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
-                               file_kind=draft.file_kind if data else None,
-                               file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
-                               needs_confirm=draft.needs_confirm,
-                               remind_before=timedelta(minutes=ctx.settings.task_remind_minutes))
+    async with atomic(ctx.store):
+        sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
+                                   file_kind=draft.file_kind if data else None,
+                                   file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
+                                   needs_confirm=draft.needs_confirm,
+                                   remind_before=timedelta(minutes=ctx.settings.task_remind_minutes))
+        await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     await state.clear()
-    await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     if isinstance(query.message, Message):
         await query.message.edit_text(_("task.sent", id=sent.task.id, count=len(sent.recipients)))
 

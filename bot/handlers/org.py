@@ -21,6 +21,7 @@ from bot.handlers import org_admins, org_branches
 from bot.middlewares import Ctx, load_actor
 from bot.models import Org
 from bot.services import orgs, users
+from bot.services.transactions import atomic
 from bot.ui.certify import rename_kb
 from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
 from bot.ui.invite import InviteCD
@@ -253,11 +254,14 @@ def build_router() -> Router:
 
 
 async def _renamed(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_id: int, name: str) -> None:
-    done = await orgs.rename_org(ctx.store, ctx.clock, ctx.actor, org_id, name)
+    async with atomic(ctx.store):
+        done = await orgs.rename_org(ctx.store, ctx.clock, ctx.actor, org_id, name)
+        if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
+            await notify.rename_requested(ctx.outbox, ctx.store, ctx.i18n, ctx.settings.operator_ids, done,
+                                          rename_kb)
     await state.clear()
-    if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
+    if not isinstance(done, Org):
         await message.answer(_("certify.rename_requested", old=done.old_name, new=done.new_name))
-        await notify.rename_requested(ctx.outbox, ctx.store, ctx.i18n, ctx.settings.operator_ids, done, rename_kb)
         return
     await message.answer(_("orgmenu.renamed", name=done.name))
     await send_card(message, ctx.store, ctx.actor, _, done.id)

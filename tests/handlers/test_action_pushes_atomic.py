@@ -10,7 +10,7 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot import notify
 from bot.flows import task_compose
-from tests.handlers.test_invites import ADMIN2, JOINER, _pending
+from tests.handlers.test_invites import ADMIN2, _pending
 from tests.handlers.test_tasks import ADMIN, MEMBERS, compose, setup
 
 APOLOGY = "抱歉，处理时出了点问题，请稍后再试。"
@@ -21,7 +21,7 @@ def broken(*_args, **_kwargs):
 
 
 def counts(conn: sqlite3.Connection, *tables: str) -> dict[str, int]:
-    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
 
 
 async def test_issue13_a_join_approval_whose_notice_fails_stays_pending(client_factory, store, settings, registered,

@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
+from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.repositories.tasks import Target
@@ -57,7 +58,8 @@ class TaskDraft(FlowData):
         return datetime.fromisoformat(self.deadline) if self.deadline else None
 
 
-async def _begin(message: Message, state: FSMContext, actor: Actor, _: Translator, org_id: int) -> None:
+async def begin(message: Message, state: FSMContext, actor: Actor, _: Translator, org_id: int) -> None:
+    """The flow for one organisation (also resumed once a new admin verified, RNV-1)."""
     actor.require_admin_of(org_id)
     await TaskDraft(org_id=org_id).begin(state, TaskCompose.body)
     await message.answer(_("task.ask_body", limit=svc.MAX_BODY))
@@ -66,13 +68,13 @@ async def _begin(message: Message, state: FSMContext, actor: Actor, _: Translato
 async def task_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose="task")
     if org_id is not None:
-        await _begin(message, state, ctx.actor, _, org_id)
+        await begin(message, state, ctx.actor, _, org_id)
 
 
 async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, actor: Actor,
                      _: Translator) -> None:
     if isinstance(query.message, Message):
-        await _begin(query.message, state, actor, _, callback_data.org_id)
+        await begin(query.message, state, actor, _, callback_data.org_id)
 
 
 async def got_body(message: Message, state: FSMContext, _: Translator) -> None:
@@ -202,7 +204,7 @@ async def wrong_step(message: Message, _: Translator) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(task_cmd, Command("task"))
+    router.message.register(task_cmd, Command("task"), flags={RNV: "task"})
     router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == "task"))
     router.message.register(got_body, TaskCompose.body, NOT_COMMAND, F.text | F.photo | F.document)
     router.message.register(body_expected, TaskCompose.body, NOT_COMMAND)

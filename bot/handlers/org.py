@@ -111,11 +111,17 @@ async def resume_become_admin(message: Message, after: dict[str, Any], _: Transl
                               settings: Settings, bot: Bot, i18n: I18n, locale: str, workflows: Workflows,
                               **data: Any) -> None:
     """RNV-1: the new admin verified; their admin role now counts, so the command they sent runs
-    (`workflows.org_commands`: /members, /template, /export, /import, /invite; anything else: /org)."""
+    (`workflows.org_commands`: /members, /template, /export, /import, /invite, /task, /activity, for
+    one organisation; `workflows.admin_commands`: /review; anything else: /org)."""
     data.pop("actor", None)  # the role from before verification: loaded again below
     user = await users.get_user(store, message.chat.id)
     actor = await load_actor(store, settings, user)
     await sync_menu(bot, store, i18n, actor, locale)
+    everywhere = workflows.admin_commands.get(after.get("command", "org"))
+    if everywhere is not None:
+        await everywhere(message, store=store, settings=settings, bot=bot, i18n=i18n, locale=locale, actor=actor,
+                         _=_, workflows=workflows, **data)
+        return
     run = workflows.org_commands.get(after.get("command", "org"))
     if run is None:
         await open_org(message, store, actor, _)

@@ -8,12 +8,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import DomainError
+from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.services import manuscripts as svc
 from bot.services import orgs
 from bot.services.manuscripts import Decision
+from bot.services.roles import Actor
 from bot.services.transactions import atomic
+from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
     ReviewAction,
@@ -28,7 +31,13 @@ from bot.ui.manuscripts import (
 
 
 async def review_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
-    rows = await svc.incoming(ctx.store, ctx.actor)
+    await show_incoming(message, ctx.store, ctx.actor, _)
+
+
+async def show_incoming(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    """The incoming manuscripts of every organisation the actor administers (also resumed once a new
+    admin verified, RNV-1)."""
+    rows = await svc.incoming(store, actor)
     await message.answer(incoming_text(_, rows), reply_markup=incoming_kb(rows))
 
 
@@ -99,7 +108,7 @@ async def reject_got(message: Message, state: FSMContext, ctx: Ctx, _: Translato
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(review_cmd, Command("review"))
+    router.message.register(review_cmd, Command("review"), flags={RNV: "review"})
     router.callback_query.register(show_list, ReviewCD.filter(F.action == ReviewAction.list))
     router.callback_query.register(open_ms, ReviewCD.filter(F.action == ReviewAction.open))
     router.callback_query.register(forward, ReviewCD.filter(F.action == ReviewAction.forward))

@@ -9,9 +9,15 @@ import sqlite3
 from aiogram.methods import EditMessageText, SendMessage
 
 from bot import notify
+from bot.flows import quiz as quiz_flow
 from bot.flows import task_compose
+from bot.services import quiz
 from tests.handlers.test_invites import ADMIN2, _pending
+from tests.handlers.test_quiz import option, right_letter
+from tests.handlers.test_quiz_leave_and_submit import USER, timeout_sweeper
 from tests.handlers.test_tasks import ADMIN, MEMBERS, compose, setup
+from tests.support.factories import make_user
+from tests.support.quiz_factories import make_bank
 
 APOLOGY = "抱歉，处理时出了点问题，请稍后再试。"
 
@@ -70,3 +76,31 @@ async def test_issue13_a_task_whose_notices_fail_is_not_created(client_factory, 
     mark = len(session.calls)
     await outbox.flush()
     assert {c.chat_id for c in session.calls[mark:] if isinstance(c, SendMessage)} == {uid for uid, _ in MEMBERS}
+
+
+async def test_issue13_a_challenge_time_out_whose_notice_fails_stays_open_until_it_can_be_told(
+        store, clock, client_factory, bot, outbox, i18n, monkeypatch):
+    """Scheduled work too: the time-out (counted wrong, paid) and its push are one transaction; the
+    question's edit comes after the commit."""
+    await make_user(store, USER)
+    await make_bank(store, 12)
+    me = client_factory(USER)
+    shown = await me.press(await me.start(), "⚔️ 挑战答题")
+    shown = await me.press(shown, option(shown, right_letter(shown)))
+    sweeper = timeout_sweeper(store, clock, bot, outbox, i18n)
+    await quiz.arm_due_work(store, clock)
+    monkeypatch.setattr(quiz_flow, "timeout_push_text", broken)
+    clock.advance(seconds=60)
+    shown_before = len(me.window)
+    await sweeper.sweep()
+    assert await outbox.flush() == 0
+    assert tuple(await store._one("SELECT status, correct FROM quiz_attempts")) == ("open", None)  # not ended
+    assert len(me.window) == shown_before and me.window[-1].reply_markup is not None  # not edited either
+
+    monkeypatch.undo()
+    clock.advance(seconds=quiz.CHALLENGE_SCAN_SECONDS * 2)  # the failed scan's retry is due
+    await sweeper.sweep()
+    await outbox.flush()
+    assert tuple(await store._one("SELECT status, total, correct FROM quiz_attempts")) == ("submitted", 2, 1)
+    assert sum("超过作答时间" in (m.text or "") for m in me.window) == 1
+    assert "时间到" in me.window[-2].text and me.window[-2].reply_markup is None

@@ -1,6 +1,8 @@
 """Messages pushed to other people (DESIGN "Pushes"): each built in the recipient's language and
-handed to the outbox. Handlers and flows call these after their action; this module imports
-neither, nor bot/ui: a push that carries buttons gets its keyboard builder from the caller."""
+handed to the outbox. Handlers and flows call these right after their action, inside the same
+`atomic()` block (bot/services/transactions.py), so the action and its pushes commit together; this
+module imports neither, nor bot/ui: a push that carries buttons gets its keyboard builder from the
+caller."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

@@ -1,7 +1,8 @@
 """The outbox: pushes a person did not just ask for (notices, reminders, reports, approvals).
 
-Rows are written to the store first (in the action's transaction with
-bot.repositories.outbox.enqueue_in, or alone with Outbox.enqueue). The sender claims each row
+Rows are written to the store first, in the transaction of the action causing them: inside a
+repository's own transaction with bot.repositories.outbox.enqueue_in, or with Outbox.enqueue inside
+the action's atomic() block (bot/services/transactions.py). The sender claims each row
 ('sending') before the Bot API call and marks it 'sent' after Telegram accepted it, so a crash
 repeats at most the rows in flight. It keeps a global rate (OUTBOX_RATE, default 25/s) and 1/s per
 chat; a 429 pauses that chat alone for `retry_after` (the row is retried later, other chats go on);
@@ -207,6 +208,8 @@ class Outbox:
         self._claims_released = False
 
     async def enqueue(self, *pushes: dict[str, Any]) -> int:
+        """Writes the pushes (call it inside the action's atomic() block); the sender is woken and
+        finds them once that block committed."""
         added = await self.store.enqueue_pushes(pushes, self._now())
         if added:
             self._wake.set()

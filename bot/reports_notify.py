@@ -24,6 +24,7 @@ from bot.repositories.reports import DayFigures, Person, SettingsRow, TableRow
 from bot.services import reports as svc
 from bot.services.members import export_phone
 from bot.services.roles import Actor
+from bot.services.transactions import atomic
 from bot.store import Store
 
 log = logging.getLogger("bot.reports")
@@ -31,7 +32,8 @@ log = logging.getLogger("bot.reports")
 TREND_IN_PUSH = 30  # days of the chart in the daily push
 
 __all__ = ["rate_text", "overview_text", "table_text", "people_text", "trend_png", "report_xlsx", "viewer_mark",
-           "protect_note", "nudge_pushes", "push_report", "slot_handlers", "translator_of", "settings_text",
+           "protect_note", "nudge_pushes", "push_report", "report_pushes", "slot_handlers", "translator_of",
+           "settings_text",
            "nudge_inactive"]
 
 
@@ -166,13 +168,24 @@ async def push_report(store: Store, clock: Clock, i18n: I18n, outbox: Outbox, or
     """The report of the day before `slot_day` for one recipient, through the outbox: text, then the
     chart and the workbook as the settings ask. Every part has the dedupe key (organisation, recipient,
     day), so a slot run twice (a crash before the sweep marked it done) sends nothing twice."""
+    pushes = await report_pushes(store, clock, i18n, org_id, user_id, slot_day)
+    if not pushes:
+        return 0
+    async with atomic(store):
+        return await outbox.enqueue(*pushes)
+
+
+async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, user_id: int,
+                        slot_day: date) -> list[dict[str, Any]]:
+    """The pushes of push_report, built (chart and workbook drawn) but not enqueued: none when the
+    recipient no longer gets the report."""
     s = await store.report_settings(org_id)
     org = await store.get_org(org_id)
     user = await store.get_user(user_id)
     if org is None or user is None or not s.enabled or user_id not in s.recipients:
-        return 0  # turned off or taken off since the slot was armed
+        return []  # turned off or taken off since the slot was armed
     if not await store.is_recipient_candidate(org_id, user_id):
-        return 0  # no longer an admin or member: nothing of the organisation goes to them (SEC-4)
+        return []  # no longer an admin or member: nothing of the organisation goes to them (SEC-4)
     day = slot_day - timedelta(days=1)
     if day.isoformat() not in await store.snapshot_days_done(day.isoformat()):
         await store.snapshot_day(day.isoformat(), clock.now().isoformat())
@@ -201,21 +214,28 @@ async def push_report(store: Store, clock: Clock, i18n: I18n, outbox: Outbox, or
         pushes.append(file_push(user_id, "document", data, f"report-{day.isoformat()}.xlsx",
                                 caption=_("reports.xlsx.caption") + protect_note(_, protect),
                                 protect_content=protect, dedupe_key=f"{key}:xlsx"))
-    return await outbox.enqueue(*pushes)
+    return pushes
 
 
 def slot_handlers(store: Store, clock: Clock, i18n: I18n, outbox: Outbox
                   ) -> dict[str, Callable[[DueItem, datetime], Awaitable[None]]]:
+    """A report slot's pushes and the row of the next slot are written in one transaction (the
+    chart and workbook are drawn before it). The sweep marks the slot done afterwards; a crash in
+    between runs it again, which adds nothing: the pushes are idempotent by their dedupe keys and
+    the next slot's row is the same row."""
+
     async def slot(item: DueItem, now: datetime) -> None:
         org_id, user_id, day = svc.parse_slot_ref(item.ref)
-        added = await push_report(store, clock, i18n, outbox, org_id, user_id, day)
+        pushes = await report_pushes(store, clock, i18n, org_id, user_id, day)
+        async with atomic(store):
+            added = await outbox.enqueue(*pushes) if pushes else 0
+            s = await store.report_settings(org_id)
+            if s.enabled and user_id in s.recipients:  # the next one: never a stale day after a long stop
+                next_day, at = svc.next_slot(clock, s.send_time, max(now, item.due_at))
+                if next_day <= day:
+                    next_day, at = svc.next_slot(clock, s.send_time, at)
+                await store.put_due_now(svc.SLOT_KIND, svc.slot_ref(org_id, user_id, next_day), at)
         log.info("report slot %s: %d pushes enqueued", item.ref, added)
-        s = await store.report_settings(org_id)
-        if s.enabled and user_id in s.recipients:  # the next one: never a stale day after a long stop
-            next_day, at = svc.next_slot(clock, s.send_time, max(now, item.due_at))
-            if next_day <= day:
-                next_day, at = svc.next_slot(clock, s.send_time, at)
-            await store.put_due_now(svc.SLOT_KIND, svc.slot_ref(org_id, user_id, next_day), at)
 
     return {svc.SLOT_KIND: slot}
 
@@ -238,11 +258,13 @@ def settings_text(_: Translator, org: Org, s: SettingsRow, names: dict[int, str]
 
 async def nudge_inactive(outbox: Outbox, i18n: I18n, actor: Actor, org_id: int) -> tuple[int, int]:
     """REP-8: every inactive person of the organisation gets a nudge naming the admin; (sent, skipped
-    because nudged today already)."""
+    because nudged today already). The nudges are the whole action: one transaction, built from what
+    it reads."""
     store, clock = outbox.store, outbox.clock
-    org, people = await svc.inactive_everyone(store, clock, actor, org_id)
-    languages: dict[int, str | None] = {r.id: i18n.pick(r.language, r.tg_language)
-                 for r in await store.user_languages(p.user_id for p in people if p.user_id is not None)}
-    pushes = nudge_pushes(i18n, languages, people, org, actor.user.display_name, clock.today())
-    added = await outbox.enqueue(*pushes) if pushes else 0
+    async with atomic(store):
+        org, people = await svc.inactive_everyone(store, clock, actor, org_id)
+        languages: dict[int, str | None] = {r.id: i18n.pick(r.language, r.tg_language)
+                     for r in await store.user_languages(p.user_id for p in people if p.user_id is not None)}
+        pushes = nudge_pushes(i18n, languages, people, org, actor.user.display_name, clock.today())
+        added = await outbox.enqueue(*pushes) if pushes else 0
     return added, len(pushes) - added

@@ -2,7 +2,9 @@
 versioned migrations (bot/migrations.py), one transaction per action.
 
 All access goes through one connection guarded by an asyncio lock, so a transaction is never
-interleaved with another task's statements. This module holds that connection, the transactions,
+interleaved with another task's statements. `atomic()` widens one transaction to a whole action: every
+write the current task makes inside it (through `_tx` or the group commit), and the pushes it
+enqueues, commit or roll back together (DESIGN "Pushes"). This module holds that connection, the transactions,
 the group commit and the read caches; the SQL lives in bot/repositories/, one mixin per aggregate,
 composed here. SQL is kept portable (plain SQL, ON CONFLICT upserts) so that a PostgreSQL backend
 can follow.
@@ -83,13 +85,41 @@ class _Lru:
         self._map.clear()
 
 
+class _StoreLock(asyncio.Lock):
+    """The store's lock, which the task running an `atomic()` block holds for the whole block: for
+    that task alone (`owner`), entering the lock again is a no-op (its reads must not wait for
+    itself). Any other task, including one the owner spawned, waits as usual."""
+
+    owner: asyncio.Task[Any] | None = None
+
+    def mine(self) -> bool:
+        owner = self.owner
+        return owner is not None and owner is asyncio.current_task()
+
+    async def __aenter__(self) -> None:
+        owner = self.owner
+        if owner is not None and owner is asyncio.current_task():
+            return
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        owner = self.owner
+        if owner is not None and owner is asyncio.current_task():
+            return
+        self.release()
+
+
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
             ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
-        self._lock = asyncio.Lock()
+        self._lock: _StoreLock = _StoreLock()
+        self._savepoints = 0
+        # tests switch this on: a push enqueued outside an atomic() block is then an error (so the
+        # suite proves that every push is written in the transaction of the action causing it)
+        self.strict_pushes = False
         self._users = _Lru(cache_size)
         self._admins = _Lru(cache_size)
         self._attempts = _Lru(cache_size // 10)
@@ -137,7 +167,12 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         """One write transaction (BEGIN IMMEDIATE), rolled back on any error. The cached rows it may
         change are named: those users, everybody's admin roles, those quiz attempts, every question
         (and so every cached attempt, which holds its questions); they are forgotten before the lock
-        is released, so the next read sees what was written."""
+        is released, so the next read sees what was written. Inside the current task's `atomic()`
+        block it is a savepoint of that transaction instead (an error undoes this part alone)."""
+        if self._lock.mine():
+            async with self._savepoint(users=users, admins=admins, attempts=attempts, bank=bank) as db:
+                yield db
+            return
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -157,6 +192,73 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
                     self._attempts.clear()
 
     @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """One write transaction for a whole action, owned by the current asyncio task: every write
+        the task makes inside (store methods using `_tx` or the group commit, pushes enqueued) joins
+        it, and all commit together at the end or roll back together on any error. A block inside
+        another joins it. Other tasks (also ones spawned inside) wait for the commit, as for any
+        transaction; so nothing slow belongs inside (no Bot API calls: they would hold every other
+        writer and reader for a network round trip), and no store call in another task awaited from
+        inside (asyncio.gather, wait_for): that task waits for the block, which waits for it.
+
+        Reads inside see the block's own writes. Cached rows read inside may be seen by other tasks
+        before the commit; after a rollback every cache is cleared, since it may hold rows that were
+        never committed."""
+        if self._lock.mine():
+            yield
+            return
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            self._lock.owner = asyncio.current_task()
+            try:
+                try:
+                    yield
+                finally:
+                    self._lock.owner = None
+                await self._db.execute("COMMIT")
+            except BaseException:
+                try:
+                    if self._db.in_transaction:
+                        await self._db.execute("ROLLBACK")
+                finally:
+                    self._forget_all()
+                raise
+
+    def _in_atomic(self) -> bool:
+        return self._lock.mine()
+
+    def _forget_all(self) -> None:
+        """Every cached row is forgotten (after a rollback of an atomic block)."""
+        for cache in (self._users, self._admins, self._attempts, self._questions):
+            cache.clear()
+        self._unreachable_ids = None
+
+    @asynccontextmanager
+    async def _savepoint(self, *, users: Iterable[int], admins: bool, attempts: Iterable[int],
+                         bank: bool) -> AsyncIterator[aiosqlite.Connection]:
+        """`_tx` inside an atomic block: a savepoint of the block's transaction; the cached rows it
+        names are forgotten at once (the block's own later reads must see its writes)."""
+        self._savepoints += 1
+        name = f"tx{self._savepoints}"
+        await self._db.execute(f"SAVEPOINT {name}")
+        try:
+            yield self._db
+        except BaseException:
+            await self._db.execute(f"ROLLBACK TO {name}")
+            await self._db.execute(f"RELEASE {name}")
+            raise
+        else:
+            await self._db.execute(f"RELEASE {name}")
+        finally:
+            self._users.drop(*users)
+            self._attempts.drop(*attempts)
+            if admins:
+                self._admins.clear()
+            if bank:
+                self._questions.clear()
+                self._attempts.clear()
+
+    @asynccontextmanager
     async def raw_tx(self) -> AsyncIterator[aiosqlite.Connection]:
         """A transaction for statements written outside the store (tests' fixtures): every cached
         row is forgotten afterwards, since the store cannot know what they changed."""
@@ -171,7 +273,14 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         share one transaction and one trip to its thread. `write(conn)` gets the sqlite3 connection
         inside a savepoint of its own (an exception undoes that write alone and is raised to its
         caller); `after(result)` runs on the event loop before the lock is released, so the caches
-        it updates never lag behind a later write."""
+        it updates never lag behind a later write. Inside the current task's atomic block the write
+        runs at once in that transaction (in a savepoint of its own): the group commit would wait
+        for the lock the block holds."""
+        owner = self._lock.owner
+        if owner is not None and owner is asyncio.current_task():
+            result = cast(T, await self._on_db_thread(lambda: _run_one(self._db, write)))
+            after(result)
+            return result
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((write, after, future))
         if len(self._pending) == 1:
@@ -207,9 +316,9 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
                 else:
                     future.set_exception(value)
 
-    def _on_db_thread(self, fn: Callable[[], list[_Outcome]]) -> Awaitable[list[_Outcome]]:
+    def _on_db_thread(self, fn: Callable[[], T]) -> Awaitable[T]:
         """Runs `fn` on the connection's own thread, in its queue (aiosqlite's _execute is untyped)."""
-        execute = cast(Callable[[Callable[[], list[_Outcome]]], Awaitable[list[_Outcome]]], self._db._execute)
+        execute = cast(Callable[[Callable[[], T]], Awaitable[T]], self._db._execute)
         return execute(fn)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
@@ -219,6 +328,20 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self._lock:  # one trip to the database thread (a cursor's execute + fetchall + close is three)
             return list(await self._db.execute_fetchall(sql, tuple(params)))
+
+
+def _run_one(db: aiosqlite.Connection, write: Callable[[sqlite3.Connection], T]) -> T:
+    """On the database thread, inside an open transaction: one write in a savepoint of its own."""
+    conn = db._conn
+    conn.execute("SAVEPOINT w")
+    try:
+        result = write(conn)
+    except BaseException:
+        conn.execute("ROLLBACK TO w")
+        conn.execute("RELEASE w")
+        raise
+    conn.execute("RELEASE w")
+    return result
 
 
 def _run_batch(db: aiosqlite.Connection, batch: list[_Pending]) -> list[_Outcome]:

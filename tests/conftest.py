@@ -25,9 +25,16 @@ def settings(tmp_path: Path) -> Settings:
                     data_dir=tmp_path)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "loose_pushes: pushes may be enqueued outside an action's transaction "
+                                       "(tests of the outbox itself)")
+
+
 @pytest.fixture
-async def store(settings: Settings):
+async def store(settings: Settings, request: pytest.FixtureRequest):
     s = await Store.open(settings.database_path)
+    # every push must be enqueued in the transaction of the action causing it (bot/services/transactions.py)
+    s.strict_pushes = request.node.get_closest_marker("loose_pushes") is None
     yield s
     await s.close()
 

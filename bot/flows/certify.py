@@ -17,6 +17,7 @@ from bot.errors import DomainError
 from bot.i18n import I18n, Raw, Translator
 from bot.services import certification as cert
 from bot.services import renames
+from bot.services.transactions import atomic
 from bot.ui.certify import (
     AddressedData,
     ApplyingData,
@@ -30,6 +31,7 @@ from bot.ui.certify import (
     ReasonData,
     RenameDecideCD,
     decision_kb,
+    link_url,
     send_invite,
 )
 from bot.ui.common import NOT_COMMAND, TEXT
@@ -97,10 +99,11 @@ async def apply(query: CallbackQuery, message: Message, callback_data: CertApply
                 _: Translator) -> None:
     if (await ApplyingData.load(state)).cert_invite != callback_data.inv:
         raise DomainError("stale_button")  # a button of another invitation than the one opened last
-    app = await cert.apply(ctx.store, ctx.clock, ctx.actor, callback_data.inv, callback_data.org)
+    async with atomic(ctx.store):
+        app = await cert.apply(ctx.store, ctx.clock, ctx.actor, callback_data.inv, callback_data.org)
+        await notify.application(ctx.outbox, ctx.store, ctx.i18n, app, decision_kb)
     await state.clear()
     await message.edit_text(_("certify.submitted", org=app.lower.name, upper=app.upper.name))
-    await notify.application(ctx.outbox, ctx.store, ctx.i18n, app, decision_kb)
 
 
 async def use_buttons(message: Message, _: Translator) -> None:
@@ -169,10 +172,12 @@ async def _send_addressed(message: Message, state: FSMContext, note: str | None,
     flow = await AddressedData.load(state)
     if flow.addressee is None:
         await flow.expire(state)
-    created = await cert.create_invite(store, clock, settings.secret_key, actor, flow.org, flow.addressee, note)
+    me = await bot.me()  # before the transaction: the link names the bot
+    async with atomic(store):
+        created = await cert.create_invite(store, clock, settings.secret_key, actor, flow.org, flow.addressee, note)
+        await notify.invitation(outbox, i18n, actor, created, link_url(me.username or "", created))
     await state.clear()
-    url = await send_invite(message, bot, clock, _, created)
-    await notify.invitation(outbox, i18n, actor, created, url)
+    await send_invite(message, bot, clock, _, created)
     if created.addressee is not None:
         await message.answer(_("certify.invite_sent_to", name=created.addressee.display_name))
 
@@ -198,10 +203,13 @@ async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translato
     if flow.app is None and flow.rename is None:
         await flow.expire(state)
     try:
-        if flow.app is not None:
-            app = await cert.decide(ctx.store, ctx.clock, ctx.actor, flow.app, False, message.text)
-        elif flow.rename is not None:
-            req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, flow.rename, False, message.text)
+        async with atomic(ctx.store):
+            if flow.app is not None:
+                app = await cert.decide(ctx.store, ctx.clock, ctx.actor, flow.app, False, message.text)
+                await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
+            elif flow.rename is not None:
+                req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, flow.rename, False, message.text)
+                await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
     except DomainError as exc:
         if exc.key.startswith(DECIDED):
             await state.clear()
@@ -209,10 +217,8 @@ async def got_reason(message: Message, state: FSMContext, ctx: Ctx, _: Translato
     await state.clear()
     if flow.app is not None:
         await message.answer(_("certify.rejected", lower=app.lower.name, reason=app.reason))
-        await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
     else:
         await message.answer(_("certify.rename_rejected", old=req.old_name, new=req.new_name, reason=req.reason))
-        await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
 
 
 def _reason_handlers(router: Router) -> None:

@@ -17,6 +17,7 @@ from bot import notify
 from bot.errors import DomainError
 from bot.services import invites
 from bot.services.invites import JoinOffer, JoinResult
+from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND
 from bot.ui.invite import Join, JoinBranchCD, JoinData, JoinDecisionCD, join_decision_kb
 from bot.ui.menu import send_main_menu
@@ -81,9 +82,10 @@ async def open_join(message: Message, token: str, *, _: Translator, store: Store
             await message.answer(result_text(_, opened))
             return
         if not opened.needs_choice:  # the link fixes the branch: join at once
-            result = await invites.join(store, clock, actor.user, opened.invite.id, None)
+            async with atomic(store):
+                result = await invites.join(store, clock, actor.user, opened.invite.id, None)
+                await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
             await message.answer(offer_text(_, opened.org) + "\n\n" + result_text(_, result))
-            await notify.join_requested(outbox, store, i18n, result, join_decision_kb)
             return
     except DomainError as exc:
         await message.answer(_error(_, exc))
@@ -108,8 +110,10 @@ async def branch_chosen(query: CallbackQuery, message: Message, callback_data: J
     if flow.invite_id != callback_data.invite_id:
         raise DomainError("stale_button")  # a button of another link than the one opened last
     try:
-        result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
-                                    callback_data.branch_id or None)
+        async with atomic(ctx.store):
+            result = await invites.join(ctx.store, ctx.clock, ctx.actor.user, callback_data.invite_id,
+                                        callback_data.branch_id or None)
+            await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
     except DomainError as exc:
         if exc.key not in LINK_ENDED:
             raise  # e.g. a branch that was just deleted: the choice stays open
@@ -118,7 +122,6 @@ async def branch_chosen(query: CallbackQuery, message: Message, callback_data: J
         return
     await state.clear()
     await message.edit_text(result_text(_, result))
-    await notify.join_requested(ctx.outbox, ctx.store, ctx.i18n, result, join_decision_kb)
     if flow.menu_after:  # REG-6: the new member's way on
         await send_main_menu(message, ctx.actor, _)
 
@@ -129,8 +132,10 @@ async def use_buttons(message: Message, _: Translator) -> None:
 
 async def decide(query: CallbackQuery, message: Message, callback_data: JoinDecisionCD, ctx: Ctx,
                  callback_answer: CallbackAnswer, _: Translator) -> None:
-    decision = await invites.decide(ctx.store, ctx.clock, ctx.actor, callback_data.request_id,
-                                    callback_data.approve)
+    async with atomic(ctx.store):
+        decision = await invites.decide(ctx.store, ctx.clock, ctx.actor, callback_data.request_id,
+                                        callback_data.approve)
+        await notify.join_decided(ctx.outbox, ctx.i18n, decision)
     r = decision.request
     branch = r.branch or ""
     if decision.approved:
@@ -140,7 +145,6 @@ async def decide(query: CallbackQuery, message: Message, callback_data: JoinDeci
         callback_answer.text = _.label("join.rejected_answer")
         mine = _("join.decided_rejected", name=r.user_name, org=r.org.name)
     await message.edit_text(mine)
-    await notify.join_decided(ctx.outbox, ctx.i18n, decision)
 
 
 def build_router() -> Router:

@@ -16,6 +16,7 @@ from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
 from bot.services import manuscripts as svc
+from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND
 from bot.ui.flow_data import FlowData
 from bot.ui.manuscripts import (
@@ -123,10 +124,11 @@ async def got_column(message: Message, state: FSMContext, _: Translator) -> None
 
 async def submit(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await ManuscriptDraft.load(state)
-    done = await svc.submit(ctx.store, ctx.clock, ctx.actor, draft.org_id, draft.title, draft.body, draft.column,
-                            draft.attachments())
+    async with atomic(ctx.store):
+        done = await svc.submit(ctx.store, ctx.clock, ctx.actor, draft.org_id, draft.title, draft.body,
+                                draft.column, draft.attachments())
+        await ctx.outbox.enqueue(*submitted_pushes(_.i18n, done))
     await state.clear()
-    await ctx.outbox.enqueue(*submitted_pushes(_.i18n, done))
     if isinstance(query.message, Message):
         await query.message.edit_text(_("manuscript.submitted", id=done.manuscript.row.id,
                                         org=done.manuscript.row.org_name))

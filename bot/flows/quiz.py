@@ -273,25 +273,31 @@ def build_answer_router() -> Router:
 
 
 def timeout_notifier(bot: Bot, outbox: Outbox, i18n: I18n, store: Store) -> quiz.TimeoutNotice:
-    """What the sweep calls for a challenge it ended at the time limit (bot/app.py wires it): the
-    question's message loses its buttons and says time is up (an edit: best effort, it may be gone),
-    and a push through the outbox tells the result: the right answer, the streak, the points."""
+    """What the sweep calls for a challenge it ended at the time limit (bot/app.py wires it): a push
+    through the outbox tells the result (the right answer, the streak, the points), enqueued in the
+    transaction that ends the challenge; once that committed, the question's message loses its
+    buttons and says time is up (an edit: best effort, it may be gone)."""
 
-    async def notify(result: Result) -> None:
+    async def notify(result: Result) -> quiz.AfterCommit | None:
         head = result.head
         user = await users.get_user(store, head.user_id)
         if user is None or not result.items:
-            return
+            return None
         _ = translator_for(i18n, user)
         await outbox.enqueue(text_push(head.user_id, timeout_push_text(_, _.locale, result),
                                        reply_markup=after_kb(_, result), dedupe_key=f"challenge-timeout:{head.id}"))
-        if head.message_id is None:
-            return
-        try:
-            await bot.edit_message_text(text=timed_out_question_text(_, _.locale, result), chat_id=head.user_id,
-                                        message_id=head.message_id, reply_markup=None)
-        except TelegramAPIError as exc:  # deleted, too old, not modified: the push has told them
-            log.info("challenge %s: the timed-out question was not edited: %s", head.id, exc)
+        message_id = head.message_id
+        if message_id is None:
+            return None
+
+        async def edit() -> None:
+            try:
+                await bot.edit_message_text(text=timed_out_question_text(_, _.locale, result), chat_id=head.user_id,
+                                            message_id=message_id, reply_markup=None)
+            except TelegramAPIError as exc:  # deleted, too old, not modified: the push has told them
+                log.info("challenge %s: the timed-out question was not edited: %s", head.id, exc)
+
+        return edit
 
     return notify
 

@@ -13,12 +13,14 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.errors import DomainError
+from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.repositories.tasks import Target
 from bot.services import manuscripts as ms_rules
 from bot.services import tasks as svc
 from bot.services.roles import Actor
+from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND
 from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
@@ -56,7 +58,8 @@ class TaskDraft(FlowData):
         return datetime.fromisoformat(self.deadline) if self.deadline else None
 
 
-async def _begin(message: Message, state: FSMContext, actor: Actor, _: Translator, org_id: int) -> None:
+async def begin(message: Message, state: FSMContext, actor: Actor, _: Translator, org_id: int) -> None:
+    """The flow for one organisation (also resumed once a new admin verified, RNV-1)."""
     actor.require_admin_of(org_id)
     await TaskDraft(org_id=org_id).begin(state, TaskCompose.body)
     await message.answer(_("task.ask_body", limit=svc.MAX_BODY))
@@ -65,13 +68,13 @@ async def _begin(message: Message, state: FSMContext, actor: Actor, _: Translato
 async def task_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose="task")
     if org_id is not None:
-        await _begin(message, state, ctx.actor, _, org_id)
+        await begin(message, state, ctx.actor, _, org_id)
 
 
 async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext, actor: Actor,
                      _: Translator) -> None:
     if isinstance(query.message, Message):
-        await _begin(query.message, state, actor, _, callback_data.org_id)
+        await begin(query.message, state, actor, _, callback_data.org_id)
 
 
 async def got_body(message: Message, state: FSMContext, _: Translator) -> None:
@@ -177,13 +180,14 @@ async def send(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator)
         buffer = await query.bot.download(draft.file_id)
         data = buffer.read() if buffer else None
     target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
-    sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
-                               file_kind=draft.file_kind if data else None,
-                               file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
-                               needs_confirm=draft.needs_confirm,
-                               remind_before=timedelta(minutes=ctx.settings.task_remind_minutes))
+    async with atomic(ctx.store):
+        sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
+                                   file_kind=draft.file_kind if data else None,
+                                   file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
+                                   needs_confirm=draft.needs_confirm,
+                                   remind_before=timedelta(minutes=ctx.settings.task_remind_minutes))
+        await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     await state.clear()
-    await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     if isinstance(query.message, Message):
         await query.message.edit_text(_("task.sent", id=sent.task.id, count=len(sent.recipients)))
 
@@ -200,7 +204,7 @@ async def wrong_step(message: Message, _: Translator) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(task_cmd, Command("task"))
+    router.message.register(task_cmd, Command("task"), flags={RNV: "task"})
     router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == "task"))
     router.message.register(got_body, TaskCompose.body, NOT_COMMAND, F.text | F.photo | F.document)
     router.message.register(body_expected, TaskCompose.body, NOT_COMMAND)

@@ -8,6 +8,7 @@
       profile, /verify, /neworg
       admin           PendingAdminGate once (RNV-1): organisation, audit, members, imports, invites
       joining, certification, learning, special exams
+      admin work      PendingAdminGate again (RNV-1): tasks, activities, manuscripts (members' parts too)
     fallback          what nobody handled
 """
 from __future__ import annotations
@@ -53,6 +54,7 @@ from bot.handlers import (
     review,
     tasks,
 )
+from bot.middlewares import Ctx
 from bot.services import activities as activity_rules
 from bot.services import certification, invites
 from bot.ui.workflows import Workflows
@@ -99,13 +101,7 @@ def build_registered_router() -> Router:
         exam_take.build_router(),
         exam_create.build_router(),
         exams.build_router(),
-        # admin work: task notices, activities, manuscripts (WORK-1..3, LEARN-7); each service checks the role
-        task_compose.build_router(),
-        tasks.build_router(),
-        activity_create.build_router(),
-        activities.build_router(),
-        manuscript_submit.build_router(),
-        review.build_router(),
+        build_admin_work_router(),
     )
     return registered
 
@@ -132,6 +128,26 @@ def build_admin_router() -> Router:
     return admin
 
 
+def build_admin_work_router() -> Router:
+    """Task notices, activities, manuscripts (WORK-1..3, LEARN-7): each service checks the role; the
+    members' parts (confirming, /checkin, /manuscript) live here too. As in build_admin_router, an
+    admin who has not verified yet is sent to /verify by the commands flagged `rnv` (/task,
+    /activity, /review); other handlers pass the gate untouched."""
+    work = Router(name="admin_work")
+    gate = verification.PendingAdminGate()
+    work.message.middleware(gate)
+    work.callback_query.middleware(gate)
+    work.include_routers(
+        task_compose.build_router(),
+        tasks.build_router(),
+        activity_create.build_router(),
+        activities.build_router(),
+        manuscript_submit.build_router(),
+        review.build_router(),
+    )
+    return work
+
+
 # -- the registry --------------------------------------------------------------------------------
 async def _members(message: Message, org_id: int, **data: Any) -> None:
     await members.send_list(message, data["store"], data["actor"], data["_"], org_id)
@@ -149,6 +165,24 @@ async def _import(message: Message, org_id: int, **data: Any) -> None:
     await import_members.ask_file(message, data["state"], data["store"], data["actor"], data["_"], org_id)
 
 
+def _ctx(data: dict[str, Any]) -> Ctx:
+    """The handlers' Ctx for a resumed command, with the actor as loaded after verification."""
+    return Ctx(bot=data["bot"], store=data["store"], clock=data["clock"], settings=data["settings"],
+               i18n=data["i18n"], outbox=data["outbox"], actor=data["actor"], locale=data["locale"], t=data["_"])
+
+
+async def _task(message: Message, org_id: int, **data: Any) -> None:
+    await task_compose.begin(message, data["state"], data["actor"], data["_"], org_id)
+
+
+async def _activity(message: Message, org_id: int, **data: Any) -> None:
+    await activities.open_list(message, data["state"], _ctx(data), data["_"], org_id)
+
+
+async def _review(message: Message, **data: Any) -> None:
+    await review.show_incoming(message, data["store"], data["actor"], data["_"])
+
+
 async def _invite(message: Message, org_id: int, **data: Any) -> None:
     text, markup = await invite.first_step(data["store"], data["actor"], data["_"], org_id)
     await message.answer(text, reply_markup=markup)
@@ -162,5 +196,6 @@ def build_workflows() -> Workflows:
         resumes={"neworg": neworg.resume_neworg,  # ORG-1: creating an organisation
                  "become_admin": org.resume_become_admin},  # ORG-4: made an admin, the command they sent
         org_commands={"members": _members, "template": _template, "export": _export, "import": _import,
-                      "invite": _invite},
+                      "invite": _invite, "task": _task, "activity": _activity},
+        admin_commands={"review": _review},
     )

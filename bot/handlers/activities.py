@@ -12,6 +12,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.errors import DomainError
 from bot.flows.activity_create import send_qr
+from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.render.excel import simple_table_xlsx
@@ -54,6 +55,11 @@ async def activity_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Transla
     org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose="activity")
     if org_id is not None:
         await _list(message, state, ctx, _, org_id)
+
+
+async def open_list(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_id: int) -> None:
+    """The activities of one organisation (also resumed once a new admin verified, RNV-1)."""
+    await _list(message, state, ctx, _, org_id)
 
 
 async def org_picked(query: CallbackQuery, callback_data: OrgPickCD, state: FSMContext,
@@ -191,7 +197,7 @@ async def correspondent(query: CallbackQuery, callback_data: MemberWorkCD, ctx: 
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(activity_cmd, Command("activity"))
+    router.message.register(activity_cmd, Command("activity"), flags={RNV: "activity"})
     router.message.register(checkin_cmd, Command("checkin"))
     router.callback_query.register(org_picked, OrgPickCD.filter(F.purpose == "activity"))
     router.callback_query.register(show_list, ActivityCD.filter(F.action == ActAction.list))

@@ -20,6 +20,7 @@ from bot.i18n import Raw, Translator
 from bot.notify import app_text, rename_text
 from bot.services import certification as cert
 from bot.services import renames
+from bot.services.transactions import atomic
 from bot.ui.certify import (
     CertAction,
     CertCD,
@@ -233,18 +234,20 @@ async def ask(query: CallbackQuery, message: Message, callback_data: CertCD, ctx
 
 
 async def confirm(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
-    done = await cert.uncertify(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    async with atomic(ctx.store):
+        done = await cert.uncertify(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+        await notify.uncertified(ctx.outbox, ctx.store, ctx.i18n, done, ctx.actor, query.id)
     text = (_("certify.uncertified", org=done.org.name, upper=done.upper.name) if done.upper
             else _("certify.root_uncertified", org=done.org.name))
     await message.edit_text(text)
-    await notify.uncertified(ctx.outbox, ctx.store, ctx.i18n, done, ctx.actor, query.id)
 
 
 async def certify_root(query: CallbackQuery, message: Message, callback_data: RootCD, ctx: Ctx,
                        _: Translator) -> None:
-    org = await cert.certify_root(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+    async with atomic(ctx.store):
+        org = await cert.certify_root(ctx.store, ctx.clock, ctx.actor, callback_data.org)
+        await notify.root_certified(ctx.outbox, ctx.store, ctx.i18n, org, ctx.actor)
     await message.answer(_("certify.root_done", org=org.name))
-    await notify.root_certified(ctx.outbox, ctx.store, ctx.i18n, org, ctx.actor)
 
 
 async def withdraw(query: CallbackQuery, message: Message, callback_data: CertCD, ctx: Ctx, _: Translator) -> None:
@@ -277,17 +280,19 @@ async def apps_button(query: CallbackQuery, message: Message, ctx: Ctx, _: Trans
 
 async def approve(query: CallbackQuery, message: Message, callback_data: CertDecideCD, ctx: Ctx,
                   callback_answer: CallbackAnswer, _: Translator) -> None:
-    app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
+    async with atomic(ctx.store):
+        app = await cert.decide(ctx.store, ctx.clock, ctx.actor, callback_data.app, True)
+        await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
     callback_answer.text = _.label("certify.approved_answer")
     await message.answer(_("certify.approved", lower=app.lower.name, upper=app.upper.name))
-    await notify.decision(ctx.outbox, ctx.store, ctx.i18n, app, ctx.actor)
 
 
 async def approve_rename(query: CallbackQuery, message: Message, callback_data: RenameDecideCD, ctx: Ctx,
                          _: Translator) -> None:
-    req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, callback_data.req, True)
+    async with atomic(ctx.store):
+        req = await renames.decide_rename(ctx.store, ctx.clock, ctx.actor, callback_data.req, True)
+        await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
     await message.answer(_("certify.rename_approved", old=req.old_name, new=req.new_name))
-    await notify.rename_decided(ctx.outbox, ctx.store, ctx.i18n, req, ctx.actor)
 
 
 def _decision_handlers(router: Router) -> None:

@@ -21,6 +21,7 @@ from bot.handlers import org_admins, org_branches
 from bot.middlewares import Ctx, load_actor
 from bot.models import Org
 from bot.services import orgs, users
+from bot.services.transactions import atomic
 from bot.ui.certify import rename_kb
 from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
 from bot.ui.invite import InviteCD
@@ -110,11 +111,17 @@ async def resume_become_admin(message: Message, after: dict[str, Any], _: Transl
                               settings: Settings, bot: Bot, i18n: I18n, locale: str, workflows: Workflows,
                               **data: Any) -> None:
     """RNV-1: the new admin verified; their admin role now counts, so the command they sent runs
-    (`workflows.org_commands`: /members, /template, /export, /import, /invite; anything else: /org)."""
+    (`workflows.org_commands`: /members, /template, /export, /import, /invite, /task, /activity, for
+    one organisation; `workflows.admin_commands`: /review; anything else: /org)."""
     data.pop("actor", None)  # the role from before verification: loaded again below
     user = await users.get_user(store, message.chat.id)
     actor = await load_actor(store, settings, user)
     await sync_menu(bot, store, i18n, actor, locale)
+    everywhere = workflows.admin_commands.get(after.get("command", "org"))
+    if everywhere is not None:
+        await everywhere(message, store=store, settings=settings, bot=bot, i18n=i18n, locale=locale, actor=actor,
+                         _=_, workflows=workflows, **data)
+        return
     run = workflows.org_commands.get(after.get("command", "org"))
     if run is None:
         await open_org(message, store, actor, _)
@@ -253,11 +260,14 @@ def build_router() -> Router:
 
 
 async def _renamed(message: Message, state: FSMContext, ctx: Ctx, _: Translator, org_id: int, name: str) -> None:
-    done = await orgs.rename_org(ctx.store, ctx.clock, ctx.actor, org_id, name)
+    async with atomic(ctx.store):
+        done = await orgs.rename_org(ctx.store, ctx.clock, ctx.actor, org_id, name)
+        if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
+            await notify.rename_requested(ctx.outbox, ctx.store, ctx.i18n, ctx.settings.operator_ids, done,
+                                          rename_kb)
     await state.clear()
-    if not isinstance(done, Org):  # ORG-6: a certified organisation's new name is a request
+    if not isinstance(done, Org):
         await message.answer(_("certify.rename_requested", old=done.old_name, new=done.new_name))
-        await notify.rename_requested(ctx.outbox, ctx.store, ctx.i18n, ctx.settings.operator_ids, done, rename_kb)
         return
     await message.answer(_("orgmenu.renamed", name=done.name))
     await send_card(message, ctx.store, ctx.actor, _, done.id)

@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot import notify
 from bot.middlewares import Ctx, load_actor
 from bot.services import orgs, users
+from bot.services.transactions import atomic
 from bot.ui.common import TEXT, confirm_kb
 from bot.ui.menu import sync_menu
 from bot.ui.org import AdminAction, AdminCD, AdminPhoneData, OrgAction, OrgCD, OrgInput, back_button, org_label
@@ -84,12 +85,13 @@ async def add(query: CallbackQuery, message: Message, callback_data: AdminCD, st
 
 async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     org_id = (await AdminPhoneData.load(state)).org
-    added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
+    async with atomic(ctx.store):
+        added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
+        their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
     await state.clear()
     user = added.user
     await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
                          + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
-    their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
     if user.verified:
         await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
     await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
@@ -106,15 +108,17 @@ async def remove(query: CallbackQuery, message: Message, callback_data: AdminCD,
 
 async def remove_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
                      _: Translator) -> None:
-    target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+    async with atomic(ctx.store):
+        target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+        # the person removed is told, and their command menu loses what they may no longer do
+        org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+        their = None
+        if org is not None and user is not None:
+            their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
     await message.answer(_("admins.removed", name=target.name))
     await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
-    # the person removed is told, and their command menu loses what they may no longer do
-    org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
-    if org is None or user is None:
-        return
-    their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
-    await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
+    if user is not None and their is not None:
+        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
 
 
 async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx, _: Translator) -> None:
@@ -141,12 +145,14 @@ async def handover_pick(query: CallbackQuery, message: Message, callback_data: A
 
 async def handover_yes(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx,
                        _: Translator) -> None:
-    target = await orgs.hand_over(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
-    org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+    async with atomic(ctx.store):
+        target = await orgs.hand_over(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
+        org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
+        if org is not None and user is not None:
+            await notify.handed_over(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
     if org is None or user is None:
         return
     await message.edit_text(_("admins.handed_over", name=target.name, org=org.name))
-    await notify.handed_over(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
 
 
 def register(router: Router) -> None:

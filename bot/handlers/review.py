@@ -7,14 +7,16 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
 from bot.errors import DomainError
+from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
-from bot.outbox import Outbox
 from bot.services import manuscripts as svc
 from bot.services import orgs
 from bot.services.manuscripts import Decision
+from bot.services.roles import Actor
+from bot.services.transactions import atomic
+from bot.store import Store
 from bot.ui.common import NOT_COMMAND
 from bot.ui.manuscripts import (
     ReviewAction,
@@ -29,7 +31,13 @@ from bot.ui.manuscripts import (
 
 
 async def review_cmd(message: Message, ctx: Ctx, _: Translator) -> None:
-    rows = await svc.incoming(ctx.store, ctx.actor)
+    await show_incoming(message, ctx.store, ctx.actor, _)
+
+
+async def show_incoming(message: Message, store: Store, actor: Actor, _: Translator) -> None:
+    """The incoming manuscripts of every organisation the actor administers (also resumed once a new
+    admin verified, RNV-1)."""
+    rows = await svc.incoming(store, actor)
     await message.answer(incoming_text(_, rows), reply_markup=incoming_kb(rows))
 
 
@@ -54,8 +62,7 @@ async def open_ms(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Tr
             await query.message.answer_document(f.file_id, protect_content=protect)
 
 
-async def _decided(query: CallbackQuery, decision: Decision, clock: Clock, outbox: Outbox, _: Translator) -> None:
-    await outbox.enqueue(*decision_pushes(_.i18n, clock, decision))
+async def _decided(query: CallbackQuery, decision: Decision, _: Translator) -> None:
     row = decision.manuscript.row
     if isinstance(query.message, Message):
         await query.message.edit_text(_(f"manuscript.done_{decision.action}", id=row.id, title=row.title,
@@ -63,13 +70,17 @@ async def _decided(query: CallbackQuery, decision: Decision, clock: Clock, outbo
 
 
 async def forward(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Translator) -> None:
-    decision = await svc.forward(ctx.store, ctx.clock, ctx.actor, callback_data.ms_id)
-    await _decided(query, decision, ctx.clock, ctx.outbox, _)
+    async with atomic(ctx.store):
+        decision = await svc.forward(ctx.store, ctx.clock, ctx.actor, callback_data.ms_id)
+        await ctx.outbox.enqueue(*decision_pushes(_.i18n, ctx.clock, decision))
+    await _decided(query, decision, _)
 
 
 async def accept(query: CallbackQuery, callback_data: ReviewCD, ctx: Ctx, _: Translator) -> None:
-    decision = await svc.accept(ctx.store, ctx.clock, ctx.actor, callback_data.ms_id)
-    await _decided(query, decision, ctx.clock, ctx.outbox, _)
+    async with atomic(ctx.store):
+        decision = await svc.accept(ctx.store, ctx.clock, ctx.actor, callback_data.ms_id)
+        await ctx.outbox.enqueue(*decision_pushes(_.i18n, ctx.clock, decision))
+    await _decided(query, decision, _)
 
 
 async def reject_ask(query: CallbackQuery, callback_data: ReviewCD, state: FSMContext, ctx: Ctx, _: Translator) -> None:
@@ -87,16 +98,17 @@ async def reject_got(message: Message, state: FSMContext, ctx: Ctx, _: Translato
     if ms_id is None:
         await state.clear()
         raise DomainError("manuscript.draft_lost")
-    decision = await svc.reject(ctx.store, ctx.clock, ctx.actor, int(ms_id), message.text or "")
+    async with atomic(ctx.store):
+        decision = await svc.reject(ctx.store, ctx.clock, ctx.actor, int(ms_id), message.text or "")
+        await ctx.outbox.enqueue(*decision_pushes(_.i18n, ctx.clock, decision))
     await state.clear()
-    await ctx.outbox.enqueue(*decision_pushes(_.i18n, ctx.clock, decision))
     row = decision.manuscript.row
     await message.answer(_("manuscript.done_rejected", id=row.id, title=row.title, org=row.org_name))
 
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(review_cmd, Command("review"))
+    router.message.register(review_cmd, Command("review"), flags={RNV: "review"})
     router.callback_query.register(show_list, ReviewCD.filter(F.action == ReviewAction.list))
     router.callback_query.register(open_ms, ReviewCD.filter(F.action == ReviewAction.open))
     router.callback_query.register(forward, ReviewCD.filter(F.action == ReviewAction.forward))

@@ -17,6 +17,7 @@ from bot.i18n import I18n, Translator
 from bot.middlewares import Ctx
 from bot.outbox import Outbox
 from bot.services import tasks as svc
+from bot.services.transactions import atomic
 from bot.store import Store
 from bot.ui.tasks import (
     TaskAction,
@@ -71,8 +72,9 @@ async def open_task(query: CallbackQuery, callback_data: TaskCD, ctx: Ctx, _: Tr
 
 async def remind(query: CallbackQuery, callback_data: TaskCD, callback_answer: CallbackAnswer,
                  ctx: Ctx, _: Translator) -> None:
-    reminder = await svc.remind_pending(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
-    await ctx.outbox.enqueue(*reminder_pushes(_.i18n, ctx.clock, reminder))
+    async with atomic(ctx.store):
+        reminder = await svc.remind_pending(ctx.store, ctx.clock, ctx.actor, callback_data.task_id)
+        await ctx.outbox.enqueue(*reminder_pushes(_.i18n, ctx.clock, reminder))
     callback_answer.text = _.label("task.reminded", count=len(reminder.recipients))
     if isinstance(query.message, Message):
         await query.message.answer(_("task.reminded", count=len(reminder.recipients)))
@@ -91,16 +93,19 @@ async def withdraw_yes(query: CallbackQuery, callback_data: TaskCD, ctx: Ctx, _:
 
 def due_reminder_handler(store: Store, clock: Clock, i18n: I18n, outbox: Outbox
                          ) -> Callable[[Any, datetime], Awaitable[None]]:
-    """The sweep's handler for "task_remind" rows (ref 'task:<id>'): the pending get the reminder once
-    (the pushes' dedupe keys make a second run add nothing)."""
+    """The sweep's handler for "task_remind" rows (ref 'task:<id>'): the pending get the reminder once.
+    The pushes are written in one transaction with the pending list they are built from; the sweep
+    marks the row done afterwards, so a crash in between runs it again, and the pushes' dedupe keys
+    make that second run add nothing (idempotent by dedupe key)."""
 
     async def run(item: Any, _now: datetime) -> None:
         kind, _sep, task_id = str(item.ref).partition(":")
         if kind != "task" or not task_id.isdigit():
             return
-        reminder = await svc.due_reminder(store, int(task_id))
-        if reminder is not None:
-            await outbox.enqueue(*reminder_pushes(i18n, clock, reminder))
+        async with atomic(store):
+            reminder = await svc.due_reminder(store, int(task_id))
+            if reminder is not None:
+                await outbox.enqueue(*reminder_pushes(i18n, clock, reminder))
 
     return run
 

@@ -52,9 +52,14 @@ class Repository:
     _admins: Cache     # user id -> (admin org ids, main admin org ids)
     _attempts: Cache   # quiz attempt id -> (AttemptHead, {position: QuizItem}), the whole attempt
     _questions: Cache  # question id -> Question (a question's text and answer never change once stored)
+    strict_pushes: bool  # pushes only inside an atomic() block (tests)
 
     def _tx(self, *, users: Iterable[int] = (), admins: bool = False, attempts: Iterable[int] = (),
             bank: bool = False) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        raise NotImplementedError
+
+    def _in_atomic(self) -> bool:
+        """Whether the current task is inside the store's atomic() block."""
         raise NotImplementedError
 
     async def _write_batched(self, write: Callable[[sqlite3.Connection], T], after: Callable[[T], None]) -> T:

@@ -1,5 +1,6 @@
-"""Durable pushes (DESIGN "Pushes"): enqueued in the action's own transaction (`enqueue_in`) or
-alone (`enqueue_pushes`), sent by bot/outbox.py.
+"""Durable pushes (DESIGN "Pushes"): enqueued in the action's own transaction, either inside a
+repository's `_tx` (`enqueue_in`) or with `enqueue_pushes` inside the store's atomic() block that
+also holds the action; sent by bot/outbox.py.
 
 A row's life: pending -> sending (claimed just before the Bot API call) -> sent (Telegram accepted
 it) | pending again (retry later) | failed | unreachable (403: the person blocked the bot) |
@@ -20,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.repositories.base import Repository, marks, nothing
+from bot.repositories.base import Repository, StoreError, marks, nothing
 
 PUSH_STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "skipped_unreachable")
 
@@ -113,7 +114,11 @@ class OutboxRepository(Repository):
 
     async def enqueue_pushes(self, pushes: Iterable[dict[str, Any]], now: str) -> int:
         """Each push: chat_id, kind, payload (dict), optional file_name/file_data/dedupe_key.
-        A push whose dedupe_key exists already is skipped (exactly once). Returns how many were new."""
+        A push whose dedupe_key exists already is skipped (exactly once). Returns how many were new.
+        Call it inside the store's atomic() block with the action causing the pushes, so both commit
+        together; with `strict_pushes` (tests) a call outside such a block is an error."""
+        if self.strict_pushes and not self._in_atomic():
+            raise StoreError("pushes enqueued outside the transaction of the action causing them")
         async with self._tx() as db:
             return await enqueue_in(db, pushes, now)
 

@@ -28,6 +28,7 @@ from bot.repositories.tasks import Target
 from bot.sandbox.demo_reports import seed_report_history
 from bot.services import activities, member_import, orgs, registration, tasks, verification
 from bot.services.idcard import check_digit
+from bot.services.transactions import atomic
 from bot.services.users import visitor
 from bot.store import Conflict, Store
 from bot.ui.menu import sync_menu
@@ -110,11 +111,12 @@ async def _work(app: Any, actor: Any, org_id: int) -> None:
     check-in this week (code word on its /activity card), unless the demo has some already (WORK-1, 2)."""
     store, clock = app.store, app.clock
     if not await store.org_tasks([org_id], limit=1):
-        sent = await tasks.send_task(store, clock, actor, Target("org", org_id), DEMO_TASK, needs_confirm=True,
-                                     deadline=clock.now() + timedelta(days=3))
         outbox = getattr(app, "outbox", None)
-        if outbox is not None:
-            await outbox.enqueue(*notice_pushes(app.i18n, clock, sent))
+        async with atomic(store):  # the task and its notices together
+            sent = await tasks.send_task(store, clock, actor, Target("org", org_id), DEMO_TASK, needs_confirm=True,
+                                         deadline=clock.now() + timedelta(days=3))
+            if outbox is not None:
+                await outbox.enqueue(*notice_pushes(app.i18n, clock, sent))
     if not await store.org_activities([org_id], limit=1):
         now = clock.now()
         await activities.create(store, clock, actor, Target("subtree", org_id), "class", DEMO_ACTIVITY,

@@ -414,22 +414,30 @@ async def publish_weekly(store: Store, clock: Clock, actor: Actor, scope: int) -
     return len(ids)
 
 
-TimeoutNotice = Callable[[Result], Awaitable[None]]  # tells the person (bot/flows/quiz.py, wired in bot/app.py)
+AfterCommit = Callable[[], Awaitable[None]]
+# tells the person (bot/flows/quiz.py, wired in bot/app.py): enqueues the push inside the transaction
+# that ends the challenge, and returns what to do once it committed (a Bot API call), if anything
+TimeoutNotice = Callable[[Result], Awaitable[AfterCommit | None]]
 
 
 async def expire_challenges(store: Store, clock: Clock, on_timeout: TimeoutNotice | None = None) -> int:
     """The periodic job: challenges whose question waited past the limit end (counted wrong) and pay;
-    `on_timeout` tells each person (time's up, the right answer, streak and points)."""
+    `on_timeout` tells each person (time's up, the right answer, streak and points): its push is
+    written in the transaction that ends the challenge, so the two commit together."""
     cutoff = clock.now().timestamp() - CHALLENGE_SECONDS
     done = 0
     for head in await store.stale_challenges(datetime.fromtimestamp(cutoff, clock.tz).isoformat()):
+        after: AfterCommit | None = None
         try:
-            result = await _finish(store, clock, head, keep_through=head.position, timed_out=True)
+            async with store.atomic():
+                result = await _finish(store, clock, head, keep_through=head.position, timed_out=True)
+                if on_timeout is not None:
+                    after = await on_timeout(result)
         except Stale:
             continue
         done += 1
-        if on_timeout is not None:
-            await on_timeout(result)
+        if after is not None:
+            await after()
     return done
 
 

@@ -25,6 +25,8 @@ Opener = Callable[..., Awaitable[None]]
 Resume = Callable[..., Awaitable[None]]
 # command(message, org_id, **data): an admin command for one chosen organisation
 OrgCommand = Callable[..., Awaitable[None]]
+# command(message, **data): an admin command over all the actor's organisations (no choice)
+AdminCommand = Callable[..., Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Workflows:
     openers: Mapping[str, Opener] = field(default_factory=dict)  # payload prefix → opener
     resumes: Mapping[str, Resume] = field(default_factory=dict)  # after["action"] → resume
     org_commands: Mapping[str, OrgCommand] = field(default_factory=dict)  # /members, /invite … for one org
+    admin_commands: Mapping[str, AdminCommand] = field(default_factory=dict)  # /review: all their orgs
 
 
 async def open_payload(payload: str, message: Message, _: Translator, workflows: Workflows, **data: Any) -> None:

@@ -323,7 +323,7 @@ async def test_sec_4_authorisation_table(client_factory, store, w, name, role):
 
 # -- the commands: a visitor, a plain member, an admin who has not verified yet ------------------------
 
-COMMANDS = ("/org", "/members", "/template", "/import", "/export", "/invite", "/audit")
+COMMANDS = ("/org", "/members", "/template", "/import", "/export", "/invite", "/audit", "/task", "/activity", "/review")
 
 
 @pytest.mark.parametrize("role", [VISITOR_R, MEMBER_R, PENDING_R])
@@ -345,6 +345,7 @@ async def test_sec_4_rnv_1_admin_commands_for_non_admins(client_factory, store, 
 @pytest.mark.parametrize("command,resumed", [
     ("/org", "成员：2 人"), ("/members", "共 2 人"), ("/template", "导入模板"), ("/export", "成员名单：2 人"),
     ("/import", "批量导入成员到"), ("/invite", "第 1 步"), ("/audit", "成员：2 人"),
+    ("/task", "第 1 步：请发送任务内容"), ("/activity", "还没有集体活动"), ("/review", "没有待审核的稿件"),
 ])
 async def test_rnv_1_pending_admin_verifies_and_the_command_resumes(client_factory, store, w, command, resumed):
     c = client_factory(PENDING)

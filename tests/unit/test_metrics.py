@@ -7,6 +7,7 @@ import socket
 from datetime import timedelta
 
 import aiohttp
+import pytest
 from aiogram import Dispatcher, F, Router
 from aiogram.types import Message
 from apscheduler.triggers.interval import IntervalTrigger
@@ -45,6 +46,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
+@pytest.mark.loose_pushes  # outbox rows as the sender finds them
 async def test_the_metrics_endpoint_is_scraped_and_a_fed_update_moves_the_counters(dp, bot, store, clock):
     metrics = Metrics(CollectorRegistry(), store, clock)
     metrics.install(dp)

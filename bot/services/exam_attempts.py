@@ -209,10 +209,11 @@ async def submit(store: Store, clock: Clock, actor: Actor, attempt_id: int, *, c
         missing = sum(1 for a in answers if not a.answer)
         if missing:
             raise NeedsConfirm("exams.confirm_unanswered", missing=missing)
-    done = await store.submit_exam_attempt(attempt.id, now, timed_out=False)
-    if done is None:
-        raise Stale("exams.attempt_over")
-    return await result(store, clock, done)
+    async with store.atomic():  # the submit and its points commit together
+        done = await store.submit_exam_attempt(attempt.id, now, timed_out=False)
+        if done is None:
+            raise Stale("exams.attempt_over")
+        return await result(store, clock, done)
 
 
 async def result(store: Store, clock: Clock, attempt: ExamAttempt) -> Result:
@@ -275,7 +276,8 @@ async def apply_deadline(store: Store, clock: Clock, attempt_id: int, grace_end:
         ok = await store.abandon_exam_attempt(attempt.id, now, pushes_for("abandoned", attempt, exam, None))
         return Outcome("abandoned" if ok else "none", attempt, exam)
     if attempt.status == "submitted" and attempt.timed_out and exam.policy == "submit":
-        # a run interrupted after the submit: the points (idempotent) and the pushes (deduplicated) again
+        # written by a version that committed the submit before its points and pushes: both again
+        # (the points are idempotent, the pushes deduplicated)
         res = await result(store, clock, attempt)
         await store.enqueue_exam_pushes(pushes_for("submitted", attempt, exam, res), now)
         return Outcome("none", attempt, exam, res)
@@ -288,11 +290,12 @@ async def apply_deadline(store: Store, clock: Clock, attempt_id: int, grace_end:
         until = now + timedelta(seconds=exam.grace_seconds)
         ok = await store.exam_attempt_to_grace(attempt.id, until, now, pushes_for("grace", attempt, exam, None))
         return Outcome("grace" if ok else "none", attempt, exam)
-    done = await store.submit_exam_attempt(attempt.id, now, timed_out=True)
-    if done is None:
-        return Outcome("none", attempt, exam)
-    res = await result(store, clock, done)
-    await store.enqueue_exam_pushes(pushes_for("submitted", done, exam, res), now)
+    async with store.atomic():  # the submit, its points and its notices commit together
+        done = await store.submit_exam_attempt(attempt.id, now, timed_out=True)
+        if done is None:
+            return Outcome("none", attempt, exam)
+        res = await result(store, clock, done)
+        await store.enqueue_exam_pushes(pushes_for("submitted", done, exam, res), now)
     return Outcome("submitted", done, exam, res)
 
 

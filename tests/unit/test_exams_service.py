@@ -201,3 +201,50 @@ async def test_learn_6_a_deadline_submit_run_twice_pays_and_tells_once(store, cl
     assert [r["amount"] for r in await store._all("SELECT amount FROM points WHERE source = 'exam'")] == [4]
     rows = await store._all("SELECT kind FROM due_work WHERE ref = ? AND done_at IS NULL", (f"attempt:{attempt.id}",))
     assert [r["kind"] for r in rows] == ["exam_deadline"]  # left for the sweep to mark done
+
+
+async def test_learn_6_a_deadline_submit_whose_notice_fails_leaves_the_attempt_open_and_unpaid(store, clock):
+    """Issue 13: the submit, its points and its notice are one transaction; a failure undoes all three,
+    and the sweep's next run submits, pays and tells once."""
+    w = await exam_world(store)
+    exam_id = await published_exam(store, clock, w, policy="submit", pass_mark=1, points=4)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    view = await exam_attempts.view(store, clock, w.member, attempt.id)
+    await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+    clock.advance(minutes=11)
+
+    def broken(what, att, exam, res):
+        raise RuntimeError("the notice could not be built")
+
+    with pytest.raises(RuntimeError):
+        await exam_attempts.apply_deadline(store, clock, attempt.id, False, broken)
+    assert (await store.get_exam_attempt(attempt.id)).status == "open"
+    assert [tuple(r) for r in await store._all("SELECT amount FROM points WHERE source = 'exam'")] == []
+    assert [tuple(r) for r in await store._all("SELECT id FROM outbox")] == []
+
+    def pushes(what, att, exam, res):
+        return [{"chat_id": att.user_id, "payload": {"text": what}, "dedupe_key": f"exam:{att.id}:{what}"}]
+
+    done = await exam_attempts.apply_deadline(store, clock, attempt.id, False, pushes)
+    assert done.what == "submitted" and done.result.paid == 4
+    assert [r["chat_id"] for r in await store._all("SELECT chat_id FROM outbox")] == [w.member.id]
+
+
+async def test_learn_6_a_submit_whose_points_fail_stays_open(store, clock, monkeypatch):
+    """The person's submit and the points for passing commit together: no submitted attempt without its points."""
+    w = await exam_world(store)
+    exam_id = await published_exam(store, clock, w, policy="submit", pass_mark=1, points=4)
+    attempt, _ = await exam_attempts.start(store, clock, w.member, exam_id, PER_SECOND)
+    view = await exam_attempts.view(store, clock, w.member, attempt.id)
+    await exam_attempts.answer(store, clock, w.member, attempt.id, view.position, await answer_index(view))
+
+    async def failing_award(*args, **kwargs):
+        raise RuntimeError("the ledger is unavailable")
+
+    monkeypatch.setattr(exam_attempts.points, "award", failing_award)
+    with pytest.raises(RuntimeError):
+        await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=True)
+    assert (await store.get_exam_attempt(attempt.id)).status == "open"
+    monkeypatch.undo()
+    res = await exam_attempts.submit(store, clock, w.member, attempt.id, confirmed=True)
+    assert res.paid == 4 and (await store.get_exam_attempt(attempt.id)).status == "submitted"

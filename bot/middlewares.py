@@ -117,13 +117,28 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
         except DomainError as exc:
             answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), exc, toast=True), True
             return None
-        except Exception:
+        except Exception as exc:
             answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), None, toast=True), True
-            data["callback_answered_error"] = True
+            mark_answered(exc)  # the error handler gets its own copy of `data`, but this same exception
             raise
         finally:
             if not answer.disabled and not answer.answered:
                 await self.answer(event, answer)  # type: ignore[arg-type]
+
+
+_ANSWERED = "xuexi_callback_answered"
+
+
+def mark_answered(exc: BaseException) -> None:
+    """Notes on the exception that its callback query was answered with the apology already."""
+    try:
+        setattr(exc, _ANSWERED, True)
+    except AttributeError:  # an exception type with __slots__: answered twice, which Telegram refuses harmlessly
+        pass
+
+
+def was_answered(exc: BaseException) -> bool:
+    return bool(getattr(exc, _ANSWERED, False))
 
 
 def error_text(i18n: I18n, locale: str | None, exc: DomainError | None, *, toast: bool = False) -> str:

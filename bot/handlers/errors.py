@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aiogram import Router
 
 from bot.errors import DomainError
-from bot.middlewares import error_text
+from bot.middlewares import error_text, was_answered
 
 if TYPE_CHECKING:
     from aiogram.types import ErrorEvent
@@ -22,7 +22,7 @@ async def on_error(event: ErrorEvent, i18n: I18n, **data: Any) -> bool:
     domain = exc if isinstance(exc, DomainError) else None
     if domain is None:
         log.error("update %s failed: %r", update.update_id, exc, exc_info=exc)
-    if data.get("callback_answered_error"):
+    if was_answered(exc):
         return True  # the callback was already answered with the apology
     try:
         if update.message is not None:

@@ -100,9 +100,9 @@ CASES: list[tuple[str, Callable[[], tuple[str, ...]], str]] = [
     ("daily sum", lambda: ("UPDATE points_daily SET amount = 2 WHERE day = '2026-11-23'",),
      "points_daily differs from the ledger: user 2 on 2026-11-23: running sum 2, ledger 4"),
     ("idempotency key twice", lambda: (
-        "CREATE TABLE p2 AS SELECT * FROM points; DROP TABLE points; ALTER TABLE p2 RENAME TO points; "
+        ("CREATE TABLE p2 AS SELECT * FROM points; DROP TABLE points; ALTER TABLE p2 RENAME TO points; "
         "INSERT INTO points (id, user_id, amount, source, day, idem_key, created_at) "
-        "VALUES (99, 2, 0, 'daily', '2026-11-23', 'a', 'x')",),
+        "VALUES (99, 2, 0, 'daily', '2026-11-23', 'a', 'x')"),),
      "points.idem_key used more than once: 'a' x2"),
     ("closure row missing", lambda: ("DELETE FROM org_tree WHERE ancestor_id = 1 AND descendant_id = 3",),
      "org_tree lacks (ancestor, descendant, depth) of the parent tree: (1, 3, 2)"),
@@ -111,19 +111,19 @@ CASES: list[tuple[str, Callable[[], tuple[str, ...]], str]] = [
     ("parent changed, closure not", lambda: ("UPDATE orgs SET parent_id = NULL WHERE id = 3",),
      "org_tree has (ancestor, descendant, depth) not in the parent tree: (1, 3, 2)"),
     ("half an import", lambda: ("DELETE FROM members WHERE phone = '+8613900000012'",),
-     "member import differs from its audit row: audit row 1 (org 1 at 2026-11-23T10:00:00+08:00) says 2 added, "
-     "1 members carry that time"),
+     ("member import differs from its audit row: audit row 1 (org 1 at 2026-11-23T10:00:00+08:00) says 2 added, "
+     "1 members carry that time")),
     ("an import with no audit row", lambda: (
-        "INSERT INTO members (org_id, name, phone, created_at, updated_at) VALUES "
-        "(1, '丙', '+8613900000013', '2026-11-23T10:00:00+08:00', 'x')",),
+        ("INSERT INTO members (org_id, name, phone, created_at, updated_at) VALUES "
+        "(1, '丙', '+8613900000013', '2026-11-23T10:00:00+08:00', 'x')"),),
      "says 2 added, 3 members carry that time"),
     ("outbox state", lambda: ("UPDATE outbox SET status = 'sent', sent_at = NULL WHERE status = 'pending'",),
      "outbox row 'sent' without a send time or message id: row 2"),
-    ("exam open past its deadline", lambda: ("UPDATE exam_attempts SET deadline = '2026-11-23T09:34:00+08:00' "
-                                             "WHERE status = 'open'",),
+    ("exam open past its deadline", lambda: (("UPDATE exam_attempts SET deadline = '2026-11-23T09:34:00+08:00' "
+                                             "WHERE status = 'open'"),),
      "exam attempt still open after its deadline: attempt 2"),
-    ("exam in grace past it", lambda: ("UPDATE exam_attempts SET status = 'grace', grace_until = "
-                                       "'2026-11-23T09:20:00+08:00' WHERE status = 'open'",),
+    ("exam in grace past it", lambda: (("UPDATE exam_attempts SET status = 'grace', grace_until = "
+                                       "'2026-11-23T09:20:00+08:00' WHERE status = 'open'"),),
      "exam attempt still in grace after its grace period: attempt 2"),
     ("exam submitted late", lambda: ("UPDATE exam_attempts SET ended_at = '2026-11-23T09:13:00+08:00' WHERE id = 1",),
      "exam submitted by the person after the deadline: attempt 1"),

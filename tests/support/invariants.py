@@ -15,7 +15,10 @@ What is checked:
   organisation, created at the audit row's time), and each file in `files` (its phones) is in an
   organisation all or not at all;
 - the outbox: every row is pending, sending (counted as in flight), sent (with a time and the
-  message id) or final (failed / unreachable / skipped_unreachable);
+  message id) or final (failed / unreachable / skipped_unreachable); an action's notices are there
+  once the action is: every task recipient has the task's notice (dedupe key task:<task>:<user>),
+  every decided certification application its notice to the lower side (cert-decided:<id>:...), unless
+  the decider is the lower side's only admin;
 - exams: with `now`, no attempt is still open after its deadline nor in grace after its grace
   period (`slack` seconds of scheduler lag allowed); never an answer stored after the deadline, a
   submission by the person after the grace period, or answers kept by a reset attempt.
@@ -83,6 +86,7 @@ def check(path: str | Path, *, now: str | datetime | None = None, slack: float =
         report.violations += _closure(db)
         report.violations += _imports(db, [set(f) for f in files])
         report.violations += _outbox(db, report)
+        report.violations += _notices(db)
         report.violations += _exams(db, None if now is None else _time(now), slack)
         return report
     finally:
@@ -180,6 +184,20 @@ def _outbox(db: sqlite3.Connection, report: Report) -> list[str]:
     return (_listed("outbox row in an unknown state", bad_status)
             + _listed("outbox row 'sent' without a send time or message id", unsent)
             + _listed("outbox row 'sending' never claimed", unclaimed))
+
+
+def _notices(db: sqlite3.Connection) -> list[str]:
+    tasks = [f"task {r[0]} to user {r[1]}" for r in db.execute(
+        """SELECT r.task_id, r.user_id FROM task_recipients r
+           WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'task:' || r.task_id || ':' || r.user_id)""")]
+    certs = [f"application {r[0]} ({r[1]})" for r in db.execute(
+        """SELECT a.id, a.status FROM cert_applications a
+           WHERE a.status IN ('approved', 'rejected')
+             AND (a.applicant_id <> a.decided_by OR EXISTS (SELECT 1 FROM org_admins m WHERE m.org_id = a.lower_id
+                                                             AND m.user_id <> a.decided_by))
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key LIKE 'cert-decided:' || a.id || ':%')""")]
+    return (_listed("task recipient without the task's notice", tasks)
+            + _listed("certification decided without its notice to the lower side", certs))
 
 
 def push_text(kind: str, payload: str) -> str:

@@ -65,7 +65,7 @@ async def load(store: Store, root: int, stop: asyncio.Event, written: list[int],
         if n % 10 == 5:
             file = [(f"学员{i}", f"+86137{n:04d}{i:04d}", "第一支部", "") for i in range(200)]
             FILES.append({phone for _, phone, _, _ in file})
-            await store.import_members(USERS[0], root, file, [], f"2026-11-24T09:{n % 60:02d}:00+08:00")
+            await store.import_members(USERS[0], root, file, [], f"2026-11-24T09:00:00.{n:06d}+08:00")
         n += 1
         written.append(n)
         if n == 20:

@@ -52,6 +52,14 @@ def clean_db(tmp_path_factory) -> Path:
                        "message_id, dedupe_key) VALUES (2, 'text', ?, ?, ?, ?, ?, ?, ?)",
                        (json.dumps({"text": f"<b>通知</b> {n} &amp; 更多"}), status, NOW, NOW,
                         NOW if status == "sent" else None, 10 + n if status == "sent" else None, f"k{n}"))
+        db.execute("INSERT INTO tasks (org_id, created_by, body, target, created_at) VALUES (1, 1, '学习', 'org', ?)",
+                   (NOW,))
+        db.execute("INSERT INTO task_recipients (task_id, user_id, name) VALUES (1, 2, '王芳')")
+        db.execute("INSERT INTO cert_applications (upper_id, lower_id, applicant_id, status, created_at, decided_by, "
+                   "decided_at) VALUES (1, 2, 2, 'approved', ?, 1, ?)", (NOW, NOW))
+        for key in ("task:1:2", "cert-decided:1:2"):
+            db.execute("INSERT INTO outbox (chat_id, kind, payload, status, next_attempt_at, created_at, dedupe_key) "
+                       "VALUES (2, 'text', ?, 'pending', ?, ?, ?)", (json.dumps({"text": key}), NOW, NOW, key))
         db.execute("INSERT INTO exams (org_id, title, time_limit, opens_at, closes_at, pass_mark, policy, status, "
                    "created_by, created_at) VALUES (1, '考试', 600, ?, '2026-12-30T00:00:00+08:00', 3, 'grace', "
                    "'published', 1, ?)", (NOW, NOW))
@@ -84,7 +92,7 @@ def test_a_database_written_by_the_store_holds_every_invariant(clean_db):
     report = invariants.check(clean_db, now=LATER, files=[{"+8613900000011", "+8613900000012"}])
     assert report.violations == []
     report.assert_ok()
-    assert (report.in_flight_pushes, report.pending_pushes) == (0, 1)
+    assert (report.in_flight_pushes, report.pending_pushes) == (0, 3)
 
 
 def test_the_checker_opens_the_database_read_only(clean_db):
@@ -119,6 +127,10 @@ CASES: list[tuple[str, Callable[[], tuple[str, ...]], str]] = [
      "says 2 added, 3 members carry that time"),
     ("outbox state", lambda: ("UPDATE outbox SET status = 'sent', sent_at = NULL WHERE status = 'pending'",),
      "outbox row 'sent' without a send time or message id: row 2"),
+    ("task notice never written", lambda: ("DELETE FROM outbox WHERE dedupe_key = 'task:1:2'",),
+     "task recipient without the task's notice: task 1 to user 2"),
+    ("certification notice never written", lambda: ("DELETE FROM outbox WHERE dedupe_key LIKE 'cert-decided:%'",),
+     "certification decided without its notice to the lower side: application 1 (approved)"),
     ("exam open past its deadline", lambda: (("UPDATE exam_attempts SET deadline = '2026-11-23T09:34:00+08:00' "
                                              "WHERE status = 'open'"),),
      "exam attempt still open after its deadline: attempt 2"),
@@ -151,7 +163,7 @@ def test_a_file_imported_in_part_is_caught(clean_db):
 def test_in_flight_pushes_are_counted_not_violations(clean_db, tmp_path):
     path = _broken(clean_db, tmp_path, "UPDATE outbox SET status = 'sending', claimed_at = 'x' WHERE status = 'pending'")
     report = invariants.check(path)
-    assert report.violations == [] and report.in_flight_pushes == 1
+    assert report.violations == [] and report.in_flight_pushes == 3
 
 
 def test_duplicate_pushes_counts_what_a_chat_shows_more_often_than_sent(clean_db):

@@ -118,18 +118,21 @@ async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: 
     await message.edit_text(_("reg.declined"))
 
 
+# Each step moves the state last, after its replies: killed before that, the update handled again at
+# start (bot/polling.py) meets the same step and answers again; moved first, it met the next step's
+# handlers (the "agree" press a stale button, the name typed taken for the organisation's name).
 async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
-    await state.set_state(Reg.phone)
     await message.edit_text(_("reg.agreed"))
     await message.answer(ask_phone(_, await _invited(state)), reply_markup=phone_kb(_))
+    await state.set_state(Reg.phone)
 
 
 async def got_contact(message: Message, contact: Contact, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     phone = registration.contact_phone(contact.phone_number, contact.user_id, ctx.actor.id)
     await registration.check_phone_free(ctx.store, phone, ctx.actor.id)
     await state.update_data(phone=phone)
-    await state.set_state(Reg.name)
     await message.answer(ask_name(_, await _invited(state)), reply_markup=name_kb(_suggested_name(ctx.actor)))
+    await state.set_state(Reg.name)
 
 
 async def typed_phone(message: Message, _: Translator) -> None:
@@ -146,9 +149,9 @@ async def got_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator,
     if await _invited(state):  # REG-6: the link names the organisation; no org-name step
         await finish(message, state, ctx, _, None, data)
         return
-    await state.set_state(Reg.org_name)
     await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
     await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+    await state.set_state(Reg.org_name)
 
 
 async def name_wrong_kind(message: Message, _: Translator) -> None:

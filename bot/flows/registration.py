@@ -118,6 +118,11 @@ async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: 
     await message.edit_text(_("reg.declined"))
 
 
+# the steps that finish registration (the name, for a person invited by a link, or the organisation): a
+# person still in one may be registered already (killed between the commit and the reply)
+FINISHING = frozenset(state for state in (Reg.name.state, Reg.org_name.state) if state)
+
+
 # Each step moves the state last, after its replies: killed before that, the update handled again at
 # start (bot/polling.py) meets the same step and answers again; moved first, it met the next step's
 # handlers (the "agree" press a stale button, the name typed taken for the organisation's name).
@@ -222,7 +227,6 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
         return
     result = await registration.complete(store, ctx.clock, actor.user, flow["phone"], flow["name"], org_name)
     payload = flow.get("payload")
-    await state.clear()
     user = await users.get_user(store, actor.id)
     if user is None:  # registration.complete has just written the user: a lost row is a bug (logged), not input
         raise RuntimeError(f"user {actor.id} missing right after registration")
@@ -233,6 +237,7 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
         done = _("reg.done", name=result.name, orgs=memberships_text(_, result.memberships))
     await message.answer(done, reply_markup=ReplyKeyboardRemove())
     await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
+    await state.clear()  # last: killed before, the update handled again still finds this step (FINISHING)
     if payload:  # REG-6: the link that arrived before registration, opened by the registered user
         await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,
                                                 "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,

@@ -227,6 +227,7 @@ class CrashRig:
         self.imported: list[set[str]] = []
         self._counters = dict.fromkeys(FLOWS, 0)
         self._duplicates = 0
+        self._seen: set[str] = set()  # violations found by an earlier check (each is counted once)
         asyncio.run(_seed(self.db, members, lowers))
         self.server = SandboxProcess(workdir / "server.sqlite3", args=["--no-bot"])
         self.sb = self.server.sandbox
@@ -243,7 +244,7 @@ class CrashRig:
             self.start_bot()
             self.admin = self.user(ADMIN)
             self._template = self._fetch_template()
-            self._cert_payload = self._cert_invite()
+            self._cert_payload, self._cert_made = self._cert_invite(), self.now()
         except BaseException:
             self.close()
             raise
@@ -351,7 +352,9 @@ class CrashRig:
         self._drain_outbox()
         total = self._all_duplicates()
         kill.duplicates, self._duplicates = total - self._duplicates, total
-        kill.violations += invariants.check(self.db, now=self.now(), files=self.imported).violations
+        found = invariants.check(self.db, now=self.now(), files=self.imported).violations
+        kill.violations += [v for v in found if v not in self._seen]
+        self._seen.update(found)
         if kill.duplicates > kill.in_flight_pushes:
             kill.violations.append(f"{kill.duplicates} pushes shown twice, {kill.in_flight_pushes} were in flight")
         kill.seconds = time.monotonic() - started
@@ -492,6 +495,8 @@ class CrashRig:
         lower = f"崩溃测试下级{n - 1:02d}"
         k = self.user(LOWER_BASE + n - 1)
         a = self.admin
+        if self.now() - self._cert_made > timedelta(days=5):  # the report pushes move the clock a day each
+            self._cert_payload, self._cert_made = self._cert_invite(), self.now()
         k.send(f"/start {self._cert_payload}")
         k.press(k.expect("请选择要申请认证的本单位学习组织", WAIT), f"提交申请：{lower}")
         k.expect(f"已提交“{lower}”的认证申请", WAIT)

@@ -13,11 +13,19 @@ from bot.services.roles import Actor
 
 
 class Registered(Filter):
-    def __init__(self, registered: bool = True) -> None:
-        self.registered = registered
+    """`registered` or not; with `or_states`, also anyone whose FSM state is one of them (registration's
+    last step is still the state of a person whose registration committed just before the bot was killed:
+    the update handled again at start must reach that step to tell them)."""
 
-    async def __call__(self, event: TelegramObject, actor: Actor | None = None, **_: Any) -> bool:
-        return actor is not None and actor.registered == self.registered
+    def __init__(self, registered: bool = True, *, or_states: frozenset[str] = frozenset()) -> None:
+        self.registered = registered
+        self.or_states = or_states
+
+    async def __call__(self, event: TelegramObject, actor: Actor | None = None, raw_state: str | None = None,
+                       **_: Any) -> bool:
+        if actor is None:
+            return False
+        return actor.registered == self.registered or raw_state in self.or_states
 
 
 class Shown(Filter):

@@ -10,6 +10,13 @@ marked done in a group commit. At start, before the first getUpdates, what a pre
 and did not finish is handled; an update_id seen before (Telegram delivering again what the dead
 run had not confirmed) is not handled again.
 
+A handler fed again at start may have done part of its work in the dead run: the message it edits is
+edited already, the query it answers answered (Telegram then says "message is not modified" / "query
+is too old"). While such an update is handled again (`REPLAYING`), `ReplayTolerance` on the bot's
+session takes those answers as done, so the handler goes on to the part the dead run did not reach
+(a registration whose "skip" removed its button and was killed before saving: without it, the
+replayed press fails on the edit and the person is left with no button and no answer).
+
 An update a start found unfinished `max_tries` times (it kills the bot, or hangs it) is given up
 with a log line, so one poisonous update cannot keep the bot from starting.
 """
@@ -18,9 +25,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetUpdates,
+    Response,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
@@ -53,6 +73,33 @@ class PollingObserver(Protocol):
         """One update went through the dispatcher; `failed`: an exception escaped even the error handler."""
 
 
+REPLAYING: ContextVar[bool] = ContextVar("polling_replaying", default=False)
+# what Telegram answers to a call whose effect is there already: per method, a part of its error text
+ALREADY_DONE: dict[type[TelegramMethod[Any]], tuple[str, ...]] = {
+    EditMessageText: ("message is not modified",),
+    EditMessageCaption: ("message is not modified",),
+    EditMessageReplyMarkup: ("message is not modified",),
+    AnswerCallbackQuery: ("query is too old", "query id is invalid"),
+    DeleteMessage: ("message to delete not found",),
+}
+
+
+class ReplayTolerance(BaseRequestMiddleware):
+    """While an update of a dead run is handled again: a call Telegram refuses because its effect is
+    there already (see ALREADY_DONE) returns True, as the call does when it succeeds without a message."""
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as exc:
+            done = ALREADY_DONE.get(type(method), ())
+            if not REPLAYING.get() or not any(part in exc.message.lower() for part in done):
+                raise
+            log.info("replayed update: %s was done before the restart (%s)", type(method).__name__, exc.message)
+            return cast("Response[TelegramType]", True)  # the chain carries results (BaseSession.__call__ casts)
+
+
 def update_type(update: Update) -> str:
     try:
         return update.event_type
@@ -79,6 +126,8 @@ class DurablePolling:
         self._storing: asyncio.Future[list[int]] | None = None  # the batch being stored, if any
         self._above: int | None = None  # every update_id above this one is new (known once recover() ran)
         self._data: dict[str, Any] = {"dispatcher": dp, "bots": (bot,)}  # as Dispatcher.start_polling passes
+        if not any(isinstance(m, ReplayTolerance) for m in bot.session.middleware):
+            bot.session.middleware(ReplayTolerance())
 
     # -- the parts (tests and benchmarks call them directly) -------------------------------------
     async def recover(self) -> int:
@@ -97,7 +146,7 @@ class DurablePolling:
                 await self._store.finish_updates([item.update_id], self._clock.now())
                 continue
             log.warning("handling update %d, unfinished when the bot stopped", item.update_id)
-            await self._spawn(update)
+            await self._spawn(update, replay=True)
             fed += 1
         await self.drain()
         last = await self._store.last_update_id()
@@ -198,15 +247,16 @@ class DurablePolling:
                 except Exception:
                     log.exception("pruning the inbox failed")
 
-    async def _spawn(self, update: Update) -> None:
+    async def _spawn(self, update: Update, *, replay: bool = False) -> None:
         await self._slots.acquire()  # in arrival order: the isolation locks are taken in this order too
-        task = asyncio.create_task(self._process(update), name=f"update-{update.update_id}")
+        task = asyncio.create_task(self._process(update, replay), name=f"update-{update.update_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: Update, replay: bool = False) -> None:
         started = time.perf_counter()
         failed = False
+        REPLAYING.set(replay)  # this task's context only
         try:
             response = await self._dp.feed_update(self._bot, update, **self._data)
             if isinstance(response, TelegramMethod):  # a handler's reply as a method (aiogram's loop sends it)

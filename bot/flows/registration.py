@@ -118,18 +118,26 @@ async def decline(query: CallbackQuery, message: Message, state: FSMContext, _: 
     await message.edit_text(_("reg.declined"))
 
 
+# the steps that finish registration (the name, for a person invited by a link, or the organisation): a
+# person still in one may be registered already (killed between the commit and the reply)
+FINISHING = frozenset(state for state in (Reg.name.state, Reg.org_name.state) if state)
+
+
+# Each step moves the state last, after its replies: killed before that, the update handled again at
+# start (bot/polling.py) meets the same step and answers again; moved first, it met the next step's
+# handlers (the "agree" press a stale button, the name typed taken for the organisation's name).
 async def agree(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:
-    await state.set_state(Reg.phone)
     await message.edit_text(_("reg.agreed"))
     await message.answer(ask_phone(_, await _invited(state)), reply_markup=phone_kb(_))
+    await state.set_state(Reg.phone)
 
 
 async def got_contact(message: Message, contact: Contact, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     phone = registration.contact_phone(contact.phone_number, contact.user_id, ctx.actor.id)
     await registration.check_phone_free(ctx.store, phone, ctx.actor.id)
     await state.update_data(phone=phone)
-    await state.set_state(Reg.name)
     await message.answer(ask_name(_, await _invited(state)), reply_markup=name_kb(_suggested_name(ctx.actor)))
+    await state.set_state(Reg.name)
 
 
 async def typed_phone(message: Message, _: Translator) -> None:
@@ -146,9 +154,9 @@ async def got_name(message: Message, state: FSMContext, ctx: Ctx, _: Translator,
     if await _invited(state):  # REG-6: the link names the organisation; no org-name step
         await finish(message, state, ctx, _, None, data)
         return
-    await state.set_state(Reg.org_name)
     await message.answer(_("reg.name_ok", name=name), reply_markup=ReplyKeyboardRemove())
     await message.answer(_("reg.ask_org"), reply_markup=skip_kb(_))
+    await state.set_state(Reg.org_name)
 
 
 async def name_wrong_kind(message: Message, _: Translator) -> None:
@@ -219,7 +227,6 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
         return
     result = await registration.complete(store, ctx.clock, actor.user, flow["phone"], flow["name"], org_name)
     payload = flow.get("payload")
-    await state.clear()
     user = await users.get_user(store, actor.id)
     if user is None:  # registration.complete has just written the user: a lost row is a bug (logged), not input
         raise RuntimeError(f"user {actor.id} missing right after registration")
@@ -230,6 +237,7 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
         done = _("reg.done", name=result.name, orgs=memberships_text(_, result.memberships))
     await message.answer(done, reply_markup=ReplyKeyboardRemove())
     await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
+    await state.clear()  # last: killed before, the update handled again still finds this step (FINISHING)
     if payload:  # REG-6: the link that arrived before registration, opened by the registered user
         await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,
                                                 "settings": ctx.settings, "i18n": ctx.i18n, "outbox": ctx.outbox,

@@ -65,8 +65,9 @@ if TYPE_CHECKING:
 
 def build_routers() -> list[Router]:
     visitors = registration.build_router()
-    visitors.message.filter(Registered(False))
-    visitors.callback_query.filter(Registered(False), Shown())
+    finishing = registration.FINISHING  # a registration committed and killed before its reply (issue 16)
+    visitors.message.filter(Registered(False, or_states=finishing))
+    visitors.callback_query.filter(Registered(False, or_states=finishing), Shown())
     everyone = common.build_router()
     everyone.callback_query.filter(Shown())
     return [

@@ -101,6 +101,7 @@ class Application:
     status: str
     reason: str | None
     decider_name: str | None
+    decided_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,8 @@ async def apply(store: Store, clock: Clock, actor: Actor, invite_id: int, org_id
 # -- applications: list, decide, withdraw (CERT-3) -------------------------------------------
 async def _application(store: Store, row: CertApplicationRow) -> Application:
     return Application(row.id, await _org(store, row.upper_id), await _org(store, row.lower_id), row.applicant_id,
-                       row.applicant_name or "", row.applicant_phone or "", row.status, row.reason, row.decider_name)
+                       row.applicant_name or "", row.applicant_phone or "", row.status, row.reason, row.decider_name,
+                       row.decided_by)
 
 
 async def application(store: Store, app_id: int) -> Application:
@@ -325,9 +327,20 @@ async def pending_for_upper(store: Store, actor: Actor, app_id: int) -> Applicat
     return app
 
 
+def _decided_so_by(app: Application, actor: Actor, approve: bool) -> bool:
+    return app.decided_by == actor.id and app.status == ("approved" if approve else "rejected")
+
+
 async def decide(store: Store, clock: Clock, actor: Actor, app_id: int, approve: bool,
                  reason: str | None = None) -> Application:
-    """Of two admins deciding at once exactly one wins; the other is told who decided."""
+    """Of two admins deciding at once exactly one wins; the other is told who decided. The same decision
+    by the one who made it is returned as made (idempotent): a press handled again after the bot was
+    killed between the decision's commit and its notices goes on to the notices (deduplicated by key)
+    instead of stopping at "already decided", which left the lower organisation never told."""
+    app = await application(store, app_id)
+    actor.require_admin_of(app.upper.id)
+    if _decided_so_by(app, actor, approve):
+        return app
     app = await pending_for_upper(store, actor, app_id)
     if not approve:
         reason = clean_text(reason, REASON_MAX, "reason")
@@ -336,7 +349,7 @@ async def decide(store: Store, clock: Clock, actor: Actor, app_id: int, approve:
     except Conflict as exc:
         raise _refusal(exc, org=app.lower.name, upper=app.upper.name) from None
     decided = await application(store, app_id)
-    if not done:
+    if not done and not _decided_so_by(decided, actor, approve):
         raise _already(decided)
     return decided
 

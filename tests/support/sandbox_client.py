@@ -154,13 +154,16 @@ class SandboxUser:
                 return now
         raise AssertionError(f"message {message['message_id']} is no longer in the chat")
 
-    def press(self, message: dict[str, Any], label: str) -> dict[str, Any]:
+    def press(self, message: dict[str, Any], label: str, *, wait: float | None = None) -> dict[str, Any]:
         """Presses the button labelled `label` on `message` as it is now: the exact label, else the one
-        label that contains it; none or several fail with the labels there are."""
+        label that contains it; none or several fail with the labels there are. `wait`: seconds to
+        wait for the bot's answer to the press (the sandbox's default 5; 0 returns at once)."""
         now = self.current(message)
         button = find_button(now, label)
-        return self.sb.post(f"/sandbox/users/{self.id}/press",
-                            {"message_id": now["message_id"], "data": button["callback_data"]})
+        body: dict[str, Any] = {"message_id": now["message_id"], "data": button["callback_data"]}
+        if wait is not None:
+            body["wait"] = wait
+        return self.sb.post(f"/sandbox/users/{self.id}/press", body)
 
     def press_latest(self, label: str) -> dict[str, Any]:
         """Presses `label` on the newest bot message of the chat that has such a button."""

@@ -11,8 +11,10 @@ import pytest
 
 from bot.cli import main
 from bot.migrations import MIGRATIONS
+from bot.outbox import text_push
 from bot.repositories.backup import BackupError, backup_database, inspect, restore_database
 from bot.store import Store
+from tests.support import invariants
 from tests.support.factories import make_org, make_user
 
 USERS = list(range(810001, 810021))
@@ -26,29 +28,22 @@ def rows(path: Path, sql: str) -> list[tuple]:
         db.close()
 
 
+FILES: list[set[str]] = []  # the phones of each member file the load imports
+
+
 def check_invariants(path: Path) -> dict[str, int]:
-    """The store's invariants in the database at `path`; returns what it holds."""
-    ledger = dict(rows(path, "SELECT user_id, SUM(amount) FROM points GROUP BY user_id"))
-    assert dict(rows(path, "SELECT user_id, total FROM points_totals")) == ledger
-    by_day = {(u, d): n for u, d, n in rows(path, "SELECT user_id, day, SUM(amount) FROM points GROUP BY 1, 2")}
-    assert {(u, d): n for u, d, n in rows(path, "SELECT user_id, day, amount FROM points_daily")} == by_day
-    assert rows(path, "SELECT idem_key FROM points GROUP BY idem_key HAVING COUNT(*) > 1") == []
-    # the closure table is the tree: every (ancestor, descendant, depth) along parent_id, itself at 0
-    parent = dict(rows(path, "SELECT id, parent_id FROM orgs"))
-    closure = set()
-    for org in parent:
-        node, depth = org, 0
-        while node is not None:
-            closure.add((node, org, depth))
-            node, depth = parent[node], depth + 1
-    assert set(rows(path, "SELECT ancestor_id, descendant_id, depth FROM org_tree")) == closure
-    return {"points": sum(1 for _ in rows(path, "SELECT id FROM points")), "orgs": len(parent)}
+    """The store's invariants in the database at `path` (tests/support/invariants.py: ledger sums, unique
+    keys, closure table, imports all or nothing, outbox states); returns what it holds."""
+    invariants.check(path, files=FILES).assert_ok()
+    return {"points": rows(path, "SELECT COUNT(*) FROM points")[0][0], "orgs": rows(path, "SELECT COUNT(*) FROM orgs")[0][0],
+            "members": rows(path, "SELECT COUNT(*) FROM members")[0][0],
+            "pushes": rows(path, "SELECT COUNT(*) FROM outbox")[0][0]}
 
 
 async def seed(store: Store) -> int:
     for uid in USERS:
         await make_user(store, uid, f"学员{uid % 100}", verified=True)
-    root = await make_org(store, "中共测试委员会", USERS[0], certified=True)
+    root = await make_org(store, "中共测试委员会", USERS[0], certified=True, branches=["第一支部"])
     for n in range(3000):  # a ledger big enough that a backup takes a while
         await store.award_points(USERS[n % len(USERS)], "quiz", f"2026-11-{1 + n % 20:02d}", 1 + n % 5, cap=None,
                                  best_of_day=False, ref=None, reason=None, idem_key=f"seed-{n}", now="2026-11-23")
@@ -56,15 +51,21 @@ async def seed(store: Store) -> int:
 
 
 async def load(store: Store, root: int, stop: asyncio.Event, written: list[int], going: asyncio.Event) -> None:
-    """Writes while the backup runs: awards (each key tried twice), organisations joining the tree."""
+    """Writes while the backup runs: awards (each key tried twice), pushes, organisations joining the tree,
+    member files of 200 rows imported."""
     n, parent = 0, root
     while not stop.is_set():
         uid = USERS[n % len(USERS)]
         for _try in range(2):
             await store.award_points(uid, "task", "2026-11-24", 2, cap=None, best_of_day=False, ref=None,
                                      reason=None, idem_key=f"load-{n}", now="2026-11-24")
+        await store.enqueue_pushes([text_push(uid, f"push {n}", dedupe_key=f"load-{n}")], "2026-11-24T09:00:00+08:00")
         if n % 10 == 0:
             parent = await make_org(store, f"支部{n}", uid, parent_id=parent, certified=True)
+        if n % 10 == 5:
+            file = [(f"学员{i}", f"+86137{n:04d}{i:04d}", "第一支部", "") for i in range(200)]
+            FILES.append({phone for _, phone, _, _ in file})
+            await store.import_members(USERS[0], root, file, [], f"2026-11-24T09:00:00.{n:06d}+08:00")
         n += 1
         written.append(n)
         if n == 20:
@@ -108,7 +109,7 @@ async def test_a_backup_taken_under_load_restores_with_the_invariants_holding(tm
     assert rows(kept, "SELECT id FROM users") == [(820001,)]
 
     held = check_invariants(target)
-    assert held["points"] > 3000 and held["orgs"] > 1  # the load's rows up to the moment of the copy
+    assert held["points"] > 3000 and held["orgs"] > 1 and held["pushes"] > 0 and held["members"] >= 200  # the load
     assert held["points"] == check_invariants(backup)["points"]
     assert held["points"] < check_invariants(live)["points"]  # the writer went on after the copy
     reopened = await Store.open(target)  # the bot starts on it

@@ -654,6 +654,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (attempt_id, position)
     )
     """,
+    # 23: a task remembers the press that sent it (the preview's chat and message), so that press handled
+    # again after a crash between the commit and the reply finds the task instead of sending it twice
+    """
+    ALTER TABLE tasks ADD COLUMN request_key TEXT;
+    CREATE UNIQUE INDEX tasks_request ON tasks (request_key) WHERE request_key IS NOT NULL
+    """,
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.

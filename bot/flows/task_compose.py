@@ -173,6 +173,13 @@ async def chose_confirm(query: CallbackQuery, callback_data: ComposeCD, state: F
         await query.message.answer(text, reply_markup=preview_kb(_))
 
 
+def request_key(query: CallbackQuery) -> str | None:
+    """The press's preview message: the same press handled again after a crash (between the task's
+    commit and the state's clearing) finds the task it sent instead of sending a second one."""
+    message = query.message
+    return f"{message.chat.id}:{message.message_id}" if message is not None else None
+
+
 async def send(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     draft = await TaskDraft.load(state)
     data = None
@@ -185,7 +192,8 @@ async def send(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator)
                                    file_kind=draft.file_kind if data else None,
                                    file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
                                    needs_confirm=draft.needs_confirm,
-                                   remind_before=timedelta(minutes=ctx.settings.task_remind_minutes))
+                                   remind_before=timedelta(minutes=ctx.settings.task_remind_minutes),
+                                   request_key=request_key(query))
         await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     await state.clear()
     if isinstance(query.message, Message):

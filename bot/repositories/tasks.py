@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Repository
 from bot.repositories.due import drop_due, put_due
@@ -122,31 +124,44 @@ class TaskQueries(Repository):
 
     async def create_task(self, org_id: int, actor_id: int, body: str, file_kind: str | None,
                           file_name: str | None, target: Target, deadline: str | None, needs_confirm: bool,
-                          now: str, remind_at: datetime | None = None, remind_kind: str = "task_remind"
-                          ) -> tuple[int, list[Recipient]]:
+                          now: str, remind_at: datetime | None = None, remind_kind: str = "task_remind",
+                          request_key: str | None = None) -> tuple[int, list[Recipient], bool]:
         """The task, its recipients (the target's registered users now) and the due row of its automatic
-        reminder, in one transaction."""
+        reminder, in one transaction. A `request_key` sent already returns that task as it was (False:
+        not new) and writes nothing."""
         where, params = target.sql()
         async with self._tx() as db:
+            existing = None
+            if request_key is not None:
+                existing = await (await db.execute("SELECT id FROM tasks WHERE request_key = ?",
+                                                   (request_key,))).fetchone()
+            if existing is not None:
+                return int(existing[0]), await _recipients(db, int(existing[0])), False
             cur = await db.execute(
                 """INSERT INTO tasks (org_id, created_by, body, file_kind, file_name, target, branch_ids, deadline,
-                                      needs_confirm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      needs_confirm, created_at, request_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (org_id, actor_id, body, file_kind, file_name, target.kind, target.branches_text(), deadline,
-                 int(needs_confirm), now))
+                 int(needs_confirm), now, request_key))
             task_id = int(cur.lastrowid or 0)
             await db.execute(
                 f"""INSERT INTO task_recipients (task_id, user_id, name)
                     SELECT ?, u.id, MIN(m.name) FROM members m JOIN users u ON u.phone = m.phone
                     WHERE u.registered_at IS NOT NULL AND {where} GROUP BY u.id""", [task_id, *params])
-            rows = await db.execute_fetchall(
-                """SELECT r.user_id, r.name, COALESCE(u.language, u.tg_language) AS language, r.confirmed_at
-                   FROM task_recipients r JOIN users u ON u.id = r.user_id WHERE r.task_id = ? ORDER BY r.user_id""",
-                (task_id,))
+            recipients = await _recipients(db, task_id)
             if remind_at is not None:
                 await put_due(db, remind_kind, f"task:{task_id}", remind_at)
             await write_audit(db, actor_id, org_id, "task.send", f"task:{task_id}", None,
-                              {"target": target.kind, "recipients": len(list(rows)), "deadline": deadline}, now)
-        return task_id, [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
+                              {"target": target.kind, "recipients": len(recipients), "deadline": deadline}, now)
+        return task_id, recipients, True
+
+    async def task_sent_by(self, request_key: str) -> tuple[int, list[Recipient]] | None:
+        """The task a request (the press that sent it) created, with its recipients; None: not sent."""
+        row = await self._one("SELECT id FROM tasks WHERE request_key = ?", (request_key,))
+        if row is None:
+            return None
+        rows = await self._all(_RECIPIENTS, (int(row[0]),))
+        return int(row[0]), [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def get_task(self, task_id: int) -> TaskRow | None:
         row = await self._one(f"SELECT {_TASK_COLUMNS} FROM tasks t JOIN orgs o ON o.id = t.org_id WHERE t.id = ?",
@@ -227,3 +242,12 @@ class TaskQueries(Repository):
             await write_audit(db, actor_id, org_id, "task.withdraw", f"task:{task_id}", {"status": "open"},
                               {"status": "withdrawn"}, now)
             return True
+
+
+_RECIPIENTS = """SELECT r.user_id, r.name, COALESCE(u.language, u.tg_language) AS language, r.confirmed_at
+                 FROM task_recipients r JOIN users u ON u.id = r.user_id WHERE r.task_id = ? ORDER BY r.user_id"""
+
+
+async def _recipients(db: aiosqlite.Connection, task_id: int) -> list[Recipient]:
+    rows = await db.execute_fetchall(_RECIPIENTS, (task_id,))
+    return [Recipient(r[0], r[1], r[2], r[3]) for r in rows]

@@ -46,6 +46,7 @@ class SentTask:
     task: TaskRow
     recipients: list[Recipient]
     protect: bool
+    new: bool = True  # False: the same request had sent it already (a press handled again after a crash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,23 +136,29 @@ async def reach(store: Store, actor: Actor, target: Target) -> Reach:
 
 async def send_task(store: Store, clock: Clock, actor: Actor, target: Target, body: str, *,
                     file_kind: str | None = None, file_name: str | None = None, deadline: datetime | None = None,
-                    needs_confirm: bool = False, remind_before: timedelta = REMIND_BEFORE) -> SentTask:
+                    needs_confirm: bool = False, remind_before: timedelta = REMIND_BEFORE,
+                    request_key: str | None = None) -> SentTask:
     """Creates the task for the target's registered members; the caller enqueues the notices. With a
-    deadline, the automatic reminder is a due row at `deadline - remind_before` (now if that passed)."""
-    await reach(store, actor, target)
+    deadline, the automatic reminder is a due row at `deadline - remind_before` (now if that passed).
+    A `request_key` (the press that sent it) that sent a task already returns that task, not a second one."""
     org = await store.get_org(target.org_id)
     if org is None:
         raise DomainError("stale_button")
+    if request_key is not None and (done := await store.task_sent_by(request_key)) is not None:
+        task = await store.get_task(done[0])
+        assert task is not None
+        return SentTask(task, done[1], org.protect_content, new=False)
+    await reach(store, actor, target)
     now = clock.now()
     if deadline is not None and deadline <= now:
         raise DomainError("task.deadline_past")
     remind_at = max(deadline - remind_before, now).astimezone(UTC) if deadline is not None else None
-    task_id, recipients = await store.create_task(
+    task_id, recipients, new = await store.create_task(
         org.id, actor.id, clean_body(body), file_kind, file_name, target,
-        utc_text(deadline) if deadline else None, needs_confirm, now.isoformat(), remind_at, DUE_KIND)
+        utc_text(deadline) if deadline else None, needs_confirm, now.isoformat(), remind_at, DUE_KIND, request_key)
     task = await store.get_task(task_id)
     assert task is not None
-    return SentTask(task, recipients, org.protect_content)
+    return SentTask(task, recipients, org.protect_content, new)
 
 
 async def _task(store: Store, task_id: int) -> TaskRow:

@@ -248,3 +248,29 @@ async def test_work_1_a_button_of_a_lost_draft_says_so(client_factory, store):
     await c.send("/cancel")
     sent = await c.press(preview, "发送")
     assert sent.answers[-1].text == "这一步已过期，请发送 /task 重新开始。"
+
+
+async def test_work_1_the_send_press_handled_again_after_a_crash_sends_no_second_task(client_factory, store, outbox,
+                                                                                     session, settings, monkeypatch):
+    """Killed after the task's commit but before the draft was cleared, the press is handled again at
+    start (the durable inbox): the admin is told about the task it sent, nobody gets a second notice."""
+    from aiogram.fsm.context import FSMContext
+
+    await setup(store)
+    c = client_factory(ADMIN)
+    preview = await compose(c)
+
+    async def killed(self):
+        raise RuntimeError("killed before the draft was cleared")
+
+    monkeypatch.setattr(FSMContext, "clear", killed)
+    await c.press(preview, "发送")
+    monkeypatch.undo()
+    assert rows(settings, "SELECT id FROM tasks") == [(1,)]  # committed, draft still there
+    sent = await c.press(preview, "发送")  # stale: the same press again, as the restarted bot handles it
+    assert "任务 #1 已发出，共 6 人" in sent.text
+    assert rows(settings, "SELECT id FROM tasks") == [(1,)]
+    before = len(session.calls)
+    await outbox.flush()
+    assert {uid: len(p) for uid, p in pushed_to(session, before).items()} == {uid: 1 for uid, _ in MEMBERS}
+    assert rows(settings, "SELECT COUNT(*) FROM audit_log WHERE action = 'task.send'") == [(1,)]

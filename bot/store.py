@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from bot import pg
 from bot.migrations import BACKFILLS, MIGRATIONS, split_sql
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
@@ -100,6 +101,11 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
     async def open(cls, path: Path | str) -> Store:
+        """A SQLite file (or ":memory:"), or a PostgreSQL database given by its URL (bot/pg.py)."""
+        if pg.is_url(path):  # other processes may write: no write-through caches (issue 17)
+            store = cls(cast(aiosqlite.Connection, await pg.connect(str(path))), cache_size=0)
+            await store.migrate()
+            return store
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)

@@ -12,6 +12,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.i18n import I18n
 from bot.store import Store
+from tests.support import pg as pg_support
 from tests.support.recording import ChatClient, RecordingSession
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -25,11 +26,50 @@ def settings(tmp_path: Path) -> Settings:
                     data_dir=tmp_path)
 
 
+# The store tests run on SQLite, and on PostgreSQL too when XUEXI_PG asks for it (tests/support/pg.py)
+SQLITE_ONLY = pg_support.why_not()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = pg_support.LazyServer()
+    yield server
+    server.stop()
+
+
+if SQLITE_ONLY:
+    @pytest.fixture
+    def backend() -> str:
+        return "sqlite"
+else:
+    @pytest.fixture(params=["sqlite", "pg"])
+    def backend(request) -> str:
+        return request.param
+
+
 @pytest.fixture
-async def store(settings: Settings):
-    s = await Store.open(settings.database_path)
+async def database(backend: str, settings: Settings, pg_server):
+    """What Store.open takes: the test's SQLite file, or the URL of a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield settings.database_path
+        return
+    server = await pg_server.get()
+    name = await server.create()
+    yield server.url(name)
+    await server.drop(name)
+
+
+@pytest.fixture
+async def store(database):
+    s = await Store.open(database)
     yield s
     await s.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SQLITE_ONLY:
+        terminalreporter.write_line(f"store tests ran on SQLite only ({SQLITE_ONLY}; "
+                                    "XUEXI_PG=auto or XUEXI_PG=1 adds PostgreSQL)")
 
 
 @pytest.fixture

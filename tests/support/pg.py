@@ -1,0 +1,157 @@
+"""A throwaway PostgreSQL server for the store tests (issue 17), and one fresh database per test.
+
+Which backends the store tests run on is chosen by the environment:
+- XUEXI_PG unset or "0": SQLite only (the test summary says so);
+- XUEXI_PG=auto: PostgreSQL too when its server programs are installed (Debian's `postgresql` package);
+- XUEXI_PG=1: PostgreSQL too, and it is an error when it cannot be started;
+- XUEXI_PG_URL=postgresql://user@host:port/db: use that server (a role that may create databases)
+  instead of starting one.
+
+A started server lives in a temporary directory, listens on a free loopback port, runs without fsync
+(a test database is thrown away) and is stopped at the end of the session. The schema is migrated
+once into a template database; each test gets a copy (CREATE DATABASE ... TEMPLATE), dropped after it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+
+TEMPLATE = "xuexi_template"
+
+
+def wanted() -> str:
+    """'' (SQLite only), 'auto' or 'required'."""
+    flag = os.environ.get("XUEXI_PG", "").strip().lower()
+    if os.environ.get("XUEXI_PG_URL"):
+        return "required"
+    if flag in {"", "0", "no", "off"}:
+        return ""
+    return "auto" if flag == "auto" else "required"
+
+
+def bin_dir() -> Path | None:
+    """Where initdb and pg_ctl are (the newest Debian cluster version), or None."""
+    root = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in root.glob("*/bin") if (p / "initdb").exists()),
+                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    if versions:
+        return versions[-1]
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+def why_not() -> str | None:
+    """Why the store tests run on SQLite only (None: PostgreSQL is used)."""
+    mode = wanted()
+    if not mode:
+        return "XUEXI_PG is not set"
+    if os.environ.get("XUEXI_PG_URL"):
+        return None
+    if bin_dir() is None:
+        if mode == "required":
+            raise RuntimeError("XUEXI_PG=1 but no PostgreSQL server programs (apt-get install postgresql)")
+        return "no PostgreSQL server programs found (Debian: apt-get install postgresql)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PgServer:
+    admin_url: str  # ends in /postgres
+    directory: Path | None = None
+    pg_bin: Path | None = None
+    run_as: list[str] = field(default_factory=list)
+    _numbers: count[int] = field(default_factory=count)
+
+    @classmethod
+    def start(cls) -> PgServer:
+        url = os.environ.get("XUEXI_PG_URL")
+        if url:
+            return cls(admin_url=url)
+        pg_bin = bin_dir()
+        assert pg_bin is not None
+        directory = Path(tempfile.mkdtemp(prefix="xuexi-pg-"))
+        run_as: list[str] = []
+        if os.geteuid() == 0:  # the server refuses to run as root: as Debian's postgres user
+            shutil.chown(directory, "postgres")
+            run_as = ["runuser", "-u", "postgres", "--"]
+        port = _free_port()
+        data = directory / "data"
+        subprocess.run([*run_as, str(pg_bin / "initdb"), "-D", str(data), "-U", "xuexi", "--auth=trust",
+                        "-E", "UTF8", "--locale=C.UTF-8", "-N"], check=True, capture_output=True, cwd=directory)
+        options = (f"-k {directory} -p {port} -h 127.0.0.1 -F -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off -c max_connections=200")
+        subprocess.run([*run_as, str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
+                        "-o", options, "-w", "start"], check=True, capture_output=True, cwd=directory)
+        return cls(admin_url=f"postgresql://xuexi@127.0.0.1:{port}/postgres", directory=directory,
+                   pg_bin=pg_bin, run_as=run_as)
+
+    def stop(self) -> None:
+        if self.directory is None or self.pg_bin is None:
+            return
+        subprocess.run([*self.run_as, str(self.pg_bin / "pg_ctl"), "-D", str(self.directory / "data"),
+                        "-m", "immediate", "stop"], capture_output=True, cwd=self.directory)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def url(self, database: str) -> str:
+        return self.admin_url.rsplit("/", 1)[0] + "/" + database
+
+    async def _admin(self, *statements: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def prepare_template(self) -> None:
+        """The migrated schema, once per session, as the template every test database copies."""
+        from bot.store import Store
+
+        await self._admin(f"DROP DATABASE IF EXISTS {TEMPLATE}", f"CREATE DATABASE {TEMPLATE}")
+        store = await Store.open(self.url(TEMPLATE))
+        await store.close()
+
+    async def create(self) -> str:
+        name = f"xuexi_t{os.getpid()}_{next(self._numbers)}"
+        await self._admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+        return name
+
+    async def drop(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class LazyServer:
+    """The session's server, started when a test first asks for a PostgreSQL database."""
+
+    def __init__(self) -> None:
+        self._server: PgServer | None = None
+        self._ready = False
+
+    async def get(self) -> PgServer:
+        if self._server is None:
+            self._server = await asyncio.to_thread(PgServer.start)
+        if not self._ready:
+            await self._server.prepare_template()
+            self._ready = True
+        return self._server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()

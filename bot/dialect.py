@@ -2,13 +2,14 @@
 written once, in SQLite's SQL, and a statement bound for PostgreSQL is rewritten here on its way.
 
 What is rewritten (outside string literals and quoted names):
-- `?` placeholders become `$1, $2, ...`, each cast to the type of the Python value bound to it
+- `?` and `:name` placeholders become `$1, $2, ...`, each cast to the type of the Python value bound to it
   (`$1::bigint`, `$2::text`, ...): PostgreSQL must know a parameter's type when it prepares a statement,
   and SQLite's columns take what they are given, so the value says what it is. A NULL has no type; it
   is left to the context, except in `? IS [NOT] NULL`, which has none (it is made text there);
 - `x IS ?` / `x IS NOT ?` become `IS NOT DISTINCT FROM` / `IS DISTINCT FROM` (SQLite's IS compares
   any two values, PostgreSQL's only with NULL, TRUE and FALSE);
 - `LIKE` becomes `ILIKE` (SQLite's LIKE ignores the case of ASCII letters, PostgreSQL's does not);
+- `char(n)` (a character by its code) becomes `chr(n)`;
 - `BEGIN IMMEDIATE` becomes `BEGIN` (a PostgreSQL transaction takes its row locks as it writes);
 - `PRAGMA user_version` (the schema's version) is a one-row table, `schema_version`;
 - in CREATE TABLE / ALTER TABLE: INTEGER is BIGINT (SQLite's integers are 64-bit: Telegram ids do not fit
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -45,11 +46,6 @@ def pragma(sql: str) -> tuple[str, ...] | None:
     if found:
         return ("DELETE FROM schema_version", f"INSERT INTO schema_version (version) VALUES ({int(found[1])})")
     return None
-
-
-def signature(params: Sequence[Any]) -> tuple[str, ...]:
-    """The cast each parameter's placeholder gets ('' for NULL: left to the context)."""
-    return tuple("" if p is None else _CASTS.get(type(p)) or _cast_of(p) for p in params)
 
 
 def _cast_of(value: Any) -> str:
@@ -74,11 +70,30 @@ def value(param: Any) -> Any:
     return param
 
 
+def translate(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """A statement and its parameters as PostgreSQL and asyncpg take them."""
+    if isinstance(params, Mapping):
+        text, names = _translate(sql, (), tuple(sorted((k, _cast(v)) for k, v in params.items())))
+        return text, [value(params[name]) for name in names]
+    text, _ = _translate(sql, tuple(_cast(p) for p in params), ())
+    return text, [value(p) for p in params]
+
+
+def _cast(param: Any) -> str:
+    """The cast a parameter's placeholder gets ('' for NULL: left to the context)."""
+    if param is None:
+        return ""
+    return _CASTS.get(type(param)) or _cast_of(param)
+
+
 @lru_cache(maxsize=4096)
-def translate(sql: str, casts: tuple[str, ...]) -> str:
-    """A statement in SQLite's SQL as PostgreSQL takes it, its placeholders cast as `casts` say."""
+def _translate(sql: str, casts: tuple[str, ...], named: tuple[tuple[str, str], ...]) -> tuple[str, tuple[str, ...]]:
+    """The statement in SQLite's SQL as PostgreSQL takes it, its placeholders (`?` by position, or
+    `:name` with `named` the casts by name) cast; and the names in the order of their numbers."""
     if _DDL.match(sql):
         sql = _ddl(sql)
+    named_casts = dict(named)
+    numbers: dict[str, int] = {}
     out: list[str] = []
     n = 0
     i = 0
@@ -111,6 +126,18 @@ def translate(sql: str, casts: tuple[str, ...]) -> str:
             out.append(f"${n}::{cast}" if cast else f"${n}")
             i += 1
             continue
+        if ch == ":" and named_casts and i + 1 < length and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
+            end = i + 1
+            while end < length and (sql[end].isalnum() or sql[end] == "_"):
+                end += 1
+            name = sql[i + 1:end]
+            number = numbers.setdefault(name, len(numbers) + 1)
+            cast = named_casts.get(name, "")
+            if not cast and _null_test_follows(sql, end):
+                cast = "text"
+            out.append(f"${number}::{cast}" if cast else f"${number}")
+            i = end
+            continue
         if ch.isalpha() or ch == "_":  # a word: keywords that differ
             end = i
             while end < length and (sql[end].isalnum() or sql[end] == "_"):
@@ -119,10 +146,12 @@ def translate(sql: str, casts: tuple[str, ...]) -> str:
             upper = word.upper()
             if upper == "LIKE":
                 out.append("ILIKE")
+            elif upper == "CHAR" and sql.startswith("(", end):  # char(31): a character by its code
+                out.append("chr")
             elif upper == "IS" and _placeholder_follows(sql, end):
                 rest = sql[end:]
                 stripped = rest.lstrip()
-                if stripped[:3].upper() == "NOT" and stripped[3:].lstrip().startswith("?"):
+                if stripped[:3].upper() == "NOT" and _is_placeholder(stripped[3:].lstrip()):
                     out.append("IS DISTINCT FROM")
                     end += len(rest) - len(stripped) + 3
                 else:
@@ -135,15 +164,19 @@ def translate(sql: str, casts: tuple[str, ...]) -> str:
             continue
         out.append(ch)
         i += 1
-    return "".join(out)
+    return "".join(out), tuple(sorted(numbers, key=numbers.__getitem__))
+
+
+def _is_placeholder(text: str) -> bool:
+    return text.startswith("?") or (text.startswith(":") and len(text) > 1 and (text[1].isalpha() or text[1] == "_"))
 
 
 def _placeholder_follows(sql: str, at: int) -> bool:
     """`IS ?` or `IS NOT ?` (not `IS NULL`, `IS NOT NULL`)."""
     rest = sql[at:].lstrip()
-    if rest.startswith("?"):
+    if _is_placeholder(rest):
         return True
-    return rest[:3].upper() == "NOT" and rest[3:].lstrip().startswith("?")
+    return rest[:3].upper() == "NOT" and _is_placeholder(rest[3:].lstrip())
 
 
 def _null_test_follows(sql: str, at: int) -> bool:

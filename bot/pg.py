@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -135,17 +135,18 @@ class PgConnection:
     async def close(self) -> None:
         await self._pg.close()
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> _Result:
-        return _Result(self._run(sql, tuple(params)))
+    def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> _Result:
+        return _Result(self._run(sql, _params(params)))
 
-    async def executemany(self, sql: str, seq: Iterable[Iterable[Any]]) -> PgCursor:
+    async def executemany(self, sql: str, seq: Iterable[Iterable[Any] | Mapping[str, Any]]) -> PgCursor:
         count = 0
         for params in seq:
-            count += (await self._run(sql, tuple(params))).rowcount
+            count += (await self._run(sql, _params(params))).rowcount
         return PgCursor([], count, None)
 
-    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
-        return (await self._run(sql, tuple(params))).fetchall_now()
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()
+                               ) -> list[asyncpg.Record]:
+        return (await self._run(sql, _params(params))).fetchall_now()
 
     # -- aiosqlite's thread, as Store._commit_pending uses it -----------------------------------------
     async def _execute(self, fn: Callable[[], T]) -> T:
@@ -156,15 +157,14 @@ class PgConnection:
         return SyncBridge(self, self._loop)
 
     # -- one statement ------------------------------------------------------------------------------
-    async def _run(self, sql: str, params: Sequence[Any]) -> PgCursor:
+    async def _run(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> PgCursor:
         pragma = dialect.pragma(sql)
         if pragma is not None:
             rows: list[asyncpg.Record] = []
             for statement in pragma:
                 rows = await self._pg.fetch(statement)
             return PgCursor(rows, -1, None)
-        text = dialect.translate(sql, dialect.signature(params))
-        args = [dialect.value(p) for p in params]
+        text, args = dialect.translate(sql, params)
         verb = text.lstrip()[:6].upper()
         if verb.startswith(_SAVEPOINTED) and self._pg.is_in_transaction():
             await self._pg.execute("SAVEPOINT pg_statement")
@@ -208,6 +208,10 @@ class PgConnection:
                 "AND column_name = 'id' AND is_identity = 'YES'")
             self._identity = {row[0] for row in rows}
         return self._identity
+
+
+def _params(params: Iterable[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    return params if isinstance(params, Mapping) else tuple(params)
 
 
 def _count(status: str) -> int:
@@ -268,11 +272,11 @@ class SyncBridge:
     def total_changes(self) -> int:
         return self._async.total_changes
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> SyncCursor:
-        return SyncCursor(self._wait(self._async._run(sql, tuple(params))))
+    def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> SyncCursor:
+        return SyncCursor(self._wait(self._async._run(sql, _params(params))))
 
-    def executemany(self, sql: str, seq: Iterable[Iterable[Any]]) -> SyncCursor:
-        rows = [tuple(p) for p in seq]  # built on this thread: a generator may read Python state
+    def executemany(self, sql: str, seq: Iterable[Iterable[Any] | Mapping[str, Any]]) -> SyncCursor:
+        rows = [_params(p) for p in seq]  # built on this thread: a generator may read Python state
         return SyncCursor(self._wait(self._async.executemany(sql, rows)))
 
 

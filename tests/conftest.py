@@ -55,8 +55,12 @@ async def database(backend: str, settings: Settings, pg_server):
         return
     server = await pg_server.get()
     name = await server.create()
-    yield server.url(name)
-    await server.drop(name)
+    pg_support.CURRENT["url"] = server.url(name)
+    try:
+        yield server.url(name)
+    finally:
+        pg_support.CURRENT.clear()
+        await server.drop(name)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from itertools import count
 from pathlib import Path
 
 TEMPLATE = "xuexi_template"
+CURRENT: dict[str, str] = {}  # "url": the running test's PostgreSQL database (set by the `database` fixture)
 
 
 def wanted() -> str:
@@ -155,3 +156,37 @@ class LazyServer:
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
+
+
+def committed(database: object, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows as another connection sees them (only what was committed), on either backend: `database`
+    is what Store.open took (a SQLite path or a PostgreSQL URL). Synchronous, for tests that look
+    from outside the event loop's work."""
+    import sqlite3
+    import threading
+
+    if not (isinstance(database, str) and database.startswith("postgresql://")):
+        conn = sqlite3.connect(database)  # type: ignore[arg-type]
+        try:
+            return [tuple(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.close()
+
+    from bot import dialect
+
+    result: list[list[tuple]] = []
+
+    async def read() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(database)
+        try:
+            text, args = dialect.translate(sql, params)
+            result.append([tuple(r) for r in await conn.fetch(text, *args)])
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(read()))  # the test's loop is busy running the test
+    thread.start()
+    thread.join()
+    return result[0]

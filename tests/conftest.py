@@ -53,14 +53,12 @@ async def database(backend: str, settings: Settings, pg_server):
     if backend == "sqlite":
         yield settings.database_path
         return
-    server = await pg_server.get()
-    name = await server.create()
-    pg_support.CURRENT["url"] = server.url(name)
+    url = await pg_server.fresh_database()
+    pg_support.CURRENT["url"] = url
     try:
-        yield server.url(name)
+        yield url
     finally:
         pg_support.CURRENT.clear()
-        await server.drop(name)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ four times as long).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import socket

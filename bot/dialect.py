@@ -164,7 +164,92 @@ def _translate(sql: str, casts: tuple[str, ...], named: tuple[tuple[str, str], .
             continue
         out.append(ch)
         i += 1
-    return "".join(out), tuple(sorted(numbers, key=numbers.__getitem__))
+    text = "".join(out)
+    if _ORDER_BY.search(text):
+        text = _nulls_as_sqlite(text)
+    if _INDEX.match(text):
+        text = _INDEX.sub(lambda m: m[1] + ", ".join(_null_first(t) for t in m[2].split(",")) + ")", text)
+    return text, tuple(sorted(numbers, key=numbers.__getitem__))
+
+
+# -- NULL in an order: SQLite puts it first (ascending), PostgreSQL last --------------------------------
+_ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.IGNORECASE)
+_INDEX = re.compile(r"^(\s*CREATE\s+INDEX\s+\w+\s+ON\s+\w+\s*\()([\w\s,]+)\)", re.IGNORECASE)
+_ENDS_ORDER = {"LIMIT", "OFFSET", "UNION", "EXCEPT", "INTERSECT", "FOR", "RETURNING", "WINDOW", "ON", "ROWS", "RANGE",
+               "GROUPS"}
+_AN_ID = re.compile(r"^(\w+\.)?id$", re.IGNORECASE)
+
+
+def _null_first(term: str) -> str:
+    """An ORDER BY term (or an index's column) with NULL placed as SQLite places it. A column named `id`
+    is never NULL and is left alone, so that the primary key's index still gives the order."""
+    term = term.strip()
+    upper = term.upper()
+    if " NULLS " in upper:
+        return term
+    bare = re.sub(r"\s+(ASC|DESC)$", "", term, flags=re.IGNORECASE)
+    if _AN_ID.match(bare):
+        return term
+    return term + (" NULLS LAST" if upper.endswith(" DESC") else " NULLS FIRST")
+
+
+def _nulls_as_sqlite(sql: str) -> str:
+    """Every ORDER BY list (of a query, a subquery or a window) with NULL first when ascending, last when
+    descending, as in SQLite; indexes are made in that order too (CREATE INDEX above)."""
+    out: list[str] = []
+    i = 0
+    length = len(sql)
+    while i < length:
+        found = _ORDER_BY.search(sql, i)
+        if found is None:
+            out.append(sql[i:])
+            break
+        if _inside_literal(sql, found.start()):
+            out.append(sql[i:found.end()])
+            i = found.end()
+            continue
+        out.append(sql[i:found.end()])
+        i = found.end()
+        depth = 0
+        term_start = i
+        terms: list[str] = []
+        j = i
+        while j < length:
+            ch = sql[j]
+            if ch == "'":
+                end = sql.find("'", j + 1)
+                j = length if end < 0 else end + 1
+                continue
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif ch == "," and depth == 0:
+                terms.append(sql[term_start:j])
+                term_start = j + 1
+            elif ch == ";" and depth == 0:
+                break
+            elif depth == 0 and (ch.isalpha()) and (j == 0 or not (sql[j - 1].isalnum() or sql[j - 1] in "_.$")):
+                end = j
+                while end < length and (sql[end].isalnum() or sql[end] == "_"):
+                    end += 1
+                if sql[j:end].upper() in _ENDS_ORDER:
+                    break
+                j = end
+                continue
+            j += 1
+        terms.append(sql[term_start:j])
+        tail = sql[term_start:j]
+        trailing = tail[len(tail.rstrip()):]
+        out.append(" " + ", ".join(_null_first(t) for t in terms) + (trailing or " "))
+        i = j
+    return "".join(out)
+
+
+def _inside_literal(sql: str, at: int) -> bool:
+    return sql.count("'", 0, at) % 2 == 1
 
 
 def _is_placeholder(text: str) -> bool:

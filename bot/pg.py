@@ -23,6 +23,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import asyncpg
@@ -122,6 +123,7 @@ class PgConnection:
         self._identity: set[str] | None = None  # tables with an identity `id`, read when first needed
         self.total_changes = 0
         self._loop = asyncio.get_running_loop()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-batch")  # the group commit's
 
     @property
     def in_transaction(self) -> bool:
@@ -133,6 +135,7 @@ class PgConnection:
         return self._pg
 
     async def close(self) -> None:
+        self._thread.shutdown(wait=False)
         await self._pg.close()
 
     def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> _Result:
@@ -150,7 +153,7 @@ class PgConnection:
 
     # -- aiosqlite's thread, as Store._commit_pending uses it -----------------------------------------
     async def _execute(self, fn: Callable[[], T]) -> T:
-        return await asyncio.to_thread(fn)
+        return await self._loop.run_in_executor(self._thread, fn)
 
     @property
     def _conn(self) -> SyncBridge:
@@ -194,6 +197,9 @@ class PgConnection:
             status = await self._pg.execute(text, *args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise sqlite3.IntegrityError(_sqlite_wording(exc)) from exc
+        except asyncpg.PostgresError as exc:  # the statement as sent, for whoever reads the log
+            exc.add_note(f"SQL: {text}")
+            raise
         if verb.startswith(_SCHEMA):
             self._identity = None
         count = _count(status)

@@ -201,3 +201,94 @@ def committed(database: object, sql: str, params: tuple = ()) -> list[tuple]:
     thread.start()
     thread.join()
     return result[0]
+
+
+class _Row(tuple):
+    """A row by position and by name, as sqlite3.Row (and equal to the tuple of its values)."""
+
+    names: tuple[str, ...] = ()
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+
+class _Cursor:
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = rows
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[_Row]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class PgCommitted:
+    """sqlite3.Connection's synchronous calls over a PostgreSQL database, on a thread of its own (the
+    test's event loop is busy running the test): what another connection sees, for tests that read
+    the database from outside the store."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._conn = self._wait(self._connect(url))
+
+    async def _connect(self, url: str):
+        import asyncpg
+
+        return await asyncpg.connect(url)
+
+    def _wait(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _fetch(self, sql: str, params) -> list[_Row]:
+        from bot import dialect
+
+        text, args = dialect.translate(sql, params)
+        records = await self._conn.fetch(text, *args)
+        out = []
+        for record in records:
+            row = _Row(record.values())
+            row.names = tuple(record.keys())
+            out.append(row)
+        return out
+
+    def execute(self, sql: str, params=()) -> _Cursor:
+        return _Cursor(self._wait(self._fetch(sql, params)))
+
+    def executescript(self, script: str) -> None:
+        for statement in (s.strip() for s in script.split(";")):
+            if statement:
+                self.execute(statement)
+
+    def commit(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._wait(self._conn.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+
+def connect_committed(settings):
+    """A synchronous connection of its own to the test's database: the SQLite file, or the PostgreSQL
+    database when the test runs on it (rows by name and position)."""
+    import sqlite3
+
+    if CURRENT.get("url"):
+        return PgCommitted(CURRENT["url"])
+    conn = sqlite3.connect(settings.database_path)
+    conn.row_factory = sqlite3.Row
+    return conn

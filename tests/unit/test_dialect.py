@@ -48,3 +48,12 @@ def test_the_schema_version_and_transactions():
     assert dialect.translate("BEGIN IMMEDIATE", ())[0].strip() == "BEGIN"
     assert dialect.translate("SELECT o.name || char(31) || b.name FROM o", ())[0] == (
         "SELECT o.name || chr(31) || b.name FROM o")
+
+
+def test_null_sorts_first_ascending_and_last_descending_as_in_sqlite():
+    text, _ = dialect.translate(
+        "SELECT RANK() OVER (PARTITION BY p ORDER BY d.share DESC) FROM x ORDER BY b.sort_key, m.id DESC LIMIT ?", (5,))
+    assert text == ("SELECT RANK() OVER (PARTITION BY p ORDER BY d.share DESC NULLS LAST ) FROM x "
+                    "ORDER BY b.sort_key NULLS FIRST, m.id DESC LIMIT $1::bigint")
+    text, _ = dialect.translate("CREATE INDEX members_sorted ON members (org_id, sort_key, id)", ())
+    assert text == "CREATE INDEX members_sorted ON members (org_id NULLS FIRST, sort_key NULLS FIRST, id)"

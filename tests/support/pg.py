@@ -292,3 +292,15 @@ def connect_committed(settings):
     conn = sqlite3.connect(settings.database_path)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+async def table_names(store) -> list[str]:
+    """The schema's tables, on either backend."""
+    from bot.pg import PgConnection
+
+    if isinstance(store._db, PgConnection):
+        sql = ("SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() "
+               "AND tablename <> 'schema_version' ORDER BY tablename")
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    return [r["name"] for r in await store._all(sql)]

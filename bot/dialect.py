@@ -31,7 +31,7 @@ from typing import Any
 SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"
 _PRAGMA_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*;?\s*$", re.IGNORECASE)
 _PRAGMA_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*;?\s*$", re.IGNORECASE)
-_DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.IGNORECASE)
+_DDL = re.compile(r"^\s*(CREATE\s+(TEMP\s+|TEMPORARY\s+)?TABLE|ALTER\s+TABLE)\b", re.IGNORECASE)
 
 # a Python value's PostgreSQL type, for the cast of the placeholder it is bound to
 _CASTS: dict[type, str] = {bool: "bigint", int: "bigint", str: "text", float: "float8", bytes: "bytea",

@@ -6,10 +6,14 @@ store and the repositories use, so that they run unchanged on either database.
   sqlite3.Row). Each statement is rewritten by bot.dialect on its way.
 - `lastrowid`: an INSERT into a table with an identity `id` gets `RETURNING id` added.
 - Errors: a constraint violation is raised as sqlite3.IntegrityError with SQLite's wording
-  ("UNIQUE constraint failed: members.org_id, members.phone"), which the repositories catch. In
-  PostgreSQL a failed statement spoils its whole transaction, where SQLite undoes the statement alone;
-  so inside a transaction each INSERT and UPDATE runs in a savepoint of its own, and a repository
-  that catches a conflict goes on as it does on SQLite.
+  ("UNIQUE constraint failed: members.org_id, members.phone"), which the repositories catch; any other
+  error of the server as sqlite3.OperationalError (asyncpg's error is its __cause__). In
+  PostgreSQL a failed statement spoils its whole transaction, where SQLite undoes the statement alone.
+  Every repository that catches a conflict leaves its transaction (raises Conflict), and each
+  group-committed write has a savepoint of its own (Store._run_batch), so statements are not wrapped
+  in savepoints of their own (two more round trips each); a COMMIT of a spoilt transaction raises
+  instead of PostgreSQL's silent ROLLBACK. Rule for new code: catch a constraint error only to leave
+  the transaction (or put the statement in a SAVEPOINT).
 - The group commit (Store._write_batched) runs `write(conn)` functions written against a synchronous
   sqlite3 connection on aiosqlite's thread. Here the store's `_execute(fn)` runs them on a worker thread
   with `_conn` a synchronous bridge whose every call is run on the event loop (which is free: it
@@ -35,7 +39,6 @@ T = TypeVar("T")
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 _RETURNS_ROWS = ("SELECT", "WITH", "VALUES")
-_SAVEPOINTED = ("INSERT", "UPDATE")
 _SCHEMA = ("CREATE", "ALTER", "DROP")
 _KEY = re.compile(r"Key \((.*?)\)=")
 
@@ -121,6 +124,7 @@ class PgConnection:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._pg = conn
         self._identity: set[str] | None = None  # tables with an identity `id`, read when first needed
+        self._failed = False  # a statement of the open transaction failed (the transaction is spoilt)
         self.total_changes = 0
         self._loop = asyncio.get_running_loop()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-batch")  # the group commit's
@@ -169,17 +173,20 @@ class PgConnection:
             return PgCursor(rows, -1, None)
         text, args = dialect.translate(sql, params)
         verb = text.lstrip()[:6].upper()
-        if verb.startswith(_SAVEPOINTED) and self._pg.is_in_transaction():
-            await self._pg.execute("SAVEPOINT pg_statement")
-            try:
-                cursor = await self._statement(text, verb, args)
-            except BaseException:
-                await self._pg.execute("ROLLBACK TO SAVEPOINT pg_statement")
-                raise
-            finally:
-                await self._pg.execute("RELEASE SAVEPOINT pg_statement")
-            return cursor
-        return await self._statement(text, verb, args)
+        if verb == "COMMIT" and self._failed:
+            # PostgreSQL ends a transaction spoilt by a failed statement with a ROLLBACK, even when asked to
+            # COMMIT: said aloud here, never a silent loss of what the transaction wrote
+            self._failed = False
+            await self._pg.execute("ROLLBACK")
+            raise sqlite3.OperationalError("transaction rolled back: a statement in it failed")
+        if verb.startswith(("BEGIN", "ROLLBA")):  # a new transaction, or back to before the failure
+            self._failed = False
+        try:
+            return await self._statement(text, verb, args)
+        except BaseException:
+            if self._pg.is_in_transaction():
+                self._failed = True
+            raise
 
     async def _statement(self, text: str, verb: str, args: list[Any]) -> PgCursor:
         try:
@@ -197,9 +204,10 @@ class PgConnection:
             status = await self._pg.execute(text, *args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise sqlite3.IntegrityError(_sqlite_wording(exc)) from exc
-        except asyncpg.PostgresError as exc:  # the statement as sent, for whoever reads the log
-            exc.add_note(f"SQL: {text}")
-            raise
+        except asyncpg.PostgresError as exc:  # as SQLite's errors are; the statement as sent, for the log
+            error = sqlite3.OperationalError(f"{type(exc).__name__}: {exc}")
+            error.add_note(f"SQL: {text}")
+            raise error from exc
         if verb.startswith(_SCHEMA):
             self._identity = None
         count = _count(status)

@@ -113,3 +113,30 @@ def _parts(annotation):
     yield annotation
     for arg in typing.get_args(annotation):
         yield from _parts(arg)
+
+
+async def test_a_constraint_error_leaves_the_transaction_and_nothing_of_it_is_kept(store):
+    """On both backends: the store's error, and the transaction's earlier writes are gone. (PostgreSQL
+    spoils a transaction at its first failed statement: a COMMIT after it is an error, not a silent
+    ROLLBACK.)"""
+    import sqlite3
+
+    import pytest
+
+    async with store.raw_tx() as db:
+        await db.execute("INSERT INTO users (id, first_name, phone, created_at, updated_at) "
+                         "VALUES (1, 'a', '+8613800000001', 'n', 'n')")
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: users.phone"):
+        async with store.raw_tx() as db:
+            await db.execute("INSERT INTO users (id, first_name, created_at, updated_at) VALUES (2, 'b', 'n', 'n')")
+            await db.execute("INSERT INTO users (id, first_name, phone, created_at, updated_at) "
+                             "VALUES (3, 'c', '+8613800000001', 'n', 'n')")
+    with pytest.raises(sqlite3.Error):
+        async with store.raw_tx() as db:
+            await db.execute("INSERT INTO users (id, first_name, created_at, updated_at) VALUES (4, 'd', 'n', 'n')")
+            try:
+                await db.execute("INSERT INTO users (id, first_name, created_at, updated_at) VALUES (1, 'e', 'n', 'n')")
+            except sqlite3.IntegrityError:
+                pass  # SQLite goes on (and then this test's last statement fails: no such table)
+            await db.execute("SELECT * FROM no_such_table")
+    assert [r[0] for r in await store._all("SELECT id FROM users ORDER BY id")] == [1]

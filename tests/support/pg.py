@@ -290,8 +290,14 @@ def connect_committed(settings):
     if CURRENT.get("url"):
         return PgCommitted(CURRENT["url"])
     conn = sqlite3.connect(settings.database_path)
-    conn.row_factory = sqlite3.Row
+    conn.row_factory = _sqlite_row
     return conn
+
+
+def _sqlite_row(cursor, values: tuple) -> _Row:
+    row = _Row(values)
+    row.names = tuple(d[0] for d in cursor.description)
+    return row
 
 
 async def table_names(store) -> list[str]:

@@ -88,6 +88,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
             ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository):
+    shared = False  # other processes may write the database (PostgreSQL): no cache of this process is right
+
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock = asyncio.Lock()
@@ -104,6 +106,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         """A SQLite file (or ":memory:"), or a PostgreSQL database given by its URL (bot/pg.py)."""
         if pg.is_url(path):  # other processes may write: no write-through caches (issue 17)
             store = cls(cast(aiosqlite.Connection, await pg.connect(str(path))), cache_size=0)
+            store.shared = True
             await store.migrate()
             return store
         if str(path) != ":memory:":

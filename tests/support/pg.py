@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the store tests (issue 17), and one fresh database per test.
+"""A throwaway PostgreSQL server for the store tests (issue 17), and an emptied database for each test.
 
 Which backends the store tests run on is chosen by the environment:
 - XUEXI_PG unset or "0": SQLite only (the test summary says so);

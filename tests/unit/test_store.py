@@ -59,7 +59,7 @@ async def test_failed_transaction_leaves_nothing(store):
     assert await store.get_user(9) is None
 
 
-async def test_fsm_cache_serves_what_a_cold_read_would(database):
+async def test_fsm_cache_serves_what_a_cold_read_would(database, backend):
     store = await Store.open(database)
     storage = StoreStorage(store, cache_size=1)  # a tiny cache: every other read is cold
     keys = [StorageKey(bot_id=1, chat_id=n, user_id=n) for n in (2, 3)]
@@ -80,7 +80,8 @@ async def test_fsm_cache_serves_what_a_cold_read_would(database):
         assert data == {"pos": n, "picked": [1, 2]}
         data["pos"] = 99  # a caller's change does not leak into the cache
         assert (await storage.get_data(key))["pos"] == n
-    assert len(reads) == 2  # one cold read per key, then cached
+    # one cold read per key, then cached; on PostgreSQL other processes write too: every read is cold
+    assert len(reads) == (2 if backend == "sqlite" else 6)
     cold = StoreStorage(store)
     assert [await cold.get_data(k) for k in keys] == [await storage.get_data(k) for k in keys]
     await store.close()

@@ -1,6 +1,9 @@
 """Quiz-answer callbacks through Dispatcher.feed_update with the real store (a file database).
 
-    .venv/bin/python bench/quiz_answers.py [--users 200] [--questions 60] [--rate 300]
+    .venv/bin/python bench/quiz_answers.py [--users 200] [--questions 60] [--rate 300] [--database URL]
+
+--database postgresql://user@host:port/db runs it on that (empty, or already migrated) PostgreSQL
+database instead of a new SQLite file (issue 17; the bench's rows are left there).
 
 1. Sustained: every user answers their open daily attempt question by question (each press records
    the answer and shows the next question, re-rendering the pressed message only); all users at once.
@@ -195,11 +198,11 @@ async def app_floor(settings: Settings, store: Store, per_user: list[list[Update
     return await sustained(dp, Bot(TOKEN, session=NullSession()), per_user)
 
 
-async def main(users: int, questions: int, rate: float) -> None:
+async def main(users: int, questions: int, rate: float, database: str | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="quiz-bench-"))
     settings = Settings(bot_token=TOKEN, database_path=folder / "bench.sqlite3", timezone=TZ,
                         operator_ids=frozenset(), secret_key=b"bench-secret-key-0123456789", data_dir=folder)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(database or settings.database_path)
     try:
         attempts = await prepare(store, users, questions)
         dp = build_dispatcher(settings, store, Clock(TZ), I18n())
@@ -246,5 +249,6 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--rate", type=float, default=300)
+    parser.add_argument("--database", default=None, help="a PostgreSQL URL instead of a new SQLite file")
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.questions, args.rate))
+    asyncio.run(main(args.users, args.questions, args.rate, args.database))

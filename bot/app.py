@@ -103,7 +103,7 @@ class App:
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None) -> App:
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database)
         clock = clock or MovableClock(settings.timezone, settings.clock_offset_seconds)
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)

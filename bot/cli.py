@@ -38,7 +38,12 @@ def _backup_command(command: str, path: Path) -> int:
     from bot.migrations import MIGRATIONS
     from bot.repositories.backup import BackupError, backup_database, restore_database
 
-    database = load_settings(require_token=False).database_path
+    settings = load_settings(require_token=False)
+    if settings.database_url:  # the server's own tools copy a PostgreSQL database
+        print(f"{command}: DATABASE_URL is set: use PostgreSQL's pg_dump / pg_restore for its database",
+              file=sys.stderr)
+        return 1
+    database = settings.database_path
     try:
         if command == "backup":
             version = backup_database(database, path)

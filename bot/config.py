@@ -47,6 +47,12 @@ class Settings:
     metrics_port: int | None = None  # Prometheus /metrics and /healthz (bot/metrics.py); None: off
     metrics_host: str = "127.0.0.1"
     webhook: WebhookSettings | None = None  # `run --webhook` (bot/webhook.py); None: long polling
+    database_url: str | None = None  # DATABASE_URL=postgresql://...: PostgreSQL instead of the SQLite file
+
+    @property
+    def database(self) -> str | Path:
+        """What Store.open takes: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.database_path
 
     @property
     def tz_name(self) -> str:
@@ -214,7 +220,12 @@ def load_settings(
         metrics_port = int(metrics_text)
     metrics_host = env.get("METRICS_HOST", "").strip() or "127.0.0.1"
 
+    database_url = env.get("DATABASE_URL", "").strip() or None
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL", "must be a PostgreSQL URL, postgresql://user:password@host:port/database")
+
     return Settings(
+        database_url=database_url,
         bot_token=token,
         database_path=db,
         timezone=tz,

@@ -26,7 +26,7 @@ class StoreStorage(BaseStorage):
     def __init__(self, store: Store, cache_size: int = 10_000) -> None:
         self.store = store
         self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_size = 0 if store.shared else cache_size  # PostgreSQL: other processes write it too
 
     async def _get(self, key: str) -> tuple[str | None, dict[str, Any]]:
         hit = self._cache.get(key)

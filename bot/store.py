@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from bot import pg
 from bot.migrations import BACKFILLS, MIGRATIONS, split_sql
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
@@ -113,6 +114,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
             ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository):
+    shared = False  # other processes may write the database (PostgreSQL): no cache of this process is right
+
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         self._lock: _StoreLock = _StoreLock()
@@ -130,6 +133,12 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
     async def open(cls, path: Path | str) -> Store:
+        """A SQLite file (or ":memory:"), or a PostgreSQL database given by its URL (bot/pg.py)."""
+        if pg.is_url(path):  # other processes may write: no write-through caches (issue 17)
+            store = cls(cast(aiosqlite.Connection, await pg.connect(str(path))), cache_size=0)
+            store.shared = True
+            await store.migrate()
+            return store
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)

@@ -12,6 +12,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.i18n import I18n
 from bot.store import Store
+from tests.support import pg as pg_support
 from tests.support.recording import ChatClient, RecordingSession
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -30,13 +31,54 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(tests of the outbox itself)")
 
 
+# The store tests run on SQLite, and on PostgreSQL too when XUEXI_PG asks for it (tests/support/pg.py)
+SQLITE_ONLY = pg_support.why_not()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = pg_support.LazyServer()
+    yield server
+    server.stop()
+
+
+if SQLITE_ONLY:
+    @pytest.fixture
+    def backend() -> str:
+        return "sqlite"
+else:
+    @pytest.fixture(params=["sqlite", "pg"])
+    def backend(request) -> str:
+        return request.param
+
+
 @pytest.fixture
-async def store(settings: Settings, request: pytest.FixtureRequest):
-    s = await Store.open(settings.database_path)
+async def database(backend: str, settings: Settings, pg_server):
+    """What Store.open takes: the test's SQLite file, or the URL of a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield settings.database_path
+        return
+    url = await pg_server.fresh_database()
+    pg_support.CURRENT["url"] = url
+    try:
+        yield url
+    finally:
+        pg_support.CURRENT.clear()
+
+
+@pytest.fixture
+async def store(database, request: pytest.FixtureRequest):
+    s = await Store.open(database)
     # every push must be enqueued in the transaction of the action causing it (bot/services/transactions.py)
     s.strict_pushes = request.node.get_closest_marker("loose_pushes") is None
     yield s
     await s.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SQLITE_ONLY:
+        terminalreporter.write_line(f"store tests ran on SQLite only ({SQLITE_ONLY}; "
+                                    "XUEXI_PG=auto or XUEXI_PG=1 adds PostgreSQL)")
 
 
 @pytest.fixture

@@ -335,7 +335,7 @@ class ExamsRepository(Repository):
                         AND b.user_id = u.id AND b.status = 'submitted' ORDER BY b.correct DESC, b.id LIMIT 1) AS span
                FROM members m JOIN org_tree t ON t.descendant_id = m.org_id
                LEFT JOIN users u ON u.phone = m.phone
-               WHERE t.ancestor_id = ? GROUP BY m.phone ORDER BY MIN(m.name), m.phone""",
+               WHERE t.ancestor_id = ? GROUP BY m.phone, u.id ORDER BY MIN(m.name), m.phone""",
             (exam_id, exam_id, exam_id, org_id))
         out = []
         for r in rows:

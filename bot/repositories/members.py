@@ -297,7 +297,7 @@ class MembersRepository(Repository):
                LEFT JOIN users u ON u.phone = m.phone
                LEFT JOIN points p ON p.user_id = u.id
                WHERE m.org_id = ?
-               GROUP BY m.id, m.name, m.phone, b.name, u.id
+               GROUP BY m.id, m.name, m.phone, b.name, u.id, b.sort_key, m.sort_key
                ORDER BY b.sort_key, m.sort_key, m.id""", (since_day, org_id))
         return [MemberExportRow(r["name"], r["phone"], r["branch"], bool(r["activated"]), r["points_7d"],
                                 r["points_total"]) for r in rows]

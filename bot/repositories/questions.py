@@ -84,7 +84,7 @@ class QuestionsRepository(Repository):
         was so already. Audited under the question's bank."""
         async with self._tx() as db:
             cur = await db.execute(
-                "UPDATE questions SET retired_at = ? WHERE id = ? AND (retired_at IS NULL) = ? RETURNING org_id",
+                "UPDATE questions SET retired_at = ? WHERE id = ? AND (retired_at IS NULL) = (? = 1) RETURNING org_id",
                 (now if retired else None, question_id, int(retired)))
             row = await cur.fetchone()
             if row is None:

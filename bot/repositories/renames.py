@@ -76,7 +76,7 @@ class RenamesRepository(Repository):
         ids = sorted(set(upper_ids))
         uppers = marks(ids) or "NULL"
         rows = await self._all(f"{_RENAME_SELECT} WHERE r.status = 'pending' AND (r.upper_id IN ({uppers}) "
-                               "OR (? AND r.upper_id IS NULL)) ORDER BY r.id LIMIT ?", [*ids, int(roots), limit])
+                               "OR (? = 1 AND r.upper_id IS NULL)) ORDER BY r.id LIMIT ?", [*ids, int(roots), limit])
         return [RenameRow(*tuple(r)) for r in rows]
 
     async def decide_rename(self, req_id: int, approve: bool, actor_id: int, reason: str | None, now: str) -> bool:

@@ -2,7 +2,6 @@
 unsafe or malformed files, and creating unknown branches on request."""
 from __future__ import annotations
 
-import sqlite3
 import zipfile
 from io import BytesIO
 
@@ -12,6 +11,7 @@ from aiogram.types import PhotoSize
 from openpyxl import Workbook
 
 from tests.support.factories import make_member, make_org, make_user
+from tests.support.pg import connect_committed
 
 ADMIN = 100001
 HEADER = ["姓名", "手机号", "所属支部", "备注"]
@@ -40,7 +40,7 @@ def xlsx(rows, header=HEADER, extra_sheets=()) -> bytes:
 
 
 def count(settings, sql="SELECT count(*) FROM members", *params):
-    db = sqlite3.connect(settings.database_path)
+    db = connect_committed(settings)
     try:
         return db.execute(sql, params).fetchall()
     finally:

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import re
-import sqlite3
 from datetime import UTC, timedelta
 from io import BytesIO
 
@@ -18,16 +17,15 @@ from bot.ui.invite import InviteCD, InviteListCD, JoinBranchCD, JoinDecisionCD
 from bot.ui.org import OrgPickCD
 from bot.ui.workflows import PAYLOAD_RE
 from tests.support.factories import make_member, make_org, make_user
+from tests.support.pg import connect_committed
 
 ADMIN, ADMIN2, JOINER, JOINER2 = 200001, 200002, 300001, 300002
 ORG = "中共某县委宣传部"
 LINK_RE = re.compile(r"https://t\.me/xuexi_test_bot\?start=(j_[A-Za-z0-9_-]+)")
 
 
-def db(settings) -> sqlite3.Connection:
-    conn = sqlite3.connect(settings.database_path)
-    conn.row_factory = sqlite3.Row
-    return conn
+def db(settings):
+    return connect_committed(settings)
 
 
 async def setup_org(store, *, branches=("第一党支部", "第二党支部"), approval=False, admins=(), certified=True):

@@ -54,5 +54,5 @@ async def test_learn_7_two_hundred_members_at_once_pay_exactly_their_capped_answ
     assert len(attempts) == MEMBERS
     for row, right in zip(sorted(attempts, key=lambda r: r["user_id"]), rights):
         assert row["n"] == 2 and row["c"] == right and row["p"] == min(right, 5)
-    keys = await store._all("SELECT idem_key, COUNT(*) AS n FROM points GROUP BY idem_key HAVING n > 1")
+    keys = await store._all("SELECT idem_key, COUNT(*) AS n FROM points GROUP BY idem_key HAVING COUNT(*) > 1")
     assert keys == []

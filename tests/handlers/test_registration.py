@@ -1,10 +1,10 @@
 """REG-1…7 through the dispatcher: what the person sees, what the store holds."""
 from __future__ import annotations
 
-import sqlite3
-
 from aiogram.methods import SendMessage, SetMyCommands
 from aiogram.types import ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+from tests.support.pg import connect_committed
 
 PHONE = "+8613800000001"
 
@@ -42,7 +42,7 @@ async def test_reg_1_decline_stores_nothing(client_factory, store, settings):
     sent = await c.press(await c.start(), "❌ 不同意")
     assert "没有保存您的任何信息" in sent.text
     assert await store.get_user(c.user_id) is None
-    db = sqlite3.connect(settings.database_path)
+    db = connect_committed(settings)
     assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM fsm").fetchone()[0] == 0
 
@@ -89,7 +89,7 @@ async def test_reg_4_name_rules(client_factory, store):
 
 
 async def test_reg_5_member_records_are_activated(client_factory, store, settings):
-    db = sqlite3.connect(settings.database_path)
+    db = connect_committed(settings)
     db.executescript("""
         INSERT INTO users (id, first_name, created_at, updated_at) VALUES (1, 'admin', 'n', 'n');
         INSERT INTO orgs (id, name, created_by, created_at, certified_at) VALUES (7, '中共某县委宣传部', 1, 'n', 'n');

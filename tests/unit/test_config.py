@@ -26,11 +26,18 @@ def test_defaults(tmp_path):
     ("DEFAULT_LANGUAGE", "fr", "DEFAULT_LANGUAGE"),
     ("SECRET_KEY", "short", "SECRET_KEY"),
     ("TELEGRAM_API_URL", "ftp://x", "TELEGRAM_API_URL"),
+    ("DATABASE_URL", "mysql://x@localhost/db", "DATABASE_URL"),
 ])
 def test_bad_value_names_the_variable(tmp_path, name, value, needle):
     with pytest.raises(ConfigError) as err:
         load_settings(env(tmp_path, **{name: value}), dotenv=None)
     assert err.value.variable == needle and str(err.value).startswith(needle + ":")
+
+
+def test_database_url_selects_postgresql_and_its_absence_the_sqlite_file(tmp_path):
+    url = "postgresql://bot:pw@127.0.0.1:5432/xuexi"
+    assert load_settings(env(tmp_path, DATABASE_URL=url), dotenv=None).database == url
+    assert load_settings(env(tmp_path), dotenv=None).database == tmp_path / "db.sqlite3"
 
 
 def test_database_path_that_is_a_directory(tmp_path):

@@ -4,7 +4,6 @@ update_id Telegram delivers again is not handled again (bot/polling.py, bot/repo
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from aiogram.methods import GetUpdates, SendMessage, TelegramMethod
 from aiogram.types import Chat, Message, MessageEntity, Update, User
 
 from bot.polling import DurablePolling
+from tests.support.pg import committed
 from tests.support.recording import NOW, RecordingSession
 
 AGREEMENT = "服务协议与隐私政策"
@@ -35,16 +35,12 @@ def agreements(session: RecordingSession, chat_id: int) -> int:
 
 def inbox_rows(path: Any) -> list[tuple[int, bool]]:
     """(update_id, done) as another connection sees them: only what was committed."""
-    db = sqlite3.connect(path)
-    try:
-        return [(uid, done is not None) for uid, done in
-                db.execute("SELECT update_id, done_at FROM inbox ORDER BY update_id")]
-    finally:
-        db.close()
+    return [(uid, done is not None) for uid, done in
+            committed(path, "SELECT update_id, done_at FROM inbox ORDER BY update_id")]
 
 
 async def test_an_update_stored_and_not_done_is_handled_at_start_exactly_once(dp, bot, session, store, clock,
-                                                                               settings):
+                                                                               settings, database):
     # a run stored /start from two people, then died before handling the second one
     await store.accept_updates([(u.update_id, u.model_dump_json(exclude_unset=True, by_alias=True))
                                 for u in (start_update(501, 700001), start_update(502, 700002))], clock.now())
@@ -55,13 +51,13 @@ async def test_an_update_stored_and_not_done_is_handled_at_start_exactly_once(dp
     assert fed == 1
     assert agreements(session, 700002) == 1
     assert sent_to(session, 700001) == []  # done before the crash: not again
-    assert inbox_rows(settings.database_path) == [(501, True), (502, True)]
+    assert inbox_rows(database) == [(501, True), (502, True)]
     # the next start (and the one after) finds nothing left
     assert await DurablePolling(dp, bot, store, clock).recover() == 0
     assert agreements(session, 700002) == 1
 
 
-async def test_a_redelivered_update_id_is_handled_once(dp, bot, session, store, clock, settings):
+async def test_a_redelivered_update_id_is_handled_once(dp, bot, session, store, clock, settings, database):
     poller = DurablePolling(dp, bot, store, clock)
     assert await poller.recover() == 0  # the start: from here on, ids above those stored are new for sure
     assert await poller.handle_batch([start_update(601, 700003), start_update(601, 700003)]) == 1  # twice in one
@@ -71,7 +67,7 @@ async def test_a_redelivered_update_id_is_handled_once(dp, bot, session, store, 
     await poller.drain()
     assert agreements(session, 700003) == 1
     assert agreements(session, 700004) == 1
-    assert inbox_rows(settings.database_path) == [(601, True), (602, True)]
+    assert inbox_rows(database) == [(601, True), (602, True)]
     # a bot started again: Telegram sends what the dead one had not confirmed, handled before
     again = DurablePolling(dp, bot, store, clock)
     assert await again.recover() == 0
@@ -80,7 +76,7 @@ async def test_a_redelivered_update_id_is_handled_once(dp, bot, session, store, 
     assert agreements(session, 700004) == 1 and agreements(session, 700008) == 1
 
 
-async def test_a_used_update_id_carrying_another_update_is_handled(dp, bot, session, store, clock, settings):
+async def test_a_used_update_id_carrying_another_update_is_handled(dp, bot, session, store, clock, settings, database):
     """A restarted sandbox numbers its updates from 1 again while the bot's inbox still has its old 1."""
     poller = DurablePolling(dp, bot, store, clock)
     await poller.recover()
@@ -91,16 +87,16 @@ async def test_a_used_update_id_carrying_another_update_is_handled(dp, bot, sess
     assert await again.handle_batch([start_update(1, 700010)]) == 1
     await again.drain()
     assert agreements(session, 700009) == agreements(session, 700010) == 1
-    assert inbox_rows(settings.database_path) == [(1, True)]
+    assert inbox_rows(database) == [(1, True)]
 
 
-async def test_an_update_that_failed_at_three_starts_is_given_up(dp, bot, session, store, clock, settings):
+async def test_an_update_that_failed_at_three_starts_is_given_up(dp, bot, session, store, clock, settings, database):
     await store.accept_updates([(701, start_update(701, 700005).model_dump_json(exclude_unset=True, by_alias=True))], clock.now())
     for _ in range(3):  # three starts found it unfinished (each died while handling it)
         await store.unfinished_updates()
     assert await DurablePolling(dp, bot, store, clock, max_tries=3).recover() == 0
     assert sent_to(session, 700005) == []
-    assert inbox_rows(settings.database_path) == [(701, True)]
+    assert inbox_rows(database) == [(701, True)]
 
 
 class PollingSession(RecordingSession):
@@ -128,11 +124,11 @@ class PollingSession(RecordingSession):
         return []
 
 
-async def test_a_batch_is_stored_before_the_next_get_updates_confirms_it(dp, store, clock, settings):
+async def test_a_batch_is_stored_before_the_next_get_updates_confirms_it(dp, store, clock, settings, database):
     from aiogram import Bot
 
     batch = [start_update(801, 700006), start_update(802, 700007)]
-    session = PollingSession(batch, settings.database_path)
+    session = PollingSession(batch, database)
     bot = Bot(settings.bot_token, session=session)
     poller = DurablePolling(dp, bot, store, clock, polling_timeout=1)
     loop = asyncio.create_task(poller.run())
@@ -144,15 +140,15 @@ async def test_a_batch_is_stored_before_the_next_get_updates_confirms_it(dp, sto
     assert session.offsets[:2] == [None, 803]
     assert session.stored_when_confirmed is not None
     assert [uid for uid, _done in session.stored_when_confirmed] == [801, 802]
-    assert inbox_rows(settings.database_path) == [(801, True), (802, True)]  # handled before the loop stopped
+    assert inbox_rows(database) == [(801, True), (802, True)]  # handled before the loop stopped
     assert agreements(session, 700006) == agreements(session, 700007) == 1
 
 
-async def test_done_updates_are_pruned_after_two_days_and_unfinished_ones_kept(store, clock, settings):
+async def test_done_updates_are_pruned_after_two_days_and_unfinished_ones_kept(store, clock, settings, database):
     old = clock.now()
     await store.accept_updates([(901, "{}"), (902, "{}")], old)
     await store.finish_updates([901], old)
     await store.accept_updates([(903, "{}")], old + timedelta(days=3))
     await store.finish_updates([903], old + timedelta(days=3))
     assert await store.prune_updates(old + timedelta(days=3)) == 1
-    assert inbox_rows(settings.database_path) == [(902, False), (903, True)]
+    assert inbox_rows(database) == [(902, False), (903, True)]

@@ -10,6 +10,7 @@ import pytest
 from bot.models import User
 from bot.outbox import text_push
 from bot.store import Store, StoreError
+from tests.support import pg as pg_support
 
 NOW = "2026-11-23T09:00:00+08:00"
 WAIT = 5.0  # seconds: a deadlock becomes a failure, not a hung suite
@@ -22,8 +23,8 @@ def visitor(user_id: int) -> User:
 
 
 async def cold(settings, sql: str) -> list[tuple]:
-    """A query through a second, cache-less store on the same file."""
-    other = await Store.open(settings.database_path)
+    """A query through a second store on the same database (the file, or the PostgreSQL database)."""
+    other = await Store.open(pg_support.CURRENT.get("url") or settings.database_path)
     try:
         return [tuple(r) for r in await other._all(sql)]
     finally:

@@ -3,7 +3,6 @@ a cold reader of the database file gets, after every kind of write."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from dataclasses import replace
 
 import pytest
@@ -11,14 +10,15 @@ import pytest
 from bot.models import User
 from bot.store import Store
 from tests.support.factories import make_user
+from tests.support.pg import committed
 from tests.support.quiz_factories import make_bank
 
 NOW = "2026-11-23T09:00:00+08:00"
 
 
-async def cold(settings, read):
-    """The same read through a second, cache-less store on the same file."""
-    other = await Store.open(settings.database_path)
+async def cold(database, read):
+    """The same read through a second, cache-less store on the same database."""
+    other = await Store.open(database)
     try:
         return await read(other)
     finally:
@@ -31,7 +31,7 @@ def visitor(user_id: int) -> User:
                 verified_at=None)
 
 
-async def test_user_cache_follows_language_registration_and_verification(store, settings):
+async def test_user_cache_follows_language_registration_and_verification(store, database):
     assert await store.get_user(7) is None  # "no row" is remembered too
     await store.set_language(visitor(7), "en", NOW)
     assert (await store.get_user(7)).language == "en"
@@ -42,10 +42,10 @@ async def test_user_cache_follows_language_registration_and_verification(store, 
     assert (await store.get_user(7)).verified
     await store.update_tg_profile(replace(user, first_name="芳"), NOW)
     assert (await store.get_user(7)).first_name == "芳"
-    assert await store.get_user(7) == await cold(settings, lambda s: s.get_user(7))
+    assert await store.get_user(7) == await cold(database, lambda s: s.get_user(7))
 
 
-async def test_admin_roles_cache_follows_every_admin_change(store, settings):
+async def test_admin_roles_cache_follows_every_admin_change(store, database):
     for uid in (1, 2):
         await make_user(store, uid, verified=True)
     assert await store.admin_org_ids(2) == (frozenset(), frozenset())
@@ -60,7 +60,7 @@ async def test_admin_roles_cache_follows_every_admin_change(store, settings):
     assert await store.admin_org_ids(2) == (frozenset(), frozenset())
     await store.dissolve_org(1, org, NOW)
     assert await store.admin_org_ids(1) == (frozenset(), frozenset())
-    assert await store.admin_org_ids(1) == await cold(settings, lambda s: s.admin_org_ids(1))
+    assert await store.admin_org_ids(1) == await cold(database, lambda s: s.admin_org_ids(1))
 
 
 async def test_writes_made_outside_the_store_are_seen_after_raw_tx(store):
@@ -76,7 +76,7 @@ async def open_attempt(store: Store, user_id: int, n: int = 3) -> int:
     return await store.create_attempt(user_id, "daily", NOW[:10], list(bank), NOW)
 
 
-async def test_attempt_cache_equals_the_database_after_answers_moves_and_submit(store, settings):
+async def test_attempt_cache_equals_the_database_after_answers_moves_and_submit(store, database):
     await make_user(store, 1)
     attempt = await open_attempt(store, 1)
     head, items = await store.quiz_view(attempt)
@@ -86,14 +86,14 @@ async def test_attempt_cache_equals_the_database_after_answers_moves_and_submit(
     assert await store.move_attempt(attempt, 2, 0, NOW)
     view = await store.quiz_view(attempt, (0, 1))
     assert view[0].position == 0 and view[0].flagged and view[1][0].answer == ("B",) and view[1][1].correct
-    assert view == await cold(settings, lambda s: s.quiz_view(attempt, (0, 1)))
+    assert view == await cold(database, lambda s: s.quiz_view(attempt, (0, 1)))
     assert await store.close_attempt(attempt, NOW, leave_wrongbook_after=2)
     head, _ = await store.quiz_view(attempt)
     assert (head.status, head.correct) == ("submitted", 1)
-    assert await store.quiz_view(attempt) == await cold(settings, lambda s: s.quiz_view(attempt))
+    assert await store.quiz_view(attempt) == await cold(database, lambda s: s.quiz_view(attempt))
 
 
-async def test_a_press_for_a_position_no_longer_shown_writes_nothing(store, settings):
+async def test_a_press_for_a_position_no_longer_shown_writes_nothing(store, database):
     await make_user(store, 1)
     attempt = await open_attempt(store, 1)
     await store.quiz_view(attempt)
@@ -101,10 +101,10 @@ async def test_a_press_for_a_position_no_longer_shown_writes_nothing(store, sett
     assert not await store.record_answer(attempt, 0, ["C"], False, 2000, False, NOW, to_position=1, shown_at=NOW)
     head, items = await store.quiz_view(attempt, (0,))
     assert head.position == 1 and items[0].answer == ("A",)
-    assert (head, items) == await cold(settings, lambda s: s.quiz_view(attempt, (0,)))
+    assert (head, items) == await cold(database, lambda s: s.quiz_view(attempt, (0,)))
 
 
-async def test_concurrent_answers_share_commits_and_all_land(store, settings):
+async def test_concurrent_answers_share_commits_and_all_land(store, database):
     users = range(1, 41)
     attempts = []
     for uid in users:
@@ -123,13 +123,11 @@ async def test_concurrent_answers_share_commits_and_all_land(store, settings):
                                                          shown_at=NOW) for a in attempts))
     assert results == [True] * 40
     assert commits < 40  # grouped: the answers that arrived together were committed together
-    conn = sqlite3.connect(settings.database_path)
-    assert conn.execute("SELECT COUNT(*) FROM quiz_items WHERE answer = '[\"A\"]'").fetchone()[0] == 40
-    assert conn.execute("SELECT COUNT(*) FROM quiz_attempts WHERE position = 1").fetchone()[0] == 40
-    conn.close()
+    assert committed(database, "SELECT COUNT(*) FROM quiz_items WHERE answer = '[\"A\"]'") == [(40,)]
+    assert committed(database, "SELECT COUNT(*) FROM quiz_attempts WHERE position = 1") == [(40,)]
 
 
-async def test_a_failing_write_in_a_group_is_undone_alone(store, settings):
+async def test_a_failing_write_in_a_group_is_undone_alone(store, database):
     await make_user(store, 1)
     await make_user(store, 2)
 
@@ -148,13 +146,11 @@ async def test_a_failing_write_in_a_group_is_undone_alone(store, settings):
     results = await asyncio.gather(good, bad, later, return_exceptions=True)
     assert results[0] == "甲" and isinstance(results[1], ValueError) and results[2] == "丙"
     assert seen == ["甲", "丙"]  # `after` runs for the writes that were kept only
-    conn = sqlite3.connect(settings.database_path)
-    assert conn.execute("SELECT id, name FROM users ORDER BY id").fetchall() == [(1, "甲"), (2, "丙")]
-    conn.close()
+    assert committed(database, "SELECT id, name FROM users ORDER BY id") == [(1, "甲"), (2, "丙")]
 
 
 @pytest.mark.parametrize("kind", ["expire", "points"])
-async def test_other_attempt_writes_forget_the_cached_attempt(store, settings, kind):
+async def test_other_attempt_writes_forget_the_cached_attempt(store, database, kind):
     await make_user(store, 1)
     attempt = await open_attempt(store, 1)
     await store.quiz_view(attempt)
@@ -162,10 +158,10 @@ async def test_other_attempt_writes_forget_the_cached_attempt(store, settings, k
         await store.expire_attempt(attempt)
     else:
         await store.set_attempt_points(attempt, 4)
-    assert await store.quiz_view(attempt) == await cold(settings, lambda s: s.quiz_view(attempt))
+    assert await store.quiz_view(attempt) == await cold(database, lambda s: s.quiz_view(attempt))
 
 
-async def test_a_corrected_key_reaches_open_attempts_at_once(store, settings):
+async def test_a_corrected_key_reaches_open_attempts_at_once(store, database):
     await make_user(store, 1)
     attempt = await open_attempt(store, 1, 1)
     _, items = await store.quiz_view(attempt)
@@ -176,4 +172,4 @@ async def test_a_corrected_key_reaches_open_attempts_at_once(store, settings):
                                      NOW) == (0, 1, 0, 1)
     _, items = await store.quiz_view(attempt)
     assert items[0].question.answer == ("C",)
-    assert await store.quiz_view(attempt) == await cold(settings, lambda s: s.quiz_view(attempt))
+    assert await store.quiz_view(attempt) == await cold(database, lambda s: s.quiz_view(attempt))

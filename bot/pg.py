@@ -1,0 +1,301 @@
+"""The PostgreSQL backend (issue 17): an asyncpg connection that offers the part of aiosqlite's API the
+store and the repositories use, so that they run unchanged on either database.
+
+- `execute` (awaitable or `async with`), `executemany`, `execute_fetchall`, cursors with `fetchone`,
+  `fetchall`, `rowcount`, `lastrowid`; rows are asyncpg records (by name and by position, like
+  sqlite3.Row). Each statement is rewritten by bot.dialect on its way.
+- `lastrowid`: an INSERT into a table with an identity `id` gets `RETURNING id` added.
+- Errors: a constraint violation is raised as sqlite3.IntegrityError with SQLite's wording
+  ("UNIQUE constraint failed: members.org_id, members.phone"), which the repositories catch; any other
+  error of the server as sqlite3.OperationalError (asyncpg's error is its __cause__). In
+  PostgreSQL a failed statement spoils its whole transaction, where SQLite undoes the statement alone.
+  Every repository that catches a conflict leaves its transaction (raises Conflict), and each
+  group-committed write has a savepoint of its own (Store._run_batch), so statements are not wrapped
+  in savepoints of their own (two more round trips each); a COMMIT of a spoilt transaction raises
+  instead of PostgreSQL's silent ROLLBACK. Rule for new code: catch a constraint error only to leave
+  the transaction (or put the statement in a SAVEPOINT).
+- The group commit (Store._write_batched) runs `write(conn)` functions written against a synchronous
+  sqlite3 connection on aiosqlite's thread. Here the store's `_execute(fn)` runs them on a worker thread
+  with `_conn` a synchronous bridge whose every call is run on the event loop (which is free: it
+  awaits the thread) and waited for.
+- One connection, used under the store's lock as the SQLite one is. The store's write-through caches
+  are off on PostgreSQL (Store.open): other processes may write.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import asyncpg
+
+from bot import dialect
+
+T = TypeVar("T")
+
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
+_RETURNS_ROWS = ("SELECT", "WITH", "VALUES")
+_SCHEMA = ("CREATE", "ALTER", "DROP")
+_KEY = re.compile(r"Key \((.*?)\)=")
+
+
+def is_url(target: object) -> bool:
+    """A database given as a PostgreSQL URL (DATABASE_URL), not a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def _numeric(text: str) -> int | float:
+    """NUMERIC as SQLite would give it: SUM over BIGINT is NUMERIC in PostgreSQL, an integer in SQLite."""
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+class PgCursor:
+    """What a statement gave: its rows, how many rows it changed and the id it inserted."""
+
+    def __init__(self, rows: list[asyncpg.Record], rowcount: int, lastrowid: int | None) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    async def fetchone(self) -> asyncpg.Record | None:
+        return self.fetchone_now()
+
+    def fetchone_now(self) -> asyncpg.Record | None:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    async def fetchall(self) -> list[asyncpg.Record]:
+        return self.fetchall_now()
+
+    def fetchall_now(self) -> list[asyncpg.Record]:
+        rest, self._next = self._rows[self._next:], len(self._rows)
+        return rest
+
+    async def fetchmany(self, size: int = 1) -> list[asyncpg.Record]:
+        rest = self._rows[self._next:self._next + size]
+        self._next += len(rest)
+        return rest
+
+    async def close(self) -> None:
+        return None
+
+    def __aiter__(self) -> PgCursor:
+        return self
+
+    async def __anext__(self) -> asyncpg.Record:
+        row = self.fetchone_now()
+        if row is None:
+            raise StopAsyncIteration
+        return row
+
+    async def __aenter__(self) -> PgCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _Result:
+    """`db.execute(...)` both awaited and used with `async with`, as aiosqlite's is."""
+
+    def __init__(self, coro: Awaitable[PgCursor]) -> None:
+        self._coro = coro
+        self._cursor: PgCursor | None = None
+
+    def __await__(self) -> Generator[Any, None, PgCursor]:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> PgCursor:
+        self._cursor = await self._coro
+        return self._cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class PgConnection:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._pg = conn
+        self._identity: set[str] | None = None  # tables with an identity `id`, read when first needed
+        self._failed = False  # a statement of the open transaction failed (the transaction is spoilt)
+        self.total_changes = 0
+        self._loop = asyncio.get_running_loop()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-batch")  # the group commit's
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._pg.is_in_transaction())
+
+    @property
+    def pg(self) -> asyncpg.Connection:
+        """The asyncpg connection itself (for what the aiosqlite surface does not offer, e.g. COPY)."""
+        return self._pg
+
+    async def close(self) -> None:
+        self._thread.shutdown(wait=False)
+        await self._pg.close()
+
+    def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> _Result:
+        return _Result(self._run(sql, _params(params)))
+
+    async def executemany(self, sql: str, seq: Iterable[Iterable[Any] | Mapping[str, Any]]) -> PgCursor:
+        count = 0
+        for params in seq:
+            count += (await self._run(sql, _params(params))).rowcount
+        return PgCursor([], count, None)
+
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()
+                               ) -> list[asyncpg.Record]:
+        return (await self._run(sql, _params(params))).fetchall_now()
+
+    # -- aiosqlite's thread, as Store._commit_pending uses it -----------------------------------------
+    async def _execute(self, fn: Callable[[], T]) -> T:
+        return await self._loop.run_in_executor(self._thread, fn)
+
+    @property
+    def _conn(self) -> SyncBridge:
+        return SyncBridge(self, self._loop)
+
+    # -- one statement ------------------------------------------------------------------------------
+    async def _run(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> PgCursor:
+        pragma = dialect.pragma(sql)
+        if pragma is not None:
+            rows: list[asyncpg.Record] = []
+            for statement in pragma:
+                rows = await self._pg.fetch(statement)
+            return PgCursor(rows, -1, None)
+        text, args = dialect.translate(sql, params)
+        verb = text.lstrip()[:6].upper()
+        if verb == "COMMIT" and self._failed:
+            # PostgreSQL ends a transaction spoilt by a failed statement with a ROLLBACK, even when asked to
+            # COMMIT: said aloud here, never a silent loss of what the transaction wrote
+            self._failed = False
+            await self._pg.execute("ROLLBACK")
+            raise sqlite3.OperationalError("transaction rolled back: a statement in it failed")
+        if verb.startswith(("BEGIN", "ROLLBA")):  # a new transaction, or back to before the failure
+            self._failed = False
+        try:
+            return await self._statement(text, verb, args)
+        except BaseException:
+            if self._pg.is_in_transaction():
+                self._failed = True
+            raise
+
+    async def _statement(self, text: str, verb: str, args: list[Any]) -> PgCursor:
+        try:
+            if verb.startswith(_RETURNS_ROWS):
+                return PgCursor(await self._pg.fetch(text, *args), -1, None)
+            if _RETURNING.search(text):
+                rows = await self._pg.fetch(text, *args)
+                self.total_changes += len(rows)
+                return PgCursor(rows, len(rows), None)
+            insert = _INSERT.match(text)
+            if insert and insert[1].lower() in await self._identity_tables():
+                ids = await self._pg.fetch(text + " RETURNING id", *args)
+                self.total_changes += len(ids)
+                return PgCursor([], len(ids), int(ids[-1][0]) if ids else None)
+            status = await self._pg.execute(text, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise sqlite3.IntegrityError(_sqlite_wording(exc)) from exc
+        except asyncpg.PostgresError as exc:  # as SQLite's errors are; the statement as sent, for the log
+            error = sqlite3.OperationalError(f"{type(exc).__name__}: {exc}")
+            error.add_note(f"SQL: {text}")
+            raise error from exc
+        if verb.startswith(_SCHEMA):
+            self._identity = None
+        count = _count(status)
+        if verb.startswith(("INSERT", "UPDATE", "DELETE")):
+            self.total_changes += count
+        return PgCursor([], count, None)
+
+    async def _identity_tables(self) -> set[str]:
+        if self._identity is None:
+            rows = await self._pg.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND column_name = 'id' AND is_identity = 'YES'")
+            self._identity = {row[0] for row in rows}
+        return self._identity
+
+
+def _params(params: Iterable[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    return params if isinstance(params, Mapping) else tuple(params)
+
+
+def _count(status: str) -> int:
+    """The rows a command changed, from its status ("UPDATE 3", "INSERT 0 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else -1
+
+
+def _sqlite_wording(exc: asyncpg.IntegrityConstraintViolationError) -> str:
+    table = getattr(exc, "table_name", None) or ""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        found = _KEY.search(getattr(exc, "detail", None) or "")
+        columns = [c.strip() for c in found[1].split(",")] if found else [getattr(exc, "constraint_name", "")]
+        return "UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns)
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return "FOREIGN KEY constraint failed"
+    if isinstance(exc, asyncpg.NotNullViolationError):
+        return f"NOT NULL constraint failed: {table}.{getattr(exc, 'column_name', '')}"
+    if isinstance(exc, asyncpg.CheckViolationError):
+        return f"CHECK constraint failed: {getattr(exc, 'constraint_name', '')}"
+    return str(exc)
+
+
+class SyncCursor:
+    def __init__(self, cursor: PgCursor) -> None:
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+
+    def fetchone(self) -> asyncpg.Record | None:
+        return self._cursor.fetchone_now()
+
+    def fetchall(self) -> list[asyncpg.Record]:
+        return self._cursor.fetchall_now()
+
+    def __iter__(self) -> Iterator[asyncpg.Record]:
+        return iter(self._cursor.fetchall_now())
+
+
+class SyncBridge:
+    """sqlite3.Connection's calls the group-committed writes make, from a worker thread: each is run on
+    the event loop and waited for."""
+
+    def __init__(self, conn: PgConnection, loop: asyncio.AbstractEventLoop) -> None:
+        self._async = conn
+        self._loop = loop
+
+    def _wait(self, coro: Awaitable[T]) -> T:
+        async def run() -> T:
+            return await coro
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._async.in_transaction
+
+    @property
+    def total_changes(self) -> int:
+        return self._async.total_changes
+
+    def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> SyncCursor:
+        return SyncCursor(self._wait(self._async._run(sql, _params(params))))
+
+    def executemany(self, sql: str, seq: Iterable[Iterable[Any] | Mapping[str, Any]]) -> SyncCursor:
+        rows = [_params(p) for p in seq]  # built on this thread: a generator may read Python state
+        return SyncCursor(self._wait(self._async.executemany(sql, rows)))
+
+
+async def connect(url: str) -> PgConnection:
+    conn = await asyncpg.connect(url, statement_cache_size=2048)
+    await conn.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
+    await conn.execute(dialect.SCHEMA_VERSION_TABLE)
+    return PgConnection(conn)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import record
 from tests.support.load import Plan, Result, run
 
 
@@ -70,6 +71,16 @@ def main() -> int:
     for line in result.lines():
         print(line, flush=True)
     print(json.dumps({"load": figures(result)}, ensure_ascii=False))
+    f, who = figures(result), f"{plan.members} members"
+    record("load", "every answer counted, every push delivered once", int(not result.problems), "ok",
+           "; ".join(result.problems)[:300] or ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    record("load", f"{who}: last quiz done after", f["quiz_seconds"], "s", f"starts spread over {plan.spread:g} s")
+    record("load", f"{who}: member updates/s", f["updates_per_s"], "updates/s", f"{result.updates} updates")
+    record("load", f"{who}: reply latency p50", f["p50_ms"], "ms")
+    record("load", f"{who}: reply latency p99", f["p99_ms"], "ms", f"max {f['max_ms']} ms")
+    record("load", f"{plan.members + plan.recipients} pushes: pushes/s", f["pushes_per_s"], "msg/s",
+           f"configured {f['outbox_rate']:g}/s; {result.pushes} sent in {f['push_seconds']} s")
+    record("load", "429s answered by the sandbox", result.rate_limited, "429s", f"presses repeated {result.retries}")
     return 1 if result.problems else 0
 
 

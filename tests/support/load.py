@@ -62,7 +62,7 @@ class Plan:
     recipients: int = 500
     spread: float = 45.0  # the members' /quiz commands spread evenly over this many seconds
     think: float = 1.0  # seconds between a reply and the member's next press (Telegram: 1 message/s per chat)
-    report_after: float = 10.0  # seconds into the run at which the 08:00 slot falls due
+    report_after: float = 3.0  # seconds into the run at which the 08:00 slot falls due (with the task notice)
     chat_limit: float | None = 3.0  # the sandbox's per-chat limit (calls in any 1 s), None = off; see `run`
     global_limit: float | None = None  # the sandbox's overall limit (calls/s over every method), None = off
     outbox_rate: float | None = None  # OUTBOX_RATE for the bot; None = its configured default (25/s)

@@ -30,10 +30,14 @@ callback, which it does after the handler's edit or send (bot/middlewares.Answer
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -54,6 +58,8 @@ REVIEW_HEAD = "答案与解析"
 QUESTIONS = 20
 DAILY = 5  # bot.services.quiz.DAILY_SIZE
 NOW = "2026-10-01T09:00:00+08:00"
+SANDBOX_TOKEN = "1000000001:SANDBOX-token-for-local-use-only"
+BOT_START = 15.0  # seconds the clock is set back further for the bot's start (imports, migrations, first sweep)
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Plan:
     global_limit: float | None = None  # the sandbox's overall limit (calls/s over every method), None = off
     outbox_rate: float | None = None  # OUTBOX_RATE for the bot; None = its configured default (25/s)
     deadline: float = 600.0  # seconds after which the run gives up waiting
+    split: bool = True  # the bot in a process of its own beside a --no-bot sandbox (as Telegram is not on our machine)
 
 
 @dataclass
@@ -299,10 +306,9 @@ async def _settled(db: Path, expected: int, until: float) -> None:
         await asyncio.sleep(0.5)
 
 
-async def _run(proc: SandboxProcess, plan: Plan, day: date) -> Result:
+async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[float], None] | None) -> Result:
     result = Result(plan, day)
     ids = member_ids(plan)
-    base = proc.sandbox.base
     connector = aiohttp.TCPConnector(limit=400)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
@@ -317,7 +323,18 @@ async def _run(proc: SandboxProcess, plan: Plan, day: date) -> Result:
                                                         "global_per_s": plan.global_limit}
                                          if plan.chat_limit or plan.global_limit else None})
         slot = datetime.combine(day, datetime.min.time().replace(hour=8), tzinfo=TZ)
-        await d.post("/sandbox/clock", {"set": (slot - timedelta(seconds=plan.report_after)).isoformat()})
+        if start_bot is None:  # the bot runs in the sandbox's process: its clock is the sandbox's
+            await d.post("/sandbox/clock", {"set": (slot - timedelta(seconds=plan.report_after)).isoformat()})
+        else:  # the bot is started at the sandbox's moved time; the members begin once it polls
+            before = plan.report_after + BOT_START
+            moved = await d.post("/sandbox/clock", {"set": (slot - timedelta(seconds=before)).isoformat()})
+            started = time.perf_counter()
+            start_bot(moved["offset_seconds"])
+            while not (await d.get("/sandbox/stats"))["calls"].get("getUpdates"):
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError("the bot did not start polling within 120 s")
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(max(0.0, before - plan.report_after - (time.perf_counter() - started)))
 
         t_start = time.perf_counter()
         finished: list[float] = []
@@ -342,7 +359,7 @@ async def _run(proc: SandboxProcess, plan: Plan, day: date) -> Result:
         result.quiz_seconds = (max(finished) - t_start) if finished else 0.0
 
         expected_pushes = plan.members + plan.recipients
-        await _settled(proc.db, expected_pushes, t_start + plan.deadline)
+        await _settled(db, expected_pushes, t_start + plan.deadline)
         result.total_seconds = time.perf_counter() - t_start
         stats = await d.get("/sandbox/stats")
         result.rate_limited, result.errors, result.calls = stats["rate_limited"], stats["errors"], stats["calls"]
@@ -379,7 +396,7 @@ async def _run(proc: SandboxProcess, plan: Plan, day: date) -> Result:
             result.problems.append(f"{len(bad_report)} members with a wrong number of reports, e.g. "
                                    f"{bad_report[0]}: {reports[bad_report[0]]}")
 
-    counts = _db_counts(proc.db)
+    counts = _db_counts(db)
     n_points, sum_points = counts.pop("daily_points")
     first, last = counts.pop("push_span")
     if first and last:
@@ -401,12 +418,35 @@ async def _run(proc: SandboxProcess, plan: Plan, day: date) -> Result:
 
 
 def run(folder: Path, plan: Plan) -> Result:
-    """Seeds a fresh database in `folder`, starts the sandbox with the bot, runs the scenario, verifies."""
+    """Seeds a fresh database in `folder`, starts the sandbox and the bot, runs the scenario, verifies."""
     db = folder / "load.sqlite3"
     day = asyncio.run(seed(db, plan))
     env = {"OUTBOX_RATE": str(plan.outbox_rate)} if plan.outbox_rate else {}
-    proc = SandboxProcess(db, extra_env=env)
+    if not plan.split:
+        proc = SandboxProcess(db, extra_env=env)
+        try:
+            return asyncio.run(_run(proc.sandbox.base, db, plan, day, None))
+        finally:
+            proc.stop()
+    server = SandboxProcess(folder / "sandbox.sqlite3", args=["--no-bot"])
+    bots: list[subprocess.Popen[bytes]] = []
+
+    def start_bot(offset: float) -> None:
+        bots.append(subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=folder, stdout=subprocess.DEVNULL,
+            stderr=(folder / "bot.log").open("ab"),
+            env={**os.environ, "BOT_TOKEN": SANDBOX_TOKEN, "TELEGRAM_API_URL": server.sandbox.base,
+                 "DATABASE_PATH": str(db), "SECRET_KEY": "load-secret-key-0123456789",
+                 "CLOCK_OFFSET_SECONDS": str(offset), **env}))
+
     try:
-        return asyncio.run(_run(proc, plan, day))
+        return asyncio.run(_run(server.sandbox.base, db, plan, day, start_bot))
     finally:
-        proc.stop()
+        for bot in bots:
+            bot.terminate()
+            try:
+                bot.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                bot.kill()
+                bot.wait()
+        server.stop()

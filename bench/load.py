@@ -7,7 +7,8 @@
 2,000 registered members in an organisation subtree each take the daily quiz as a chat client (/quiz,
 five answers pressed, 交卷), their starts spread over the first 45 s so that the quizzes are done within
 about a minute, while an admin sends a task notice to all 2,000 through the /task flow and the daily
-report's 08:00 slot falls due for 500 recipients. The bot sends its pushes at its configured outbox
+report's 08:00 slot falls due for 500 recipients. Three processes: the sandbox (--no-bot), the bot
+(`xuexi-bot run`) and this one playing the people. The bot sends its pushes at its configured outbox
 rate (25/s unless --outbox-rate; the outbox also keeps 1/s per chat).
 
 The sandbox's rate limit is on: --chat-limit calls in any one second per chat (default 3) and, with

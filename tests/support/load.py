@@ -1,8 +1,10 @@
 """The load scenario of issue #16, shared by bench/load.py (2,000 members) and tests/e2e/test_load.py (the
 short version in CI).
 
-Over the sandbox (the bot in its normal long polling, in its own process; this process plays the people
-over the control API, many at once on one aiohttp session):
+Over the sandbox: the sandbox alone in one process (--no-bot: its HTTP work is Telegram's, not the bot's),
+the bot (`xuexi-bot run`, its normal long polling, outbox and scheduler) in another, started with the
+sandbox's moved time (CLOCK_OFFSET_SECONDS); this process plays the people over the control API, many at
+once on one aiohttp session (Plan.split=False runs the bot inside the sandbox's process instead):
 
 - `seed`: straight into the bot's database before it starts (the flows that make these rows have their
   own end-to-end tests): an admin, a certified root organisation with four lower ones, `members`

@@ -1,6 +1,7 @@
 """Every benchmark in one run, and one table: figure, target, measured, pass, ratio.
 
     .venv/bin/python bench/run_all.py [--quick] [--only NAME ...] [--out bench/RESULTS.md]
+    .venv/bin/python bench/run_all.py --render bench/RESULTS.json   # the table again, no bench run
 
 Runs each bench script of BENCHES in turn as a child process (`python -m bench.NAME ...` from the
 repository's root; one at a time, so that they do not measure each other), with BENCH_FIGURES naming a
@@ -10,7 +11,9 @@ bench/crash.py, is read from what it prints). Then writes one table to stdout an
 what was measured, pass or MISS, and for throughputs their ratio to the trivial-handler ceiling measured
 in the same run (updates a handler takes; pushes are set beside the configured outbox rate instead). A
 missed target names its cause in the notes under the table (CAUSES below, and the machine's speed that
-run as the ceilings show it). A bench that is missing, fails or times out gets a row that says so.
+run as the ceilings show it). A bench that is missing, fails or times out gets a row that says so. The
+run's figures and what each bench printed are kept in RESULTS.json beside RESULTS.md: --render writes
+the table again from them (e.g. after a cause was named) without measuring anything.
 
 --quick: a smoke run of a few minutes: every bench at a small size (BENCH_QUICK=1 for the benches
 without size arguments); the targets are those of the full sizes, so the pass column is only indicative.
@@ -144,6 +147,17 @@ CAUSES: dict[tuple[str, str], str] = {
 }
 
 
+# Causes that hold for a --quick run only (its sizes are not the targets').
+QUICK_CAUSES: dict[tuple[str, str], str] = {
+    ("outbox", "with faults"): (
+        "a --quick run sends 100 pushes: the injected faults (8 × 429 with retry_after 3 s, 8 × 500, a blocked "
+        "user) cost about a second whatever the size, a quarter of a 4 s run; the bounds are set for 1,000 pushes"),
+    ("load", "pushes/s"): (
+        "a --quick run has 130 pushes, about 5 s of sending: the outbox's per-chat 1/s (a recipient's notice "
+        "and report go to the same chat) and its start weigh more than in the full run's 2,500"),
+}
+
+
 @dataclass
 class Figure:
     bench: str
@@ -225,15 +239,17 @@ def build_rows(figures: Sequence[Figure], missing: dict[str, str]) -> list[Row]:
     return rows
 
 
-def causes(rows: Sequence[Row], figures: Sequence[Figure]) -> list[str]:
+def causes(rows: Sequence[Row], figures: Sequence[Figure], quick: bool = False) -> list[str]:
     """A note for each missed target: the known cause, and how fast the machine was that run."""
+    known_causes = {**CAUSES, **(QUICK_CAUSES if quick else {})}
     notes = []
     ceiling = next((f for f in figures if f.figure.startswith("ceiling: feed_update")), None)
     speed = (f" (the trivial-handler ceiling measured {_fmt(ceiling.value, ceiling.unit)} this run, against "
              f"12,905 updates/s on a quiet machine in #15's note)") if ceiling and ceiling.value else ""
     for row in rows:
         if row.passed == "MISS":
-            known = next((text for (bench, key), text in CAUSES.items() if bench == row.bench and key in row.figure),
+            known = next((text for (bench, key), text in known_causes.items()
+                          if bench == row.bench and key in row.figure),
                          None)
             notes.append(f"- **{row.bench}: {row.figure}** measured {row.measured}, target {row.target}: "
                          + (known or "cause not named by the bench; the machine is shared by several engineers"
@@ -305,15 +321,15 @@ def machine() -> str:
 
 
 def report(rows: Sequence[Row], figures: Sequence[Figure], outputs: dict[str, tuple[str, float]], quick: bool,
-           started: datetime, total: float) -> str:
-    notes = causes(rows, figures)
+           started: datetime, total: float, where: str) -> str:
+    notes = causes(rows, figures, quick)
     met = sum(r.passed == "pass" for r in rows)
     missed = sum(r.passed == "MISS" for r in rows)
     parts = [
         "# Benchmark results" + (" (quick smoke run: reduced sizes)" if quick else ""),
         "",
         (f"Measured in one run of `bench/run_all.py{' --quick' if quick else ''}` on {started:%Y-%m-%d %H:%M} UTC, "
-        f"{machine()}; total time {total / 60:.1f} min. Each bench ran alone, one after the other."),
+        f"{where}; total time {total / 60:.1f} min. Each bench ran alone, one after the other."),
         "",
         (f"{met} targets met, {missed} missed, {sum(r.passed == 'not run' for r in rows)} benches not run. "
         "Ratios: a throughput over the trivial-handler ceiling measured in the same run (bench/sandbox_roundtrip.py's "
@@ -339,25 +355,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run at small sizes")
     parser.add_argument("--only", nargs="*", default=None, help="these benches only")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--render", type=Path, help="no bench: the table again from a run's saved .json "
+                                                    "(after CAUSES changed)")
     args = parser.parse_args(argv)
     started, t0 = datetime.now(UTC), time.perf_counter()
     figures: list[Figure] = []
     missing: dict[str, str] = {}
     outputs: dict[str, tuple[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="run-all-") as tmp:
-        for b in BENCHES:
-            if args.only is not None and b.name not in args.only:
-                continue
-            print(f"running bench/{b.name}.py {'(quick)' if args.quick else ''} …", file=sys.stderr, flush=True)
-            found, why, printed, seconds = run_bench(b, args.quick, Path(tmp))
-            figures += found
-            if why:
-                missing[b.name] = why
-            outputs[b.name] = (printed or why or "", seconds)
+    if args.render:
+        saved = json.loads(args.render.read_text(encoding="utf-8"))
+        figures = [Figure(**f) for f in saved["figures"]]
+        missing, outputs = saved["missing"], {k: (v[0], v[1]) for k, v in saved["outputs"].items()}
+        args.quick, started, total = saved["quick"], datetime.fromisoformat(saved["started"]), saved["total"]
+        where = saved["machine"]
+    else:
+        with tempfile.TemporaryDirectory(prefix="run-all-") as tmp:
+            for b in BENCHES:
+                if args.only is not None and b.name not in args.only:
+                    continue
+                print(f"running bench/{b.name}.py {'(quick)' if args.quick else ''} …", file=sys.stderr, flush=True)
+                found, why, printed, seconds = run_bench(b, args.quick, Path(tmp))
+                figures += found
+                if why:
+                    missing[b.name] = why
+                outputs[b.name] = (printed or why or "", seconds)
+        total, where = time.perf_counter() - t0, machine()
+        args.out.with_suffix(".json").write_text(json.dumps({
+            "quick": args.quick, "started": started.isoformat(), "total": total, "machine": machine(),
+            "figures": [f.__dict__ for f in figures], "missing": missing, "outputs": outputs},
+            ensure_ascii=False, indent=1), encoding="utf-8")
     rows = build_rows(figures, missing)
-    text = report(rows, figures, outputs, args.quick, started, time.perf_counter() - t0)
+    text = report(rows, figures, outputs, args.quick, started, total, where)
     print(table(rows))
-    for line in causes(rows, figures):
+    for line in causes(rows, figures, args.quick):
         print(line)
     args.out.write_text(text, encoding="utf-8")
     print(f"written to {args.out}", file=sys.stderr)

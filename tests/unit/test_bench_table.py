@@ -53,3 +53,22 @@ def test_printed_kills_and_violations_are_summed_or_the_total_taken():
     rows = build_rows(parse_printed("crash", printed), {})
     assert [(r.figure, r.passed) for r in rows if r.bench == "crash"] == [("kills", "MISS"), ("violations", "MISS")]
     assert [f.value for f in parse_printed("crash", printed + "total: kills 60, violations 0\n")] == [60, 0]
+
+
+def test_render_writes_the_table_again_from_a_saved_run(tmp_path, capsys):
+    import json
+
+    from bench.run_all import main
+
+    saved = tmp_path / "RESULTS.json"
+    saved.write_text(json.dumps({
+        "quick": False, "started": "2026-11-26T05:00:00+00:00", "total": 1500.0, "machine": "vm: 2 cores",
+        "figures": [f.__dict__ for f in FIGS], "missing": {"crash": "bench/crash.py is missing"},
+        "outputs": {"tree": ["members under the root: 12.5 ms", 30.0]}}), encoding="utf-8")
+    out = tmp_path / "RESULTS.md"
+    assert main(["--render", str(saved), "--out", str(out)]) == 1  # a target missed, a bench not run
+    text = out.read_text(encoding="utf-8")
+    assert "on 2026-11-26 05:00 UTC, vm: 2 cores; total time 25.0 min" in text
+    assert "| quiz_answers | latency p99 at 300 updates/s | < 20 ms | 25 ms | MISS |" in text
+    assert "<details><summary>tree (30 s)</summary>" in text
+    assert "| tree | members under the root (max of 20) |" in capsys.readouterr().out

@@ -50,7 +50,7 @@ def figures(result: Result) -> dict[str, object]:
             "pushes": result.pushes, "pushes_per_s": round(result.pushes_per_s, 2),
             "push_seconds": round(result.push_seconds, 2), "rate_limited": result.rate_limited,
             "outbox_rate": result.plan.outbox_rate or 25.0, "problems": result.problems,
-            "total_seconds": round(result.total_seconds, 1)}
+            "total_seconds": round(result.total_seconds, 1), "cpu_seconds": {k: round(v, 1) for k, v in result.cpu.items()}}
 
 
 def main() -> int:
@@ -82,6 +82,9 @@ def main() -> int:
     record("load", f"{plan.members + plan.recipients} pushes: pushes/s", f["pushes_per_s"], "msg/s",
            f"configured {f['outbox_rate']:g}/s; {result.pushes} sent in {f['push_seconds']} s")
     record("load", "429s answered by the sandbox", result.rate_limited, "429s", f"presses repeated {result.retries}")
+    for name, seconds in result.cpu.items():
+        record("load", f"CPU of the {name} during the run", round(100 * seconds / max(result.total_seconds, 1e-9)),
+               "% of a core", f"{seconds:.1f} CPU-s in {result.total_seconds:.1f} s")
     return 1 if result.problems else 0
 
 

@@ -95,6 +95,7 @@ class Result:
     errors: int = 0  # every non-ok answer of the sandbox
     calls: dict[str, int] = field(default_factory=dict)
     task_sent_in: float = 0.0  # the admin's /task flow, first message to "已发出"
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of each process during the run
     problems: list[str] = field(default_factory=list)  # what verify found wrong
     counts: dict[str, Any] = field(default_factory=dict)
 
@@ -123,7 +124,9 @@ class Result:
             f"max {max(self.latencies, default=float('nan')) * 1000:.0f} ms ({len(self.latencies)} replies)"),
             (f"pushes: {self.pushes} sent in {self.push_seconds:.1f} s = {self.pushes_per_s:.1f} pushes/s; "
             f"the /task flow took {self.task_sent_in:.1f} s"),
-            f"sandbox: {self.rate_limited} answered 429, {self.errors} errors in all; whole run {self.total_seconds:.1f} s",
+            f"sandbox: {self.rate_limited} answered 429, {self.errors} errors in all; whole run {self.total_seconds:.1f} s; "
+            "CPU used: " + ", ".join(f"{name} {sec:.1f} s ({sec / max(self.total_seconds, 1e-9):.0%} of a core)"
+                                     for name, sec in self.cpu.items()),
             "slowest replies: " + ", ".join(f"{lat * 1000:.0f} ms ({what} at +{at:.1f} s)" for at, what, lat in
                                             sorted(self.timeline, key=lambda x: -x[2])[:5])
             + f"; the task was sent at +{self.task_sent_at:.1f} s, the report slot at +{self.plan.report_after:g} s",
@@ -331,7 +334,20 @@ async def _settled(db: Path, expected: int, until: float) -> None:
         await asyncio.sleep(0.5)
 
 
-async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[float], None] | None) -> Result:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (Linux /proc; this process's own with None), 0 if unknown."""
+    try:
+        if pid is None:
+            usage = os.times()
+            return usage.user + usage.system
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[float], int] | None,
+               pids: dict[str, int | None]) -> Result:
     result = Result(plan, day)
     ids = member_ids(plan)
     connector = aiohttp.TCPConnector(limit=400)
@@ -354,7 +370,7 @@ async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[
             before = plan.report_after + BOT_START
             moved = await d.post("/sandbox/clock", {"set": (slot - timedelta(seconds=before)).isoformat()})
             started = time.perf_counter()
-            start_bot(moved["offset_seconds"])
+            pids["bot"] = start_bot(moved["offset_seconds"])
             while not (await d.get("/sandbox/stats"))["calls"].get("getUpdates"):
                 if time.perf_counter() - started > 120:
                     raise RuntimeError("the bot did not start polling within 120 s")
@@ -363,6 +379,7 @@ async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[
             await asyncio.sleep(max(0.0, before - plan.report_after - (time.perf_counter() - started)))
 
         t_start = d.t0 = time.perf_counter()
+        cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         finished: list[float] = []
 
         async def member(i: int, uid: int) -> None:
@@ -387,6 +404,7 @@ async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[
         expected_pushes = plan.members + plan.recipients
         await _settled(db, expected_pushes, t_start + plan.deadline)
         result.total_seconds = time.perf_counter() - t_start
+        result.cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
         stats = await d.get("/sandbox/stats")
         result.rate_limited, result.errors, result.calls = stats["rate_limited"], stats["errors"], stats["calls"]
 
@@ -451,22 +469,25 @@ def run(folder: Path, plan: Plan) -> Result:
     if not plan.split:
         proc = SandboxProcess(db, extra_env=env)
         try:
-            return asyncio.run(_run(proc.sandbox.base, db, plan, day, None))
+            return asyncio.run(_run(proc.sandbox.base, db, plan, day, None,
+                                    {"sandbox with the bot": proc.proc.pid, "people (this process)": None}))
         finally:
             proc.stop()
     server = SandboxProcess(folder / "sandbox.sqlite3", args=["--no-bot"])
     bots: list[subprocess.Popen[bytes]] = []
 
-    def start_bot(offset: float) -> None:
+    def start_bot(offset: float) -> int:
         bots.append(subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=folder, stdout=subprocess.DEVNULL,
             stderr=(folder / "bot.log").open("ab"),
             env={**os.environ, "BOT_TOKEN": SANDBOX_TOKEN, "TELEGRAM_API_URL": server.sandbox.base,
                  "DATABASE_PATH": str(db), "SECRET_KEY": "load-secret-key-0123456789",
                  "CLOCK_OFFSET_SECONDS": str(offset), **env}))
+        return bots[-1].pid
 
     try:
-        return asyncio.run(_run(server.sandbox.base, db, plan, day, start_bot))
+        return asyncio.run(_run(server.sandbox.base, db, plan, day, start_bot,
+                                {"sandbox": server.proc.pid, "people (this process)": None}))
     finally:
         for bot in bots:
             bot.terminate()

@@ -350,7 +350,7 @@ async def _run(base: str, db: Path, plan: Plan, day: date, start_bot: Callable[[
                pids: dict[str, int | None]) -> Result:
     result = Result(plan, day)
     ids = member_ids(plan)
-    connector = aiohttp.TCPConnector(limit=400)
+    connector = aiohttp.TCPConnector(limit=0)  # no pool limit: a person waiting for a reply holds a connection
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         d = Driver(http, base, result)

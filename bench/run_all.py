@@ -138,9 +138,12 @@ TARGETS: tuple[Target, ...] = (
 # What makes a target miss, when we know it (shown in the notes when it does).
 CAUSES: dict[tuple[str, str], str] = {
     ("load", "last quiz done after"): (
-        "the bot's one process (one core for Python) answers the members' updates and renders and sends the "
-        "pushes; when the reply latency grows, each member's six round trips take longer than the 1 s think "
-        "time and the last starters finish after the minute"),
+        "the bot answered about 160 member updates/s (1,000 and 2,000 members alike, #16's run on 2026-11-26) of "
+        "the about 310/s offered, while neither it (27-35 % of a core) nor the sandbox (20-28 %) used a full "
+        "core: a cap on updates in flight, not CPU. Not yet pinned down; the candidates are DurablePolling's "
+        "64 handlers in flight times each handler's wall time (its HTTP calls to the sandbox and its turn in "
+        "the store's one write queue) and the polling loop waiting for each batch's committed insert before the "
+        "next getUpdates (bench/quiz_inbox.py measures that loop's cost without HTTP)"),
     ("load", "pushes/s"): (
         "pushes/s is counted from the first push enqueued to the last sent; below the configured rate the "
         "outbox waited on the per-chat 1/s (a member's notice and report go to the same chat) or on 429s"),

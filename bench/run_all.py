@@ -144,6 +144,10 @@ CAUSES: dict[tuple[str, str], str] = {
         "64 handlers in flight times each handler's wall time (its HTTP calls to the sandbox and its turn in "
         "the store's one write queue) and the polling loop waiting for each batch's committed insert before the "
         "next getUpdates (bench/quiz_inbox.py measures that loop's cost without HTTP)"),
+    ("reports", "90-day chart"): (
+        "the chart is matplotlib drawing, bound by the CPU the process gets: 140 ms median on a quiet machine "
+        "(#14's note), 227-302 ms under heavier load then; the ceiling shows how much slower the machine was "
+        "this run"),
     ("load", "pushes/s"): (
         "pushes/s is counted from the first push enqueued to the last sent; below the configured rate the "
         "outbox waited on the per-chat 1/s (a member's notice and report go to the same chat) or on 429s"),
@@ -255,8 +259,8 @@ def causes(rows: Sequence[Row], figures: Sequence[Figure], quick: bool = False) 
                           if bench == row.bench and key in row.figure),
                          None)
             notes.append(f"- **{row.bench}: {row.figure}** measured {row.measured}, target {row.target}: "
-                         + (known or "cause not named by the bench; the machine is shared by several engineers"
-                            + speed + " — compare with the bench's own figures below."))
+                         + (f"{known}{speed}." if known else "cause not named by the bench; the machine is shared by "
+                            f"several engineers{speed} — compare with the bench's own figures below."))
         elif row.passed == "not run":
             notes.append(f"- **{row.bench}** was not measured: {row.note}")
     return notes

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import record
 from bot.clock import MovableClock
 from bot.repositories.due import DueItem, utc_text
 from bot.scheduler import Sweeper
@@ -102,6 +103,9 @@ def report(label: str, lateness: list[float], busy: float, extra: str = "") -> N
     print(f"{label:<36} rows {len(lateness):>6}  p50 {statistics.median(lateness) * 1000:8.1f} ms  "
           f"p99 {percentile(lateness, 0.99) * 1000:8.1f} ms  worst {max(lateness) * 1000:8.1f} ms  "
           f"{len(lateness) / busy:9.0f} rows/s{extra}")
+    mode = label.split(",")[0]
+    record("due_sweep", f"{len(lateness)} rows due in one minute, {mode}: worst lateness", round(max(lateness) * 1000, 1),
+           "ms", f"{label}; p99 {percentile(lateness, 0.99) * 1000:.0f} ms, {len(lateness) / busy:.0f} rows/s")
 
 
 def handler_for(store: Store, write: bool) -> Callable[[DueItem, datetime], Awaitable[None]]:

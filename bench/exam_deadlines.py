@@ -40,6 +40,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
 from bench.due_sweep import TZ, percentile
+from bench.figures import record
 from bot.clock import MovableClock
 from bot.flows.exam_take import ExamDueWork
 from bot.i18n import I18n
@@ -211,6 +212,12 @@ async def main(n: int, rate: float, window: float) -> None:
                   f"pushes sent {sent['n']}, failed {failed['n']}, still queued {pending['n']} "
                   f"(the queue drains at the configured rate)")
             print(f"countdown edits made: {work.edits_sent}")
+            record("exam_deadlines", f"{n} deadlines in one minute: worst lateness", round(max(lateness) * 1000),
+                   "ms", f"p99 {percentile(lateness, 0.99) * 1000:.0f} ms; {len(lateness)}/{n} closed")
+            record("exam_deadlines", "busiest second of sends + edits", busiest_second(
+                session.log, {"SendMessage", "EditMessageText"}), "calls", f"configured {rate:g}/s")
+            record("exam_deadlines", "pushes failed after a 429", failed["n"], "pushes",
+                   f"{state.rate_limited} 429s answered, {retry} seen by the bot")
         finally:
             await bot.session.close()
             await store.close()

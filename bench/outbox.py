@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import record
 from bot.outbox import text_push
 from bot.store import Store
 from tests.sandbox.outbox_load import run_load
@@ -76,10 +77,14 @@ async def main() -> None:
             bound = "ok" if result.seconds <= 1.1 * args.pushes / args.rate else "OVER 1.1x"
             print(f"  achieved/configured {result.achieved / args.rate:.3f} ({target}); "
                   f"time vs 1.1 x pushes/rate: {bound}", flush=True)
+            record("outbox", f"pushes/s {label}", round(result.achieved, 2), "msg/s", f"configured {args.rate:g}/s")
+            record("outbox", f"time / (pushes/rate) {label}", round(result.seconds * args.rate / args.pushes, 3), "x",
+                   f"{args.pushes} pushes in {result.seconds:.2f} s")
         batch = max(50, min(2000, int(args.rate * 2)))
         enqueue, claim, mark = await store_cost(folder, args.store_pushes, min(args.store_pushes, 5000), batch)
         print(f"store cost per push ({args.store_pushes} pushes, claim batches of {batch}): enqueue {enqueue:.1f} µs "
               f"+ claim {claim:.1f} µs + mark sent {mark:.1f} µs = {enqueue + claim + mark:.1f} µs")
+        record("outbox", "store cost per push", round(enqueue + claim + mark, 1), "µs")
 
 
 if __name__ == "__main__":

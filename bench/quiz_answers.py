@@ -37,6 +37,7 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
+from bench.figures import record
 from bot.app import build_dispatcher, settle_heap
 from bot.clock import Clock
 from bot.config import Settings
@@ -218,15 +219,20 @@ async def main(users: int, questions: int, rate: float, database: str | None = N
         # the machine is shared and its speed drifts within seconds: each figure is the median of `blocks` runs
         rates = [await sustained(dp, bot, plan(attempts[seq_users:], warm + b * step, step)) for b in range(blocks)]
         rate_all = statistics.median(rates)
+        record("quiz_answers", "sequential, one at a time", round(seq_rate), "updates/s")
+        record("quiz_answers", "sustained, all users at once", round(rate_all), "updates/s")
         print(f"sustained, {users - seq_users} users at once: {rate_all:8.0f} answer updates/s   "
               f"(median of {blocks} runs of {(users - seq_users) * step} updates: "
               f"{' / '.join(f'{r:.0f}' for r in rates)})")
         lat = await paced(dp, bot, plan(attempts, warm + part, questions - warm - part - 1), rate)
         p50, p99 = statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
         print(f"paced at {rate:.0f} updates/s: latency p50 {p50:.2f} ms, p99 {p99:.2f} ms   ({len(lat)} updates)")
+        record("quiz_answers", f"latency p99 at {rate:.0f} updates/s", round(p99, 2), "ms", f"p50 {p50:.2f} ms")
         tops = [await ceiling(plan(attempts, 0, step)) for _ in range(blocks)]
         floors = [await app_floor(settings, store, plan(attempts, 0, step)) for _ in range(blocks)]
         top, floor = statistics.median(tops), statistics.median(floors)
+        record("quiz_answers", "ceiling: trivial callback handler", round(top), "updates/s")
+        record("quiz_answers", "app floor: bot middlewares + trivial handler", round(floor), "updates/s")
         print(f"ceiling, trivial callback handler:            {top:8.0f} updates/s   "
               f"ratio quiz/ceiling {rate_all / top:.2f} (sequential {seq_rate / top:.2f})   "
               f"(runs: {' / '.join(f'{r:.0f}' for r in tops)})")
@@ -238,6 +244,10 @@ async def main(users: int, questions: int, rate: float, database: str | None = N
         print(f"whole daily rounds (5 answers + submit), {users} users at once: {rounds:6.0f} rounds/s "
               f"({round_updates:.0f} updates/s)")
         submitted = await store._one("SELECT COUNT(*) AS n FROM quiz_attempts WHERE status = 'submitted'")
+        record("quiz_answers", "whole daily rounds (5 answers + submit)", round(round_updates), "updates/s",
+               f"{rounds:.0f} rounds/s")
+        record("quiz_answers", "answers and rounds stored", int(answered["n"] == expected and submitted["n"] == users),
+               "ok", f"{answered['n']}/{expected} answers, {submitted['n']}/{users} rounds")
         print(json.dumps({"python": sys.version.split()[0], "answers_stored": answered["n"],
                           "expected": expected, "rounds_submitted": submitted["n"], "expected_rounds": users}))
     finally:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiogram import Bot, Dispatcher
 
+from bench.figures import record
 from bench.quiz_answers import TOKEN, TZ, NullSession, as_json, plan, prepare, receive
 from bot.app import build_dispatcher, settle_heap
 from bot.clock import Clock
@@ -95,6 +96,9 @@ async def main(users: int, questions: int, runs: int) -> None:
             print(f"{way:6}: {statistics.median(rs):7.0f} answer updates/s   (runs: {' / '.join(f'{x:.0f}' for x in rs)}, "
                   f"{users * step} updates each)")
         print(f"inbox cost: {(d - i) / d * 100:+.1f} % of the direct rate")
+        record("quiz_inbox", "direct (feed_update)", round(d), "updates/s")
+        record("quiz_inbox", "through the durable inbox", round(i), "updates/s")
+        record("quiz_inbox", "inbox cost", round((d - i) / d * 100, 1), "%")
         stored = await store._one("SELECT COUNT(*), COUNT(done_at) FROM inbox")
         answered = await store._one("SELECT COUNT(*) FROM quiz_items WHERE answered_at IS NOT NULL")
         print(f"inbox rows {stored[0]}, done {stored[1]} (expected {users * step * runs}); "

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import record
 from bot.clock import FakeClock
 from bot.services import learner
 from bot.services.roles import Actor
@@ -88,16 +89,19 @@ async def main(members: int = 100_000, active_share: float = 0.10) -> None:
         t0 = time.perf_counter()
         await store.refresh_rank_base(TODAY.isoformat())  # the nightly job's base (bot/repositories/ranking.py)
         print(f"nightly rank base of every organisation: {time.perf_counter() - t0:.2f} s")
-        me = FIRST_USER + 12_345  # a member without points: ranked near the bottom
+        me = FIRST_USER + min(12_345, members - 5)  # a member without points: ranked near the bottom
         since = (TODAY - timedelta(days=6)).isoformat()
         cold, warm, rows = await timed(lambda: store.learner_org_ranking(org, me, since, learner.TOP))
         assert len(rows) <= 2 * learner.TOP + 1 and any(r.user_id == me for r in rows)
+        record("rank", f"ranking query, {members:,} members (warm median)", round(statistics.median(warm), 1), "ms",
+               f"cold {cold:.0f} ms")
         print(f"ranking query (one org, one user): cold {cold:.0f} ms, warm median {statistics.median(warm):.0f} ms "
               f"(min {min(warm):.0f}, max {max(warm):.0f}); {len(rows)} rows returned")
         actor = Actor(user=await store.get_user(me))
         clock = FakeClock(ZoneInfo("Asia/Shanghai"))
         _, warm, ranks = await timed(lambda: learner.ranks(store, clock, actor), runs=3)
         mine = ranks[0].me
+        record("rank", f"/rank service call, {members:,} members (warm median)", round(statistics.median(warm), 1), "ms")
         print(f"services.learner.ranks (/rank without sending): warm median {statistics.median(warm):.0f} ms; "
               f"rank 7d #{mine.week_rank}, total #{mine.total_rank} of {ranks[0].ranked:,}")
         await store.close()

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import record
 from bench.tree import LEVELS, MEMBERS
 from bench.tree import build as build_tree
 from bot.clock import FakeClock
@@ -97,6 +98,8 @@ def line(label: str, times: list[float], target_ms: float) -> bool:
     unit, scale = ("s", 1000.0) if target_ms >= 1000 else ("ms", 1.0)
     print(f"{label:<44} median {statistics.median(times) / scale:8.2f} {unit}   max {max(times) / scale:8.2f} {unit}"
           f"   {'OK' if ok else 'OVER'} (< {target_ms / scale:g} {unit})")
+    record("reports", label.split(" (")[0].replace(" in an organisation of", " in the biggest organisation,"),
+           round(statistics.median(times) / scale, 3), unit, f"median of {len(times)}; max {max(times) / scale:.3g} {unit}")
     return ok
 
 
@@ -167,6 +170,7 @@ async def main() -> int:
 
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             mem_ok = peak < 300
+            record("reports", "peak memory (max RSS)", round(peak), "MB")
             print(f"{'peak memory (max RSS)':<44} {peak:8.0f} MB   {'OK' if mem_ok else 'OVER'} (< 300 MB)")
             ok &= mem_ok
         finally:

@@ -28,6 +28,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Chat, Message, Update, User
 
+from bench.figures import record
+
 TOKEN = "1000000001:SANDBOX-token-for-local-use-only"
 
 
@@ -86,6 +88,8 @@ async def drive(port: int, messages: int, users: int) -> None:
             lat.append(await roundtrip(uid, f"m{i}"))
         seq = messages / (time.perf_counter() - t0)
         lat.sort()
+        record("sandbox_roundtrip", "echo round trips, 1 user", round(seq), "msg/s",
+               f"p50 {statistics.median(lat) * 1000:.2f} ms")
         print(f"sequential, 1 user:   {seq:8.0f} messages/s   latency p50 {statistics.median(lat) * 1000:.2f} ms, "
               f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.2f} ms   ({messages} round trips)")
 
@@ -100,6 +104,7 @@ async def drive(port: int, messages: int, users: int) -> None:
         await asyncio.gather(*(user_loop(u) for u in uids))
         par = users * per_user / (time.perf_counter() - t0)
         print(f"parallel, {users} users: {par:8.0f} messages/s   ({users * per_user} round trips)")
+        record("sandbox_roundtrip", f"echo round trips, {users} users at once", round(par), "msg/s")
 
 
 class NullSession(AiohttpSession):
@@ -131,6 +136,7 @@ async def ceiling(n: int) -> float:
         await dp.feed_update(bot, Update.model_validate(r, context={"bot": bot}))
     rate = n / (time.perf_counter() - t0)
     print(f"Dispatcher.feed_update, trivial handler: {rate:8.0f} updates/s   ({n} updates, no I/O)")
+    record("sandbox_roundtrip", "ceiling: feed_update, trivial handler", round(rate), "updates/s")
     return rate
 
 

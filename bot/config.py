@@ -47,6 +47,9 @@ class Settings:
     metrics_port: int | None = None  # Prometheus /metrics and /healthz (bot/metrics.py); None: off
     metrics_host: str = "127.0.0.1"
     webhook: WebhookSettings | None = None  # `run --webhook` (bot/webhook.py); None: long polling
+    # SHARED_DATABASE=1: other bot processes use the same database (issue 17): no read caches, the sweep
+    # and the sender only in the leader lease's holder, one person's updates taken in turn (bot/leases.py)
+    shared_database: bool = False
 
     @property
     def tz_name(self) -> str:
@@ -213,6 +216,9 @@ def load_settings(
             raise ConfigError("METRICS_PORT", f"{metrics_text!r} is not a TCP port (1-65535), e.g. 9108")
         metrics_port = int(metrics_text)
     metrics_host = env.get("METRICS_HOST", "").strip() or "127.0.0.1"
+    shared_text = env.get("SHARED_DATABASE", "").strip().lower()
+    if shared_text not in _TRUE + _FALSE:
+        raise ConfigError("SHARED_DATABASE", f"{shared_text!r} is not on or off (1/0, true/false)")
 
     return Settings(
         bot_token=token,
@@ -230,4 +236,5 @@ def load_settings(
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         webhook=_webhook(env, data_dir, api_base) if webhook else None,
+        shared_database=shared_text in _TRUE,
     )

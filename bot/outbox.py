@@ -10,6 +10,11 @@ network errors and 5xx are retried with backoff; both up to an attempt cap, then
 'failed'. A 403 marks the person unreachable: later pushes to them are skipped until they write to
 the bot again. A file sent to many is uploaded once and re-sent by its file_id.
 
+Several processes on one database (issue 17): only the holder of the leader lease sends (`leader`),
+so the rate limits are the bot's as a whole with no shared budget; its claims are written for
+`FOR UPDATE SKIP LOCKED` on PostgreSQL all the same (bot/repositories/outbox.py). The others' pushes are
+found by polling every `idle_poll` seconds.
+
 `Outbox.limiter` is shared with other senders (e.g. countdown edits) so that edits and sends
 together keep the configured rate: `async with outbox.limiter.slot(chat_id): await bot.edit_...`
 (or `await outbox.limiter.acquire(chat_id)` before the call).
@@ -193,7 +198,8 @@ class Outbox:
     def __init__(self, store: Store, bot: Bot, clock: Clock, *, per_second: float = 25.0,
                  chat_interval: float = 1.0, concurrency: int = 100, paid_broadcast: bool = False,
                  batch: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, leader: Callable[[], bool] | None = None,
+                 idle_poll: float = IDLE_POLL) -> None:
         self.store = store
         self.bot = bot
         self.clock = clock
@@ -206,6 +212,10 @@ class Outbox:
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._claims_released = False
+        # several processes on one database: only the leader lease's holder sends (bot/leases.py), so
+        # this one limiter is the bot's whole rate; the others poll often for the rows they enqueue
+        self._leader = leader
+        self._idle_poll = idle_poll
 
     async def enqueue(self, *pushes: dict[str, Any]) -> int:
         """Writes the pushes (call it inside the action's atomic() block); the sender is woken and
@@ -231,6 +241,9 @@ class Outbox:
         """Sends everything that is due now; returns how many rows were handled (sent, retried
         later, failed, or skipped as unreachable). Rows waiting for a retry are left for later."""
         async with self._flush_lock:
+            if self._leader is not None and not self._leader():
+                self._claims_released = False  # when it leads again, what another leader claimed goes again
+                return 0
             if not self._claims_released:  # what a killed sender had claimed goes again
                 released = await self.store.release_claims()
                 if released:
@@ -245,6 +258,9 @@ class Outbox:
                 # one row per chat per claim: chats go side by side, each chat's rows in order
                 await asyncio.gather(*(self._deliver(push) for push in claim.pushes))
                 handled += len(claim.pushes)
+                if self._leader is not None and not self._leader():  # lost the lease: claim no more
+                    self._claims_released = False
+                    return handled
 
     async def run(self) -> None:
         """Until cancelled: flush, then sleep until woken or the next retry is due."""
@@ -254,7 +270,7 @@ class Outbox:
             except Exception:
                 log.exception("outbox flush failed")
             self._wake.clear()
-            timeout = IDLE_POLL
+            timeout = self._idle_poll
             try:
                 next_at = await self.store.next_push_at()
             except Exception:

@@ -33,6 +33,7 @@ from bot.repositories.fsm import FsmRepository
 from bot.repositories.inbox import InboxRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
+from bot.repositories.leases import LeasesRepository
 from bot.repositories.manuscripts import ManuscriptQueries
 from bot.repositories.members import Membership, MembersRepository
 from bot.repositories.orgs import OrgsRepository
@@ -112,9 +113,12 @@ class _StoreLock(asyncio.Lock):
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
-            ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository):
+            ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository,
+            LeasesRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
+        # cache_size=0: no read caches at all (other processes write the database too: issue 17)
+        self.caching = cache_size > 0
         self._lock: _StoreLock = _StoreLock()
         self._savepoints = 0
         # tests switch this on: a push enqueued outside an atomic() block is then an error (so the
@@ -129,14 +133,15 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
+    async def open(cls, path: Path | str, *, cache_size: int = 50_000) -> Store:
+        """cache_size=0: every read goes to the database (several processes share it)."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         conn.row_factory = aiosqlite.Row
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
             await conn.execute(f"PRAGMA {pragma}")
-        store = cls(conn)
+        store = cls(conn, cache_size=cache_size)
         await store.migrate()
         return store
 

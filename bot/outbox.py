@@ -49,6 +49,11 @@ log = logging.getLogger("bot.outbox")
 MAX_ATTEMPTS = 8        # sends of one row (429s and 5xx/network errors together) before it is 'failed'
 MAX_BACKOFF = 300.0     # seconds: the longest wait between two tries after 5xx/network errors
 IDLE_POLL = 5.0         # seconds: how often an idle sender looks for rows enqueued without wake()
+STALE_CLAIM = 120.0     # seconds (several processes): a claim this old was a stopped leader's, sent again
+
+
+class NotLeader(Exception):
+    """(Several processes) this process lost the leader lease before the send: the row goes back."""
 
 
 def text_push(chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None,
@@ -241,10 +246,15 @@ class Outbox:
         """Sends everything that is due now; returns how many rows were handled (sent, retried
         later, failed, or skipped as unreachable). Rows waiting for a retry are left for later."""
         async with self._flush_lock:
-            if self._leader is not None and not self._leader():
-                self._claims_released = False  # when it leads again, what another leader claimed goes again
-                return 0
-            if not self._claims_released:  # what a killed sender had claimed goes again
+            if self._leader is not None:
+                if not self._leader():
+                    return 0
+                # claims old enough that no live sender holds them (its leader was killed) go again
+                stale = (self.clock.now() - timedelta(seconds=STALE_CLAIM)).isoformat()
+                released = await self.store.release_claims(stale)
+                if released:
+                    log.warning("outbox: %s pushes claimed by a stopped leader are sent again", released)
+            elif not self._claims_released:  # what a killed sender had claimed goes again
                 released = await self.store.release_claims()
                 if released:
                     log.warning("outbox: %s pushes claimed before a restart are sent again", released)
@@ -259,7 +269,6 @@ class Outbox:
                 await asyncio.gather(*(self._deliver(push) for push in claim.pushes))
                 handled += len(claim.pushes)
                 if self._leader is not None and not self._leader():  # lost the lease: claim no more
-                    self._claims_released = False
                     return handled
 
     async def run(self) -> None:
@@ -287,6 +296,8 @@ class Outbox:
     async def _deliver(self, push: Push) -> None:
         try:
             message_id = await self._send(push)
+        except NotLeader:  # another process sends it (not an attempt: nothing was sent)
+            await self.store.mark_push_retry(push.id, "not the leader", self._now(), count_attempt=False)
         except TelegramRetryAfter as exc:
             log.info("429 for chat %s: waiting %s s", push.chat_id, exc.retry_after)
             self.limiter.pause(exc.retry_after, push.chat_id)
@@ -324,6 +335,7 @@ class Outbox:
         if push.kind == "text":
             p = push.payload
             async with self.limiter.slot(push.chat_id), self._sending:
+                self._check_leader()
                 msg = await self.bot.send_message(push.chat_id, p["text"],
                                                   protect_content=bool(p.get("protect_content")),
                                                   reply_markup=_markup(p), allow_paid_broadcast=self._paid())
@@ -345,6 +357,7 @@ class Outbox:
     async def _send_file(self, push: Push, media: BufferedInputFile | str) -> Message:
         p = push.payload
         async with self.limiter.slot(push.chat_id), self._sending:
+            self._check_leader()
             if push.kind == "photo":
                 return await self.bot.send_photo(push.chat_id, media, caption=p.get("caption"),
                                                  protect_content=bool(p.get("protect_content")),
@@ -352,6 +365,11 @@ class Outbox:
             return await self.bot.send_document(push.chat_id, media, caption=p.get("caption"),
                                                 protect_content=bool(p.get("protect_content")),
                                                 reply_markup=_markup(p), allow_paid_broadcast=self._paid())
+
+    def _check_leader(self) -> None:
+        """Right before a Bot API call: a process that lost the lease sends nothing more."""
+        if self._leader is not None and not self._leader():
+            raise NotLeader
 
     def _paid(self) -> bool | None:
         return True if self.paid_broadcast else None

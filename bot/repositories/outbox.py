@@ -127,11 +127,17 @@ class OutboxRepository(Repository):
         async with self._tx() as db:
             return await enqueue_in(db, pushes, now)
 
-    async def release_claims(self) -> int:
+    async def release_claims(self, claimed_before: str | None = None) -> int:
         """At start: rows a killed sender had claimed are pending again (some may have reached
-        Telegram already: those are the bounded duplicates). Returns how many."""
+        Telegram already: those are the bounded duplicates). Returns how many. `claimed_before`
+        (several processes): only claims older than that, which no live sender still holds."""
         async with self._tx() as db:
-            cur = await db.execute("UPDATE outbox SET status = 'pending', claimed_at = NULL WHERE status = 'sending'")
+            if claimed_before is None:
+                cur = await db.execute("UPDATE outbox SET status = 'pending', claimed_at = NULL "
+                                       "WHERE status = 'sending'")
+            else:
+                cur = await db.execute("UPDATE outbox SET status = 'pending', claimed_at = NULL "
+                                       "WHERE status = 'sending' AND claimed_at < ?", (claimed_before,))
             return cur.rowcount
 
     async def claim_pushes(self, now: str, limit: int = 200) -> Claim:

@@ -159,6 +159,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             if version <= current:
                 continue
             async with self._tx() as db:
+                if await self.schema_version() >= version:  # another process migrated meanwhile (issue 17)
+                    continue
                 for statement in split_sql(script):
                     await db.execute(statement)
                 if version in BACKFILLS:

@@ -215,6 +215,26 @@ async def test_two_senders_keep_the_bots_rate_as_a_whole_and_send_each_push_once
         assert texts == [f"第{n}条" for n in range(each)]
 
 
+async def test_what_a_killed_leader_had_claimed_goes_again_once_its_claim_is_stale(stores, settings, server, http):
+    async with http.post("/sandbox/users", json={"first_name": "u"}) as r:
+        uid = (await r.json())["id"]
+    clock = FakeClock(settings.timezone)
+    await stores[0].enqueue_pushes([text_push(uid, "遗留")], clock.now().isoformat())
+    assert len((await stores[0].claim_pushes(clock.now().isoformat())).pushes) == 1  # A claimed it, then died
+    bot = await sandbox_bot(server)
+    ticks = Ticks()
+    try:
+        box = Outbox(stores[1], bot, clock, chat_interval=0.001, leader=lambda: True, monotonic=ticks)
+        assert await box.flush() == 0  # a claim this young may be a live sender's: left alone
+        clock.advance(seconds=121)
+        ticks.now += 31
+        assert await box.flush() == 1
+    finally:
+        await bot.session.close()
+    async with http.get(f"/sandbox/users/{uid}/messages") as r:
+        assert [m["text"] for m in (await r.json())["messages"] if m["from"] == "bot"] == ["遗留"]
+
+
 async def test_a_claim_never_takes_a_row_another_sender_claimed(stores, clock):
     a, b = stores
     await a.enqueue_pushes([text_push(700000 + n, "x") for n in range(10)], clock.now().isoformat())

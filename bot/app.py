@@ -28,10 +28,11 @@ from bot.fsm_storage import StoreStorage
 from bot.handlers import build_routers, build_workflows
 from bot.handlers.tasks import due_reminder_handler
 from bot.i18n import I18n
+from bot.leases import Lease
 from bot.metrics import Metrics
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
-from bot.outbox import Outbox
-from bot.polling import DurablePolling
+from bot.outbox import IDLE_POLL, Outbox
+from bot.polling import DurablePolling, InboxTurns
 from bot.scheduler import JobSpec, Scheduler, Sweeper
 from bot.services import quiz, reports
 from bot.services.tasks import DUE_KIND as TASK_REMIND
@@ -40,6 +41,8 @@ from bot.ui.menu import set_default_menus
 from bot.webhook import WebhookReceiver
 
 log = logging.getLogger("bot")
+
+SHARED_POLL = 0.5  # seconds: how often the leader looks for pushes other processes enqueued
 
 
 def build_dispatcher(
@@ -53,7 +56,8 @@ def build_dispatcher(
     events_isolation: BaseEventIsolation | None = None,
 ) -> Dispatcher:
     dp = Dispatcher(
-        storage=storage or StoreStorage(store),
+        # no FSM cache when other processes share the database: the state is read fresh per update
+        storage=storage or StoreStorage(store, cache_size=10_000 if store.caching else 0),
         events_isolation=events_isolation or SimpleEventIsolation(),
         fsm_strategy=FSMStrategy.USER_IN_CHAT,
         settings=settings,
@@ -100,18 +104,25 @@ class App:
     outbox: Outbox
     sweeper: Sweeper
     metrics: Metrics | None = None  # counters always; served only when METRICS_PORT is set
+    # SHARED_DATABASE (several processes): the leader lease (sweep and sender) and the inbox's turns
+    lease: Lease | None = None
+    turns: InboxTurns | None = None
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None) -> App:
-        store = await Store.open(settings.database)
+        shared = settings.shared_database  # (always on with PostgreSQL: Settings.shared_database)
+        store = await Store.open(settings.database, cache_size=0 if shared else 50_000)
         clock = clock or MovableClock(settings.timezone, settings.clock_offset_seconds)
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)
         bot = build_bot(settings)
+        lease = Lease(store, clock) if shared else None
+        leader = (lambda: lease.held) if lease is not None else None
         outbox = Outbox(store, bot, clock, per_second=settings.outbox_rate,
-                        paid_broadcast=settings.outbox_paid_broadcast)
+                        paid_broadcast=settings.outbox_paid_broadcast, leader=leader,
+                        idle_poll=SHARED_POLL if shared else IDLE_POLL)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
-        sweeper = Sweeper(store, clock)  # every due time is a row; this job runs what is due
+        sweeper = Sweeper(store, clock, leader=leader)  # every due time is a row; this job runs what is due
         on_timeout = quiz_flow.timeout_notifier(bot, outbox, i18n, store)  # a challenge's time-out tells the person
         for kind, handler in quiz.due_handlers(store, clock, on_timeout).items():
             sweeper.register(kind, handler)
@@ -130,7 +141,19 @@ class App:
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         metrics = Metrics(CollectorRegistry(), store, clock, scheduler)  # the process's one registry
         metrics.install(dp)
-        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper, metrics=metrics)
+        turns = None
+        if lease is not None:
+            turns = InboxTurns(store, clock, lease.holder)
+
+            def lease_changed(held: bool) -> None:
+                metrics.lease_changed(held)
+                if held:
+                    outbox.wake()  # the new leader sends what is waiting at once
+
+            lease.on_change = lease_changed
+            metrics.lease_changed(False)
+        return cls(settings, store, clock, i18n, scheduler, bot, dp, outbox, sweeper, metrics=metrics,
+                   lease=lease, turns=turns)
 
     async def catch_up(self) -> int:
         """One sweep of what is due now, then one outbox flush (at start, and after the sandbox moved the clock)."""
@@ -143,7 +166,7 @@ class App:
         await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
         # every update stored before Telegram hears it was received (bot/polling.py)
         await self._receive(DurablePolling(self.dp, self.bot, self.store, self.clock, concurrency=64,
-                                           polling_timeout=10, observer=self.metrics).run)
+                                           polling_timeout=10, observer=self.metrics, turns=self.turns).run)
 
     async def run_webhook(self) -> None:
         """The webhook server (settings.webhook) until cancelled; the scheduler runs beside it."""
@@ -151,7 +174,7 @@ class App:
             raise ValueError("webhook mode needs settings.webhook (WEBHOOK_URL)")
         # every update stored before the 200 that confirms it to Telegram (bot/webhook.py)
         await self._receive(WebhookReceiver(self.dp, self.bot, self.store, self.clock, self.settings.webhook,
-                                            concurrency=64, observer=self.metrics).run)
+                                            concurrency=64, observer=self.metrics, turns=self.turns).run)
 
     async def run_updates(self) -> None:
         """Webhook mode when settings.webhook is set, else long polling."""
@@ -160,6 +183,10 @@ class App:
     async def _receive(self, receive: Callable[[], Awaitable[None]]) -> None:
         await set_default_menus(self.bot, self.i18n)
         settle_heap()
+        leading = None
+        if self.lease is not None:  # several processes: the first try now, so a leader sweeps at once
+            await self.lease.try_take()
+            leading = asyncio.create_task(self.lease.run(), name="lease")
         try:  # what fell due while the bot was down runs before the first update
             await self.sweeper.sweep()
         except Exception:
@@ -174,6 +201,9 @@ class App:
         finally:
             sender.cancel()
             self.scheduler.shutdown()
+            if leading is not None:  # released: another process leads at its next try
+                leading.cancel()
+                await asyncio.wait({leading})
             if served is not None:
                 await served.cleanup()
 

@@ -48,6 +48,10 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     webhook: WebhookSettings | None = None  # `run --webhook` (bot/webhook.py); None: long polling
     database_url: str | None = None  # DATABASE_URL=postgresql://...: PostgreSQL instead of the SQLite file
+    # SHARED_DATABASE=1: other bot processes use the same database (issue 17): no read caches, the sweep
+    # and the sender only in the leader lease's holder, one person's updates taken in turn (bot/leases.py);
+    # on whenever DATABASE_URL is set
+    shared_database: bool = False
 
     @property
     def database(self) -> str | Path:
@@ -219,6 +223,9 @@ def load_settings(
             raise ConfigError("METRICS_PORT", f"{metrics_text!r} is not a TCP port (1-65535), e.g. 9108")
         metrics_port = int(metrics_text)
     metrics_host = env.get("METRICS_HOST", "").strip() or "127.0.0.1"
+    shared_text = env.get("SHARED_DATABASE", "").strip().lower()
+    if shared_text not in _TRUE + _FALSE:
+        raise ConfigError("SHARED_DATABASE", f"{shared_text!r} is not on or off (1/0, true/false)")
 
     database_url = env.get("DATABASE_URL", "").strip() or None
     if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
@@ -241,4 +248,5 @@ def load_settings(
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         webhook=_webhook(env, data_dir, api_base) if webhook else None,
+        shared_database=shared_text in _TRUE or database_url is not None,
     )

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+MIGRATION_LOCK = 7_417_001  # pg_advisory_xact_lock's key for the migrations
 SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"
 _PRAGMA_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*;?\s*$", re.IGNORECASE)
 _PRAGMA_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*;?\s*$", re.IGNORECASE)
@@ -41,7 +42,11 @@ _CASTS: dict[type, str] = {bool: "bigint", int: "bigint", str: "text", float: "f
 def pragma(sql: str) -> tuple[str, ...] | None:
     """The PostgreSQL statements for a `PRAGMA user_version` read or write (None: not one)."""
     if _PRAGMA_GET.match(sql):
-        return ("SELECT COALESCE(MAX(version), 0) AS user_version FROM schema_version",)
+        # the advisory lock is held to the end of the transaction reading the version: Store.migrate
+        # re-reads it in each migration's transaction, so processes starting together migrate one at a
+        # time (outside a transaction the lock is let go at once)
+        return (f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})",
+                "SELECT COALESCE(MAX(version), 0) AS user_version FROM schema_version")
     found = _PRAGMA_SET.match(sql)
     if found:
         return ("DELETE FROM schema_version", f"INSERT INTO schema_version (version) VALUES ({int(found[1])})")
@@ -70,6 +75,9 @@ def value(param: Any) -> Any:
     return param
 
 
+_ROW_LOCK = re.compile(r"/\*\s*(FOR UPDATE\b[^*]*?)\s*\*/")
+
+
 def translate(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str, list[Any]]:
     """A statement and its parameters as PostgreSQL and asyncpg take them."""
     if isinstance(params, Mapping):
@@ -92,6 +100,9 @@ def _translate(sql: str, casts: tuple[str, ...], named: tuple[tuple[str, str], .
     `:name` with `named` the casts by name) cast; and the names in the order of their numbers."""
     if _DDL.match(sql):
         sql = _ddl(sql)
+    # a row lock written as a comment for SQLite (whose write lock makes a claim exclusive already),
+    # e.g. the outbox claim's /*FOR UPDATE OF o SKIP LOCKED*/: the clause itself here
+    sql = _ROW_LOCK.sub(r"\1", sql)
     named_casts = dict(named)
     numbers: dict[str, int] = {}
     out: list[str] = []

@@ -5,7 +5,9 @@
     GET /healthz   {"mode": "polling", "polling": bool, "scheduler": bool, ...}: 200 when both are alive,
                    503 otherwise; in webhook mode {"mode": "webhook", "webhook": bool, "scheduler": bool, ...}
                    where the webhook is alive while its server listens, setWebhook succeeded and the last
-                   update that came could be stored (one that could not was answered 503)
+                   update that came could be stored (one that could not was answered 503); "leader":
+                   whether this process runs the sweep and the sender (several processes on one
+                   database, bot/leases.py; null for a single process, which always does)
 
 The registry is the composition root's (bot/app.py makes a CollectorRegistry and passes it), never
 prometheus_client's global one. Counters move as updates are handled (bot/polling.py reports to
@@ -79,6 +81,11 @@ class Metrics:
                                    "with Telegram and stores what comes", registry=registry)
         self.scheduler_alive = Gauge("xuexi_scheduler_alive", "1 while the scheduler runs its jobs",
                                      registry=registry)
+        # several processes on one database (bot/leases.py): whether this one runs the sweep and the sender
+        self.leading: bool | None = None  # None: a single process, which always does
+        self.leader = Gauge("xuexi_leader", "1 while this process holds the leader lease (runs the due-work "
+                            "sweep and the outbox sender); 1 for a single process", registry=registry)
+        self.leader.set(1)
         for kind in ("domain", "unexpected", "unhandled"):
             self.errors.labels(kind)
         for status in FINAL_STATUSES:
@@ -116,6 +123,11 @@ class Metrics:
 
     def webhook_registered(self, ok: bool) -> None:
         self.mode, self._webhook_registered = "webhook", ok
+
+    def lease_changed(self, held: bool) -> None:
+        """The leader lease was taken (True) or lost (False) by this process."""
+        self.leading = held
+        self.leader.set(int(held))
 
     def webhook_received(self, stored: bool) -> None:
         self._received_at, self._webhook_store_failing = self._monotonic(), not stored
@@ -161,7 +173,8 @@ class Metrics:
         self.scheduler_lag.set(lag)
         scheduling = self.is_scheduling()
         self.scheduler_alive.set(int(scheduling))
-        figures = {"scheduler": scheduling, "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth}
+        figures = {"scheduler": scheduling, "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth,
+                   "leader": self.leading}
         if self.mode == "webhook":
             webhook = self.is_webhook_alive()
             self.webhook_alive.set(int(webhook))

@@ -660,6 +660,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tasks ADD COLUMN request_key TEXT;
     CREATE UNIQUE INDEX tasks_request ON tasks (request_key) WHERE request_key IS NOT NULL
     """,
+    # 24: several bot processes on one database (issue 17, bot/leases.py): named leases (the scheduler's
+    # sweep and the outbox sender run in the holder alone); each inbox row carries its person (one
+    # person's updates are handled one at a time, in order, whichever process received them) and the
+    # process holding it until when (a killed process's rows are adopted by another)
+    """
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    ALTER TABLE inbox ADD COLUMN person INTEGER;
+    ALTER TABLE inbox ADD COLUMN held_by TEXT;
+    ALTER TABLE inbox ADD COLUMN held_until TEXT;
+    CREATE INDEX inbox_person ON inbox (person, update_id) WHERE done_at IS NULL
+    """,
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.

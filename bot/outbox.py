@@ -10,6 +10,11 @@ network errors and 5xx are retried with backoff; both up to an attempt cap, then
 'failed'. A 403 marks the person unreachable: later pushes to them are skipped until they write to
 the bot again. A file sent to many is uploaded once and re-sent by its file_id.
 
+Several processes on one database (issue 17): only the holder of the leader lease sends (`leader`),
+so the rate limits are the bot's as a whole with no shared budget; its claims are written for
+`FOR UPDATE SKIP LOCKED` on PostgreSQL all the same (bot/repositories/outbox.py). The others' pushes are
+found by polling every `idle_poll` seconds.
+
 `Outbox.limiter` is shared with other senders (e.g. countdown edits) so that edits and sends
 together keep the configured rate: `async with outbox.limiter.slot(chat_id): await bot.edit_...`
 (or `await outbox.limiter.acquire(chat_id)` before the call).
@@ -44,6 +49,11 @@ log = logging.getLogger("bot.outbox")
 MAX_ATTEMPTS = 8        # sends of one row (429s and 5xx/network errors together) before it is 'failed'
 MAX_BACKOFF = 300.0     # seconds: the longest wait between two tries after 5xx/network errors
 IDLE_POLL = 5.0         # seconds: how often an idle sender looks for rows enqueued without wake()
+STALE_CLAIM = 120.0     # seconds (several processes): a claim this old was a stopped leader's, sent again
+
+
+class NotLeader(Exception):
+    """(Several processes) this process lost the leader lease before the send: the row goes back."""
 
 
 def text_push(chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None,
@@ -193,7 +203,8 @@ class Outbox:
     def __init__(self, store: Store, bot: Bot, clock: Clock, *, per_second: float = 25.0,
                  chat_interval: float = 1.0, concurrency: int = 100, paid_broadcast: bool = False,
                  batch: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, leader: Callable[[], bool] | None = None,
+                 idle_poll: float = IDLE_POLL) -> None:
         self.store = store
         self.bot = bot
         self.clock = clock
@@ -206,6 +217,12 @@ class Outbox:
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._claims_released = False
+        # several processes on one database: only the leader lease's holder sends (bot/leases.py), so
+        # this one limiter is the bot's whole rate; the others poll often for the rows they enqueue
+        self._leader = leader
+        self._idle_poll = idle_poll
+        self._monotonic = monotonic
+        self._stale_check_at = 0.0
 
     async def enqueue(self, *pushes: dict[str, Any]) -> int:
         """Writes the pushes (call it inside the action's atomic() block); the sender is woken and
@@ -231,7 +248,18 @@ class Outbox:
         """Sends everything that is due now; returns how many rows were handled (sent, retried
         later, failed, or skipped as unreachable). Rows waiting for a retry are left for later."""
         async with self._flush_lock:
-            if not self._claims_released:  # what a killed sender had claimed goes again
+            if self._leader is not None:
+                if not self._leader():
+                    return 0
+                # claims old enough that no live sender holds them (its leader was killed) go again
+                # (looked for at most every STALE_CLAIM / 4 seconds: a write each flush would be a waste)
+                if self._monotonic() >= self._stale_check_at:
+                    self._stale_check_at = self._monotonic() + STALE_CLAIM / 4
+                    stale = (self.clock.now() - timedelta(seconds=STALE_CLAIM)).isoformat()
+                    released = await self.store.release_claims(stale)
+                    if released:
+                        log.warning("outbox: %s pushes claimed by a stopped leader are sent again", released)
+            elif not self._claims_released:  # what a killed sender had claimed goes again
                 released = await self.store.release_claims()
                 if released:
                     log.warning("outbox: %s pushes claimed before a restart are sent again", released)
@@ -245,6 +273,8 @@ class Outbox:
                 # one row per chat per claim: chats go side by side, each chat's rows in order
                 await asyncio.gather(*(self._deliver(push) for push in claim.pushes))
                 handled += len(claim.pushes)
+                if self._leader is not None and not self._leader():  # lost the lease: claim no more
+                    return handled
 
     async def run(self) -> None:
         """Until cancelled: flush, then sleep until woken or the next retry is due."""
@@ -254,7 +284,13 @@ class Outbox:
             except Exception:
                 log.exception("outbox flush failed")
             self._wake.clear()
-            timeout = IDLE_POLL
+            timeout = self._idle_poll
+            if self._leader is not None and not self._leader():  # another process sends: wait for the lease
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+                continue
             try:
                 next_at = await self.store.next_push_at()
             except Exception:
@@ -271,6 +307,8 @@ class Outbox:
     async def _deliver(self, push: Push) -> None:
         try:
             message_id = await self._send(push)
+        except NotLeader:  # another process sends it (not an attempt: nothing was sent)
+            await self.store.mark_push_retry(push.id, "not the leader", self._now(), count_attempt=False)
         except TelegramRetryAfter as exc:
             log.info("429 for chat %s: waiting %s s", push.chat_id, exc.retry_after)
             self.limiter.pause(exc.retry_after, push.chat_id)
@@ -308,6 +346,7 @@ class Outbox:
         if push.kind == "text":
             p = push.payload
             async with self.limiter.slot(push.chat_id), self._sending:
+                self._check_leader()
                 msg = await self.bot.send_message(push.chat_id, p["text"],
                                                   protect_content=bool(p.get("protect_content")),
                                                   reply_markup=_markup(p), allow_paid_broadcast=self._paid())
@@ -329,6 +368,7 @@ class Outbox:
     async def _send_file(self, push: Push, media: BufferedInputFile | str) -> Message:
         p = push.payload
         async with self.limiter.slot(push.chat_id), self._sending:
+            self._check_leader()
             if push.kind == "photo":
                 return await self.bot.send_photo(push.chat_id, media, caption=p.get("caption"),
                                                  protect_content=bool(p.get("protect_content")),
@@ -336,6 +376,11 @@ class Outbox:
             return await self.bot.send_document(push.chat_id, media, caption=p.get("caption"),
                                                 protect_content=bool(p.get("protect_content")),
                                                 reply_markup=_markup(p), allow_paid_broadcast=self._paid())
+
+    def _check_leader(self) -> None:
+        """Right before a Bot API call: a process that lost the lease sends nothing more."""
+        if self._leader is not None and not self._leader():
+            raise NotLeader
 
     def _paid(self) -> bool | None:
         return True if self.paid_broadcast else None

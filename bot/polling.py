@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -44,6 +45,8 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
+
+from bot.repositories.inbox import Hold
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -107,11 +110,80 @@ def update_type(update: Update) -> str:
         return "unknown"
 
 
+def person_of(update: Update) -> int | None:
+    """Whose turn an update takes: its sender (a callback's presser, a message's author), else its
+    chat; None for an update of nobody in particular (handled whenever it comes)."""
+    try:
+        event = update.event
+    except Exception:  # noqa: BLE001 - an update type newer than this aiogram
+        return None
+    user = getattr(event, "from_user", None)
+    if user is not None:
+        return int(user.id)
+    chat = getattr(event, "chat", None)
+    return int(chat.id) if chat is not None else None
+
+
+class InboxTurns:
+    """One person's updates one at a time and in order across several processes on one database
+    (issue 17: behind a load balancer two processes may each receive one of a person's updates).
+
+    Every row a process stores is held by it (held_by, held_until by the injected clock) and renewed
+    every `renew_every` seconds while unfinished. A process handles its update only when it takes
+    its turn (InboxRepository.take_turn: no earlier update of that person unfinished, wherever it is
+    held) and marks it done at once after handling it; until then it waits, polling the database
+    (and woken at once by its own updates finishing). A killed process stops renewing: once its holds
+    expire (`hold` seconds) another process adopts its unfinished rows and handles them, in order."""
+
+    def __init__(self, store: Store, clock: Clock, holder: str, *, hold: float = 20.0, renew_every: float = 5.0,
+                 poll: float = 0.02, poll_max: float = 0.25) -> None:
+        self.store = store
+        self.clock = clock
+        self.holder = holder
+        self.hold_seconds = hold
+        self.renew_every = renew_every
+        self.poll = poll
+        self.poll_max = poll_max
+        self._finished = asyncio.Event()
+
+    def until(self) -> datetime:
+        return self.clock.now() + timedelta(seconds=self.hold_seconds)
+
+    def hold(self, updates: list[Update]) -> Hold:
+        return Hold(self.holder, self.until(), {u.update_id: person_of(u) for u in updates})
+
+    async def wait_turn(self, update_id: int) -> bool:
+        """Waits until this process may handle the update (True) or it is not this process's any
+        more (False: done elsewhere, or adopted by another process after this one's hold lapsed)."""
+        delay = self.poll
+        while True:
+            try:
+                turn = await self.store.take_turn(update_id, self.holder, self.until())
+            except Exception:  # the database away: try again (the hold is kept meanwhile)
+                log.exception("update %d: taking its turn failed", update_id)
+                turn = "wait"
+            if turn != "wait":
+                return turn == "go"
+            finished = self._finished
+            try:
+                await asyncio.wait_for(finished.wait(), delay)
+                delay = self.poll
+            except TimeoutError:
+                delay = min(self.poll_max, delay * 2)
+
+    def finished(self) -> None:
+        """An update of this process is done: its waiters look again at once."""
+        self._finished.set()
+        self._finished = asyncio.Event()
+
+
 class DurablePolling:
     def __init__(self, dp: Dispatcher, bot: Bot, store: Store, clock: Clock, *, concurrency: int = 64,
                  polling_timeout: int = 10, observer: PollingObserver | None = None, max_tries: int = 3,
-                 stop_grace: float = 5.0) -> None:
+                 stop_grace: float = 5.0, turns: InboxTurns | None = None) -> None:
         self._dp = dp
+        self._turns = turns  # several processes on one database: rows held, updates taken in turn
+        self._mine: set[int] = set()  # (with turns) update ids in flight here
         self._bot = bot
         self._store = store
         self._clock = clock
@@ -129,10 +201,21 @@ class DurablePolling:
         if not any(isinstance(m, ReplayTolerance) for m in bot.session.middleware):
             bot.session.middleware(ReplayTolerance())
 
+    @property
+    def shared(self) -> bool:
+        """Several processes on one database: rows are held and updates taken in turn."""
+        return self._turns is not None
+
     # -- the parts (tests and benchmarks call them directly) -------------------------------------
     async def recover(self) -> int:
         """Handles what a previous run stored and did not finish, oldest first, and waits for it.
-        Returns how many updates were fed."""
+        Returns how many updates were fed. With turns (several processes): adopts what nobody holds
+        any more and feeds it (each waits for its turn; not waited for)."""
+        if self._turns is not None:
+            fed = await self.adopt()
+            last = await self._store.last_update_id()
+            self._above = -1 if last is None else last
+            return fed
         fed = 0
         for item in await self._store.unfinished_updates():
             if item.tries >= self._max_tries:
@@ -153,6 +236,53 @@ class DurablePolling:
         self._above = -1 if last is None else last
         return fed
 
+    async def adopt(self) -> int:
+        """(With turns) the unfinished rows of processes that stopped holding them become this one's
+        and are fed; returns how many."""
+        assert self._turns is not None
+        fed = 0
+        now = self._clock.now()
+        for item in await self._store.adopt_updates(self._turns.holder, now, self._turns.until()):
+            if item.update_id in self._mine:
+                continue
+            if item.tries >= self._max_tries:
+                log.error("update %d was unfinished %d times: given up", item.update_id, item.tries)
+                await self._store.finish_updates([item.update_id], now)
+                continue
+            try:
+                update = Update.model_validate_json(item.body, context={"bot": self._bot})
+            except ValidationError:
+                log.exception("stored update %d cannot be read: given up", item.update_id)
+                await self._store.finish_updates([item.update_id], now)
+                continue
+            log.warning("handling update %d, left unfinished by another process", item.update_id)
+            await self._spawn(update, replay=True)
+            fed += 1
+        return fed
+
+    async def keep_turns(self) -> None:
+        """(With turns) until cancelled: renews this process's holds and adopts orphaned rows every
+        renew_every seconds."""
+        turns = self._turns
+        assert turns is not None
+        while True:
+            await asyncio.sleep(turns.renew_every)
+            try:
+                await self._store.renew_holds(turns.holder, turns.until())
+                await self.adopt()
+            except Exception:
+                log.exception("renewing the inbox holds failed")
+
+    async def release_holds(self) -> None:
+        """(With turns, at stop, after the drain) this process's unfinished rows are given up for the
+        others to adopt at once."""
+        if self._turns is None:
+            return
+        try:
+            await self._store.release_holds(self._turns.holder)
+        except Exception:  # noqa: BLE001 - they expire by themselves
+            log.warning("releasing the inbox holds failed: adopted when they expire")
+
     async def handle_batch(self, updates: list[Update]) -> int:
         """Stores the batch (committed before this returns) and feeds the updates not seen before.
         Returns how many were fed.
@@ -166,9 +296,12 @@ class DurablePolling:
         if not stored:
             return 0
         ids = [uid for uid, _body in stored]
-        self._storing = storing = asyncio.ensure_future(self._store.accept_updates(stored, self._clock.now()))
-        try:
-            if self._above is not None and min(ids) > self._above:
+        hold = self._turns.hold(updates) if self._turns is not None else None
+        self._storing = storing = asyncio.ensure_future(
+            self._store.accept_updates(stored, self._clock.now()) if hold is None
+            else self._store.accept_held_updates(stored, self._clock.now(), hold))
+        try:  # (with turns another process may have stored the same update: the insert says)
+            if self._above is not None and min(ids) > self._above and hold is None:
                 fresh = set(ids)
             else:
                 fresh = set(await storing)
@@ -206,13 +339,19 @@ class DurablePolling:
         try:
             await self._store.prune_updates(self._clock.now())
             await self.recover()
-            await self._poll()
+            keeper = asyncio.create_task(self.keep_turns()) if self._turns is not None else None
+            try:
+                await self._poll()
+            finally:
+                if keeper is not None:
+                    keeper.cancel()
         finally:
             try:
                 if not await self.drain(self._stop_grace):
                     log.warning("%d updates still in flight at stop: handled at the next start", len(self._tasks))
                     for task in list(self._tasks):
                         task.cancel()
+                await self.release_holds()
             finally:
                 await self._dp.emit_shutdown(bot=self._bot, **self._dp.workflow_data, **self._data)
 
@@ -248,12 +387,35 @@ class DurablePolling:
                     log.exception("pruning the inbox failed")
 
     async def _spawn(self, update: Update, *, replay: bool = False) -> None:
-        await self._slots.acquire()  # in arrival order: the isolation locks are taken in this order too
-        task = asyncio.create_task(self._process(update, replay), name=f"update-{update.update_id}")
+        if self._turns is not None:  # the turn first (a waiting update holds no slot), then a slot
+            self._mine.add(update.update_id)
+            task = asyncio.create_task(self._process_in_turn(update, replay), name=f"update-{update.update_id}")
+        else:
+            await self._slots.acquire()  # in arrival order: the isolation locks are taken in this order too
+            task = asyncio.create_task(self._process(update, replay), name=f"update-{update.update_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, update: Update, replay: bool = False) -> None:
+    async def _process_in_turn(self, update: Update, replay: bool = False) -> None:
+        assert self._turns is not None
+        try:
+            if not await self._turns.wait_turn(update.update_id):
+                log.info("update %d is no longer this process's: left to its holder", update.update_id)
+                return
+            await self._slots.acquire()
+            await self._process(update, replay, mark=False)
+            try:  # at once, not in the group commit: the person's next update waits for this mark
+                await self._store.finish_updates([update.update_id], self._clock.now())
+            except Exception:
+                log.exception("update %d handled but not marked done: marked later", update.update_id)
+                self._done.append(update.update_id)
+                if self._marker is None:
+                    self._marker = asyncio.create_task(self._mark_done(), name="inbox-done")
+        finally:
+            self._mine.discard(update.update_id)
+            self._turns.finished()
+
+    async def _process(self, update: Update, replay: bool = False, *, mark: bool = True) -> None:
         started = time.perf_counter()
         failed = False
         REPLAYING.set(replay)  # this task's context only
@@ -268,6 +430,8 @@ class DurablePolling:
             self._slots.release()
         if self._observer is not None:
             self._observer.handled(update_type(update), time.perf_counter() - started, failed)
+        if not mark:
+            return
         self._done.append(update.update_id)
         if self._marker is None:
             self._marker = asyncio.create_task(self._mark_done(), name="inbox-done")

@@ -93,15 +93,19 @@ class Sweeper:
     marked done in one transaction. A handler that raises (or overruns `timeout`) is logged and due
     again after a backoff that doubles with its tries (RETRY_FIRST .. RETRY_MAX). An item of a kind
     nobody registered is logged once per kind and kept for a bot that knows it. Two sweeps never
-    overlap: a second caller waits for the running sweep, then sweeps itself.
+    overlap: a second caller waits for the running sweep, then sweeps itself. With `leader` (several
+    processes on one database) a process sweeps only while it holds the leader lease, checked before
+    each batch: exactly one process sweeps at a time.
     """
 
     RETRY_FIRST = 10.0    # seconds before the first retry
     RETRY_MAX = 3600.0    # the longest wait between tries
 
     def __init__(self, store: Store, clock: Clock, *, batch: int = 2000, concurrency: int = 50,
-                 timeout: float = 120.0) -> None:
+                 timeout: float = 120.0, leader: Callable[[], bool] | None = None) -> None:
         self._store = store
+        # several processes on one database (bot/leases.py): only the lease holder sweeps; None: always
+        self._leader = leader
         self._clock = clock
         self._batch = batch
         self._concurrency = concurrency
@@ -129,6 +133,8 @@ class Sweeper:
             now = self._clock.now()
             finished = 0
             while True:
+                if self._leader is not None and not self._leader():  # not (or no longer) the leader
+                    return finished
                 items = await self._store.due_items(now, self._batch)
                 runnable = [item for item in items if item.kind in self._handlers]
                 for kind in {item.kind for item in items} - self.kinds - self._unknown:

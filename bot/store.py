@@ -34,6 +34,7 @@ from bot.repositories.fsm import FsmRepository
 from bot.repositories.inbox import InboxRepository
 from bot.repositories.invites import InvitesRepository
 from bot.repositories.learner import LearnerRepository
+from bot.repositories.leases import LeasesRepository
 from bot.repositories.manuscripts import ManuscriptQueries
 from bot.repositories.members import Membership, MembersRepository
 from bot.repositories.orgs import OrgsRepository
@@ -113,11 +114,13 @@ class _StoreLock(asyncio.Lock):
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
-            ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository):
-    shared = False  # other processes may write the database (PostgreSQL): no cache of this process is right
-
+            ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository,
+            LeasesRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
+        # cache_size=0: no read caches at all (other processes write the database too: issue 17)
+        self.caching = cache_size > 0
+        self.shared = not self.caching  # other processes may write too: no cache of this process is right
         self._lock: _StoreLock = _StoreLock()
         self._savepoints = 0
         # tests switch this on: a push enqueued outside an atomic() block is then an error (so the
@@ -132,11 +135,11 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        """A SQLite file (or ":memory:"), or a PostgreSQL database given by its URL (bot/pg.py)."""
+    async def open(cls, path: Path | str, *, cache_size: int = 50_000) -> Store:
+        """A SQLite file (or ":memory:"), or a PostgreSQL database given by its URL (bot/pg.py).
+        cache_size=0: every read goes to the database (several processes share it)."""
         if pg.is_url(path):  # other processes may write: no write-through caches (issue 17)
             store = cls(cast(aiosqlite.Connection, await pg.connect(str(path))), cache_size=0)
-            store.shared = True
             await store.migrate()
             return store
         if str(path) != ":memory:":
@@ -145,7 +148,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         conn.row_factory = aiosqlite.Row
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
             await conn.execute(f"PRAGMA {pragma}")
-        store = cls(conn)
+        store = cls(conn, cache_size=cache_size)
         await store.migrate()
         return store
 
@@ -163,6 +166,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             if version <= current:
                 continue
             async with self._tx() as db:
+                if await self.schema_version() >= version:  # another process migrated meanwhile (issue 17)
+                    continue
                 for statement in split_sql(script):
                     await db.execute(statement)
                 if version in BACKFILLS:

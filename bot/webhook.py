@@ -36,7 +36,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.polling import BACKOFF, PRUNE_EVERY, DurablePolling, PollingObserver
+from bot.polling import BACKOFF, PRUNE_EVERY, DurablePolling, InboxTurns, PollingObserver
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -70,7 +70,10 @@ class WebhookInbox(DurablePolling):
         """Stores the update (committed when this returns; raises when it could not be stored), then
         feeds it to the dispatcher as a task unless it was stored before. True: it is new."""
         body = update.model_dump_json(exclude_unset=True, by_alias=True)  # as polling stores it
-        fresh = await self._store.accept_updates([(update.update_id, body)], self._clock.now())
+        hold = self._turns.hold([update]) if self._turns is not None else None  # several processes
+        stored = [(update.update_id, body)]
+        fresh = await (self._store.accept_updates(stored, self._clock.now()) if hold is None
+                       else self._store.accept_held_updates(stored, self._clock.now(), hold))
         if fresh:
             await self._spawn(update)  # in arrival order (one chat's next update comes after this answer)
         return bool(fresh)
@@ -128,7 +131,7 @@ class WebhookReceiver:
 
     def __init__(self, dp: Dispatcher, bot: Bot, store: Store, clock: Clock, settings: WebhookSettings, *,
                  concurrency: int = 64, observer: WebhookObserver | None = None, max_tries: int = 3,
-                 stop_grace: float = 5.0) -> None:
+                 stop_grace: float = 5.0, turns: InboxTurns | None = None) -> None:
         self._dp = dp
         self._bot = bot
         self._store = store
@@ -137,7 +140,7 @@ class WebhookReceiver:
         self._observer = observer
         self._stop_grace = stop_grace
         self.inbox = WebhookInbox(dp, bot, store, clock, concurrency=concurrency, observer=observer,
-                                  max_tries=max_tries, stop_grace=stop_grace)
+                                  max_tries=max_tries, stop_grace=stop_grace, turns=turns)
         self.handler = DurableRequestHandler(dp, bot, self.inbox, secret_token=settings.secret, observer=observer)
 
     def web_app(self) -> web.Application:
@@ -171,9 +174,12 @@ class WebhookReceiver:
         runner = web.AppRunner(self.web_app(), access_log=None)
         await runner.setup()  # the dispatcher's startup
         site: web.TCPSite | None = None
+        keeper: asyncio.Task[None] | None = None
         try:
             await self._store.prune_updates(self._clock.now())
             await self.inbox.recover()  # what a killed run stored and did not finish, before anything new
+            if self.inbox.shared:  # several processes: holds renewed, orphans adopted (bot/polling.py)
+                keeper = asyncio.create_task(self.inbox.keep_turns(), name="inbox-turns")
             site = web.TCPSite(runner, self._settings.host, self._settings.port)
             await site.start()
             log.info("webhook server on %s:%d%s", self._settings.host, self._settings.port, self._settings.path)
@@ -190,11 +196,14 @@ class WebhookReceiver:
             if self._observer is not None:
                 self._observer.webhook_serving(False)
             try:
+                if keeper is not None:
+                    keeper.cancel()
                 if site is not None:
                     await site.stop()  # nothing new comes in; Telegram keeps it for the next start
                 if not await self.inbox.drain(self._stop_grace):
                     log.warning("updates still in flight at stop: handled at the next start")
                     self.inbox.cancel_in_flight()
+                await self.inbox.release_holds()
             finally:
                 await runner.cleanup()  # the dispatcher's shutdown
 

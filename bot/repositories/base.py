@@ -53,6 +53,7 @@ class Repository:
     _attempts: Cache   # quiz attempt id -> (AttemptHead, {position: QuizItem}), the whole attempt
     _questions: Cache  # question id -> Question (a question's text and answer never change once stored)
     strict_pushes: bool  # pushes only inside an atomic() block (tests)
+    caching: bool  # False: no read caches (other processes write the database too)
 
     def _tx(self, *, users: Iterable[int] = (), admins: bool = False, attempts: Iterable[int] = (),
             bank: bool = False) -> AbstractAsyncContextManager[aiosqlite.Connection]:

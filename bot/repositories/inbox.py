@@ -27,6 +27,14 @@ class StoredUpdate:
     tries: int  # starts that found it not done before this one
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Rows stored by one of several processes: whose they are and until when, and each update's person."""
+    holder: str
+    until: datetime
+    persons: dict[int, int | None]  # update_id -> the person whose turn it takes (None: nobody's)
+
+
 class InboxRepository(Repository):
     async def accept_updates(self, updates: Sequence[tuple[int, str]], now: datetime) -> list[int]:
         """Stores a batch of (update_id, json) durably (committed when this returns) and returns the
@@ -51,6 +59,101 @@ class InboxRepository(Repository):
             return [uid for uid in ids if uid in fresh]
 
         return await self._write_batched(write, nothing)
+
+    async def accept_held_updates(self, updates: Sequence[tuple[int, str]], now: datetime, hold: Hold) -> list[int]:
+        """accept_updates for one of several processes on one database: the new rows carry their
+        person and are held by this process until `hold.until` (bot/polling.py's InboxTurns renews
+        the hold while it has them). An update another process stored at the same moment (Telegram
+        delivering it again there) is new for that one only."""
+        if not updates:
+            return []
+        stamp, until = utc_text(now), utc_text(hold.until)
+
+        def write(conn: sqlite3.Connection) -> list[int]:
+            batch = dict(updates)
+            ids = list(batch)
+            stored = dict(conn.execute(f"SELECT update_id, body FROM inbox WHERE update_id IN ({marks(ids)})", ids))
+            new = [(uid, body, stamp, hold.persons.get(uid), hold.holder, until)
+                   for uid, body in batch.items() if uid not in stored]
+            reused = [(body, stamp, hold.persons.get(uid), hold.holder, until, uid)
+                      for uid, body in batch.items() if uid in stored and stored[uid] != body]
+            # ON CONFLICT DO NOTHING: another process storing the same update at the same moment
+            # (Telegram delivering it again to the other one) keeps its row; only the one that
+            # inserted counts it as new
+            fresh: set[int] = set()
+            for row in new:
+                cur = conn.execute("INSERT INTO inbox (update_id, body, received_at, person, held_by, held_until) "
+                                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING", row)
+                if cur.rowcount == 1:
+                    fresh.add(row[0])
+            for params in reused:
+                cur = conn.execute("UPDATE inbox SET body = ?, received_at = ?, done_at = NULL, tries = 0, person = ?, "
+                                   "held_by = ?, held_until = ? WHERE update_id = ? AND body <> ?",
+                                   (*params, params[0]))
+                if cur.rowcount == 1:
+                    fresh.add(params[-1])
+            return [uid for uid in ids if uid in fresh]
+
+        return await self._write_batched(write, nothing)
+
+    async def renew_holds(self, holder: str, until: datetime) -> int:
+        """Keeps this process's unfinished rows its own until `until` (the heartbeat); returns how many."""
+        stamp = utc_text(until)
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE inbox SET held_until = ? WHERE held_by = ? AND done_at IS NULL",
+                                   (stamp, holder))
+            return cur.rowcount
+
+    async def release_holds(self, holder: str) -> int:
+        """A process stopping: its unfinished rows are free for another process to adopt at once."""
+        async with self._tx() as db:
+            cur = await db.execute("UPDATE inbox SET held_until = NULL WHERE held_by = ? AND done_at IS NULL",
+                                   (holder,))
+            return cur.rowcount
+
+    async def take_turn(self, update_id: int, holder: str, until: datetime) -> str:
+        """Whether this process may handle its update now, in one conditional statement: the row must
+        still be held by `holder` and not done, and no earlier update of the same person may be
+        unfinished (wherever it is held). Returns "go" (the hold is renewed to `until`), "wait"
+        (an earlier update of that person is still to be handled) or "gone" (done already, or the
+        hold was lost: another process adopted the row)."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                """UPDATE inbox SET held_until = ?
+                   WHERE update_id = ? AND held_by = ? AND done_at IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM inbox AS e WHERE e.person = inbox.person
+                                     AND e.update_id < inbox.update_id AND e.done_at IS NULL)""",
+                (utc_text(until), update_id, holder))
+            if cur.rowcount == 1:
+                return "go"
+            async with db.execute("SELECT held_by, done_at FROM inbox WHERE update_id = ?", (update_id,)) as rows:
+                row = await rows.fetchone()
+        if row is None or row[1] is not None or row[0] != holder:
+            return "gone"
+        return "wait"
+
+    async def adopt_updates(self, holder: str, now: datetime, until: datetime, limit: int = 500) -> list[StoredUpdate]:
+        """Unfinished rows nobody holds any more (their process was killed, or stopped without
+        finishing them; held by nobody: stored by a single-process run) become `holder`'s, oldest
+        first, each counting one more try. Safe against another process adopting at the same time:
+        each row is taken with the condition re-checked, and only those now held by `holder` are
+        returned."""
+        stamp, expiry = utc_text(now), utc_text(until)
+        async with self._tx() as db:
+            candidates = [int(r[0]) for r in await db.execute_fetchall(
+                "SELECT update_id FROM inbox WHERE done_at IS NULL AND (held_until IS NULL OR held_until < ?) "
+                "ORDER BY update_id LIMIT ?", (stamp, limit))]
+            if not candidates:
+                return []
+            await db.execute(
+                f"""UPDATE inbox SET held_by = ?, held_until = ?, tries = tries + 1
+                    WHERE update_id IN ({marks(candidates)}) AND done_at IS NULL
+                      AND (held_until IS NULL OR held_until < ?)""", (holder, expiry, *candidates, stamp))
+            rows = list(await db.execute_fetchall(
+                f"""SELECT update_id, body, tries FROM inbox WHERE update_id IN ({marks(candidates)})
+                    AND held_by = ? AND held_until = ? AND done_at IS NULL ORDER BY update_id""",
+                (*candidates, holder, expiry)))
+        return [StoredUpdate(int(r[0]), r[1], int(r[2]) - 1) for r in rows]
 
     async def finish_updates(self, update_ids: Sequence[int], now: datetime) -> None:
         """Handled (successfully or with the person told of the error): one statement, in a group commit."""

@@ -85,6 +85,11 @@ async def enqueue_in(db: aiosqlite.Connection, pushes: Iterable[dict[str, Any]],
     return db.total_changes - before
 
 
+# The claim's row lock on PostgreSQL, a comment to SQLite (whose write lock already makes a claim
+# exclusive): bot/dialect.py turns this marker into the clause, so that two senders skip each other's
+# rows instead of waiting for them (issue 17). Kept last in the statement, after LIMIT.
+SKIP_LOCKED = "/*FOR UPDATE OF o SKIP LOCKED*/"
+
 _FLAG = """INSERT INTO unreachable_users (user_id, since, last_error) VALUES (?, ?, ?)
            ON CONFLICT (user_id) DO UPDATE SET last_error = excluded.last_error"""
 
@@ -122,11 +127,17 @@ class OutboxRepository(Repository):
         async with self._tx() as db:
             return await enqueue_in(db, pushes, now)
 
-    async def release_claims(self) -> int:
+    async def release_claims(self, claimed_before: str | None = None) -> int:
         """At start: rows a killed sender had claimed are pending again (some may have reached
-        Telegram already: those are the bounded duplicates). Returns how many."""
+        Telegram already: those are the bounded duplicates). Returns how many. `claimed_before`
+        (several processes): only claims older than that, which no live sender still holds."""
         async with self._tx() as db:
-            cur = await db.execute("UPDATE outbox SET status = 'pending', claimed_at = NULL WHERE status = 'sending'")
+            if claimed_before is None:
+                cur = await db.execute("UPDATE outbox SET status = 'pending', claimed_at = NULL "
+                                       "WHERE status = 'sending'")
+            else:
+                cur = await db.execute("UPDATE outbox SET status = 'pending', claimed_at = NULL "
+                                       "WHERE status = 'sending' AND claimed_at < ?", (claimed_before,))
             return cur.rowcount
 
     async def claim_pushes(self, now: str, limit: int = 200) -> Claim:
@@ -144,7 +155,7 @@ class OutboxRepository(Repository):
                     WHERE o.status = 'pending' AND o.next_attempt_at <= ?
                       AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.status IN ('pending', 'sending')
                                       AND e.chat_id = o.chat_id AND e.id < o.id)
-                    ORDER BY o.id LIMIT ?""", (now, limit)))
+                    ORDER BY o.id LIMIT ? {SKIP_LOCKED}""", (now, limit)))
             blocked = [r["chat_id"] for r in rows if r["unreachable"]]
             skipped = 0
             if blocked:
@@ -155,8 +166,15 @@ class OutboxRepository(Repository):
             claimed = [r for r in rows if not r["unreachable"]]
             if claimed:
                 ids = [r["id"] for r in claimed]
-                await db.execute(f"UPDATE outbox SET status = 'sending', claimed_at = ? WHERE id IN ({marks(ids)})",
-                                 [now, *ids])
+                # the status re-checked: a row another sender claimed meanwhile (possible only on a
+                # server without SKIP LOCKED's row locks) is not claimed twice
+                cur = await db.execute(f"UPDATE outbox SET status = 'sending', claimed_at = ? "
+                                       f"WHERE id IN ({marks(ids)}) AND status = 'pending'", [now, *ids])
+                if cur.rowcount != len(ids):
+                    mine = {int(r[0]) for r in await db.execute_fetchall(
+                        f"SELECT id FROM outbox WHERE id IN ({marks(ids)}) AND status = 'sending' AND claimed_at = ?",
+                        [*ids, now])}
+                    claimed = [r for r in claimed if r["id"] in mine]
             return Claim([_push(r) for r in claimed], skipped)
 
     async def due_pushes(self, now: str, limit: int = 100) -> list[Push]:
@@ -230,6 +248,8 @@ class OutboxRepository(Repository):
 
     # -- people who blocked the bot ------------------------------------------------------------
     async def _unreachable(self) -> set[int]:
+        if not self.caching:  # another process may have flagged or cleared someone: read every time
+            return {int(r["user_id"]) for r in await self._all("SELECT user_id FROM unreachable_users")}
         if self._unreachable_ids is None:
             rows = await self._all("SELECT user_id FROM unreachable_users")
             # Two first readers may both load; the first set stays the one cache, so a write that

@@ -40,8 +40,9 @@ def test_schema_statements_take_postgresql_types():
 
 
 def test_the_schema_version_and_transactions():
-    assert dialect.pragma("PRAGMA user_version") == (
-        "SELECT COALESCE(MAX(version), 0) AS user_version FROM schema_version",)
+    assert dialect.pragma("PRAGMA user_version") == (  # locked: processes starting together migrate in turn
+        f"SELECT pg_advisory_xact_lock({dialect.MIGRATION_LOCK})",
+        "SELECT COALESCE(MAX(version), 0) AS user_version FROM schema_version")
     assert dialect.pragma("PRAGMA user_version = 22") == (
         "DELETE FROM schema_version", "INSERT INTO schema_version (version) VALUES (22)")
     assert dialect.pragma("PRAGMA foreign_keys=ON") is None
@@ -57,3 +58,13 @@ def test_null_sorts_first_ascending_and_last_descending_as_in_sqlite():
                     "ORDER BY b.sort_key NULLS FIRST, m.id DESC LIMIT $1::bigint")
     text, _ = dialect.translate("CREATE INDEX members_sorted ON members (org_id, sort_key, id)", ())
     assert text == "CREATE INDEX members_sorted ON members (org_id NULLS FIRST, sort_key NULLS FIRST, id)"
+
+
+def test_the_outbox_claims_row_lock_is_a_comment_to_sqlite_and_the_clause_to_postgresql():
+    """Issue 17: two senders skip each other's claimed rows on PostgreSQL (FOR UPDATE SKIP LOCKED)."""
+    from bot.repositories.outbox import SKIP_LOCKED
+
+    sql = f"SELECT o.id FROM outbox AS o WHERE o.status = 'pending' ORDER BY o.id LIMIT ? {SKIP_LOCKED}"
+    assert "FOR UPDATE" in SKIP_LOCKED and SKIP_LOCKED.startswith("/*")  # SQLite reads a comment
+    text, _ = dialect.translate(sql, (5,))
+    assert text.endswith("LIMIT $1::bigint FOR UPDATE OF o SKIP LOCKED")

@@ -1,0 +1,99 @@
+"""Leadership among several bot processes on one database (issue 17): a named lease row
+(bot/repositories/leases.py) taken and renewed with one conditional statement.
+
+`Lease.run()` tries every `renew_every` seconds: the holder renews (its lease lasts `ttl` seconds by the
+injected clock), any other process takes it once it has expired. A holder killed stops renewing and
+another process leads within ttl + renew_every seconds (15 + 5 by default, inside issue 17's 30 s). A
+process considers itself the holder only until its last successful renewal + ttl - renew_every (by
+its own monotonic time), so it stops before another may start; a renewal that fails (the database
+away) counts as losing the lease. A process stopping releases it, so the next takes over at once.
+
+The single-process default does not use leases: the sweep and the sender simply run.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.store import Store
+
+log = logging.getLogger("bot.leases")
+
+LEADER = "leader"  # the lease of the scheduler's sweep and of the outbox sender
+
+
+def holder_id() -> str:
+    """This process, unique across machines and restarts (host, pid, a random part)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Lease:
+    def __init__(self, store: Store, clock: Clock, name: str = LEADER, *, holder: str | None = None,
+                 ttl: float = 15.0, renew_every: float = 5.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[bool], None] | None = None) -> None:
+        if not 0 < renew_every < ttl:
+            raise ValueError("renew_every must be shorter than ttl")
+        self.store = store
+        self.clock = clock
+        self.name = name
+        self.holder = holder or holder_id()
+        self.ttl = ttl
+        self.renew_every = renew_every
+        self._monotonic = monotonic
+        self._valid_until = 0.0  # monotonic: held until then, unless renewed
+        self.on_change = on_change
+        self._was_held = False
+        self.gained = asyncio.Event()  # set while held (waiters start work at once)
+
+    @property
+    def held(self) -> bool:
+        return self._monotonic() < self._valid_until
+
+    async def try_take(self) -> bool:
+        """One attempt to take or renew; True when this process holds the lease now."""
+        started = self._monotonic()
+        now = self.clock.now()
+        try:
+            ok = await self.store.take_lease(self.name, self.holder, now, now + timedelta(seconds=self.ttl))
+        except Exception:
+            log.exception("lease %s: taking or renewing failed", self.name)
+            ok = False
+        self._valid_until = started + self.ttl - self.renew_every if ok else 0.0
+        self._changed(ok)
+        return ok
+
+    def _changed(self, held: bool) -> None:
+        if held:
+            self.gained.set()
+        else:
+            self.gained.clear()
+        if held != self._was_held:
+            self._was_held = held
+            log.info("lease %s %s by %s", self.name, "taken" if held else "lost", self.holder)
+            if self.on_change is not None:
+                self.on_change(held)
+
+    async def run(self) -> None:
+        """Takes/renews every renew_every seconds until cancelled; then releases the lease if held."""
+        try:
+            while True:
+                await self.try_take()
+                await asyncio.sleep(self.renew_every)
+        finally:
+            if self._valid_until:
+                self._valid_until = 0.0
+                self._changed(False)
+                try:
+                    await asyncio.shield(self.store.release_lease(self.name, self.holder))
+                except Exception:  # noqa: BLE001 - it expires by itself
+                    log.warning("lease %s: release failed; it expires in %s s", self.name, self.ttl)

@@ -71,6 +71,10 @@ class StrictSession(RecordingSession):
     def __init__(self) -> None:
         super().__init__()
         self.violations: list[str] = []
+        self.typed_escapes: set[str] = set()  # escapes people typed themselves may show in labels as typed
+
+    def typed(self, text: str) -> None:
+        self.typed_escapes.update(ESCAPES.findall(text))
 
     async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
         problem = self.check(method)
@@ -90,11 +94,29 @@ class StrictSession(RecordingSession):
             problem = None
             if method.text and len(method.text) > 200:
                 problem = f"callback answer text over 200 characters: {method.text[:80]!r}"
-            elif method.text and ESCAPES.search(method.text):
+            elif method.text and self._escape(method.text):
                 problem = f"a toast shows an HTML escape: {method.text!r}"
         else:
             problem = None
-        return problem or _markup_problem(getattr(method, "reply_markup", None))
+        return problem or self._markup_problem(getattr(method, "reply_markup", None))
+
+    def _escape(self, text: str) -> bool:
+        return any(e not in self.typed_escapes for e in ESCAPES.findall(text))
+
+    def _markup_problem(self, markup: Any) -> str | None:
+        rows: list[list[Any]] = []
+        if isinstance(markup, InlineKeyboardMarkup):
+            rows = markup.inline_keyboard
+        elif isinstance(markup, ReplyKeyboardMarkup):
+            rows = markup.keyboard
+        for row in rows:
+            for button in row:
+                if self._escape(button.text):
+                    return f"a button label shows an HTML escape: {button.text!r}"
+                data = getattr(button, "callback_data", None)
+                if data is not None and len(data.encode()) > 64:
+                    return f"BUTTON_DATA_INVALID: callback data over 64 bytes: {data!r}"
+        return None
 
 
 def _text_problem(text: str, parse_mode: Any, limit: int, too_long: str) -> str | None:
@@ -105,22 +127,6 @@ def _text_problem(text: str, parse_mode: Any, limit: int, too_long: str) -> str 
             return f"can't parse entities: {exc}: {text[:200]!r}"
     if utf16_len(text) > limit:
         return f"{too_long} ({utf16_len(text)} > {limit})"
-    return None
-
-
-def _markup_problem(markup: Any) -> str | None:
-    rows: list[list[Any]] = []
-    if isinstance(markup, InlineKeyboardMarkup):
-        rows = markup.inline_keyboard
-    elif isinstance(markup, ReplyKeyboardMarkup):
-        rows = markup.keyboard
-    for row in rows:
-        for button in row:
-            if ESCAPES.search(button.text):
-                return f"a button label shows an HTML escape: {button.text!r}"
-            data = getattr(button, "callback_data", None)
-            if data is not None and len(data.encode()) > 64:
-                return f"BUTTON_DATA_INVALID: callback data over 64 bytes: {data!r}"
     return None
 
 

@@ -26,7 +26,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageCaption,
-    EditMessageReplyMarkup,
     EditMessageText,
     SendDocument,
     SendMessage,

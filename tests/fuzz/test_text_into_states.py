@@ -21,12 +21,11 @@ from pathlib import Path
 import pytest
 from aiogram.fsm.state import StatesGroup
 from hypothesis import given
-from hypothesis import strategies as st
 
 import bot
 from tests.fuzz.harness import Env, fuzz_settings, run_env
 from tests.fuzz.strategies import typed_text
-from tests.fuzz.world import ADMIN, BRANCH, OTHER_ORG, World, flush_outbox, link_from
+from tests.fuzz.world import BRANCH, OTHER_ORG, World, flush_outbox, link_from
 
 
 def all_states() -> dict[str, type[StatesGroup]]:

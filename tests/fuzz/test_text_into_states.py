@@ -10,7 +10,9 @@ scripts, dates and phones near the valid ones. After each:
   texts over the limits, escapes in labels), no exception was logged, no generic apology, no traceback;
 - the bot answered;
 - the flow stayed at its step or went on within its own flow (or ended);
-- when it stayed, no table gained or lost a row (nothing half-written for rejected input)."""
+- when it stayed, no table gained or lost a row (nothing half-written for rejected input);
+- at the end, what was accepted (names, titles, reasons…) is shown again where it shows: each person's
+  screens and the pushes to other people pass the same checks (World.tour)."""
 from __future__ import annotations
 
 import importlib
@@ -230,5 +232,6 @@ def test_text_into_state(target: str, tmp_path: Path) -> None:
             env.run(type_one(world, target, saved, text))
 
         one()
+        env.run(world.tour())  # what was accepted, shown again where it shows
 
     run_env(tmp_path, body)

@@ -26,6 +26,10 @@ ORG, OTHER_ORG, THIRD_ORG, LOWER_ORG = "研发测试党支部", "外单位学习
 GENERAL, BRANCH = "机关党总支", "第一党支部"
 PEOPLE = {"admin": ADMIN, "member": MEMBER, "other": OTHER, "visitor": VISITOR, "multi": MULTI,
           "operator": OPERATOR_ID, "lower": LOWER_ADMIN}
+TOUR = {"admin": ["/start", "/members", "/org", "/tasks", "/activity", "/exams", "/review", "/applications",
+                   "/audit", "/orgreport", "/reportsettings", "/rank", "/certify", "/invite", "/cancel"],
+        "member": ["/start", "/rank", "/tasks", "/exams", "/manuscript", "/records", "/wrongbook"],
+        "other": ["/start", "/org", "/certify", "/applications"]}
 Step = str | Callable[["World"], Awaitable[Any]]
 
 
@@ -103,6 +107,22 @@ class World:
             self.last = sent
             problems = env.problems(sent)
             assert not problems, f"while reaching the state, {step!r}: {problems}"
+
+    async def tour(self) -> None:
+        """Where names and texts typed earlier are shown again: each person's screens, the pushes waiting
+        for other people; every answer checked as every other (HTML, lengths, labels, errors)."""
+        for who, commands in TOUR.items():
+            client = self.client(who)
+            await self.env.fsm(client).clear()
+            for command in commands:
+                with self.env.watching():
+                    sent = await client.send(command)
+                    problems = self.env.problems(sent)
+                assert not problems, f"{who} {command} after the fuzzing: {problems}"
+        with self.env.watching():
+            await self.env.outbox.flush()
+            problems = list(self.env.session.violations) + [r.getMessage() for r in self.env.errors.records]
+        assert not problems, f"the pushes after the fuzzing: {problems}"
 
     async def state(self, who: str | None = None) -> str | None:
         return await self.env.fsm(self.client(who)).get_state()

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.flags import get_flag
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
@@ -113,6 +114,8 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
         answer = data["callback_answer"] = self.construct_callback_answer(
             properties=get_flag(data, "callback_answer"))
         try:
+            if _out_of_range(data.get("callback_data")):  # forged: no row has such an id (SEC-4)
+                raise DomainError("stale_button")
             return await handler(event, data)
         except DomainError as exc:
             answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), exc, toast=True), True
@@ -124,6 +127,13 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
         finally:
             if not answer.disabled and not answer.answered:
                 await self.answer(event, answer)  # type: ignore[arg-type]
+
+
+def _out_of_range(callback_data: Any) -> bool:
+    """Whether unpacked callback data holds a number SQLite cannot store (a forged button's)."""
+    if not isinstance(callback_data, CallbackData):
+        return False
+    return any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in callback_data.model_dump().values())
 
 
 def error_text(i18n: I18n, locale: str | None, exc: DomainError | None, *, toast: bool = False) -> str:

@@ -79,3 +79,17 @@ def test_the_operators_root_search_by_a_number_too_big_for_sqlite(tmp_path):
 
 
 assert {"SettingsInput:inactive_days", "PointsAdjust:amount", "ActivityCreate:points"} <= set(ROUTES)
+
+
+@pytest.mark.parametrize("data", ["la:9223372036854775808", "me:rm_yes:99999999999999999999",
+                                  "rp:trend:-9223372036854775809:0:7"])
+def test_a_forged_button_with_a_number_too_big_for_sqlite_is_a_stale_button(tmp_path, data):
+    def body(env: Env) -> None:
+        world = World(env)
+        env.run(world.setup())
+        with env.watching():
+            sent = env.run(world.client("other").click(data))  # forged: an id no row can have
+            assert env.problems(sent) == []
+        assert [a.text for a in sent.answers] == ["这个按钮已失效，请重新打开菜单。"]
+
+    run_env(tmp_path, body)

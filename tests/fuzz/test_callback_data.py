@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 import bot
 from tests.fuzz.harness import Env, fuzz_settings
 from tests.fuzz.test_text_into_states import ROUTES
-from tests.fuzz.world import ADMIN, MEMBER, OTHER, World
+from tests.fuzz.world import ADMIN, MEMBER, OTHER, THIRD_ORG, World, flush_outbox, link_from
 
 RANDOM_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=64)
 
@@ -64,7 +64,10 @@ FULL_WORLD = [
     ["@admin", *ROUTES["ExamCreate:publish"], "»立即发布"],
     ["@admin", "/invite", "»由加入者选择", "»7 天", "»不限次数"],
     ["@admin", *ROUTES["ReviewReason:reason"], "/cancel"],
-    ["@admin", *ROUTES["CertInput:reason"], "/cancel"],
+    # a third organisation applies for certification under the admin's (the admin may decide it: it is
+    # not the other organisation, whose rows the admin must not touch)
+    ["@admin", "/certify", "»生成认证邀请", link_from(r"start=(c_[A-Za-z0-9_-]+)", "admin", "multi"),
+     f"»提交申请：{THIRD_ORG}", flush_outbox, "@admin", "/cancel"],
     ["@other", "/invite", "»7 天", "»不限次数"],
 ]
 

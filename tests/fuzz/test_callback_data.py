@@ -7,6 +7,7 @@ the ids of another organisation's rows (its id, branches, members, tasks, exams,
 other people, with every action of the class. The organisation's admin's own world is full (a task
 sent, an activity, a published exam, an invite, a manuscript, a certification application), and:
 - an admin of another organisation presses them against it, and it presses back against theirs;
+- a member of the organisation who is not its admin presses them against it (its admin's rows);
 - a visitor who has not registered presses random data.
 After each press: the callback query was answered; nothing Telegram refuses was sent; no exception
 was logged, no generic apology, no traceback; and nothing belonging to the other organisation or to
@@ -179,7 +180,8 @@ class Presses:
             await self.world.play(route)
             await self.env.fsm(self.world.client()).clear()
         ids = self.world.ids
-        self.victims = {"other": Victim(ids["org"], (ADMIN, MEMBER)), "admin": Victim(ids["other_org"], (OTHER,))}
+        self.victims = {"other": Victim(ids["org"], (ADMIN, MEMBER)), "admin": Victim(ids["other_org"], (OTHER,)),
+                        "member": Victim(ids["org"], (ADMIN,))}
         self.pools = {who: await v.ids(self.env) for who, v in self.victims.items()}
         self.pools["visitor"] = self.pools["other"]
 
@@ -218,7 +220,7 @@ def presses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Presses]:
 def test_forged_callback_data(prefix: str, presses: Presses) -> None:
     cls = CLASSES[prefix]
     pools = presses.pools
-    data = st.one_of(*[st.tuples(st.just(who), forged(cls, pools[who])) for who in ("other", "admin")],
+    data = st.one_of(*[st.tuples(st.just(who), forged(cls, pools[who])) for who in ("other", "admin", "member")],
                      st.tuples(st.just("visitor"), forged(cls, pools["visitor"])))
 
     @fuzz_settings()

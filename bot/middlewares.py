@@ -130,10 +130,12 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
 
 
 def _out_of_range(callback_data: Any) -> bool:
-    """Whether unpacked callback data holds a number SQLite cannot store (a forged button's)."""
+    """Whether unpacked callback data holds a number no button of ours carries (a forged button's): ids,
+    Telegram's user ids (52 bits) and page numbers are far below 2**53; past it, SQLite overflows on a
+    page's offset or the number itself."""
     if not isinstance(callback_data, CallbackData):
         return False
-    return any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in callback_data.model_dump().values())
+    return any(isinstance(v, int) and not -2**53 < v < 2**53 for v in callback_data.model_dump().values())
 
 
 def error_text(i18n: I18n, locale: str | None, exc: DomainError | None, *, toast: bool = False) -> str:

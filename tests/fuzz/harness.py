@@ -51,7 +51,7 @@ ESCAPES = re.compile(r"&(?:amp|lt|gt|quot|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
 
 # Examples per target: small and the same every run in CI; FUZZ_EXAMPLES=N for a long random run.
 LONG_RUN = os.environ.get("FUZZ_EXAMPLES")
-EXAMPLES = int(LONG_RUN) if LONG_RUN else 12
+EXAMPLES = int(LONG_RUN) if LONG_RUN else 10
 
 
 def fuzz_settings(examples: int | None = None) -> settings:

@@ -6,7 +6,10 @@
   typed numbers are read after NFKC ("¹⁰", "①", "１２" are 10, 1, 12); other digits get the step's message.
 - An adjustment of points with a 4,000-character reason was written (points, audit log), then the
   confirmation echoing the reason was over Telegram's 4,096 characters: the admin saw the apology for an
-  adjustment that had been made."""
+  adjustment that had been made.
+- Forged buttons: a number SQLite cannot hold (an id, or a page whose offset overflows), a report's
+  "days" of "¹" or of 11 digits (int() / C int), a branch kind that is neither kind (a missing locale
+  key) answered with the apology."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,15 +84,33 @@ def test_the_operators_root_search_by_a_number_too_big_for_sqlite(tmp_path):
 assert {"SettingsInput:inactive_days", "PointsAdjust:amount", "ActivityCreate:points"} <= set(ROUTES)
 
 
-@pytest.mark.parametrize("data", ["la:9223372036854775808", "me:rm_yes:99999999999999999999",
-                                  "rp:trend:-9223372036854775809:0:7"])
-def test_a_forged_button_with_a_number_too_big_for_sqlite_is_a_stale_button(tmp_path, data):
+@pytest.mark.parametrize("who,data", [
+    ("other", "la:9223372036854775808"), ("other", "me:rm_yes:99999999999999999999"),
+    ("other", "rp:trend:-9223372036854775809:0:7"),
+    ("admin", "rp:table:1:9223372036854775807:"),  # a page whose offset overflowed SQLite
+    ("admin", "rs:recipients:1:9007199254740992:1"),
+    ("admin", "ob:add:1:0:"), ("admin", "ob:add:1:0:x"),  # a branch kind that is neither: a missing locale key
+])
+def test_a_forged_button_with_a_number_too_big_or_a_kind_unknown_is_a_stale_button(tmp_path, who, data):
     def body(env: Env) -> None:
         world = World(env)
         env.run(world.setup())
         with env.watching():
-            sent = env.run(world.client("other").click(data))  # forged: an id no row can have
+            sent = env.run(world.client(who).click(data))  # forged: a value no button of ours carries
             assert env.problems(sent) == []
         assert [a.text for a in sent.answers] == ["这个按钮已失效，请重新打开菜单。"]
+
+    run_env(tmp_path, body)
+
+
+@pytest.mark.parametrize("arg", ["¹", "99999999999"])
+def test_a_forged_report_range_gets_a_specific_answer(tmp_path, arg):
+    def body(env: Env) -> None:
+        world = World(env)
+        env.run(world.setup())
+        for act in ("trend", "export_range"):
+            with env.watching():
+                sent = env.run(world.client("admin").click(f"rp:{act}:1:0:{arg}"))  # forged: days no button has
+                assert env.problems(sent) == [] and sent.answers
 
     run_env(tmp_path, body)

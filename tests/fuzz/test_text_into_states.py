@@ -59,8 +59,8 @@ ROUTES: dict[str, list] = {
     # registration (a visitor) and verification
     "Reg:agreement": ["@visitor", "/start"],
     "Reg:phone": ["@visitor", "/start", "»同意并继续"],
-    "Reg:name": ["@visitor", "/start", "»同意并继续", "c:8613855556666"],
-    "Reg:org_name": ["@visitor", "/start", "»同意并继续", "c:8613855556666", "t:新访客"],
+    "Reg:name": ["@visitor", "/start", "»同意并继续", "c:own"],
+    "Reg:org_name": ["@visitor", "/start", "»同意并继续", "c:own", "t:新访客"],
     "Verify:real_name": ["@member", "/verify"],
     "Verify:id_number": ["@member", "/verify", "t:王芳"],
     # a new organisation
@@ -189,6 +189,7 @@ async def type_one(world: World, target: str, saved: tuple[str | None, dict], te
     if target in REPLAYED:
         world.new_visitor()
         await world.play(ROUTES[target])
+        assert await world.state() == target, f"a new visitor did not reach {target}"
     client = world.client()
     fsm = env.fsm(client)
     if target not in REPLAYED:

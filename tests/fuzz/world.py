@@ -5,7 +5,7 @@ by label, typed steps), written as a list of steps and played by `World.play`.
     "/members"     a command
     "»🔍 搜索"      presses the newest button whose label is (or contains) this
     "t:张三"        types this text
-    "c:8613800"    shares this phone number as a contact
+    "c:8613800"    shares this phone number as a contact ("c:own": a phone of the person's own)
     a callable     `await step(world)` for what a list cannot say (a link read from a message)
 """
 from __future__ import annotations
@@ -100,6 +100,8 @@ class World:
             elif step.startswith("t:"):
                 env.session.typed(step[2:])
                 sent = await client.send(step[2:])
+            elif step == "c:own":  # the person's own phone, different for each new visitor
+                sent = await client.contact(f"86137{client.user_id % 100000000:08d}")
             elif step.startswith("c:"):
                 sent = await client.contact(step[2:])
             else:

@@ -162,6 +162,7 @@ class SandboxState:
         self.calls: Counter[str] = Counter()
         self.errors = 0
         self.rate_limited = 0
+        self.entity_errors = 0  # 400 "can't parse entities" answers (HTML Telegram would reject)
         self.updates_signal = Signal()
         self.messages_signal = Signal()
         self.answers_signal = Signal()
@@ -438,6 +439,7 @@ class SandboxState:
         self.calls.clear()
         self.errors = 0
         self.rate_limited = 0
+        self.entity_errors = 0  # 400 "can't parse entities" answers (HTML Telegram would reject)
 
 
 def image_info(data: bytes) -> tuple[int, int, str] | None:

@@ -317,9 +317,18 @@ async def snapshot(database: str, members: int, orgs: int, runs: int, label: str
         [root] = await store.org_days(1, DAY, DAY)
         ended = members // 1000 * 2  # the listings that ended before the day (id % 1000 in 501, 502)
         days = (await store._one("SELECT COUNT(*) AS n FROM org_daily WHERE day = ?", (DAY,)))["n"]
-        ok = root.total == members - ended and days == orgs and root.reached is not None and root.new > 0
+        # REP-7's "reached" counted again the plain way (each phone once), for the province and a city
+        plain = """SELECT COUNT(DISTINCT h.phone) AS n FROM org_tree t JOIN member_history h ON h.org_id = t.descendant_id
+                   JOIN users u ON u.phone = h.phone JOIN points_daily pd ON pd.user_id = u.id AND pd.day = ?
+                   WHERE t.ancestor_id = ? AND h.start_day <= ? AND (h.end_day IS NULL OR h.end_day > ?)
+                   AND pd.amount >= 20"""
+        reached = {org: (await store._one(plain, (DAY, org, DAY, DAY)))["n"] for org in (1, 2)}
+        [city] = await store.org_days(2, DAY, DAY)
+        ok = (root.total == members - ended and days == orgs and root.new > 0
+              and (root.reached, city.reached) == (reached[1], reached[2]))
         print(f"  root on {DAY}: total {root.total:,}, new {root.new:,}, active {root.active:,}, reached "
-              f"{root.reached}, per-capita {root.per_capita:.2f}; {days:,} organisations' rows "
+              f"{root.reached:,} (counted plainly: {reached[1]:,}; a city: {city.reached:,}/{reached[2]:,}), per-capita "
+              f"{root.per_capita:.2f}; {days:,} organisations' rows "
               f"{'OK' if ok else 'WRONG'}", flush=True)
         if not ok:
             return None

@@ -105,7 +105,7 @@ async def prepare_quiz(database: str, users: int, questions: int, spec: Path) ->
         attempts = await prepare(store, users, questions)
     finally:
         await store.close()
-    spec.write_text(json.dumps(attempts), encoding="utf-8")
+    await asyncio.to_thread(spec.write_text, json.dumps(attempts), encoding="utf-8")
 
 
 async def worker(database: str, spec: Path, part: int, parts: int, runs: int, step: int) -> None:
@@ -119,7 +119,8 @@ async def worker(database: str, spec: Path, part: int, parts: int, runs: int, st
     from bot.i18n import I18n
     from bot.store import Store
 
-    attempts = [tuple(a) for a in json.loads(spec.read_text(encoding="utf-8"))][part::parts]
+    text = await asyncio.to_thread(spec.read_text, encoding="utf-8")
+    attempts = [tuple(a) for a in json.loads(text)][part::parts]
     folder = Path(tempfile.mkdtemp(prefix="scale-worker-"))
     store = await Store.open(database)
     try:
@@ -237,8 +238,8 @@ def seed_statements(members: int, orgs: int, postgres: bool) -> list[str]:
         return f"(WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {n}) SELECT i FROM c) AS s"
 
     now = FIRST + "T09:00:00+08:00"
-    out = [f"INSERT INTO users (id, first_name, name, sort_key, registered_at, created_at, updated_at) "
-           f"VALUES (1, 'op', '省管理员', 'sheng', '{now}', '{now}', '{now}')"]
+    out = [(f"INSERT INTO users (id, first_name, name, sort_key, registered_at, created_at, updated_at) "
+           f"VALUES (1, 'op', '省管理员', 'sheng', '{now}', '{now}', '{now}')")]
     first, previous = 1, None
     for count in levels(orgs):
         parent = "NULL" if previous is None else f"{previous[0]} + (s.i - 1) % {previous[1]}"
@@ -255,27 +256,27 @@ def seed_statements(members: int, orgs: int, postgres: bool) -> list[str]:
                SELECT o.parent_id, up.descendant_id, up.depth + 1 FROM up JOIN orgs o ON o.id = up.ancestor_id
                WHERE o.parent_id IS NOT NULL)
            SELECT ancestor_id, descendant_id, depth FROM up""",
-        f"INSERT INTO branches (id, org_id, name, sort_key, created_at) "
+        (f"INSERT INTO branches (id, org_id, name, sort_key, created_at) "
         f"SELECT 2 * s.i - 1, s.i, '第一支部', 'di yi zhi bu', '{now}' FROM {seq(orgs)} "
-        f"UNION ALL SELECT 2 * s.i, s.i, '第二支部', 'di er zhi bu', '{now}' FROM {seq(orgs)}",
+        f"UNION ALL SELECT 2 * s.i, s.i, '第二支部', 'di er zhi bu', '{now}' FROM {seq(orgs)}"),
         # member i in organisation 1 + i % orgs, branch by parity; phone +86 139 0000 0000 + i
-        f"INSERT INTO members (id, org_id, branch_id, name, sort_key, phone, activated_at, created_at, updated_at) "
+        (f"INSERT INTO members (id, org_id, branch_id, name, sort_key, phone, activated_at, created_at, updated_at) "
         f"SELECT s.i, 1 + s.i % {orgs}, 2 * (1 + s.i % {orgs}) - s.i % 2, '成员' || s.i, 'chengyuan' || s.i, "
-        f"'+86' || (13900000000 + s.i), '{FIRST}', '{now}', '{now}' FROM {seq(members)}",
+        f"'+86' || (13900000000 + s.i), '{FIRST}', '{now}', '{now}' FROM {seq(members)}"),
         # 1 % listed a second time one level up (counted once in the subtree of both)
-        f"INSERT INTO members (id, org_id, branch_id, name, sort_key, phone, created_at, updated_at) "
+        (f"INSERT INTO members (id, org_id, branch_id, name, sort_key, phone, created_at, updated_at) "
         f"SELECT {members} + m.id, o.parent_id, NULL, m.name, m.sort_key, m.phone, '{now}', '{now}' "
-        f"FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id % 100 = 0 AND o.parent_id IS NOT NULL",
+        f"FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.id % 100 = 0 AND o.parent_id IS NOT NULL"),
         # 90 % registered (0.5 % on the day itself: "new"), user id 1000 + i
-        f"INSERT INTO users (id, first_name, phone, name, sort_key, registered_at, created_at, updated_at) "
+        (f"INSERT INTO users (id, first_name, phone, name, sort_key, registered_at, created_at, updated_at) "
         f"SELECT 1000 + s.i, 'u', '+86' || (13900000000 + s.i), '成员' || s.i, 'chengyuan' || s.i, "
         f"CASE WHEN s.i % 200 = 7 THEN '{DAY}T10:00:00+08:00' ELSE '{now}' END, '{now}', '{now}' "
-        f"FROM {seq(members)} WHERE s.i % 10 <> 3",
+        f"FROM {seq(members)} WHERE s.i % 10 <> 3"),
         "DELETE FROM member_history",
         # every listing from FIRST, 0.3 % of them from the day itself, 0.2 % ended before it
-        f"INSERT INTO member_history (id, org_id, branch_id, phone, start_day, end_day) "
+        (f"INSERT INTO member_history (id, org_id, branch_id, phone, start_day, end_day) "
         f"SELECT id, org_id, branch_id, phone, CASE WHEN id % 1000 < 3 THEN '{DAY}' ELSE '{FIRST}' END, "
-        f"CASE WHEN id % 1000 BETWEEN 501 AND 502 THEN '2026-10-01' END FROM members",
+        f"CASE WHEN id % 1000 BETWEEN 501 AND 502 THEN '2026-10-01' END FROM members"),
         # about 60 % of the registered score on each of three days (the day and the two before it)
         """INSERT INTO points_daily (user_id, day, amount)
            SELECT u.id, d.day, 1 + (u.id * 7 + d.n * 13) % 40
@@ -284,8 +285,8 @@ def seed_statements(members: int, orgs: int, postgres: bool) -> list[str]:
            WHERE u.id >= 1000 AND (u.id * 31 + d.n * 17) % 100 < 60""",
         "INSERT INTO points_totals (user_id, total) SELECT user_id, SUM(amount) FROM points_daily GROUP BY user_id",
         # REP-7: a daily target on the province and its cities
-        f"INSERT INTO report_settings (org_id, enabled, daily_target, updated_at) "
-        f"SELECT id, 1, 20, '{now}' FROM orgs WHERE id <= {1 + levels(orgs)[1]}",
+        (f"INSERT INTO report_settings (org_id, enabled, daily_target, updated_at) "
+        f"SELECT id, 1, 20, '{now}' FROM orgs WHERE id <= {1 + levels(orgs)[1]}"),
     ]
     if postgres:  # the identities go on after the ids written here
         out += [f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))"

@@ -144,12 +144,13 @@ SELECT org_id, :d, SUM(total), SUM(new), SUM(active), SUM(points), NULL, SUM(act
 FROM subtree GROUP BY org_id
 """
 
-# REP-7: for the organisations with a daily target, how many of their people reached it on :d. Read from
-# step 1's listing (each row carries its person's points of the day), each row joined to its ancestors
-# with a target (driven by the listing: a scan, not a probe of the scratch table per organisation): set-based, not a subquery per organisation listing its subtree again (at a
-# province's size that was 2 million index probes of users and points_daily, 35 s on PostgreSQL). A phone
-# with a single membership row is in the listing once, so only the others are de-duplicated. The
-# targets are positive (services.reports), so a person without points never reaches one.
+# REP-7: for the organisations with a daily target, how many of their people reached it on :d, set-based
+# from step 1's listing (each row carries its person's points of the day): each listing row joined to its
+# ancestors with a target, the listing driving (SQLite probed the unindexed scratch table once per
+# subtree row the other way round). It was a subquery per organisation listing its subtree again: at a
+# province's size 2 million index probes of users and points_daily, 35 s on PostgreSQL. A phone with a
+# single membership row is in the listing once, so only the others are de-duplicated. Targets are
+# positive (services.reports), so a person without points never reaches one.
 _SNAPSHOT_TARGETS = """
 UPDATE org_daily SET reached = r.n
 FROM (SELECT s.org_id AS org_id, COALESCE(x.n, 0) AS n FROM report_settings s LEFT JOIN (

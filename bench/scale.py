@@ -133,23 +133,39 @@ async def worker(database: str, spec: Path, part: int, parts: int, runs: int, st
                 await dp.feed_update(bot, receive(bot, raw))
 
         await asyncio.gather(*(feed(s) for s in as_json(plan(attempts, 0, WARM))))  # warm-up, daily-login points
+        backend = None  # this process's PostgreSQL server process, when it runs on this machine
+        if database.startswith("postgresql://"):
+            row = await store._one("SELECT pg_backend_pid() AS pid")
+            backend = Path(f"/proc/{row['pid']}/stat") if row else None
         for r in range(runs):
             raw = as_json(plan(attempts, WARM + r * step, step))
             gc.freeze()
             print("ready", flush=True)
             await asyncio.to_thread(sys.stdin.readline)
-            t0 = time.time()
+            cpu0, db0, t0 = time.process_time(), server_cpu(backend), time.time()
             await asyncio.gather(*(feed(s) for s in raw))
-            t1 = time.time()
-            print(json.dumps({"n": sum(len(s) for s in raw), "t0": t0, "t1": t1}), flush=True)
+            t1, cpu1, db1 = time.time(), time.process_time(), server_cpu(backend)
+            print(json.dumps({"n": sum(len(s) for s in raw), "t0": t0, "t1": t1, "cpu": cpu1 - cpu0,
+                              "db_cpu": db1 - db0}), flush=True)
         answered = await store._one("SELECT COUNT(*) AS n FROM quiz_items WHERE answered_at IS NOT NULL")
         print(json.dumps({"answered": answered["n"] if answered else 0}), flush=True)
     finally:
         await store.close()
 
 
-def run_workers(database: str, spec: Path, parts: int, runs: int, step: int) -> tuple[list[float], int]:
-    """(answers/s of each run, answers stored as the last worker saw them)."""
+def server_cpu(stat: Path | None) -> float:
+    """CPU seconds (user + system) of a local process from /proc (0 when unknown)."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split() if stat else []
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def run_workers(database: str, spec: Path, parts: int, runs: int, step: int
+                ) -> tuple[list[float], int, tuple[float, float]]:
+    """(answers/s of each run, answers stored as the last worker saw them, CPU ms per answer in the bot
+    processes and in their database server processes)."""
     cmd = [sys.executable, "-m", "bench.scale", "--worker", "--database", database, "--spec", str(spec),
            "--parts", str(parts), "--runs", str(runs), "--step", str(step)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -164,7 +180,7 @@ def run_workers(database: str, spec: Path, parts: int, runs: int, step: int) -> 
             raise RuntimeError(f"a worker exited ({p.wait()}) before it was done")
         return text.strip()
 
-    rates, answered = [], 0
+    rates, answered, n, cpu, db_cpu = [], 0, 0, 0.0, 0.0
     try:
         for _ in range(runs):
             for p in procs:
@@ -175,6 +191,9 @@ def run_workers(database: str, spec: Path, parts: int, runs: int, step: int) -> 
                 p.stdin.flush()
             done = [json.loads(line(p)) for p in procs]
             rates.append(sum(d["n"] for d in done) / (max(d["t1"] for d in done) - min(d["t0"] for d in done)))
+            n += sum(d["n"] for d in done)
+            cpu += sum(d["cpu"] for d in done)
+            db_cpu += sum(d["db_cpu"] for d in done)
         answered = max(int(json.loads(line(p))["answered"]) for p in procs)
         for p in procs:
             if p.wait(timeout=60) != 0:
@@ -183,7 +202,7 @@ def run_workers(database: str, spec: Path, parts: int, runs: int, step: int) -> 
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    return rates, answered
+    return rates, answered, (cpu * 1000 / max(n, 1), db_cpu * 1000 / max(n, 1))
 
 
 @dataclass
@@ -191,6 +210,7 @@ class QuizFigure:
     label: str
     rates: list[float]
     ok: bool
+    cpu_ms: tuple[float, float]  # per answer: the bot processes, the database server processes
 
     @property
     def median(self) -> float:
@@ -210,12 +230,16 @@ async def quiz(pg: Postgres, users: int, questions: int, runs: int) -> list[Quiz
             database = target if label.startswith("SQLite") else await pg.database(target)
             spec = Path(tmp) / f"{parts}-{label[:3]}.json"
             await prepare_quiz(database, users, questions, spec)
-            rates, answered = await asyncio.to_thread(run_workers, database, spec, parts, runs, step)
-            fig = QuizFigure(label, rates, answered == expected)
+            rates, answered, cpu_ms = await asyncio.to_thread(run_workers, database, spec, parts, runs, step)
+            fig = QuizFigure(label, rates, answered == expected, cpu_ms)
             out.append(fig)
             print(f"quiz answers, {label:<24} {fig.median:8.0f} answers/s   (median of {runs} runs of "
                   f"{users * step:,} answers: {' / '.join(f'{r:.0f}' for r in rates)}; "
                   f"{answered:,}/{expected:,} stored)", flush=True)
+            busy = (cpu_ms[0] + cpu_ms[1]) * fig.median / 1000
+            print(f"    CPU per answer: bot {cpu_ms[0]:.2f} ms"
+                  + (f", PostgreSQL server {cpu_ms[1]:.2f} ms" if cpu_ms[1] else " (SQLite's thread included)")
+                  + f"; at the median rate that is {busy:.2f} of the machine's {os.cpu_count()} cores busy", flush=True)
     return out
 
 
@@ -353,7 +377,8 @@ async def main(args: argparse.Namespace) -> int:
             for f in figs:
                 ok &= f.ok
                 record("scale", f"quiz answers/s, {f.label}", round(f.median), "answers/s",
-                       f"median of {args.runs}: {' / '.join(f'{r:.0f}' for r in f.rates)}")
+                       f"median of {args.runs}: {' / '.join(f'{r:.0f}' for r in f.rates)}; CPU per answer "
+                       f"{f.cpu_ms[0]:.2f} ms bot + {f.cpu_ms[1]:.2f} ms database server")
             sq, p1, p2 = (by.get(k) for k in ("SQLite, 1 process", "PostgreSQL, 1 process", "PostgreSQL, 2 processes"))
             if p1 and p2 and sq:
                 print(f"ratios: PG 1 process / SQLite {p1.median / sq.median:.2f}   "

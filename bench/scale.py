@@ -20,7 +20,10 @@ Without either, the PostgreSQL figures are recorded as not measured and the benc
    each fed half of the users (a person is only ever in one process, as the inbox's per-person order
    keeps it in production). The workers start each run together (a barrier over their pipes);
    answers/s = all answers of the run / (last worker's end - first worker's start). The median of
-   --runs runs is printed with the ratios PG1/SQLite and PG2/PG1.
+   --runs runs is printed with the ratios PG1/SQLite and PG2/PG1, and the CPU time each answer cost in
+   the bot processes and in their PostgreSQL server processes (from /proc): with the answers/s, how
+   many of the machine's cores the configuration kept busy (a second process only helps while a core
+   is idle; on a 2-core machine shared with other work, it is not).
 
 2. The nightly snapshot (REP-1, Store.snapshot_day: the real code path) of one day for --members
    members in --orgs organisations: a 5-level tree (province -> cities -> counties -> towns ->
@@ -378,7 +381,8 @@ async def main(args: argparse.Namespace) -> int:
                 ok &= f.ok
                 record("scale", f"quiz answers/s, {f.label}", round(f.median), "answers/s",
                        f"median of {args.runs}: {' / '.join(f'{r:.0f}' for r in f.rates)}; CPU per answer "
-                       f"{f.cpu_ms[0]:.2f} ms bot + {f.cpu_ms[1]:.2f} ms database server")
+                       f"{f.cpu_ms[0]:.2f} ms bot" + (f" + {f.cpu_ms[1]:.2f} ms PostgreSQL server" if f.cpu_ms[1]
+                                                      else " (SQLite in process)"))
             sq, p1, p2 = (by.get(k) for k in ("SQLite, 1 process", "PostgreSQL, 1 process", "PostgreSQL, 2 processes"))
             if p1 and p2 and sq:
                 print(f"ratios: PG 1 process / SQLite {p1.median / sq.median:.2f}   "

@@ -164,6 +164,19 @@ class QuizzesRepository(Repository):
         this, so the whole attempt is cached (write-through: record_answer updates the entry, every
         other write to an attempt forgets it)."""
         cached = self._attempts.get(attempt_id)
+        if cached is None and not self.caching:  # nothing to keep (issue 17): the items wanted only
+            if positions is None:
+                only, params = "i.position = a.position", [attempt_id]
+            else:
+                only, params = f"i.position IN ({', '.join('?' * len(positions)) or 'NULL'})", [*positions, attempt_id]
+            rows = await self._all(
+                f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a
+                    LEFT JOIN quiz_items i ON i.attempt_id = a.id AND {only}
+                    LEFT JOIN questions q ON q.id = i.question_id WHERE a.id = ?""", params)
+            if not rows:
+                return None, {}
+            cached = (_head(rows[0]), {r["i_pos"]: _item(r, question_from_row(r))
+                                       for r in rows if r["i_pos"] is not None})
         if cached is None:
             rows = await self._all(
                 f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a

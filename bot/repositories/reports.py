@@ -144,16 +144,24 @@ SELECT org_id, :d, SUM(total), SUM(new), SUM(active), SUM(points), NULL, SUM(act
 FROM subtree GROUP BY org_id
 """
 
-# REP-7: for the organisations with a daily target, how many of their people reached it on :d.
+# REP-7: for the organisations with a daily target, how many of their people reached it on :d, set-based
+# from step 1's listing (each row carries its person's points of the day): each listing row joined to its
+# ancestors with a target, the listing driving (SQLite probed the unindexed scratch table once per
+# subtree row the other way round). It was a subquery per organisation listing its subtree again: at a
+# province's size 2 million index probes of users and points_daily, 35 s on PostgreSQL. A phone with a
+# single membership row is in the listing once, so only the others are de-duplicated. Targets are
+# positive (services.reports), so a person without points never reaches one.
 _SNAPSHOT_TARGETS = """
-UPDATE org_daily SET reached = COALESCE((
-    SELECT COUNT(*) FROM (
-        SELECT DISTINCT h.phone FROM org_tree t JOIN member_history h ON h.org_id = t.descendant_id
-        WHERE t.ancestor_id = org_daily.org_id AND h.start_day <= :d AND (h.end_day IS NULL OR h.end_day > :d)
-    ) AS p
-    JOIN users u ON u.phone = p.phone JOIN points_daily pd ON pd.user_id = u.id AND pd.day = :d
-    WHERE pd.amount >= (SELECT daily_target FROM report_settings s WHERE s.org_id = org_daily.org_id)), 0)
-WHERE day = :d AND org_id IN (SELECT org_id FROM report_settings WHERE daily_target IS NOT NULL)
+UPDATE org_daily SET reached = r.n
+FROM (SELECT s.org_id AS org_id, COALESCE(x.n, 0) AS n FROM report_settings s LEFT JOIN (
+          SELECT t.ancestor_id AS org_id, SUM(CASE WHEN l.several = 0 THEN 1 ELSE 0 END)
+                 + COUNT(DISTINCT CASE WHEN l.several = 1 THEN l.phone END) AS n
+          FROM snap_listing l JOIN org_tree t ON t.descendant_id = l.org_id
+          JOIN report_settings s ON s.org_id = t.ancestor_id
+          WHERE s.daily_target IS NOT NULL AND l.amount >= s.daily_target
+          GROUP BY t.ancestor_id) AS x ON x.org_id = s.org_id
+      WHERE s.daily_target IS NOT NULL) AS r
+WHERE org_daily.org_id = r.org_id AND org_daily.day = :d
 """
 
 _SNAPSHOT_EMPTY_ORGS = """

@@ -129,6 +129,17 @@ async def test_rep_7_target_share(tree):
     assert (await figures(tree, 3, D)).reached is None  # B has no target of its own
 
 
+async def test_rep_7_a_person_listed_twice_in_a_subtree_reaches_its_target_once(tree):
+    """p1 is listed in A and in C (under A): one person for A's target as for R's; C's own target
+    counts p1 there too, and an organisation nobody reached has 0, not nothing."""
+    async with tree.raw_tx() as db:
+        for org, target in ((1, 5), (2, 8), (4, 10), (5, 9)):
+            await db.execute("INSERT INTO report_settings (org_id, daily_target, updated_at) VALUES (?, ?, ?)",
+                             (org, target, T))
+    await tree.snapshot_day(D, T)
+    assert {o: (await figures(tree, o, D)).reached for o in (1, 2, 4, 5)} == {1: 2, 2: 1, 4: 1, 5: 0}
+
+
 async def test_rep_1_a_day_is_recomputed_from_history_and_ledger(tree):
     async with tree.raw_tx() as db:
         await db.execute("UPDATE points_daily SET amount = 1 WHERE user_id = 101 AND day = ?", (D,))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import record
 from tests.support import invariants
 from tests.support.crash import FLOWS, CrashRig, run_rounds
 
@@ -60,6 +61,15 @@ def main() -> int:
     bad = [k for k in rig.kills if k.violations]
     for k in bad:
         print(f"{k.flow}#{k.n}: " + "; ".join(k.violations))
+    summary = rig.summary().values()
+    note = f"seed {seed}; {len(FLOWS)} flows"
+    record("crash", "kills", sum(s.kills for s in summary), "kills", note)
+    record("crash", "violations", sum(s.violations for s in summary) + len(final.violations), "violations",
+           "after each restart and after the last stop")
+    record("crash", "people left with no answer", sum(s.lost for s in summary), "people")
+    record("crash", "updates or scheduled work in flight at the kill", sum(s.in_flight for s in summary), "kills")
+    record("crash", "pushes shown twice", sum(s.duplicates for s in summary), "pushes",
+           f"at most the {sum(s.in_flight_pushes for s in summary)} pushes in flight at the kills")
     return 1 if bad or final.violations else 0
 
 

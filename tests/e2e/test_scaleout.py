@@ -319,8 +319,8 @@ def test_two_processes_behind_nginx_on_postgresql(pg_server, tmp_path):
 
         result = asyncio.run(quiz_rush(sb.base, day, kill_one))
         assert killed, "nobody was killed"
-        answered = "SELECT COUNT(*) FROM quiz_items i JOIN quiz_attempts a ON a.id = i.attempt_id " \
-                   "WHERE a.kind = 'daily' AND i.answered_at IS NOT NULL"
+        answered = ("SELECT COUNT(*) FROM quiz_items i JOIN quiz_attempts a ON a.id = i.attempt_id "
+                    "WHERE a.kind = 'daily' AND i.answered_at IS NOT NULL")
         assert sql(url, answered)[0][0] == MEMBERS * load.DAILY
         assert sql(url, "SELECT COUNT(*) FROM quiz_attempts WHERE kind = 'daily' AND status = 'submitted'"
                    )[0][0] == MEMBERS

@@ -18,10 +18,14 @@ def _parser() -> argparse.ArgumentParser:
     rn = sub.add_parser("run", help="run against Telegram (needs BOT_TOKEN)")
     rn.add_argument("--webhook", action="store_true", help="receive updates by Telegram's webhook "
                     "(WEBHOOK_URL, ...) instead of long polling")
+    rn.add_argument("--database-url", default=None, metavar="URL", help="PostgreSQL database, "
+                    "postgresql://user:password@host:port/name (default: DATABASE_URL, else the SQLite file)")
     sb = sub.add_parser("sandbox", help="run the bot in the local sandbox with its web chat")
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8080)
     sb.add_argument("--db", type=Path, default=None, help="SQLite file (default data/sandbox.sqlite3)")
+    sb.add_argument("--database-url", default=None, metavar="URL", help="the bot's database on PostgreSQL, "
+                    "postgresql://... (default: DATABASE_URL; without either, the SQLite file of --db)")
     sb.add_argument("--demo", action="store_true", help="load demo users and data")
     sb.add_argument("--no-bot", action="store_true", help="serve the sandbox only; run the bot separately "
                     "with TELEGRAM_API_URL=http://HOST:PORT")
@@ -58,6 +62,11 @@ def _backup_command(command: str, path: Path) -> int:
     return 0
 
 
+def _database_url(url: str | None) -> dict[str, str]:
+    """--database-url as the setting it stands for (it wins over DATABASE_URL in the environment)."""
+    return {"DATABASE_URL": url} if url else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,13 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from bot.app import run
 
-            settings = load_settings(webhook=args.webhook)
+            settings = load_settings(webhook=args.webhook, overrides=_database_url(args.database_url))
             asyncio.run(run(settings))
         else:
             from bot.sandbox.runner import run_sandbox
 
             asyncio.run(run_sandbox(host=args.host, port=args.port, db=args.db, demo=args.demo,
-                                    with_bot=not args.no_bot, webhook=args.webhook))
+                                    with_bot=not args.no_bot, webhook=args.webhook,
+                                    database=_database_url(args.database_url)))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

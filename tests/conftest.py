@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # The store tests run on SQLite, and on PostgreSQL too when XUEXI_PG asks for it (tests/support/pg.py)
 SQLITE_ONLY = pg_support.why_not()
+# XUEXI_PG_ONLY=tests/unit[,...]: the PostgreSQL runs only of the tests under these folders (CI's time budget)
+PG_ONLY = tuple(p.strip().rstrip("/") for p in os.environ.get("XUEXI_PG_ONLY", "").split(",") if p.strip())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SQLITE_ONLY or not PG_ONLY:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        where = item.path.relative_to(config.rootpath).as_posix()
+        on_pg = callspec is not None and callspec.params.get("backend") == "pg"
+        inside = any(where == p or where.startswith(p + "/") for p in PG_ONLY)
+        (drop if on_pg and not inside else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +94,9 @@ async def store(database, request: pytest.FixtureRequest):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if not SQLITE_ONLY and PG_ONLY:
+        terminalreporter.write_line(f"store tests ran on PostgreSQL only under {', '.join(PG_ONLY)} (XUEXI_PG_ONLY); "
+                                    "elsewhere on SQLite")
     if SQLITE_ONLY:
         terminalreporter.write_line(f"store tests ran on SQLite only ({SQLITE_ONLY}; "
                                     "XUEXI_PG=auto or XUEXI_PG=1 adds PostgreSQL)")

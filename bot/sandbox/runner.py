@@ -64,7 +64,10 @@ def _webhook_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with_bot: bool = True,
-                      ready: asyncio.Event | None = None, webhook: bool = False) -> None:
+                      ready: asyncio.Event | None = None, webhook: bool = False,
+                      database: Mapping[str, str] | None = None) -> None:
+    """`database`: {"DATABASE_URL": "postgresql://..."} to run the bot on PostgreSQL (`--database-url`);
+    otherwise DATABASE_URL from the environment, else the SQLite file `db`."""
     jobs = _LateJobs()
     clock = ClockControl()  # the sandbox's own clock; the bot's once the bot exists
     sandbox = build_sandbox_app(jobs=jobs, clock=clock, bot_username=BOT_USERNAME)
@@ -87,6 +90,7 @@ async def run_sandbox(*, host: str, port: int, db: Path | None, demo: bool, with
                 "DATABASE_PATH": str(db or Path("data/sandbox.sqlite3")),
                 **({"OPERATOR_IDS": str(OPERATOR_ID)} if demo and not os.environ.get("OPERATOR_IDS") else {}),
                 **(_webhook_env(os.environ) if webhook else {}),
+                **(database or {}),
             })
             clock.clock = MovableClock(settings.timezone, settings.clock_offset_seconds)
             app = await App.create(settings, clock=clock.clock)

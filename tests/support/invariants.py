@@ -1,4 +1,5 @@
-"""The store's invariants (issue 16, crash tests), checked on a database file opened read-only.
+"""The store's invariants (issue 16, crash tests), checked on a database file opened read-only, or on a
+PostgreSQL database (its postgresql:// URL, issue 17: the same SQL, through bot/dialect.py).
 
 `check(path)` returns a `Report`: `violations`, one readable line each (empty: all hold), and what
 is legitimately half-way at the moment of the check (outbox rows claimed 'sending' by a process
@@ -58,8 +59,13 @@ class Report:
             raise InvariantError(f"{len(self.violations)} invariant violation(s):\n  " + "\n  ".join(self.violations))
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Read-only: the checker never changes what it looks at (nor creates a missing file)."""
+def connect(path: str | Path) -> Any:
+    """Read-only: the checker never changes what it looks at (nor creates a missing file). A
+    postgresql:// URL: a connection of its own to that database (it only reads)."""
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from tests.support.pg import PgCommitted
+
+        return PgCommitted(path)
     db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30)
     db.row_factory = sqlite3.Row
     return db

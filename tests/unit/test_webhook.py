@@ -51,7 +51,7 @@ async def post(client: TestClient, data: str, secret: str | None = SECRET) -> in
     return resp.status
 
 
-async def test_a_request_without_the_right_secret_is_refused_and_not_stored(dp, bot, session, store, clock, settings):
+async def test_a_request_without_the_right_secret_is_refused_and_not_stored(dp, bot, session, store, database, clock, settings):
     receiver = WebhookReceiver(dp, bot, store, clock, hook())
     client = await client_for(receiver)
     try:
@@ -59,13 +59,13 @@ async def test_a_request_without_the_right_secret_is_refused_and_not_stored(dp, 
         assert await post(client, body(12, 720001), secret="not-the-secret") == 401
         assert await post(client, body(13, 720001), secret="秘密".encode().decode("latin-1")) == 401
         await receiver.inbox.drain()
-        assert inbox_rows(settings.database_path) == []
+        assert inbox_rows(database) == []
         assert session.calls == []
     finally:
         await client.close()
 
 
-async def test_the_200_comes_once_the_update_is_stored_and_handling_follows_it(dp, store, clock, settings,
+async def test_the_200_comes_once_the_update_is_stored_and_handling_follows_it(dp, store, database, clock, settings,
                                                                               monkeypatch):
     """A handler that takes long (here: Telegram slow to take its reply) does not hold the request."""
     real = store.accept_updates
@@ -94,19 +94,19 @@ async def test_the_200_comes_once_the_update_is_stored_and_handling_follows_it(d
     client = await client_for(receiver)
     try:
         assert await post(client, body(21, 720002)) == 200
-        assert inbox_rows(settings.database_path) == [(21, False)]  # committed when the 200 came; not done yet
+        assert inbox_rows(database) == [(21, False)]  # committed when the 200 came; not done yet
         await asyncio.wait_for(session.waiting.wait(), 10)  # the handler runs after the answer
         assert agreements(session, 720002) == 0
         session.release.set()
         await receiver.inbox.drain()
         assert agreements(session, 720002) == 1
-        assert inbox_rows(settings.database_path) == [(21, True)]
+        assert inbox_rows(database) == [(21, True)]
     finally:
         session.release.set()
         await client.close()
 
 
-async def test_a_redelivered_update_id_is_answered_200_and_handled_once(dp, bot, session, store, clock, settings):
+async def test_a_redelivered_update_id_is_answered_200_and_handled_once(dp, bot, session, store, database, clock, settings):
     receiver = WebhookReceiver(dp, bot, store, clock, hook())
     client = await client_for(receiver)
     try:
@@ -116,13 +116,13 @@ async def test_a_redelivered_update_id_is_answered_200_and_handled_once(dp, bot,
         assert await post(client, body(32, 720004)) == 200
         await receiver.inbox.drain()
         assert agreements(session, 720003) == 1 and agreements(session, 720004) == 1
-        assert inbox_rows(settings.database_path) == [(31, True), (32, True)]
+        assert inbox_rows(database) == [(31, True), (32, True)]
     finally:
         await client.close()
 
 
 async def test_an_update_that_cannot_be_stored_gets_503_and_is_handled_when_delivered_again(
-        dp, bot, session, store, clock, settings, monkeypatch):
+        dp, bot, session, store, database, clock, settings, monkeypatch):
     real = store.accept_updates
     failures = [RuntimeError("disk I/O error")]
 
@@ -140,7 +140,7 @@ async def test_an_update_that_cannot_be_stored_gets_503_and_is_handled_when_deli
     try:
         assert await post(client, body(41, 720005)) == 503
         await receiver.inbox.drain()
-        assert session.calls == [] and inbox_rows(settings.database_path) == []  # nothing handled unstored
+        assert session.calls == [] and inbox_rows(database) == []  # nothing handled unstored
         assert (await metrics.refresh())["webhook"] is False  # the last update could not be stored
         assert await post(client, body(41, 720005)) == 200  # Telegram's retry
         await receiver.inbox.drain()
@@ -150,19 +150,19 @@ async def test_an_update_that_cannot_be_stored_gets_503_and_is_handled_when_deli
         await client.close()
 
 
-async def test_a_body_that_is_not_an_update_is_refused(dp, bot, session, store, clock, settings):
+async def test_a_body_that_is_not_an_update_is_refused(dp, bot, session, store, database, clock, settings):
     receiver = WebhookReceiver(dp, bot, store, clock, hook())
     client = await client_for(receiver)
     try:
         assert await post(client, "not json") == 400
         assert await post(client, json.dumps({"message": "no update_id"})) == 400
-        assert inbox_rows(settings.database_path) == [] and session.calls == []
+        assert inbox_rows(database) == [] and session.calls == []
     finally:
         await client.close()
 
 
 async def test_run_handles_what_a_killed_run_left_then_listens_and_sets_the_webhook(
-        dp, bot, session, store, clock, settings):
+        dp, bot, session, store, database, clock, settings):
     await store.accept_updates([(51, body(51, 720006))], clock.now())  # stored, answered 200, then killed
     port = free_port()
     receiver = WebhookReceiver(dp, bot, store, clock, hook(port))
@@ -190,7 +190,7 @@ async def test_run_handles_what_a_killed_run_left_then_listens_and_sets_the_webh
         await receiver.inbox.drain()
         assert agreements(session, 720006) == 1
         assert sent_to(session, 720007)  # the new one is handled
-        assert inbox_rows(settings.database_path) == [(51, True), (52, True)]
+        assert inbox_rows(database) == [(51, True), (52, True)]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

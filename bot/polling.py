@@ -46,6 +46,7 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
 
+from bot.reply_retry import handling
 from bot.repositories.inbox import Hold
 
 if TYPE_CHECKING:
@@ -419,6 +420,7 @@ class DurablePolling:
         started = time.perf_counter()
         failed = False
         REPLAYING.set(replay)  # this task's context only
+        handling()  # its calls are a person's direct replies: a 429 on one is waited out (bot/reply_retry.py)
         try:
             response = await self._dp.feed_update(self._bot, update, **self._data)
             if isinstance(response, TelegramMethod):  # a handler's reply as a method (aiogram's loop sends it)

@@ -38,18 +38,21 @@ log = logging.getLogger("bot.reply_retry")
 MAX_WAIT = 5.0  # seconds: a longer retry_after is not waited out inside a handler
 TRIES = 2  # repeats of one call at most
 
-_HANDLER: ContextVar[asyncio.Task[object] | None] = ContextVar("reply_retry_handler", default=None)
+_HANDLER: ContextVar[tuple[asyncio.Task[object] | None, Callable[[], None] | None]] = ContextVar(
+    "reply_retry_handler", default=(None, None))
 
 
-def handling() -> None:
+def handling(on_wait: Callable[[], None] | None = None) -> None:
     """Marks the current task as one handling an update (its calls are a person's direct replies).
-    Called at the start of the task; the mark lives in that task's context only."""
-    _HANDLER.set(asyncio.current_task())
+    Called at the start of the task; the mark lives in that task's context only. `on_wait` is called
+    before the task sleeps out a retry_after (bot/polling.py gives back the task's handler slot then:
+    a handler waiting a second for Telegram keeps no other person's update waiting)."""
+    _HANDLER.set((asyncio.current_task(), on_wait))
 
 
 def is_direct_reply() -> bool:
     """The current task is one that handles an update (not the outbox, not a task a handler started)."""
-    task = _HANDLER.get()
+    task = _HANDLER.get()[0]
     return task is not None and task is asyncio.current_task()
 
 
@@ -76,4 +79,7 @@ class ReplyRetry(BaseRequestMiddleware):
                 log.info("%s: 429, retry after %s s (try %d of %d)", name, exc.retry_after, attempt, self.tries)
                 if self.on_retry is not None:
                     self.on_retry(name)
+                on_wait = _HANDLER.get()[1]
+                if on_wait is not None:
+                    on_wait()
                 await self._sleep(max(0.0, float(exc.retry_after)))

@@ -37,18 +37,20 @@ def retry() -> tuple[ReplyRetry, list[float], list[str]]:
     return ReplyRetry(on_retry=retried.append, sleep=sleep), slept, retried
 
 
-async def as_handler(middleware: ReplyRetry, telegram: Telegram, method: Any = SEND) -> Any:
+async def as_handler(middleware: ReplyRetry, telegram: Telegram, method: Any = SEND,
+                     waits: list[str] | None = None) -> Any:
     async def handle() -> Any:
-        handling()
+        handling(None if waits is None else (lambda: waits.append("slot given back")))
         return await middleware(telegram, None, method)  # type: ignore[arg-type]
     return await asyncio.create_task(handle())
 
 
 async def test_a_handlers_reply_is_sent_after_retry_after() -> None:
     middleware, slept, retried = retry()
-    telegram = Telegram(limited=1)
-    assert await as_handler(middleware, telegram) == "sent"
+    telegram, waits = Telegram(limited=1), []
+    assert await as_handler(middleware, telegram, waits=waits) == "sent"
     assert telegram.calls == 2 and slept == [1.0] and retried == ["SendMessage"]
+    assert waits == ["slot given back"]  # bot/polling.py lets the next update in while this one waits
 
 
 async def test_two_tries_at_most() -> None:

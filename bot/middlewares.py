@@ -7,6 +7,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.flags import get_flag
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
@@ -113,6 +114,8 @@ class AnswerCallbacks(CallbackAnswerMiddleware):
         answer = data["callback_answer"] = self.construct_callback_answer(
             properties=get_flag(data, "callback_answer"))
         try:
+            if _out_of_range(data.get("callback_data")):  # forged: no row has such an id (SEC-4)
+                raise DomainError("stale_button")
             return await handler(event, data)
         except DomainError as exc:
             answer.text, answer.show_alert = error_text(data["i18n"], data.get("locale"), exc, toast=True), True
@@ -139,6 +142,15 @@ def mark_answered(exc: BaseException) -> None:
 
 def was_answered(exc: BaseException) -> bool:
     return bool(getattr(exc, _ANSWERED, False))
+
+
+def _out_of_range(callback_data: Any) -> bool:
+    """Whether unpacked callback data holds a number no button of ours carries (a forged button's): ids,
+    Telegram's user ids (52 bits) and page numbers are far below 2**53; past it, SQLite overflows on a
+    page's offset or the number itself."""
+    if not isinstance(callback_data, CallbackData):
+        return False
+    return any(isinstance(v, int) and not -2**53 < v < 2**53 for v in callback_data.model_dump().values())
 
 
 def error_text(i18n: I18n, locale: str | None, exc: DomainError | None, *, toast: bool = False) -> str:

@@ -17,6 +17,7 @@ from bot.i18n import Translator
 from bot.reports_notify import settings_text
 from bot.services import reports as svc
 from bot.services.roles import Actor
+from bot.services.text import whole_number
 from bot.store import Store
 from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
@@ -94,10 +95,10 @@ async def ask_pressed(query: CallbackQuery, callback_data: SettingsCD, state: FS
 
 
 def _whole(text: str, error: str) -> int:
-    value = text.strip()
-    if not value.isdigit():
+    value = whole_number(text)
+    if value is None:
         raise DomainError(error)
-    return int(value)
+    return value
 
 
 async def typed(message: Message, state: FSMContext, store: Store, clock: Clock, actor: Actor,

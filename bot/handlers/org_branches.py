@@ -92,8 +92,8 @@ async def add(query: CallbackQuery, message: Message, callback_data: BranchCD, s
               _: Translator) -> None:
     org, items = await orgs.branches(ctx.store, ctx.actor, callback_data.org)
     parent = next((b for b in items if b.id == callback_data.br), None) if callback_data.br else None
-    if callback_data.br and parent is None:
-        raise DomainError("stale_button")
+    if (callback_data.br and parent is None) or callback_data.kind not in ("general", "branch"):
+        raise DomainError("stale_button")  # gone since, or forged
     if parent is not None and (parent.kind != "general" or parent.parent_id is not None):
         raise DomainError("org.branch_nesting")
     await BranchNameData(org=org.id, parent=parent.id if parent else None,

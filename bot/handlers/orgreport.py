@@ -28,6 +28,7 @@ from bot.reports_notify import (
 )
 from bot.services import reports as svc
 from bot.services.roles import Actor
+from bot.services.text import whole_number
 from bot.store import Store
 from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
@@ -87,7 +88,7 @@ async def table_paged(query: CallbackQuery, callback_data: ReportCD, store: Stor
 
 async def trend_pressed(query: CallbackQuery, callback_data: ReportCD, store: Store, clock: Clock, actor: Actor,
                         _: Translator) -> None:
-    days = int(callback_data.arg) if callback_data.arg.isdigit() else 7
+    days = whole_number(callback_data.arg, 3) or 7
     t = await svc.trend(store, clock, actor, callback_data.org, days)
     png = await asyncio.to_thread(trend_png, _, t, viewer_mark(actor.user))
     caption = _("reports.chart.caption", days=days) + protect_note(_, t.org.protect_content)
@@ -121,7 +122,7 @@ async def export_custom_pressed(query: CallbackQuery, callback_data: ReportCD, s
 
 async def export_range_pressed(query: CallbackQuery, callback_data: ReportCD, store: Store, clock: Clock,
                                actor: Actor, _: Translator) -> None:
-    days = int(callback_data.arg) if callback_data.arg.isdigit() else 1
+    days = whole_number(callback_data.arg, 3) or 1
     await send_export(_shown(query), store, clock, actor, _, callback_data.org, svc.export_days(clock, days))
 
 

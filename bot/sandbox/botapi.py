@@ -137,6 +137,8 @@ async def handle_method(request: web.Request) -> web.Response:
         state.errors += 1
         if exc.status == 429:
             state.rate_limited += 1
+        if "can't parse entities" in exc.description:
+            state.entity_errors += 1
         return _error(exc.status, exc.description, exc.retry_after)
     return json_response({"ok": True, "result": result})
 

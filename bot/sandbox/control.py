@@ -366,10 +366,11 @@ async def get_faults(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    """calls per Bot API method (getUpdates too); errors counts every non-ok answer, 429s included."""
+    """calls per Bot API method (getUpdates too); errors counts every non-ok answer, 429s included;
+    entity_errors the 400 "can't parse entities" among them (text Telegram would refuse to parse)."""
     state = get_state(request.app)
     return json_response({"calls": dict(state.calls), "errors": state.errors,
-                              "rate_limited": state.rate_limited})
+                          "rate_limited": state.rate_limited, "entity_errors": state.entity_errors})
 
 
 async def reset(request: web.Request) -> web.Response:

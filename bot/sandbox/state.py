@@ -196,6 +196,7 @@ class SandboxState:
         self.calls: Counter[str] = Counter()
         self.errors = 0
         self.rate_limited = 0
+        self.entity_errors = 0  # 400 "can't parse entities" answers (HTML Telegram would reject)
         self.updates_signal = Signal()
         self.chat_signals = Signals()  # by user id: a message added, edited or deleted in that chat
         self.answer_signals = Signals()  # by callback query id: the bot answered it
@@ -474,6 +475,7 @@ class SandboxState:
         self.calls.clear()
         self.errors = 0
         self.rate_limited = 0
+        self.entity_errors = 0  # 400 "can't parse entities" answers (HTML Telegram would reject)
 
 
 def image_info(data: bytes) -> tuple[int, int, str] | None:

@@ -17,6 +17,7 @@ from bot.repositories.members import MemberRow
 from bot.repositories.tasks import Target
 from bot.services import points
 from bot.services.roles import Actor
+from bot.services.text import whole_number
 from bot.store import Store
 
 KINDS = ("class", "day", "lecture", "other")
@@ -74,10 +75,10 @@ def parse_window(raw: str, clock: Clock) -> tuple[datetime, datetime]:
 
 
 def parse_points(raw: str) -> int:
-    text = (raw or "").strip()
-    if not text.isdigit() or int(text) > MAX_POINTS:
+    points = whole_number(raw)
+    if points is None or points > MAX_POINTS:
         raise DomainError("activity.bad_points", limit=MAX_POINTS)
-    return int(text)
+    return points
 
 
 def new_code_word() -> str:
@@ -189,6 +190,8 @@ def parse_adjustment(raw: str) -> tuple[int, str]:
     reason = found.group(2).strip()
     if not reason:
         raise DomainError("points.reason_required")
+    if len(reason) > points.REASON_MAX:  # it is stored, audit-logged and shown back in one message
+        raise DomainError("points_reason.too_long", limit=points.REASON_MAX)
     if amount == 0 or abs(amount) > points.ADJUST_LIMIT:
         raise DomainError("points.bad_amount", limit=points.ADJUST_LIMIT)
     return amount, reason

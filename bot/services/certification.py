@@ -31,6 +31,7 @@ from bot.services.invites import TOKEN_RE, new_token, token_hash
 from bot.services.renames import RenameRequest
 from bot.services.roles import Actor
 from bot.services.text import clean_text as squash
+from bot.services.text import whole_number
 from bot.store import Conflict, Store
 
 PREFIX = "c"
@@ -406,7 +407,7 @@ async def root_search(store: Store, actor: Actor, query: str | None = None) -> R
     actor.require_operator()
     text = squash(query or "")
     digits = text.lstrip("#")
-    org_id = int(digits) if digits.isdigit() else None
+    org_id = whole_number(digits, 18)
     candidates = await store.root_candidates(None if org_id else text, org_id, ROOTS_SHOWN)
     return RootSearch(candidates, await store.certified_roots(ROOTS_SHOWN * 2))
 

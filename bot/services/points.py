@@ -37,6 +37,7 @@ RULES: dict[str, Rule] = {
 # Challenge quiz (挑战答题): a streak of this many correct answers earns these points.
 CHALLENGE_STEPS: list[tuple[int, int]] = [(10, 6), (5, 3)]
 ADJUST_LIMIT = 1000
+REASON_MAX = 200  # characters of an adjustment's reason (stored, audit-logged, shown back)
 
 
 def challenge_points(streak: int) -> int:
@@ -78,6 +79,8 @@ async def adjust(store: Store, clock: Clock, actor: Actor, org_id: int, user_id:
     reason = reason.strip()
     if not reason:
         raise DomainError("points.reason_required")
+    if len(reason) > REASON_MAX:
+        raise DomainError("points_reason.too_long", limit=REASON_MAX)
     if amount == 0 or abs(amount) > ADJUST_LIMIT:
         raise DomainError("points.bad_amount", limit=ADJUST_LIMIT)
     source = ADJUST if amount > 0 else PENALTY

@@ -19,6 +19,7 @@ from bot.repositories.due import DueItem, put_due
 from bot.repositories.reports import CONTENTS, DayFigures, Person, SettingsRow, TableRow
 from bot.services.outbox_status import unreachable_user_ids
 from bot.services.roles import Actor
+from bot.services.text import whole_number
 from bot.store import Store
 
 __all__ = ["SNAPSHOT_KIND", "SLOT_KIND", "TREND_DAYS", "KEEP_DAYS", "Overview", "Trend", "change_rate",
@@ -195,12 +196,13 @@ async def settings(store: Store, actor: Actor, org_id: int) -> SettingsRow:
 def parse_send_time(text: str) -> str:
     """"8:00", "08:00", "2030" -> "HH:MM"; DomainError("reports.bad_time") otherwise."""
     digits = text.strip().replace("：", ":")
-    if ":" not in digits and len(digits) in (3, 4) and digits.isdigit():
+    if ":" not in digits and len(digits) in (3, 4) and whole_number(digits) is not None:
         digits = digits[:-2] + ":" + digits[-2:]
-    hour, _, minute = digits.partition(":")
-    if not (hour.isdigit() and minute.isdigit() and len(minute) == 2 and 0 <= int(hour) < 24 and int(minute) < 60):
+    hour_text, _, minute_text = digits.partition(":")
+    hour, minute = whole_number(hour_text, 2), whole_number(minute_text, 2)
+    if hour is None or minute is None or len(minute_text.strip()) != 2 or hour >= 24 or minute >= 60:
         raise DomainError("reports.bad_time")
-    return f"{int(hour):02d}:{minute}"
+    return f"{hour:02d}:{minute:02d}"
 
 
 def slot_ref(org_id: int, user_id: int, day: date) -> str:

@@ -68,3 +68,12 @@ def _join_han(text: str) -> str:
     """`张 伟` → `张伟`: no space between two Chinese characters."""
     return re.sub(r"(?<=[\u3400-\u9fff\uf900-\ufaff]) (?=[\u3400-\u9fff\uf900-\ufaff])", "", text)
 
+
+
+def whole_number(raw: str | None, max_digits: int = 9) -> int | None:
+    """A typed whole number ("12", "１２" as NFKC makes it "12"), or None: `str.isdigit` alone also
+    accepts "¹" or "①", which `int()` refuses, and a number past `max_digits` would overflow SQLite."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > max_digits:
+        return None
+    return int(text)

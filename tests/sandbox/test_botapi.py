@@ -236,7 +236,8 @@ async def test_rate_limit_per_chat_and_global(bot, user, http):
     async with http.post("/sandbox/reset"):
         pass
     await bot.send_message(UID, "free again")
-    assert (await control(http, "/sandbox/stats")) == {"calls": {"sendMessage": 1}, "errors": 0, "rate_limited": 0}
+    assert (await control(http, "/sandbox/stats")) == {"calls": {"sendMessage": 1}, "errors": 0, "rate_limited": 0,
+                                                         "entity_errors": 0}
 
 
 async def test_photo_and_document_upload_get_file_and_download(bot, user, http):

@@ -256,11 +256,12 @@ async def test_faults_stats_reset(http, bot):
     assert statuses == [200, 200, 429] and body["parameters"] == {"retry_after": 1}
     assert body["description"] == "Too Many Requests: retry after 1"
     assert await call(http, "GET", "/sandbox/stats") == {"calls": {"getMe": 1, "sendMessage": 3}, "errors": 2,
-                                                         "rate_limited": 1}
+                                                         "rate_limited": 1, "entity_errors": 0}
     assert await call(http, "GET", "/sandbox/faults") == {"rate_limit": {"global_per_s": 2, "per_chat_per_s": None},
                                                          "fail": []}
     await call(http, "POST", "/sandbox/reset")
-    assert await call(http, "GET", "/sandbox/stats") == {"calls": {}, "errors": 0, "rate_limited": 0}
+    assert await call(http, "GET", "/sandbox/stats") == {"calls": {}, "errors": 0, "rate_limited": 0,
+                                                         "entity_errors": 0}
     assert (await call(http, "GET", "/sandbox/users"))["users"][0]["id"] == uid  # users survive a reset
     await bot.send_message(uid, "fine")
 

@@ -9,7 +9,8 @@ apology instead of the review.
 `ReplyRetry` is a request middleware on the bot's session. For a call made by the task that handles
 an update (bot/polling.py's `_process` marks it with `handling()`; the webhook inbox shares that
 code), a 429 whose `retry_after` is at most `max_wait` seconds is waited out and the call repeated,
-at most `tries` times; each retry is logged and reported to `on_retry` (bot/metrics.py counts them).
+at most `tries` times (3: in the same second as a reply the chat may get a push, and the
+outbox's next one a second later); each retry is logged and reported to `on_retry` (bot/metrics.py counts them).
 A longer `retry_after`, or a 429 after the last try, is raised as before.
 
 Calls from any other task are left alone, among them the outbox's pushes (bot/outbox.py pauses its
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.reply_retry")
 
 MAX_WAIT = 5.0  # seconds: a longer retry_after is not waited out inside a handler
-TRIES = 2  # repeats of one call at most
+TRIES = 3  # repeats of one call at most (a reply may lose its second to a push, twice: task + report)
 
 _HANDLER: ContextVar[tuple[asyncio.Task[object] | None, Callable[[], None] | None]] = ContextVar(
     "reply_retry_handler", default=(None, None))

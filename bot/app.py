@@ -33,6 +33,8 @@ from bot.metrics import Metrics
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import IDLE_POLL, Outbox
 from bot.polling import DurablePolling, InboxTurns
+from bot.reply_retry import ReplyRetry
+from bot.response_models import KeepResponseModels
 from bot.scheduler import JobSpec, Scheduler, Sweeper
 from bot.services import quiz, reports
 from bot.services.tasks import DUE_KIND as TASK_REMIND
@@ -80,7 +82,9 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)) if settings.api_base else None
     if settings.bot_token is None:
         raise ValueError("BOT_TOKEN is required to build the bot")
-    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    bot = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    bot.session.middleware(KeepResponseModels())  # each answer's model built once, not per call
+    return bot
 
 
 def settle_heap() -> None:
@@ -141,6 +145,7 @@ class App:
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         metrics = Metrics(CollectorRegistry(), store, clock, scheduler)  # the process's one registry
         metrics.install(dp)
+        bot.session.middleware(ReplyRetry(on_retry=metrics.reply_retried))  # a handler's reply survives a 429
         turns = None
         if lease is not None:
             turns = InboxTurns(store, clock, lease.holder)

@@ -72,6 +72,8 @@ class Metrics:
         self.errors = Counter("xuexi_update_errors", "Handler errors: domain (a rule said no, the person was "
                               "told) or unexpected (a bug: an apology was sent and the traceback logged)",
                               ["kind"], registry=registry)
+        self.reply_retries = Counter("xuexi_reply_retries", "A handler's own call answered 429 and repeated after "
+                                     "retry_after (bot/reply_retry.py), by method", ["method"], registry=registry)
         self.outbox_depth = Gauge("xuexi_outbox_queue_depth", "Pushes waiting in the outbox", registry=registry)
         self.pushes = Gauge("xuexi_outbox_pushes", "Outbox rows by final status", ["status"], registry=registry)
         self.scheduler_lag = Gauge("xuexi_scheduler_lag_seconds", "Now minus the due time of the oldest due "
@@ -116,6 +118,10 @@ class Metrics:
         self.latency.labels(update_type).observe(seconds)
         if failed:
             self.errors.labels("unhandled").inc()
+
+    def reply_retried(self, method: str) -> None:
+        """A handler's call got a 429 and is repeated after retry_after (bot/reply_retry.ReplyRetry)."""
+        self.reply_retries.labels(method).inc()
 
     # -- WebhookObserver (bot/webhook.py) ------------------------------------------------------
     def webhook_serving(self, serving: bool) -> None:

@@ -46,6 +46,7 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
 
+from bot.reply_retry import handling
 from bot.repositories.inbox import Hold
 
 if TYPE_CHECKING:
@@ -419,6 +420,16 @@ class DurablePolling:
         started = time.perf_counter()
         failed = False
         REPLAYING.set(replay)  # this task's context only
+        slot = [True]  # this task holds a handler slot
+
+        def give_back_slot() -> None:
+            if slot[0]:
+                slot[0] = False
+                self._slots.release()
+
+        # its calls are a person's direct replies: a 429 on one is waited out (bot/reply_retry.py), and
+        # while it waits its slot goes to the next update (it finishes over the bound: no deadlock)
+        handling(give_back_slot)
         try:
             response = await self._dp.feed_update(self._bot, update, **self._data)
             if isinstance(response, TelegramMethod):  # a handler's reply as a method (aiogram's loop sends it)
@@ -427,7 +438,7 @@ class DurablePolling:
             failed = True  # the error handler itself failed: logged; the update counts as handled
             log.exception("update %d failed", update.update_id)
         finally:
-            self._slots.release()
+            give_back_slot()
         if self._observer is not None:
             self._observer.handled(update_type(update), time.perf_counter() - started, failed)
         if not mark:

@@ -313,8 +313,8 @@ async def messages(request: web.Request) -> web.Response:
     else:
         def pick(m: Msg) -> bool:
             return m.message_id > after and not m.deleted
-    await state.messages_signal.wait_for(
-        lambda: any(m.sender == "bot" and pick(m) for m in chat.messages.values()), wait, state.is_closed)
+    await state.chat_signals.wait_for(
+        prof.id, lambda: any(m.sender == "bot" and pick(m) for m in chat.messages.values()), wait, state.is_closed)
     picked = [m for m in sorted(chat.messages.values(), key=lambda m: m.message_id) if pick(m)]
     if picked:
         chat.read_upto = max(chat.read_upto, picked[-1].message_id)

@@ -4,7 +4,11 @@ update queue the bot long-polls, callback answers, files, injected faults and ca
 Everything lives on one `SandboxState` hanging off the aiohttp app (no module globals).
 Waiting (long-poll getUpdates, the control API's `wait`, `press` waiting for the bot's
 answerCallbackQuery) uses `Signal`: an asyncio.Event that is swapped for a fresh one each
-time it fires, so waiters re-check their condition after every change.
+time it fires, so waiters re-check their condition after every change. What many wait for at once
+(a person's chat, a press's answer: 2,000 simulated people in bench/load.py) is keyed (`Signals`,
+one Signal per chat or callback query): a change wakes the waiters of its key only, not all of them
+(with one Signal for all, each bot message woke every waiting person, and the sandbox spent its time
+re-checking them instead of answering the bot).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import mimetypes
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -60,6 +64,36 @@ class Signal:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
                 return predicate()
+
+
+class Signals:
+    """One Signal per key, made while someone waits on it: `fire(key)` wakes that key's waiters only."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[Hashable, tuple[Signal, list[int]]] = {}  # key -> (signal, [waiters])
+
+    def fire(self, key: Hashable) -> None:
+        entry = self._by_key.get(key)
+        if entry is not None:
+            entry[0].fire()
+
+    def fire_all(self) -> None:
+        for signal, _waiters in list(self._by_key.values()):
+            signal.fire()
+
+    async def wait_for(self, key: Hashable, predicate: Callable[[], bool], timeout: float,
+                       stop: Callable[[], bool]) -> bool:
+        """Signal.wait_for, woken by fire(key) (and fire_all)."""
+        entry = self._by_key.get(key)
+        if entry is None:
+            entry = self._by_key[key] = (Signal(), [0])
+        entry[1][0] += 1
+        try:
+            return await entry[0].wait_for(predicate, timeout, stop)
+        finally:
+            entry[1][0] -= 1
+            if not entry[1][0] and self._by_key.get(key) is entry:
+                del self._by_key[key]
 
 
 @dataclass
@@ -164,8 +198,8 @@ class SandboxState:
         self.rate_limited = 0
         self.entity_errors = 0  # 400 "can't parse entities" answers (HTML Telegram would reject)
         self.updates_signal = Signal()
-        self.messages_signal = Signal()
-        self.answers_signal = Signal()
+        self.chat_signals = Signals()  # by user id: a message added, edited or deleted in that chat
+        self.answer_signals = Signals()  # by callback query id: the bot answered it
         self.webhook_signal = Signal()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -174,8 +208,10 @@ class SandboxState:
         self.closed = True
         if self.webhook is not None:
             self.webhook_delivery.stop()
-        for sig in (self.updates_signal, self.messages_signal, self.answers_signal, self.webhook_signal):
+        for sig in (self.updates_signal, self.webhook_signal):
             sig.fire()
+        self.chat_signals.fire_all()
+        self.answer_signals.fire_all()
 
     def is_closed(self) -> bool:
         return self.closed
@@ -243,7 +279,7 @@ class SandboxState:
         self.seq += 1
         msg = Msg(chat_id=uid, message_id=mid, sender=sender, tg=tg, seq=self.seq)
         chat.messages[mid] = msg
-        self.messages_signal.fire()
+        self.chat_signals.fire(uid)
         return msg
 
     def find_message(self, uid: int, message_id: int) -> Msg | None:
@@ -257,7 +293,7 @@ class SandboxState:
         msg.deleted = msg.deleted or deleted
         if edited:
             msg.tg["edit_date"] = int(time.time())
-        self.messages_signal.fire()
+        self.chat_signals.fire(msg.chat_id)
 
     # ---- updates ---------------------------------------------------------------------------
     def push_update(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -325,11 +361,11 @@ class SandboxState:
         if qid not in self.callback_answers or self.callback_answers[qid] is not None:
             return False
         self.callback_answers[qid] = answer
-        self.answers_signal.fire()
+        self.answer_signals.fire(qid)
         return True
 
     async def wait_answer(self, qid: str, timeout: float) -> dict[str, Any] | None:
-        await self.answers_signal.wait_for(lambda: self.callback_answers.get(qid) is not None,
+        await self.answer_signals.wait_for(qid, lambda: self.callback_answers.get(qid) is not None,
                                            timeout, self.is_closed)
         return self.callback_answers.get(qid)
 

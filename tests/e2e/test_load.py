@@ -9,7 +9,7 @@ from tests.support.load import DAILY, Plan, run
 
 
 def test_load_short_every_answer_counted_every_push_once(tmp_path):
-    plan = Plan(members=100, recipients=30, spread=10.0, think=0.5, deadline=240.0)
+    plan = Plan(members=100, recipients=30, spread=10.0, think=1.0, deadline=240.0)  # Telegram: 1 message/s per chat
     result = run(tmp_path, plan)
     assert result.problems == [], "\n".join(result.lines())
     assert result.counts["answers"] == 100 * DAILY and result.counts["rounds submitted"] == 100

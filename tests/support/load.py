@@ -11,8 +11,9 @@ once on one aiohttp session (Plan.split=False runs the bot inside the sandbox's 
   registered and activated members spread over the five, a question bank, and the root's daily report on
   at 08:00 (text) for the first `recipients` members, saved through the reports service at 07:00 so that
   each recipient's slot is armed as in production.
-- `run`: the sandbox's rate limit on (by default 3 calls in any second per chat, an optional overall
-  budget: bench/load.py's docstring says why not 1 and 30); the
+- `run`: the sandbox's rate limit on (by default 1 call in any second per chat, as Telegram asks; an
+  optional overall budget: bench/load.py's docstring says why not 30; the bot waits out the 429s its
+  own two-call replies get, bot/reply_retry.py); the
   bot's clock set a few seconds before 08:00 of that day; then at once
     * every member takes the daily quiz as a chat client: /quiz, each answer pressed on the message
       that shows the question, then 交卷; the starts spread evenly over `spread` seconds, `think`
@@ -71,7 +72,7 @@ class Plan:
     spread: float = 45.0  # the members' /quiz commands spread evenly over this many seconds
     think: float = 1.0  # seconds between a reply and the member's next press (Telegram: 1 message/s per chat)
     report_after: float = 3.0  # seconds into the run at which the 08:00 slot falls due (with the task notice)
-    chat_limit: float | None = 3.0  # the sandbox's per-chat limit (calls in any 1 s), None = off; see `run`
+    chat_limit: float | None = 1.0  # the sandbox's per-chat limit (calls in any 1 s), None = off; see `run`
     global_limit: float | None = None  # the sandbox's overall limit (calls/s over every method), None = off
     outbox_rate: float | None = None  # OUTBOX_RATE for the bot; None = its configured default (25/s)
     deadline: float = 600.0  # seconds after which the run gives up waiting

@@ -431,7 +431,8 @@ class DurablePolling:
         # while it waits its slot goes to the next update (it finishes over the bound: no deadlock)
         handling(give_back_slot)
         try:
-            response = await self._dp.feed_update(self._bot, update, **self._data)
+            # `replaying` reaches the handlers: an update a killed run left unfinished is handled again
+            response = await self._dp.feed_update(self._bot, update, **self._data, replaying=replay)
             if isinstance(response, TelegramMethod):  # a handler's reply as a method (aiogram's loop sends it)
                 await self._bot(response)
         except Exception:

@@ -239,7 +239,7 @@ def build_router() -> Router:
 
 
 async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FSMContext, raw_state: str | None,
-                callback_answer: CallbackAnswer) -> None:
+                callback_answer: CallbackAnswer, replaying: bool = False) -> None:
     cd, _ = callback_data, ctx.t
     try:
         if cd.a == "o":
@@ -255,8 +255,13 @@ async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FS
         else:
             raise quiz.Stale("quiz.bad_option")
     except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
-        callback_answer.text = _.label(f"errors.{exc.key}")
-        return
+        again = None
+        if replaying and cd.a in ("s", "f"):  # killed after the submit's commit, before its reply
+            again = await quiz.result_again(ctx.store, ctx.clock, ctx.actor, cd.t)
+        if again is None:
+            callback_answer.text = _.label(f"errors.{exc.key}")
+            return
+        out = again
     await _edit_outcome(ctx.bot, query, out, ctx.locale, _)
     await _sync_state(state, raw_state, out)
 

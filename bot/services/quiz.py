@@ -319,6 +319,19 @@ async def submit(store: Store, clock: Clock, actor: Actor, attempt_id: int, *,
     return await _finish(store, clock, head)
 
 
+async def result_again(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> Result | None:
+    """The result of the owner's round, closed and paid already, as its submit showed it: for a submit
+    handled again after a crash between its commit and its reply (None: not such a round)."""
+    head = await store.get_attempt(attempt_id)
+    if head is None or head.user_id != actor.id or head.status != "submitted" or head.points is None:
+        return None
+    terms = _award_terms(head)
+    items = await store.attempt_items(head.id)
+    end = datetime.fromisoformat(head.submitted_at) if head.submitted_at else clock.now()
+    seconds = max(0, int((end - datetime.fromisoformat(head.started_at)).total_seconds()))
+    return Result(head, items, terms[1] if terms else 0, head.points, seconds)
+
+
 async def to_unanswered(store: Store, clock: Clock, actor: Actor, attempt_id: int, position: int) -> Shown:
     """From the submit question back to the first unanswered question (the shown one if none is left)."""
     head, _items = await store.quiz_view(attempt_id)

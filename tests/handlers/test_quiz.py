@@ -197,3 +197,26 @@ async def test_learn_2_empty_bank_is_a_clear_message(store, clock, client_factor
     assert "题库里还没有可用的题目" in sent.text
     sent = await me.send("/weekly")
     assert "题库里还没有可用的题目" in sent.text
+
+
+async def test_learn_2_a_submit_handled_again_after_a_crash_shows_the_result_once_paid(client_factory, store, clock,
+                                                                                       session):
+    """Killed after the submit's commit and before its reply, the press is handled again at start
+    (replaying): the person gets the result and the review, the ledger pays once. Pressed again in a
+    normal run (a double tap), it stays a short note."""
+    from tests.support.recording import find_button
+
+    await make_user(store, USER)
+    await make_bank(store, 7)
+    me = client_factory(USER)
+    first = await me.press(await me.start(), "📝 每日答题")
+    last = await answer_all(me, clock, first)
+    message, button = find_button(me._current(last), "交卷")  # the question as the person saw it
+    done = await me.press(last, "交卷")
+    assert "已交卷" in done.text and "获得积分：5 分" in done.text
+    again = await me._press(message, button, {"replaying": True})  # stale: the same press, replayed
+    assert "已交卷" in again.text and "获得积分：5 分" in again.text and "答案与解析" in again.text
+    assert await ledger(store) == [("daily", 5)]
+    twice = await me._press(message, button)  # stale: the same press in a normal run
+    assert not twice.text and twice.answers and twice.answers[-1].text
+    assert await ledger(store) == [("daily", 5)]

@@ -239,14 +239,15 @@ class ChatClient:
     def chat(self) -> Chat:
         return Chat(id=self.user_id, type="private", first_name=self.first_name)
 
-    async def _feed(self, **update: Any) -> Sent:
+    async def _feed(self, handler_data: dict[str, Any] | None = None, **update: Any) -> Sent:
         """What the bot did in answer to this update alone: with many clients feeding at once, the calls
-        made for other people's updates in the meantime are not part of it."""
+        made for other people's updates in the meantime are not part of it. `handler_data` is passed to
+        the handlers as polling passes its own (e.g. replaying=True: an update of a killed run)."""
         before = len(self.session.calls)
         uid = next(self._ids) + self.user_id * 1000
         token = _FEEDING.set(uid)
         try:
-            await self.dp.feed_update(self.bot, Update(update_id=uid, **update))
+            await self.dp.feed_update(self.bot, Update(update_id=uid, **update), **(handler_data or {}))
         finally:
             _FEEDING.reset(token)
         calls = self.session.calls[before:]
@@ -291,10 +292,11 @@ class ChatClient:
         raise AssertionError(f"no message in chat {self.user_id} has a button {label!r}; "
                              f"the buttons there are: {_labels(self.window)}")
 
-    async def _press(self, message: Message, button: InlineKeyboardButton) -> Sent:
+    async def _press(self, message: Message, button: InlineKeyboardButton,
+                     handler_data: dict[str, Any] | None = None) -> Sent:
         query = CallbackQuery(id=f"q{next(self._ids)}", from_user=self.tg_user, chat_instance="ci",
                               message=message, data=button.callback_data)
-        return await self._feed(callback_query=query)
+        return await self._feed(handler_data, callback_query=query)
 
     def _message(self, **fields: Any) -> Message:
         return Message(message_id=next(self._ids), date=NOW, chat=self.chat, from_user=self.tg_user, **fields)

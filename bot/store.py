@@ -197,13 +197,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             else:
                 await self._db.execute("COMMIT")
             finally:
-                self._users.drop(*users)
-                self._attempts.drop(*attempts)
-                if admins:
-                    self._admins.clear()
-                if bank:
-                    self._questions.clear()
-                    self._attempts.clear()
+                self._forget(users, attempts, admins=admins, bank=bank)
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
@@ -238,6 +232,17 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
                     self._forget_all()
                 raise
 
+    def _forget(self, users: Iterable[int], attempts: Iterable[int], *, admins: bool, bank: bool) -> None:
+        """The cached rows a write names are forgotten: those users, those quiz attempts, everybody's
+        admin roles, every question (and so every cached attempt, which holds its questions)."""
+        self._users.drop(*users)
+        self._attempts.drop(*attempts)
+        if admins:
+            self._admins.clear()
+        if bank:
+            self._questions.clear()
+            self._attempts.clear()
+
     def _in_atomic(self) -> bool:
         return self._lock.mine()
 
@@ -264,13 +269,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         else:
             await self._db.execute(f"RELEASE {name}")
         finally:
-            self._users.drop(*users)
-            self._attempts.drop(*attempts)
-            if admins:
-                self._admins.clear()
-            if bank:
-                self._questions.clear()
-                self._attempts.clear()
+            self._forget(users, attempts, admins=admins, bank=bank)
 
     @asynccontextmanager
     async def raw_tx(self) -> AsyncIterator[aiosqlite.Connection]:

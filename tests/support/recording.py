@@ -239,7 +239,7 @@ class ChatClient:
     def chat(self) -> Chat:
         return Chat(id=self.user_id, type="private", first_name=self.first_name)
 
-    async def _feed(self, handler_data: dict[str, Any] | None = None, **update: Any) -> Sent:
+    async def _feed(self, *, handler_data: dict[str, Any] | None = None, **update: Any) -> Sent:
         """What the bot did in answer to this update alone: with many clients feeding at once, the calls
         made for other people's updates in the meantime are not part of it. `handler_data` is passed to
         the handlers as polling passes its own (e.g. replaying=True: an update of a killed run)."""
@@ -296,7 +296,9 @@ class ChatClient:
                      handler_data: dict[str, Any] | None = None) -> Sent:
         query = CallbackQuery(id=f"q{next(self._ids)}", from_user=self.tg_user, chat_instance="ci",
                               message=message, data=button.callback_data)
-        return await self._feed(handler_data, callback_query=query)
+        if handler_data:  # (subclasses feeding their own way take the update's fields alone)
+            return await self._feed(handler_data=handler_data, callback_query=query)
+        return await self._feed(callback_query=query)
 
     def _message(self, **fields: Any) -> Message:
         return Message(message_id=next(self._ids), date=NOW, chat=self.chat, from_user=self.tg_user, **fields)

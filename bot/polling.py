@@ -47,7 +47,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
 
 from bot.reply_retry import handling
-from bot.repositories.inbox import Hold
+from bot.repositories.inbox import Hold, StoredUpdate
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -219,15 +219,8 @@ class DurablePolling:
             return fed
         fed = 0
         for item in await self._store.unfinished_updates():
-            if item.tries >= self._max_tries:
-                log.error("update %d was unfinished at %d starts: given up", item.update_id, item.tries)
-                await self._store.finish_updates([item.update_id], self._clock.now())
-                continue
-            try:
-                update = Update.model_validate_json(item.body, context={"bot": self._bot})
-            except ValidationError:
-                log.exception("stored update %d cannot be read: given up", item.update_id)
-                await self._store.finish_updates([item.update_id], self._clock.now())
+            update = await self._revive(item, self._clock.now())
+            if update is None:
                 continue
             log.warning("handling update %d, unfinished when the bot stopped", item.update_id)
             await self._spawn(update, replay=True)
@@ -236,6 +229,20 @@ class DurablePolling:
         last = await self._store.last_update_id()
         self._above = -1 if last is None else last
         return fed
+
+    async def _revive(self, item: StoredUpdate, now: datetime) -> Update | None:
+        """A stored, unfinished update to handle again, or None: given up (marked done) after
+        `max_tries` unfinished runs, or when it cannot be read."""
+        if item.tries >= self._max_tries:
+            log.error("update %d was unfinished %d times: given up", item.update_id, item.tries)
+            await self._store.finish_updates([item.update_id], now)
+            return None
+        try:
+            return Update.model_validate_json(item.body, context={"bot": self._bot})
+        except ValidationError:
+            log.exception("stored update %d cannot be read: given up", item.update_id)
+            await self._store.finish_updates([item.update_id], now)
+            return None
 
     async def adopt(self) -> int:
         """(With turns) the unfinished rows of processes that stopped holding them become this one's
@@ -246,15 +253,8 @@ class DurablePolling:
         for item in await self._store.adopt_updates(self._turns.holder, now, self._turns.until()):
             if item.update_id in self._mine:
                 continue
-            if item.tries >= self._max_tries:
-                log.error("update %d was unfinished %d times: given up", item.update_id, item.tries)
-                await self._store.finish_updates([item.update_id], now)
-                continue
-            try:
-                update = Update.model_validate_json(item.body, context={"bot": self._bot})
-            except ValidationError:
-                log.exception("stored update %d cannot be read: given up", item.update_id)
-                await self._store.finish_updates([item.update_id], now)
+            update = await self._revive(item, now)
+            if update is None:
                 continue
             log.warning("handling update %d, left unfinished by another process", item.update_id)
             await self._spawn(update, replay=True)

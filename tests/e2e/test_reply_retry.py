@@ -9,26 +9,10 @@ import re
 
 import pytest
 
-from bot.store import Store
-from tests.support.factories import make_member, make_org, make_user
-from tests.support.quiz_factories import make_bank
+from tests.e2e.test_quiz import MEMBER_ID, MEMBER_PHONE, _prepare  # the same member, organisation and bank
 from tests.support.sandbox_client import SandboxProcess
 
-ADMIN_ID, MEMBER_ID = 711001, 711002
-MEMBER_PHONE = "+8613912351002"
 APOLOGY = "抱歉，处理时出了点问题"
-
-
-async def _prepare(path) -> None:
-    store = await Store.open(path)
-    try:
-        await make_user(store, ADMIN_ID, "李管理", verified=True)
-        await make_user(store, MEMBER_ID, "王芳", phone=MEMBER_PHONE)
-        org = await make_org(store, "中共某村支部委员会", ADMIN_ID, certified=True)
-        await make_member(store, org, "王芳", MEMBER_PHONE, activated=True)
-        await make_bank(store, 7)
-    finally:
-        await store.close()
 
 
 @pytest.fixture

@@ -297,5 +297,9 @@ class SyncBridge:
 async def connect(url: str) -> PgConnection:
     conn = await asyncpg.connect(url, statement_cache_size=2048)
     await conn.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
-    await conn.execute(dialect.SCHEMA_VERSION_TABLE)
+    # CREATE TABLE IF NOT EXISTS is not safe against a second process doing the same at once (both see
+    # no table, one fails on the catalog's unique index): the migrations' advisory lock serialises it
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({dialect.MIGRATION_LOCK})")
+        await conn.execute(dialect.SCHEMA_VERSION_TABLE)
     return PgConnection(conn)

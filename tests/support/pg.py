@@ -153,6 +153,7 @@ class LazyServer:
     def __init__(self) -> None:
         self._server: PgServer | None = None
         self._name: str | None = None
+        self._blanks = 0
 
     async def fresh_database(self) -> str:
         """The URL of the session's database, emptied."""
@@ -163,6 +164,15 @@ class LazyServer:
         else:
             await self._server.reset(self._name)
         return self._server.url(self._name)
+
+    async def blank_database(self) -> str:
+        """The URL of a new database with nothing in it (not even the schema), dropped with the server."""
+        if self._server is None:
+            self._server = await asyncio.to_thread(PgServer.start)
+        self._blanks += 1
+        name = f"xuexi_blank_{os.getpid()}_{self._blanks}"
+        await self._server._admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+        return self._server.url(name)
 
     def stop(self) -> None:
         if self._server is not None:

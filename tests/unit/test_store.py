@@ -1,9 +1,11 @@
+import asyncio
 import sqlite3
 
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.fsm_storage import StoreStorage
 from bot.store import MIGRATIONS, Store
+from tests.support.pg import committed
 
 
 async def test_migrations_run_once_and_set_version(database, backend):
@@ -18,6 +20,32 @@ async def test_migrations_run_once_and_set_version(database, backend):
     conn = sqlite3.connect(database)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+async def test_processes_starting_at_once_on_a_new_database_migrate_it_once(backend, tmp_path, pg_server, monkeypatch):
+    """Several bot processes started together on an empty database (issue 17): each opens it, one runs
+    the migrations, none fails on another's half-made schema. On PostgreSQL every connection is held
+    until all six are made, so that their first statements meet (CREATE TABLE IF NOT EXISTS is not
+    safe against itself there: without the migrations' advisory lock around it, some fail)."""
+    database = tmp_path / "new.sqlite3" if backend == "sqlite" else await pg_server.blank_database()
+    if backend == "pg":
+        import asyncpg
+
+        connect, meet = asyncpg.connect, asyncio.Barrier(6)
+
+        async def together(*args, **kwargs):
+            conn = await connect(*args, **kwargs)
+            await meet.wait()
+            return conn
+
+        monkeypatch.setattr(asyncpg, "connect", together)
+    stores = await asyncio.gather(*(Store.open(database) for _ in range(6)))
+    monkeypatch.undo()
+    assert [await s.schema_version() for s in stores] == [len(MIGRATIONS)] * 6
+    assert committed(database, "SELECT COUNT(*) FROM schema_version" if backend == "pg" else "PRAGMA user_version") \
+        == [(1 if backend == "pg" else len(MIGRATIONS),)]
+    for s in stores:
+        await s.close()
 
 
 async def test_visitor_is_not_stored_until_they_choose_a_language(store, clock):

@@ -181,20 +181,24 @@ def request_key(query: CallbackQuery) -> str | None:
 
 
 async def send(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
-    draft = await TaskDraft.load(state)
-    data = None
-    if draft.file_id and query.bot is not None:
-        buffer = await query.bot.download(draft.file_id)
-        data = buffer.read() if buffer else None
-    target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
-    async with atomic(ctx.store):
-        sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
-                                   file_kind=draft.file_kind if data else None,
-                                   file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
-                                   needs_confirm=draft.needs_confirm,
-                                   remind_before=timedelta(minutes=ctx.settings.task_remind_minutes),
-                                   request_key=request_key(query))
-        await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
+    key = request_key(query)
+    # the same press handled again after a crash: the task it sent, whether or not the draft was cleared
+    sent = await svc.sent_before(ctx.store, key) if key is not None else None
+    if sent is None:
+        draft = await TaskDraft.load(state)
+        data = None
+        if draft.file_id and query.bot is not None:
+            buffer = await query.bot.download(draft.file_id)
+            data = buffer.read() if buffer else None
+        target = await svc.make_target(ctx.store, ctx.actor, draft.org_id, draft.target, draft.branch_ids)
+        async with atomic(ctx.store):
+            sent = await svc.send_task(ctx.store, ctx.clock, ctx.actor, target, draft.body,
+                                       file_kind=draft.file_kind if data else None,
+                                       file_name=draft.file_name if data else None, deadline=draft.deadline_at(),
+                                       needs_confirm=draft.needs_confirm,
+                                       remind_before=timedelta(minutes=ctx.settings.task_remind_minutes),
+                                       request_key=key)
+            await ctx.outbox.enqueue(*notice_pushes(_.i18n, ctx.clock, sent, data))
     await state.clear()
     if isinstance(query.message, Message):
         await query.message.edit_text(_("task.sent", id=sent.task.id, count=len(sent.recipients)))

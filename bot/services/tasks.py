@@ -134,6 +134,18 @@ async def reach(store: Store, actor: Actor, target: Target) -> Reach:
     return found
 
 
+async def sent_before(store: Store, request_key: str) -> SentTask | None:
+    """The task that this request (the press that sends it) sent already, or None."""
+    done = await store.task_sent_by(request_key)
+    if done is None:
+        return None
+    task = await store.get_task(done[0])
+    org = await store.get_org(task.org_id) if task is not None else None
+    if task is None or org is None:
+        return None
+    return SentTask(task, done[1], org.protect_content, new=False)
+
+
 async def send_task(store: Store, clock: Clock, actor: Actor, target: Target, body: str, *,
                     file_kind: str | None = None, file_name: str | None = None, deadline: datetime | None = None,
                     needs_confirm: bool = False, remind_before: timedelta = REMIND_BEFORE,
@@ -144,10 +156,8 @@ async def send_task(store: Store, clock: Clock, actor: Actor, target: Target, bo
     org = await store.get_org(target.org_id)
     if org is None:
         raise DomainError("stale_button")
-    if request_key is not None and (done := await store.task_sent_by(request_key)) is not None:
-        task = await store.get_task(done[0])
-        assert task is not None
-        return SentTask(task, done[1], org.protect_content, new=False)
+    if request_key is not None and (done := await sent_before(store, request_key)) is not None:
+        return done
     await reach(store, actor, target)
     now = clock.now()
     if deadline is not None and deadline <= now:

@@ -274,3 +274,31 @@ async def test_work_1_the_send_press_handled_again_after_a_crash_sends_no_second
     await outbox.flush()
     assert {uid: len(p) for uid, p in pushed_to(session, before).items()} == {uid: 1 for uid, _ in MEMBERS}
     assert rows(settings, "SELECT COUNT(*) FROM audit_log WHERE action = 'task.send'") == [(1,)]
+
+
+async def test_work_1_the_send_press_handled_again_after_the_draft_was_cleared_shows_the_task_sent(
+        client_factory, store, outbox, session, settings, monkeypatch):
+    """Killed after the task's commit and the draft's clearing but before the preview said "sent" (the
+    crash test found it under load): the press handled again at start tells the admin about the task
+    it sent, not that the step expired, and nobody gets a second notice."""
+    from aiogram.fsm.context import FSMContext
+
+    await setup(store)
+    c = client_factory(ADMIN)
+    preview = await compose(c)
+    clear = FSMContext.clear
+
+    async def killed(self):
+        await clear(self)
+        raise RuntimeError("killed before the preview was edited")
+
+    monkeypatch.setattr(FSMContext, "clear", killed)
+    await c.press(preview, "发送")
+    monkeypatch.undo()
+    assert rows(settings, "SELECT id FROM tasks") == [(1,)]
+    sent = await c.press(preview, "发送")  # stale: the same press again, as the restarted bot handles it
+    assert "任务 #1 已发出，共 6 人" in sent.text and "已过期" not in sent.text
+    assert rows(settings, "SELECT id FROM tasks") == [(1,)]
+    before = len(session.calls)
+    await outbox.flush()
+    assert {uid: len(p) for uid, p in pushed_to(session, before).items()} == {uid: 1 for uid, _ in MEMBERS}

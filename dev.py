@@ -2,7 +2,8 @@
 """Bootstrap: create .venv, install the project, then run a command in it.
 
     python3 dev.py sandbox   start the bot in the local sandbox with demo data
-    python3 dev.py test      run ruff, mypy and the whole test suite (what CI runs)
+    python3 dev.py test      run ruff, mypy and the whole test suite (what CI runs), the tests spread
+                             over the machine's cores (at most 4; TEST_WORKERS=N sets it, 1: one process)
     python3 dev.py test ARGS run pytest only, with these arguments (e.g. tests/handlers -q)
 
 Only the standard library is used here so that it runs on a fresh Python 3.11.
@@ -38,6 +39,15 @@ def ensure_venv() -> None:
         STAMP.write_text(_fingerprint())
 
 
+def _workers() -> list[str]:
+    """pytest-xdist's options: the suite in several processes, a test to whichever is free (many tests
+    wait on a bot process or a sandbox more than they compute). More workers than cores make the
+    timing-sensitive end-to-end tests slower, not the suite faster."""
+    wanted = os.environ.get("TEST_WORKERS", "").strip()
+    workers = int(wanted) if wanted.isdigit() else min(4, os.cpu_count() or 1)
+    return ["-n", str(workers), "--dist", "worksteal"] if workers > 1 else []
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"sandbox", "test", "run"}:
         print(__doc__)
@@ -50,7 +60,7 @@ def main(argv: list[str]) -> int:
                 print("dev.py: " + " ".join(check), flush=True)
                 if subprocess.call([str(PY), "-m", *check], cwd=ROOT) != 0:
                     return 1
-        args = [str(PY), "-m", "pytest", *(rest or ["-q"])]
+        args = [str(PY), "-m", "pytest", *(rest or ["-q", *_workers()])]
     elif cmd == "sandbox":
         args = [str(PY), "-m", "bot", "sandbox", *(rest or ["--demo"])]
     else:

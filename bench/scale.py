@@ -34,6 +34,9 @@ Without either, the PostgreSQL figures are recorded as not measured and the benc
    (generate_series on PostgreSQL, a recursive CTE on SQLite) and ANALYZEd; not timed. Then the
    snapshot is timed --runs times (median; target < 30 s on PostgreSQL), and the root's figures are
    checked. The same on SQLite (--sqlite-members, default: the same size) for comparison.
+
+3. `xuexi-bot copy-to-postgresql` of that SQLite database (every row of it, the snapshot's rows too)
+   into an empty PostgreSQL database: seconds and rows/s (bot/repositories/transfer.py).
 """
 from __future__ import annotations
 
@@ -365,6 +368,23 @@ async def snapshot(database: str, members: int, orgs: int, runs: int, label: str
         await store.close()
 
 
+async def copy(source: Path, url: str, members: int, orgs: int) -> bool:
+    """`xuexi-bot copy-to-postgresql` of the SQLite database the snapshot ran on (its rows, the day's
+    figures included) into an empty PostgreSQL database: rows/s."""
+    from bot.repositories.transfer import copy_rows
+    from bot.store import Store
+
+    await (await Store.open(url)).close()
+    copied = await copy_rows(source, url)
+    rate = copied.rows / copied.seconds
+    big = ", ".join(f"{t} {n:,}" for t, n in sorted(copied.tables.items(), key=lambda kv: -kv[1])[:4])
+    print(f"copy-to-postgresql of that SQLite database: {copied.rows:,} rows ({big}, ...) in "
+          f"{copied.seconds:.1f} s = {rate:,.0f} rows/s", flush=True)
+    record("scale", f"copy-to-postgresql, {members:,} members in {orgs:,} organisations", round(copied.seconds, 1),
+           "s", f"{copied.rows:,} rows, {rate:,.0f} rows/s")
+    return True
+
+
 # -- main ------------------------------------------------------------------------------------------
 async def main(args: argparse.Namespace) -> int:
     load = "load average {:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
@@ -411,6 +431,9 @@ async def main(args: argparse.Namespace) -> int:
                 with tempfile.TemporaryDirectory(prefix="scale-snap-") as tmp:
                     times = await snapshot(str(Path(tmp) / "snap.sqlite3"), args.sqlite_members, args.orgs,
                                            args.runs, "SQLite")
+                    if pg.server is not None and times:
+                        ok &= await copy(Path(tmp) / "snap.sqlite3", await pg.database("scale_copy"),
+                                         args.sqlite_members, args.orgs)
                 ok &= times is not None
                 if times:
                     m = statistics.median(times)

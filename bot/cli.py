@@ -1,6 +1,8 @@
 """`xuexi-bot run` (real Telegram, long polling; `--webhook`: Telegram's webhook, README "Webhook mode"),
 `xuexi-bot sandbox` (local web chat, its bot polling or `--webhook`), and the
-operator's `xuexi-bot backup PATH` / `xuexi-bot restore PATH` (DATABASE_PATH's file; README "Backups")."""
+operator's `xuexi-bot backup PATH` / `xuexi-bot restore PATH` (DATABASE_PATH's file; README "Backups") and
+`xuexi-bot copy-to-postgresql [URL]` (DATABASE_PATH's file into an empty PostgreSQL database; README
+"Moving from SQLite to PostgreSQL")."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     bk.add_argument("path", type=Path)
     rs = sub.add_parser("restore", help="replace the database with the backup at PATH (stop the bot first)")
     rs.add_argument("path", type=Path)
+    cp = sub.add_parser("copy-to-postgresql", help="copy the SQLite database (DATABASE_PATH) into an empty "
+                        "PostgreSQL database (stop the bot first)")
+    cp.add_argument("url", nargs="?", default=None, help="postgresql://user:password@host:port/name "
+                    "(default: DATABASE_URL)")
+    cp.add_argument("--db", type=Path, default=None, help="the SQLite file (default: DATABASE_PATH)")
     return parser
 
 
@@ -62,6 +69,44 @@ def _backup_command(command: str, path: Path) -> int:
     return 0
 
 
+def _where(url: str) -> str:
+    """A PostgreSQL URL without its password, for what is printed."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+async def _copy_to_postgresql(database: Path, url: str) -> int:
+    import tempfile
+
+    import asyncpg
+
+    # the operator's commands load the store only when run (the bot's start does not need them)
+    from bot.migrations import MIGRATIONS
+    from bot.repositories.transfer import TransferError, copy_rows, snapshot
+    from bot.store import Store
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="xuexi-copy-") as folder:
+            source = Path(folder) / "source.sqlite3"
+            version = snapshot(database, source)
+            if version > len(MIGRATIONS):
+                raise TransferError(f"{database} has schema version {version}, newer than this bot's "
+                                    f"{len(MIGRATIONS)}: copy it with the bot version that made it")
+            for path in (source, url):  # both brought to this bot's schema by its own migrations
+                await (await Store.open(path, cache_size=0)).close()
+            print(f"copy-to-postgresql: {database} (schema version {version}) -> {_where(url)} "
+                  f"(schema version {len(MIGRATIONS)})", flush=True)
+            copied = await copy_rows(source, url, progress=lambda line: print(line, flush=True))
+    except (TransferError, OSError, asyncpg.PostgresError) as exc:
+        print(f"copy-to-postgresql failed, nothing was copied: {exc}", file=sys.stderr)
+        return 1
+    print(f"copy-to-postgresql: {copied.rows:,} rows in {len(copied.tables)} tables in {copied.seconds:.1f} s; "
+          "start the bot with DATABASE_URL set to the new database")
+    return 0
+
+
 def _database_url(url: str | None) -> dict[str, str]:
     """--database-url as the setting it stands for (it wins over DATABASE_URL in the environment)."""
     return {"DATABASE_URL": url} if url else {}
@@ -74,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("backup", "restore"):
             return _backup_command(args.command, args.path)
+        if args.command == "copy-to-postgresql":
+            settings = load_settings(require_token=False)
+            url = args.url or settings.database_url
+            if not url or not url.startswith(("postgresql://", "postgres://")):
+                print("copy-to-postgresql: name the target, postgresql://user:password@host:port/name "
+                      "(or set DATABASE_URL)", file=sys.stderr)
+                return 2
+            return asyncio.run(_copy_to_postgresql(args.db or settings.database_path, url))
         if args.command == "run":
             from bot.app import run
 

@@ -12,8 +12,9 @@ the bot again. A file sent to many is uploaded once and re-sent by its file_id.
 
 Several processes on one database (issue 17): only the holder of the leader lease sends (`leader`),
 so the rate limits are the bot's as a whole with no shared budget; its claims are written for
-`FOR UPDATE SKIP LOCKED` on PostgreSQL all the same (bot/repositories/outbox.py). The others' pushes are
-found by polling every `idle_poll` seconds.
+`FOR UPDATE SKIP LOCKED` on PostgreSQL all the same (bot/repositories/outbox.py). The others' pushes
+wake it on PostgreSQL with NOTIFY when their transaction commits (Store.notify / Store.listen); on a
+shared SQLite file they are found by polling every `idle_poll` seconds.
 
 `Outbox.limiter` is shared with other senders (e.g. countdown edits) so that edits and sends
 together keep the configured rate: `async with outbox.limiter.slot(chat_id): await bot.edit_...`
@@ -49,6 +50,7 @@ log = logging.getLogger("bot.outbox")
 MAX_ATTEMPTS = 8        # sends of one row (429s and 5xx/network errors together) before it is 'failed'
 MAX_BACKOFF = 300.0     # seconds: the longest wait between two tries after 5xx/network errors
 IDLE_POLL = 5.0         # seconds: how often an idle sender looks for rows enqueued without wake()
+CHANNEL = "outbox"      # what Store.notify / Store.listen call the outbox's wake-up between processes
 STALE_CLAIM = 120.0     # seconds (several processes): a claim this old was a stopped leader's, sent again
 
 
@@ -215,6 +217,7 @@ class Outbox:
         self._sending = asyncio.Semaphore(max(1, concurrency))
         self._uploads = _KeyedLocks()
         self._wake = asyncio.Event()
+        self.listening = asyncio.Event()  # set once other processes' pushes wake it (PostgreSQL)
         self._flush_lock = asyncio.Lock()
         self._claims_released = False
         # several processes on one database: only the leader lease's holder sends (bot/leases.py), so
@@ -230,6 +233,7 @@ class Outbox:
         added = await self.store.enqueue_pushes(pushes, self._now())
         if added:
             self._wake.set()
+            await self.store.notify(CHANNEL)  # the sender of another process (the leader's), at the commit
         return added
 
     def wake(self) -> None:
@@ -277,7 +281,12 @@ class Outbox:
                     return handled
 
     async def run(self) -> None:
-        """Until cancelled: flush, then sleep until woken or the next retry is due."""
+        """Until cancelled: flush, then sleep until woken or the next retry is due. On PostgreSQL a
+        push another process enqueues wakes it at that commit (LISTEN / NOTIFY): the poll is then only
+        a safety net for a notification lost with a dropped connection."""
+        if await self.store.listen(CHANNEL, self.wake):
+            self._idle_poll = max(self._idle_poll, IDLE_POLL)
+            self.listening.set()
         while True:
             try:
                 await self.flush()

@@ -18,6 +18,8 @@ store and the repositories use, so that they run unchanged on either database.
   sqlite3 connection on aiosqlite's thread. Here the store's `_execute(fn)` runs them on a worker thread
   with `_conn` a synchronous bridge whose every call is run on the event loop (which is free: it
   awaits the thread) and waited for.
+- `notify` / `listen`: PostgreSQL's NOTIFY, so that a push enqueued by one process wakes the leader's
+  sender at its commit (SQLite has nothing like it: there the sender polls).
 - One connection, used under the store's lock as the SQLite one is. The store's write-through caches
   are off on PostgreSQL (Store.open): other processes may write.
 """
@@ -41,6 +43,7 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 _RETURNS_ROWS = ("SELECT", "WITH", "VALUES")
 _SCHEMA = ("CREATE", "ALTER", "DROP")
 _KEY = re.compile(r"Key \((.*?)\)=")
+CHANNEL_PREFIX = "xuexi_"  # LISTEN / NOTIFY channels of the bot
 
 
 def is_url(target: object) -> bool:
@@ -141,6 +144,17 @@ class PgConnection:
     async def close(self) -> None:
         self._thread.shutdown(wait=False)
         await self._pg.close()
+
+    # -- waking other processes (LISTEN / NOTIFY) -------------------------------------------------------
+    async def notify(self, channel: str) -> None:
+        """Tells every connection listening on `channel` (in any process) that there is something for
+        it: at once outside a transaction, when the transaction commits inside one (never if it rolls
+        back)."""
+        await self._pg.execute("SELECT pg_notify($1, '')", CHANNEL_PREFIX + channel)
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """`callback()` (on the event loop) whenever a notify on `channel` commits."""
+        await self._pg.add_listener(CHANNEL_PREFIX + channel, lambda *_: callback())
 
     def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> _Result:
         return _Result(self._run(sql, _params(params)))

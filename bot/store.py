@@ -155,6 +155,26 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     async def close(self) -> None:
         await self._db.close()
 
+    async def notify(self, channel: str) -> None:
+        """Wakes the listeners of `channel` in every process, when the current transaction commits
+        (PostgreSQL's NOTIFY); nothing on SQLite, whose processes poll."""
+        if not isinstance(self._db, pg.PgConnection):
+            return
+        if self._lock.mine():  # inside the caller's atomic() block: sent with its commit
+            await self._db.notify(channel)
+            return
+        async with self._lock:
+            await self._db.notify(channel)
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> bool:
+        """`callback()` whenever another connection's notify on `channel` commits; False when the
+        database cannot tell (SQLite: poll instead)."""
+        if not isinstance(self._db, pg.PgConnection):
+            return False
+        async with self._lock:
+            await self._db.listen(channel, callback)
+        return True
+
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()

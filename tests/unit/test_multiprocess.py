@@ -26,6 +26,7 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import SendMessage
 from aiogram.types import Chat, Message, Update, User
 from aiohttp.test_utils import TestServer
 
@@ -213,6 +214,46 @@ async def test_two_senders_keep_the_bots_rate_as_a_whole_and_send_each_push_once
         async with http.get(f"/sandbox/users/{uid}/messages") as r:
             texts = [m["text"] for m in (await r.json())["messages"] if m["from"] == "bot"]
         assert texts == [f"第{n}条" for n in range(each)]
+
+
+async def test_a_push_another_process_enqueues_wakes_the_leaders_sender_at_its_commit(database, backend, clock):
+    """On PostgreSQL the leader's sender is woken by NOTIFY when the other process's transaction commits
+    (its poll here is a minute): not before the commit, and a rolled-back push wakes nobody into
+    sending anything. On SQLite there is no such signal: the sender polls."""
+    leader_store, other_store = await Store.open(database, cache_size=0), await Store.open(database, cache_size=0)
+    session = RecordingSession()
+    bot = Bot(TOKEN, session=session)
+    poll = 60.0 if backend == "pg" else 0.05
+    leader = Outbox(leader_store, bot, clock, per_second=1000, chat_interval=0, leader=lambda: True, idle_poll=poll)
+    other = Outbox(other_store, bot, clock, per_second=1000, chat_interval=0, leader=lambda: False, idle_poll=poll)
+    sending = asyncio.create_task(leader.run())
+
+    def texts() -> list[str]:
+        return [c.text for c in session.calls if isinstance(c, SendMessage)]
+
+    try:
+        if backend == "pg":
+            await asyncio.wait_for(leader.listening.wait(), 10)
+        else:
+            assert await leader_store.listen("outbox", leader.wake) is False
+        with pytest.raises(RuntimeError):
+            async with other_store.atomic():
+                await other.enqueue(text_push(4001, "撤回的通知"))
+                raise RuntimeError("the action failed")
+        async with other_store.atomic():
+            await other.enqueue(text_push(4001, "另一个进程的通知"))
+            await asyncio.sleep(0.3)  # the leader cannot see it yet: not committed
+            assert texts() == []
+        deadline = time.monotonic() + 10  # well inside the leader's minute-long poll on PostgreSQL
+        while texts() != ["另一个进程的通知"]:
+            assert time.monotonic() < deadline, texts()
+            await asyncio.sleep(0.02)
+        assert (await leader_store.push_counts()) == {"sent": 1}
+    finally:
+        sending.cancel()
+        await asyncio.wait([sending])
+        await leader_store.close()
+        await other_store.close()
 
 
 async def test_what_a_killed_leader_had_claimed_goes_again_once_its_claim_is_stale(stores, settings, server, http):

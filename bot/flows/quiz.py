@@ -256,8 +256,8 @@ async def press(query: CallbackQuery, callback_data: QuizCD, ctx: Ctx, state: FS
             raise quiz.Stale("quiz.bad_option")
     except quiz.Stale as exc:  # a replayed, forged or outdated press: a short note, nothing changes
         again = None
-        if replaying and cd.a in ("s", "f"):  # killed after the submit's commit, before its reply
-            again = await quiz.result_again(ctx.store, ctx.clock, ctx.actor, cd.t)
+        if replaying:  # killed after the press's commit, before its reply: where the round is now
+            again = await quiz.shown_again(ctx.store, ctx.clock, ctx.actor, cd.t)
         if again is None:
             callback_answer.text = _.label(f"errors.{exc.key}")
             return

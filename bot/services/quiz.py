@@ -332,6 +332,22 @@ async def result_again(store: Store, clock: Clock, actor: Actor, attempt_id: int
     return Result(head, items, terms[1] if terms else 0, head.points, seconds)
 
 
+async def shown_again(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> Shown | Result | None:
+    """Where the owner's round is now, for a press handled again after a crash between its commit and
+    its reply (the person still sees the question before it): the question the round is on (shown
+    from now: they had not seen it), or the result of a round closed and paid already (None: not
+    their round, or a round closed unpaid)."""
+    head = await store.get_attempt(attempt_id)
+    if head is None or head.user_id != actor.id:
+        return None
+    if head.status == "open":
+        if timed_out(head, clock.now()):
+            return None  # the sweep ends it and tells them
+        await store.move_attempt(head.id, head.position, head.position, clock.now().isoformat())
+        return await show(store, head.id)
+    return await result_again(store, clock, actor, attempt_id)
+
+
 async def to_unanswered(store: Store, clock: Clock, actor: Actor, attempt_id: int, position: int) -> Shown:
     """From the submit question back to the first unanswered question (the shown one if none is left)."""
     head, _items = await store.quiz_view(attempt_id)

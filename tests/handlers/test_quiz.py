@@ -220,3 +220,32 @@ async def test_learn_2_a_submit_handled_again_after_a_crash_shows_the_result_onc
     twice = await me._press(message, button)  # stale: the same press in a normal run
     assert not twice.text and twice.answers and twice.answers[-1].text
     assert await ledger(store) == [("daily", 5)]
+
+
+async def test_learn_2_an_answer_handled_again_after_a_crash_shows_the_question_the_round_is_on(
+        client_factory, store, clock):
+    """Killed after an answer's commit and before the message moved on, the press is handled again at
+    start (replaying): the message shows the question the round is on now, so the person goes on
+    answering (in a normal run the same stale press stays a short note). The answer counts once."""
+    from tests.support.recording import find_button
+
+    await make_user(store, USER)
+    await make_bank(store, 7)
+    me = client_factory(USER)
+    first = await me.send("/quiz")
+    assert "第 1/5 题" in first.text
+    label = option(first, right_letter(first))
+    message, button = find_button(me._current(first), label)  # the first question, as the person saw it
+    clock.advance(seconds=3)
+    moved = await me.press(first, label)
+    assert "第 2/5 题" in moved.text
+    stale = await me._press(message, button)  # a normal run: a short note, nothing changes
+    assert not stale.text and stale.answers[-1].text
+    again = await me._press(message, button, {"replaying": True})
+    assert "第 2/5 题" in again.text and "下一题 ▶️" in {label for label, _ in again.buttons()}
+    clock.advance(seconds=3)
+    third = await me.press(moved, option(again, right_letter(again)))  # (the chat here had the first edit)
+    assert "第 3/5 题" in third.text
+    last = await answer_all(me, clock, third)
+    done = await me.press(last, "交卷")
+    assert "获得积分：5 分" in done.text and "（100%）" in done.text  # the first answer counted once

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -218,13 +219,37 @@ class App:
         await self.store.close()
 
 
+def stop_on_signals(task: asyncio.Task[None]) -> Callable[[], None]:
+    """SIGTERM (systemd's stop, `docker stop`) and SIGINT cancel `task`, so that it stops as it would
+    when cancelled: nothing new taken in, what is in flight finished (or left for the next start), the
+    leader lease and this process's inbox holds released at once for the other processes. Python's own
+    handling of SIGTERM ends the process on the spot. Returns the undo."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def stop(name: str) -> None:
+        log.info("%s: stopping", name)
+        task.cancel()
+
+    def undo() -> None:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, stop, sig.name)
+    return undo
+
+
 async def run(settings: Settings) -> None:
     app = await App.create(settings)
     me = await app.bot.get_me()
     log.info("bot @%s (%s) %s", me.username, me.id, "webhook" if settings.webhook else "polling")
+    receiving = asyncio.create_task(app.run_updates(), name="updates")
+    undo = stop_on_signals(receiving)
     try:
-        await app.run_updates()
+        await receiving
     except asyncio.CancelledError:
-        pass
+        log.info("stopped")
     finally:
+        undo()
         await app.close()

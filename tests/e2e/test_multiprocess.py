@@ -149,6 +149,19 @@ def test_two_processes_behind_a_proxy_share_one_truth(tmp_path):
                      "stored updates left unhandled", timeout=30)
         finally:
             conn.close()
+        # -- systemd's stop (SIGTERM) of the leader: it stops cleanly and hands the lead over at once ----
+        dead = pids[leader]
+        restarted = SharedBot(tmp_path, "A2", sb, db, proxy.base, ports[bots.index(dead)])
+        bots[bots.index(dead)] = restarted
+        stopped_at = time.monotonic()
+        survivor.proc.send_signal(signal.SIGTERM)
+        assert survivor.proc.wait(timeout=15) == 0, survivor.log()[-3000:]  # not killed by the signal
+        assert "SIGTERM: stopping" in survivor.log()
+        assert leader_pid(db) != survivor.proc.pid, "the stopped process still holds the lease"
+        wait_for(lambda: leader_pid(db) == restarted.proc.pid, "nobody took the lead over", timeout=15)
+        # at once: a killed holder's lease would still run for 10 s or more (renewed every 5 s, 15 s long)
+        assert time.monotonic() - stopped_at < 10
+        registration.test_reg_full_flow_and_main_menu(sb)  # the one left serves everybody
     finally:
         for b in bots:
             b.stop()

@@ -147,7 +147,7 @@ async def _copy_all(source: sqlite3.Connection, conn: asyncpg.Connection, progre
                 raise TransferError(f"{table}: {have} rows in the source, {landed} copied")
             copied.tables[table] = have
             if have:
-                progress(f"  {table}: {have:,} rows")
+                progress(f"  {table}: {have:,} row{'' if have == 1 else 's'}")
             await asyncio.sleep(0)
         for table, column in identities:  # the next id follows the highest one copied
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "

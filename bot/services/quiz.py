@@ -131,10 +131,10 @@ async def show(store: Store, attempt_id: int, note: str | None = None) -> Shown:
     return Shown(head, items[head.position], note, streak=head.position if head.kind == "challenge" else 0)
 
 
-async def _resume(store: Store, clock: Clock, head: AttemptHead) -> Shown:
+async def _resume(store: Store, clock: Clock, head: AttemptHead, note: str | None = "resumed") -> Shown:
     """Shown again from now: the reading time of a fast answer counts from this moment."""
     await store.move_attempt(head.id, head.position, head.position, clock.now().isoformat())
-    return await show(store, head.id, "resumed")
+    return await show(store, head.id, note)
 
 
 async def start_daily(store: Store, clock: Clock, actor: Actor) -> Shown:
@@ -319,33 +319,23 @@ async def submit(store: Store, clock: Clock, actor: Actor, attempt_id: int, *,
     return await _finish(store, clock, head)
 
 
-async def result_again(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> Result | None:
-    """The result of the owner's round, closed and paid already, as its submit showed it: for a submit
-    handled again after a crash between its commit and its reply (None: not such a round)."""
+async def shown_again(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> Shown | Result | None:
+    """Where the owner's round is now, for a press handled again after a crash between its commit and
+    its reply (the person still sees the question before it): the question the round is on (shown
+    from now: they had not seen it), or the result of a round closed and paid already, as its submit
+    showed it (None: not their round, or a round closed unpaid)."""
     head = await store.get_attempt(attempt_id)
-    if head is None or head.user_id != actor.id or head.status != "submitted" or head.points is None:
+    if head is None or head.user_id != actor.id:
+        return None
+    if head.status == "open":  # (one past its time limit: the sweep ends it and tells them)
+        return None if timed_out(head, clock.now()) else await _resume(store, clock, head, note=None)
+    if head.status != "submitted" or head.points is None:
         return None
     terms = _award_terms(head)
     items = await store.attempt_items(head.id)
     end = datetime.fromisoformat(head.submitted_at) if head.submitted_at else clock.now()
     seconds = max(0, int((end - datetime.fromisoformat(head.started_at)).total_seconds()))
     return Result(head, items, terms[1] if terms else 0, head.points, seconds)
-
-
-async def shown_again(store: Store, clock: Clock, actor: Actor, attempt_id: int) -> Shown | Result | None:
-    """Where the owner's round is now, for a press handled again after a crash between its commit and
-    its reply (the person still sees the question before it): the question the round is on (shown
-    from now: they had not seen it), or the result of a round closed and paid already (None: not
-    their round, or a round closed unpaid)."""
-    head = await store.get_attempt(attempt_id)
-    if head is None or head.user_id != actor.id:
-        return None
-    if head.status == "open":
-        if timed_out(head, clock.now()):
-            return None  # the sweep ends it and tells them
-        await store.move_attempt(head.id, head.position, head.position, clock.now().isoformat())
-        return await show(store, head.id)
-    return await result_again(store, clock, actor, attempt_id)
 
 
 async def to_unanswered(store: Store, clock: Clock, actor: Actor, attempt_id: int, position: int) -> Shown:

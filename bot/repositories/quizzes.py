@@ -164,29 +164,25 @@ class QuizzesRepository(Repository):
         this, so the whole attempt is cached (write-through: record_answer updates the entry, every
         other write to an attempt forgets it)."""
         cached = self._attempts.get(attempt_id)
-        if cached is None and not self.caching:  # nothing to keep (issue 17): the items wanted only
-            if positions is None:
-                only, params = "i.position = a.position", [attempt_id]
+        if cached is None:
+            # the whole attempt, kept; without caches (issue 17) only the items wanted
+            if self.caching:
+                only, params = "", [attempt_id]
+            elif positions is None:
+                only, params = " AND i.position = a.position", [attempt_id]
             else:
-                only, params = f"i.position IN ({', '.join('?' * len(positions)) or 'NULL'})", [*positions, attempt_id]
+                only, params = f" AND i.position IN ({', '.join('?' * len(positions)) or 'NULL'})", [*positions,
+                                                                                                   attempt_id]
             rows = await self._all(
                 f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a
-                    LEFT JOIN quiz_items i ON i.attempt_id = a.id AND {only}
+                    LEFT JOIN quiz_items i ON i.attempt_id = a.id{only}
                     LEFT JOIN questions q ON q.id = i.question_id WHERE a.id = ?""", params)
             if not rows:
                 return None, {}
-            cached = (_head(rows[0]), {r["i_pos"]: _item(r, question_from_row(r))
-                                       for r in rows if r["i_pos"] is not None})
-        if cached is None:
-            rows = await self._all(
-                f"""SELECT {_HEAD_COLUMNS}, {_ITEM_COLUMNS} FROM quiz_attempts a
-                    LEFT JOIN quiz_items i ON i.attempt_id = a.id
-                    LEFT JOIN questions q ON q.id = i.question_id WHERE a.id = ?""", (attempt_id,))
-            if not rows:
-                return None, {}
-            cached = (_head(rows[0]), {r["i_pos"]: _item(r, self._sharedquestion_from_row(r))
-                                       for r in rows if r["i_pos"] is not None})
-            self._attempts.put(attempt_id, cached)
+            question = self._sharedquestion_from_row if self.caching else question_from_row
+            cached = (_head(rows[0]), {r["i_pos"]: _item(r, question(r)) for r in rows if r["i_pos"] is not None})
+            if self.caching:
+                self._attempts.put(attempt_id, cached)
         head, items = cached
         wanted = (head.position,) if positions is None else positions
         return head, {p: items[p] for p in wanted if p in items}

@@ -85,8 +85,7 @@ class Postgres:
             self.why = f"PostgreSQL could not be started: {exc}"
 
     async def database(self, name: str) -> str:
-        await self.server._admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
-        return str(self.server.url(name))
+        return str(await self.server.new_database(name))
 
     def stop(self) -> None:
         if self.server is not None:

@@ -24,6 +24,7 @@ XUEXI_PG_URL=postgresql://... uses that server instead of starting one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.e2e.test_webhook import wait_for as webhook_wait_for
 from tests.support import invariants, load
 from tests.support import pg as pgsupport
 from tests.support.sandbox_client import Sandbox, SandboxProcess, free_port
@@ -86,19 +88,11 @@ def pg_server():
 
 
 def new_database(server: pgsupport.PgServer, name: str) -> str:
-    name = f"{name}_{os.getpid()}"
-    asyncio.run(server._admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
-    return server.url(name)
+    return asyncio.run(server.new_database(f"{name}_{os.getpid()}"))
 
 
-def wait_for(check, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
+# (a check here is often a query on a connection of its own: every 50 ms, not webhook's 5)
+wait_for = functools.partial(webhook_wait_for, timeout=WAIT, every=0.05)
 
 
 # -- nginx -----------------------------------------------------------------------------------------

@@ -45,14 +45,14 @@ def post_update(url: str, update: dict[str, Any], secret: str | None) -> int:
         return err.code
 
 
-def wait_for(check, what: str, timeout: float = WAIT) -> Any:
+def wait_for(check, what: str, timeout: float = WAIT, every: float = 0.005) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         found = check()
         if found:
             return found
         assert time.monotonic() < deadline, what
-        time.sleep(0.005)
+        time.sleep(every)
 
 
 def test_sandbox_webhook_mode_registration_works_without_get_updates(tmp_path):

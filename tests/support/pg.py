@@ -126,13 +126,17 @@ class PgServer:
         finally:
             await conn.close()
 
+    async def new_database(self, name: str) -> str:
+        """The URL of a new, empty database `name` (one of that name is dropped first)."""
+        await self._admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+        return self.url(name)
+
     async def prepare(self) -> str:
         """The session's database, migrated; its name."""
         from bot.store import Store
 
         name = f"xuexi_test_{os.getpid()}"
-        await self._admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
-        store = await Store.open(self.url(name))
+        store = await Store.open(await self.new_database(name))
         await store.close()
         return name
 
@@ -170,9 +174,7 @@ class LazyServer:
         if self._server is None:
             self._server = await asyncio.to_thread(PgServer.start)
         self._blanks += 1
-        name = f"xuexi_blank_{os.getpid()}_{self._blanks}"
-        await self._server._admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
-        return self._server.url(name)
+        return await self._server.new_database(f"xuexi_blank_{os.getpid()}_{self._blanks}")
 
     def stop(self) -> None:
         if self._server is not None:

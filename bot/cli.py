@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
+from bot.pg import is_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,10 +91,7 @@ async def _copy_to_postgresql(database: Path, url: str) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="xuexi-copy-") as folder:
             source = Path(folder) / "source.sqlite3"
-            version = snapshot(database, source)
-            if version > len(MIGRATIONS):
-                raise TransferError(f"{database} has schema version {version}, newer than this bot's "
-                                    f"{len(MIGRATIONS)}: copy it with the bot version that made it")
+            version = snapshot(database, source, len(MIGRATIONS))
             for path in (source, url):  # both brought to this bot's schema by its own migrations
                 await (await Store.open(path, cache_size=0)).close()
             print(f"copy-to-postgresql: {database} (schema version {version}) -> {_where(url)} "
@@ -122,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "copy-to-postgresql":
             settings = load_settings(require_token=False)
             url = args.url or settings.database_url
-            if not url or not url.startswith(("postgresql://", "postgres://")):
+            if not is_url(url):
                 print("copy-to-postgresql: name the target, postgresql://user:password@host:port/name "
                       "(or set DATABASE_URL)", file=sys.stderr)
                 return 2
-            return asyncio.run(_copy_to_postgresql(args.db or settings.database_path, url))
+            return asyncio.run(_copy_to_postgresql(args.db or settings.database_path, str(url)))
         if args.command == "run":
             from bot.app import run
 

@@ -96,11 +96,14 @@ async def _schema(conn: asyncpg.Connection) -> tuple[dict[str, list[tuple[str, s
     return columns, references, identities
 
 
-def snapshot(database: Path, target: Path) -> int:
+def snapshot(database: Path, target: Path, known_version: int) -> int:
     """A copy of the SQLite database at `database` at `target` (the operator's file is only read); its
-    schema version. TransferError says what is wrong with it."""
+    schema version, at most `known_version` (this bot's). TransferError says what is wrong with it."""
     try:
         version = inspect(database)
+        if version > known_version:
+            raise TransferError(f"{database} has schema version {version}, newer than this bot's "
+                                f"{known_version}: copy it with the bot version that made it")
         with closing(sqlite3.connect(database, timeout=30)) as live:
             _copy(live, target)
     except (BackupError, sqlite3.DatabaseError) as exc:

@@ -122,6 +122,7 @@ async def worker(database: str, spec: Path, part: int, parts: int, runs: int, st
     from bot.app import build_dispatcher, settle_heap
     from bot.clock import Clock
     from bot.i18n import I18n
+    from bot.pg import is_url
     from bot.store import Store
 
     text = await asyncio.to_thread(spec.read_text, encoding="utf-8")
@@ -139,7 +140,7 @@ async def worker(database: str, spec: Path, part: int, parts: int, runs: int, st
 
         await asyncio.gather(*(feed(s) for s in as_json(plan(attempts, 0, WARM))))  # warm-up, daily-login points
         backend = None  # this process's PostgreSQL server process, when it runs on this machine
-        if database.startswith("postgresql://"):
+        if is_url(database):
             row = await store._one("SELECT pg_backend_pid() AS pid")
             backend = Path(f"/proc/{row['pid']}/stat") if row else None
         for r in range(runs):

@@ -39,6 +39,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.pg import is_url
+
 FINAL = {"sent", "failed", "unreachable", "skipped_unreachable"}
 OUTBOX_STATES = FINAL | {"pending", "sending"}
 SHOW = 5  # examples listed per kind of violation
@@ -62,7 +64,7 @@ class Report:
 def connect(path: str | Path) -> Any:
     """Read-only: the checker never changes what it looks at (nor creates a missing file). A
     postgresql:// URL: a connection of its own to that database (it only reads)."""
-    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+    if is_url(path):
         from tests.support.pg import PgCommitted
 
         return PgCommitted(path)

@@ -188,7 +188,9 @@ def committed(database: object, sql: str, params: tuple = ()) -> list[tuple]:
     import sqlite3
     import threading
 
-    if not (isinstance(database, str) and database.startswith("postgresql://")):
+    from bot.pg import is_url
+
+    if not is_url(database):
         conn = sqlite3.connect(database)  # type: ignore[arg-type]
         try:
             return [tuple(r) for r in conn.execute(sql, params)]

@@ -111,6 +111,20 @@ class _StoreLock(asyncio.Lock):
         self.release()
 
 
+async def _write_ahead_log(conn: aiosqlite.Connection, tries: int = 50) -> None:
+    """PRAGMA journal_mode=WAL. On a new file that other connections open at the same moment (processes
+    starting together), SQLite may answer "database is locked" at once instead of waiting (the busy
+    timeout does not apply where two connections would wait on each other): tried again, 0.1 s apart."""
+    for attempt in range(tries):
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.1)
+
+
 class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepository, CertificationRepository,
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
@@ -145,11 +159,17 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
-            await conn.execute(f"PRAGMA {pragma}")
-        store = cls(conn, cache_size=cache_size)
-        await store.migrate()
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await _write_ahead_log(conn)
+            for pragma in ("foreign_keys=ON", "synchronous=NORMAL"):
+                await conn.execute(f"PRAGMA {pragma}")
+            store = cls(conn, cache_size=cache_size)
+            await store.migrate()
+        except BaseException:
+            await conn.close()
+            raise
         return store
 
     async def close(self) -> None:

@@ -1,7 +1,9 @@
 """SEC-4: ids a picker press carries are never trusted. An admin of an unrelated organisation forges
 the presses of the exam question picker (another organisation's private question, an id that does not
 exist) and of the branch pickers of /task and /activity (another organisation's branch); each press is
-refused with a message naming what is wrong, and the services refuse such a draft whoever calls them."""
+refused with a message naming what is wrong, and the services refuse such a draft whoever calls them.
+The report recipient picker, moving a member and the question bank checked their ids already; a forged
+press of each is here too."""
 from __future__ import annotations
 
 import pytest
@@ -12,6 +14,9 @@ from bot.repositories.tasks import Target
 from bot.services import activities, exams, tasks
 from bot.ui.activities import ActCreateCD, CreateAction
 from bot.ui.exams import ExamNewCD, NewAct
+from bot.ui.members import MoveCD
+from bot.ui.question_bank import BankAction, BankCD
+from bot.ui.reports import SettingsAction, SettingsCD
 from bot.ui.tasks import ComposeAction, ComposeCD
 from tests.support.exam_factories import actor, exam_world, settings
 from tests.support.factories import make_member, make_org, make_user
@@ -148,3 +153,27 @@ async def test_sec_4_activity_branch_picker_refuses_another_organisations_branch
                                 start, end, 3)
     assert refused.value.key == "task.branch_unavailable"
     assert await store._all("SELECT id FROM activities") == []
+
+
+# -- pickers that already checked their ids: kept so (report recipients, member move, question bank) --------
+
+async def test_sec_4_forged_recipient_branch_and_question_ids_are_refused_by_name(store, client_factory):
+    org = await task_org(store)
+    other = await other_org(store)
+    own_member = (await store._one("SELECT id FROM members WHERE org_id = ?", (org,)))["id"]
+    foreign_question = await make_question(store, stem="邻县内部题", org_id=other)
+    c = client_factory(ADMIN, "王管理")
+    forged = {  # press -> the message it gets
+        SettingsCD(act=SettingsAction.pick, org=org, user=510005).pack(): "errors.reports.bad_recipient",
+        MoveCD(member_id=own_member, branch_id=await branch_id(store, other)).pack(): "errors.mem.branch_gone",
+        BankCD(act=BankAction.open, org=org, q=foreign_question).pack(): "errors.not_allowed",
+        BankCD(act=BankAction.retire, org=org, q=foreign_question).pack(): "errors.not_allowed",
+    }
+    for data, key in forged.items():
+        sent = await c.click(data)  # forged: another organisation's person, branch, question
+        assert alert(sent) == zh(key), (data, sent.answers)
+        assert not sent.messages, data
+    assert (await store.report_settings(org)).recipients == ()
+    assert (await store._one("SELECT b.name FROM members m JOIN branches b ON b.id = m.branch_id WHERE m.id = ?",
+                             (own_member,)))["name"] == "第一支部"
+    assert (await store._one("SELECT retired_at FROM questions WHERE id = ?", (foreign_question,)))[0] is None

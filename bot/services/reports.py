@@ -246,9 +246,7 @@ async def save_settings(store: Store, clock: Clock, actor: Actor, s: SettingsRow
         raise DomainError("reports.bad_target")
     if not 1 <= s.inactive_days <= 60:
         raise DomainError("reports.bad_days")
-    for user_id in s.recipients:
-        if not await store.is_recipient_candidate(s.org_id, user_id):
-            raise DomainError("reports.bad_recipient")
+    s = replace(s, recipients=await _checked_recipients(store, s))
     now = clock.now()
     async with store.report_tx() as db:
         await store.write_report_settings(db, s, now.isoformat())
@@ -257,6 +255,19 @@ async def save_settings(store: Store, clock: Clock, actor: Actor, s: SettingsRow
                 day, at = next_slot(clock, s.send_time, now)
                 await put_due(db, SLOT_KIND, slot_ref(s.org_id, user_id, day), at)
     return await store.report_settings(s.org_id)
+
+
+async def _checked_recipients(store: Store, s: SettingsRow) -> tuple[int, ...]:
+    """SEC-4: a recipient added (an id from a press) must be an admin or registered member of the organisation;
+    one already named who has left since is taken off (nothing goes to them), not a reason to refuse the change."""
+    named = (await store.report_settings(s.org_id)).recipients
+    kept = []
+    for user_id in s.recipients:
+        if await store.is_recipient_candidate(s.org_id, user_id):
+            kept.append(user_id)
+        elif user_id not in named:
+            raise DomainError("reports.bad_recipient")
+    return tuple(kept)
 
 
 async def arm_all_slots(store: Store, clock: Clock) -> None:

@@ -1,6 +1,7 @@
-"""SEC-5 in the daily report push (REP-5): members may be named recipients, and only a recipient who is
-an admin of the organisation when the slot is sent gets full phone numbers in the workbook; every other
-recipient gets them masked (138****0002), in the workbook and in the texts."""
+"""REP-5's recipients. SEC-5 in the daily push: members may be named recipients, and only a recipient who
+is an admin of the organisation when the slot is sent gets full phone numbers in the workbook; every other
+recipient gets them masked (138****0002), in the workbook and in the texts. A recipient who left the
+organisation is no longer sent anything and does not block the settings."""
 from __future__ import annotations
 
 from io import BytesIO
@@ -78,3 +79,17 @@ async def test_sec_5_admin_role_is_judged_at_send_time(store, clock, i18n, outbo
 def every_cell(data: bytes) -> str:
     book = load_workbook(BytesIO(data))
     return "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row)
+
+
+async def test_rep_5_a_recipient_who_left_does_not_block_the_settings(store, clock, client_factory, i18n, outbox):
+    root, _lower = await setup(store, clock)
+    await name_recipients(store, clock, root, (ALICE, BOB))
+    async with store.raw_tx() as db:  # Alice left the organisation
+        await db.execute("DELETE FROM members WHERE org_id = ? AND phone = ?", (root, ALICE_PHONE))
+    assert await push_report(store, clock, i18n, outbox, root, ALICE, clock.today()) == 0
+    client = client_factory(ADMIN)
+    asked = await client.press(await client.send("/reportsettings"), "发送时间")
+    assert "发送时间" in asked.text
+    saved = await client.send("21:30")
+    assert "已保存" in saved.text and "每天 21:30" in saved.text, saved.text
+    assert (await store.report_settings(root)).recipients == (BOB,), "the one who left is taken off"

@@ -6,10 +6,13 @@ The report recipient picker, moving a member and the question bank checked their
 press of each is here too."""
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from bot.errors import DomainError
 from bot.i18n import I18n
+from bot.render.question_sheet import labels_from
 from bot.repositories.tasks import Target
 from bot.services import activities, exams, tasks
 from bot.ui.activities import ActCreateCD, CreateAction
@@ -18,6 +21,7 @@ from bot.ui.members import MoveCD
 from bot.ui.question_bank import BankAction, BankCD
 from bot.ui.reports import SettingsAction, SettingsCD
 from bot.ui.tasks import ComposeAction, ComposeCD
+from tests.handlers.test_exams_sources import sheet
 from tests.support.exam_factories import actor, exam_world, settings
 from tests.support.factories import make_member, make_org, make_user
 from tests.support.quiz_factories import make_bank, make_question
@@ -101,6 +105,19 @@ async def test_sec_4_exam_create_refuses_a_draft_with_ids_the_organisation_may_n
     assert moved.value.key == "not_allowed"
     rows = await store._all("SELECT question_id FROM exam_questions WHERE exam_id = ? ORDER BY position", (exam_id,))
     assert [r["question_id"] for r in rows] == [*own, shared]
+
+
+async def test_sec_4_a_sheet_row_matching_a_retired_question_is_not_put_into_the_exam(store, clock):
+    w = await exam_world(store)
+    data = sheet([["判断", "宪法是国家的根本法。", "", "", "", "", "", "", "对", "", ""],
+                  ["判断", "党章是党的根本大法。", "", "", "", "", "", "", "对", "", ""]])
+    labels = [labels_from(partial(T.t, lang)) for lang in T.languages]
+    ids, rejected = await exams.from_sheet(store, clock, w.admin, w.org_id, data, labels)
+    assert len(ids) == 2 and rejected == 0
+    await store.set_question_retired(ADMIN, ids[0], True, "#1", clock.now().isoformat())
+    again, rejected = await exams.from_sheet(store, clock, w.admin, w.org_id, data, labels)
+    assert again == ids[1:] and rejected == 1, "the retired question is counted among the rows not used"
+    assert await exams.create(store, clock, w.admin, w.org_id, settings(clock, pass_mark=1), again)
 
 
 # -- the branch pickers of /task and /activity --------------------------------------------------------------

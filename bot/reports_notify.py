@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bot.clock import Clock
@@ -17,7 +18,7 @@ from bot.i18n import I18n, Raw, Translator
 from bot.models import Org, User
 from bot.outbox import Outbox, file_push, text_push
 from bot.render.charts import Panel, Series, format_number, trend_chart_png
-from bot.render.phone import phone_tail
+from bot.render.phone import mask_phone, phone_tail
 from bot.render.report_xlsx import DATE, DEC2, INT, PCT1, TEXT, Sheet, report_workbook
 from bot.repositories.due import DueItem
 from bot.repositories.reports import DayFigures, Person, SettingsRow, TableRow
@@ -116,8 +117,10 @@ def trend_png(_: Translator, t: svc.Trend, viewer: str) -> bytes:
 
 
 def report_xlsx(_: Translator, orgs: Sequence[tuple[str, DayFigures]], people: Sequence[Person],
-                points: Sequence[tuple[str, str, int]], first: date, last: date) -> bytes:
-    """REP-4: organisations by day, members by day (one column per day), for first..last."""
+                points: Sequence[tuple[str, str, int]], first: date, last: date, *, full_phones: bool) -> bytes:
+    """REP-4: organisations by day, members by day (one column per day), for first..last. SEC-5: the
+    phones are masked unless the viewer is an admin of the organisation (`full_phones`, decided by the caller)."""
+    phone_of = export_phone if full_phones else mask_phone
     h = "reports.xlsx."
     org_sheet = Sheet(
         _(h + "sheet_orgs"),
@@ -136,7 +139,7 @@ def report_xlsx(_: Translator, orgs: Sequence[tuple[str, DayFigures]], people: S
     for p in people:
         mine = by_phone.get(p.phone, {})
         per_day = [mine.get(d.isoformat(), 0) for d in days]
-        member_rows.append([p.name, export_phone(p.phone), p.org_name, p.branch_name or "", yes if p.user_id else no,
+        member_rows.append([p.name, phone_of(p.phone), p.org_name, p.branch_name or "", yes if p.user_id else no,
                             sum(per_day), sum(1 for v in per_day if v > 0), *per_day])
     member_sheet = Sheet(
         _(h + "sheet_members"),
@@ -210,7 +213,8 @@ async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, use
         lower = [x.id for x in await store.lower_orgs(org_id)]
         orgs = await store.orgs_days([org_id, *lower], day.isoformat(), day.isoformat())
         people, points = await store.member_points(org_id, day.isoformat(), day.isoformat())
-        data = await asyncio.to_thread(report_xlsx, _, orgs, people, points, day, day)
+        full = await svc.sees_full_phones(store, user, org_id)  # SEC-5: members may be recipients
+        data = await asyncio.to_thread(partial(report_xlsx, full_phones=full), _, orgs, people, points, day, day)
         pushes.append(file_push(user_id, "document", data, f"report-{day.isoformat()}.xlsx",
                                 caption=_("reports.xlsx.caption") + protect_note(_, protect),
                                 protect_content=protect, dedupe_key=f"{key}:xlsx"))

@@ -132,8 +132,9 @@ async def chose_target(query: CallbackQuery, callback_data: ActCreateCD, state: 
 async def toggle_branch(query: CallbackQuery, callback_data: ActCreateCD, state: FSMContext, ctx: Ctx,
                         _: Translator) -> None:
     draft = await ActivityDraft.load(state)
-    chosen = set(draft.branch_ids) ^ {callback_data.value}
-    draft.branch_ids = sorted(chosen)
+    draft.branch_ids = await task_rules.toggle_branch(ctx.store, ctx.actor, draft.org_id, draft.branch_ids,
+                                                      callback_data.value)
+    chosen = set(draft.branch_ids)
     await draft.save(state)
     if isinstance(query.message, Message):
         branches = await task_rules.target_branches(ctx.store, ctx.actor, draft.org_id)

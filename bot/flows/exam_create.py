@@ -136,6 +136,8 @@ async def pick_pressed(query: CallbackQuery, message: Message, callback_data: Ex
     draft = await ExamDraft.load(state)
     offset = 0
     if callback_data.act == NewAct.TOGGLE:
+        if callback_data.v not in draft.picked:  # adding: the id must be one the picker could have shown
+            await exams.check_questions(ctx.store, ctx.actor, draft.org_id, [callback_data.v])
         chosen = set(draft.picked) ^ {callback_data.v}
         draft.picked = [q for q in draft.picked if q in chosen] + [q for q in chosen if q not in draft.picked]
         offset = draft.pick_offset

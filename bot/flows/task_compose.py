@@ -123,8 +123,9 @@ async def chose_target(query: CallbackQuery, callback_data: ComposeCD, state: FS
 async def toggle_branch(query: CallbackQuery, callback_data: ComposeCD, state: FSMContext, ctx: Ctx,
                         _: Translator) -> None:
     draft = await TaskDraft.load(state)
-    chosen = set(draft.branch_ids) ^ {callback_data.value}
-    draft.branch_ids = sorted(chosen)
+    draft.branch_ids = await svc.toggle_branch(ctx.store, ctx.actor, draft.org_id, draft.branch_ids,
+                                               callback_data.value)
+    chosen = set(draft.branch_ids)
     await draft.save(state)
     if isinstance(query.message, Message):
         branches = await svc.target_branches(ctx.store, ctx.actor, draft.org_id)

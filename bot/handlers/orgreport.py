@@ -5,6 +5,7 @@ presser administers the organisation (SEC-4); the texts and images come from bot
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import ClassVar
 
 from aiogram import F, Router
@@ -106,7 +107,8 @@ async def send_export(message: Message, store: Store, clock: Clock, actor: Actor
                       first_last: tuple) -> None:
     first, last = first_last
     org, orgs, people, points = await svc.export_range(store, clock, actor, org_id, first, last)
-    data = await asyncio.to_thread(report_xlsx, _, orgs, people, points, first, last)
+    full = org.id in actor.admin_org_ids  # SEC-5 (export_range admits the organisation's admins only)
+    data = await asyncio.to_thread(partial(report_xlsx, full_phones=full), _, orgs, people, points, first, last)
     caption = _("reports.export.caption", org=org.name, first=first.isoformat(), last=last.isoformat())
     await message.answer_document(BufferedInputFile(data, filename=f"report-{first}-{last}.xlsx"),
                                   caption=caption + protect_note(_, org.protect_content),

@@ -22,6 +22,9 @@ from bot.repositories.outbox import enqueue_in
 from bot.repositories.questions import question_from_row
 
 LIVE = ("open", "grace")
+# The questions an organisation's exams may use: in use, and global or of the organisation or one above it.
+_EXAM_BANK = ("q.retired_at IS NULL AND (q.org_id IS NULL OR q.org_id IN "
+              "(SELECT ancestor_id FROM org_tree WHERE descendant_id = ?))")
 DEADLINE, TICK, REMIND, PUBLISH = "exam_deadline", "exam_tick", "exam_remind", "exam_publish"
 REMIND_MINUTES = (5, 1)
 
@@ -265,18 +268,25 @@ class ExamsRepository(Repository):
             tag_sql = " AND (',' || q.tags || ',') LIKE ?"
             params.append(f"%,{tag},%")
         rows = await self._all(
-            "SELECT q.id FROM questions q WHERE q.retired_at IS NULL AND (q.org_id IS NULL OR q.org_id IN "
-            f"(SELECT ancestor_id FROM org_tree WHERE descendant_id = ?)){tag_sql} ORDER BY RANDOM() LIMIT ?",
+            f"SELECT q.id FROM questions q WHERE {_EXAM_BANK}{tag_sql} ORDER BY RANDOM() LIMIT ?",
             (*params, n))
         return [r["id"] for r in rows]
 
     async def exam_bank_page(self, org_id: int, limit: int, offset: int) -> tuple[int, list[Question]]:
-        where = ("q.retired_at IS NULL AND (q.org_id IS NULL OR q.org_id IN "
-                 "(SELECT ancestor_id FROM org_tree WHERE descendant_id = ?))")
-        count = await self._one(f"SELECT COUNT(*) AS n FROM questions q WHERE {where}", (org_id,))
+        count = await self._one(f"SELECT COUNT(*) AS n FROM questions q WHERE {_EXAM_BANK}", (org_id,))
         rows = await self._all(f"SELECT q.id, q.org_id, q.kind, q.body, q.answer, q.tags FROM questions q "
-                               f"WHERE {where} ORDER BY q.id LIMIT ? OFFSET ?", (org_id, limit, offset))
+                               f"WHERE {_EXAM_BANK} ORDER BY q.id LIMIT ? OFFSET ?", (org_id, limit, offset))
         return (count["n"] if count else 0), [question_from_row(r) for r in rows]
+
+    async def exam_bank_ids(self, org_id: int, question_ids: Iterable[int]) -> set[int]:
+        """Which of `question_ids` the organisation may put into an exam (the bank exam_bank_page shows)."""
+        ids = sorted(set(question_ids))
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        rows = await self._all(f"SELECT q.id FROM questions q WHERE {_EXAM_BANK} AND q.id IN ({marks})",
+                               (org_id, *ids))
+        return {r["id"] for r in rows}
 
     async def question_ids_by_fingerprint(self, org_id: int, fingerprints: Sequence[str]) -> list[int]:
         """The ids of an organisation bank's questions in the order of `fingerprints` (an uploaded sheet's rows)."""

@@ -17,6 +17,7 @@ from bot.repositories.members import MemberRow
 from bot.repositories.tasks import Target
 from bot.services import points
 from bot.services.roles import Actor
+from bot.services.tasks import make_target
 from bot.services.text import whole_number
 from bot.store import Store
 
@@ -94,6 +95,8 @@ async def create(store: Store, clock: Clock, actor: Actor, target: Target, kind:
     actor.require_admin_of(target.org_id)
     if kind not in KINDS:
         raise DomainError("stale_button")
+    # checked here as well, whoever built the target: its branches must still be the organisation's own
+    target = await make_target(store, actor, target.org_id, target.kind, target.branch_ids)
     title = clean_title(raw_title)
     if ends_at <= clock.now():
         raise DomainError("activity.window_past")

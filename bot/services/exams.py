@@ -174,6 +174,15 @@ async def bank_page(store: Store, actor: Actor, org_id: int, offset: int, size: 
     return await store.exam_bank_page(org_id, size, max(offset, 0))
 
 
+async def check_questions(store: Store, actor: Actor, org_id: int, question_ids: Sequence[int]) -> None:
+    """SEC-4: every id (from a press or a saved draft) names a question in use that the organisation's
+    exams may draw on (exam_bank_page); a forged, foreign or deleted id is refused by name."""
+    await check_org(store, actor, org_id)
+    allowed = await store.exam_bank_ids(org_id, question_ids)
+    if any(not isinstance(q, int) or q not in allowed for q in question_ids):
+        raise DomainError("exams.question_unavailable")
+
+
 async def from_sheet(store: Store, clock: Clock, actor: Actor, org_id: int, data: bytes,
                      labels: Sequence[dict[str, str]]) -> tuple[list[int], int]:
     """An uploaded question sheet (the `/template questions` format): its rows enter the
@@ -185,8 +194,10 @@ async def from_sheet(store: Store, clock: Clock, actor: Actor, org_id: int, data
     if not valid:
         raise DomainError("exams.sheet_empty", rejected=len(rejected))
     await store.add_questions(actor.id, org_id, [q.store_row() for q in valid], clock.now().isoformat())
-    ids = await store.question_ids_by_fingerprint(org_id, [q.fingerprint for q in valid])
-    return ids, len(rejected)
+    found = await store.question_ids_by_fingerprint(org_id, [q.fingerprint for q in valid])
+    usable = await store.exam_bank_ids(org_id, found)  # a row matching a retired question is not drawn
+    ids = [q for q in found if q in usable]
+    return ids, len(rejected) + len(valid) - len(ids)
 
 
 async def create(store: Store, clock: Clock, actor: Actor, org_id: int, settings: ExamSettings,
@@ -194,9 +205,14 @@ async def create(store: Store, clock: Clock, actor: Actor, org_id: int, settings
     """A new exam (a draft until published), or the same exam edited while nobody has started it."""
     await check_org(store, actor, org_id)
     settings = check_settings(settings, len(question_ids))
-    if exam_id is None:
+    if len(set(question_ids)) != len(question_ids):
+        raise DomainError("exams.question_twice")
+    exam = await admin_exam(store, actor, exam_id) if exam_id is not None else None
+    if exam is not None and exam.org_id != org_id:
+        raise NotAllowed()  # an exam stays with its organisation; its questions are checked against that one
+    await check_questions(store, actor, org_id, question_ids)
+    if exam is None:
         return await store.create_exam(org_id, settings, list(question_ids), actor.id, clock.now())
-    exam = await admin_exam(store, actor, exam_id)
     try:
         await store.update_exam(exam.id, settings, list(question_ids), actor.id, clock.now())
     except ExamConflict:

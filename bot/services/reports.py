@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 from bot.clock import Clock
 from bot.errors import DomainError
-from bot.models import Org
+from bot.models import Org, User
 from bot.repositories.due import DueItem, put_due
 from bot.repositories.reports import CONTENTS, DayFigures, Person, SettingsRow, TableRow
 from bot.services.outbox_status import unreachable_user_ids
@@ -27,7 +27,7 @@ __all__ = ["SNAPSHOT_KIND", "SLOT_KIND", "TREND_DAYS", "KEEP_DAYS", "Overview", 
            "not_activated", "inactive", "settings", "save_settings", "parse_send_time", "slot_ref", "parse_slot_ref",
            "next_slot", "arm_all_slots", "recipient_candidates", "report_org", "export_range",
            "update_settings", "toggle_recipient", "inactive_everyone", "export_days", "parse_range", "SettingsView",
-           "settings_view"]
+           "settings_view", "sees_full_phones"]
 
 SNAPSHOT_KIND = "report_snapshot"
 SLOT_KIND = "report_slot"
@@ -114,6 +114,16 @@ async def report_org(store: Store, actor: Actor, org_id: int) -> Org:
     if org is None:
         raise DomainError("reports.org_gone")
     return org
+
+
+async def sees_full_phones(store: Store, user: User, org_id: int) -> bool:
+    """SEC-5 for what is sent outside a press (the daily push): full phone numbers only to an admin of the
+    organisation at this moment (verified, as RNV-1 counts admins); any other recipient, such as a member
+    named in REP-5's settings, gets them masked."""
+    if not (user.registered and user.verified):
+        return False
+    admin_ids, _main_ids = await store.admin_org_ids(user.id)
+    return org_id in admin_ids
 
 
 async def overview(store: Store, clock: Clock, actor: Actor, org_id: int) -> Overview:
@@ -236,9 +246,7 @@ async def save_settings(store: Store, clock: Clock, actor: Actor, s: SettingsRow
         raise DomainError("reports.bad_target")
     if not 1 <= s.inactive_days <= 60:
         raise DomainError("reports.bad_days")
-    for user_id in s.recipients:
-        if not await store.is_recipient_candidate(s.org_id, user_id):
-            raise DomainError("reports.bad_recipient")
+    s = replace(s, recipients=await _checked_recipients(store, s))
     now = clock.now()
     async with store.report_tx() as db:
         await store.write_report_settings(db, s, now.isoformat())
@@ -247,6 +255,19 @@ async def save_settings(store: Store, clock: Clock, actor: Actor, s: SettingsRow
                 day, at = next_slot(clock, s.send_time, now)
                 await put_due(db, SLOT_KIND, slot_ref(s.org_id, user_id, day), at)
     return await store.report_settings(s.org_id)
+
+
+async def _checked_recipients(store: Store, s: SettingsRow) -> tuple[int, ...]:
+    """SEC-4: a recipient added (an id from a press) must be an admin or registered member of the organisation;
+    one already named who has left since is taken off (nothing goes to them), not a reason to refuse the change."""
+    named = (await store.report_settings(s.org_id)).recipients
+    kept = []
+    for user_id in s.recipients:
+        if await store.is_recipient_candidate(s.org_id, user_id):
+            kept.append(user_id)
+        elif user_id not in named:
+            raise DomainError("reports.bad_recipient")
+    return tuple(kept)
 
 
 async def arm_all_slots(store: Store, clock: Clock) -> None:

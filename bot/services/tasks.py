@@ -121,8 +121,16 @@ async def make_target(store: Store, actor: Actor, org_id: int, kind: str, branch
         raise DomainError("task.no_branch_chosen")
     own = {b.id for b in await store.org_branches(org_id)}
     if not set(branch_ids) <= own:
-        raise NotAllowed()
+        raise DomainError("task.branch_unavailable")
     return Target(kind, org_id, tuple(sorted(set(branch_ids))))
+
+
+async def toggle_branch(store: Store, actor: Actor, org_id: int, chosen: Sequence[int], branch_id: int) -> list[int]:
+    """A press in the branch picker of a task or an activity: a branch is added only when it is one of
+    the organisation's own (SEC-4: the id came from callback data); taking one off is always allowed."""
+    if branch_id not in chosen and branch_id not in {b.id for b in await target_branches(store, actor, org_id)}:
+        raise DomainError("task.branch_unavailable")
+    return sorted(set(chosen) ^ {branch_id})
 
 
 async def reach(store: Store, actor: Actor, target: Target) -> Reach:
@@ -158,6 +166,8 @@ async def send_task(store: Store, clock: Clock, actor: Actor, target: Target, bo
         raise DomainError("stale_button")
     if request_key is not None and (done := await sent_before(store, request_key)) is not None:
         return done
+    # checked here as well, whoever built the target: its branches must still be the organisation's own
+    target = await make_target(store, actor, target.org_id, target.kind, target.branch_ids)
     await reach(store, actor, target)
     now = clock.now()
     if deadline is not None and deadline <= now:

@@ -47,8 +47,9 @@ async def test_work_1_branch_target_takes_a_general_branch_with_its_branches(sto
     target = await svc.make_target(store, actor, org, "branches", [branches["总支"]])
     assert (await svc.reach(store, actor, target)).users == 2  # 总支 and its 支部
     assert (await store.target_reach(target)).members == 3
-    with pytest.raises(NotAllowed):  # a branch of another organisation
+    with pytest.raises(DomainError) as foreign:  # a branch of another organisation (or none): said by name
         await svc.make_target(store, actor, org, "branches", [branches["总支"], 9999])
+    assert foreign.value.key == "task.branch_unavailable"
     with pytest.raises(DomainError) as err:
         await svc.make_target(store, actor, org, "branches", [])
     assert err.value.key == "task.no_branch_chosen"

@@ -37,6 +37,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.polling import BACKOFF, PRUNE_EVERY, DurablePolling, InboxTurns, PollingObserver
+from bot.redaction import update_body
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -69,7 +70,7 @@ class WebhookInbox(DurablePolling):
     async def accept(self, update: Update) -> bool:
         """Stores the update (committed when this returns; raises when it could not be stored), then
         feeds it to the dispatcher as a task unless it was stored before. True: it is new."""
-        body = update.model_dump_json(exclude_unset=True, by_alias=True)  # as polling stores it
+        body = update_body(update)  # as polling stores it: an ID number typed in it redacted
         hold = self._turns.hold([update]) if self._turns is not None else None  # several processes
         stored = [(update.update_id, body)]
         fresh = await (self._store.accept_updates(stored, self._clock.now()) if hold is None

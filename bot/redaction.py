@@ -38,8 +38,10 @@ def update_body(update: Update) -> str:
     """The update as the inbox keeps it: Telegram's field names, compact JSON (as pydantic writes
     it), every string redacted. The same update gives the same text (the inbox tells a delivery
     again from another update under a used id by it)."""
-    data = update.model_dump(mode="json", exclude_unset=True, by_alias=True)
-    return json.dumps(redact_json(data), ensure_ascii=False, separators=(",", ":"))
+    body = update.model_dump_json(exclude_unset=True, by_alias=True)
+    data = json.loads(body)
+    hidden = redact_json(data)
+    return body if hidden == data else json.dumps(hidden, ensure_ascii=False, separators=(",", ":"))
 
 
 class RedactingRecords:

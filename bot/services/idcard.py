@@ -68,6 +68,10 @@ def redact_id_numbers(text: str) -> str:
     """`text` with every run that may hold an ID number hidden (REDACTED per character); the text
     itself when it holds none. Reads the text as normalize_id does, so no spelling of a number that
     validate_id_number would take (spaces, hyphens, full-width digits, a lower-case x) escapes."""
+    # every character whose NFKC form is digits is numeric and stands for at most 2 (checked over all
+    # of Unicode): a text with fewer numeric characters holds no run long enough
+    if sum(map(str.isnumeric, text)) * 2 < _HIDDEN_FROM:
+        return text
     if text.isascii():
         runs = [(m.start(), m.end()) for m in _ASCII_RUN.finditer(text)]
     else:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 from bot.pg import is_url
+from bot.redaction import install_log_redaction
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    install_log_redaction()  # an ID number quoted by any log line is hidden (RNV-3)
     try:
         if args.command in ("backup", "restore"):
             return _backup_command(args.command, args.path)

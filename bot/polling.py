@@ -46,6 +46,7 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from pydantic import ValidationError
 
+from bot.redaction import update_body
 from bot.reply_retry import handling
 from bot.repositories.inbox import Hold, StoredUpdate
 
@@ -293,7 +294,7 @@ class DurablePolling:
         are fed while the insert commits. Otherwise the insert says which are new first. (Should the
         insert fail, the database failing, the caller asks for the batch again and an update fed
         already may be handled twice: at least once, never lost.)"""
-        stored = [(u.update_id, u.model_dump_json(exclude_unset=True, by_alias=True)) for u in updates]
+        stored = [(u.update_id, update_body(u)) for u in updates]  # an ID number typed in one: redacted
         if not stored:
             return 0
         ids = [uid for uid, _body in stored]

@@ -20,6 +20,13 @@ storing and answering) is stored once and handled once: the inbox says it is not
 after answering finds the stored update unfinished at the next start and handles it before it
 listens again (as polling does before its first getUpdates).
 
+A body that is not one update as Telegram sends it gets 400 (Telegram does not deliver it again): not
+JSON, nested deeper than a parser follows, an integer outside 64 bits anywhere (no column holds it), a
+negative update_id. Refused requests are logged at most once a minute each kind, with the count of those
+not logged, so a scanner cannot fill the log. The server closes a connection that has sent no whole
+request head within `header_timeout` (aiohttp's keep-alive timer, which also runs before the first
+request), and answers 408 to a body not read within `body_timeout`: a half-open connection is not held.
+
 At start the server listens first and then calls setWebhook (url, secret_token, allowed_updates,
 max_connections); at stop it does not delete the webhook: Telegram keeps the updates meanwhile and
 delivers them when the bot is back (several processes behind one address keep receiving).
@@ -27,8 +34,10 @@ delivers them when the bot is back (several processes behind one address keep re
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff
@@ -37,6 +46,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.polling import BACKOFF, PRUNE_EVERY, DurablePolling, InboxTurns, PollingObserver
+from bot.redaction import update_body
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -48,6 +58,62 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.webhook")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+INT64 = 2**63  # a column of the store holds integers in [-INT64, INT64)
+HEADER_TIMEOUT = 30.0  # seconds a connection may stay without a whole request head (idle keep-alive too)
+BODY_TIMEOUT = 10.0  # seconds to read a request's body
+MAX_BODY = 1024 * 1024  # bytes (aiohttp's default, said here): an update is a few kilobytes
+
+
+class MalformedUpdate(ValueError):
+    """A request body that is not one update as Telegram sends it."""
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -INT64 <= value < INT64:
+        raise MalformedUpdate("an integer outside 64 bits")
+    return value
+
+
+def _float64(text: str) -> float:
+    value = float(text)
+    if not -INT64 <= value < INT64:  # (pydantic takes 1e30 for an integer field)
+        raise MalformedUpdate("a number outside 64 bits")
+    return value
+
+
+def parse_update(body: bytes, bot: Bot) -> Update:
+    """The update in a request body; MalformedUpdate when it is none (not JSON, too deep to parse, a
+    number outside 64 bits, a negative update_id, not an update)."""
+    try:
+        data = json.loads(body, parse_int=_int64, parse_float=_float64)
+        update = Update.model_validate(data, context={"bot": bot})
+    except (ValueError, ValidationError, RecursionError) as exc:
+        raise MalformedUpdate(type(exc).__name__) from None
+    if update.update_id < 0:
+        raise MalformedUpdate("a negative update_id")
+    return update
+
+
+class ThrottledWarning:
+    """One kind of log warning at most once per `every`, by the injected clock; the next line says how
+    many were not logged in between."""
+
+    def __init__(self, clock: Clock, what: str, every: timedelta = timedelta(minutes=1)) -> None:
+        self._clock = clock
+        self._what = what
+        self._every = every
+        self._last: datetime | None = None
+        self._quiet = 0
+
+    def __call__(self, remote: str | None, detail: str = "") -> None:
+        now = self._clock.now()
+        if self._last is not None and now - self._last < self._every:
+            self._quiet += 1
+            return
+        more = f" ({self._quiet} more since the last such line)" if self._quiet else ""
+        log.warning("webhook request from %s %s%s: refused%s", remote, self._what, detail, more)
+        self._last, self._quiet = now, 0
 
 
 class WebhookObserver(PollingObserver, Protocol):
@@ -69,7 +135,7 @@ class WebhookInbox(DurablePolling):
     async def accept(self, update: Update) -> bool:
         """Stores the update (committed when this returns; raises when it could not be stored), then
         feeds it to the dispatcher as a task unless it was stored before. True: it is new."""
-        body = update.model_dump_json(exclude_unset=True, by_alias=True)  # as polling stores it
+        body = update_body(update)  # as polling stores it: an ID number typed in it redacted
         hold = self._turns.hold([update]) if self._turns is not None else None  # several processes
         stored = [(update.update_id, body)]
         fresh = await (self._store.accept_updates(stored, self._clock.now()) if hold is None
@@ -86,11 +152,14 @@ class WebhookInbox(DurablePolling):
 class DurableRequestHandler(SimpleRequestHandler):
     """aiogram's handler for one bot, answering only once the update is stored (see the module's doc)."""
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, inbox: WebhookInbox, *, secret_token: str,
-                 observer: WebhookObserver | None = None) -> None:
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, inbox: WebhookInbox, *, secret_token: str, clock: Clock,
+                 observer: WebhookObserver | None = None, body_timeout: float = BODY_TIMEOUT) -> None:
         super().__init__(dispatcher, bot, handle_in_background=True, secret_token=secret_token)
         self.inbox = inbox
         self.observer = observer
+        self.body_timeout = body_timeout
+        self.unauthenticated = ThrottledWarning(clock, "without the secret token")
+        self.malformed = ThrottledWarning(clock, "with a body that is not an update")
 
     def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
         try:
@@ -101,12 +170,20 @@ class DurableRequestHandler(SimpleRequestHandler):
     async def handle(self, request: web.Request) -> web.Response:
         bot = await self.resolve_bot(request)
         if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), bot):
-            log.warning("webhook request from %s without the secret token: refused", request.remote)
+            self.unauthenticated(request.remote)
             return web.Response(status=401, text="Unauthorized")
         try:
-            update = Update.model_validate(await request.json(loads=bot.session.json_loads), context={"bot": bot})
-        except (ValueError, ValidationError):
-            log.warning("webhook request with a body that is not an update: refused")
+            async with asyncio.timeout(self.body_timeout):
+                body = await request.read()
+        except TimeoutError:  # a half-sent body: the connection is not kept
+            self.malformed(request.remote, f" (not sent within {self.body_timeout:g} s)")
+            response = web.Response(status=408, text="Request Timeout")
+            response.force_close()
+            return response
+        try:
+            update = parse_update(body, bot)
+        except MalformedUpdate as exc:
+            self.malformed(request.remote, f" ({exc})")
             return web.Response(status=400, text="Bad Request")
         try:
             await self.inbox.accept(update)
@@ -131,8 +208,10 @@ class WebhookReceiver:
 
     def __init__(self, dp: Dispatcher, bot: Bot, store: Store, clock: Clock, settings: WebhookSettings, *,
                  concurrency: int = 64, observer: WebhookObserver | None = None, max_tries: int = 3,
-                 stop_grace: float = 5.0, turns: InboxTurns | None = None) -> None:
+                 stop_grace: float = 5.0, turns: InboxTurns | None = None, header_timeout: float = HEADER_TIMEOUT,
+                 body_timeout: float = BODY_TIMEOUT) -> None:
         self._dp = dp
+        self._header_timeout = header_timeout
         self._bot = bot
         self._store = store
         self._clock = clock
@@ -141,14 +220,22 @@ class WebhookReceiver:
         self._stop_grace = stop_grace
         self.inbox = WebhookInbox(dp, bot, store, clock, concurrency=concurrency, observer=observer,
                                   max_tries=max_tries, stop_grace=stop_grace, turns=turns)
-        self.handler = DurableRequestHandler(dp, bot, self.inbox, secret_token=settings.secret, observer=observer)
+        self.handler = DurableRequestHandler(dp, bot, self.inbox, secret_token=settings.secret, clock=clock,
+                                             observer=observer, body_timeout=body_timeout)
 
     def web_app(self) -> web.Application:
         """The aiohttp app: the webhook path, and the dispatcher's startup/shutdown (aiogram's setup)."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY)
         self.handler.register(app, path=self._settings.path)
         setup_application(app, self._dp, bot=self._bot, bots=(self._bot,))
         return app
+
+    def server_options(self) -> dict[str, Any]:
+        """aiohttp's server settings: no access log; a connection without a whole request head is closed
+        after header_timeout (the keep-alive timer runs from the connection's start and after each
+        answer, and closes the connection while it waits for a head); what is left of an answered
+        request's body is read for at most a second."""
+        return {"access_log": None, "keepalive_timeout": self._header_timeout, "lingering_time": 1.0}
 
     async def register(self) -> None:
         """setWebhook, tried again with backoff until Telegram takes it (the server already listens)."""
@@ -171,7 +258,7 @@ class WebhookReceiver:
             return
 
     async def run(self) -> None:
-        runner = web.AppRunner(self.web_app(), access_log=None)
+        runner = web.AppRunner(self.web_app(), **self.server_options())
         await runner.setup()  # the dispatcher's startup
         site: web.TCPSite | None = None
         keeper: asyncio.Task[None] | None = None

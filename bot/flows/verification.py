@@ -2,7 +2,9 @@
 
 A flow that needs verification (creating an organisation, becoming an admin) calls `begin` with
 `after=` naming what to resume (bot/ui/workflows.py); the ID number is never put into FSM data,
-logs or replies, and the message carrying it is deleted from the chat once read.
+logs or replies, and the message carrying it is deleted from the chat once read. The inbox keeps the
+message with the number redacted (bot/redaction.py): one read back after a restart gets the person
+asked again (services/idcard.py raises rnv.not_kept), the flow still at this step.
 
 `PendingAdminGate` is the one place that sends an admin who has not verified yet to /verify: the
 composition root sets it on the admin routers, and a handler opts in with the flag

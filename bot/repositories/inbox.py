@@ -1,8 +1,9 @@
 """The update inbox: every update from Telegram is stored here before the next getUpdates confirms it
 (bot/polling.py), so a bot killed mid-handler finds it again at start.
 
-A row is one update, keyed by Telegram's update_id: its JSON, when it came, when its handling
-finished (NULL while it is in flight) and how many starts tried it again. `accept_updates` stores a
+A row is one update, keyed by Telegram's update_id: its JSON (bot/redaction.py's update_body: an ID
+number typed in it is kept redacted, RNV-3), when it came, when its handling finished (NULL while it
+is in flight) and how many starts tried it again. `accept_updates` stores a
 batch in one insert and returns only the ids it had never seen, so an update Telegram delivers again
 (the bot died after storing it, before confirming it) is handled once. Done rows are kept for
 KEEP_DONE (Telegram redelivers an unconfirmed update for up to 24 hours), then pruned.
@@ -23,7 +24,7 @@ KEEP_DONE = timedelta(days=2)
 @dataclass(frozen=True, slots=True)
 class StoredUpdate:
     update_id: int
-    body: str  # the update as JSON, in Telegram's field names (parsed and dumped again by aiogram)
+    body: str  # the update as JSON, in Telegram's field names, ID numbers in it redacted (bot/redaction.py)
     tries: int  # starts that found it not done before this one
 
 

@@ -33,9 +33,67 @@ def normalize_id(raw: str) -> str:
     return re.sub(r"[\s-]", "", text).upper()
 
 
+# What is kept, wherever an update is written down, in place of each character of something that
+# may be an ID number (bot/redaction.py): a mark no keyboard types, so a text read back with it is
+# known for one whose number was never kept
+REDACTED = "\u2588"
+# a run of digits (spaces, hyphens and X between them allowed, as normalize_id allows them) is
+# hidden from this many digits on: 18-character numbers, the old 15-digit ones, and bank cards too
+_HIDDEN_FROM = 15
+_ASCII_RUN = re.compile(r"[0-9Xx][0-9Xx\s-]*")
+
+
+def _number_part(char: str) -> tuple[bool, int, bool]:
+    """(may stand in a number as normalize_id reads it, how many digits it stands for, is a
+    separator): per character, its NFKC form (a full-width or circled digit is a digit)."""
+    form = char if char.isascii() else unicodedata.normalize("NFKC", char)
+    if form and all(c in "0123456789Xx" for c in form):
+        return True, sum(c not in "Xx" for c in form), False
+    if form and all(c.isspace() or c == "-" for c in form):
+        return True, 0, True
+    return False, 0, False
+
+
+def _hide(text: str, start: int, end: int) -> str:
+    """text[start:end] with every character but the separators replaced by REDACTED (as many as its
+    UTF-16 length, so the offsets of Telegram's entities after it still hold)."""
+    out = []
+    for char in text[start:end]:
+        _part, _digits, separator = _number_part(char)
+        out.append(char if separator else REDACTED * (2 if ord(char) > 0xFFFF else 1))
+    return "".join(out)
+
+
+def redact_id_numbers(text: str) -> str:
+    """`text` with every run that may hold an ID number hidden (REDACTED per character); the text
+    itself when it holds none. Reads the text as normalize_id does, so no spelling of a number that
+    validate_id_number would take (spaces, hyphens, full-width digits, a lower-case x) escapes."""
+    # every character whose NFKC form is digits is numeric and stands for at most 2 (checked over all
+    # of Unicode): a text with fewer numeric characters holds no run long enough
+    if sum(map(str.isnumeric, text)) * 2 < _HIDDEN_FROM:
+        return text
+    if text.isascii():
+        runs = [(m.start(), m.end()) for m in _ASCII_RUN.finditer(text)]
+    else:
+        runs, start = [], None
+        for i, char in enumerate(text + "\0"):
+            part = _number_part(char)[0] if i < len(text) else False
+            if part and start is None:
+                start = i
+            elif not part and start is not None:
+                runs.append((start, i))
+                start = None
+    hidden = [(a, b) for a, b in runs if sum(_number_part(c)[1] for c in text[a:b]) >= _HIDDEN_FROM]
+    for a, b in reversed(hidden):
+        text = text[:a] + _hide(text, a, b) + text[b:]
+    return text
+
+
 def validate_id_number(raw: str, today: date) -> str:
     """The normalised number, or a DomainError whose key names the reason."""
     number = normalize_id(raw)
+    if REDACTED in number:  # a message read back from the inbox after a restart: never kept
+        raise DomainError("rnv.not_kept")
     if len(number) != 18:
         raise DomainError("rnv.bad_length", length=len(number))
     if not re.fullmatch(r"\d{17}[\dX]", number):

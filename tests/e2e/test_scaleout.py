@@ -123,6 +123,7 @@ http {{
     upstream xuexi_bot {{
 {servers}
         keepalive 16;
+        keepalive_timeout 20s;
     }}
     server {{
         listen 127.0.0.1:{self.port};

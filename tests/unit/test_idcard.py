@@ -4,7 +4,14 @@ from datetime import date
 import pytest
 
 from bot.errors import DomainError
-from bot.services.idcard import check_digit, id_hash, mask_id, validate_id_number, validate_real_name
+from bot.services.idcard import (
+    check_digit,
+    id_hash,
+    mask_id,
+    redact_id_numbers,
+    validate_id_number,
+    validate_real_name,
+)
 
 TODAY = date(2026, 11, 23)
 
@@ -69,3 +76,18 @@ def test_real_name(raw, ok):
     else:
         with pytest.raises(DomainError):
             validate_real_name(raw)
+
+
+@pytest.mark.parametrize("raw", VALID)
+def test_rnv_3_every_spelling_of_a_valid_number_is_redacted(raw):
+    hidden = redact_id_numbers(f"我的身份证号：{raw}，谢谢")
+    assert hidden.startswith("我的身份证号：") and hidden.endswith("，谢谢")
+    assert not any(c.isdigit() for c in hidden), hidden
+    with pytest.raises(DomainError) as err:
+        validate_id_number(hidden[7:-3], TODAY)
+    assert err.value.key == "rnv.not_kept"
+
+
+def test_rnv_3_short_numbers_are_not_redacted():
+    text = "电话 +86 138-0000-0001，第 20261123 期，答案 12345678901234"
+    assert redact_id_numbers(text) == text

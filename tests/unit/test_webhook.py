@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -40,6 +41,16 @@ async def client_for(receiver: WebhookReceiver) -> TestClient:
     client = TestClient(TestServer(receiver.web_app()))
     await client.start_server()
     return client
+
+
+async def running(receiver: WebhookReceiver, session: RecordingSession) -> asyncio.Task[None]:
+    """receiver.run() as a task, once it listens and has set the webhook."""
+    task = asyncio.create_task(receiver.run())
+    for _ in range(500):
+        if any(isinstance(c, SetWebhook) for c in session.calls):
+            break
+        await asyncio.sleep(0.01)
+    return task
 
 
 async def post(client: TestClient, data: str, secret: str | None = SECRET) -> int:
@@ -166,12 +177,8 @@ async def test_run_handles_what_a_killed_run_left_then_listens_and_sets_the_webh
     await store.accept_updates([(51, body(51, 720006))], clock.now())  # stored, answered 200, then killed
     port = free_port()
     receiver = WebhookReceiver(dp, bot, store, clock, hook(port))
-    task = asyncio.create_task(receiver.run())
+    task = await running(receiver, session)
     try:
-        for _ in range(500):
-            if any(isinstance(c, SetWebhook) for c in session.calls):
-                break
-            await asyncio.sleep(0.01)
         kinds = [type(c).__name__ for c in session.calls]
         assert kinds.index("SendMessage") < kinds.index("SetWebhook")  # recovered before anything new
         assert agreements(session, 720006) == 1
@@ -220,3 +227,76 @@ async def test_healthz_in_webhook_mode(store, clock):
         assert health["webhook"] is False and health["alive"] is False
     finally:
         scheduler.shutdown()
+
+
+async def test_each_malformed_body_gets_400_and_nothing_is_stored(dp, bot, session, store, database, clock, settings):
+    """Telegram delivers again what gets 5xx; a body that can never be stored must get 400 instead."""
+    receiver = WebhookReceiver(dp, bot, store, clock, hook())
+    client = await client_for(receiver)
+    try:
+        deep = '{"update_id": 61, "message": ' + "[" * 5000 + "]" * 5000 + "}"
+        assert await post(client, deep) == 400  # the parser's recursion: a 500 and a traceback before
+        assert await post(client, body(2**63 + 5, 720008)) == 400  # no column holds it: 503 for ever before
+        assert await post(client, body(2**64, 720008)) == 400
+        assert await post(client, '{"update_id": 1e30}') == 400  # taken for an integer by pydantic
+        assert await post(client, body(62, 2**63 + 1)) == 400  # a sender id outside 64 bits
+        assert await post(client, body(-7, 720008)) == 400  # stored before
+        assert await post(client, "[]") == 400
+        await receiver.inbox.drain()
+        assert inbox_rows(database) == [] and session.calls == []
+        assert await post(client, body(63, 720008)) == 200  # and the next good one is taken
+        await receiver.inbox.drain()
+        assert inbox_rows(database) == [(63, True)] and agreements(session, 720008) == 1
+    finally:
+        await client.close()
+
+
+async def test_refused_requests_are_logged_at_most_once_a_minute(dp, bot, session, store, database, clock, settings,
+                                                                 caplog):
+    receiver = WebhookReceiver(dp, bot, store, clock, hook())
+    client = await client_for(receiver)
+
+    def lines(part: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "bot.webhook" and part in r.getMessage()]
+
+    try:
+        with caplog.at_level(logging.INFO):
+            for _ in range(30):
+                assert await post(client, body(71, 720009), secret=None) == 401
+            for _ in range(5):
+                assert await post(client, "not json") == 400
+            assert len(lines("without the secret token")) == 1 and len(lines("not an update")) == 1
+            clock.advance(seconds=59)
+            assert await post(client, body(71, 720009), secret="wrong") == 401
+            assert len(lines("without the secret token")) == 1
+            clock.advance(seconds=2)
+            assert await post(client, body(71, 720009), secret="wrong") == 401
+            refused = lines("without the secret token")
+            assert len(refused) == 2 and "30 more since the last such line" in refused[1]
+        assert inbox_rows(database) == []
+    finally:
+        await client.close()
+
+
+async def test_half_open_connections_are_not_held(dp, bot, session, store, clock, settings):
+    """A connection that never finishes its request head is closed; a body that stops coming gets 408."""
+    port = free_port()
+    receiver = WebhookReceiver(dp, bot, store, clock, hook(port), header_timeout=0.3, body_timeout=0.3)
+    task = await running(receiver, session)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"POST {PATH} HTTP/1.1\r\nHost: bot\r\n".encode())  # and then nothing more
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+        writer.close()
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"POST {PATH} HTTP/1.1\r\nHost: bot\r\n{SECRET_HEADER}: {SECRET}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"update_id\": 81".encode())
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)  # answered, then closed
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        writer.close()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -12,7 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import DomainError
-from bot.i18n import Translator
+from bot.i18n import Raw, Translator
 from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
 from bot.services import manuscripts as svc
@@ -83,7 +83,7 @@ async def got_title(message: Message, state: FSMContext, _: Translator) -> None:
 
 async def got_body(message: Message, state: FSMContext, _: Translator) -> None:
     draft = await ManuscriptDraft.load(state)
-    draft.body = svc.clean_body(message.text)
+    draft.body = svc.clean_body(message.html_text)  # as typed (escaped), with the entities they used
     await draft.save(state)
     await state.set_state(ManuscriptSubmit.files)
     await message.answer(_("manuscript.ask_files", limit=svc.MAX_FILES, mb=svc.DOWNLOAD_LIMIT // 1024 // 1024),
@@ -119,7 +119,7 @@ async def got_column(message: Message, state: FSMContext, _: Translator) -> None
     await draft.save(state)
     await state.set_state(ManuscriptSubmit.preview)
     await message.answer(_("manuscript.preview", title=draft.title, column=draft.column, files=len(draft.files),
-                           body=draft.body), reply_markup=preview_kb(_))
+                           body=Raw(draft.body)), reply_markup=preview_kb(_))
 
 
 async def submit(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:

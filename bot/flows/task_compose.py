@@ -86,7 +86,7 @@ async def got_body(message: Message, state: FSMContext, _: Translator) -> None:
                                   message.document.file_size, 0)  # the bot must download it: 20 MB
         draft.file_kind, draft.file_id = "document", message.document.file_id
         draft.file_name = message.document.file_name or "file"
-    draft.body = svc.clean_body(message.text or message.caption)
+    draft.body = svc.clean_body(message.html_text)  # as typed (escaped), with the entities they used
     await draft.save(state)
     await state.set_state(TaskCompose.target)
     await message.answer(_("task.ask_target"), reply_markup=target_kb(_))

@@ -9,7 +9,7 @@ from bot.errors import DomainError
 from bot.migrations import MIGRATIONS, split_sql
 from bot.repositories.names import sort_key
 from bot.services import idcard, members, orgs, registration
-from bot.services.text import clean_text, suggested_name
+from bot.services.text import clean_lines, clean_text, suggested_name
 from bot.services.users import visitor
 from bot.store import Store
 
@@ -88,3 +88,35 @@ async def test_issue15_migration_14_backfills_sort_keys(tmp_path):
             assert (await cur.fetchone())[0] == sort_key("于洋")
     finally:
         await store.close()
+
+
+def test_every_free_text_field_uses_the_one_cleaner():
+    """Titles, texts, columns and reasons lose invisible and direction characters as names do."""
+    from bot.services import activities, exams, manuscripts, tasks
+
+    assert activities.clean_title("党课\u202e学习\u200b") == "党课学习"
+    assert exams.clean_title("\u2066第一次\u200b考试 ") == "第一次考试"
+    assert manuscripts.clean_title("我县\u202e宣讲") == "我县宣讲"
+    assert manuscripts.clean_column("基层\ufeff动态") == "基层动态"
+    assert tasks.clean_body("请\u202e学习\u200b党章\n\n\n\n第二段 ") == "请学习党章\n\n第二段"
+    assert manuscripts.clean_body("正文\u200b &lt;b&gt;") == "正文 &lt;b&gt;"
+    assert clean_lines("\n  \u3164\n第一行\u200b  \r\n\n\n第二行\n\n") == "第一行\n\n第二行"
+    assert clean_lines("＜b＞") == "＜b＞"  # no NFKC in text of several lines: nothing becomes a tag
+
+
+@pytest.mark.parametrize("clean, message", [
+    ("bot.services.activities:clean_title", "activity.empty_title"),
+    ("bot.services.exams:clean_title", "exams.empty_title"),
+    ("bot.services.manuscripts:clean_title", "manuscript.empty_title"),
+    ("bot.services.manuscripts:clean_body", "manuscript.empty_body"),
+    ("bot.services.tasks:clean_body", "task.empty"),
+])
+def test_a_title_or_text_empty_after_cleaning_is_refused(clean, message):
+    import importlib
+
+    module, name = clean.split(":")
+    with pytest.raises(DomainError) as refused:
+        getattr(importlib.import_module(module), name)("\u200b\u200b\u200b")
+    assert refused.value.key == message
+    with pytest.raises(DomainError):
+        getattr(importlib.import_module(module), name)("<b>\u200b</b>" if "body" in name else "\u3164 \u202e")

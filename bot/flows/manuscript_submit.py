@@ -15,9 +15,10 @@ from bot.errors import DomainError
 from bot.i18n import Raw, Translator
 from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
+from bot.services import attachments
 from bot.services import manuscripts as svc
 from bot.services.transactions import atomic
-from bot.ui.common import NOT_COMMAND
+from bot.ui.common import NOT_COMMAND, downloaded
 from bot.ui.flow_data import FlowData
 from bot.ui.manuscripts import (
     ManuscriptSubmit,
@@ -98,6 +99,7 @@ async def got_file(message: Message, state: FSMContext, _: Translator) -> None:
     elif message.document:
         d = message.document
         found = svc.check_attachment("document", d.file_id, d.file_name, d.file_size, len(draft.files))
+        attachments.check_content(d.file_name, await downloaded(message.bot, d.file_id))
     else:
         await message.answer(_("manuscript.files_expected"), reply_markup=files_kb(_))
         return

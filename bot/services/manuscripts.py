@@ -61,9 +61,12 @@ def clean_column(raw: str | None) -> str:
 
 def check_attachment(kind: str, file_id: str, file_name: str | None, file_size: int | None,
                      already: int) -> Attachment:
-    """A photo or document within Telegram's 20 MB download limit, at most MAX_FILES of them."""
+    """A photo or document within Telegram's 20 MB download limit, at most MAX_FILES of them, not empty
+    (what it holds is checked once downloaded: attachments.check_content)."""
     if already >= MAX_FILES:
         raise DomainError("manuscript.too_many_files", limit=MAX_FILES)
+    if file_size == 0:
+        raise DomainError("file.empty")
     if file_size is not None and file_size > DOWNLOAD_LIMIT:
         raise DomainError("manuscript.file_too_big", limit_mb=DOWNLOAD_LIMIT // (1024 * 1024),
                           size_mb=f"{file_size / (1024 * 1024):.1f}")

@@ -1,7 +1,7 @@
 """Filters and keyboards every area uses."""
 from __future__ import annotations
 
-from aiogram import F
+from aiogram import Bot, F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -21,3 +21,9 @@ def confirm_kb(_: Translator, yes_text: Label, yes: CallbackData, no: CallbackDa
     kb.button(text=_.label("orgmenu.btn_no"), callback_data=no)
     kb.adjust(2)
     return kb.as_markup()
+
+
+async def downloaded(bot: Bot | None, file_id: str) -> bytes:
+    """A file a person sent (at most 20 MB, checked before), to look at what it holds."""
+    buffer = await bot.download(file_id) if bot is not None else None
+    return buffer.read() if buffer is not None else b""

@@ -78,3 +78,16 @@ async def test_work_3_manuscript_body_with_a_less_than_sign_opens_for_the_review
     assert "标题 <b>粗</b>" in text and TYPED in text and links(entities) == ["https://good.example/"]
     assert "重要" in covered(text, "bold", entities)
     assert session.violations == []
+
+
+async def test_learn_6_question_stems_in_the_exam_picker_are_shown_as_typed(client_factory, store, session):
+    from tests.handlers.test_exams import ADMIN, exam_world
+    from tests.support.quiz_factories import make_question
+
+    w = await exam_world(store)
+    await make_question(store, "single", "若 a < b 且 b <c，则 a & c 的关系是", org_id=w.org_id)
+    admin = client_factory(ADMIN, "李管理")
+    await admin.press(await admin.press(await admin.send("/exams"), "管理考试"), "新建考试")
+    picker = await admin.press(await admin.send("考试"), "从题库挑选")
+    assert "若 a < b 且 b <c，则 a & c 的关系是" in shown(picker.text)[0]
+    assert session.violations == []

@@ -120,3 +120,27 @@ def test_a_title_or_text_empty_after_cleaning_is_refused(clean, message):
     assert refused.value.key == message
     with pytest.raises(DomainError):
         getattr(importlib.import_module(module), name)("<b>\u200b</b>" if "body" in name else "\u3164 \u202e")
+
+
+async def test_migration_25_escapes_task_and_manuscript_texts_stored_as_typed(tmp_path):
+    """Task texts and manuscript bodies stored before they were kept as HTML show as typed afterwards."""
+    path = tmp_path / "old.sqlite3"
+    async with aiosqlite.connect(path, isolation_level=None) as db:
+        for version, script in enumerate(MIGRATIONS[:24], start=1):
+            for statement in split_sql(script):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {version}")
+        await db.execute("INSERT INTO users (id, name, created_at, updated_at) VALUES (1, '于洋', 'n', 'n')")
+        await db.execute("INSERT INTO orgs (id, name, created_by, created_at) VALUES (1, '某组织', 1, 'n')")
+        await db.execute("INSERT INTO tasks (org_id, created_by, body, target, created_at) "
+                         "VALUES (1, 1, '1 < 2 & <a href=\"x\">点此</a>', 'org', 'n')")
+        await db.execute("INSERT INTO manuscripts (author_id, origin_id, org_id, title, body, column_name, created_at, "
+                         "updated_at)"
+                         " VALUES (1, 1, 1, '标题', 'a<b', '栏目', 'n', 'n')")
+    store = await Store.open(path)
+    try:
+        async with store.raw_tx() as db, db.execute("SELECT body FROM tasks UNION ALL SELECT body FROM manuscripts") \
+                as cur:
+            assert [r[0] for r in await cur.fetchall()] == ['1 &lt; 2 &amp; &lt;a href="x"&gt;点此&lt;/a&gt;', "a&lt;b"]
+    finally:
+        await store.close()

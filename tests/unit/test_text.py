@@ -2,6 +2,9 @@
 suggestion in Chinese order, lists in pinyin order (the sort key and its backfill)."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import aiosqlite
 import pytest
 
@@ -64,15 +67,22 @@ def test_issue15_names_sort_by_pinyin_numbers_as_numbers():
     assert sorted(["张一鸣", "张伟", "张三"], key=sort_key) == ["张三", "张伟", "张一鸣"]  # 一 in a name is a name
 
 
+@asynccontextmanager
+async def _database_at(path, version: int) -> AsyncIterator[aiosqlite.Connection]:
+    """A database file as a release at schema `version` left it."""
+    async with aiosqlite.connect(path, isolation_level=None) as db:
+        for number, script in enumerate(MIGRATIONS[:version], start=1):
+            for statement in split_sql(script):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+        yield db
+
+
 async def test_issue15_migration_14_backfills_sort_keys(tmp_path):
     """A database from before the sort key: after the upgrade its rows have their keys, so the lists that
     order by it are in pinyin order at once."""
     path = tmp_path / "old.sqlite3"
-    async with aiosqlite.connect(path, isolation_level=None) as db:
-        for version, script in enumerate(MIGRATIONS[:13], start=1):
-            for statement in split_sql(script):
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {version}")
+    async with _database_at(path, 13) as db:
         await db.execute("INSERT INTO users (id, name, created_at, updated_at) VALUES (1, '于洋', 'n', 'n')")
         await db.execute("INSERT INTO orgs (id, name, created_by, created_at) VALUES (1, '某组织', 1, 'n')")
         await db.execute("INSERT INTO branches (id, org_id, name, created_at) VALUES (1, 1, '第二支部', 'n')")
@@ -125,11 +135,7 @@ def test_a_title_or_text_empty_after_cleaning_is_refused(clean, message):
 async def test_migration_25_escapes_task_and_manuscript_texts_stored_as_typed(tmp_path):
     """Task texts and manuscript bodies stored before they were kept as HTML show as typed afterwards."""
     path = tmp_path / "old.sqlite3"
-    async with aiosqlite.connect(path, isolation_level=None) as db:
-        for version, script in enumerate(MIGRATIONS[:24], start=1):
-            for statement in split_sql(script):
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {version}")
+    async with _database_at(path, 24) as db:
         await db.execute("INSERT INTO users (id, name, created_at, updated_at) VALUES (1, '于洋', 'n', 'n')")
         await db.execute("INSERT INTO orgs (id, name, created_by, created_at) VALUES (1, '某组织', 1, 'n')")
         await db.execute("INSERT INTO tasks (org_id, created_by, body, target, created_at) "

@@ -4,6 +4,7 @@ Append only: a database on disk has run every script up to its version, so a scr
 or removed once released (10 and 11 are placeholders that shipped as such)."""
 from __future__ import annotations
 
+import html
 from collections.abc import Awaitable, Callable
 
 import aiosqlite
@@ -675,10 +676,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE inbox ADD COLUMN held_until TEXT;
     CREATE INDEX inbox_person ON inbox (person, update_id) WHERE done_at IS NULL
     """,
+    # 25: a task's text and a manuscript's body are kept as HTML made from the message's entities (what was
+    # typed escaped, its bold and links kept); the rows from before hold the plain text as typed, so the
+    # backfill escapes it, once, to show as typed (in Python: an entity's ';' would split this script)
+    "SELECT 1",
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.
-BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys}
+async def escape_typed_bodies(db: aiosqlite.Connection) -> None:
+    """Migration 25: the plain texts of tasks and manuscripts written before as HTML showing them as typed."""
+    for table in ("tasks", "manuscripts"):
+        async with db.execute(f"SELECT id, body FROM {table}") as cur:
+            rows = await cur.fetchall()
+        await db.executemany(f"UPDATE {table} SET body = ? WHERE id = ?",
+                             [(html.escape(body, quote=False), row_id) for row_id, body in rows])
+
+
+BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys,
+                                                                          25: escape_typed_bodies}
 
 
 def split_sql(script: str) -> list[str]:

@@ -205,10 +205,15 @@ async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, use
         found = {f.day: f for f in await store.org_days(org_id, span[0].isoformat(), day.isoformat())}
         figures = [found.get(d.isoformat()) or DayFigures(org_id, d.isoformat(), 0, 0, 0, 0, None, 0, 0.0, 0.0,
                                                           None, None) for d in span]
-        png = await asyncio.to_thread(trend_png, _, svc.Trend(org, span, figures, s.daily_target), viewer_mark(user))
-        caption = _("reports.chart.caption", days=TREND_IN_PUSH) + protect_note(_, protect)
-        pushes.append(file_push(user_id, "photo", png, "trend.png", caption=caption, protect_content=protect,
-                                dedupe_key=f"{key}:chart"))
+        try:
+            png = await asyncio.to_thread(trend_png, _, svc.Trend(org, span, figures, s.daily_target),
+                                          viewer_mark(user))
+        except Exception:  # a chart that cannot be drawn must not take the text (or the next slot) with it
+            log.exception("report %s: the chart could not be drawn; the report goes without it", key)
+        else:
+            caption = _("reports.chart.caption", days=TREND_IN_PUSH) + protect_note(_, protect)
+            pushes.append(file_push(user_id, "photo", png, "trend.png", caption=caption, protect_content=protect,
+                                    dedupe_key=f"{key}:chart"))
     if s.content == "xlsx":
         lower = [x.id for x in await store.lower_orgs(org_id)]
         orgs = await store.orgs_days([org_id, *lower], day.isoformat(), day.isoformat())

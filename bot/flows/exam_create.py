@@ -13,6 +13,7 @@ from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.text_decorations import html_decoration
 
 from bot.errors import DomainError
 from bot.render.question_sheet import labels_from
@@ -85,9 +86,7 @@ async def org_chosen(query: CallbackQuery, message: Message, callback_data: Exam
 
 async def title_typed(message: Message, state: FSMContext, ctx: Ctx) -> None:
     _ = ctx.t
-    title = (message.text or "").strip()
-    if not title or len(title) > exams.TITLE_LIMIT:
-        raise DomainError("exams.bad_title", limit=exams.TITLE_LIMIT)
+    title = exams.clean_title(message.text)
     draft = await ExamDraft.load(state)
     draft.title = title
     await draft.save(state)
@@ -120,7 +119,7 @@ async def _pick_page(message: Message, draft: ExamDraft, offset: int, ctx: Ctx, 
     lines = [_("exams.new.pick_title", total=total, chosen=len(draft.picked))]
     for n, q in enumerate(page, start=offset + 1):
         stem = q.text(_.locale).stem
-        lines.append(f"{n}. " + (stem if len(stem) <= 50 else stem[:49] + "…"))
+        lines.append(f"{n}. " + html_decoration.quote(stem if len(stem) <= 50 else stem[:49] + "…"))
     text, kb = "\n".join(lines), pick_kb(_, page, set(draft.picked), offset, total)
     if edit:
         try:

@@ -12,12 +12,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import DomainError
-from bot.i18n import Translator
+from bot.i18n import Raw, Translator
 from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
+from bot.services import attachments
 from bot.services import manuscripts as svc
 from bot.services.transactions import atomic
-from bot.ui.common import NOT_COMMAND
+from bot.ui.common import NOT_COMMAND, downloaded
 from bot.ui.flow_data import FlowData
 from bot.ui.manuscripts import (
     ManuscriptSubmit,
@@ -83,7 +84,7 @@ async def got_title(message: Message, state: FSMContext, _: Translator) -> None:
 
 async def got_body(message: Message, state: FSMContext, _: Translator) -> None:
     draft = await ManuscriptDraft.load(state)
-    draft.body = svc.clean_body(message.text)
+    draft.body = svc.clean_body(message.html_text)  # as typed (escaped), with the entities they used
     await draft.save(state)
     await state.set_state(ManuscriptSubmit.files)
     await message.answer(_("manuscript.ask_files", limit=svc.MAX_FILES, mb=svc.DOWNLOAD_LIMIT // 1024 // 1024),
@@ -98,6 +99,7 @@ async def got_file(message: Message, state: FSMContext, _: Translator) -> None:
     elif message.document:
         d = message.document
         found = svc.check_attachment("document", d.file_id, d.file_name, d.file_size, len(draft.files))
+        attachments.check_content(d.file_name, await downloaded(message.bot, d.file_id))
     else:
         await message.answer(_("manuscript.files_expected"), reply_markup=files_kb(_))
         return
@@ -119,7 +121,7 @@ async def got_column(message: Message, state: FSMContext, _: Translator) -> None
     await draft.save(state)
     await state.set_state(ManuscriptSubmit.preview)
     await message.answer(_("manuscript.preview", title=draft.title, column=draft.column, files=len(draft.files),
-                           body=draft.body), reply_markup=preview_kb(_))
+                           body=Raw(draft.body)), reply_markup=preview_kb(_))
 
 
 async def submit(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:

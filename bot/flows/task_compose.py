@@ -17,11 +17,12 @@ from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.repositories.tasks import Target
+from bot.services import attachments
 from bot.services import manuscripts as ms_rules
 from bot.services import tasks as svc
 from bot.services.roles import Actor
 from bot.services.transactions import atomic
-from bot.ui.common import NOT_COMMAND
+from bot.ui.common import NOT_COMMAND, downloaded
 from bot.ui.flow_data import FlowData
 from bot.ui.org import OrgPickCD, choose_org
 from bot.ui.tasks import (
@@ -84,9 +85,10 @@ async def got_body(message: Message, state: FSMContext, _: Translator) -> None:
     elif message.document:
         ms_rules.check_attachment("document", message.document.file_id, message.document.file_name,
                                   message.document.file_size, 0)  # the bot must download it: 20 MB
+        attachments.check_content(message.document.file_name, await downloaded(message.bot, message.document.file_id))
         draft.file_kind, draft.file_id = "document", message.document.file_id
         draft.file_name = message.document.file_name or "file"
-    draft.body = svc.clean_body(message.text or message.caption)
+    draft.body = svc.clean_body(message.html_text)  # as typed (escaped), with the entities they used
     await draft.save(state)
     await state.set_state(TaskCompose.target)
     await message.answer(_("task.ask_target"), reply_markup=target_kb(_))

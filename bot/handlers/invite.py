@@ -17,6 +17,7 @@ from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.render.qr import invite_qr_png
 from bot.services import invites
+from bot.ui.common import NO_PREVIEW
 from bot.ui.invite import NOT_CHOSEN, InviteCD, InviteListCD, InviteRevokeCD
 from bot.ui.org import OrgPickCD, Purpose, choose_org
 
@@ -127,7 +128,7 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
     await message.answer(
         _("invite.link", org=created.org.name, branch=branch, expires=expires,
           limit=_limit_text(_, invite.max_uses), url=url, payload=created.payload),
-        protect_content=False, disable_web_page_preview=True)
+        protect_content=False, link_preview_options=NO_PREVIEW)
     # Drawn into an image, not sent as HTML: the parameters are not escaped.
     subtitle = _.label("invite.qr_subtitle", branch=branch,
                        date=invite.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d"))

@@ -7,7 +7,8 @@ wide (`phone_px`); the smallest text drawn is SMALL_PT. The viewer's watermark (
 `bot.render.watermark.watermark_png`, which `trend_chart_png` applies when given the viewer's text.
 
 matplotlib's global state is never touched (no rcParams, no pyplot): fonts are passed to each text,
-so charts can be drawn in worker threads side by side.
+so charts can be drawn in worker threads side by side. For the same reason text is made literal where
+it enters a figure, not by an rcParam: every title, series name and label goes through `_literal`.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from bot.render.fonts import FONT_PATH
+from bot.render.fonts import FONT_PATH, drawable
 from bot.render.watermark import watermark_png
 
 __all__ = ["Series", "Panel", "bar_chart_png", "line_chart_png", "trend_chart_png", "format_number", "phone_px",
@@ -74,6 +75,14 @@ def _family() -> str:
 
 def _font(size: float) -> font_manager.FontProperties:
     return font_manager.FontProperties(family=[_family(), "DejaVu Sans"], size=size)
+
+
+def _literal(text: str) -> str:
+    """`text` to be drawn as typed. matplotlib reads a text with an even number of unescaped `$` as
+    mathtext, where `\\`, `_` and `^` are commands (a name like `学习组$\\alpha\\zzz$` raises, `a$x$`
+    shows an italic x); with every `$` escaped nothing is math and `\\$` is drawn as `$`. Characters the
+    font lacks (emoji) are left out rather than drawn as boxes."""
+    return drawable(text).replace("$", "\\$")
 
 
 def _rgb(color: tuple[int, int, int]) -> tuple[float, float, float]:
@@ -151,16 +160,17 @@ def bar_chart_png(labels: Sequence[str], series: Sequence[Series], title: str, *
                   show_totals: bool = True, unit: str = "", width: int = 800, height: int = 480) -> bytes:
     """Bars per label: the series stacked (negatives below zero) or side by side."""
     _check(len(labels), series)
+    labels = [_literal(label) for label in labels]
     fig = _figure(width, height)
     ax = fig.add_subplot()
-    fig.suptitle(title, fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
+    fig.suptitle(_literal(title), fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
     xs = list(range(len(labels)))
     colors = _colors(series)
     if stacked:
         ups, downs = [0.0] * len(labels), [0.0] * len(labels)
         for s, color in zip(series, colors):
             bottoms = [ups[i] if v >= 0 else downs[i] for i, v in enumerate(s.values)]
-            ax.bar(xs, list(s.values), 0.6, bottom=bottoms, color=color, label=s.name, linewidth=0)
+            ax.bar(xs, list(s.values), 0.6, bottom=bottoms, color=color, label=_literal(s.name), linewidth=0)
             for i, v in enumerate(s.values):
                 if v >= 0:
                     ups[i] += v
@@ -178,8 +188,8 @@ def bar_chart_png(labels: Sequence[str], series: Sequence[Series], title: str, *
     else:
         bar = 0.8 / len(series)
         for k, (s, color) in enumerate(zip(series, colors)):
-            ax.bar([x - 0.4 + bar * (k + 0.5) for x in xs], list(s.values), bar * 0.92, color=color, label=s.name,
-                   linewidth=0)
+            ax.bar([x - 0.4 + bar * (k + 0.5) for x in xs], list(s.values), bar * 0.92, color=color,
+                   label=_literal(s.name), linewidth=0)
     _style(ax, unit, _whole(series))
     ax.set_xticks(xs, list(labels))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
@@ -193,12 +203,13 @@ def line_chart_png(labels: Sequence[str], series: Sequence[Series], title: str, 
                    width: int = 800, height: int = 480) -> bytes:
     """One line per series over category labels."""
     _check(len(labels), series)
+    labels = [_literal(label) for label in labels]
     fig = _figure(width, height)
     ax = fig.add_subplot()
-    fig.suptitle(title, fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
+    fig.suptitle(_literal(title), fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
     xs = list(range(len(labels)))
     for s, color in zip(series, _colors(series)):
-        ax.plot(xs, list(s.values), color=color, linewidth=2, label=s.name,
+        ax.plot(xs, list(s.values), color=color, linewidth=2, label=_literal(s.name),
                 marker="o" if len(labels) <= 31 else None, markersize=3.5)
     _style(ax, unit, _whole(series))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
@@ -217,12 +228,12 @@ def trend_chart_png(days: Sequence[date], panels: Sequence[Panel], title: str, *
         _check(len(days), panel.series)
     height = int(panel_height * len(panels) + width * 0.1)
     fig = _figure(width, height, top_in=0.7)
-    fig.suptitle(title, fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
+    fig.suptitle(_literal(title), fontproperties=_font(TITLE_PT), color=INK, y=1 - 0.08 / (fig.get_figheight()))
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     xs = list(days)
     for ax, panel in zip(axes, panels):
         for s, color in zip(panel.series, _colors(panel.series)):
-            ax.plot(xs, list(s.values), color=color, linewidth=1.8, label=s.name,
+            ax.plot(xs, list(s.values), color=color, linewidth=1.8, label=_literal(s.name),
                     marker="o" if len(xs) <= 31 else None, markersize=3)
         values = [v for s in panel.series for v in s.values]
         if min(values) >= 0:
@@ -233,7 +244,7 @@ def trend_chart_png(days: Sequence[date], panels: Sequence[Panel], title: str, *
         if len(panel.series) > 1:
             _legend(ax, panel.series)
         else:  # one line: its name is the heading, no legend needed
-            ax.set_title(panel.series[0].name or panel.title, loc="left", fontproperties=_font(BODY_PT),
+            ax.set_title(_literal(panel.series[0].name or panel.title), loc="left", fontproperties=_font(BODY_PT),
                          color=INK, pad=4)
     bottom = axes[-1]
     if len(xs) > 1:

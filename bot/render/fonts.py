@@ -3,15 +3,19 @@
 The font ships with the package (`bot/assets/XuexiSansSC-Regular.otf`, a GB 2312 subset of
 Noto Sans CJK SC under the SIL OFL, see `bot/assets/OFL.txt` and `make_cjk_subset.py`), so
 rendering Chinese needs no system fonts and no network.
+
+Being a subset, the font lacks emoji and many symbols; a character it lacks would be drawn as a
+box (☒). Every text drawn goes through `drawable` first, which leaves such characters out.
 """
 from __future__ import annotations
 
 import functools
 from pathlib import Path
 
+from matplotlib.ft2font import FT2Font
 from PIL import ImageFont
 
-__all__ = ["FONT_PATH", "cjk_font", "wrap_text"]
+__all__ = ["FONT_PATH", "cjk_font", "drawable", "wrap_text"]
 
 FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "XuexiSansSC-Regular.otf"
 
@@ -21,6 +25,19 @@ def cjk_font(size: int) -> ImageFont.FreeTypeFont:
     """The CJK font at `size` pixels. Basic layout: CJK needs no shaping, and the result is
     the same with or without libraqm on the machine."""
     return ImageFont.truetype(str(FONT_PATH), size, layout_engine=ImageFont.Layout.BASIC)
+
+
+@functools.cache
+def _codepoints() -> frozenset[int]:
+    """The characters the bundled font has a glyph for (its character map)."""
+    return frozenset(FT2Font(str(FONT_PATH)).get_charmap())
+
+
+def drawable(text: str) -> str:
+    """`text` without the characters the font cannot draw (emoji, control and format characters,
+    symbols outside the subset): left out rather than drawn as boxes. Spaces and line breaks stay."""
+    have = _codepoints()
+    return "".join(ch for ch in text if ord(ch) in have or ch in " \n")
 
 
 def _tokens(text: str) -> list[str]:

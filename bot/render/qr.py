@@ -6,7 +6,7 @@ from io import BytesIO
 import qrcode
 from PIL import Image, ImageDraw
 
-from bot.render.fonts import cjk_font, wrap_text
+from bot.render.fonts import cjk_font, drawable, wrap_text
 
 __all__ = ["invite_qr_png"]
 
@@ -57,8 +57,8 @@ def invite_qr_png(url: str, title: str, subtitle: str | None = None) -> bytes:
     an optional smaller `subtitle` (e.g. branch and expiry) under it."""
     code = _code_image(url)
     width = max(WIDTH, code.width)
-    title_lines = wrap_text(title, cjk_font(TITLE_SIZE), width - 2 * MARGIN, max_lines=2)
-    sub_lines = wrap_text(subtitle or "", cjk_font(SUBTITLE_SIZE), width - 2 * MARGIN, max_lines=2)
+    title_lines = wrap_text(drawable(title), cjk_font(TITLE_SIZE), width - 2 * MARGIN, max_lines=2)
+    sub_lines = wrap_text(drawable(subtitle or ""), cjk_font(SUBTITLE_SIZE), width - 2 * MARGIN, max_lines=2)
     caption = len(title_lines) * _line_height(TITLE_SIZE) + len(sub_lines) * _line_height(SUBTITLE_SIZE)
     image = Image.new("RGB", (width, code.height + (caption + MARGIN if caption else 0)), (255, 255, 255))
     image.paste(code, ((width - code.width) // 2, 0))

@@ -5,7 +5,7 @@ from io import BytesIO
 
 from PIL import Image, ImageDraw
 
-from bot.render.fonts import cjk_font
+from bot.render.fonts import cjk_font, drawable
 
 __all__ = ["watermark_png"]
 
@@ -31,7 +31,7 @@ def watermark_png(png: bytes, text: str) -> bytes:
         raise ValueError("image too large to watermark")
     has_alpha = base.mode in ("RGBA", "LA") or "transparency" in base.info
     base = base.convert("RGBA")
-    text = " ".join(text.split())
+    text = " ".join(drawable(text).split())
     if text:
         size = max(14, min(base.width, base.height) // 28)
         stamp = _stamp(text, size).convert("RGBA")

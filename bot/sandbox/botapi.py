@@ -365,6 +365,7 @@ async def send_message(state: SandboxState, p: Params) -> Any:
     text, entities = format_text(p, "text", "entities", caption=False)
     if not text:
         raise bad("message text is empty")
+    p.json("link_preview_options", "can't parse link preview options JSON object")  # no previews drawn here
     return await deliver(state, uid, p, text_content(text, entities))
 
 

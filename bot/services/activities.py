@@ -18,7 +18,7 @@ from bot.repositories.tasks import Target
 from bot.services import points
 from bot.services.roles import Actor
 from bot.services.tasks import make_target
-from bot.services.text import whole_number
+from bot.services.text import clean_text, fitted, whole_number
 from bot.store import Store
 
 KINDS = ("class", "day", "lecture", "other")
@@ -46,12 +46,7 @@ class CheckIn:
 
 
 def clean_title(raw: str | None) -> str:
-    title = " ".join((raw or "").split())
-    if not title:
-        raise DomainError("activity.empty_title")
-    if len(title) > MAX_TITLE:
-        raise DomainError("activity.title_too_long", limit=MAX_TITLE)
-    return title
+    return fitted(clean_text(raw), MAX_TITLE, "activity.empty_title", "activity.title_too_long")
 
 
 def parse_window(raw: str, clock: Clock) -> tuple[datetime, datetime]:
@@ -190,7 +185,7 @@ def parse_adjustment(raw: str) -> tuple[int, str]:
     if not found:
         raise DomainError("activity.bad_adjustment")
     amount = int(found.group(1).replace("＋", "+").replace("－", "-"))
-    reason = found.group(2).strip()
+    reason = clean_text(found.group(2))
     if not reason:
         raise DomainError("points.reason_required")
     if len(reason) > points.REASON_MAX:  # it is stored, audit-logged and shown back in one message

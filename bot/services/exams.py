@@ -30,6 +30,7 @@ from bot.repositories.exams import (
 )
 from bot.services import exam_stats, questions
 from bot.services.roles import Actor
+from bot.services.text import clean_text, fitted
 from bot.store import Store
 
 POLICIES = ("reset", "submit", "grace")
@@ -50,11 +51,13 @@ class NeedsConfirm(DomainError):
 
 
 # -- settings ----------------------------------------------------------------------------------
+def clean_title(raw: str | None) -> str:
+    return fitted(clean_text(raw), TITLE_LIMIT, "exams.empty_title", "exams.bad_title")
+
+
 def check_settings(s: ExamSettings, questions: int) -> ExamSettings:
     """Bad input gets a specific message (the flow stays at its step)."""
-    title = s.title.strip()
-    if not title or len(title) > TITLE_LIMIT:
-        raise DomainError("exams.bad_title", limit=TITLE_LIMIT)
+    title = clean_title(s.title)
     if questions <= 0:
         raise DomainError("exams.no_questions")
     if questions > MAX_QUESTIONS:

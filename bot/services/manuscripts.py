@@ -12,6 +12,7 @@ from bot.errors import DomainError, NotAllowed
 from bot.repositories.manuscripts import Attachment, CorrespondentOrg, ManuscriptCounts, ManuscriptRow, Step
 from bot.repositories.members import MemberRow
 from bot.services.roles import Actor
+from bot.services.text import clean_lines, clean_text, fitted, typed_html
 from bot.store import Store
 
 MAX_TITLE = 60
@@ -43,32 +44,29 @@ class Decision:
     upper_admins: list[tuple[int, str | None]]  # (user id, language) told of a forwarded manuscript
 
 
-def _clean(raw: str | None, limit: int, empty: str, long: str, *, one_line: bool = True) -> str:
-    text = " ".join((raw or "").split()) if one_line else (raw or "").strip()
-    if not text:
-        raise DomainError(empty)
-    if len(text) > limit:
-        raise DomainError(long, limit=limit)
-    return text
-
-
 def clean_title(raw: str | None) -> str:
-    return _clean(raw, MAX_TITLE, "manuscript.empty_title", "manuscript.title_too_long")
+    return fitted(clean_text(raw), MAX_TITLE, "manuscript.empty_title", "manuscript.title_too_long")
 
 
-def clean_body(raw: str | None) -> str:
-    return _clean(raw, MAX_BODY, "manuscript.empty_body", "manuscript.body_too_long", one_line=False)
+def clean_body(raw_html: str | None) -> str:
+    """The body as HTML made from the correspondent's message and its entities (`Message.html_text`),
+    cleaned; shown as it is."""
+    body, length = typed_html(raw_html)
+    return fitted(body, MAX_BODY, "manuscript.empty_body", "manuscript.body_too_long", length=length)
 
 
 def clean_column(raw: str | None) -> str:
-    return _clean(raw, MAX_COLUMN, "manuscript.empty_column", "manuscript.column_too_long")
+    return fitted(clean_text(raw), MAX_COLUMN, "manuscript.empty_column", "manuscript.column_too_long")
 
 
 def check_attachment(kind: str, file_id: str, file_name: str | None, file_size: int | None,
                      already: int) -> Attachment:
-    """A photo or document within Telegram's 20 MB download limit, at most MAX_FILES of them."""
+    """A photo or document within Telegram's 20 MB download limit, at most MAX_FILES of them, not empty
+    (what it holds is checked once downloaded: attachments.check_content)."""
     if already >= MAX_FILES:
         raise DomainError("manuscript.too_many_files", limit=MAX_FILES)
+    if file_size == 0:
+        raise DomainError("file.empty")
     if file_size is not None and file_size > DOWNLOAD_LIMIT:
         raise DomainError("manuscript.file_too_big", limit_mb=DOWNLOAD_LIMIT // (1024 * 1024),
                           size_mb=f"{file_size / (1024 * 1024):.1f}")
@@ -163,7 +161,7 @@ async def _decide(store: Store, clock: Clock, actor: Actor, ms_id: int, action: 
 
 
 async def reject(store: Store, clock: Clock, actor: Actor, ms_id: int, raw_reason: str) -> Decision:
-    reason = _clean(raw_reason, 200, "manuscript.reason_required", "manuscript.reason_too_long", one_line=False)
+    reason = fitted(clean_lines(raw_reason), 200, "manuscript.reason_required", "manuscript.reason_too_long")
     return await _decide(store, clock, actor, ms_id, REJECT, reason, None)
 
 

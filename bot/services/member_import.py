@@ -81,7 +81,8 @@ async def import_file(store: Store, clock: Clock, actor: Actor, org_id: int, dat
 async def import_parsed(store: Store, clock: Clock, actor: Actor, org_id: int,
                         rows: list[RawRow]) -> ImportResult:
     actor.require_admin_of(org_id)
-    rows = [row._replace(name=clean_text(row.name), branch=clean_text(row.branch)) for row in rows]
+    rows = [row._replace(name=clean_text(row.name), branch=clean_text(row.branch), note=clean_text(row.note))
+            for row in rows]
     valid, rejected = excel.validate_rows(rows, None)  # every rule but the branch's existence
     existing = {_norm(r.name): r.name for r in await store.member_branches(org_id)}
     listed = await store.listed_names(org_id)

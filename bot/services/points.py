@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.errors import DomainError
 from bot.services.roles import Actor
+from bot.services.text import clean_text
 from bot.store import Store
 
 LOGIN, DAILY, WEEKLY, CHALLENGE, EXAM, ACTIVITY, ADJUST, PENALTY = (
@@ -76,7 +77,7 @@ async def adjust(store: Store, clock: Clock, actor: Actor, org_id: int, user_id:
     user = await store.get_user(user_id)
     if user is None or not user.phone or await store.membership_in(org_id, user.phone) is None:
         raise DomainError("points.not_member")
-    reason = reason.strip()
+    reason = clean_text(reason)
     if not reason:
         raise DomainError("points.reason_required")
     if len(reason) > REASON_MAX:

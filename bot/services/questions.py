@@ -32,6 +32,7 @@ from bot.render import question_sheet
 from bot.render.excel import RowProblem, SheetError
 from bot.render.question_sheet import LETTERS, QuestionRaw
 from bot.services.roles import Actor
+from bot.services.text import clean_lines
 from bot.store import Store, question_body_json
 
 DEMO_PATH = Path(__file__).resolve().parent.parent / "assets" / "demo_questions.json"
@@ -156,8 +157,17 @@ def normalise_tags(text: str) -> str:
 
 # ---------------------------------------------------------------- checking rows
 
+def _cleaned(row: QuestionRaw) -> QuestionRaw:
+    """The texts a person reads, cleaned like every free text (invisible and direction characters out;
+    no NFKC, which would turn an option's ① into 1)."""
+    return row._replace(stem=clean_lines(row.stem), options=tuple(clean_lines(o) for o in row.options),
+                        explanation=clean_lines(row.explanation), stem_en=clean_lines(row.stem_en),
+                        options_en=clean_lines(row.options_en), explanation_en=clean_lines(row.explanation_en))
+
+
 def check_row(row: QuestionRaw) -> NewQuestion:
     """One row as a question, or raises _Reject with the first problem found."""
+    row = _cleaned(row)
     kind = parse_kind(row.kind)
     if not row.kind:
         raise _Reject("missing_kind")

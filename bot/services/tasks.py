@@ -29,6 +29,7 @@ from bot.repositories.tasks import (
 )
 from bot.services.outbox_status import unreachable_user_ids
 from bot.services.roles import Actor
+from bot.services.text import fitted, typed_html
 from bot.store import Store
 
 MAX_BODY = 3000  # leaves room for the notice's header and deadline under Telegram's 4,096
@@ -101,13 +102,11 @@ def parse_deadline(raw: str, clock: Clock) -> datetime:
     return when
 
 
-def clean_body(raw: str | None) -> str:
-    body = (raw or "").strip()
-    if not body:
-        raise DomainError("task.empty")
-    if len(body) > MAX_BODY:
-        raise DomainError("task.too_long", limit=MAX_BODY)
-    return body
+def clean_body(raw_html: str | None) -> str:
+    """The notice's text as HTML made from the admin's message and its entities (`Message.html_text`:
+    what they typed escaped, their bold and links kept), cleaned; shown as it is."""
+    body, length = typed_html(raw_html)
+    return fitted(body, MAX_BODY, "task.empty", "task.too_long", length=length)
 
 
 async def make_target(store: Store, actor: Actor, org_id: int, kind: str, branch_ids: Sequence[int] = ()) -> Target:

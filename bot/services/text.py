@@ -1,7 +1,10 @@
-"""Names of people and places as people type them: one normaliser for every place that takes one
+"""Free text as people type it: one cleaner for every place that takes some. `clean_text` for one line
 (registration and verification names, members added, edited or imported, organisation, branch and
-region names, and the member search) and the Chinese-order name suggestion. (The pinyin order lists
-sort by is bot/repositories/names.py: it is computed where names are written.)
+region names, the member search, titles of exams, activities and manuscripts, columns, notes and
+reasons), `clean_lines` for text of several lines (a task notice, a manuscript's body, a rejection's
+reason), `fitted` for the common "not empty, not too long" check; and the Chinese-order name
+suggestion. (The pinyin order lists sort by is bot/repositories/names.py: it is computed where names
+are written.)
 
 Control and format characters (Unicode Cc and Cf: NUL, ESC, the direction overrides such as U+202E,
 zero-width spaces and joiners, the BOM) are dropped: they show nothing, or turn the rest of a line
@@ -13,6 +16,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.errors import DomainError
+from bot.i18n import plain
+
 # Letters that render as nothing; people use them to send "blank" text Telegram accepts (they are Lo, not Cf).
 _BLANK_LETTERS = "\u115f\u1160\u3164\uffa0"
 
@@ -21,11 +27,41 @@ def _unseen(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf") and not ch.isspace()
 
 
+def _visible(text: str) -> str:
+    return "".join(" " if ch in _BLANK_LETTERS else ch for ch in text if not _unseen(ch))
+
+
 def clean_text(raw: str | None) -> str:
-    """NFKC; control and format characters dropped; runs of blanks one space; trimmed."""
-    text = unicodedata.normalize("NFKC", raw or "")
-    text = "".join(" " if ch in _BLANK_LETTERS else ch for ch in text if not _unseen(ch))
-    return " ".join(text.split())
+    """One line: NFKC; control and format characters dropped; runs of blanks one space; trimmed."""
+    return " ".join(_visible(unicodedata.normalize("NFKC", raw or "")).split())
+
+
+def clean_lines(raw: str | None) -> str:
+    """Several lines: control and format characters dropped, blank letters spaces, spaces at line ends
+    and empty lines at either end dropped, at most one empty line in a row. No NFKC: the text is kept as
+    typed (full-width forms too), and it may be HTML made from the message's entities, where NFKC would
+    turn a typed full-width `＜` into a real `<`."""
+    lines = [line.rstrip() for line in _visible((raw or "").replace("\r\n", "\n")).split("\n")]
+    kept = [line for n, line in enumerate(lines) if line or (n and lines[n - 1])]
+    return "\n".join(kept).strip()
+
+
+def fitted(text: str, limit: int, empty: str, too_long: str, *, length: int | None = None) -> str:
+    """`text` (cleaned already) when it is not empty and at most `limit` characters long (`length` when
+    what the person sees is shorter than `text`, e.g. HTML); else the DomainError `empty` or `too_long`."""
+    shown = len(text) if length is None else length
+    if not text or not shown:
+        raise DomainError(empty)
+    if shown > limit:
+        raise DomainError(too_long, limit=limit)
+    return text
+
+
+def typed_html(raw_html: str | None) -> tuple[str, int]:
+    """Several lines of HTML made by aiogram from a message's text and entities (`Message.html_text`),
+    cleaned as `clean_lines`, and the length of the text it shows."""
+    cleaned = clean_lines(raw_html)
+    return cleaned, len(plain(cleaned).strip())
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.i18n import Translator
 from bot.render.qr import invite_qr_png
 from bot.services.certification import CreatedCertInvite
+from bot.ui.common import NO_PREVIEW
 from bot.ui.flow_data import FlowData
 
 
@@ -137,7 +138,7 @@ async def send_invite(message: Message, bot: Bot, clock: Clock, _: Translator, c
     to = _("certify.link_to", name=created.addressee.display_name) if created.addressee else ""
     note = _("certify.note_line", note=created.invite.note) if created.invite.note else ""
     await message.answer(_("certify.link", org=created.org.name, expires=expires, to=to, note=note, url=url,
-                           payload=created.payload), protect_content=False, disable_web_page_preview=True)
+                           payload=created.payload), protect_content=False, link_preview_options=NO_PREVIEW)
     subtitle = _.label("certify.qr_subtitle", date=created.invite.expires_at.astimezone(clock.tz).strftime("%Y-%m-%d"))
     png = invite_qr_png(url, created.org.name, subtitle)
     await message.answer_photo(BufferedInputFile(png, filename=f"certify-{created.invite.id}.png"),

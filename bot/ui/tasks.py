@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
-from bot.i18n import I18n, Translator
+from bot.i18n import I18n, Translator, plain
 from bot.outbox import file_push, text_push
 from bot.repositories.orgs import BranchRow
 from bot.repositories.tasks import MyTask, Recipient, TaskRow, task_push_key
@@ -193,8 +193,9 @@ def admin_list_text(_: Translator, clock: Clock, tasks: list[TaskRow]) -> str:
     return "\n".join(lines)
 
 
-def _short(text: str, n: int = 24) -> str:
-    line = " ".join(text.split())
+def _short(body: str, n: int = 24) -> str:
+    """The start of a task's text (HTML) as plain text, for a list line or a button."""
+    line = " ".join(plain(body).split())
     return line if len(line) <= n else line[:n - 1] + "…"
 
 

@@ -144,3 +144,13 @@ async def test_sec_4_forged_activity_and_member_buttons(client_factory, store):
                  MemberWorkCD(action=MemberWorkAction.correspondent, member_id=1, value=1)):
         sent = await outsider.click(data.pack())  # forged: another organisation's ids
         assert sent.answers[-1].text == "您没有执行此操作的权限。", data
+
+
+async def test_work_2_a_title_of_invisible_characters_is_refused(client_factory, store):
+    """An activity titled with three zero-width spaces would list as blank: refused, the flow stays."""
+    await setup(store)
+    admin = client_factory(ADMIN)
+    await admin.press(await admin.press(await admin.send("/activity"), "新建活动"), "讲座")
+    refused = await admin.send("\u200b\u200b\u200b")
+    assert "活动名称不能为空（只有空格或不可见字符也算空）" in refused.text
+    assert "第 3 步" in (await admin.send("\u202e党课\u200b")).text

@@ -140,3 +140,24 @@ async def test_sec_4_forged_review_buttons(client_factory, store, outbox):
     for action in (ReviewAction.open, ReviewAction.forward, ReviewAction.accept, ReviewAction.reject):
         sent = await client_factory(PROVINCE_ADMIN).click(ReviewCD(action=action, ms_id=1).pack())  # forged:
         assert sent.answers[-1].text == "您没有执行此操作的权限。"
+
+
+async def test_work_3_attachments_are_judged_by_their_content(client_factory, store, settings):
+    """A 0-byte PDF and a Windows program named report.pdf are refused with a clear message; the flow stays
+    at the attachments step and a real PDF is then accepted."""
+    await setup(store)
+    await make_correspondent(client_factory(LONE_ADMIN))
+    writer = client_factory(WRITER)
+    await writer.press(await writer.send("/manuscript"), "新投稿")
+    await writer.send("标题")
+    await writer.send("正文")
+    empty = await writer.document(b"", "report.pdf", file_id="empty")
+    assert "这个文件是空的（0 字节）" in empty.text
+    exe = await writer.document(b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 56 + b"PE\x00\x00", "report.pdf",
+                                file_id="exe")
+    assert "无法识别这个文件的内容" in exe.text and "PDF" in exe.text
+    ok = await writer.document(b"%PDF-1.4 small", "report.pdf", file_id="pdf")
+    assert "已收到第 1 个附件" in ok.text
+    await writer.press(ok, "附件发完了")
+    await writer.press(await writer.send("栏目"), "投稿")
+    assert rows(settings, "SELECT file_id FROM manuscript_files") == [("pdf",)]

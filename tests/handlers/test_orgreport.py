@@ -187,3 +187,30 @@ async def test_rep_5_push_enqueues_text_chart_once_per_slot(store, clock, client
     # taken off the list: the slot sends nothing
     await svc.save_settings(store, clock, actor, s.__class__(root, True, "08:00", "xlsx", 5, 3, (BOB,)))
     assert await push_report(store, clock, i18n, outbox, root, ALICE, day + timedelta(days=1)) == 0
+
+
+async def test_rep_5_a_chart_that_fails_leaves_the_text_and_tomorrows_slot(store, clock, outbox, i18n, monkeypatch,
+                                                                           caplog):
+    """The daily push of an organisation whose chart cannot be drawn still sends the report's text, and the
+    slot of the next day is armed, instead of the slot failing and retrying hourly."""
+    import bot.reports_notify as notify
+    from bot.repositories.due import DueItem
+    from bot.services.roles import Actor
+
+    root, _ = await setup(store, clock)
+    actor = Actor(user=await store.get_user(ADMIN), admin_org_ids=frozenset({root}))
+    s = await svc.settings(store, actor, root)
+    await svc.save_settings(store, clock, actor, s.__class__(root, True, "08:00", "chart", 5, 3, (ALICE,)))
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("the chart could not be drawn")
+
+    monkeypatch.setattr(notify, "trend_png", broken)
+    day = clock.today()
+    slot = notify.slot_handlers(store, clock, i18n, outbox)[svc.SLOT_KIND]
+    await slot(DueItem(1, svc.SLOT_KIND, svc.slot_ref(root, ALICE, day), clock.now()), clock.now())
+    rows = await store_rows(store, "SELECT kind, dedupe_key FROM outbox ORDER BY id")
+    assert rows == [("text", f"report:{root}:{ALICE}:{day}:text")]
+    refs = {r[0] for r in await store_rows(store, "SELECT ref FROM due_work WHERE kind = 'report_slot'")}
+    assert svc.slot_ref(root, ALICE, day + timedelta(days=1)) in refs
+    assert "the chart could not be drawn" in caplog.text

@@ -302,3 +302,15 @@ async def test_work_1_the_send_press_handled_again_after_the_draft_was_cleared_s
     before = len(session.calls)
     await outbox.flush()
     assert {uid: len(p) for uid, p in pushed_to(session, before).items()} == {uid: 1 for uid, _ in MEMBERS}
+
+
+async def test_work_1_task_file_is_judged_by_its_content(client_factory, store):
+    """A program named notice.pdf is refused at the first step, which stays; a real PDF passes the check."""
+    await setup(store)
+    c = client_factory(ADMIN)
+    await c.send("/task")
+    refused = await c.document(b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 56 + b"PE\x00\x00", "notice.pdf",
+                               file_id="exe")
+    assert "无法识别这个文件的内容" in refused.text
+    taken = await c.document(b"%PDF-1.4 notice", "notice.pdf", file_id="pdf")
+    assert "任务内容不能为空" in taken.text  # past the file check: a file alone has no text (as before)

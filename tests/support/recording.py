@@ -303,9 +303,9 @@ class ChatClient:
     def _message(self, **fields: Any) -> Message:
         return Message(message_id=next(self._ids), date=NOW, chat=self.chat, from_user=self.tg_user, **fields)
 
-    async def send(self, text: str) -> Sent:
-        entities = None
-        if text.startswith("/"):
+    async def send(self, text: str, entities: list[MessageEntity] | None = None) -> Sent:
+        """A typed text; `entities` the formatting the person used (offsets in UTF-16 units)."""
+        if entities is None and text.startswith("/"):
             entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
         return await self._feed(message=self._message(text=text, entities=entities))
 

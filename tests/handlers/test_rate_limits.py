@@ -70,14 +70,22 @@ async def test_limits_an_admin_sends_ten_task_notices_an_hour_through_the_flow(c
                                                                              clock, outbox):
     org, _lower = await task_setup(store)
     actor = await actor_of(store, settings, ADMIN)
-    for n in range(10):
+
+    async def send_one(n: int) -> None:  # from another chat window, say
         await task_svc.send_task(store, clock, actor, await task_svc.make_target(store, actor, org, "org"), f"任务{n}")
-    clock.advance(minutes=30)
+
+    for n in range(9):
+        await send_one(n)
     admin = client_factory(ADMIN)
-    sent = await admin.press(await compose(admin), "发送")
+    ready = await compose(admin)  # the ninth in the hour: the flow starts
+    await send_one(9)
+    clock.advance(minutes=30)
+    sent = await admin.press(ready, "发送")
     (answer,) = sent.answers
     assert answer.show_alert and answer.text == "发布任务太频繁了：1 小时内最多发布 10 条学习任务。请在 18:00 之后再试。"
     assert await rows(store, "SELECT COUNT(*) FROM tasks") == [(10,)]
+    again = await client_factory(ADMIN).send("/task")  # told before writing another
+    assert again.texts[-1] == "发布任务太频繁了：1 小时内最多发布 10 条学习任务。请在 18:00 之后再试。"
     clock.advance(minutes=30)
     admin = client_factory(ADMIN)
     await admin.press(await compose(admin), "发送")

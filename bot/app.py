@@ -30,6 +30,7 @@ from bot.handlers import build_routers, build_workflows
 from bot.handlers.tasks import due_reminder_handler
 from bot.i18n import I18n
 from bot.leases import Lease
+from bot.menus import MENU_DUE, arm_at_start, menu_due_handler
 from bot.metrics import Metrics
 from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import IDLE_POLL, Outbox
@@ -141,6 +142,9 @@ class App:
                               **reports_notify.slot_handlers(store, clock, i18n, outbox)}.items():
             sweeper.register(kind, handler)
         await reports.arm_snapshot(store, clock)
+        # each person's command menu follows their roles, whoever's action changed them (SPEC Commands)
+        sweeper.register(MENU_DUE, menu_due_handler(bot, store, i18n, settings))
+        await arm_at_start(store, clock, settings)
         await reports.arm_all_slots(store, clock)
         scheduler.add(JobSpec("sweep", sweeper.sweep, IntervalTrigger(seconds=1), misfire_grace_time=60))
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)

@@ -1,12 +1,14 @@
 """Per-update data derived from the injected dependencies: the actor, their language, `_`."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.flags import get_flag
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
@@ -21,6 +23,9 @@ from bot.services import points
 from bot.services.roles import Actor
 from bot.services.users import touch_user
 from bot.store import Store
+from bot.ui.menu import sync_menu
+
+log = logging.getLogger("bot.middlewares")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,19 @@ class ActorMiddleware(BaseMiddleware):
         outbox: Any = data.get("outbox")  # absent only in benchmarks' bare dispatchers
         data["ctx"] = Ctx(bot=data["bot"], store=store, clock=data["clock"], settings=settings, i18n=i18n,
                           outbox=outbox, actor=actor, locale=locale, t=t)
-        return await handler(event, data)
+        result = await handler(event, data)
+        await _menu_fits(data["bot"], store, i18n, actor)
+        return result
+
+
+async def _menu_fits(bot: Bot, store: Store, i18n: I18n, actor: Actor) -> None:
+    """The sender's command menu is compared with their roles as the update found them (free: the key
+    is on their row); a change the update itself made arrives through the due work its write armed
+    (bot/menus.py). A menu that cannot be set now is tried again at their next update."""
+    try:
+        await sync_menu(bot, store, i18n, actor)
+    except TelegramAPIError as exc:
+        log.warning("menu of %s not set: %s", actor.id, exc)
 
 
 async def load_actor(store: Any, settings: Any, user: Any) -> Actor:

@@ -20,6 +20,7 @@ class User:
     real_name: str | None
     id_masked: str | None
     verified_at: str | None
+    menu: str | None = None  # the key of the command menu last set for them (bot/services/commands.py)
 
     @property
     def registered(self) -> bool:

@@ -42,6 +42,7 @@ from bot.repositories.outbox import OutboxRepository, Push
 from bot.repositories.points import PointsRepository
 from bot.repositories.questions import QuestionsRepository, question_body_json
 from bot.repositories.quizzes import AttemptHead, QuizItem, QuizzesRepository
+from bot.repositories.rate_limits import RateLimitsRepository
 from bot.repositories.renames import RenamesRepository
 from bot.repositories.reports import ReportsRepository
 from bot.repositories.tasks import TaskQueries
@@ -129,7 +130,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
             ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository,
-            LeasesRepository):
+            LeasesRepository, RateLimitsRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         # cache_size=0: no read caches at all (other processes write the database too: issue 17)

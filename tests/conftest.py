@@ -136,6 +136,25 @@ def dp(settings, store, clock, i18n, outbox):
 
 
 @pytest.fixture
+def sweep_menus(store, clock, bot, i18n, settings, session):
+    """Runs the due menu refreshes (bot/menus.py) as the sweep would; returns the SetMyCommands calls made."""
+    from aiogram.methods import SetMyCommands
+
+    from bot.menus import MENU_DUE, menu_due_handler
+    from bot.scheduler import Sweeper
+
+    sweeper = Sweeper(store, clock)
+    sweeper.register(MENU_DUE, menu_due_handler(bot, store, i18n, settings))
+
+    async def sweep() -> list[SetMyCommands]:
+        before = len(session.calls)
+        await sweeper.sweep()
+        return [c for c in session.calls[before:] if isinstance(c, SetMyCommands)]
+
+    return sweep
+
+
+@pytest.fixture
 def client_factory(dp, bot, session):
     def make(user_id: int = 100001, first_name: str = "张伟", language_code: str | None = "zh") -> ChatClient:
         return ChatClient(dp=dp, bot=bot, session=session, user_id=user_id, first_name=first_name,

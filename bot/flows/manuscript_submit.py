@@ -17,6 +17,7 @@ from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
 from bot.services import attachments
 from bot.services import manuscripts as svc
+from bot.services import rate_limits
 from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND, downloaded
 from bot.ui.flow_data import FlowData
@@ -59,6 +60,7 @@ async def _begin(message: Message, state: FSMContext, _: Translator, org_id: int
 
 async def new(query: CallbackQuery, state: FSMContext, ctx: Ctx, _: Translator) -> None:
     orgs = await svc.submit_orgs(ctx.store, ctx.actor)
+    await rate_limits.check(ctx.store, ctx.clock, ctx.actor, rate_limits.MANUSCRIPT)  # before they type it all
     if not isinstance(query.message, Message):
         return
     if len(orgs) == 1:

@@ -13,10 +13,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.errors import DomainError
 from bot.flows.verification import begin as verify
-from bot.middlewares import Ctx, load_actor
+from bot.middlewares import Ctx
 from bot.services import orgs
 from bot.ui.common import NOT_COMMAND, TEXT
-from bot.ui.menu import sync_menu
 from bot.ui.org import NewOrg, NewOrgAction, NewOrgCD, NewOrgDraft, NewOrgReady
 
 if TYPE_CHECKING:
@@ -140,8 +139,6 @@ async def create(query: CallbackQuery, message: Message, state: FSMContext, ctx:
     await state.clear()
     await message.edit_text(_("neworg.created", name=org.name,
                               mark=_("org.mark_uncertified")))
-    fresh = await load_actor(ctx.store, ctx.settings, ctx.actor.user)
-    await sync_menu(ctx.bot, ctx.store, ctx.i18n, fresh, ctx.locale)
 
 
 async def abort(query: CallbackQuery, message: Message, state: FSMContext, _: Translator) -> None:

@@ -23,7 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.errors import DomainError
 from bot.services import invites, registration, users
 from bot.services.roles import Actor
-from bot.ui.menu import memberships_text, send_main_menu, sync_menu
+from bot.ui.menu import memberships_text, send_main_menu
 from bot.ui.registration import Reg, RegAction, RegCD
 from bot.ui.workflows import open_payload
 
@@ -236,7 +236,6 @@ async def finish(message: Message, state: FSMContext, ctx: Ctx, _: Translator, o
     else:
         done = _("reg.done", name=result.name, orgs=memberships_text(_, result.memberships))
     await message.answer(done, reply_markup=ReplyKeyboardRemove())
-    await sync_menu(ctx.bot, store, ctx.i18n, actor, ctx.locale)
     await state.clear()  # last: killed before, the update handled again still finds this step (FINISHING)
     if payload:  # REG-6: the link that arrived before registration, opened by the registered user
         await open_payload(payload, message, **{**data, "bot": ctx.bot, "store": store, "clock": ctx.clock,

@@ -19,6 +19,7 @@ from bot.middlewares import Ctx
 from bot.repositories.tasks import Target
 from bot.services import attachments
 from bot.services import manuscripts as ms_rules
+from bot.services import rate_limits
 from bot.services import tasks as svc
 from bot.services.roles import Actor
 from bot.services.transactions import atomic
@@ -67,6 +68,7 @@ async def begin(message: Message, state: FSMContext, actor: Actor, _: Translator
 
 
 async def task_cmd(message: Message, state: FSMContext, ctx: Ctx, _: Translator) -> None:
+    await rate_limits.check(ctx.store, ctx.clock, ctx.actor, rate_limits.TASK)  # before they write it
     org_id = await choose_org(message, ctx.actor, ctx.store, _, purpose="task")
     if org_id is not None:
         await begin(message, state, ctx.actor, _, org_id)

@@ -8,7 +8,7 @@ from aiogram.filters import Command
 
 from bot.errors import DomainError
 from bot.services.users import choose_language
-from bot.ui.menu import HelpCD, LangCD, help_text, lang_kb, sync_menu
+from bot.ui.menu import HelpCD, LangCD, help_text, lang_kb
 
 if TYPE_CHECKING:
     from aiogram.fsm.context import FSMContext
@@ -43,7 +43,6 @@ async def lang_set(query: CallbackQuery, message: Message, callback_data: LangCD
     await choose_language(ctx.store, ctx.clock, ctx.actor.user, callback_data.code, ctx.i18n.languages)
     _ = ctx.i18n.translator(callback_data.code)
     callback_answer.text = _.label("lang.changed")
-    await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, callback_data.code)
     await message.edit_text(_("lang.changed"))
 
 

@@ -26,7 +26,6 @@ from bot.ui.certify import rename_kb
 from bot.ui.common import NOT_COMMAND, TEXT, confirm_kb
 from bot.ui.invite import InviteCD
 from bot.ui.members import MemListCD
-from bot.ui.menu import sync_menu
 from bot.ui.org import (
     AuditCD,
     FlagCD,
@@ -116,7 +115,6 @@ async def resume_become_admin(message: Message, after: dict[str, Any], _: Transl
     data.pop("actor", None)  # the role from before verification: loaded again below
     user = await users.get_user(store, message.chat.id)
     actor = await load_actor(store, settings, user)
-    await sync_menu(bot, store, i18n, actor, locale)
     everywhere = workflows.admin_commands.get(after.get("command", "org"))
     if everywhere is not None:
         await everywhere(message, store=store, settings=settings, bot=bot, i18n=i18n, locale=locale, actor=actor,
@@ -217,8 +215,6 @@ async def dissolve_yes(query: CallbackQuery, message: Message, callback_data: Or
                        _: Translator) -> None:
     done = await orgs.dissolve_org(ctx.store, ctx.clock, ctx.actor, callback_data.org)
     await message.edit_text(_("orgmenu.dissolved", org=done.org.name, members=done.members))
-    await sync_menu(ctx.bot, ctx.store, ctx.i18n, await load_actor(ctx.store, ctx.settings, ctx.actor.user),
-                    ctx.locale)
 
 
 async def text_only(message: Message, _: Translator) -> None:

@@ -4,25 +4,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram import F, Router
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import notify
-from bot.middlewares import Ctx, load_actor
+from bot.middlewares import Ctx
 from bot.services import orgs, users
 from bot.services.transactions import atomic
 from bot.ui.common import TEXT, confirm_kb
-from bot.ui.menu import sync_menu
 from bot.ui.org import AdminAction, AdminCD, AdminPhoneData, OrgAction, OrgCD, OrgInput, back_button, org_label
 
 if TYPE_CHECKING:
     from aiogram.fsm.context import FSMContext
     from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-    from bot.config import Settings
-    from bot.i18n import I18n, Translator
-    from bot.models import Org, User
+    from bot.i18n import Translator
+    from bot.models import Org
     from bot.services.roles import Actor
     from bot.store import Store
 
@@ -49,15 +46,6 @@ def admins_view(_: Translator, org: Org, group: list[orgs.AdminInfo], is_main: b
     kb.adjust(1)
     note = "" if is_main else "\n\n" + _("admins.main_only_note")
     return _("admins.title", org=org_label(_, org), body=_.join("\n", lines)) + note, kb.as_markup()
-
-
-async def _resync_menu(bot: Bot, store: Store, i18n: I18n, settings: Settings, user: User, locale: str) -> None:
-    """Another person's command menu, after the actor changed their roles; a failure (they may have
-    blocked the bot) is logged, not shown to the actor."""
-    try:
-        await sync_menu(bot, store, i18n, await load_actor(store, settings, user), locale)
-    except TelegramAPIError:
-        log.info("could not set the menu of user %s", user.id, exc_info=True)
 
 
 async def show_admins(message: Message, store: Store, actor: Actor, _: Translator, org_id: int,
@@ -87,13 +75,11 @@ async def got_phone(message: Message, state: FSMContext, ctx: Ctx, _: Translator
     org_id = (await AdminPhoneData.load(state)).org
     async with atomic(ctx.store):
         added = await orgs.add_admin(ctx.store, ctx.clock, ctx.actor, org_id, message.text or "")
-        their = await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
+        await notify.admin_added(ctx.outbox, ctx.i18n, ctx.actor, added, str(message.message_id))
     await state.clear()
     user = added.user
     await message.answer(_("admins.added", name=user.display_name, org=added.org.name)
                          + ("" if user.verified else "\n" + _("admins.added_needs_rnv")))
-    if user.verified:
-        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
     await show_admins(message, ctx.store, ctx.actor, _, org_id, edit=False)
 
 
@@ -110,15 +96,12 @@ async def remove_yes(query: CallbackQuery, message: Message, callback_data: Admi
                      _: Translator) -> None:
     async with atomic(ctx.store):
         target = await orgs.remove_admin(ctx.store, ctx.clock, ctx.actor, callback_data.org, callback_data.user)
-        # the person removed is told, and their command menu loses what they may no longer do
+        # the person removed is told (their command menu follows through the due work the removal armed)
         org, user = await orgs.get_org(ctx.store, callback_data.org), await users.get_user(ctx.store, target.user_id)
-        their = None
         if org is not None and user is not None:
-            their = await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
+            await notify.admin_removed(ctx.outbox, ctx.i18n, ctx.actor, org, user, query.id)
     await message.answer(_("admins.removed", name=target.name))
     await show_admins(message, ctx.store, ctx.actor, _, callback_data.org, edit=True)
-    if user is not None and their is not None:
-        await _resync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.settings, user, their.locale)
 
 
 async def handover(query: CallbackQuery, message: Message, callback_data: AdminCD, ctx: Ctx, _: Translator) -> None:

@@ -8,7 +8,7 @@ from aiogram.filters import CommandObject, CommandStart
 
 from bot.flows import verification
 from bot.services import learner
-from bot.ui.menu import MenuCD, MenuItem, memberships_text, send_main_menu, sync_menu
+from bot.ui.menu import MenuCD, MenuItem, memberships_text, send_main_menu
 from bot.ui.workflows import open_payload
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 
 async def start(message: Message, command: CommandObject, ctx: Ctx, _: Translator, **data: Any) -> None:
-    await sync_menu(ctx.bot, ctx.store, ctx.i18n, ctx.actor, ctx.locale)
     if command.args:
         await open_payload(command.args, message, _=_, **data)
         return

@@ -11,6 +11,7 @@ from bot.repositories import membership_history as history
 from bot.repositories.audit import write_audit
 from bot.repositories.base import Conflict, Repository, fetch_row, fetch_value, last_id, marks
 from bot.repositories.names import sort_key
+from bot.repositories.users import menus_due
 
 ORG_COLUMNS = ("id, name, region, kind, parent_id, certified_at, join_approval, protect_content, created_by, "
                "created_at")
@@ -72,6 +73,7 @@ class OrgsRepository(Repository):
             org_id = last_id(cur)
             await db.execute("INSERT INTO org_admins (org_id, user_id, role, added_at) VALUES (?, ?, 'main', ?)",
                              (org_id, actor_id, now))
+            await menus_due(db, (actor_id,), now)
             await db.execute("INSERT INTO org_tree (ancestor_id, descendant_id, depth) VALUES (?, ?, 0)",
                              (org_id, org_id))
             await write_audit(db, actor_id, org_id, "org.create", name, None,
@@ -127,6 +129,8 @@ class OrgsRepository(Repository):
             await db.execute("UPDATE questions SET retired_at = ? WHERE org_id = ? AND retired_at IS NULL",
                              (now, org_id))
             await history.history_close_org(db, org_id, now)
+            admins = await db.execute_fetchall("SELECT user_id FROM org_admins WHERE org_id = ?", (org_id,))
+            await menus_due(db, (r[0] for r in admins), now)  # the whole admin group loses the role
             for sql in ("DELETE FROM members WHERE org_id = ?", "DELETE FROM branches WHERE org_id = ?",
                         "DELETE FROM org_admins WHERE org_id = ?", "DELETE FROM orgs WHERE id = ?"):
                 await db.execute(sql, (org_id,))
@@ -192,6 +196,7 @@ class OrgsRepository(Repository):
                                  (org_id, user_id, now))
             except aiosqlite.IntegrityError:
                 raise Conflict("admin") from None
+            await menus_due(db, (user_id,), now)
             await write_audit(db, actor_id, org_id, "admin.add", label, None, {"role": "admin"}, now)
 
     async def remove_org_admin(self, actor_id: int, org_id: int, user_id: int, label: str, now: str) -> bool:
@@ -201,6 +206,7 @@ class OrgsRepository(Repository):
                                    (org_id, user_id))
             if cur.rowcount == 0:
                 return False
+            await menus_due(db, (user_id,), now)
             await write_audit(db, actor_id, org_id, "admin.remove", label, {"role": "admin"}, None, now)
             return True
 
@@ -213,6 +219,7 @@ class OrgsRepository(Repository):
                 return False
             await db.execute("UPDATE org_admins SET role = 'admin' WHERE org_id = ? AND user_id = ?",
                              (org_id, actor_id))
+            await menus_due(db, (actor_id, user_id), now)  # /audit moves with the main admin's role
             await write_audit(db, actor_id, org_id, "admin.handover", label, {"main": actor_id},
                               {"main": user_id}, now)
             return True

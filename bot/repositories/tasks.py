@@ -218,8 +218,10 @@ class TaskQueries(Repository):
                               (task_id,))
         return int(row[0]) if row else 0
 
-    async def claim_reminder(self, task_id: int, not_before: str | None, now: str) -> int | None:
-        """Counts a manual reminder when none was sent after `not_before`; its number, or None."""
+    async def claim_reminder(self, task_id: int, not_before: str | None, now: str,
+                             actor_id: int | None = None) -> int | None:
+        """Counts a manual reminder when none was sent after `not_before`; its number, or None. The
+        actor's reminder is logged (what their per-person limit counts: bot/repositories/rate_limits.py)."""
         async with self._tx() as db:
             cur = await db.execute(
                 "UPDATE tasks SET reminders = reminders + 1, last_remind_at = ? WHERE id = ? AND status = 'open' "
@@ -227,8 +229,12 @@ class TaskQueries(Repository):
                 (now, task_id, not_before, not_before))
             if cur.rowcount != 1:
                 return None
-            rows = await db.execute_fetchall("SELECT reminders FROM tasks WHERE id = ?", (task_id,))
-            return int(next(iter(rows))[0])
+            rows = await db.execute_fetchall("SELECT reminders, org_id FROM tasks WHERE id = ?", (task_id,))
+            number, org_id = next(iter(rows))
+            if actor_id is not None:
+                await write_audit(db, actor_id, org_id, "task.remind", f"task:{task_id}", None,
+                                  {"reminder": number}, now)
+            return int(number)
 
     async def withdraw_task(self, task_id: int, actor_id: int, now: str, remind_kind: str = "task_remind") -> bool:
         async with self._tx() as db:

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import cast
 
 import aiosqlite
 
 from bot.models import User
-from bot.repositories.base import MISSING, Conflict, Repository, fetch_one, marks
+from bot.repositories.base import MISSING, Conflict, Repository, fetch_one, like_pattern, marks
+from bot.repositories.due import put_due
 from bot.repositories.members import Membership, memberships_of
 from bot.repositories.names import sort_key
 
 _USER_COLUMNS = (
     "id, first_name, last_name, username, tg_language, language, phone, name, org_name, "
-    "registered_at, real_name, id_masked, verified_at"
+    "registered_at, real_name, id_masked, verified_at, menu"
 )
+MENU_DUE = "menu"  # due_work kind: a person's command menu is compared with their roles again (bot/menus.py)
+
+
+async def menus_due(db: aiosqlite.Connection, user_ids: Iterable[int], now: str) -> None:
+    """Inside the caller's write transaction that may change these people's roles or language: their
+    command menus are looked at again by the sweep, whoever's update made the change (a hand-over, a
+    dissolution, an admin added or removed by someone else)."""
+    when = datetime.fromisoformat(now)
+    for user_id in sorted(set(user_ids)):
+        await put_due(db, MENU_DUE, str(user_id), when if when.tzinfo else when.replace(tzinfo=UTC))
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,7 @@ class UsersRepository(Repository):
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at""",
                 (user.id, user.first_name, user.last_name, user.username, user.tg_language, language, now, now))
+            await menus_due(db, (user.id,), now)
 
     async def user_id_by_phone(self, phone: str) -> int | None:
         value: int | None = await self._value("SELECT id FROM users WHERE phone = ?", (phone,))
@@ -92,6 +106,7 @@ class UsersRepository(Repository):
                  phone, name, sort_key(name), org_name, now, now, now, now))
             await db.execute("UPDATE members SET activated_at = ? WHERE phone = ? AND activated_at IS NULL",
                              (now, phone))
+            await menus_due(db, (user.id,), now)
             return await memberships_of(db, phone)
 
     async def memberships(self, phone: str) -> list[Membership]:
@@ -116,14 +131,25 @@ class UsersRepository(Repository):
             await db.execute(
                 "UPDATE users SET real_name = ?, id_hash = ?, id_masked = ?, verified_at = ?, updated_at = ? "
                 "WHERE id = ?", (real_name, id_hash, id_masked, now, now, user_id))
+            await menus_due(db, (user_id,), now)  # RNV-1: their admin roles count from now on
 
     async def get_menu_key(self, user_id: int) -> str | None:
         value: str | None = await self._value("SELECT menu FROM users WHERE id = ?", (user_id,))
         return value
 
     async def set_menu_key(self, user_id: int, menu: str) -> None:
-        async with self._tx() as db:
+        async with self._tx(users=(user_id,)) as db:  # the cached row carries the key
             await db.execute("UPDATE users SET menu = ? WHERE id = ?", (menu, user_id))
+
+    async def arm_menus(self, user_ids: Iterable[int], now: str) -> None:
+        """menus_due in a transaction of its own (roles given outside the store: operator ids)."""
+        async with self._tx() as db:
+            await menus_due(db, user_ids, now)
+
+    async def users_with_menu_naming(self, role: str) -> list[int]:
+        """Those whose stored menu key names the role (bot/services/commands.py: menu_key)."""
+        rows = await self._all("SELECT id FROM users WHERE menu LIKE ? ESCAPE '\\'", (like_pattern(role),))
+        return [r["id"] for r in rows]
 
     async def user_names(self, user_ids: Iterable[int]) -> dict[int, str]:
         ids = sorted(set(user_ids))

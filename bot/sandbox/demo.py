@@ -18,8 +18,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from aiogram.exceptions import TelegramAPIError
-
 from bot.errors import DomainError
 from bot.middlewares import load_actor
 from bot.models import Org, User
@@ -31,7 +29,6 @@ from bot.services.idcard import check_digit
 from bot.services.transactions import atomic
 from bot.services.users import visitor
 from bot.store import Conflict, Store
-from bot.ui.menu import sync_menu
 from bot.ui.tasks import notice_pushes
 
 log = logging.getLogger(__name__)
@@ -103,7 +100,6 @@ async def _seed(app: Any) -> None:
     await _registered(store, clock, DEMO_USERS[4], "平台运营")
     await _work(app, await load_actor(store, settings, admin), org.id)
     await seed_report_history(store, clock, org.id)  # a three-level tree with 90 days of history (REP)
-    await _menu(app, store, settings, admin)
 
 
 async def _work(app: Any, actor: Any, org_id: int) -> None:
@@ -160,17 +156,6 @@ async def _branches(store: Store, clock: Any, actor: Any, org_id: int) -> None:
         names[GENERAL] = (await orgs.add_branch(store, clock, actor, org_id, "general", GENERAL)).id
     if BRANCH not in names:
         await orgs.add_branch(store, clock, actor, org_id, "branch", BRANCH, parent_id=names[GENERAL])
-
-
-async def _menu(app: Any, store: Store, settings: Any, admin: User) -> None:
-    """The demo admin's command menu shows the admin commands from the start."""
-    bot, i18n = getattr(app, "bot", None), getattr(app, "i18n", None)
-    if bot is None or i18n is None:
-        return
-    try:
-        await sync_menu(bot, store, i18n, await load_actor(store, settings, admin), "zh")
-    except TelegramAPIError:
-        log.info("could not set the demo admin's menu", exc_info=True)
 
 
 async def _questions(store: Store, clock: Any) -> None:

@@ -21,7 +21,7 @@ from bot.errors import DomainError, NotAllowed
 from bot.models import Org, User
 from bot.render.phone import InvalidPhone, normalize_phone
 from bot.repositories.certification import CertApplicationRow, CertInviteRow, SubtreeOrg
-from bot.services import renames
+from bot.services import rate_limits, renames
 from bot.services.cert_common import REASON_MAX as REASON_MAX  # the flows show the limit
 from bot.services.cert_common import clean_text
 from bot.services.cert_common import existing_org as _org
@@ -294,6 +294,7 @@ async def apply(store: Store, clock: Clock, actor: Actor, invite_id: int, org_id
     if candidate.why is not None:
         raise DomainError(f"cert.why_{candidate.why}", **{"org": candidate.org.name, "upper": offer.upper.name,
                                                           **candidate.params})
+    await rate_limits.check(store, clock, actor, rate_limits.CERT_APPLICATION)
     try:
         app_id = await store.apply_for_certification(invite_id, offer.upper.id, org_id, actor.id, _now(clock))
     except Conflict as exc:

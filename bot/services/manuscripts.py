@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.errors import DomainError, NotAllowed
 from bot.repositories.manuscripts import Attachment, CorrespondentOrg, ManuscriptCounts, ManuscriptRow, Step
 from bot.repositories.members import MemberRow
+from bot.services import rate_limits
 from bot.services.roles import Actor
 from bot.services.text import clean_lines, clean_text, fitted, typed_html
 from bot.store import Store
@@ -109,6 +110,7 @@ async def submit(store: Store, clock: Clock, actor: Actor, org_id: int, title: s
         raise NotAllowed("manuscript.not_correspondent")
     if len(files) > MAX_FILES:
         raise DomainError("manuscript.too_many_files", limit=MAX_FILES)
+    await rate_limits.check(store, clock, actor, rate_limits.MANUSCRIPT)
     ms_id = await store.submit_manuscript(actor.id, org_id, clean_title(title), clean_body(body),
                                           clean_column(column), list(files), clock.now().isoformat())
     return Submitted(await _load(store, ms_id), await store.org_admin_ids(org_id))

@@ -27,6 +27,7 @@ from bot.repositories.tasks import (
     TaskCounts,
     TaskRow,
 )
+from bot.services import rate_limits
 from bot.services.outbox_status import unreachable_user_ids
 from bot.services.roles import Actor
 from bot.services.text import fitted, typed_html
@@ -171,6 +172,7 @@ async def send_task(store: Store, clock: Clock, actor: Actor, target: Target, bo
     now = clock.now()
     if deadline is not None and deadline <= now:
         raise DomainError("task.deadline_past")
+    await rate_limits.check(store, clock, actor, rate_limits.TASK)
     remind_at = max(deadline - remind_before, now).astimezone(UTC) if deadline is not None else None
     task_id, recipients, new = await store.create_task(
         org.id, actor.id, clean_body(body), file_kind, file_name, target,
@@ -234,8 +236,9 @@ async def remind_pending(store: Store, clock: Clock, actor: Actor, task_id: int)
     pending = await store.pending_recipients(task_id)
     if not pending:
         raise DomainError("task.none_pending")
+    await rate_limits.check(store, clock, actor, rate_limits.TASK_REMIND)
     now = clock.now()
-    number = await store.claim_reminder(task_id, (now - REMIND_EVERY).isoformat(), now.isoformat())
+    number = await store.claim_reminder(task_id, (now - REMIND_EVERY).isoformat(), now.isoformat(), actor.id)
     if number is None:
         last = datetime.fromisoformat(task.last_remind_at) if task.last_remind_at else now
         wait = max(1, -(-int((last + REMIND_EVERY - now).total_seconds()) // 60))

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from bot.clock import Clock
 from bot.models import User
+from bot.services.roles import OPERATOR
 from bot.store import Store
 
 
@@ -45,13 +46,15 @@ async def get_user(store: Store, user_id: int) -> User | None:
     return await store.get_user(user_id)
 
 
-async def menu_key_set(store: Store, user_id: int) -> str | None:
-    """The key of the command menu last set for the user (bot/ui/menu.py: sync_menu)."""
-    return await store.get_menu_key(user_id)
-
-
 async def remember_menu_key(store: Store, user_id: int, key: str) -> None:
     await store.set_menu_key(user_id, key)
+
+
+async def arm_operator_menus(store: Store, clock: Clock, operator_ids: frozenset[int]) -> None:
+    """Operator ids come from the configuration, not from a write: at start the menus of those who hold
+    the role now and of those whose menu was set while they held it are looked at again."""
+    ids = set(operator_ids) | set(await store.users_with_menu_naming(OPERATOR))
+    await store.arm_menus(ids, clock.now().isoformat())
 
 
 async def languages(store: Store, user_ids: list[int]) -> list[tuple[int, str | None, str | None]]:

@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import I18n, Translator
 from bot.render.phone import mask_phone
 from bot.services import users
-from bot.services.commands import commands_for, menu_key
+from bot.services.commands import commands_for, menu_is_current, menu_key
 from bot.services.roles import VISITOR, Actor
 from bot.store import Membership, Store
 from bot.ui.org import OrgAction, OrgCD
@@ -108,10 +108,13 @@ async def set_default_menus(bot: Bot, i18n: I18n) -> None:
     await bot.set_my_commands(bot_commands(i18n, i18n.default, visitor), scope=BotCommandScopeDefault())
 
 
-async def sync_menu(bot: Bot, store: Store, i18n: I18n, actor: Actor, locale: str) -> None:
-    """Set the person's own menu when their roles or language changed since it was last set."""
-    key = menu_key(actor.roles, locale)
-    if await users.menu_key_set(store, actor.id) == key:
-        return
+async def sync_menu(bot: Bot, store: Store, i18n: I18n, actor: Actor) -> bool:
+    """Sets the person's own menu when it no longer fits their roles or language (the key stored with
+    them says what it was set to); True when it was set."""
+    user = actor.user
+    locale = i18n.pick(user.language, user.tg_language)
+    if menu_is_current(user.menu, actor.roles, locale, i18n.pick(user.tg_language)):
+        return False
     await bot.set_my_commands(bot_commands(i18n, locale, actor.roles), scope=BotCommandScopeChat(chat_id=actor.id))
-    await users.remember_menu_key(store, actor.id, key)
+    await users.remember_menu_key(store, actor.id, menu_key(actor.roles, locale))
+    return True

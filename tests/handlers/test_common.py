@@ -44,16 +44,18 @@ async def test_help_lists_visitor_commands(client_factory):
     assert "/audit" not in sent.text
 
 
-async def test_lang_switch_is_stored_and_menu_follows(client_factory, store):
+async def test_lang_switch_is_stored_and_menu_follows(client_factory, store, sweep_menus):
     alice = client_factory()
     sent = await alice.send("/lang")
     assert sent.button("English") == LangCD(code="en").pack()
     switched = await alice.press(sent, "English")
     assert switched.answers[0].text == "Language set to English."
-    menu = switched.of(SetMyCommands)[0]
+    (menu,) = await sweep_menus()  # the choice armed the refresh of her menu
     assert menu.commands[1].description == "Help" and isinstance(menu.scope, BotCommandScopeChat)
+    assert menu.scope.chat_id == alice.user_id
     assert (await store.get_user(alice.user_id)).language == "en"
-    assert "Welcome to the" in (await alice.start()).text
+    welcome = await alice.start()
+    assert "Welcome to the" in welcome.text and not welcome.of(SetMyCommands)  # set once
 
 
 async def test_lang_forged_code_is_refused(client_factory, store):

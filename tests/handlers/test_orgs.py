@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from aiogram.methods import SendMessage, SetMyCommands
+from aiogram.methods import SendMessage
 
 from bot.clock import FakeClock
 from bot.errors import DomainError
@@ -34,7 +34,7 @@ def alert(sent) -> str:
 
 # -- ORG-1, ORG-2, RNV-1: /neworg --------------------------------------------------------------
 
-async def test_org_1_verified_user_creates_party_org_and_becomes_main_admin(client_factory, store):
+async def test_org_1_verified_user_creates_party_org_and_becomes_main_admin(client_factory, store, sweep_menus):
     await make_user(store, MAIN, verified=True)
     c = client_factory(MAIN)
     sent = await c.send("/neworg")
@@ -50,7 +50,8 @@ async def test_org_1_verified_user_creates_party_org_and_becomes_main_admin(clie
         ("中共郑州市金水区委宣传部", "河南省郑州市金水区", "party", None)]
     assert await rows(store, "SELECT user_id, role FROM org_admins") == [(MAIN, "main")]
     assert await rows(store, "SELECT actor_id, action FROM audit_log") == [(MAIN, "org.create")]
-    assert "org" in [cmd.command for m in done.calls if hasattr(m, "commands") for cmd in m.commands]
+    (menu,) = await sweep_menus()  # the creation armed the refresh of the creator's menu
+    assert menu.scope.chat_id == MAIN and {"org", "audit"} <= {cmd.command for cmd in menu.commands}
 
 
 async def test_org_1_17_nonparty_org_name_must_end_in_the_suffix(client_factory, store):
@@ -309,7 +310,8 @@ async def test_org_4_rnv_1_added_admin_must_verify_before_org_works(client_facto
     assert "金水区委宣传部" in (await new.send("/org")).text
 
 
-async def test_org_4_main_admin_removes_an_admin_but_not_themselves(client_factory, store, session, outbox):
+async def test_org_4_main_admin_removes_an_admin_but_not_themselves(client_factory, store, session, outbox,
+                                                                    sweep_menus):
     await make_user(store, MAIN, "王主任", verified=True)
     await make_user(store, ADMIN, "李四", verified=True)
     org = await make_org(store, "金水区委宣传部", MAIN, admins=[ADMIN])
@@ -325,8 +327,8 @@ async def test_org_4_main_admin_removes_an_admin_but_not_themselves(client_facto
     assert await rows(store, "SELECT user_id FROM org_admins") == [(MAIN,)]
     assert await rows(store, "SELECT action, target FROM audit_log") == [("admin.remove", "李四 (+8613800100002)")]
     # the person removed hears of it (through the outbox), and their menu drops the admin commands
-    menu = [m for m in done.of(SetMyCommands) if m.scope.chat_id == ADMIN]
-    assert menu and "org" not in [cmd.command for cmd in menu[-1].commands]
+    (menu,) = await sweep_menus()
+    assert menu.scope.chat_id == ADMIN and "org" not in [cmd.command for cmd in menu.commands]
     before = len(session.calls)
     assert await outbox.flush() == 1
     pushed = [m for m in session.calls[before:] if isinstance(m, SendMessage) and m.chat_id == ADMIN]

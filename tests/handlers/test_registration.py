@@ -1,7 +1,7 @@
 """REG-1…7 through the dispatcher: what the person sees, what the store holds."""
 from __future__ import annotations
 
-from aiogram.methods import SendMessage, SetMyCommands
+from aiogram.methods import SendMessage
 from aiogram.types import ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from tests.support.pg import connect_committed
@@ -132,10 +132,10 @@ async def test_reg_7_phone_bound_to_another_account(client_factory, store):
     assert await store.get_user(other.user_id) is None
 
 
-async def test_registered_start_shows_main_menu_and_user_menu(client_factory, session):
+async def test_registered_start_shows_main_menu_and_user_menu(client_factory, session, sweep_menus):
     c = client_factory()
-    done = await register(c)
-    menu = done.of(SetMyCommands)[-1]
+    await register(c)
+    (menu,) = await sweep_menus()  # registration armed the refresh of their menu
     assert [x.command for x in menu.commands] == ["start", "help", "lang", "cancel", "verify", "neworg", "join",
                                                   "quiz", "weekly", "exams", "records", "wrongbook", "report", "rank",
                                                   "tasks", "checkin", "manuscript"]

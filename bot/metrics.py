@@ -217,5 +217,9 @@ class Metrics:
         """Starts the endpoint; the caller cleans the returned runner up."""
         runner = web.AppRunner(self.web_app(), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except BaseException:  # the port is taken: nothing left behind
+            await runner.cleanup()
+            raise
         return runner

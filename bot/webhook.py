@@ -62,6 +62,9 @@ class WebhookObserver(PollingObserver, Protocol):
     def webhook_received(self, stored: bool) -> None:
         """A POST with the right secret came: its update was stored (True) or storing failed (False)."""
 
+    def webhook_refused(self) -> None:
+        """A POST without the right secret came and was answered 401."""
+
 
 class WebhookInbox(DurablePolling):
     """The durable inbox of bot/polling.py, fed one update per request instead of by getUpdates."""
@@ -102,6 +105,8 @@ class DurableRequestHandler(SimpleRequestHandler):
         bot = await self.resolve_bot(request)
         if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), bot):
             log.warning("webhook request from %s without the secret token: refused", request.remote)
+            if self.observer is not None:
+                self.observer.webhook_refused()
             return web.Response(status=401, text="Unauthorized")
         try:
             update = Update.model_validate(await request.json(loads=bot.session.json_loads), context={"bot": bot})

@@ -139,3 +139,53 @@ def test_a_database_that_cannot_be_opened_is_one_line(monkeypatch, tmp_path, cap
     assert len(lines) == 1 and lines[0].startswith("xuexi-bot run: " + needle.format(**fill)), lines
     assert "secret" not in lines[0]  # the password is not printed
 
+
+# -- python3 dev.py run, under a supervisor ---------------------------------------------------------
+DEV_RUN = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("dev", sys.argv[1])
+dev = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(dev)
+dev.ensure_venv = lambda: None  # the test's interpreter stands for .venv's
+dev.PY = Path(sys.executable)
+sys.exit(dev.main(["run"]))
+"""
+
+
+def processes_marked(mark: str) -> list[int]:
+    """Live processes whose environment carries `mark` (the bot a wrapper started, wherever it went)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_dev_py_run_passes_the_stop_signal_to_the_bot_and_ends_with_it(tmp_path, sig):
+    mark = f"XUEXI_DEV_RUN_TEST={os.getpid()}-{sig.name}-{tmp_path.name}"
+    name, _, value = mark.partition("=")
+    log = tmp_path / "stderr.log"
+    with FakeTelegram() as telegram:
+        env = bot_env(tmp_path, TELEGRAM_API_URL=telegram.url, DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+                      **{name: value})
+        with log.open("wb") as err:
+            proc = subprocess.Popen([sys.executable, "-c", DEV_RUN, str(ROOT / "dev.py")], cwd=tmp_path, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            wait_for_line(proc, log, "bot @fake_test_bot (4242) polling")
+            proc.send_signal(sig)  # systemd's stop (SIGTERM), a Ctrl+C (SIGINT)
+            status = finish(proc, 30)
+            left = processes_marked(mark)
+        finally:
+            for pid in processes_marked(mark):
+                os.kill(pid, signal.SIGKILL)
+    err = log.read_text()
+    assert status == 0, f"status {status}:\n{err}"
+    assert f"{sig.name}: stopping" in err and "Traceback" not in err
+    assert left == []  # no bot left polling behind the wrapper

@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.pg import is_url
+from bot.startup import configure_logging, describe_sources, merged_environment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,9 +137,8 @@ def _run(settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     try:
+        configure_logging(merged_environment(os.environ))
         if args.command in ("backup", "restore"):
             return _backup_command(args.command, args.path)
         if args.command == "copy-to-postgresql":
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as exc:  # the data folder (generated keys beside the database) cannot be written
                 print(f"xuexi-bot run: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
                 return 1
+            given = describe_sources(os.environ, overrides=_database_url(args.database_url))
+            logging.getLogger("bot").info("%s", given)
             return _run(settings)
         else:
             from bot.sandbox.runner import run_sandbox

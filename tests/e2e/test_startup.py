@@ -189,3 +189,20 @@ def test_dev_py_run_passes_the_stop_signal_to_the_bot_and_ends_with_it(tmp_path,
     assert status == 0, f"status {status}:\n{err}"
     assert f"{sig.name}: stopping" in err and "Traceback" not in err
     assert left == []  # no bot left polling behind the wrapper
+
+
+def test_a_postgresql_password_refused_is_one_line(monkeypatch, tmp_path, capsys):
+    """(The tests' PostgreSQL trusts every local connection, so the server's refusal is asyncpg's own.)"""
+    import asyncpg
+
+    from bot import pg
+
+    async def refused(url: str) -> pg.PgConnection:
+        raise asyncpg.InvalidPasswordError('password authentication failed for user "xuexi"')
+
+    monkeypatch.setattr(pg, "connect", refused)
+    status, lines = run_in_process(monkeypatch, tmp_path, capsys, TELEGRAM_API_URL="http://127.0.0.1:1",
+                                   DATABASE_URL="postgresql://xuexi:wrong-pass@db.internal:5432/xuexi")
+    assert status == 1
+    assert lines == [("xuexi-bot run: the database postgresql://xuexi@db.internal:5432/xuexi cannot be opened: "
+                     'InvalidPasswordError: password authentication failed for user "xuexi"')]

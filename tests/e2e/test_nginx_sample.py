@@ -21,7 +21,7 @@ class Backend:
         self.hits = 0
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 backend.hits += 1
                 self.send_response(status)

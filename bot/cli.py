@@ -124,8 +124,8 @@ def _run(settings: Settings) -> int:
     except StartupError as exc:
         print(f"xuexi-bot run: {exc}", file=sys.stderr)
         return 1
-    except TelegramAPIError as exc:  # a call at start other than getMe (menus, deleteWebhook) refused
-        print(f"xuexi-bot run: Telegram refused {exc.method.__api_method__}: {exc.message}", file=sys.stderr)
+    except TelegramAPIError as exc:  # a call at start after getMe (menus, deleteWebhook) failed
+        print(f"xuexi-bot run: Telegram's {exc.method.__api_method__} failed: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

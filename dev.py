@@ -6,12 +6,17 @@
                              over the machine's cores (at most 4; TEST_WORKERS=N sets it, 1: one process)
     python3 dev.py test ARGS run pytest only, with these arguments (e.g. tests/handlers -q)
 
-Only the standard library is used here so that it runs on a fresh Python 3.11.
+Only the standard library is used here so that it runs on a fresh Python 3.11. `run` and `sandbox`
+replace this process with the bot's (exec): a supervisor's SIGTERM and a Ctrl+C reach the bot itself,
+which stops gracefully. The .venv made here holds the test tools too: a production install is `pip
+install .` into a venv of its own (README "Installing for production").
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -28,10 +33,25 @@ def _fingerprint() -> str:
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
+class SetupError(Exception):
+    """The .venv cannot be made: one line saying what to do."""
+
+
+def create_venv() -> None:
+    print("dev.py: creating .venv", flush=True)
+    try:
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        shutil.rmtree(VENV, ignore_errors=True)  # half made (no pip): the next try starts afresh
+        if importlib.util.find_spec("ensurepip") is None:
+            raise SetupError("this Python cannot create a venv with pip (its ensurepip module is missing); "
+                             "on Debian or Ubuntu install it with: apt-get install python3-venv") from None
+        raise SetupError(f"creating .venv failed: {exc}") from None
+
+
 def ensure_venv() -> None:
     if not PY.exists():
-        print("dev.py: creating .venv", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        create_venv()
     if not STAMP.exists() or STAMP.read_text() != _fingerprint():
         print("dev.py: installing dependencies into .venv", flush=True)
         pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
@@ -52,7 +72,11 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"sandbox", "test", "run"}:
         print(__doc__)
         return 2
-    ensure_venv()
+    try:
+        ensure_venv()
+    except SetupError as exc:
+        print(f"dev.py: {exc}", file=sys.stderr)
+        return 1
     cmd, rest = argv[0], argv[1:]
     if cmd == "test":
         if not rest:  # the whole check, as CI runs it: lint, types, then every test
@@ -65,8 +89,14 @@ def main(argv: list[str]) -> int:
         args = [str(PY), "-m", "bot", "sandbox", *(rest or ["--demo"])]
     else:
         args = [str(PY), "-m", "bot", "run", *rest]
-    return subprocess.call(args, cwd=ROOT)
+    sys.stdout.flush()
+    os.chdir(ROOT)
+    os.execv(args[0], args)  # this process becomes the command: signals and the exit status are its own
+    return None
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl+C while the venv is being made or during ruff/mypy
+        sys.exit(130)

@@ -4,18 +4,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
+from aiogram.types import User
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from aiohttp import web
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
@@ -47,6 +56,20 @@ from bot.webhook import WebhookReceiver
 log = logging.getLogger("bot")
 
 SHARED_POLL = 0.5  # seconds: how often the leader looks for pushes other processes enqueued
+# the first call to Telegram, tried again while Telegram cannot be reached: 1 s, growing to a minute
+GREET_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=60.0, factor=2.0, jitter=0.1)
+
+
+class StartupError(Exception):
+    """Start-up cannot go on: one line for the operator (bot/cli.py prints it and exits non-zero)."""
+
+
+def database_name(settings: Settings) -> str:
+    """The database as the operator named it, without a PostgreSQL password."""
+    if settings.database_url is None:
+        return str(settings.database_path)
+    parts = urlsplit(settings.database_url)
+    return f"postgresql://{parts.username or ''}@{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
 
 def build_dispatcher(
@@ -113,11 +136,25 @@ class App:
     # SHARED_DATABASE (several processes): the leader lease (sweep and sender) and the inbox's turns
     lease: Lease | None = None
     turns: InboxTurns | None = None
+    _served: web.AppRunner | None = field(default=None, init=False, repr=False)  # METRICS_PORT's server
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None) -> App:
         shared = settings.shared_database  # (always on with PostgreSQL: Settings.shared_database)
-        store = await Store.open(settings.database, cache_size=0 if shared else 50_000)
+        try:
+            store = await Store.open(settings.database, cache_size=0 if shared else 50_000)
+        except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StartupError(f"the database {database_name(settings)} cannot be opened: "
+                               f"{type(exc).__name__}: {exc}") from None
+        try:
+            return await cls._assemble(settings, store, clock)
+        except BaseException:  # the store's connection thread would keep the process alive
+            await store.close()
+            raise
+
+    @classmethod
+    async def _assemble(cls, settings: Settings, store: Store, clock: Clock | None) -> App:
+        shared = settings.shared_database
         clock = clock or MovableClock(settings.timezone, settings.clock_offset_seconds)
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)
@@ -190,7 +227,35 @@ class App:
         """Webhook mode when settings.webhook is set, else long polling."""
         await (self.run_webhook() if self.settings.webhook is not None else self.run_polling())
 
-    async def _receive(self, receive: Callable[[], Awaitable[None]]) -> None:
+    async def serve_metrics(self) -> None:
+        """METRICS_PORT's /metrics and /healthz, once; a port that cannot be had stops the start (StartupError)."""
+        if self._served is not None or self.metrics is None or self.settings.metrics_port is None:
+            return
+        host, port = self.settings.metrics_host, self.settings.metrics_port
+        try:
+            self._served = await self.metrics.serve(host, port)
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise StartupError(f"METRICS_PORT: cannot listen on {host}:{port}: {reason} (every "
+                               "process on a host needs a METRICS_PORT of its own)") from None
+        log.info("metrics on http://%s:%d/metrics and /healthz", host, port)
+
+    async def greet(self) -> User:
+        """getMe, the first call to Telegram: tried again with back-off while Telegram cannot be reached
+        (network errors, 5xx, 429), saying so each time; a token Telegram refuses stops the start."""
+        backoff = Backoff(config=GREET_BACKOFF)
+        while True:
+            try:
+                return await self.bot.get_me()
+            except TelegramUnauthorizedError:
+                raise StartupError("BOT_TOKEN: Telegram refused it (401 Unauthorized): revoked or mistyped; "
+                                   "take the current token from @BotFather") from None
+            except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
+                delay = max(next(backoff), getattr(exc, "retry_after", 0))
+                log.warning("Telegram cannot be reached at start (%s); trying again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _receive(self, receive: Callable[[], Coroutine[Any, Any, None]]) -> None:
         await set_default_menus(self.bot, self.i18n)
         settle_heap()
         leading = None
@@ -203,22 +268,26 @@ class App:
             log.exception("the sweep at start failed; the interval job tries again")
         self.scheduler.start()
         sender = asyncio.create_task(self.outbox.run(), name="outbox")
-        served = None
-        if self.metrics is not None and self.settings.metrics_port is not None:
-            served = await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        await self.serve_metrics()
+        receiving = asyncio.create_task(receive(), name="receive")
         try:
-            await receive()
+            await asyncio.wait({receiving})  # (a cancel of this task is not passed on: the order below is)
+            receiving.result()
         finally:
+            # the lead goes first, before the updates in flight are drained (up to their grace), so
+            # another process takes the sweep and the sender over at once
             sender.cancel()
             self.scheduler.shutdown()
-            if leading is not None:  # released: another process leads at its next try
+            if leading is not None:
                 leading.cancel()
                 await asyncio.wait({leading})
-            if served is not None:
-                await served.cleanup()
+            receiving.cancel()
+            await asyncio.wait({receiving})
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        if self._served is not None:
+            await self._served.cleanup()
         await self.bot.session.close()
         await self.store.close()
 
@@ -244,14 +313,21 @@ def stop_on_signals(task: asyncio.Task[None]) -> Callable[[], None]:
     return undo
 
 
+async def _serve(app: App) -> None:
+    await app.serve_metrics()  # first: /healthz answers (503) while Telegram is still being reached
+    me = await app.greet()
+    log.info("bot @%s (%s) %s", me.username, me.id, "webhook" if app.settings.webhook else "polling")
+    await app.run_updates()
+
+
 async def run(settings: Settings) -> None:
+    """The process's life: open, reach Telegram, receive until SIGTERM/SIGINT; whatever happens the
+    store and the session are closed, so a failure ends the process (StartupError: one line)."""
     app = await App.create(settings)
-    me = await app.bot.get_me()
-    log.info("bot @%s (%s) %s", me.username, me.id, "webhook" if settings.webhook else "polling")
-    receiving = asyncio.create_task(app.run_updates(), name="updates")
-    undo = stop_on_signals(receiving)
+    serving = asyncio.create_task(_serve(app), name="updates")
+    undo = stop_on_signals(serving)
     try:
-        await receiving
+        await serving
     except asyncio.CancelledError:
         log.info("stopped")
     finally:

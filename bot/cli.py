@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.pg import is_url
 from bot.redaction import install_log_redaction
+from bot.startup import configure_logging, describe_sources, merged_environment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,12 +113,34 @@ def _database_url(url: str | None) -> dict[str, str]:
     return {"DATABASE_URL": url} if url else {}
 
 
+def _run(settings: Settings) -> int:
+    """The bot until stopped (0); a start that cannot go on is one line on stderr and status 1, and
+    the process ends (nothing left running to keep it alive)."""
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.app import StartupError, run
+
+    try:
+        asyncio.run(run(settings))
+    except StartupError as exc:
+        print(f"xuexi-bot run: {exc}", file=sys.stderr)
+        return 1
+    except TelegramAPIError as exc:  # a call at start after getMe (menus, deleteWebhook) failed
+        print(f"xuexi-bot run: Telegram's {exc.method.__api_method__} failed: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    except Exception:  # a bug: its traceback, and the process ends so that a supervisor restarts it
+        logging.getLogger("bot").exception("xuexi-bot run failed")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    install_log_redaction()  # an ID number quoted by any log line is hidden (RNV-3)
     try:
+        configure_logging(merged_environment(os.environ))
+        install_log_redaction()  # an ID number quoted by any log line is hidden (RNV-3)
         if args.command in ("backup", "restore"):
             return _backup_command(args.command, args.path)
         if args.command == "copy-to-postgresql":
@@ -128,10 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             return asyncio.run(_copy_to_postgresql(args.db or settings.database_path, str(url)))
         if args.command == "run":
-            from bot.app import run
-
-            settings = load_settings(webhook=args.webhook, overrides=_database_url(args.database_url))
-            asyncio.run(run(settings))
+            try:
+                settings = load_settings(webhook=args.webhook, overrides=_database_url(args.database_url))
+            except OSError as exc:  # the data folder (generated keys beside the database) cannot be written
+                print(f"xuexi-bot run: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+                return 1
+            given = describe_sources(os.environ, overrides=_database_url(args.database_url))
+            logging.getLogger("bot").info("%s", given)
+            return _run(settings)
         else:
             from bot.sandbox.runner import run_sandbox
 

@@ -6,13 +6,16 @@ injected clock), any other process takes it once it has expired. A holder killed
 another process leads within ttl + renew_every seconds (15 + 5 by default, inside issue 17's 30 s). A
 process considers itself the holder only until its last successful renewal + ttl - renew_every (by
 its own monotonic time), so it stops before another may start; a renewal that fails (the database
-away) counts as losing the lease. A process stopping releases it, so the next takes over at once.
+away) counts as losing the lease. A process stopping releases it and, on PostgreSQL, tells the others
+(NOTIFY on the lease's channel), which try at once instead of at their next turn: the lead passes in
+about a round trip. On a shared SQLite file (tests only) the next try comes within renew_every.
 
 The single-process default does not use leases: the sweep and the sender simply run.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -54,6 +57,11 @@ class Lease:
         self.on_change = on_change
         self._was_held = False
         self.gained = asyncio.Event()  # set while held (waiters start work at once)
+        self._released = asyncio.Event()  # another process released the lease (PostgreSQL's NOTIFY)
+
+    @property
+    def channel(self) -> str:
+        return f"lease_{self.name}"
 
     @property
     def held(self) -> bool:
@@ -84,16 +92,28 @@ class Lease:
                 self.on_change(held)
 
     async def run(self) -> None:
-        """Takes/renews every renew_every seconds until cancelled; then releases the lease if held."""
+        """Takes/renews every renew_every seconds, or at once when another process released it, until
+        cancelled; then releases the lease if held."""
         try:
+            try:
+                await self.store.listen(self.channel, self._released.set)
+            except Exception:  # noqa: BLE001 - the turns below still come
+                log.warning("lease %s: cannot listen for releases; taking over within %s s", self.name,
+                            self.renew_every)
             while True:
+                self._released.clear()
                 await self.try_take()
-                await asyncio.sleep(self.renew_every)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), self.renew_every)
         finally:
             if self._valid_until:
                 self._valid_until = 0.0
                 self._changed(False)
-                try:
-                    await asyncio.shield(self.store.release_lease(self.name, self.holder))
-                except Exception:  # noqa: BLE001 - it expires by itself
-                    log.warning("lease %s: release failed; it expires in %s s", self.name, self.ttl)
+                await asyncio.shield(self._release())
+
+    async def _release(self) -> None:
+        try:
+            await self.store.release_lease(self.name, self.holder)
+            await self.store.notify(self.channel)  # the others try now
+        except Exception:  # noqa: BLE001 - it expires by itself
+            log.warning("lease %s: release failed; it expires in %s s", self.name, self.ttl)

@@ -2,10 +2,12 @@
 
     GET /metrics   updates handled (by type), handling latency, errors, the outbox queue and its pushes
                    by status, the scheduler's lag
-    GET /healthz   {"mode": "polling", "polling": bool, "scheduler": bool, ...}: 200 when both are alive,
-                   503 otherwise; in webhook mode {"mode": "webhook", "webhook": bool, "scheduler": bool, ...}
-                   where the webhook is alive while its server listens, setWebhook succeeded and the last
-                   update that came could be stored (one that could not was answered 503); "leader":
+    GET /healthz   {"mode": "polling", "polling": bool, "scheduler": bool, ..., "problems": [...]}: 200 when
+                   both are alive, 503 otherwise, "problems" saying why in words; in webhook mode
+                   {"mode": "webhook", "webhook": bool, "scheduler": bool, ...} where the webhook is alive
+                   while its server listens, setWebhook succeeded, the last update that came could be
+                   stored (one that could not was answered 503) and the latest request was not refused
+                   for its secret token (xuexi_webhook_refused_total counts those); "leader":
                    whether this process runs the sweep and the sender (several processes on one
                    database, bot/leases.py; null for a single process, which always does)
 
@@ -40,6 +42,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 FINAL_STATUSES = ("sent", "failed", "unreachable")  # an outbox row in any other status is still queued
 POLLING_STALE = 60.0  # seconds without a getUpdates answer (long polls last 10 s) before polling counts as dead
 SCHEDULER_STALE = timedelta(seconds=90)  # a job's next run this far in the past: the scheduler is not running
+# a webhook request refused for its secret token turns /healthz 503 while it was the latest request and
+# is younger than this: when WEBHOOK_SECRET differs between processes, every update Telegram routes to
+# the ones without its secret is refused; a stray request from a scanner is cleared by the next update
+REFUSED_STALE = 300.0
 
 
 def outbox_figures(counts: dict[str, int]) -> tuple[int, dict[str, int]]:
@@ -65,6 +71,7 @@ class Metrics:
         self._webhook_registered = False  # setWebhook succeeded
         self._webhook_store_failing = False  # the last update that came could not be stored
         self._received_at: float | None = None  # the last webhook request with the right secret
+        self._refused_at: float | None = None  # the last one refused for its secret token, unless one came after
         self.updates = Counter("xuexi_updates", "Updates handled, by update type", ["type"], registry=registry)
         self.latency = Histogram("xuexi_update_handling_seconds", "Time from feeding an update to the "
                                  "dispatcher until its handling ended", ["type"], buckets=LATENCY_BUCKETS,
@@ -81,6 +88,8 @@ class Metrics:
         self.polling_alive = Gauge("xuexi_polling_alive", "1 while long polling answers", registry=registry)
         self.webhook_alive = Gauge("xuexi_webhook_alive", "1 while the webhook server listens, is registered "
                                    "with Telegram and stores what comes", registry=registry)
+        self.refused = Counter("xuexi_webhook_refused", "Webhook requests refused (401) because their secret "
+                               "token is not this process's WEBHOOK_SECRET", registry=registry)
         self.scheduler_alive = Gauge("xuexi_scheduler_alive", "1 while the scheduler runs its jobs",
                                      registry=registry)
         # several processes on one database (bot/leases.py): whether this one runs the sweep and the sender
@@ -137,11 +146,32 @@ class Metrics:
 
     def webhook_received(self, stored: bool) -> None:
         self._received_at, self._webhook_store_failing = self._monotonic(), not stored
+        self._refused_at = None
+
+    def webhook_refused(self) -> None:
+        """A request without this process's secret token was answered 401."""
+        self.refused.inc()
+        self._refused_at = self._monotonic()
+
+    def is_refusing(self) -> bool:
+        """The latest webhook request was refused for its secret token, within REFUSED_STALE."""
+        return self._refused_at is not None and self._monotonic() - self._refused_at <= REFUSED_STALE
 
     def is_webhook_alive(self) -> bool:
-        """The server listens, Telegram took the webhook, and the last update could be stored. (No
-        update for a while is no sign of trouble: people may just be quiet.)"""
-        return self._webhook_serving and self._webhook_registered and not self._webhook_store_failing
+        """The server listens, Telegram took the webhook, the last update could be stored and the
+        latest request was not refused for its secret. (No update for a while is no sign of trouble:
+        people may just be quiet.)"""
+        return (self._webhook_serving and self._webhook_registered and not self._webhook_store_failing
+                and not self.is_refusing())
+
+    def _webhook_problems(self) -> list[str]:
+        return [text for fault, text in (
+            (not self._webhook_serving, "the webhook server is not listening"),
+            (not self._webhook_registered, "setWebhook has not succeeded"),
+            (self._webhook_store_failing, "the last update could not be stored"),
+            (self.is_refusing(), ("webhook requests are refused: their secret token is not this process's "
+                                 "WEBHOOK_SECRET (another process set its own with Telegram)")),
+        ) if fault]
 
     # -- scrape time ---------------------------------------------------------------------------
     def is_polling(self) -> bool:
@@ -181,17 +211,19 @@ class Metrics:
         self.scheduler_alive.set(int(scheduling))
         figures = {"scheduler": scheduling, "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth,
                    "leader": self.leading}
+        stopped = [] if scheduling else ["the scheduler is not running its jobs"]
         if self.mode == "webhook":
             webhook = self.is_webhook_alive()
             self.webhook_alive.set(int(webhook))
             since = None if self._received_at is None else round(self._monotonic() - self._received_at, 3)
             return {"mode": "webhook", "webhook": webhook, "last_update_seconds_ago": since, **figures,
-                    "alive": webhook and scheduling}
+                    "problems": self._webhook_problems() + stopped, "alive": webhook and scheduling}
         polling = self.is_polling()
         self.polling_alive.set(int(polling))
         since = None if self._polled_at is None else round(self._monotonic() - self._polled_at, 3)
+        no_answer = [] if polling else ["long polling has had no answer from Telegram"]
         return {"mode": "polling", "polling": polling, "last_poll_seconds_ago": since, **figures,
-                "alive": polling and scheduling}
+                "problems": no_answer + stopped, "alive": polling and scheduling}
 
     async def scrape(self) -> bytes:
         await self.refresh()
@@ -217,5 +249,9 @@ class Metrics:
         """Starts the endpoint; the caller cleans the returned runner up."""
         runner = web.AppRunner(self.web_app(), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except BaseException:  # the port is taken: nothing left behind
+            await runner.cleanup()
+            raise
         return runner

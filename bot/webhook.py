@@ -128,6 +128,9 @@ class WebhookObserver(PollingObserver, Protocol):
     def webhook_received(self, stored: bool) -> None:
         """A POST with the right secret came: its update was stored (True) or storing failed (False)."""
 
+    def webhook_refused(self) -> None:
+        """A POST without the right secret came and was answered 401."""
+
 
 class WebhookInbox(DurablePolling):
     """The durable inbox of bot/polling.py, fed one update per request instead of by getUpdates."""
@@ -171,6 +174,8 @@ class DurableRequestHandler(SimpleRequestHandler):
         bot = await self.resolve_bot(request)
         if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), bot):
             self.unauthenticated(request.remote)
+            if self.observer is not None:
+                self.observer.webhook_refused()
             return web.Response(status=401, text="Unauthorized")
         try:
             async with asyncio.timeout(self.body_timeout):

@@ -15,9 +15,8 @@ from bot.errors import DomainError
 from bot.i18n import Raw, Translator
 from bot.middlewares import Ctx
 from bot.repositories.manuscripts import Attachment
-from bot.services import attachments
+from bot.services import attachments, rate_limits
 from bot.services import manuscripts as svc
-from bot.services import rate_limits
 from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND, downloaded
 from bot.ui.flow_data import FlowData

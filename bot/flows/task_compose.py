@@ -17,9 +17,8 @@ from bot.flows.verification import RNV
 from bot.i18n import Translator
 from bot.middlewares import Ctx
 from bot.repositories.tasks import Target
-from bot.services import attachments
+from bot.services import attachments, rate_limits
 from bot.services import manuscripts as ms_rules
-from bot.services import rate_limits
 from bot.services import tasks as svc
 from bot.services.roles import Actor
 from bot.services.transactions import atomic

@@ -1,7 +1,7 @@
 """Issue 17's must-show, end to end: two `xuexi-bot run --webhook` processes on one PostgreSQL database,
 behind nginx (Debian's package: a non-daemon master started from a temporary folder with a generated
-configuration, on a free loopback port: an `upstream` of both processes, `proxy_next_upstream error
-timeout http_502`); a `--no-bot` sandbox delivers the webhooks to nginx.
+configuration, on a free loopback port: an `upstream` of both processes, the README sample's
+`proxy_next_upstream` line); a `--no-bot` sandbox delivers the webhooks to nginx.
 
 - 200 members do the daily quiz as chat clients (tests/support/load.py's driver) while one process (the
   one not leading) is SIGKILLed half-way through the starts and restarted: every answer is counted once
@@ -42,7 +42,7 @@ import pytest
 from tests.e2e.test_webhook import wait_for as webhook_wait_for
 from tests.support import invariants, load
 from tests.support import pg as pgsupport
-from tests.support.sandbox_client import Sandbox, SandboxProcess, free_port
+from tests.support.sandbox_client import ROOT, Sandbox, SandboxProcess, free_port
 
 TOKEN = load.SANDBOX_TOKEN
 SECRET = "scaleout-webhook-secret_0123456789"
@@ -96,6 +96,14 @@ wait_for = functools.partial(webhook_wait_for, timeout=WAIT, every=0.05)
 
 
 # -- nginx -----------------------------------------------------------------------------------------
+def readme_next_upstream() -> str:
+    """The README's nginx sample's proxy_next_upstream directive (what this nginx is configured with)."""
+    found = [line.split("#")[0].strip() for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+             if line.strip().startswith("proxy_next_upstream ")]
+    assert len(found) == 1, found
+    return found[0]
+
+
 class Nginx:
     """nginx in the foreground from `folder`: one server on a free loopback port, proxying to `ports`."""
 
@@ -131,7 +139,7 @@ http {{
             proxy_pass http://xuexi_bot;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_next_upstream error timeout http_502;
+            {readme_next_upstream()}
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
         }}

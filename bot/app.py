@@ -37,7 +37,7 @@ from bot.polling import DurablePolling, InboxTurns
 from bot.reply_retry import ReplyRetry
 from bot.response_models import KeepResponseModels
 from bot.scheduler import JobSpec, Scheduler, Sweeper
-from bot.services import quiz, reports
+from bot.services import keys, quiz, reports
 from bot.services.tasks import DUE_KIND as TASK_REMIND
 from bot.store import Store
 from bot.ui.menu import set_default_menus
@@ -117,6 +117,11 @@ class App:
     async def create(cls, settings: Settings, clock: Clock | None = None) -> App:
         shared = settings.shared_database  # (always on with PostgreSQL: Settings.shared_database)
         store = await Store.open(settings.database, cache_size=0 if shared else 50_000)
+        try:  # data made with another SECRET_KEY is refused (ID hashes, invite and certification links)
+            await keys.check_key(store, settings.secret_key)
+        except BaseException:
+            await store.close()
+            raise
         clock = clock or MovableClock(settings.timezone, settings.clock_offset_seconds)
         i18n = I18n(default=settings.default_language)
         scheduler = Scheduler(settings.timezone)

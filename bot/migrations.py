@@ -10,6 +10,18 @@ import aiosqlite
 
 from bot.repositories.names import backfill_sort_keys
 
+
+class SchemaTooNew(Exception):
+    """The database was brought to a schema by a newer version of the bot than this one: one line for the
+    operator (an older bot must not write it)."""
+
+    def __init__(self, version: int, known: int) -> None:
+        super().__init__(f"the database has schema version {version}, newer than this bot's {known}: a newer "
+                         "version of xuexi-bot wrote it; run that version (README \"Upgrading\")")
+        self.version = version
+        self.known = known
+
+
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
     """
@@ -674,6 +686,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE inbox ADD COLUMN held_by TEXT;
     ALTER TABLE inbox ADD COLUMN held_until TEXT;
     CREATE INDEX inbox_person ON inbox (person, update_id) WHERE done_at IS NULL
+    """,
+    # 25: facts about the deployment itself: `key_fingerprint`, an HMAC of a fixed text under the SECRET_KEY
+    # the data was made with (ID-number hashes, invite and certification tokens), so that a bot, a restore
+    # or a copy started with another key refuses instead of silently breaking them (bot/keys.py)
+    """
+    CREATE TABLE deployment (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
     """,
 ]
 

@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--webhook", action="store_true", help="the bot receives updates by webhook: the sandbox "
                     "POSTs them to the bot's server on 127.0.0.1 (WEBHOOK_PORT, default a free port)")
     bk = sub.add_parser("backup", help="copy the database (DATABASE_PATH) to PATH while the bot runs")
-    bk.add_argument("path", type=Path, help="the backup file, or a folder (ending in /) to put a new "
+    bk.add_argument("path", help="the backup file, or a folder (ending in /) to put a new "
                     "dated one in (created when missing)")
     bk.add_argument("--keep", type=int, default=None, metavar="N", help="with a folder: delete all but the "
                     "newest N backups in it")
@@ -53,23 +53,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _backup_target(database: Path, path: Path) -> Path:
+def _backup_target(database: Path, path: str) -> Path:
     """PATH itself, or in a folder (one that exists, or a name ending in /) a new file named after the
     database and the time, `xuexi-20261125T030000Z.sqlite3`; the folder is created when missing."""
     from datetime import UTC, datetime
 
-    if path.is_dir() or str(path).endswith("/"):
-        path = path / f"{database.stem}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    target = Path(path)
+    if _is_folder(path):
+        target = target / f"{database.stem}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite3"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
 
 
-def _backup(database: Path, path: Path, keep: int | None) -> None:
+def _is_folder(path: str) -> bool:
+    return path.endswith("/") or Path(path).is_dir()
+
+
+def _backup(database: Path, path: str, keep: int | None) -> None:
     from bot.repositories.backup import BackupError, backup_database, prune
 
-    folder = path.is_dir() or str(path).endswith("/")
-    if keep is not None and not folder:
-        raise BackupError("--keep prunes a folder of backups: name a folder (ending in /) as PATH")
+    if keep is not None and (keep < 1 or not _is_folder(path)):
+        raise BackupError("--keep N (1 or more) prunes a folder of backups: name a folder (ending in /) as PATH")
     target = _backup_target(database, path)
     version = backup_database(database, target)
     print(f"backup: {database} -> {target} (schema version {version}, {target.stat().st_size} bytes)")
@@ -98,7 +102,7 @@ def _restore(database: Path, path: Path, key: bytes | None) -> None:
           + (f"; the previous database is kept as {kept}" if kept else ""))
 
 
-def _backup_command(command: str, path: Path, keep: int | None = None) -> int:
+def _backup_command(command: str, path: str, keep: int | None = None) -> int:
     from bot.config import environment, existing_secret_key
     from bot.repositories.backup import BackupError
 
@@ -113,7 +117,7 @@ def _backup_command(command: str, path: Path, keep: int | None = None) -> int:
         else:  # restore: the key in force is read, never generated (a new one could not match the backup)
             env = environment()
             database = database_path(env)
-            _restore(database, path, existing_secret_key(env, database))
+            _restore(database, Path(path), existing_secret_key(env, database))
     except (BackupError, OSError) as exc:
         print(f"{command} failed: {exc}", file=sys.stderr)
         return 1

@@ -70,6 +70,12 @@ async def made_with(database: Path, key: str) -> None:
         await store.close()
 
 
+def untouched(database: Path, before: bytes) -> bool:
+    """The database as it was, nothing kept beside it, no key generated."""
+    return (database.read_bytes() == before and not Path(f"{database}.before-restore").exists()
+            and not (database.parent / "secret.key").exists())
+
+
 def one_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
@@ -154,8 +160,7 @@ async def test_restore_refuses_a_backup_made_with_another_key(operator_env, tmp_
     monkeypatch.delenv("SECRET_KEY")  # and no secret.key beside the database: none is generated
     assert main(["restore", str(other)]) == 1
     assert "none is set" in one_line(capsys.readouterr().err)
-    assert not (operator_env.parent / "secret.key").exists()
-    assert operator_env.read_bytes() == before and not Path(f"{operator_env}.before-restore").exists()
+    assert untouched(operator_env, before)
     monkeypatch.setenv("SECRET_KEY", KEY_A)
     assert main(["restore", str(other)]) == 0
 
@@ -199,8 +204,8 @@ async def test_every_migration_is_logged(tmp_path, caplog):
         await (await Store.open(tmp_path / "x.sqlite3")).close()
     lines = [r.getMessage() for r in caplog.records if "migrating the schema" in r.getMessage()]
     assert len(lines) == len(MIGRATIONS)
-    assert lines[-1] == f"database: migrating the schema from version {len(MIGRATIONS) - 1} to {len(MIGRATIONS)} " \
-                        f"(of {len(MIGRATIONS)})"
+    last = len(MIGRATIONS)
+    assert lines[-1] == f"database: migrating the schema from version {last - 1} to {last} (of {last})"
 
 
 async def test_an_older_bot_refuses_a_newer_schema_with_one_line(operator_env, monkeypatch, capsys):

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, database_path, folder_of, load_settings
+from bot.config import ConfigError, Settings, database_path, folder_of, load_settings
 from bot.migrations import SchemaTooNew
 from bot.pg import is_url
 from bot.repositories.backup import DatabaseInUse
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("url", nargs="?", default=None, help="postgresql://user:password@host:port/name "
                     "(default: DATABASE_URL)")
     cp.add_argument("--db", type=Path, default=None, help="the SQLite file (default: DATABASE_PATH)")
+    sub.add_parser("load-starter-bank", help="add the starter questions (67, zh and en: the bot's own rules, "
+                   "the constitution, science, geography, history) to the global bank, so that a new "
+                   "deployment can quiz at once")
     return parser
 
 
@@ -188,6 +191,34 @@ def _run(args: argparse.Namespace) -> None:
         asyncio.run(run(settings))
 
 
+async def _load_starter_bank(settings: Settings) -> int:
+    # the operator's commands load the store and the services only when run
+    from bot.clock import MovableClock
+    from bot.services.questions import load_demo_questions
+    from bot.store import Store
+
+    store = await Store.open(settings.database, cache_size=0)
+    try:
+        added = await load_demo_questions(store, MovableClock(settings.timezone))
+        total = await store.question_bank_size(None)
+    finally:
+        await store.close()
+    print(f"load-starter-bank: {added} questions added to the global bank ({total} in it now)")
+    return 0
+
+
+def _starter_bank_command() -> int:
+    """`load-starter-bank`: on an SQLite file, with its bot stopped (it caches the bank)."""
+    from contextlib import nullcontext
+
+    from bot.repositories.backup import holding
+
+    settings = load_settings(require_token=False)
+    alone = settings.database_url is None and not settings.shared_database
+    with holding(settings.database_path, "loading the starter bank") if alone else nullcontext():
+        return asyncio.run(_load_starter_bank(settings))
+
+
 def _copy_command(args: argparse.Namespace) -> int:
     from bot.config import environment, existing_secret_key
 
@@ -212,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             return _backup_command(args.command, args.path, getattr(args, "keep", None))
         if args.command == "copy-to-postgresql":
             return _copy_command(args)
+        if args.command == "load-starter-bank":
+            return _starter_bank_command()
         if args.command == "run":
             _run(args)
         else:

@@ -233,3 +233,17 @@ async def test_backup_into_a_missing_folder_keeping_the_newest(operator_env, tmp
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "xuexi-20200103T030000Z.sqlite3", first.name]
     assert main(["backup", str(folder / "one.sqlite3"), "--keep", "2"]) == 1
     assert "--keep N" in one_line(capsys.readouterr().err)
+
+
+# -- the starter bank -------------------------------------------------------------------------------------
+def test_the_starter_bank_loads_once_with_the_bot_stopped(operator_env, monkeypatch, capsys):
+    monkeypatch.setenv("SECRET_KEY", KEY_A)
+    assert main(["load-starter-bank"]) == 0
+    assert "67 questions added to the global bank (67 in it now)" in capsys.readouterr().out
+    with sqlite3.connect(operator_env) as db:
+        assert db.execute("SELECT COUNT(*) FROM questions WHERE org_id IS NULL").fetchone() == (67,)
+    assert main(["load-starter-bank"]) == 0
+    assert "0 questions added to the global bank (67 in it now)" in capsys.readouterr().out
+    with holding(operator_env, "x"):
+        assert main(["load-starter-bank"]) == 1
+    assert "stop it before loading the starter bank" in one_line(capsys.readouterr().err)

@@ -13,7 +13,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,23 +108,33 @@ async def test_sec_an_older_database_open_to_others_is_made_owner_only(tmp_path,
     assert mode(database) == 0o600
 
 
-def test_sec_processes_generating_the_key_together_agree_on_one(tmp_path):
-    """Eight processes start at the same instant on a fresh folder: one key is written, all use it."""
-    start = time.time() + 1.5
-    script = textwrap.dedent(f"""
-        import time
-        from bot.config import load_settings
-        while time.time() < {start}:
-            pass
-        s = load_settings({{"DATABASE_PATH": {str(tmp_path / "data" / "x.sqlite3")!r}}}, require_token=False,
-                          dotenv=None)
-        print(s.secret_key.decode())
-    """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
-             for _ in range(8)]
-    keys = {p.communicate(timeout=60)[0].strip() for p in procs}
-    assert keys == {(tmp_path / "data" / "secret.key").read_text()}
+def test_sec_calls_generating_the_key_together_agree_on_one(tmp_path, monkeypatch):
+    """Eight starts at once on a fresh folder (threads here; processes race the same way), the key's
+    generation slowed so that each sees no key file first: one key is written, and all use it."""
+    import secrets
+    import threading
+
+    token_hex = secrets.token_hex
+
+    def slow_token_hex(n: int) -> str:
+        time.sleep(0.2)
+        return token_hex(n)
+
+    monkeypatch.setattr(secrets, "token_hex", slow_token_hex)
+    gate = threading.Barrier(8)
+    keys: list[bytes] = []
+
+    def start() -> None:
+        gate.wait()
+        keys.append(load_settings({"DATABASE_PATH": str(tmp_path / "data" / "x.sqlite3")}, require_token=False,
+                                  dotenv=None).secret_key)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(keys) == {(tmp_path / "data" / "secret.key").read_bytes()} and len(keys) == 8
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["secret.key"]  # no partial file left
 
 

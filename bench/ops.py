@@ -47,6 +47,7 @@ class Walk:
         self.backups = prefix / "var" / "backups" / "xuexi-bot"
         self.database = self.data / "xuexi.sqlite3"
         self.started = time.monotonic()
+        self.bots: list[subprocess.Popen[bytes]] = []  # ended, whatever happens, when the walk ends
 
     def step(self, what: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f} s] {what}", flush=True)
@@ -83,6 +84,7 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 def start_bot(walk: Walk, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([str(walk.venv / "bin" / "xuexi-bot"), "run"], cwd=walk.data, env=env,
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    walk.bots.append(proc)
     deadline = time.monotonic() + 60
     while "bot @" not in log.read_text(errors="replace"):
         check(proc.poll() is None, "the bot started", log.read_text(errors="replace"))
@@ -111,7 +113,10 @@ def first_hour(walk: Walk, sandbox: SandboxProcess, env: dict[str, str], log: Pa
     walk.step("xuexi-bot run: started")
     owner = sandbox.sandbox.user("运维", language_code="en")
     owner.send("/help")
-    answer = owner.expect("Your Telegram id is")
+    try:
+        answer = owner.expect("Your Telegram id is", timeout=120)
+    except AssertionError as exc:
+        check(False, f"/help answered: {exc}", log.read_text(errors="replace"))
     check(str(owner.id) in answer["text"], "/help tells the first user their id", answer["text"])
     walk.step(f"/help tells the first user their id ({owner.id})")
     return bot
@@ -153,7 +158,7 @@ def upgrade(walk: Walk, sandbox: SandboxProcess, env: dict[str, str], log: Path)
     walk.step(f"the new version started: '{line}'")
     user = sandbox.sandbox.user("升级后")
     user.send("/help")
-    user.expect("/start")
+    user.expect("/start", timeout=120)
     stop_bot(walk, bot, log)
     older = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=walk.data, capture_output=True, text=True,
                            env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
@@ -185,6 +190,10 @@ def main() -> int:
         upgrade(walk, sandbox, env, log)
         walk.step("the walk passed")
     finally:
+        for bot in walk.bots:
+            if bot.poll() is None:
+                bot.kill()
+                bot.wait()
         if sandbox is not None:
             sandbox.stop()
         if args.keep_prefix:

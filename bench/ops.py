@@ -82,11 +82,12 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def start_bot(walk: Walk, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    before = log.read_text(errors="replace").count("bot @") if log.exists() else 0
     proc = subprocess.Popen([str(walk.venv / "bin" / "xuexi-bot"), "run"], cwd=walk.data, env=env,
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
     walk.bots.append(proc)
     deadline = time.monotonic() + 60
-    while "bot @" not in log.read_text(errors="replace"):
+    while log.read_text(errors="replace").count("bot @") == before:  # this start's line
         check(proc.poll() is None, "the bot started", log.read_text(errors="replace"))
         check(time.monotonic() < deadline, "the bot said it started within 60 s", log.read_text(errors="replace"))
         time.sleep(0.2)

@@ -182,12 +182,13 @@ def _run(args: argparse.Namespace) -> None:
     runs, so a second bot, or a restore, refuses instead of writing beside it."""
     from contextlib import nullcontext
 
-    from bot.app import run
     from bot.repositories.backup import holding
 
     settings = load_settings(webhook=args.webhook, overrides=_database_url(args.database_url))
     alone = settings.database_url is None and not settings.shared_database
     with holding(settings.database_path, "starting another") if alone else nullcontext():
+        from bot.app import run  # imported (seconds of CPU) once the lock is ours: a second bot refuses at once
+
         asyncio.run(run(settings))
 
 

@@ -147,15 +147,12 @@ async def test_the_bot_refuses_data_made_with_another_key(operator_env, monkeypa
     assert "the database was made with another SECRET_KEY" in line and fingerprint(KEY_A.encode()) in line
 
 
-async def test_a_database_without_a_fingerprint_takes_the_key_in_use(tmp_path):
-    store = await Store.open(tmp_path / "x.sqlite3")
-    try:
-        await check_key(store, KEY_A.encode())  # made before fingerprints were kept, or new
-        await check_key(store, KEY_A.encode())
-        with pytest.raises(KeyMismatch):
-            await check_key(store, KEY_B.encode())
-    finally:
-        await store.close()
+async def test_a_database_without_a_fingerprint_takes_the_key_in_use(store):
+    """On both backends (the `store` fixture): the first start records its key, later ones compare."""
+    await check_key(store, KEY_A.encode())  # made before fingerprints were kept, or new
+    await check_key(store, KEY_A.encode())
+    with pytest.raises(KeyMismatch, match="the database was made with another SECRET_KEY"):
+        await check_key(store, KEY_B.encode())
 
 
 async def test_restore_refuses_a_backup_made_with_another_key(operator_env, tmp_path, monkeypatch, capsys):

@@ -47,7 +47,7 @@ from bot.polling import DurablePolling, InboxTurns
 from bot.reply_retry import ReplyRetry
 from bot.response_models import KeepResponseModels
 from bot.scheduler import JobSpec, Scheduler, Sweeper
-from bot.services import quiz, reports
+from bot.services import keys, quiz, reports
 from bot.services.tasks import DUE_KIND as TASK_REMIND
 from bot.store import Store
 from bot.ui.menu import set_default_menus
@@ -147,6 +147,8 @@ class App:
             raise StartupError(f"the database {database_name(settings)} cannot be opened: "
                                f"{type(exc).__name__}: {exc}") from None
         try:
+            # data made with another SECRET_KEY is refused (ID hashes, invite and certification links)
+            await keys.check_key(store, settings.secret_key)
             return await cls._assemble(settings, store, clock)
         except BaseException:  # the store's connection thread would keep the process alive
             await store.close()

@@ -8,6 +8,7 @@ import math
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -91,20 +92,37 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def generated_file(path: Path, make: Callable[[], str]) -> str:
+    """The content of the secret file at `path`, generating it with `make()` when there is none. Written
+    owner-only from its creation (0600) under a name of its own, then linked into place, which fails when
+    the file exists: of processes starting together on a fresh folder one wins and the others read its
+    value (never a half-written one)."""
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(make())
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            pass  # another process was first: its value is the one
+    finally:
+        partial.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
+
+
 def _secret(env: dict[str, str], data_dir: Path) -> bytes:
     raw = env.get("SECRET_KEY", "").strip()
     if raw:
         if len(raw) < 16:
             raise ConfigError("SECRET_KEY", "must be at least 16 characters")
         return raw.encode()
-    key_file = data_dir / "secret.key"
-    if key_file.is_file():
-        return key_file.read_text(encoding="ascii").strip().encode()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    generated = secrets.token_hex(32)
-    key_file.write_text(generated, encoding="ascii")
-    key_file.chmod(0o600)
-    return generated.encode()
+    return generated_file(data_dir / "secret.key", lambda: secrets.token_hex(32)).encode()
 
 
 def _webhook_secret(env: dict[str, str], data_dir: Path) -> str:
@@ -114,14 +132,8 @@ def _webhook_secret(env: dict[str, str], data_dir: Path) -> str:
         if not _WEBHOOK_SECRET_RE.match(raw):
             raise ConfigError("WEBHOOK_SECRET", "must be 16-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return raw
-    secret_file = data_dir / "webhook.secret"
-    if secret_file.is_file():
-        return secret_file.read_text(encoding="ascii").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    generated = secrets.token_urlsafe(48)  # letters, digits, - and _: what Telegram allows
-    secret_file.write_text(generated, encoding="ascii")
-    secret_file.chmod(0o600)
-    return generated
+    # letters, digits, - and _: what Telegram allows
+    return generated_file(data_dir / "webhook.secret", lambda: secrets.token_urlsafe(48))
 
 
 def _webhook(env: dict[str, str], data_dir: Path, api_base: str | None) -> WebhookSettings:
@@ -146,6 +158,33 @@ def _webhook(env: dict[str, str], data_dir: Path, api_base: str | None) -> Webho
                            max_connections=int(conn_text))
 
 
+def environment(environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env"),
+                overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The settings' sources merged: the .env file, then the environment, then `overrides`."""
+    env = dict(read_dotenv(dotenv)) if dotenv else {}
+    env.update(os.environ if environ is None else environ)
+    env.update(overrides or {})
+    return env
+
+
+def database_path(env: dict[str, str]) -> Path:
+    return Path(env.get("DATABASE_PATH", "").strip() or "data/xuexi.sqlite3")
+
+
+def folder_of(database: Path) -> Path:
+    """Where the generated secrets of the SQLite file `database` live: its folder."""
+    return database.parent if str(database.parent) not in ("", ".") else Path(".")
+
+
+def existing_secret_key(env: dict[str, str], database: Path) -> bytes | None:
+    """The SECRET_KEY in force for the data at `database` without generating one (the operator's commands):
+    SECRET_KEY, else the secret.key beside the file, else None."""
+    if env.get("SECRET_KEY", "").strip():
+        return _secret(env, folder_of(database))
+    key_file = folder_of(database) / "secret.key"
+    return key_file.read_text(encoding="ascii").strip().encode() if key_file.is_file() else None
+
+
 def load_settings(
     environ: dict[str, str] | None = None,
     *,
@@ -154,20 +193,17 @@ def load_settings(
     dotenv: Path | None = Path(".env"),
     overrides: dict[str, str] | None = None,
 ) -> Settings:
-    env = dict(read_dotenv(dotenv)) if dotenv else {}
-    env.update(os.environ if environ is None else environ)
-    env.update(overrides or {})
-
+    env = environment(environ, dotenv, overrides)
     token = env.get("BOT_TOKEN", "").strip() or None
     if token is None and require_token:
         raise ConfigError("BOT_TOKEN", "is not set (get one from @BotFather)")
     if token is not None and not _TOKEN_RE.match(token):
         raise ConfigError("BOT_TOKEN", "does not look like a bot token (digits:letters)")
 
-    db = Path(env.get("DATABASE_PATH", "").strip() or "data/xuexi.sqlite3")
+    db = database_path(env)
     if db.exists() and db.is_dir():
         raise ConfigError("DATABASE_PATH", f"{db} is a directory, not a file")
-    data_dir = db.parent if str(db.parent) not in ("", ".") else Path(".")
+    data_dir = folder_of(db)
 
     tz_name = env.get("TIMEZONE", "").strip() or "Asia/Shanghai"
     try:

@@ -11,6 +11,18 @@ import aiosqlite
 
 from bot.repositories.names import backfill_sort_keys
 
+
+class SchemaTooNew(Exception):
+    """The database was brought to a schema by a newer version of the bot than this one: one line for the
+    operator (an older bot must not write it)."""
+
+    def __init__(self, version: int, known: int) -> None:
+        super().__init__(f"the database has schema version {version}, newer than this bot's {known}: a newer "
+                         "version of xuexi-bot wrote it; run that version (README \"Upgrading\")")
+        self.version = version
+        self.known = known
+
+
 MIGRATIONS: list[str] = [
     # 1: users, FSM state, audit log
     """
@@ -680,6 +692,15 @@ MIGRATIONS: list[str] = [
     # typed escaped, its bold and links kept); the rows from before hold the plain text as typed, so the
     # backfill escapes it, once, to show as typed (in Python: an entity's ';' would split this script)
     "SELECT 1",
+    # 26: facts about the deployment itself: `key_fingerprint`, an HMAC of a fixed text under the SECRET_KEY
+    # the data was made with (ID-number hashes, invite and certification tokens), so that a bot, a restore
+    # or a copy started with another key refuses instead of silently breaking them (bot/keys.py)
+    """
+    CREATE TABLE deployment (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.

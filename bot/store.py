@@ -12,6 +12,7 @@ can follow.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
@@ -22,11 +23,13 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from bot import pg
-from bot.migrations import BACKFILLS, MIGRATIONS, split_sql
+from bot.migrations import BACKFILLS, MIGRATIONS, SchemaTooNew, split_sql
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
+from bot.repositories.backup import owner_only
 from bot.repositories.base import MISSING, Conflict, StoreError
 from bot.repositories.certification import CertificationRepository
+from bot.repositories.deployment import DeploymentRepository
 from bot.repositories.due import DueRepository
 from bot.repositories.exam_attempts import ExamAttemptsRepository
 from bot.repositories.exams import ExamsRepository
@@ -53,6 +56,7 @@ __all__ = ["MIGRATIONS", "AttemptHead", "Conflict", "Membership", "Push", "QuizI
            "question_body_json", "write_audit"]
 
 T = TypeVar("T")
+log = logging.getLogger("bot.store")
 _Outcome = tuple[bool, Any]  # (written, the write's result) or (failed, its exception)
 _Pending = tuple[Callable[[sqlite3.Connection], Any], Callable[[Any], None], "asyncio.Future[Any]"]
 
@@ -130,7 +134,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             RenamesRepository, QuestionsRepository, QuizzesRepository, LearnerRepository, PointsRepository,
             OutboxRepository, FsmRepository, AuditRepository, DueRepository, TaskQueries, ActivityQueries,
             ManuscriptQueries, ReportsRepository, InboxRepository, ExamsRepository, ExamAttemptsRepository,
-            LeasesRepository, RateLimitsRepository):
+            LeasesRepository, RateLimitsRepository, DeploymentRepository):
     def __init__(self, conn: aiosqlite.Connection, cache_size: int = 50_000) -> None:
         self._db = conn
         # cache_size=0: no read caches at all (other processes write the database too: issue 17)
@@ -155,10 +159,15 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         cache_size=0: every read goes to the database (several processes share it)."""
         if pg.is_url(path):  # other processes may write: no write-through caches (issue 17)
             store = cls(cast(aiosqlite.Connection, await pg.connect(str(path))), cache_size=0)
-            await store.migrate()
+            try:
+                await store.migrate()
+            except BaseException:
+                await store.close()
+                raise
             return store
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            owner_only(Path(path))  # names and phones: not for other users of the machine
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             conn.row_factory = aiosqlite.Row
@@ -204,13 +213,19 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         return int(row[0]) if row else 0
 
     async def migrate(self) -> None:
+        """Runs the scripts the database has not run, each logged; a database of a newer version of the
+        bot (more scripts than this one knows) is refused: SchemaTooNew."""
         current = await self.schema_version()
+        if current > len(MIGRATIONS):
+            raise SchemaTooNew(current, len(MIGRATIONS))
         for version, script in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
             async with self._tx() as db:
                 if await self.schema_version() >= version:  # another process migrated meanwhile (issue 17)
                     continue
+                log.info("database: migrating the schema from version %d to %d (of %d)", version - 1, version,
+                         len(MIGRATIONS))
                 for statement in split_sql(script):
                     await db.execute(statement)
                 if version in BACKFILLS:

@@ -15,17 +15,25 @@ if TYPE_CHECKING:
     from aiogram.types import CallbackQuery, Message
     from aiogram.utils.callback_answer import CallbackAnswer
 
+    from bot.config import Settings
     from bot.i18n import I18n, Translator
     from bot.middlewares import Ctx
     from bot.services.roles import Actor
 
 
-async def help_cmd(message: Message, actor: Actor, _: Translator) -> None:
-    await message.answer(help_text(_, actor))
+def _help(_: Translator, actor: Actor, settings: Settings) -> str:
+    """The commands of the actor's role; on a deployment without an operator yet (OPERATOR_IDS empty), also
+    the person's Telegram id, which is how its owner learns what to put there."""
+    text = help_text(_, actor)
+    return text if settings.operator_ids else text + "\n\n" + _("help.no_operator", id=actor.user.id)
 
 
-async def help_btn(query: CallbackQuery, message: Message, actor: Actor, _: Translator) -> None:
-    await message.answer(help_text(_, actor))
+async def help_cmd(message: Message, actor: Actor, settings: Settings, _: Translator) -> None:
+    await message.answer(_help(_, actor, settings))
+
+
+async def help_btn(query: CallbackQuery, message: Message, actor: Actor, settings: Settings, _: Translator) -> None:
+    await message.answer(_help(_, actor, settings))
 
 
 async def lang_cmd(message: Message, i18n: I18n, _: Translator) -> None:

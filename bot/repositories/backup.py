@@ -13,21 +13,81 @@ the backup's copy into place.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+
+from bot.repositories.deployment import KEY_FINGERPRINT
 
 
 class BackupError(Exception):
     """One line for the operator."""
 
 
+class DatabaseInUse(BackupError):
+    """Another process holds the SQLite file's lock (a running bot, or a restore)."""
+
+
+@contextmanager
+def holding(database: Path, doing: str) -> Iterator[None]:
+    """The lock of the SQLite file `database` (flock on `<database>.lock` beside it, which says the
+    holder's process id) while the block runs: one bot per file, and no restore under a running bot.
+    DatabaseInUse at once when another process holds it. The kernel lets go when the process ends,
+    however it ends; the file stays (removing it would let two processes lock two different files)."""
+    lock = Path(f"{database}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise DatabaseInUse(f"{database} is in use by another process (pid {holder}, see {lock}): "
+                                f"one bot per SQLite file; stop it before {doing}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def key_fingerprint_of(path: Path) -> str | None:
+    """The fingerprint of the SECRET_KEY the database at `path` was made with (bot/services/keys.py);
+    None when it has none (made before fingerprints were kept, or never started)."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT value FROM deployment WHERE name = ?", (KEY_FINGERPRINT,)).fetchone()
+    except sqlite3.OperationalError:  # no such table: an older schema
+        return None
+    return None if row is None else str(row[0])
+
+
+def owner_only(path: Path) -> None:
+    """The SQLite file at `path` readable and writable by its owner alone, from its creation when it is
+    new (SQLite gives its -wal, -shm and -journal files the database file's mode) and made so when an
+    older version left it open to others; its -wal and -shm too. Names and phones are in it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if each.stat().st_mode & 0o077:
+                each.chmod(0o600)
+        except FileNotFoundError:
+            continue
+
+
 def _copy(source: sqlite3.Connection, target: Path) -> None:
-    """`source` into a new file at `target` (through a temporary name), self-contained."""
+    """`source` into a new file at `target` (through a temporary name, owner-only), self-contained."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
+        owner_only(partial)
         with closing(sqlite3.connect(partial)) as out:
             source.backup(out)  # pages=-1: all pages in one step, from one snapshot
             out.execute("PRAGMA journal_mode = DELETE")
@@ -72,11 +132,24 @@ def backup_database(database: Path, target: Path) -> int:
     return inspect(target)
 
 
-def restore_database(backup: Path, database: Path, known_version: int) -> tuple[int, Path | None]:
+def prune(folder: Path, stem: str, keep: int) -> list[Path]:
+    """Deletes all but the newest `keep` backups named `<stem>-<time>.sqlite3` in `folder` (the names sort
+    by time); returns those deleted."""
+    backups = sorted(p for p in folder.glob(f"{stem}-*.sqlite3") if p.is_file())
+    gone = backups[:-keep] if keep > 0 else backups
+    for old in gone:
+        old.unlink(missing_ok=True)
+    return gone
+
+
+def restore_database(backup: Path, database: Path, known_version: int,
+                     accept: Callable[[Path], None] = lambda path: None) -> tuple[int, Path | None]:
     """Replaces `database` (its bot stopped) with a copy of `backup`; returns (the backup's schema
     version, where the old database was kept or None when there was none). A backup older than this
-    bot's schema is migrated when the bot starts; a newer one is refused."""
+    bot's schema is migrated when the bot starts; a newer one is refused, and so is one `accept(backup)`
+    refuses (raising BackupError: made with another key)."""
     version = inspect(backup)
+    accept(backup)
     if version > known_version:
         raise BackupError(f"{backup} has schema version {version}, newer than this bot's {known_version}: "
                           "restore it with the bot version that made it")

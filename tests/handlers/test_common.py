@@ -138,3 +138,8 @@ async def test_operator_help_lists_applications_for_root_renames(client_factory,
     await make_user(store, 100002, "李娜")
     assert "/applications" in (await client_factory(OPERATOR_ID).send("/help")).text
     assert "/applications" not in (await client_factory(100002).send("/help")).text
+
+
+async def test_help_says_nothing_of_ids_once_an_operator_is_set(client_factory):
+    sent = await client_factory(user_id=4242003).send("/help")
+    assert "4242003" not in sent.text and "OPERATOR_IDS" not in sent.text

@@ -16,6 +16,7 @@ import pytest
 from bot.cli import main
 from bot.migrations import MIGRATIONS
 from bot.sandbox.demo import seed_demo_data
+from bot.services.keys import check_key, fingerprint
 from bot.store import Store
 from tests.support import invariants
 from tests.support import pg as pg_support
@@ -61,6 +62,9 @@ async def test_a_sqlite_database_copied_into_postgresql_is_the_same_database(tmp
     assert ":" + url.rsplit(":", 1)[1].split("/")[0] in out and "xuexi@" not in out  # where, without the user
 
     assert sqlite_tables(source) == before, "the operator's file is only read"
+    # the source was made before key fingerprints were kept: the copy records the key in use
+    assert before.pop("deployment") == []
+    assert committed(url, "SELECT * FROM deployment") == [("key_fingerprint", fingerprint(b"copy-secret-key-0123456789"))]
     for table, rows in before.items():
         copied = committed(url, f"SELECT * FROM {table}")
         assert sorted(copied, key=repr) == sorted(map(as_postgresql_holds_it, rows), key=repr), table
@@ -119,3 +123,18 @@ def test_the_command_says_what_it_needs(tmp_path, capsys, monkeypatch):
     assert main(["copy-to-postgresql", "postgresql://nobody@127.0.0.1:1/none", "--db",
                  str(tmp_path / "missing.sqlite3")]) == 1
     assert "missing.sqlite3 is not a file" in capsys.readouterr().err
+
+
+async def test_the_copy_refuses_another_key_and_carries_the_fingerprint(tmp_path, pg_server, monkeypatch, capsys):
+    source = tmp_path / "data" / "xuexi.sqlite3"
+    store = await Store.open(source)
+    await check_key(store, b"the-data-secret-key-0123")  # what the bot's start records
+    await store.close()
+    url = await pg_server.blank_database()
+    monkeypatch.setenv("SECRET_KEY", "another-secret-key-0123")
+    assert await asyncio.to_thread(main, ["copy-to-postgresql", url, "--db", str(source)]) == 1
+    assert "was made with another SECRET_KEY" in capsys.readouterr().err
+    assert committed(url, "SELECT to_regclass('users') IS NULL") == [(True,)]  # not even migrated
+    monkeypatch.setenv("SECRET_KEY", "the-data-secret-key-0123")
+    assert await asyncio.to_thread(main, ["copy-to-postgresql", url, "--db", str(source)]) == 0
+    assert committed(url, "SELECT value FROM deployment") == [(fingerprint(b"the-data-secret-key-0123"),)]

@@ -16,7 +16,7 @@ from bot.config import ConfigError, Settings, database_path, folder_of, load_set
 from bot.migrations import SchemaTooNew
 from bot.pg import is_url
 from bot.redaction import install_log_redaction
-from bot.repositories.backup import DatabaseInUse
+from bot.repositories.backup import BackupError
 from bot.services.keys import KeyMismatch
 from bot.startup import configure_logging, describe_sources, merged_environment
 
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    except (DatabaseInUse, SchemaTooNew, KeyMismatch) as exc:  # the bot refuses the data: one line
+    except (BackupError, SchemaTooNew, KeyMismatch) as exc:  # the bot refuses the data: one line
         print(f"xuexi-bot {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -38,8 +38,12 @@ def holding(database: Path, doing: str) -> Iterator[None]:
     DatabaseInUse at once when another process holds it. The kernel lets go when the process ends,
     however it ends; the file stays (removing it would let two processes lock two different files)."""
     lock = Path(f"{database}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # a folder that is a file, or not ours to write: one line, not a traceback
+        raise BackupError(f"the database {database} cannot be opened: {type(exc).__name__}: "
+                          f"{exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

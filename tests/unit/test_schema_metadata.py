@@ -7,7 +7,8 @@ Alembic cannot compare on these databases, by the checks below it. Kinds of diff
   reflects no name; PostgreSQL names them itself, users_phone_key), while the metadata names them by its
   naming convention. Alembic matches those by name, so its add/remove of unique constraints and foreign
   keys is set aside here and both are compared by what they hold instead (columns; referred table and
-  columns and ON DELETE), as are the check constraints, which Alembic does not compare at all;
+  columns and ON DELETE), as are what Alembic does not compare at all: check constraints, the WHERE of
+  partial indexes and the collation of text columns (COLLATE "C" on PostgreSQL);
 - SQLite only: an identity (`Identity()` on the id columns) is PostgreSQL's; SQLite's rowid alias has none
   to reflect. A single-column PRIMARY KEY declared without NOT NULL is reported nullable by SQLite
   (PostgreSQL makes every key column NOT NULL, as the metadata says). SQLite cannot reflect the
@@ -120,6 +121,14 @@ def _check_sig(sqltext: str) -> tuple[str, frozenset[str]]:
     return column[1], frozenset(re.findall(r"'([^']*)'", sqltext))
 
 
+def _where_sig(clause: Any) -> str:
+    """A partial index's condition as text both backends' spellings reduce to: PostgreSQL's
+    `((kind = 'weekly'::text) AND (scored = 1))` and `(status = ANY (ARRAY['open'::text, ...]))` as
+    `kind = 'weekly' and scored = 1` and `status in 'open', ...`."""
+    sql = str(clause).lower().replace("::text", "")
+    return " ".join(re.sub(r"[()\[\]]", " ", sql).split()).replace("= any array", "in")
+
+
 def _ondelete(conn: sa.Connection, table: str) -> dict[tuple[str, ...], str | None]:
     """SQLite's ON DELETE of each foreign key by its columns (PRAGMA foreign_key_list)."""
     rows = conn.exec_driver_sql(f"PRAGMA foreign_key_list({table})").all()
@@ -127,7 +136,8 @@ def _ondelete(conn: sa.Connection, table: str) -> dict[tuple[str, ...], str | No
 
 
 def constraint_differences(conn: sa.Connection) -> list[str]:
-    """The unique, foreign key and check constraints of every table, by what they hold, on both sides."""
+    """The unique, foreign key and check constraints of every table, by what they hold, on both sides,
+    the condition of each partial index and the collation of each column (Alembic compares none of these)."""
     inspector = sa.inspect(conn)
     warnings.filterwarnings("ignore", message=".*expression-based index")  # within differences()' catch_warnings
     found = []
@@ -144,6 +154,15 @@ def constraint_differences(conn: sa.Connection) -> list[str]:
             have.add(("fk", cols, fk["referred_table"], tuple(fk["referred_columns"]), ondelete))
         want |= {("check", _check_sig(str(c.sqltext))) for c in table.constraints if isinstance(c, sa.CheckConstraint)}
         have |= {("check", _check_sig(c["sqltext"])) for c in inspector.get_check_constraints(table.name)}
+        want |= {("collation", c.name, collation) for c in table.columns
+                 if (collation := getattr(c.type.dialect_impl(conn.dialect), "collation", None))}
+        have |= {("collation", c["name"], c["type"].collation) for c in inspector.get_columns(table.name)
+                 if getattr(c["type"], "collation", None)}
+        where = f"{conn.dialect.name}_where"
+        want |= {("where", str(ix.name), _where_sig(ix.dialect_options[conn.dialect.name]["where"]))
+                 for ix in table.indexes if ix.dialect_options[conn.dialect.name]["where"] is not None}
+        have |= {("where", ix["name"], _where_sig(ix["dialect_options"][where]))
+                 for ix in inspector.get_indexes(table.name) if where in ix.get("dialect_options", {})}
         found += [f"{table.name}: only in the metadata {x}" for x in sorted(want - have, key=str)]
         found += [f"{table.name}: only in the database {x}" for x in sorted(have - want, key=str)]
     return found

@@ -675,10 +675,55 @@ MIGRATIONS: list[str] = [
     ALTER TABLE inbox ADD COLUMN held_until TEXT;
     CREATE INDEX inbox_person ON inbox (person, update_id) WHERE done_at IS NULL
     """,
+    # 25: a push may become obsolete before it reaches Telegram (a task's reminder past the deadline, an
+    # exam's notice after it closed, a daily report superseded by the next day's): `expires_at` (the
+    # sender drops it from then on) and the final status 'obsolete' (also for a superseded report).
+    # SQLite cannot change a CHECK constraint, so the table is rebuilt.
+    """
+    CREATE TABLE outbox_v25 (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id         INTEGER NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('text', 'photo', 'document')),
+        payload         TEXT NOT NULL,
+        file_name       TEXT,
+        file_data       BLOB,
+        file_hash       TEXT REFERENCES outbox_files (sha256),
+        dedupe_key      TEXT UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unreachable',
+                                          'skipped_unreachable', 'obsolete')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        claimed_at      TEXT,
+        sent_at         TEXT,
+        message_id      INTEGER,
+        expires_at      TEXT
+    );
+    INSERT INTO outbox_v25 (id, chat_id, kind, payload, file_name, file_data, file_hash, dedupe_key, status,
+                            attempts, next_attempt_at, last_error, created_at, claimed_at, sent_at, message_id)
+        SELECT id, chat_id, kind, payload, file_name, file_data, file_hash, dedupe_key, status,
+               attempts, next_attempt_at, last_error, created_at, claimed_at, sent_at, message_id FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v25 RENAME TO outbox;
+    CREATE INDEX outbox_status ON outbox (status);
+    CREATE INDEX outbox_chat ON outbox (status, chat_id, id)
+    """,
 ]
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.
-BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys}
+async def resync_outbox_ids(db: aiosqlite.Connection) -> None:
+    """After the outbox's rebuild (25) kept its ids: PostgreSQL's identity goes on after the largest
+    (SQLite numbers from the largest id by itself)."""
+    if isinstance(db, aiosqlite.Connection):
+        return
+    await db.execute("SELECT setval(pg_get_serial_sequence('outbox', 'id'), "
+                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM outbox), false)")
+
+
+BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys,
+                                                                           25: resync_outbox_ids}
 
 
 def split_sql(script: str) -> list[str]:

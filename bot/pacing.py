@@ -5,9 +5,9 @@ a chat), and a reply waits for a push that was just sent there.
 
 Two limits: `chat_interval` seconds between two calls to one chat (every caller), and an overall rate
 that only pushes and edits keep (`acquire` / `slot`; a person's replies are not held back by a
-broadcast). The overall rate adapts to Telegram (additive increase, multiplicative decrease): each
-`congested()` (a 429 or a 5xx answered to a push) halves it, at most once per `CUT_EVERY` seconds and
-never below `floor`; each second without one gives back `configured / RECOVER_SECONDS` per second, so
+broadcast). The overall rate adapts to Telegram (additive increase, multiplicative decrease): when
+many pushes are refused for load within a second (`congested()`: a 429 or a 5xx) it halves, at most
+once per `CUT_EVERY` seconds and never below `floor`; each second without one gives back `configured / RECOVER_SECONDS` per second, so
 after an outage or a flood wait the sender comes back to its configured rate gradually, not at once.
 
 The one instance is built with the outbox (bot/outbox.py, `Outbox.limiter`) and handed to the bot
@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 
 CUT_EVERY = 1.0         # seconds: several 429s in one second are one congestion signal
 RECOVER_SECONDS = 20.0  # seconds from the floor back to the configured rate without a 429/5xx
+REFUSED_AT_LEAST = 3    # refusals within a second before the overall rate is cut (one chat's 429 is not)
 FLOOR = 1.0             # calls per second: the overall rate never falls below this
 
 
@@ -45,6 +46,8 @@ class RateLimiter:
         self._rate = per_second       # the rate kept now (lower after congestion)
         self._rate_at = monotonic()
         self._cut_until = 0.0
+        self._cuts = 0
+        self._refused: deque[float] = deque()  # when pushes were refused for load in the last second
         self._now = monotonic
         self._next_global = 0.0
         self._paused_until = 0.0
@@ -68,13 +71,21 @@ class RateLimiter:
         return self._rate
 
     def congested(self) -> None:
-        """Telegram refused a push for load (429, 5xx): the overall rate halves (once per CUT_EVERY)."""
+        """Telegram refused a push for load (429, 5xx). When that happens to many pushes (a fifth of
+        the rate, at least 3, within a second: not one chat's 429) the overall rate halves, at most
+        once per CUT_EVERY."""
         now = self._now()
         rate = self.rate()
-        if now < self._cut_until:
+        self._refused.append(now)
+        while self._refused and self._refused[0] <= now - 1.0:
+            self._refused.popleft()
+        if now < self._cut_until or len(self._refused) < max(REFUSED_AT_LEAST, rate / 5):
             return
+        self._refused.clear()
         self._cut_until = now + CUT_EVERY
         self._rate = max(self._floor, rate / 2)
+        self._cuts += 1  # the slots handed out at the old rate are taken again at the new one
+        self._next_global = now + 1.0 / self._rate
 
     # -- pauses --------------------------------------------------------------------------------------
     def pause(self, seconds: float, chat_id: int | None = None) -> None:
@@ -114,11 +125,19 @@ class RateLimiter:
             now = self._now()
             slot = max(now, self._next_global)
             self._next_global = slot + 1.0 / self.rate()
+            before = self._next_chat.get(chat_id)
             if self.chat_interval:  # the chat is taken from now: a reply arriving meanwhile waits for it
                 self._next_chat[chat_id] = slot + self.chat_interval
             self._prune(now)
+            cuts = self._cuts
             if slot > now:
                 await asyncio.sleep(slot - now)
+                if self._cuts != cuts:  # the rate was cut while this waited: a new slot at the new rate
+                    if before is not None and self._next_chat.get(chat_id) == slot + self.chat_interval:
+                        self._next_chat[chat_id] = before  # (its own hold on the chat goes with the slot)
+                    elif before is None:
+                        self._next_chat.pop(chat_id, None)
+                    continue
             if self.paused_for(chat_id) <= 1e-6:  # a pause that began meanwhile counts too
                 return
 

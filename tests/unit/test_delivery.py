@@ -71,12 +71,16 @@ async def test_rep_5_a_chat_busy_with_replies_does_not_hold_back_pushes_to_other
 def test_rep_5_many_429s_slow_the_whole_sender_down_and_it_recovers_gradually():
     now = [0.0]
     pacer = RateLimiter(25, 1.0, monotonic=lambda: now[0])
+    pacer.congested()
+    pacer.congested()
+    assert pacer.rate() == 25  # one chat's 429s: that chat waits, the others go on at the rate
     for _chat in range(40):  # 429s from many chats in the same second: one halving
         pacer.congested()
     assert pacer.rate() == pytest.approx(12.5)
     for _ in range(10):  # refused second after second: about a tenth of the rate, never below the floor
         now[0] += 1.0
-        pacer.congested()
+        for _chat in range(5):
+            pacer.congested()
         assert pacer.rate() >= 1.0
     assert pacer.rate() < 2.5
     now[0] += RECOVER_SECONDS / 4

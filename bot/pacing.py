@@ -7,8 +7,9 @@ Two limits: `chat_interval` seconds between two calls to one chat (every caller)
 that only pushes and edits keep (`acquire` / `slot`; a person's replies are not held back by a
 broadcast). The overall rate adapts to Telegram (additive increase, multiplicative decrease): when
 many pushes are refused for load within a second (`congested()`: a 429 or a 5xx) it halves, at most
-once per `CUT_EVERY` seconds and never below `floor`; each second without one gives back `configured / RECOVER_SECONDS` per second, so
-after an outage or a flood wait the sender comes back to its configured rate gradually, not at once.
+once per `CUT_EVERY` seconds and never below `floor`; it grows back by `configured / RECOVER_SECONDS`
+each second, so after an outage or a flood wait the sender comes back to its configured rate
+gradually, not at once.
 
 The one instance is built with the outbox (bot/outbox.py, `Outbox.limiter`) and handed to the bot
 session's request middleware (bot/app.py): there is no module state.

@@ -111,7 +111,9 @@ async def run_outage(db_path: Path, *, members: int = 150, recipients: int = 40,
         sender = asyncio.create_task(outbox.run())
         outage = down_500 + down_429
         try:
-            while not state.calls["sendMessage"]:
+            for _ in range(2000):  # the first call (the sender starting)
+                if state.calls["sendMessage"]:
+                    break
                 await asyncio.sleep(0.005)
             await asyncio.sleep(1.0)  # the outage's first second of calls
             first = state.calls["sendMessage"]

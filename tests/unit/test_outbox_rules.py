@@ -13,7 +13,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp.test_utils import TestServer
 
-from bot.outbox import Outbox, RateLimiter, file_push, text_push
+from bot.outbox import Outbox, file_push, text_push
+from bot.pacing import RateLimiter
 from bot.repositories.outbox import enqueue_in
 from bot.sandbox.server import build_sandbox_app
 from bot.services.outbox_status import unreachable_user_ids

@@ -187,17 +187,28 @@ class Outbox:
                 if released:
                     log.warning("outbox: %s pushes claimed before a restart are sent again", released)
                 self._claims_released = True
-            handled = 0
+            return await self._send_due()
+
+    async def _send_due(self) -> int:
+        """Claims and sends until nothing is due. One row per chat per claim (a chat's rows go in
+        order); the next claim is made as soon as half the rows in flight are done, so a chat that
+        waits for its turn (its own replies, a 429) holds back only its own pushes."""
+        handled = 0
+        flying: set[asyncio.Task[None]] = set()
+        try:
             while True:
-                claim = await self.store.claim_pushes(self._now(), limit=self._batch)
-                handled += claim.skipped
-                if not claim.pushes:
+                if len(flying) <= self._batch // 2 and (self._leader is None or self._leader()):
+                    claim = await self.store.claim_pushes(self._now(), limit=self._batch - len(flying))
+                    handled += claim.skipped + len(claim.pushes)
+                    flying |= {asyncio.create_task(self._deliver(push)) for push in claim.pushes}
+                if not flying:  # nothing due, nothing in flight (or the lease was lost)
                     return handled
-                # one row per chat per claim: chats go side by side, each chat's rows in order
-                await asyncio.gather(*(self._deliver(push) for push in claim.pushes))
-                handled += len(claim.pushes)
-                if self._leader is not None and not self._leader():  # lost the lease: claim no more
-                    return handled
+                done, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+        finally:
+            for task in flying:
+                task.cancel()
 
     async def run(self) -> None:
         """Until cancelled: flush, then sleep until woken or the next retry is due. On PostgreSQL a

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 CUT_EVERY = 1.0         # seconds: several 429s in one second are one congestion signal
-RECOVER_SECONDS = 20.0  # seconds from the floor back to the configured rate without a 429/5xx
+RECOVER_SECONDS = 5.0   # seconds from the floor back to the configured rate without a 429/5xx
 REFUSED_AT_LEAST = 3    # refusals within a second before the overall rate is cut (one chat's 429 is not)
 FLOOR = 1.0             # calls per second: the overall rate never falls below this
 

@@ -7,9 +7,9 @@ Two limits: `chat_interval` seconds between two calls to one chat (every caller)
 that only pushes and edits keep (`acquire` / `slot`; a person's replies are not held back by a
 broadcast). The overall rate adapts to Telegram (additive increase, multiplicative decrease): when
 many pushes are refused for load within a second (`congested()`: a 429 or a 5xx) it halves, at most
-once per `CUT_EVERY` seconds and never below `floor`; it grows back by `configured / RECOVER_SECONDS`
-each second, so after an outage or a flood wait the sender comes back to its configured rate
-gradually, not at once.
+once per `CUT_EVERY` seconds and never below `floor`; from a second after the last refusal it grows
+back by `configured / RECOVER_SECONDS` each second, so after an outage or a flood wait the sender
+comes back to its configured rate gradually, not at once.
 
 The one instance is built with the outbox (bot/outbox.py, `Outbox.limiter`) and handed to the bot
 session's request middleware (bot/app.py): there is no module state.
@@ -48,6 +48,7 @@ class RateLimiter:
         self._rate_at = monotonic()
         self._cut_until = 0.0
         self._cuts = 0
+        self._last_refused = -CUT_EVERY
         self._refused: deque[float] = deque()  # when pushes were refused for load in the last second
         self._now = monotonic
         self._next_global = 0.0
@@ -65,9 +66,9 @@ class RateLimiter:
     def rate(self) -> float:
         """The overall rate kept now: the configured one, or less while Telegram pushes back."""
         now = self._now()
-        if self._rate < self.per_second and now > self._rate_at:
-            self._rate = min(self.per_second,
-                             self._rate + (now - self._rate_at) * self.per_second / RECOVER_SECONDS)
+        quiet_since = max(self._rate_at, self._last_refused + CUT_EVERY)  # no growth while refusals go on
+        if self._rate < self.per_second and now > quiet_since:
+            self._rate = min(self.per_second, self._rate + (now - quiet_since) * self.per_second / RECOVER_SECONDS)
         self._rate_at = now
         return self._rate
 
@@ -77,6 +78,7 @@ class RateLimiter:
         once per CUT_EVERY."""
         now = self._now()
         rate = self.rate()
+        self._last_refused = now
         self._refused.append(now)
         while self._refused and self._refused[0] <= now - 1.0:
             self._refused.popleft()

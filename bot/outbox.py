@@ -133,7 +133,8 @@ class Outbox:
         self.backoff_max = max(0.01, backoff_max)
         self.paid_broadcast = paid_broadcast
         self.max_attempts = max_attempts
-        self._batch = batch or max(50, min(2000, int(per_second * 2)))
+        # rows in flight at most: 4 s of the rate (some wait for their chat's turn while others go)
+        self._batch = batch or max(100, min(4000, int(per_second * 4)))
         self._sending = asyncio.Semaphore(max(1, concurrency))
         self._uploads = _KeyedLocks()
         self._wake = asyncio.Event()
@@ -191,13 +192,13 @@ class Outbox:
 
     async def _send_due(self) -> int:
         """Claims and sends until nothing is due. One row per chat per claim (a chat's rows go in
-        order); the next claim is made as soon as half the rows in flight are done, so a chat that
-        waits for its turn (its own replies, a 429) holds back only its own pushes."""
+        order); the next claim is made as soon as a quarter of the rows in flight are done, so a chat
+        that waits for its turn (its own replies, a 429) holds back only its own pushes."""
         handled = 0
         flying: set[asyncio.Task[None]] = set()
         try:
             while True:
-                if len(flying) <= self._batch // 2 and (self._leader is None or self._leader()):
+                if len(flying) <= self._batch * 3 // 4 and (self._leader is None or self._leader()):
                     claim = await self.store.claim_pushes(self._now(), limit=self._batch - len(flying))
                     handled += claim.skipped + len(claim.pushes)
                     flying |= {asyncio.create_task(self._deliver(push)) for push in claim.pushes}

@@ -24,7 +24,8 @@ from contextlib import asynccontextmanager
 
 CUT_EVERY = 1.0         # seconds: several 429s in one second are one congestion signal
 RECOVER_SECONDS = 5.0   # seconds from the floor back to the configured rate without a 429/5xx
-REFUSED_AT_LEAST = 3    # refusals within a second before the overall rate is cut (one chat's 429 is not)
+REFUSED_AT_LEAST = 3    # refusals within a second before the overall rate is cut (one chat's 429 is not) ...
+REFUSED_SHARE = 2 / 3   # ... and at least two thirds of a second's sends at the rate kept now
 FLOOR = 1.0             # calls per second: the overall rate never falls below this
 
 
@@ -73,16 +74,16 @@ class RateLimiter:
         return self._rate
 
     def congested(self) -> None:
-        """Telegram refused a push for load (429, 5xx). When that happens to many pushes (a fifth of
-        the rate, at least 3, within a second: not one chat's 429) the overall rate halves, at most
-        once per CUT_EVERY."""
+        """Telegram refused a push for load (429, 5xx). When that happens to most pushes (two thirds
+        of a second's sends at the rate kept now, at least 3, within a second: not one chat's 429, not
+        a few errors among many sends) the overall rate halves, at most once per CUT_EVERY."""
         now = self._now()
         rate = self.rate()
         self._last_refused = now
         self._refused.append(now)
         while self._refused and self._refused[0] <= now - 1.0:
             self._refused.popleft()
-        if now < self._cut_until or len(self._refused) < max(REFUSED_AT_LEAST, rate / 5):
+        if now < self._cut_until or len(self._refused) < max(REFUSED_AT_LEAST, rate * REFUSED_SHARE):
             return
         self._refused.clear()
         self._cut_until = now + CUT_EVERY

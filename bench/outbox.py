@@ -80,7 +80,7 @@ async def main() -> None:
             record("outbox", f"pushes/s {label}", round(result.achieved, 2), "msg/s", f"configured {args.rate:g}/s")
             record("outbox", f"time / (pushes/rate) {label}", round(result.seconds * args.rate / args.pushes, 3), "x",
                    f"{args.pushes} pushes in {result.seconds:.2f} s")
-        batch = max(50, min(2000, int(args.rate * 2)))
+        batch = max(100, min(4000, int(args.rate * 4)))
         enqueue, claim, mark = await store_cost(folder, args.store_pushes, min(args.store_pushes, 5000), batch)
         print(f"store cost per push ({args.store_pushes} pushes, claim batches of {batch}): enqueue {enqueue:.1f} µs "
               f"+ claim {claim:.1f} µs + mark sent {mark:.1f} µs = {enqueue + claim + mark:.1f} µs")

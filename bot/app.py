@@ -165,7 +165,7 @@ class App:
         leader = (lambda: lease.held) if lease is not None else None
         outbox = Outbox(store, bot, clock, per_second=settings.outbox_rate,
                         paid_broadcast=settings.outbox_paid_broadcast, leader=leader,
-                        idle_poll=SHARED_POLL if shared else IDLE_POLL)
+                        idle_poll=SHARED_POLL if shared else IDLE_POLL, backoff_max=settings.outbox_backoff_max)
         scheduler.add(JobSpec("outbox", outbox.flush, IntervalTrigger(minutes=1), misfire_grace_time=60))
         sweeper = Sweeper(store, clock, leader=leader)  # every due time is a row; this job runs what is due
         on_timeout = quiz_flow.timeout_notifier(bot, outbox, i18n, store)  # a challenge's time-out tells the person
@@ -189,7 +189,8 @@ class App:
         dp = build_dispatcher(settings, store, clock, i18n, scheduler=scheduler, outbox=outbox)
         metrics = Metrics(CollectorRegistry(), store, clock, scheduler)  # the process's one registry
         metrics.install(dp)
-        bot.session.middleware(ReplyRetry(on_retry=metrics.reply_retried))  # a handler's reply survives a 429
+        # a handler's reply survives a 429 and takes its chat's turns from the outbox's pacer (one per bot)
+        bot.session.middleware(ReplyRetry(on_retry=metrics.reply_retried, pacer=outbox.limiter))
         turns = None
         if lease is not None:
             turns = InboxTurns(store, clock, lease.holder)

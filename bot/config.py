@@ -44,6 +44,7 @@ class Settings:
     clock_offset_seconds: float = 0.0
     outbox_rate: float = 25.0             # pushes per second overall (1 per second per chat)
     outbox_paid_broadcast: bool = False   # Telegram's paid broadcasts: allow_paid_broadcast, up to 1,000/s
+    outbox_backoff_max: float = 300.0     # seconds: the longest wait between two tries of a push (Telegram down)
     task_remind_minutes: int = 120  # WORK-1: the automatic reminder, this long before a task's deadline
     metrics_port: int | None = None  # Prometheus /metrics and /healthz (bot/metrics.py); None: off
     metrics_host: str = "127.0.0.1"
@@ -249,6 +250,13 @@ def load_settings(
     if not math.isfinite(rate) or not 0 < rate <= top:
         hint = "" if paid else " (more needs OUTBOX_PAID_BROADCAST=1, Telegram's paid broadcasts)"
         raise ConfigError("OUTBOX_RATE", f"must be more than 0 and at most {top:g} messages per second{hint}")
+    backoff_text = env.get("OUTBOX_BACKOFF_MAX", "").strip() or "300"
+    try:
+        backoff_max = float(backoff_text)
+    except ValueError:
+        raise ConfigError("OUTBOX_BACKOFF_MAX", f"{backoff_text!r} is not a number of seconds (e.g. 300)") from None
+    if not math.isfinite(backoff_max) or not 0.01 <= backoff_max <= 86400:
+        raise ConfigError("OUTBOX_BACKOFF_MAX", "must be from 0.01 to 86400 seconds")
     remind_text = env.get("TASK_REMIND_MINUTES", "").strip() or "120"
     if not remind_text.isdigit() or not 0 < int(remind_text) <= 10080:
         raise ConfigError("TASK_REMIND_MINUTES", f"{remind_text!r} is not a number of minutes from 1 to 10080")
@@ -280,6 +288,7 @@ def load_settings(
         clock_offset_seconds=clock_offset,
         outbox_rate=rate,
         outbox_paid_broadcast=paid,
+        outbox_backoff_max=backoff_max,
         task_remind_minutes=int(remind_text),
         metrics_port=metrics_port,
         metrics_host=metrics_host,

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-FINAL_STATUSES = ("sent", "failed", "unreachable")  # an outbox row in any other status is still queued
+FINAL_STATUSES = ("sent", "failed", "unreachable", "obsolete")  # an outbox row in any other status is queued
 POLLING_STALE = 60.0  # seconds without a getUpdates answer (long polls last 10 s) before polling counts as dead
 SCHEDULER_STALE = timedelta(seconds=90)  # a job's next run this far in the past: the scheduler is not running
 # a webhook request refused for its secret token turns /healthz 503 while it was the latest request and

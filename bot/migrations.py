@@ -701,7 +701,43 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     )
     """,
+    # 27: a push may become obsolete before it reaches Telegram (a task's reminder past the deadline, an
+    # exam's notice after it closed, a daily report superseded by the next day's): `expires_at` (the
+    # sender drops it from then on) and the final status 'obsolete' (also for a superseded report).
+    # SQLite cannot change a CHECK constraint, so the table is rebuilt.
+    """
+    CREATE TABLE outbox_v27 (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id         INTEGER NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('text', 'photo', 'document')),
+        payload         TEXT NOT NULL,
+        file_name       TEXT,
+        file_data       BLOB,
+        file_hash       TEXT REFERENCES outbox_files (sha256),
+        dedupe_key      TEXT UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unreachable',
+                                          'skipped_unreachable', 'obsolete')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        claimed_at      TEXT,
+        sent_at         TEXT,
+        message_id      INTEGER,
+        expires_at      TEXT
+    );
+    INSERT INTO outbox_v27 (id, chat_id, kind, payload, file_name, file_data, file_hash, dedupe_key, status,
+                            attempts, next_attempt_at, last_error, created_at, claimed_at, sent_at, message_id)
+        SELECT id, chat_id, kind, payload, file_name, file_data, file_hash, dedupe_key, status,
+               attempts, next_attempt_at, last_error, created_at, claimed_at, sent_at, message_id FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v27 RENAME TO outbox;
+    CREATE INDEX outbox_status ON outbox (status);
+    CREATE INDEX outbox_chat ON outbox (status, chat_id, id)
+    """,
 ]
+
 
 # Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.
 async def escape_typed_bodies(db: aiosqlite.Connection) -> None:
@@ -713,8 +749,18 @@ async def escape_typed_bodies(db: aiosqlite.Connection) -> None:
                              [(html.escape(body, quote=False), row_id) for row_id, body in rows])
 
 
+async def resync_outbox_ids(db: aiosqlite.Connection) -> None:
+    """After the outbox's rebuild (27) kept its ids: PostgreSQL's identity goes on after the largest
+    (SQLite numbers from the largest id by itself)."""
+    if isinstance(db, aiosqlite.Connection):
+        return
+    await db.execute("SELECT setval(pg_get_serial_sequence('outbox', 'id'), "
+                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM outbox), false)")
+
+
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys,
-                                                                          25: escape_typed_bodies}
+                                                                          25: escape_typed_bodies,
+                                                                          27: resync_outbox_ids}
 
 
 def split_sql(script: str) -> list[str]:

@@ -4,11 +4,15 @@ Rows are written to the store first, in the transaction of the action causing th
 repository's own transaction with bot.repositories.outbox.enqueue_in, or with Outbox.enqueue inside
 the action's atomic() block (bot/services/transactions.py). The sender claims each row
 ('sending') before the Bot API call and marks it 'sent' after Telegram accepted it, so a crash
-repeats at most the rows in flight. It keeps a global rate (OUTBOX_RATE, default 25/s) and 1/s per
-chat; a 429 pauses that chat alone for `retry_after` (the row is retried later, other chats go on);
-network errors and 5xx are retried with backoff; both up to an attempt cap, then the row is
-'failed'. A 403 marks the person unreachable: later pushes to them are skipped until they write to
-the bot again. A file sent to many is uploaded once and re-sent by its file_id.
+repeats at most the rows in flight (each row is marked the moment Telegram accepts it). It keeps a
+global rate (OUTBOX_RATE, default 25/s) and 1/s per chat, with turns shared with the handlers' direct
+replies (bot/pacing.py). A 429 pauses that chat for `retry_after` and slows the whole sender down
+(it recovers gradually); a 5xx or network error slows it down too. Either way the row is tried again
+with back-off (1, 2, 4 ... s, at most OUTBOX_BACKOFF_MAX) for as long as Telegram stays down: a push
+ends sent, refused for good ('failed': a 4xx Telegram will not take; 'unreachable': a 403), or
+'obsolete' (its `expires_at` passed first, or a newer push of its kind superseded it). A 403 marks
+the person unreachable: later pushes to them are skipped until they write to the bot again. A file
+sent to many is uploaded once and re-sent by its file_id.
 
 Several processes on one database (issue 17): only the holder of the leader lease sends (`leader`),
 so the rate limits are the bot's as a whole with no shared budget; its claims are written for
@@ -25,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -43,12 +46,13 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 
 from bot.clock import Clock
+from bot.pacing import RateLimiter
 from bot.store import Push, Store
 
 log = logging.getLogger("bot.outbox")
 
-MAX_ATTEMPTS = 8        # sends of one row (429s and 5xx/network errors together) before it is 'failed'
-MAX_BACKOFF = 300.0     # seconds: the longest wait between two tries after 5xx/network errors
+MAX_ATTEMPTS = 8        # tries of one row after unexpected errors (not 429, 5xx, network) before 'failed'
+MAX_BACKOFF = 300.0     # seconds: the longest wait between two tries (OUTBOX_BACKOFF_MAX)
 IDLE_POLL = 5.0         # seconds: how often an idle sender looks for rows enqueued without wake()
 CHANNEL = "outbox"      # what Store.notify / Store.listen call the outbox's wake-up between processes
 STALE_CLAIM = 120.0     # seconds (several processes): a claim this old was a stopped leader's, sent again
@@ -59,114 +63,27 @@ class NotLeader(Exception):
 
 
 def text_push(chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None,
-              protect_content: bool = False, dedupe_key: str | None = None) -> dict[str, Any]:
-    return {"chat_id": chat_id, "kind": "text", "dedupe_key": dedupe_key,
+              protect_content: bool = False, dedupe_key: str | None = None, expires_at: datetime | None = None,
+              supersedes: str | None = None) -> dict[str, Any]:
+    """A text. `expires_at`: not sent from then on (it would say something no longer true);
+    `supersedes`: a dedupe-key prefix whose rows still waiting this push replaces."""
+    return {"chat_id": chat_id, "kind": "text", "dedupe_key": dedupe_key, **_lifetime(expires_at, supersedes),
             "payload": {"text": text, "protect_content": protect_content,
                         "reply_markup": reply_markup.model_dump(exclude_none=True) if reply_markup else None}}
 
 
 def file_push(chat_id: int, kind: str, data: bytes, file_name: str, *, caption: str | None = None,
-              protect_content: bool = True, dedupe_key: str | None = None) -> dict[str, Any]:
+              protect_content: bool = True, dedupe_key: str | None = None, expires_at: datetime | None = None,
+              supersedes: str | None = None) -> dict[str, Any]:
     """A photo or document; the same bytes pushed to many are stored once and uploaded once."""
     assert kind in ("photo", "document")
     return {"chat_id": chat_id, "kind": kind, "file_name": file_name, "file_data": data, "dedupe_key": dedupe_key,
+            **_lifetime(expires_at, supersedes),
             "payload": {"caption": caption, "protect_content": protect_content, "reply_markup": None}}
 
 
-class RateLimiter:
-    """Sends spaced evenly at `per_second` overall and `chat_interval` seconds apart per chat;
-    `pause(seconds, chat_id)` holds one chat (a 429's retry_after), `pause(seconds)` everything.
-
-    The per-chat bookkeeping only keeps chats that still constrain a send (their next slot or pause
-    lies ahead); older entries are dropped when the tables grow, so memory stays bounded by the
-    chats of the last `chat_interval` seconds plus the paused ones."""
-
-    def __init__(self, per_second: float, chat_interval: float, *,
-                 monotonic: Callable[[], float] = time.monotonic, prune_at: int = 1024) -> None:
-        if per_second <= 0:
-            raise ValueError("per_second must be positive")
-        self.per_second = per_second
-        self.chat_interval = max(0.0, chat_interval)
-        self._interval = 1.0 / per_second
-        self._now = monotonic
-        self._next_global = 0.0
-        self._paused_until = 0.0
-        self._next_chat: dict[int, float] = {}
-        self._chat_paused: dict[int, float] = {}
-        self._prune_base = prune_at
-        self._prune_at = prune_at
-        self._in_flight = 0
-        # slot()'s window: the calls of any one second never exceed the rate, not even after a stall
-        # (edits and pushes share it: issue 12's countdown edits + sends stay under the configured rate)
-        self._window_cap = per_second
-        self._done: deque[float] = deque()  # when the sends of the last second ended (slot())
-
-    def pause(self, seconds: float, chat_id: int | None = None) -> None:
-        until = self._now() + seconds
-        if chat_id is None:
-            self._paused_until = max(self._paused_until, until)
-        else:
-            self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), until)
-
-    def paused_for(self, chat_id: int) -> float:
-        """Seconds until `chat_id` may be sent to again because of a pause (0: not paused)."""
-        return max(0.0, max(self._paused_until, self._chat_paused.get(chat_id, 0.0)) - self._now())
-
-    def tracked_chats(self) -> int:
-        """How many chats the limiter remembers (bounded; see the class docstring)."""
-        return len(self._next_chat) + len(self._chat_paused)
-
-    async def acquire(self, chat_id: int) -> None:
-        """Waits for this chat's next slot within both limits and takes it."""
-        while True:
-            now = self._now()
-            held = self.paused_for(chat_id)
-            if held > 1e-6:
-                await asyncio.sleep(held)
-                continue
-            slot = max(now, self._next_global, self._next_chat.get(chat_id, 0.0))
-            self._next_global = slot + self._interval
-            if self.chat_interval:
-                self._next_chat[chat_id] = slot + self.chat_interval
-            self._prune(now)
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            if self.paused_for(chat_id) <= 1e-6:  # a pause that began meanwhile counts too
-                return
-
-    @asynccontextmanager
-    async def slot(self, chat_id: int) -> AsyncIterator[None]:
-        """`acquire`, then the call inside the block. Safer against a late event loop than acquire
-        alone: a send counts against the rate from its start until a second after it ended, so the
-        calls that reach Telegram within any one second stay within `per_second` even when
-        some were delayed on the way (a stalled loop does not release a burst of overdue sends);
-        the chat's next slot is a full interval after this call ended."""
-        await self.acquire(chat_id)
-        while True:  # the window check: rarely binds, the spacing above already keeps the rate
-            now = self._now()
-            while self._done and self._done[0] <= now - 1.0 + 1e-9:
-                self._done.popleft()
-            if self._in_flight + len(self._done) < self._window_cap:
-                break
-            await asyncio.sleep(max(1e-3, self._done[0] + 1.0 - now) if self._done else self._interval)
-        self._in_flight += 1
-        try:
-            yield
-        finally:
-            self._in_flight -= 1
-            ended = self._now()
-            self._done.append(ended)
-            if self.chat_interval:
-                self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), ended + self.chat_interval)
-
-    def _prune(self, now: float) -> None:
-        if len(self._next_chat) + len(self._chat_paused) <= self._prune_at:
-            return
-        for table in (self._next_chat, self._chat_paused):
-            for key in [k for k, until in table.items() if until <= now]:
-                del table[key]
-        # amortised: the next sweep waits until the tables have grown again
-        self._prune_at = max(self._prune_base, 2 * (len(self._next_chat) + len(self._chat_paused)))
+def _lifetime(expires_at: datetime | None, supersedes: str | None) -> dict[str, Any]:
+    return {"expires_at": expires_at.isoformat() if expires_at else None, "supersedes": supersedes}
 
 
 class _KeyedLocks:
@@ -206,14 +123,18 @@ class Outbox:
                  chat_interval: float = 1.0, concurrency: int = 100, paid_broadcast: bool = False,
                  batch: int | None = None, max_attempts: int = MAX_ATTEMPTS,
                  monotonic: Callable[[], float] = time.monotonic, leader: Callable[[], bool] | None = None,
-                 idle_poll: float = IDLE_POLL) -> None:
+                 idle_poll: float = IDLE_POLL, limiter: RateLimiter | None = None,
+                 backoff_max: float = MAX_BACKOFF) -> None:
         self.store = store
         self.bot = bot
         self.clock = clock
-        self.limiter = RateLimiter(per_second, chat_interval, monotonic=monotonic)
+        # the bot's one pacer (bot/pacing.py): the session's direct replies take their turns from it too
+        self.limiter = limiter or RateLimiter(per_second, chat_interval, monotonic=monotonic)
+        self.backoff_max = max(0.01, backoff_max)
         self.paid_broadcast = paid_broadcast
         self.max_attempts = max_attempts
-        self._batch = batch or max(50, min(2000, int(per_second * 2)))
+        # rows in flight at most: 4 s of the rate (some wait for their chat's turn while others go)
+        self._batch = batch or max(100, min(4000, int(per_second * 4)))
         self._sending = asyncio.Semaphore(max(1, concurrency))
         self._uploads = _KeyedLocks()
         self._wake = asyncio.Event()
@@ -243,10 +164,9 @@ class Outbox:
     def _now(self) -> str:
         return self.clock.now().isoformat()
 
-    @staticmethod
-    def backoff(attempts: int) -> float:
-        """Seconds before the next try after `attempts` failed ones: 1, 2, 4 ... up to MAX_BACKOFF."""
-        return float(min(2 ** attempts, MAX_BACKOFF))
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try after `attempts` failed ones: 1, 2, 4 ... up to `backoff_max`."""
+        return float(min(2.0 ** min(attempts, 30), self.backoff_max))
 
     async def flush(self) -> int:
         """Sends everything that is due now; returns how many rows were handled (sent, retried
@@ -268,17 +188,28 @@ class Outbox:
                 if released:
                     log.warning("outbox: %s pushes claimed before a restart are sent again", released)
                 self._claims_released = True
-            handled = 0
+            return await self._send_due()
+
+    async def _send_due(self) -> int:
+        """Claims and sends until nothing is due. One row per chat per claim (a chat's rows go in
+        order); the next claim is made as soon as a quarter of the rows in flight are done, so a chat
+        that waits for its turn (its own replies, a 429) holds back only its own pushes."""
+        handled = 0
+        flying: set[asyncio.Task[None]] = set()
+        try:
             while True:
-                claim = await self.store.claim_pushes(self._now(), limit=self._batch)
-                handled += claim.skipped
-                if not claim.pushes:
+                if len(flying) <= self._batch * 3 // 4 and (self._leader is None or self._leader()):
+                    claim = await self.store.claim_pushes(self._now(), limit=self._batch - len(flying))
+                    handled += claim.skipped + len(claim.pushes)
+                    flying |= {asyncio.create_task(self._deliver(push)) for push in claim.pushes}
+                if not flying:  # nothing due, nothing in flight (or the lease was lost)
                     return handled
-                # one row per chat per claim: chats go side by side, each chat's rows in order
-                await asyncio.gather(*(self._deliver(push) for push in claim.pushes))
-                handled += len(claim.pushes)
-                if self._leader is not None and not self._leader():  # lost the lease: claim no more
-                    return handled
+                done, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+        finally:
+            for task in flying:
+                task.cancel()
 
     async def run(self) -> None:
         """Until cancelled: flush, then sleep until woken or the next retry is due. On PostgreSQL a
@@ -318,10 +249,11 @@ class Outbox:
             message_id = await self._send(push)
         except NotLeader:  # another process sends it (not an attempt: nothing was sent)
             await self.store.mark_push_retry(push.id, "not the leader", self._now(), count_attempt=False)
-        except TelegramRetryAfter as exc:
+        except TelegramRetryAfter as exc:  # flood control: this chat waits, and the whole sender slows down
             log.info("429 for chat %s: waiting %s s", push.chat_id, exc.retry_after)
             self.limiter.pause(exc.retry_after, push.chat_id)
-            await self._retry(push, exc.message, float(exc.retry_after))
+            self.limiter.congested()
+            await self._again(push, exc.message, max(float(exc.retry_after), self.backoff(push.attempts)))
         except TelegramForbiddenError as exc:
             await self.store.mark_unreachable(push.id, push.chat_id, exc.message, self._now())
         except TelegramBadRequest as exc:
@@ -333,7 +265,8 @@ class Outbox:
                 log.warning("push %s refused: %s", push.id, exc.message)
                 await self.store.mark_push_final(push.id, "failed", exc.message)
         except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
-            await self._retry(push, str(exc), self.backoff(push.attempts))
+            self.limiter.congested()  # Telegram down or overloaded: tried again until it answers
+            await self._again(push, str(exc), self.backoff(push.attempts))
         except TelegramAPIError as exc:  # 401, 404, 409, 413 ...: retrying will not help
             log.warning("push %s refused: %s", push.id, exc.message)
             await self.store.mark_push_final(push.id, "failed", exc.message)
@@ -343,7 +276,14 @@ class Outbox:
         else:
             await self.store.mark_push_sent(push.id, message_id, self._now())
 
+    async def _again(self, push: Push, error: str, delay: float) -> None:
+        """Telegram could not take it now (429, 5xx, network): tried again after `delay`, for as long
+        as that lasts (the push is not lost to an outage; it ends sent, refused, or obsolete)."""
+        next_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
+        await self.store.mark_push_retry(push.id, error, next_at)
+
     async def _retry(self, push: Push, error: str, delay: float) -> None:
+        """An unexpected error: tried again, at most `max_attempts` times in all."""
         if push.attempts + 1 >= self.max_attempts:
             log.warning("push %s failed after %s attempts: %s", push.id, push.attempts + 1, error)
             await self.store.mark_push_final(push.id, "failed", error)

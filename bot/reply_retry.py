@@ -13,6 +13,11 @@ at most `tries` times (3: in the same second as a reply the chat may get a push,
 outbox's next one a second later); each retry is logged and reported to `on_retry` (bot/metrics.py counts them).
 A longer `retry_after`, or a 429 after the last try, is raised as before.
 
+The same middleware paces those calls in their chat with the bot's one pacer (`pacer`, the outbox's
+RateLimiter, bot/pacing.py): a reply waits for its chat's turn (Telegram's one message per second in
+a chat; at most `max_wait` seconds), so the second call of a two-call reply, or a reply right after a
+push to that chat, waits its turn instead of drawing a 429, and a push waits for the chat's replies.
+
 Calls from any other task are left alone, among them the outbox's pushes (bot/outbox.py pauses its
 limiter on a 429 and sends again later: waiting here too would handle it twice) and tasks a handler
 starts (an exam countdown handles its own 429s): only the handling task itself is marked, and a task
@@ -34,9 +39,12 @@ from aiogram.methods.base import TelegramType
 if TYPE_CHECKING:
     from aiogram import Bot
 
+    from bot.pacing import RateLimiter
+
 log = logging.getLogger("bot.reply_retry")
 
 MAX_WAIT = 5.0  # seconds: a longer retry_after is not waited out inside a handler
+PACED = ("Send", "Edit", "Delete", "Copy", "Forward")  # the methods that count in a chat's one per second
 TRIES = 3  # repeats of one call at most (a reply may lose its second to a push, twice: task + report)
 
 _HANDLER: ContextVar[tuple[asyncio.Task[object] | None, Callable[[], None] | None]] = ContextVar(
@@ -60,18 +68,27 @@ def is_direct_reply() -> bool:
 class ReplyRetry(BaseRequestMiddleware):
     def __init__(self, *, max_wait: float = MAX_WAIT, tries: int = TRIES,
                  on_retry: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, pacer: RateLimiter | None = None) -> None:
         self.max_wait = max_wait
         self.tries = tries
         self.on_retry = on_retry
         self._sleep = sleep
+        self.pacer = pacer
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
         attempt = 0
+        chat_id = self._paced_chat(method)
         while True:
             try:
-                return await make_request(bot, method)
+                if chat_id is None:
+                    return await make_request(bot, method)
+                await self._turn(chat_id)
+                try:
+                    return await make_request(bot, method)
+                finally:
+                    if self.pacer is not None:
+                        self.pacer.ended(chat_id)
             except TelegramRetryAfter as exc:
                 if attempt >= self.tries or exc.retry_after > self.max_wait or not is_direct_reply():
                     raise
@@ -84,3 +101,18 @@ class ReplyRetry(BaseRequestMiddleware):
                 if on_wait is not None:
                     on_wait()
                 await self._sleep(max(0.0, float(exc.retry_after)))
+
+    def _paced_chat(self, method: TelegramMethod[TelegramType]) -> int | None:
+        """The chat a direct reply's message call goes to, when it takes a turn there."""
+        if self.pacer is None or not is_direct_reply() or not type(method).__name__.startswith(PACED):
+            return None
+        chat_id = getattr(method, "chat_id", None)
+        return chat_id if isinstance(chat_id, int) else None
+
+    async def _turn(self, chat_id: int) -> None:
+        assert self.pacer is not None
+        if self.pacer.chat_wait(chat_id) > 1e-6:
+            on_wait = _HANDLER.get()[1]
+            if on_wait is not None:  # waiting for the chat: the handler slot goes to the next update
+                on_wait()
+        await self.pacer.chat_turn(chat_id, self.max_wait)

@@ -179,9 +179,11 @@ async def push_report(store: Store, clock: Clock, i18n: I18n, outbox: Outbox, or
 
 
 async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, user_id: int,
-                        slot_day: date) -> list[dict[str, Any]]:
+                        slot_day: date, missed: Sequence[date] = ()) -> list[dict[str, Any]]:
     """The pushes of push_report, built (chart and workbook drawn) but not enqueued: none when the
-    recipient no longer gets the report."""
+    recipient no longer gets the report. They supersede the recipient's earlier reports still waiting
+    in the outbox (Telegram was down): only the newest goes, its text naming the `missed` days whose
+    reports were not sent."""
     s = await store.report_settings(org_id)
     org = await store.get_org(org_id)
     user = await store.get_user(user_id)
@@ -196,10 +198,13 @@ async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, use
     rows = {f.day: f for f in await store.org_days(org_id, (day - timedelta(days=1)).isoformat(), day.isoformat())}
     o = svc.Overview(org, day, rows.get(day.isoformat()), rows.get((day - timedelta(days=1)).isoformat()),
                      s.daily_target, org.protect_content)
-    key = f"report:{org_id}:{user_id}:{slot_day.isoformat()}"
+    mine = report_key_prefix(org_id, user_id)
+    key = f"{mine}{slot_day.isoformat()}"
+    missed = sorted(set(missed) | {d for d in await waiting_report_days(store, mine) if d < slot_day})
     protect = org.protect_content
-    pushes = [text_push(user_id, _("reports.push.head") + "\n\n" + overview_text(_, o) + protect_note(_, protect),
-                        protect_content=protect, dedupe_key=f"{key}:text")]
+    head = _("reports.push.head") + missed_note(_, missed)
+    pushes = [text_push(user_id, head + "\n\n" + overview_text(_, o) + protect_note(_, protect),
+                        protect_content=protect, dedupe_key=f"{key}:text", supersedes=mine)]
     if s.content in ("chart", "xlsx"):
         span = [day - timedelta(days=TREND_IN_PUSH - 1 - i) for i in range(TREND_IN_PUSH)]
         found = {f.day: f for f in await store.org_days(org_id, span[0].isoformat(), day.isoformat())}
@@ -213,7 +218,7 @@ async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, use
         else:
             caption = _("reports.chart.caption", days=TREND_IN_PUSH) + protect_note(_, protect)
             pushes.append(file_push(user_id, "photo", png, "trend.png", caption=caption, protect_content=protect,
-                                    dedupe_key=f"{key}:chart"))
+                                    dedupe_key=f"{key}:chart", supersedes=mine))
     if s.content == "xlsx":
         lower = [x.id for x in await store.lower_orgs(org_id)]
         orgs = await store.orgs_days([org_id, *lower], day.isoformat(), day.isoformat())
@@ -222,8 +227,43 @@ async def report_pushes(store: Store, clock: Clock, i18n: I18n, org_id: int, use
         data = await asyncio.to_thread(partial(report_xlsx, full_phones=full), _, orgs, people, points, day, day)
         pushes.append(file_push(user_id, "document", data, f"report-{day.isoformat()}.xlsx",
                                 caption=_("reports.xlsx.caption") + protect_note(_, protect),
-                                protect_content=protect, dedupe_key=f"{key}:xlsx"))
+                                protect_content=protect, dedupe_key=f"{key}:xlsx", supersedes=mine))
     return pushes
+
+
+def report_key_prefix(org_id: int, user_id: int) -> str:
+    """The dedupe keys of one recipient's daily reports of one organisation begin with this."""
+    return f"report:{org_id}:{user_id}:"
+
+
+async def waiting_report_days(store: Store, prefix: str) -> set[date]:
+    """The slot days of this recipient's reports still waiting in the outbox (Telegram was down)."""
+    days = set()
+    for key in await store.waiting_push_keys(prefix):
+        try:
+            days.add(date.fromisoformat(key[len(prefix):].split(":")[0]))
+        except ValueError:
+            continue
+    return days
+
+
+def missed_note(_: Translator, slot_days: Sequence[date]) -> str:
+    """The report days (the day before each slot) whose reports were not sent, said in the newest one."""
+    if not slot_days:
+        return ""
+    days = ", ".join((d - timedelta(days=1)).strftime("%m-%d") for d in slot_days)
+    return "\n" + _("reports.push.missed", days=days)
+
+
+def latest_slot(clock: Clock, send_time: str, day: date, due_at: datetime, now: datetime) -> date:
+    """The newest slot day due by `now`, from the slot (day, due_at) on: after days of downtime the
+    slots in between are not sent one by one, the newest replaces them."""
+    at = due_at
+    while True:
+        next_day, next_at = svc.next_slot(clock, send_time, at)
+        if next_at > now or next_day <= day:
+            return day
+        day, at = next_day, next_at
 
 
 def slot_handlers(store: Store, clock: Clock, i18n: I18n, outbox: Outbox
@@ -234,8 +274,10 @@ def slot_handlers(store: Store, clock: Clock, i18n: I18n, outbox: Outbox
     the next slot's row is the same row."""
 
     async def slot(item: DueItem, now: datetime) -> None:
-        org_id, user_id, day = svc.parse_slot_ref(item.ref)
-        pushes = await report_pushes(store, clock, i18n, org_id, user_id, day)
+        org_id, user_id, armed = svc.parse_slot_ref(item.ref)
+        day = latest_slot(clock, (await store.report_settings(org_id)).send_time, armed, item.due_at, now)
+        missed = [armed + timedelta(days=i) for i in range((day - armed).days)]
+        pushes = await report_pushes(store, clock, i18n, org_id, user_id, day, missed)
         async with atomic(store):
             added = await outbox.enqueue(*pushes) if pushes else 0
             s = await store.report_settings(org_id)

@@ -22,7 +22,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.i18n import I18n, Translator
-from bot.outbox import Outbox, RateLimiter
+from bot.outbox import Outbox
+from bot.pacing import RateLimiter
 from bot.repositories.due import DueItem
 from bot.repositories.exams import DEADLINE, PUBLISH, REMIND, TICK
 from bot.services import exam_attempts, exams

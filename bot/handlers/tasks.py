@@ -103,7 +103,7 @@ def due_reminder_handler(store: Store, clock: Clock, i18n: I18n, outbox: Outbox
         if kind != "task" or not task_id.isdigit():
             return
         async with atomic(store):
-            reminder = await svc.due_reminder(store, int(task_id))
+            reminder = await svc.due_reminder(store, int(task_id), clock.now())
             if reminder is not None:
                 await outbox.enqueue(*reminder_pushes(i18n, clock, reminder))
 

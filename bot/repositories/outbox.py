@@ -3,10 +3,12 @@ repository's `_tx` (`enqueue_in`) or with `enqueue_pushes` inside the store's at
 also holds the action; sent by bot/outbox.py.
 
 A row's life: pending -> sending (claimed just before the Bot API call) -> sent (Telegram accepted
-it) | pending again (retry later) | failed | unreachable (403: the person blocked the bot) |
-skipped_unreachable (not sent: the person was unreachable already). Rows left 'sending' by a crash
-are pending again at the next start (`release_claims`), so at most the rows in flight at the kill
-are sent twice.
+it) | pending again (retry later: Telegram busy or down, for as long as that lasts) | failed (refused
+for good: a 4xx other than 403 and 429) | unreachable (403: the person blocked the bot) |
+skipped_unreachable (not sent: the person was unreachable already) | obsolete (not sent: its
+`expires_at` passed before Telegram took it, or a newer push of its kind superseded it). Rows left
+'sending' by a crash are pending again at the next start (`release_claims`), so at most the rows in
+flight at the kill are sent twice.
 
 A file sent to many is stored once in outbox_files by its content hash; the first accepted send
 records Telegram's file_id there and later sends use it."""
@@ -17,13 +19,14 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from bot.repositories.base import Repository, StoreError, marks, nothing
 
-PUSH_STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "skipped_unreachable")
+PUSH_STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "skipped_unreachable", "obsolete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,9 @@ def file_hash(kind: str, data: bytes) -> str:
     return hashlib.sha256(kind.encode() + b":" + data).hexdigest()
 
 
-_INSERT = """INSERT INTO outbox (chat_id, kind, payload, file_name, file_hash, dedupe_key, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING"""
+_INSERT = """INSERT INTO outbox (chat_id, kind, payload, file_name, file_hash, dedupe_key, next_attempt_at, created_at,
+                                 expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING"""
 _INSERT_FILE = """INSERT INTO outbox_files (sha256, kind, data, created_at) VALUES (?, ?, ?, ?)
                   ON CONFLICT (sha256) DO NOTHING"""
 
@@ -67,7 +71,7 @@ def _rows(pushes: Iterable[dict[str, Any]], now: str) -> tuple[list[tuple[Any, .
             digest = file_hash(kind, data)
             files.setdefault(digest, (digest, kind, data, now))
         rows.append((p["chat_id"], kind, json.dumps(p["payload"], ensure_ascii=False), p.get("file_name"), digest,
-                     p.get("dedupe_key"), now, now))
+                     p.get("dedupe_key"), now, now, p.get("expires_at")))
     return rows, list(files.values())
 
 
@@ -77,12 +81,24 @@ async def enqueue_in(db: aiosqlite.Connection, pushes: Iterable[dict[str, Any]],
     build; a push whose dedupe_key exists already is skipped. Returns how many rows were added.
     The sender finds them at its next poll (at most a few seconds); call Outbox.wake() after the
     commit to send at once."""
+    pushes = list(pushes)
+    await _supersede(db, pushes)
     rows, files = _rows(pushes, now)
     if files:
         await db.executemany(_INSERT_FILE, files)
     before = db.total_changes
     await db.executemany(_INSERT, rows)
     return db.total_changes - before
+
+
+async def _supersede(db: aiosqlite.Connection, pushes: list[dict[str, Any]]) -> None:
+    """A push with `supersedes` (a dedupe-key prefix, e.g. one recipient's daily reports) makes the
+    rows of that prefix still waiting obsolete: the newer one replaces them (its own keys are kept)."""
+    keys = [p["dedupe_key"] for p in pushes if p.get("dedupe_key")]
+    for prefix in sorted({p["supersedes"] for p in pushes if p.get("supersedes")}):
+        await db.execute(f"""UPDATE outbox SET status = 'obsolete', last_error = 'superseded', file_data = NULL
+                             WHERE status = 'pending' AND dedupe_key LIKE ?
+                               AND dedupe_key NOT IN ({marks(keys) if keys else "''"})""", (prefix + "%", *keys))
 
 
 # The claim's row lock on PostgreSQL, a comment to SQLite (whose write lock already makes a claim
@@ -105,6 +121,11 @@ def _unflag_chat_of(conn: sqlite3.Connection, push_id: int) -> int | None:
 
 _PUSH_COLUMNS = """o.id, o.chat_id, o.kind, o.payload, o.file_name, o.file_data, o.attempts, o.file_hash,
                    f.file_id"""
+
+
+def _passed(expires_at: str | None, now: str) -> bool:
+    """Compared as times (the two may be written in different zones)."""
+    return expires_at is not None and datetime.fromisoformat(expires_at) <= datetime.fromisoformat(now)
 
 
 def _push(r: Any) -> Push:
@@ -148,7 +169,7 @@ class OutboxRepository(Repository):
             # pending rows in id order (the index on status keeps them so), each the first of its
             # chat still to go: usually the first `limit` rows qualify, so a claim reads about that many
             rows = list(await db.execute_fetchall(
-                f"""SELECT {_PUSH_COLUMNS}, (u.user_id IS NOT NULL) AS unreachable
+                f"""SELECT {_PUSH_COLUMNS}, (u.user_id IS NOT NULL) AS unreachable, o.expires_at
                     FROM outbox AS o
                     LEFT JOIN outbox_files AS f ON f.sha256 = o.file_hash
                     LEFT JOIN unreachable_users AS u ON u.user_id = o.chat_id
@@ -158,11 +179,18 @@ class OutboxRepository(Repository):
                     ORDER BY o.id LIMIT ? {SKIP_LOCKED}""", (now, limit)))
             blocked = [r["chat_id"] for r in rows if r["unreachable"]]
             skipped = 0
+            expired = [r["id"] for r in rows if _passed(r["expires_at"], now)]
+            if expired:
+                cur = await db.execute(
+                    f"""UPDATE outbox SET status = 'obsolete', last_error = 'expired', file_data = NULL
+                        WHERE status = 'pending' AND id IN ({marks(expired)})""", expired)
+                skipped += cur.rowcount
+                rows = [r for r in rows if r["id"] not in set(expired)]
             if blocked:
                 cur = await db.execute(
                     f"""UPDATE outbox SET status = 'skipped_unreachable', file_data = NULL
                         WHERE status = 'pending' AND chat_id IN ({marks(blocked)})""", blocked)
-                skipped = cur.rowcount
+                skipped += cur.rowcount
             claimed = [r for r in rows if not r["unreachable"]]
             if claimed:
                 ids = [r["id"] for r in claimed]
@@ -240,6 +268,12 @@ class OutboxRepository(Repository):
             return int(row[0])
 
         await self._write_batched(write, lambda user_id: ids.add(user_id) if user_id is not None else None)
+
+    async def waiting_push_keys(self, prefix: str) -> list[str]:
+        """The dedupe keys beginning with `prefix` of pushes not yet sent (pending, or in flight)."""
+        rows = await self._all("SELECT dedupe_key FROM outbox WHERE status IN ('pending', 'sending') "
+                               "AND dedupe_key LIKE ? ORDER BY id", (prefix + "%",))
+        return [str(r["dedupe_key"]) for r in rows]
 
     async def push_counts(self) -> dict[str, int]:
         """How many pushes are in each status (see PUSH_STATUSES); statuses with none are left out."""

@@ -81,6 +81,8 @@ class TaskCounts:
     recipients: int
     delivered: int
     confirmed: int
+    queued: int = 0  # notices Telegram has not taken yet (waiting, or tried again after an outage)
+    failed: int = 0  # notices Telegram refused for good (not a 403: those are unreachable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +201,15 @@ class TaskQueries(Repository):
     async def task_counts(self, task_id: int) -> TaskCounts:
         row = await self._one(
             """SELECT COUNT(*) AS n, COUNT(r.confirmed_at) AS confirmed,
-                      COUNT(o.id) AS delivered FROM task_recipients r
-               LEFT JOIN outbox o ON o.dedupe_key = 'task:' || r.task_id || ':' || r.user_id AND o.status = 'sent'
+                      COALESCE(SUM(CASE WHEN o.status = 'sent' THEN 1 ELSE 0 END), 0) AS delivered,
+                      COALESCE(SUM(CASE WHEN o.status IN ('pending', 'sending') THEN 1 ELSE 0 END), 0) AS queued,
+                      COALESCE(SUM(CASE WHEN o.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+               FROM task_recipients r
+               LEFT JOIN outbox o ON o.dedupe_key = 'task:' || r.task_id || ':' || r.user_id
                WHERE r.task_id = ?""", (task_id,))
         assert row is not None
-        return TaskCounts(int(row["n"]), int(row["delivered"]), int(row["confirmed"]))
+        return TaskCounts(int(row["n"]), int(row["delivered"]), int(row["confirmed"]), int(row["queued"]),
+                          int(row["failed"]))
 
     async def pending_recipients(self, task_id: int, limit: int = 100_000, offset: int = 0) -> list[Recipient]:
         rows = await self._all(

@@ -346,7 +346,10 @@ async def block(request: web.Request) -> web.Response:
 async def post_faults(request: web.Request) -> web.Response:
     """A key that is present replaces that part ("rate_limit": null switches limiting off,
     "fail" replaces the whole list); an absent key leaves it as it is. Fail rules match the
-    method case-insensitively, "*" matches any method; they run before the rate limit. A rule for
+    method case-insensitively, "*" matches any method; they run before the rate limit. A rule fails
+    `count` calls (default 1), or with "seconds" every call it matches for that long (an outage;
+    the rules are tried in order, so a later rule takes over when an earlier one's time is up).
+    A rule for
     "webhook" (never matched by "*") fails webhook deliveries instead (bot/sandbox/webhook.py)."""
     state, body = get_state(request.app), await read_body(request)
     rate = body.get("rate_limit")

@@ -166,6 +166,9 @@ class FailRule:
     count: int
     retry_after: int | None = None
     description: str | None = None
+    # with "seconds": the rule fails every call from `since` until `until` (time.monotonic()), an outage
+    since: float | None = None
+    until: float | None = None
 
 
 class SandboxState:
@@ -436,21 +439,33 @@ class SandboxState:
             self._global_window.clear()
             self._chat_windows.clear()
         if "fail" in data:
-            self.fail_rules = [FailRule(method=str(r.get("method", "*")).lower(), status=int(r.get("status", 500)),
-                                        count=int(r.get("count", 1)), retry_after=r.get("retry_after"),
-                                        description=r.get("description"))
-                               for r in data["fail"] or []]
+            start = time.monotonic()
+            self.fail_rules = []
+            for r in data["fail"] or []:
+                rule = FailRule(method=str(r.get("method", "*")).lower(), status=int(r.get("status", 500)),
+                                count=int(r.get("count", 1)), retry_after=r.get("retry_after"),
+                                description=r.get("description"))
+                if r.get("seconds") is not None:  # timed rules follow each other: 500 for 3 min, then 429 ...
+                    rule.since, rule.until = start, start + float(r["seconds"])
+                    start = rule.until
+                self.fail_rules.append(rule)
 
     def faults_json(self) -> dict[str, Any]:
+        now = time.monotonic()
         return {"rate_limit": self.rate_limit,
-                "fail": [r.__dict__ for r in self.fail_rules if r.count > 0]}
+                "fail": [{**r.__dict__, "since": None, "until": None,
+                          "seconds": round(r.until - max(now, r.since or now), 3) if r.until else None}
+                         for r in self.fail_rules if _live(r, now) or (r.since or 0) > now]}
 
     def take_fault(self, method: str, chat_id: int | None, rate_limited_method: bool
                    ) -> tuple[int, str, int | None] | None:
-        """(status, description, retry_after) for a call that must fail now, else None."""
+        """(status, description, retry_after) for a call that must fail now, else None. A rule with
+        "seconds" fails every call it matches for that long (an outage), one with "count" that many."""
+        now = time.monotonic()
         for rule in self.fail_rules:
-            if rule.count > 0 and rule.method in ("*", method.lower()):
-                rule.count -= 1
+            if _live(rule, now) and rule.method in ("*", method.lower()):
+                if rule.until is None:
+                    rule.count -= 1
                 if rule.status == 429:
                     retry = int(rule.retry_after if rule.retry_after is not None else 1)
                     return 429, rule.description or f"Too Many Requests: retry after {retry}", retry
@@ -476,6 +491,12 @@ class SandboxState:
         self.errors = 0
         self.rate_limited = 0
         self.entity_errors = 0  # 400 "can't parse entities" answers (HTML Telegram would reject)
+
+
+def _live(rule: FailRule, now: float) -> bool:
+    if rule.until is not None:
+        return (rule.since or 0.0) <= now < rule.until
+    return rule.count > 0
 
 
 def image_info(data: bytes) -> tuple[int, int, str] | None:

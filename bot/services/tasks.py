@@ -247,11 +247,14 @@ async def remind_pending(store: Store, clock: Clock, actor: Actor, task_id: int)
     return Reminder(task, pending, number, bool(org and org.protect_content))
 
 
-async def due_reminder(store: Store, task_id: int) -> Reminder | None:
+async def due_reminder(store: Store, task_id: int, now: datetime) -> Reminder | None:
     """The automatic reminder's recipients, or None when there is nobody to remind (withdrawn, all
-    confirmed). Idempotent by its pushes' dedupe keys."""
+    confirmed) or its moment came only after the deadline (the clock jumped, the bot was down): a
+    "before the deadline" reminder is not sent late. Idempotent by its pushes' dedupe keys."""
     task = await store.get_task(task_id)
     if task is None or task.status != "open" or task.deadline is None:
+        return None
+    if datetime.fromisoformat(task.deadline) <= now:
         return None
     pending = await store.pending_recipients(task_id)
     if not pending:

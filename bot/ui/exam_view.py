@@ -172,8 +172,8 @@ def publish_notices(i18n: I18n, tz: tzinfo) -> exams.Notices:
             _ = i18n.translator(i18n.pick(person.language))
             text = _("exams.notice", title=exam.title, org=exam.org_name, closes=when(exam.closes_at, tz),
                      minutes=_minutes(exam.time_limit))
-            out.append(text_push(person.user_id, text, reply_markup=list_kb(_),
-                                 dedupe_key=f"exam:{exam.id}:notice:{person.user_id}"))
+            out.append(text_push(person.user_id, text, reply_markup=list_kb(_),  # not sent once the exam closed
+                                 dedupe_key=f"exam:{exam.id}:notice:{person.user_id}", expires_at=exam.closes_at))
         return out
 
     return build
@@ -205,7 +205,7 @@ def reminder_push(i18n: I18n, tz: tzinfo, attempt: ExamAttempt, exam: Exam, minu
     _ = i18n.translator(i18n.pick(attempt.language))
     return text_push(attempt.user_id, _("exams.reminder", title=exam.title, minutes=minutes,
                                         deadline=when(attempt.deadline, tz, now)),
-                     dedupe_key=f"exam:{attempt.id}:remind:{minutes}")
+                     dedupe_key=f"exam:{attempt.id}:remind:{minutes}", expires_at=attempt.deadline)
 
 
 def exam_workbook(_: Translator, rep: exams.Report) -> bytes:

@@ -156,13 +156,17 @@ def notice_pushes(i18n: I18n, clock: Clock, sent: SentTask, file_data: bytes | N
 
 
 def reminder_pushes(i18n: I18n, clock: Clock, reminder: Reminder) -> list[dict[str, Any]]:
+    """A reminder sent before the deadline is not sent after it (an outage, the bot down): it is
+    obsolete then, the deadline it asks to meet has passed."""
     suffix = f":r{reminder.number}" if reminder.number else ":auto"
+    deadline = deadline_of(reminder.task)
+    expires = deadline if deadline is not None and deadline > clock.now() else None
     out = []
     for r in reminder.recipients:
         _ = i18n.translator(i18n.pick(r.language))
         out.append(text_push(r.user_id, notice_text(_, clock, reminder.task, reminder=True),
                              reply_markup=_markup_for(_, reminder.task), protect_content=reminder.protect,
-                             dedupe_key=task_push_key(reminder.task.id, r.user_id, suffix)))
+                             dedupe_key=task_push_key(reminder.task.id, r.user_id, suffix), expires_at=expires))
     return out
 
 
@@ -217,6 +221,8 @@ def view_text(_: Translator, clock: Clock, view: TaskView) -> str:
              _("task.preview_deadline", deadline=when_text(clock, deadline) if deadline else _("task.none")),
              _("task.view_counts", recipients=view.counts.recipients, delivered=view.counts.delivered,
                confirmed=view.counts.confirmed, pending=view.pending, unreachable=view.unreachable)]
+    if view.counts.queued or view.counts.failed:  # Telegram has not taken every notice (yet)
+        lines.append(_("task.view_delivery", queued=view.counts.queued, failed=view.counts.failed))
     if not t.needs_confirm:
         lines.append(_("task.view_no_confirm"))
     elif view.names:

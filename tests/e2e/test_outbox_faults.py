@@ -19,3 +19,19 @@ async def test_issue13_outbox_1000_pushes_with_429_500_and_a_blocked_user_exactl
     assert result.counts == {"sent": 998, "unreachable": 1, "skipped_unreachable": 1}
     assert result.rate_limited >= 8  # the injected 429s were met (and waited out)
     assert result.seconds <= 1.1 * 1000 / 100
+
+
+async def test_rep_5_telegram_down_with_500_then_429_loses_no_push_and_the_sender_slows_down(tmp_path):
+    """The outage of bench/outage.py scaled down: 500 for 3 s, then 429 for 2 s, the back-off capped at
+    0.25 s, so the outage outlasts eight tries (today's budget) many times over; a task notice to 150
+    members and a daily report to 40 of them are under way."""
+    from tests.sandbox.outage_load import run_outage
+
+    result = await run_outage(tmp_path / "outage.sqlite3", members=150, recipients=40, down_500=3.0, down_429=2.0,
+                              retry_after=1, backoff_max=0.25, deadline=60.0)
+    print(result.line())
+    assert result.missing == 0 and result.duplicates == 0  # every push arrived once after the outage
+    assert result.counts == {"sent": 190}
+    assert result.calls_first_second >= 10  # at the configured 25/s until Telegram pushed back ...
+    assert result.calls_per_s_later <= result.calls_first_second / 2  # ... then much slower, as a whole
+    assert "已送达 0" in result.view_during and "排队待发 150" in result.view_during  # pending, said so

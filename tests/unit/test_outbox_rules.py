@@ -13,7 +13,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp.test_utils import TestServer
 
-from bot.outbox import Outbox, RateLimiter, file_push, text_push
+from bot.outbox import Outbox, file_push, text_push
+from bot.pacing import RateLimiter
 from bot.repositories.outbox import enqueue_in
 from bot.sandbox.server import build_sandbox_app
 from bot.services.outbox_status import unreachable_user_ids
@@ -156,34 +157,35 @@ async def test_issue13_429_retry_after_pauses_that_chat_only(store, clock, tg_bo
     assert await store.push_counts() == {"sent": 4}
 
 
-async def test_issue13_429_attempts_are_capped(store, clock, tg_bot, http):
+async def test_rep_5_429s_are_not_counted_into_an_attempt_cap_the_push_arrives_after_the_flood(
+        store, clock, tg_bot, http):
     [a] = await users(http, 1)
     await faults(http, {"fail": [{"method": "sendMessage", "status": 429, "count": 10, "retry_after": 1}]})
-    box = box_for(store, tg_bot, clock, max_attempts=3)
+    box = box_for(store, tg_bot, clock, max_attempts=3, backoff_max=4)
     await box.enqueue(text_push(a, "x"))
-    for _ in range(5):
+    for _ in range(12):
         await box.flush()
-        clock.advance(seconds=1)
-    assert await store.push_counts() == {"failed": 1}
-    assert (await stats(http))["calls"]["sendMessage"] == 3
+        assert await store.push_counts() in ({"pending": 1}, {"sent": 1})  # never 'failed'
+        clock.advance(seconds=4)
+    assert [m["text"] for m in await bot_messages(http, a)] == ["x"]
+    assert await store.push_counts() == {"sent": 1}
+    assert (await stats(http))["calls"]["sendMessage"] == 11
 
 
-async def test_issue13_5xx_retried_with_backoff_then_failed_and_counted(store, clock, tg_bot, http):
+async def test_rep_5_5xx_retried_with_capped_backoff_until_telegram_answers(store, clock, tg_bot, http):
     [a] = await users(http, 1)
     await faults(http, {"fail": [{"method": "sendMessage", "status": 502, "count": 10}]})
-    box = box_for(store, tg_bot, clock, max_attempts=3)
+    box = box_for(store, tg_bot, clock, max_attempts=3, backoff_max=4)
     await box.enqueue(text_push(a, "x"))
     await box.flush()
-    clock.advance(seconds=0.9)
-    assert await box.flush() == 0  # the first backoff is 1 s
-    clock.advance(seconds=0.1)
-    await box.flush()
-    clock.advance(seconds=1.9)
-    assert await box.flush() == 0  # then 2 s
-    clock.advance(seconds=0.1)
-    await box.flush()
-    assert await store.push_counts() == {"failed": 1}
-    assert (await stats(http))["calls"]["sendMessage"] == 3
+    for wait in (1, 2, 4, 4, 4, 4, 4, 4, 4, 4):  # 1, 2, 4 ... and never more than backoff_max
+        clock.advance(seconds=wait - 0.1)
+        assert await box.flush() == 0
+        clock.advance(seconds=0.1)
+        assert await box.flush() == 1
+    assert [m["text"] for m in await bot_messages(http, a)] == ["x"]
+    assert await store.push_counts() == {"sent": 1}
+    assert (await stats(http))["calls"]["sendMessage"] == 11
 
 
 # -- files sent to many ---------------------------------------------------------------------------

@@ -30,58 +30,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.schema import ddl, metadata
-from bot.migrations import MIGRATIONS, split_sql
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Migrations on their way to main from other branches, applied here until they have landed (each is
-# skipped once bot/migrations.py holds it): the deployment table and the outbox's expires_at / 'obsolete'
-PENDING = {
-    "CREATE TABLE deployment": "CREATE TABLE deployment (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "'obsolete'": """
-    CREATE TABLE outbox_v25 (
-        id              INTEGER PRIMARY KEY AUTOINCREMENT,
-        chat_id         INTEGER NOT NULL,
-        kind            TEXT NOT NULL CHECK (kind IN ('text', 'photo', 'document')),
-        payload         TEXT NOT NULL,
-        file_name       TEXT,
-        file_data       BLOB,
-        file_hash       TEXT REFERENCES outbox_files (sha256),
-        dedupe_key      TEXT UNIQUE,
-        status          TEXT NOT NULL DEFAULT 'pending'
-                        CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unreachable',
-                                          'skipped_unreachable', 'obsolete')),
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at TEXT NOT NULL,
-        last_error      TEXT,
-        created_at      TEXT NOT NULL,
-        claimed_at      TEXT,
-        sent_at         TEXT,
-        message_id      INTEGER,
-        expires_at      TEXT
-    );
-    DROP TABLE outbox;
-    ALTER TABLE outbox_v25 RENAME TO outbox;
-    CREATE INDEX outbox_status ON outbox (status);
-    CREATE INDEX outbox_chat ON outbox (status, chat_id, id)
-    """,
-}
-
-
 async def built_by_migrations(backend: str, tmp_path: Path, pg_server: Any) -> str:
-    """A new database made by today's migrations (and those on their way): its SQLAlchemy URL."""
+    """A new database made by today's migrations: its SQLAlchemy URL."""
     database = str(tmp_path / "schema.sqlite3") if backend == "sqlite" else await pg_server.blank_database()
     store = await Store.open(database)
-    try:
-        for marker, script in PENDING.items():
-            if any(marker in m for m in MIGRATIONS):
-                continue
-            async with store._tx() as db:
-                for statement in split_sql(script):
-                    await db.execute(statement)
-    finally:
-        await store.close()
+    await store.close()
     return sqlalchemy_url(database)
 
 

@@ -70,7 +70,7 @@ async def test_work_1_reminders_five_minutes_apart_and_not_after_withdrawal(stor
     clock.advance(seconds=1)
     assert (await svc.remind_pending(store, clock, actor, sent.task.id)).number == 2
     await svc.withdraw(store, clock, actor, sent.task.id)
-    assert await svc.due_reminder(store, sent.task.id) is None
+    assert await svc.due_reminder(store, sent.task.id, clock.now()) is None
     with pytest.raises(DomainError):
         await svc.withdraw(store, clock, actor, sent.task.id)
 

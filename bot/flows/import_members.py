@@ -6,6 +6,7 @@ The rows offered for that second step are kept in the FSM data (the file itself 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from bot.i18n import Raw
 from bot.render import excel
 from bot.services import member_import
 from bot.services import members as svc
+from bot.services.transactions import atomic
 from bot.ui.common import NOT_COMMAND
 from bot.ui.imports import ImportAction, ImportCD, ImportMembers, MemberImportData
 from bot.ui.members import all_xlsx_labels, xlsx_labels
@@ -117,20 +119,30 @@ async def got_file(message: Message, document: Document, state: FSMContext, ctx:
                                                     buffer.getvalue())
         return
     labels = xlsx_labels(_)
+    done_before = flow.imp_done if flow.imp_done and flow.imp_done[0] == message.message_id else None
     try:
-        result = await member_import.import_file(ctx.store, ctx.clock, ctx.actor, org.id, buffer.getvalue(),
-                                                 all_xlsx_labels(ctx.i18n))
+        # the rows and a note of their counts commit together; the step is left only after the summary
+        # was sent, so the file handled again after a crash in between shows the same summary
+        parsed = await member_import.parse_file(buffer.getvalue(), all_xlsx_labels(ctx.i18n))
+        async with atomic(ctx.store):
+            result = await member_import.import_sheet(ctx.store, ctx.clock, ctx.actor, org.id, parsed)
+            if done_before is None:
+                flow.imp_done = [message.message_id, result.added, result.present]
+                await flow.save(state)
     except DomainError as exc:
         if exc.key == "mem.sheet.missing_columns":
             exc.params["columns"] = _("import.list_sep").join(
                 labels[f"col.{c}"] for c in exc.params.get("columns", []))
         raise
+    if done_before is not None:  # its rows are in already: what that first handling added
+        result = replace(result, added=done_before[1], present=done_before[2])
+    await report(message, _, org, result)
     await state.set_state(None)
     flow.imp_rows = member_import.pending_to_data(result.pending) if result.pending else None
     flow.imp_branches = result.new_branches or None
     flow.imp_names = member_import.mismatches_to_data(result.mismatched) if result.mismatched else None
+    flow.imp_done = None
     await flow.save(state)
-    await report(message, _, org, result)
 
 
 async def not_a_file(message: Message, _: Translator) -> None:

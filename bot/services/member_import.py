@@ -72,7 +72,12 @@ async def parse_file(data: bytes, known_labels: Iterable[Mapping[str, str]] = ()
 async def import_file(store: Store, clock: Clock, actor: Actor, org_id: int, data: bytes,
                       known_labels: Iterable[Mapping[str, str]] = ()) -> ImportResult:
     actor.require_admin_of(org_id)
-    parsed = await parse_file(data, known_labels)
+    return await import_sheet(store, clock, actor, org_id, await parse_file(data, known_labels))
+
+
+async def import_sheet(store: Store, clock: Clock, actor: Actor, org_id: int,
+                       parsed: excel.ParsedSheet) -> ImportResult:
+    """The rows of a sheet parse_file read (parsing outside a caller's transaction: it takes time)."""
     result = await import_parsed(store, clock, actor, org_id, parsed.rows)
     return ImportResult(result.added, result.present, result.rejected, result.pending, result.new_branches,
                         [], parsed.sheet, parsed.ignored_sheets, result.mismatched)

@@ -43,6 +43,9 @@ class MemberImportData(FlowData):
     imp_rows: list[Any] | None = None
     imp_branches: list[str] | None = None
     imp_names: list[Any] | None = None  # [member id, listed name, file's name] awaiting keep / update
+    # [message id, added, present] of the file whose rows were committed and whose summary may not have
+    # been sent (kept in the import's own transaction): the file handled again shows these counts
+    imp_done: list[int] | None = None
 
 
 class QuestionImportData(FlowData):

@@ -219,3 +219,35 @@ async def test_mem_4_keeping_the_listed_names_changes_nothing_and_is_audited(cli
     assert "已保留名单中的姓名" in kept.text
     assert count(settings, "SELECT name FROM members") == [("李四",)]
     assert count(settings, "SELECT after FROM audit_log WHERE action = 'member.import_names'")[0][0].count('"keep"') == 1
+
+
+async def test_mem_4_a_file_handled_again_after_a_crash_before_its_summary_shows_the_same_summary(
+        client_factory, store, settings, monkeypatch):
+    """Killed after the rows' commit but before the summary was sent, the same file is handled again at
+    start (the durable inbox): the admin gets the summary of what it added, not "not understood" (the
+    step was already left) nor "0 added" (its rows are in). The crash test found it."""
+    from aiogram.types import Document
+
+    from bot.flows import import_members
+
+    org = await setup(store)
+    c = client_factory(ADMIN)
+    await c.send("/import")
+    data = xlsx([[f"成员{i}", f"1390000000{i}", "第一支部", ""] for i in range(3)])
+    c.session.files["files/doc1"] = c.session.files["doc1"] = data
+    message = c._message(document=Document(file_id="doc1", file_unique_id="doc1", file_name="m.xlsx",
+                                           file_size=len(data)))
+    summary = import_members.report
+
+    async def killed(*args, **kwargs):
+        raise RuntimeError("killed before the summary was sent")
+
+    monkeypatch.setattr(import_members, "report", killed)
+    await c._feed(message=message)
+    monkeypatch.setattr(import_members, "report", summary)
+    assert count(settings, "SELECT count(*) FROM members WHERE org_id = ?", org) == [(3,)]  # committed
+    again = await c._feed(message=message, handler_data={"replaying": True})
+    assert "新增：3 人" in again.text and "已在本组织（未重复导入）：0 人" in again.text, again.text
+    assert count(settings, "SELECT count(*) FROM members WHERE org_id = ?", org) == [(3,)]
+    later = await upload(c, data)  # the step was left after the summary: a new /import counts anew
+    assert "新增：0 人" in later.text and "已在本组织（未重复导入）：3 人" in later.text

@@ -55,6 +55,8 @@ class RateLimiter:
         self._next_global = 0.0
         self._paused_until = 0.0
         self._next_chat: dict[int, float] = {}
+        # chats whose turn a push took last: a reply waits for those only (see reply_wait)
+        self._pushed: set[int] = set()
         self._chat_paused: dict[int, float] = {}
         self._prune_base = prune_at
         self._prune_at = prune_at
@@ -108,6 +110,16 @@ class RateLimiter:
         now = self._now()
         return max(0.0, self._chat_paused.get(chat_id, 0.0) - now, self._next_chat.get(chat_id, 0.0) - now)
 
+    def reply_wait(self, chat_id: int) -> float:
+        """Seconds a direct reply waits in `chat_id`: its pause, or the interval after a push that took
+        the chat's turn. A reply does not wait for the chat's earlier replies: a person answered at once
+        (Telegram allows a private chat short bursts over one message a second; a 429 there is waited out
+        by the reply's own retry), while pushes, which nobody is waiting for, keep the full interval after
+        every call to the chat, replies included."""
+        if chat_id in self._pushed:
+            return self.chat_wait(chat_id)
+        return max(0.0, self._chat_paused.get(chat_id, 0.0) - self._now())
+
     def tracked_chats(self) -> int:
         """How many chats the limiter remembers (bounded; see the class docstring)."""
         return len(self._next_chat) + len(self._chat_paused)
@@ -132,6 +144,7 @@ class RateLimiter:
             before = self._next_chat.get(chat_id)
             if self.chat_interval:  # the chat is taken from now: a reply arriving meanwhile waits for it
                 self._next_chat[chat_id] = slot + self.chat_interval
+                self._pushed.add(chat_id)
             self._prune(now)
             cuts = self._cuts
             if slot > now:
@@ -150,14 +163,15 @@ class RateLimiter:
         waits at most `max_wait` seconds, then takes the turn. Returns the seconds waited."""
         waited = 0.0
         while True:
-            held = self.chat_wait(chat_id)
+            held = self.reply_wait(chat_id)
             if held <= 1e-6 or waited >= max_wait:
                 break
             step = min(held, max_wait - waited)
             await asyncio.sleep(step)
             waited += step
         if self.chat_interval:
-            self._next_chat[chat_id] = self._now() + self.chat_interval
+            self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), self._now() + self.chat_interval)
+            self._pushed.discard(chat_id)
         self._prune(self._now())
         return waited
 
@@ -195,5 +209,6 @@ class RateLimiter:
         for table in (self._next_chat, self._chat_paused):
             for key in [k for k, until in table.items() if until <= now]:
                 del table[key]
+        self._pushed &= self._next_chat.keys()
         # amortised: the next sweep waits until the tables have grown again
         self._prune_at = max(self._prune_base, 2 * (len(self._next_chat) + len(self._chat_paused)))

@@ -14,9 +14,10 @@ outbox's next one a second later); each retry is logged and reported to `on_retr
 A longer `retry_after`, or a 429 after the last try, is raised as before.
 
 The same middleware paces those calls in their chat with the bot's one pacer (`pacer`, the outbox's
-RateLimiter, bot/pacing.py): a reply waits for its chat's turn (Telegram's one message per second in
-a chat; at most `max_wait` seconds), so the second call of a two-call reply, or a reply right after a
-push to that chat, waits its turn instead of drawing a 429, and a push waits for the chat's replies.
+RateLimiter, bot/pacing.py): a reply right after a push to its chat waits for the chat's turn
+(Telegram's one message per second in a chat; at most `max_wait` seconds) instead of drawing a 429, and a
+push waits for the chat's replies. A reply's own calls follow each other at once (a person is waiting for
+them; a 429 among them is waited out below).
 
 Calls from any other task are left alone, among them the outbox's pushes (bot/outbox.py pauses its
 limiter on a 429 and sends again later: waiting here too would handle it twice) and tasks a handler
@@ -111,7 +112,7 @@ class ReplyRetry(BaseRequestMiddleware):
 
     async def _turn(self, chat_id: int) -> None:
         assert self.pacer is not None
-        if self.pacer.chat_wait(chat_id) > 1e-6:
+        if self.pacer.reply_wait(chat_id) > 1e-6:
             on_wait = _HANDLER.get()[1]
             if on_wait is not None:  # waiting for the chat: the handler slot goes to the next update
                 on_wait()

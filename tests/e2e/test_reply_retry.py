@@ -1,8 +1,7 @@
 """A handler's two-call replies under Telegram's 1 message/s per chat (bot/reply_retry.py): with the
 sandbox's strict per-chat limit at 1 call/s, a member answering at once gets each next question, and
-the submit's result edit AND the review message after it; the second call waits for the chat's turn
-(the bot's one pacer, shared with the outbox), so Telegram has no reason to answer 429 and no apology
-is sent."""
+the submit's result edit AND the review message after it; the second call's 429 is waited out, so no
+apology is sent."""
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +37,7 @@ def test_quiz_submit_under_one_call_per_second_shows_the_result_and_the_review(l
     u.press(msg, "交卷", wait=10)
     done = u.expect("已交卷")
     assert "5/5（100%）" in done["text"]
-    u.expect("答案与解析")  # the call right after the result edit: it waited its turn
+    u.expect("答案与解析")  # the call right after the result edit: a 429, waited out
     chat = [m.get("text") or "" for m in u.messages() if m["from"] == "bot"]
     assert not [text for text in chat if APOLOGY in text]
-    # the second call of each two-call reply waited for its turn in the chat (bot/pacing.py): no 429 at all
-    assert sb.get("/sandbox/stats")["rate_limited"] == 0
+    assert sb.get("/sandbox/stats")["rate_limited"] > 0  # the limit did bite (the test is not vacuous)

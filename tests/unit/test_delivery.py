@@ -189,3 +189,18 @@ async def test_rep_5_each_push_is_marked_sent_the_moment_telegram_accepts_it(sto
     release.set()
     await flushing
     assert counts.get("sent") == 1  # a crash now would repeat only the push in flight
+
+
+async def test_rep_5_a_direct_reply_does_not_wait_for_the_chats_earlier_reply_but_a_push_does():
+    """A person waits for the bot's answer: the second call of a reply goes at once (a 429 there is
+    waited out by the reply's retry), while a push keeps the chat's full interval after any call."""
+    now = [100.0]
+    pacer = RateLimiter(25, 1.0, monotonic=lambda: now[0])
+    assert await pacer.chat_turn(7, 5.0) == 0.0
+    pacer.ended(7)
+    assert pacer.reply_wait(7) == 0.0  # the reply's next call: at once
+    assert pacer.chat_wait(7) == 1.0  # a push for the chat: a second after the reply
+    other = 8
+    await pacer.acquire(other)  # a push took chat 8's turn: a reply there waits for it
+    pacer.ended(other)
+    assert pacer.reply_wait(other) == 1.0

@@ -17,25 +17,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiohttp.test_utils import TestServer
-
 from bot.clock import MovableClock
 from bot.i18n import I18n
 from bot.middlewares import load_actor
 from bot.outbox import Outbox, text_push
 from bot.reports_notify import report_key_prefix
-from bot.sandbox.server import build_sandbox_app
-from bot.sandbox.state import get_state
 from bot.services import tasks as tsvc
 from bot.store import Store
 from bot.ui.tasks import notice_pushes, view_text
+from tests.sandbox.outbox_load import sandbox_with_bot
 from tests.support.factories import make_member, make_org, make_user
 
-TOKEN = "1000000001:SANDBOX-outage"
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN = 700000
 FIRST_MEMBER = 700001
@@ -84,16 +76,8 @@ async def _people(store: Store, members: int) -> tuple[Any, tsvc.SentTask]:
 async def run_outage(db_path: Path, *, members: int = 150, recipients: int = 40, down_500: float = 180.0,
                      down_429: float = 120.0, retry_after: int = 5, backoff_max: float = 300.0,
                      rate: float = 25.0, deadline: float = 1800.0) -> OutageResult:
-    app = build_sandbox_app()
-    state = get_state(app)
-    server = TestServer(app)
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)),
-              default=DefaultBotProperties(parse_mode="HTML"))
-    store = await Store.open(db_path)
     i18n, clock = I18n(), MovableClock(TZ)
-    try:
+    async with sandbox_with_bot(db_path) as (state, base, bot, store):
         for n in range(members):
             state.upsert_user({"id": FIRST_MEMBER + n, "first_name": f"m{n}"})
         actor, sent = await _people(store, members)
@@ -141,7 +125,3 @@ async def run_outage(db_path: Path, *, members: int = 150, recipients: int = 40,
         expected = Counter({FIRST_MEMBER + n: 1 + (n < recipients) for n in range(members)})
         return OutageResult(outage, first, (in_outage - first) / max(outage - 1.0, 1e-9), in_outage, view, after,
                             received, expected, counts)
-    finally:
-        await store.close()
-        await bot.session.close()
-        await server.close()

@@ -7,6 +7,8 @@ import asyncio
 import math
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,21 +65,34 @@ class LoadResult:
                 f"to the blocked person {self.to_blocked}, rows {self.counts}")
 
 
+@asynccontextmanager
+async def sandbox_with_bot(db_path: Path) -> AsyncIterator[tuple[Any, str, Bot, Store]]:
+    """The sandbox on a free loopback port, a bot pointed at it (its base URL too) and the store at
+    `db_path`, closed again at the end of the block."""
+    app = build_sandbox_app()
+    server = TestServer(app)
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)),
+              default=DefaultBotProperties(parse_mode="HTML"))
+    try:
+        store = await Store.open(db_path)
+        try:
+            yield get_state(app), base, bot, store
+        finally:
+            await store.close()
+    finally:
+        await bot.session.close()
+        await server.close()
+
+
 async def run_load(db_path: Path, *, pushes: int = 1000, chats: int = 500, rate: float = 200.0,
                    n429: int = 0, n500: int = 0, blocked: int = 0, sandbox_margin: float = 1.1) -> LoadResult:
     """`pushes` texts round-robin over `chats` people (the first `blocked` of them blocked the bot),
     sent by Outbox.run at `rate`; the sandbox allows `rate * sandbox_margin` per second overall (Telegram
     allows about 30 against the default 25) and 1 per second per chat. Timed from the first send to the
     moment no row is pending or in flight."""
-    app = build_sandbox_app()
-    state = get_state(app)
-    server = TestServer(app)
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)),
-              default=DefaultBotProperties(parse_mode="HTML"))
-    store = await Store.open(db_path)
-    try:
+    async with sandbox_with_bot(db_path) as (state, base, bot, store):
         async with aiohttp.ClientSession(base_url=base) as http:
             ids = []
             for i in range(chats):
@@ -122,7 +137,3 @@ async def run_load(db_path: Path, *, pushes: int = 1000, chats: int = 500, rate:
             duplicates=sum(n - 1 for n in received.values() if n > 1),
             missing=len(expected - set(received)), to_blocked=to_blocked,
             calls=state.calls["sendMessage"], rate_limited=state.rate_limited, counts=counts)
-    finally:
-        await store.close()
-        await bot.session.close()
-        await server.close()

@@ -13,12 +13,14 @@ rate (25/s unless --outbox-rate; the outbox also keeps 1/s per chat).
 
 The sandbox's rate limit is on: --chat-limit calls in any one second per chat (default 1, Telegram's
 one message per second in a chat, kept strictly: every method counts) and, with --global-limit N, N
-calls in any one second over every method and chat. The bot's own two-call replies (a quiz submit: the
-result edit, then the review; a /task step: the edit, then the next question) and the pushes to the same
-chats take their turns from one pacer (bot/pacing.py): the second call waits for the chat's turn instead
-of drawing a 429 (about 2,000-2,400 429s a run before, 110-240 since); a 429 that still comes is waited
-out by bot/reply_retry.py, so every member still gets the review (checked). Pushes to a chat busy with
-the quiz wait for it, so while 2,000 quizzes run the pushes reach about 0.85 x the configured rate. Why not 30 overall, as bench/exam_deadlines.py runs?
+calls in any one second over every method and chat. The bot's pushes and its replies take their turns in a
+chat from one pacer (bot/pacing.py): a push waits for the chat's replies and a reply for a push just sent
+there. A reply does not wait for the person's own earlier replies, nor the second call of a two-call reply
+(a quiz submit: the result edit, then the review) for the first: in this strict sandbox those draw most of
+the 429s (about 2,250 a run), which bot/reply_retry.py waits out, so every member still gets the review
+(checked). Holding those calls a second apart too cut the 429s to 110-310 but doubled the replies' p50 in
+the rush (3.1 s -> 6.8 s) and tripled the end-to-end tests' time, so replies go at once (see the note of
+2026-12-07). Pushes reach about 0.9 x the configured rate while the quizzes run. Why not 30 overall, as bench/exam_deadlines.py runs?
 Telegram's 30/s is a bound for bulk notifications, and 2,000 quizzes in a minute (about 16,000 replies
 and callback answers) cannot fit in it.
 

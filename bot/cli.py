@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, database_path, folder_of, load_settings
@@ -75,7 +76,7 @@ def _is_folder(path: str) -> bool:
 
 
 def _backup(database: Path, path: str, keep: int | None) -> None:
-    from bot.repositories.backup import BackupError, backup_database, prune
+    from bot.repositories.backup import backup_database, prune
 
     if keep is not None and (keep < 1 or not _is_folder(path)):
         raise BackupError("--keep N (1 or more) prunes a folder of backups: name a folder (ending in /) as PATH")
@@ -89,7 +90,7 @@ def _backup(database: Path, path: str, keep: int | None) -> None:
 
 def _restore(database: Path, path: Path, key: bytes | None) -> None:
     from bot.migrations import MIGRATIONS
-    from bot.repositories.backup import BackupError, holding, key_fingerprint_of, restore_database
+    from bot.repositories.backup import holding, key_fingerprint_of, restore_database
     from bot.services.keys import mismatch
 
     def same_key(backup: Path) -> None:
@@ -109,7 +110,6 @@ def _restore(database: Path, path: Path, key: bytes | None) -> None:
 
 def _backup_command(command: str, path: str, keep: int | None = None) -> int:
     from bot.config import environment, existing_secret_key
-    from bot.repositories.backup import BackupError
 
     settings = load_settings(require_token=False) if command == "backup" else None
     if environment().get("DATABASE_URL", "").strip():
@@ -179,15 +179,20 @@ def _database_url(url: str | None) -> dict[str, str]:
     return {"DATABASE_URL": url} if url else {}
 
 
+def _holding_own_file(settings: Settings, doing: str) -> AbstractContextManager[None]:
+    """The SQLite file's lock while the block runs, when the file is this process's own (not PostgreSQL,
+    not SHARED_DATABASE): a second bot, or a restore, refuses meanwhile."""
+    from bot.repositories.backup import holding
+
+    alone = settings.database_url is None and not settings.shared_database
+    return holding(settings.database_path, doing) if alone else nullcontext()
+
+
 def _run(args: argparse.Namespace) -> int:
     """`run`: the bot until stopped (0); a start that cannot go on is one line on stderr and status 1, and
     the process ends (nothing left running to keep it alive). On an SQLite file of its own (not
     SHARED_DATABASE) the bot holds the file's lock while it runs, so a second bot, or a restore, refuses
     instead of writing beside it."""
-    from contextlib import nullcontext
-
-    from bot.repositories.backup import holding
-
     try:
         settings = load_settings(webhook=args.webhook, overrides=_database_url(args.database_url))
     except OSError as exc:  # the data folder (generated keys beside the database) cannot be written
@@ -195,8 +200,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     given = describe_sources(os.environ, overrides=_database_url(args.database_url))
     logging.getLogger("bot").info("%s", given)
-    alone = settings.database_url is None and not settings.shared_database
-    with holding(settings.database_path, "starting another") if alone else nullcontext():
+    with _holding_own_file(settings, "starting another"):
         # imported (seconds of CPU) once the lock is ours: a second bot refuses at once
         from aiogram.exceptions import TelegramAPIError
 
@@ -236,13 +240,8 @@ async def _load_starter_bank(settings: Settings) -> int:
 
 def _starter_bank_command() -> int:
     """`load-starter-bank`: on an SQLite file, with its bot stopped (it caches the bank)."""
-    from contextlib import nullcontext
-
-    from bot.repositories.backup import holding
-
     settings = load_settings(require_token=False)
-    alone = settings.database_url is None and not settings.shared_database
-    with holding(settings.database_path, "loading the starter bank") if alone else nullcontext():
+    with _holding_own_file(settings, "loading the starter bank"):
         return asyncio.run(_load_starter_bank(settings))
 
 

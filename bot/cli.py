@@ -13,13 +13,13 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, database_path, folder_of, load_settings
+from bot.config import ConfigError, Settings, database_path, environment, folder_of, load_settings
 from bot.migrations import SchemaTooNew
 from bot.pg import is_url
 from bot.redaction import install_log_redaction
 from bot.repositories.backup import BackupError
 from bot.services.keys import KeyMismatch
-from bot.startup import configure_logging, describe_sources, merged_environment
+from bot.startup import configure_logging, describe_sources
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,7 +109,7 @@ def _restore(database: Path, path: Path, key: bytes | None) -> None:
 
 
 def _backup_command(command: str, path: str, keep: int | None = None) -> int:
-    from bot.config import environment, existing_secret_key
+    from bot.config import existing_secret_key
 
     settings = load_settings(require_token=False) if command == "backup" else None
     if environment().get("DATABASE_URL", "").strip():
@@ -246,7 +246,7 @@ def _starter_bank_command() -> int:
 
 
 def _copy_command(args: argparse.Namespace) -> int:
-    from bot.config import environment, existing_secret_key
+    from bot.config import existing_secret_key
 
     settings = load_settings(require_token=False)
     url = args.url or settings.database_url
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     # what the bot writes (the database and its logs, backups, generated secrets) is its user's alone
     os.umask(0o077)
     try:
-        configure_logging(merged_environment(os.environ))
+        configure_logging(environment())  # LOG_LEVEL from the environment or .env, as every setting
         install_log_redaction()  # an ID number quoted by any log line is hidden (RNV-3)
         if args.command in ("backup", "restore"):
             return _backup_command(args.command, args.path, getattr(args, "keep", None))

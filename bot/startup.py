@@ -49,11 +49,6 @@ def configure_logging(env: Mapping[str, str]) -> None:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, level))
 
 
-def merged_environment(environ: Mapping[str, str], dotenv: Path = Path(".env")) -> dict[str, str]:
-    """What load_settings reads: .env first, the environment over it."""
-    return {**read_dotenv(dotenv), **environ}
-
-
 def masked(name: str, value: str) -> str:
     if name in SECRETS:
         return "***"

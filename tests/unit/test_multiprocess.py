@@ -248,7 +248,11 @@ async def test_a_push_another_process_enqueues_wakes_the_leaders_sender_at_its_c
         while texts() != ["另一个进程的通知"]:
             assert time.monotonic() < deadline, texts()
             await asyncio.sleep(0.02)
-        assert (await leader_store.push_counts()) == {"sent": 1}
+        # the call is recorded before the sender marks the row sent: wait for that commit too
+        while (counts := await leader_store.push_counts()) != {"sent": 1}:
+            assert time.monotonic() < deadline and set(counts) <= {"sending", "sent"}, counts
+            await asyncio.sleep(0.02)
+        assert texts() == ["另一个进程的通知"]  # sent once
     finally:
         sending.cancel()
         await asyncio.wait([sending])

@@ -39,9 +39,14 @@ async def _online() -> None:
         await engine.dispose()
 
 
-if context.is_offline_mode():
-    context.configure(url=_url(), target_metadata=metadata, literal_binds=True)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    asyncio.run(_online())
+def main() -> None:
+    if context.is_offline_mode():
+        context.configure(url=_url(), target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(_online())
+
+
+if getattr(context, "_proxy", None) is not None:  # run by Alembic (not imported by a tool walking the package)
+    main()

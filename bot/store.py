@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from bot import pg
-from bot.db.migrations import migrate_sync
+from bot.db.migrations import ALEMBIC_MARK, head, migrate_sync
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.backup import owner_only
@@ -219,7 +219,16 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     async def migrate(self) -> None:
         """Brings the database to this bot's schema (bot/db/migrations/: the legacy scripts a database made by
         them has not run, then the Alembic revisions), each step logged, on this store's own connection
-        before anything else uses it; a database of a newer version of the bot is refused: SchemaTooNew."""
+        before anything else uses it; a database of a newer version of the bot is refused: SchemaTooNew.
+        A database at the head already (every start but the first of a release) is only read, without the lock."""
+        try:
+            revision = await self.schema_version()
+            async with self._db.execute("PRAGMA user_version") as cur:  # the legacy counter (PostgreSQL: its table)
+                legacy = await cur.fetchone()
+        except sqlite3.OperationalError:  # no alembic_version yet
+            revision, legacy = "", None
+        if revision == head() and legacy is not None and legacy[0] == ALEMBIC_MARK:
+            return
         raw: Any = self._db.pg if isinstance(self._db, pg.PgConnection) else self._db
 
         async def same_connection() -> Any:

@@ -30,12 +30,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.migrations import MIGRATIONS
+from bot.db.migrations import head, revisions
 from tests.support.sandbox_client import SandboxProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "1000000001:SANDBOX-token-for-local-use-only"
-PROBE = '    """CREATE TABLE ops_walk_probe (id INTEGER PRIMARY KEY)""",  # the upgrade bench/ops.py makes\n'
+PROBE_REVISION = "9001"
+PROBE = f'''"""the upgrade bench/ops.py makes"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{PROBE_REVISION}"
+down_revision = "{head()}"
+
+
+def upgrade() -> None:
+    op.create_table("ops_walk_probe", sa.Column("id", sa.Integer(), primary_key=True))
+'''
 
 
 class Walk:
@@ -107,9 +118,9 @@ def stop_bot(walk: Walk, proc: subprocess.Popen[bytes], log: Path) -> float:
 def first_hour(walk: Walk, sandbox: SandboxProcess, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     loaded = walk.command(env, "load-starter-bank")
     check(loaded.returncode == 0 and "67 questions added" in loaded.stdout, "load-starter-bank", loaded.stderr)
-    check(len(re.findall(r"migrating the schema from version", loaded.stderr)) == len(MIGRATIONS),
-          "the database created, one log line per migration", loaded.stderr)
-    walk.step(f"{loaded.stdout.strip()}; the database created, {len(MIGRATIONS)} migrations logged")
+    check(len(re.findall(r"migrating the schema from revision", loaded.stderr)) == len(revisions()),
+          "the database created, one log line per revision", loaded.stderr)
+    walk.step(f"{loaded.stdout.strip()}; the database created, {len(revisions())} revisions logged")
     bot = start_bot(walk, env, log)
     walk.step("xuexi-bot run: started")
     owner = sandbox.sandbox.user("运维", language_code="en")
@@ -142,19 +153,17 @@ def beside_the_running_bot(walk: Walk, env: dict[str, str]) -> None:
 
 
 def upgrade(walk: Walk, sandbox: SandboxProcess, env: dict[str, str], log: Path) -> None:
-    migrations = walk.src / "bot" / "migrations.py"
-    text = migrations.read_text(encoding="utf-8")
-    end = text.index("\n]\n", text.index("MIGRATIONS: list[str] = ["))
-    migrations.write_text(text[:end + 1] + PROBE + text[end + 1:], encoding="utf-8")
+    (walk.src / "bot" / "db" / "migrations" / "versions" / f"r{PROBE_REVISION}_probe.py").write_text(PROBE)
+    subprocess.run(["git", "-C", str(walk.src), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(walk.src), "commit", "-qam", "a newer schema"], check=True,
                    env={**os.environ, "GIT_AUTHOR_NAME": "ops", "GIT_AUTHOR_EMAIL": "ops@localhost",
                         "GIT_COMMITTER_NAME": "ops", "GIT_COMMITTER_EMAIL": "ops@localhost"})
     backup = walk.command(env, "backup", f"{walk.backups}/", "--keep", "3")
     check(backup.returncode == 0, "the backup before the upgrade", backup.stderr)
-    walk.step(f"upgrade: backed up, a migration {len(MIGRATIONS) + 1} committed, pip install again "
+    walk.step(f"upgrade: backed up, a revision {PROBE_REVISION} committed, pip install again "
               f"({walk.install():.1f} s)")
     bot = start_bot(walk, env, log)
-    line = f"migrating the schema from version {len(MIGRATIONS)} to {len(MIGRATIONS) + 1} (of {len(MIGRATIONS) + 1})"
+    line = f"migrating the schema from revision {head()} to {PROBE_REVISION} (of {PROBE_REVISION})"
     check(line in log.read_text(), "the upgrade's migration logged", log.read_text()[-2000:])
     walk.step(f"the new version started: '{line}'")
     user = sandbox.sandbox.user("升级后")
@@ -163,7 +172,7 @@ def upgrade(walk: Walk, sandbox: SandboxProcess, env: dict[str, str], log: Path)
     stop_bot(walk, bot, log)
     older = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=walk.data, capture_output=True, text=True,
                            env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
-    check(older.returncode == 1 and f"newer than this bot's {len(MIGRATIONS)}" in one_line(older),
+    check(older.returncode == 1 and f"newer than this bot's {head()}" in one_line(older),
           "the older version refuses the newer schema", older.stderr)
     walk.step(f"the older version refuses: {one_line(older)[:120]}…")
 

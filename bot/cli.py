@@ -89,7 +89,7 @@ def _backup(database: Path, path: str, keep: int | None) -> None:
 
 
 def _restore(database: Path, path: Path, key: bytes | None) -> None:
-    from bot.migrations import MIGRATIONS
+    from bot.db.migrations import revisions
     from bot.repositories.backup import holding, key_fingerprint_of, restore_database
     from bot.services.keys import mismatch
 
@@ -103,7 +103,7 @@ def _restore(database: Path, path: Path, key: bytes | None) -> None:
             raise BackupError(str(refusal))
 
     with holding(database, "restoring"):  # no bot may have the file open meanwhile
-        version, kept = restore_database(path, database, len(MIGRATIONS), accept=same_key)
+        version, kept = restore_database(path, database, revisions(), accept=same_key)
     print(f"restore: {path} -> {database} (schema version {version})"
           + (f"; the previous database is kept as {kept}" if kept else ""))
 
@@ -143,7 +143,7 @@ async def _copy_to_postgresql(database: Path, url: str, key: bytes | None) -> in
     import asyncpg
 
     # the operator's commands load the store only when run (the bot's start does not need them)
-    from bot.migrations import MIGRATIONS
+    from bot.db.migrations import head, revisions
     from bot.repositories.transfer import TransferError, copy_rows, snapshot
     from bot.services.keys import KeyMismatch, check_key
     from bot.store import Store
@@ -155,7 +155,7 @@ async def _copy_to_postgresql(database: Path, url: str, key: bytes | None) -> in
     try:
         with tempfile.TemporaryDirectory(prefix="xuexi-copy-") as folder:
             source = Path(folder) / "source.sqlite3"
-            version = snapshot(database, source, len(MIGRATIONS))
+            version = snapshot(database, source, revisions())
             copy = await Store.open(source, cache_size=0)  # brought to this bot's schema by its own migrations
             try:  # the key in use must be the data's; its fingerprint goes over with the rows
                 await check_key(copy, key)
@@ -163,7 +163,7 @@ async def _copy_to_postgresql(database: Path, url: str, key: bytes | None) -> in
                 await copy.close()
             await (await Store.open(url, cache_size=0)).close()
             print(f"copy-to-postgresql: {database} (schema version {version}) -> {_where(url)} "
-                  f"(schema version {len(MIGRATIONS)})", flush=True)
+                  f"(schema version {head()})", flush=True)
             copied = await copy_rows(source, url, progress=lambda line: print(line, flush=True))
     except (TransferError, KeyMismatch, OSError, asyncpg.PostgresError) as exc:
         print(f"copy-to-postgresql failed, nothing was copied: {exc}", file=sys.stderr)

@@ -1,23 +1,32 @@
-"""The schema: one SQL script per version, run in order on start (PRAGMA user_version counts what ran).
+"""The legacy schema scripts, frozen: one SQL script per version, as the bot ran them before its migrations
+moved to Alembic (bot/db/migrations/). A database made by them carries its version in PRAGMA user_version
+(SQLite) or the table schema_version (PostgreSQL). Store.migrate runs the scripts such a database has not run
+yet, up to the last one (LEGACY_HEAD), and then stamps it with Alembic's baseline revision, which is this
+schema; a new database never runs them.
 
-Append only: a database on disk has run every script up to its version, so a script is never edited
-or removed once released (10 and 11 are placeholders that shipped as such)."""
+Frozen: nothing here imports the bot's live code, so replaying a script on an old database does not depend on
+today's code. The scripts are SQLite's; PostgreSQL ran each statement as bot/dialect.py rewrote it, kept
+verbatim in bot/db/migrations/legacy_postgresql.py. The backfills (values computed in Python) are copied
+below with what they need. 10, 11 and 25 are placeholders that shipped as such."""
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
+import re
+import unicodedata
+from collections.abc import Callable
 
-import aiosqlite
-
-from bot.repositories.names import backfill_sort_keys
+import sqlalchemy as sa
+from pypinyin import Style, lazy_pinyin
 
 
 class SchemaTooNew(Exception):
     """The database was brought to a schema by a newer version of the bot than this one: one line for the
-    operator (an older bot must not write it)."""
+    operator (an older bot must not write it). `version` and `known` are legacy version numbers, or Alembic
+    revisions (the database's one this bot does not know, and this bot's head)."""
 
-    def __init__(self, version: int, known: int) -> None:
-        super().__init__(f"the database has schema version {version}, newer than this bot's {known}: a newer "
+    def __init__(self, version: int | str, known: int | str) -> None:
+        kind = "version" if isinstance(version, int) else "revision"
+        super().__init__(f"the database has schema {kind} {version}, newer than this bot's {known}: a newer "
                          "version of xuexi-bot wrote it; run that version (README \"Upgrading\")")
         self.version = version
         self.known = known
@@ -739,28 +748,68 @@ MIGRATIONS: list[str] = [
 ]
 
 
-# Steps a version needs beyond its SQL (computed values), run in the same transaction right after it.
-async def escape_typed_bodies(db: aiosqlite.Connection) -> None:
+# -- the backfills: steps a version needs beyond its SQL, run in its transaction right after it -----------
+# The pinyin sort key as it was when migration 20 shipped (bot/repositories/names.py), copied
+_SORTED_NAMES = {"members": "name", "users": "name", "orgs": "name", "branches": "name"}
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+           "九": 9}
+_NUMERAL = "零〇一二两三四五六七八九十百"
+_ORDINAL = re.compile(rf"(?<=第)[{_NUMERAL}]+|[{_NUMERAL}]+(?=(?:党支部|支部|党总支|总支|党小组|小组|组|班|队|车间))")
+_NUMBER = re.compile(r"\d+")
+
+
+def _numeral_value(text: str) -> int:
+    if not any(ch in "十百" for ch in text):
+        return int("".join(str(_DIGITS[ch]) for ch in text))
+    total, digit = 0, 0
+    for ch in text:
+        if ch in "十百":
+            total += (digit or 1) * (10 if ch == "十" else 100)
+            digit = 0
+        else:
+            digit = _DIGITS[ch]
+    return total + digit
+
+
+def _sort_key(name: str | None, postgresql: bool) -> str:
+    text = " ".join(unicodedata.normalize("NFKC", name or "").casefold().split())
+    counted = _ORDINAL.sub(lambda m: str(_numeral_value(m.group())), text)
+    padded = _NUMBER.sub(lambda m: m.group().zfill(10), counted)
+    syllables = lazy_pinyin(padded, style=Style.TONE3, neutral_tone_with_five=True)
+    # PostgreSQL's text holds no NUL: the next lowest character, which sorts alike (as bot/dialect.py sent it)
+    return " ".join(syllables) + ("\x01" if postgresql else "\x00") + text
+
+
+def backfill_sort_keys(db: sa.Connection) -> None:
+    """Migration 20: the sort keys of the rows written before it."""
+    postgresql = db.dialect.name == "postgresql"
+    for table, column in _SORTED_NAMES.items():
+        rows = db.execute(sa.text(f"SELECT id, {column} FROM {table} WHERE sort_key = ''")).all()
+        if rows:
+            db.execute(sa.text(f"UPDATE {table} SET sort_key = :key WHERE id = :id"),
+                       [{"key": _sort_key(name, postgresql), "id": row_id} for row_id, name in rows])
+
+
+def escape_typed_bodies(db: sa.Connection) -> None:
     """Migration 25: the plain texts of tasks and manuscripts written before as HTML showing them as typed."""
     for table in ("tasks", "manuscripts"):
-        async with db.execute(f"SELECT id, body FROM {table}") as cur:
-            rows = await cur.fetchall()
-        await db.executemany(f"UPDATE {table} SET body = ? WHERE id = ?",
-                             [(html.escape(body, quote=False), row_id) for row_id, body in rows])
+        rows = db.execute(sa.text(f"SELECT id, body FROM {table}")).all()
+        if rows:
+            db.execute(sa.text(f"UPDATE {table} SET body = :body WHERE id = :id"),
+                       [{"body": html.escape(body, quote=False), "id": row_id} for row_id, body in rows])
 
 
-async def resync_outbox_ids(db: aiosqlite.Connection) -> None:
+def resync_outbox_ids(db: sa.Connection) -> None:
     """After the outbox's rebuild (27) kept its ids: PostgreSQL's identity goes on after the largest
     (SQLite numbers from the largest id by itself)."""
-    if isinstance(db, aiosqlite.Connection):
-        return
-    await db.execute("SELECT setval(pg_get_serial_sequence('outbox', 'id'), "
-                     "(SELECT COALESCE(MAX(id), 0) + 1 FROM outbox), false)")
+    if db.dialect.name == "postgresql":
+        db.execute(sa.text("SELECT setval(pg_get_serial_sequence('outbox', 'id'), "
+                           "(SELECT COALESCE(MAX(id), 0) + 1 FROM outbox), false)"))
 
 
-BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {20: backfill_sort_keys,
-                                                                          25: escape_typed_bodies,
-                                                                          27: resync_outbox_ids}
+BACKFILLS: dict[int, Callable[[sa.Connection], None]] = {20: backfill_sort_keys, 25: escape_typed_bodies,
+                                                         27: resync_outbox_ids}
+LEGACY_HEAD = len(MIGRATIONS)
 
 
 def split_sql(script: str) -> list[str]:

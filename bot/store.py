@@ -1,5 +1,5 @@
 """The Store the rest of the bot imports. SQLite through aiosqlite: WAL, foreign keys, busy timeout,
-versioned migrations (bot/migrations.py), one transaction per action.
+migrations (bot/db/migrations/), one transaction per action.
 
 All access goes through one connection guarded by an asyncio lock, so a transaction is never
 interleaved with another task's statements. `atomic()` widens one transaction to a whole action: every
@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from bot import pg
-from bot.migrations import BACKFILLS, MIGRATIONS, SchemaTooNew, split_sql
+from bot.db.migrations import ALEMBIC_MARK, head, migrate_sync
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
 from bot.repositories.backup import owner_only
@@ -52,7 +55,7 @@ from bot.repositories.tasks import TaskQueries
 from bot.repositories.users import UsersRepository
 
 # what the rest of the bot imports from here
-__all__ = ["MIGRATIONS", "AttemptHead", "Conflict", "Membership", "Push", "QuizItem", "Store", "StoreError",
+__all__ = ["AttemptHead", "Conflict", "Membership", "Push", "QuizItem", "Store", "StoreError",
            "question_body_json", "write_audit"]
 
 T = TypeVar("T")
@@ -207,30 +210,37 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             await self._db.listen(channel, callback)
         return True
 
-    async def schema_version(self) -> int:
-        async with self._db.execute("PRAGMA user_version") as cur:
+    async def schema_version(self) -> str:
+        """The database's Alembic revision (the head once the store is open)."""
+        async with self._db.execute("SELECT version_num FROM alembic_version") as cur:
             row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return str(row[0]) if row else ""
 
     async def migrate(self) -> None:
-        """Runs the scripts the database has not run, each logged; a database of a newer version of the
-        bot (more scripts than this one knows) is refused: SchemaTooNew."""
-        current = await self.schema_version()
-        if current > len(MIGRATIONS):
-            raise SchemaTooNew(current, len(MIGRATIONS))
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            async with self._tx() as db:
-                if await self.schema_version() >= version:  # another process migrated meanwhile (issue 17)
-                    continue
-                log.info("database: migrating the schema from version %d to %d (of %d)", version - 1, version,
-                         len(MIGRATIONS))
-                for statement in split_sql(script):
-                    await db.execute(statement)
-                if version in BACKFILLS:
-                    await BACKFILLS[version](db)
-                await db.execute(f"PRAGMA user_version = {version}")
+        """Brings the database to this bot's schema (bot/db/migrations/: the legacy scripts a database made by
+        them has not run, then the Alembic revisions), each step logged, on this store's own connection
+        before anything else uses it; a database of a newer version of the bot is refused: SchemaTooNew.
+        A database at the head already (every start but the first of a release) is only read, without the lock."""
+        try:
+            revision = await self.schema_version()
+            async with self._db.execute("PRAGMA user_version") as cur:  # the legacy counter (PostgreSQL: its table)
+                legacy = await cur.fetchone()
+        except sqlite3.OperationalError:  # no alembic_version yet
+            revision, legacy = "", None
+        if revision == head() and legacy is not None and legacy[0] == ALEMBIC_MARK:
+            return
+        raw: Any = self._db.pg if isinstance(self._db, pg.PgConnection) else self._db
+
+        async def same_connection() -> Any:
+            return raw
+
+        url = "postgresql+asyncpg://" if isinstance(self._db, pg.PgConnection) else "sqlite+aiosqlite://"
+        # StaticPool: the one connection, never closed by the engine (the store goes on using it)
+        engine = create_async_engine(url, async_creator=same_connection, poolclass=StaticPool)
+        if engine.dialect.name == "sqlite":  # the migration lock: the file's write lock from the first statement
+            event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        async with engine.connect() as conn:
+            await conn.run_sync(migrate_sync)
 
     # -- the three ways to use the connection ------------------------------------------------
     @asynccontextmanager

@@ -1,4 +1,5 @@
 """The data layer's schema as SQLAlchemy Core metadata (bot/db/schema.py), the one place it is declared.
 
-Nothing at run time reads it yet: the store still migrates with bot/migrations.py, and a test
-(tests/unit/test_schema_metadata.py) proves the two describe the same database on SQLite and PostgreSQL."""
+The store migrates with Alembic (bot/db/migrations/: revisions frozen from it, never importing it); tests prove
+the two describe the same database on SQLite and PostgreSQL (tests/unit/test_schema_metadata.py,
+tests/unit/test_alembic.py: autogenerate finds nothing to do)."""

@@ -1,6 +1,6 @@
 """The whole schema as SQLAlchemy Core tables on one MetaData, and its DDL as text (schema.sql).
 
-It describes exactly what bot/migrations.py builds (tests/unit/test_schema_metadata.py compares the two
+It describes exactly what the migrations build (tests/unit/test_schema_metadata.py compares the two
 on both backends); `python -m bot.db.schema > schema.sql` writes the checked-in snapshot (PostgreSQL's
 DDL), `python -m bot.db.schema sqlite` prints SQLite's."""
 from __future__ import annotations

@@ -16,10 +16,11 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from bot.migrations import LEGACY_HEAD
 from bot.repositories.deployment import KEY_FINGERPRINT
 
 
@@ -100,9 +101,10 @@ def _copy(source: sqlite3.Connection, target: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def inspect(path: Path) -> int:
-    """The schema version of the database at `path` after checking it is one of ours and whole;
-    BackupError says what is wrong."""
+def inspect(path: Path) -> str:
+    """The schema version of the database at `path` after checking it is one of ours and whole: its Alembic
+    revision, or the legacy version (a number) of a database from before the move to Alembic. BackupError
+    says what is wrong."""
     if not path.is_file():
         raise BackupError(f"{path} is not a file")
     try:
@@ -110,16 +112,27 @@ def inspect(path: Path) -> int:
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise BackupError(f"{path} is damaged: {check[0] if check else 'no answer'}")
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            legacy = int(db.execute("PRAGMA user_version").fetchone()[0])
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            revision = (db.execute("SELECT version_num FROM alembic_version").fetchone()
+                        if "alembic_version" in tables else None)
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} is not a database this bot can open: {exc}") from None
-    if version == 0 or "users" not in tables:
+    version = str(revision[0]) if revision else str(legacy)
+    if (legacy == 0 and revision is None) or "users" not in tables:
         raise BackupError(f"{path} is not a xuexi-bot database (schema version {version})")
     return version
 
 
-def backup_database(database: Path, target: Path) -> int:
+def newer(version: str, known: Sequence[str]) -> bool:
+    """Whether a database of schema `version` (inspect's) was written by a newer bot than one knowing the
+    revisions `known` (oldest first): a revision not among them, or a legacy version above the last one."""
+    if version.isdigit() and len(version) < len(known[0]):  # a legacy version: 1 .. LEGACY_HEAD
+        return int(version) > LEGACY_HEAD
+    return version not in known
+
+
+def backup_database(database: Path, target: Path) -> str:
     """A consistent copy of `database` (which a running bot may be writing) at `target`; returns its
     schema version."""
     if not database.is_file():
@@ -146,16 +159,16 @@ def prune(folder: Path, stem: str, keep: int) -> list[Path]:
     return gone
 
 
-def restore_database(backup: Path, database: Path, known_version: int,
-                     accept: Callable[[Path], None] = lambda path: None) -> tuple[int, Path | None]:
+def restore_database(backup: Path, database: Path, known: Sequence[str],
+                     accept: Callable[[Path], None] = lambda path: None) -> tuple[str, Path | None]:
     """Replaces `database` (its bot stopped) with a copy of `backup`; returns (the backup's schema
     version, where the old database was kept or None when there was none). A backup older than this
     bot's schema is migrated when the bot starts; a newer one is refused, and so is one `accept(backup)`
-    refuses (raising BackupError: made with another key)."""
+    refuses (raising BackupError: made with another key). `known`: this bot's Alembic revisions, oldest first."""
     version = inspect(backup)
     accept(backup)
-    if version > known_version:
-        raise BackupError(f"{backup} has schema version {version}, newer than this bot's {known_version}: "
+    if newer(version, known):
+        raise BackupError(f"{backup} has schema version {version}, newer than this bot's {known[-1]}: "
                           "restore it with the bot version that made it")
     if backup.resolve() == database.resolve():
         raise BackupError("the backup is the database itself")

@@ -4,7 +4,7 @@ deployment that outgrew one machine moves its data to the database server (issue
 The bot must be stopped first (what it wrote after the copy began would be left behind). The source is
 first copied with SQLite's backup API into a temporary file, which the bot's own migrations bring to
 the current schema (the operator's file is not touched). The target is migrated by the same scripts
-(bot/migrations.py through bot/dialect.py) and must hold no rows. Then, in one transaction, every
+(bot/db/migrations/) and must hold no rows. Then, in one transaction, every
 table is copied with PostgreSQL's COPY in an order that puts the rows a foreign key names before the
 rows naming them (a table naming itself, the organisation tree, is checked at the end of its own COPY),
 each value in its column's type as the PostgreSQL backend writes it (a NUL in a text is U+0001, as
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from bot import dialect
-from bot.repositories.backup import BackupError, _copy, inspect
+from bot.repositories.backup import BackupError, _copy, inspect, newer
 
 BATCH = 5_000  # rows read from SQLite at a time and handed to one COPY's stream
 
@@ -84,7 +84,8 @@ async def _schema(conn: asyncpg.Connection) -> tuple[dict[str, list[tuple[str, s
     columns: dict[str, list[tuple[str, str]]] = {}
     identities: list[tuple[str, str]] = []
     for r in await conn.fetch("SELECT table_name, column_name, data_type, is_identity FROM information_schema.columns "
-                              "WHERE table_schema = current_schema() AND table_name <> 'schema_version' "
+                              "WHERE table_schema = current_schema() "
+                              "AND table_name NOT IN ('schema_version', 'alembic_version') "
                               "ORDER BY table_name, ordinal_position"):
         columns.setdefault(r["table_name"], []).append((r["column_name"], r["data_type"]))
         if r["is_identity"] == "YES":
@@ -96,14 +97,15 @@ async def _schema(conn: asyncpg.Connection) -> tuple[dict[str, list[tuple[str, s
     return columns, references, identities
 
 
-def snapshot(database: Path, target: Path, known_version: int) -> int:
+def snapshot(database: Path, target: Path, known: Sequence[str]) -> str:
     """A copy of the SQLite database at `database` at `target` (the operator's file is only read); its
-    schema version, at most `known_version` (this bot's). TransferError says what is wrong with it."""
+    schema version, one of `known` (this bot's revisions, oldest first) or older. TransferError says what is
+    wrong with it."""
     try:
         version = inspect(database)
-        if version > known_version:
+        if newer(version, known):
             raise TransferError(f"{database} has schema version {version}, newer than this bot's "
-                                f"{known_version}: copy it with the bot version that made it")
+                                f"{known[-1]}: copy it with the bot version that made it")
         with closing(sqlite3.connect(database, timeout=30)) as live:
             _copy(live, target)
     except (BackupError, sqlite3.DatabaseError) as exc:

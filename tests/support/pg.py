@@ -27,7 +27,7 @@ from pathlib import Path
 
 _RESET = """DO $$ DECLARE r record; BEGIN
     SET LOCAL session_replication_role = replica;  -- no foreign key checks while everything goes
-    FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'schema_version'
+    FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT IN ('schema_version', 'alembic_version')
     LOOP EXECUTE format('DELETE FROM %I', r.tablename); END LOOP;
     FOR r IN SELECT relname FROM pg_class WHERE relkind = 'S' LOOP EXECUTE format('ALTER SEQUENCE %I RESTART', r.relname);
     END LOOP;
@@ -320,7 +320,7 @@ async def table_names(store) -> list[str]:
 
     if isinstance(store._db, PgConnection):
         sql = ("SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() "
-               "AND tablename <> 'schema_version' ORDER BY tablename")
+               "AND tablename NOT IN ('schema_version', 'alembic_version') ORDER BY tablename")
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
     return [r["name"] for r in await store._all(sql)]

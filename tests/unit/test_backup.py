@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.db.migrations import head, revisions
 from bot.migrations import MIGRATIONS
 from bot.outbox import text_push
 from bot.repositories.backup import BackupError, backup_database, inspect, restore_database
@@ -96,7 +97,7 @@ async def test_a_backup_taken_under_load_restores_with_the_invariants_holding(tm
                                  reason=None, idem_key="after-the-backup", now="2026-11-25")
     finally:
         await store.close()
-    assert version == len(MIGRATIONS)
+    assert version == head()
     assert during > 0, "the writer wrote nothing while the backups ran"
 
     # an older database sits where the backup is restored: it is kept beside
@@ -104,8 +105,8 @@ async def test_a_backup_taken_under_load_restores_with_the_invariants_holding(tm
     other = await Store.open(target)
     await make_user(other, 820001, "旧库的人")
     await other.close()
-    restored_version, kept = restore_database(backup, target, len(MIGRATIONS))
-    assert (restored_version, kept) == (len(MIGRATIONS), tmp_path / "bot.sqlite3.before-restore")
+    restored_version, kept = restore_database(backup, target, revisions())
+    assert (restored_version, kept) == (head(), tmp_path / "bot.sqlite3.before-restore")
     assert rows(kept, "SELECT id FROM users") == [(820001,)]
 
     held = check_invariants(target)
@@ -114,7 +115,7 @@ async def test_a_backup_taken_under_load_restores_with_the_invariants_holding(tm
     assert held["points"] < check_invariants(live)["points"]  # the writer went on after the copy
     reopened = await Store.open(target)  # the bot starts on it
     try:
-        assert await reopened.schema_version() == len(MIGRATIONS)
+        assert await reopened.schema_version() == head()
         assert await reopened.points_total(USERS[0]) == dict(
             rows(target, "SELECT user_id, total FROM points_totals"))[USERS[0]]
     finally:
@@ -125,7 +126,7 @@ def test_restore_refuses_what_is_not_a_backup_of_this_bot(tmp_path):
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(BackupError, match="not a database"):
-        restore_database(junk, tmp_path / "bot.sqlite3", len(MIGRATIONS))
+        restore_database(junk, tmp_path / "bot.sqlite3", revisions())
     foreign = tmp_path / "foreign.sqlite3"
     sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(BackupError, match="not a xuexi-bot database"):
@@ -135,7 +136,7 @@ def test_restore_refuses_what_is_not_a_backup_of_this_bot(tmp_path):
     db.executescript(f"CREATE TABLE users (id INTEGER); PRAGMA user_version = {len(MIGRATIONS) + 1};")
     db.close()
     with pytest.raises(BackupError, match="newer than this bot's"):
-        restore_database(newer, tmp_path / "bot.sqlite3", len(MIGRATIONS))
+        restore_database(newer, tmp_path / "bot.sqlite3", revisions())
     assert not (tmp_path / "bot.sqlite3").exists()  # nothing was touched
 
 

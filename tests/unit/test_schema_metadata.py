@@ -29,6 +29,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.db.migrations import sqlalchemy_url
 from bot.db.schema import ddl, metadata
 from bot.store import Store
 
@@ -40,13 +41,6 @@ async def built_by_migrations(backend: str, tmp_path: Path, pg_server: Any) -> s
     store = await Store.open(database)
     await store.close()
     return sqlalchemy_url(database)
-
-
-def sqlalchemy_url(database: str) -> str:
-    """The SQLAlchemy URL of what Store.open takes (a SQLite file or a postgresql:// URL), async drivers."""
-    if database.startswith("postgresql://"):
-        return database.replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"sqlite+aiosqlite:///{database}"
 
 
 def _kept(diff: Any, dialect: str) -> bool:

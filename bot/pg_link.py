@@ -28,15 +28,17 @@ log = logging.getLogger("bot.pg")
 
 # asyncpg's errors that mean the connection (or the server behind it) is gone: a server shutting down
 # or restarting ("terminating connection due to administrator command", "the database system is
-# shutting down / starting up"), a connection lost (08xxx), the socket reset or refused
+# shutting down / starting up"), a connection lost (08xxx), the socket reset or refused; and asyncpg's
+# protocol left in a state it cannot go on from (seen when a fast shutdown's notice reaches an idle
+# connection: "cannot switch to state 15; another operation (2) is in progress")
 GONE = (OSError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
-         asyncpg.CannotConnectNowError)
+        asyncpg.CannotConnectNowError, asyncpg.InternalClientError)
 
 
 class Link:
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], conn: asyncpg.Connection, *,
                  ping_after: float = 2.0, ping_timeout: float = 5.0, connect_timeout: float = 5.0,
-                 retry_first: float = 0.1, retry_max: float = 2.0,
+                 retry_first: float = 0.1, retry_max: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._connect = connect
         self._conn: asyncpg.Connection | None = conn

@@ -8,6 +8,7 @@ PostgreSQL server programs are (XUEXI_PG=auto or 1), not against XUEXI_PG_URL's 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -15,13 +16,19 @@ from datetime import datetime
 
 import asyncpg
 import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry
 
+from bot.metrics import Metrics
 from bot.pg_link import Link
 from bot.repositories.base import DatabaseUnavailable
+from bot.scheduler import JobSpec, Scheduler
 from bot.store import Store
 from tests.conftest import SQLITE_ONLY, TZ
 from tests.support import pg as pgsupport
 from tests.support.pg import committed
+from tests.support.sandbox_client import free_port
+from tests.unit.test_metrics import get
 
 NOW = datetime(2026, 10, 1, 9, 0, tzinfo=TZ)
 # an update as the inbox stores it: (update_id, its JSON)
@@ -171,3 +178,32 @@ async def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_it_does
     link = Link(connect, _HalfOpen(), ping_after=2.0, monotonic=lambda: now[0])  # type: ignore[arg-type]
     now[0] = 5.0
     assert await link.live() is fresh
+
+
+async def test_healthz_is_503_with_the_reason_while_the_database_is_away_and_200_after(server, store, clock):
+    scheduler = Scheduler(TZ)
+
+    async def nothing() -> None:
+        return None
+
+    scheduler.add(JobSpec("tick", nothing, IntervalTrigger(seconds=1)))
+    scheduler.start()
+    metrics = Metrics(CollectorRegistry(), store, clock, scheduler)
+    metrics.polled()
+    port = free_port()
+    runner = await metrics.serve("127.0.0.1", port)
+    try:
+        assert (await get(port, "/healthz"))[0] == 200
+        await stopped(server)
+        try:
+            status, _ctype, body = await get(port, "/healthz")
+        finally:
+            await started(server)
+        assert status == 503 and json.loads(body)["problems"] == ["database unavailable"], body
+        assert json.loads(body)["database"] is False
+        await eventually(store.last_update_id)
+        status, _ctype, body = await get(port, "/healthz")
+        assert status == 200 and json.loads(body)["database"] is True, body
+    finally:
+        scheduler.shutdown()
+        await runner.cleanup()

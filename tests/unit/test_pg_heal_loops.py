@@ -1,0 +1,73 @@
+"""The bot's loops ride out a database outage (the store raising DatabaseUnavailable, as bot/pg.py does
+while PostgreSQL is away): what they must write is written once the database is back, nothing twice.
+
+The outage is played by a store whose named methods raise DatabaseUnavailable until it is lifted; every
+other call, and every call after, goes to the test's real store."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiogram.methods import SendMessage
+
+from bot.outbox import Outbox, text_push
+from bot.polling import DurablePolling
+from bot.repositories.base import DatabaseUnavailable
+from tests.unit.test_inbox import start_update
+
+USER = 710001
+
+
+class Outage:
+    """`store`, but `methods` raise DatabaseUnavailable until `lift()`."""
+
+    def __init__(self, store: Any, *methods: str) -> None:
+        self._store = store
+        self._methods = set(methods)
+        self.refused = 0
+
+    def lift(self) -> None:
+        self._methods = set()
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._store, name)
+        if name not in self._methods:
+            return real
+
+        async def unavailable(*_args: Any, **_kwargs: Any) -> Any:
+            if name not in self._methods:
+                return await real(*_args, **_kwargs)
+            self.refused += 1
+            raise DatabaseUnavailable("the database is unavailable: ConnectionRefusedError")
+        return unavailable
+
+
+async def test_a_done_mark_that_meets_an_outage_is_written_once_the_database_is_back(dp, bot, store, clock):
+    outage = Outage(store, "finish_updates")
+    poller = DurablePolling(dp, bot, outage, clock)  # type: ignore[arg-type]
+    await poller.recover()
+    assert await poller.handle_batch([start_update(501, USER)]) == 1
+    await asyncio.sleep(0.3)
+    assert outage.refused >= 1  # handled; its mark met the outage
+    outage.lift()
+    assert await poller.drain(timeout=10)
+    rows = await store._all("SELECT update_id, done_at IS NOT NULL FROM inbox")
+    assert [tuple(r) for r in rows] == [(501, 1)]  # marked done: not handled again, holding nobody's next update
+    assert await DurablePolling(dp, bot, store, clock).recover() == 0  # a restart has nothing to do again
+
+
+@pytest.mark.loose_pushes
+async def test_a_push_sent_while_the_database_went_away_is_marked_sent_once_it_is_back_and_not_sent_again(
+        store, bot, session, clock):
+    await Outbox(store, bot, clock).enqueue(text_push(USER, "日报"))
+    outage = Outage(store, "mark_push_sent")
+    sender = Outbox(outage, bot, clock, chat_interval=0)  # type: ignore[arg-type]
+    flushing = asyncio.create_task(sender.flush())
+    await asyncio.sleep(0.3)
+    assert outage.refused >= 1 and not flushing.done()  # sent; its mark waits for the database
+    outage.lift()
+    assert await asyncio.wait_for(flushing, 10) == 1
+    assert await store.push_counts() == {"sent": 1}
+    assert await sender.flush() == 0
+    assert [c.text for c in session.calls if isinstance(c, SendMessage)] == ["日报"]

@@ -9,7 +9,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiogram.methods import SendMessage
+from aiogram import Bot
+from aiogram.methods import GetUpdates, SendMessage
+from aiogram.types import Update
 
 from bot.outbox import Outbox, text_push
 from bot.polling import DurablePolling
@@ -71,3 +73,44 @@ async def test_a_push_sent_while_the_database_went_away_is_marked_sent_once_it_i
     assert await store.push_counts() == {"sent": 1}
     assert await sender.flush() == 0
     assert [c.text for c in session.calls if isinstance(c, SendMessage)] == ["日报"]
+
+
+class HeldBatch(Bot):
+    """A bot whose getUpdates answers `batch` until an offset past it confirms it (then waits, as a long
+    poll with nothing new does); every other call goes to its session."""
+
+    batch: list[Update]
+    offsets: list[int | None]
+
+    async def __call__(self, method: Any, request_timeout: int | None = None) -> Any:
+        if isinstance(method, GetUpdates):
+            self.offsets.append(method.offset)
+            if method.offset is None or method.offset <= max(u.update_id for u in self.batch):
+                return self.batch
+            await asyncio.sleep(3600)
+        return await super().__call__(method, request_timeout=request_timeout)
+
+
+async def test_polling_keeps_asking_for_a_batch_it_could_not_store_and_handles_it_once_the_database_is_back(
+        dp, store, clock, settings, session):
+    bot = HeldBatch(settings.bot_token, session=session)
+    bot.batch, bot.offsets = [start_update(601, USER)], []
+    outage = Outage(store, "accept_updates")
+    poller = DurablePolling(dp, bot, outage, clock, polling_timeout=1)  # type: ignore[arg-type]
+    polling = asyncio.create_task(poller._poll())
+    try:
+        await asyncio.sleep(1.5)
+        assert outage.refused >= 2 and set(bot.offsets) == {None}  # not confirmed: asked for again
+        assert await store._all("SELECT update_id FROM inbox") == []
+        outage.lift()
+        for _ in range(100):
+            if 602 in bot.offsets:
+                break
+            await asyncio.sleep(0.05)
+        assert bot.offsets[-1] == 602  # confirmed once stored
+        assert await poller.drain(timeout=10)
+    finally:
+        polling.cancel()
+    rows = await store._all("SELECT update_id, done_at IS NOT NULL FROM inbox")
+    assert [tuple(r) for r in rows] == [(601, 1)]
+    assert len([c for c in session.calls if isinstance(c, SendMessage)]) >= 1

@@ -150,11 +150,6 @@ class PgConnection:
         return self._doomed or self._open
 
     @property
-    def available(self) -> bool:
-        """False while the database could not be reached at the last try (until it is again)."""
-        return not self._link.down
-
-    @property
     def pg(self) -> asyncpg.Connection:
         """The asyncpg connection itself (for what the aiosqlite surface does not offer, e.g. COPY)."""
         conn = self._link.current
@@ -205,14 +200,14 @@ class PgConnection:
         if pragma is not None:
             return await self._guarded("PRAGMA", lambda conn: _pragma(conn, pragma))
         text, args = dialect.translate(sql, params)
-        verb = text.lstrip()[:8].upper()
+        verb = " ".join(text.split(None, 2)[:2]).upper()  # e.g. "SELECT X", "ROLLBACK TO"
         if verb.startswith("COMMIT") and self._failed and not self._doomed:
             # PostgreSQL ends a transaction spoilt by a failed statement with a ROLLBACK, even when asked to
             # COMMIT: said aloud here, never a silent loss of what the transaction wrote
             self._failed = False
             await self._guarded("ROLLBACK", lambda conn: conn.execute("ROLLBACK"))
             raise sqlite3.OperationalError("transaction rolled back: a statement in it failed")
-        if verb.startswith(("BEGIN", "ROLLBACK")) and not verb.startswith("ROLLBACK T"):
+        if verb.startswith(("BEGIN", "ROLLBACK")):
             self._failed = False  # a new transaction, or back to before the failure
         try:
             return await self._guarded(verb, lambda conn: self._statement(conn, text, verb, args))
@@ -225,7 +220,7 @@ class PgConnection:
         """`op` on the live connection. A connection lost on the way is dropped and DatabaseUnavailable
         raised; inside a transaction so is every later statement until the transaction's end (a
         ROLLBACK then succeeds at once: the server rolled it back when the connection went)."""
-        rollback = verb.startswith("ROLLBACK") and not verb.startswith("ROLLBACK T")  # not ROLLBACK TO
+        rollback = verb.startswith("ROLLBACK") and not verb.startswith("ROLLBACK TO")  # not a savepoint's
         ends = rollback or verb.startswith("COMMIT")
         if self._doomed:
             if ends:

@@ -207,3 +207,16 @@ async def test_healthz_is_503_with_the_reason_while_the_database_is_away_and_200
     finally:
         scheduler.shutdown()
         await runner.cleanup()
+
+
+async def test_a_transaction_whose_savepoint_was_rolled_back_is_still_cut_whole_by_a_restart(server, store, url):
+    with pytest.raises(DatabaseUnavailable):
+        async with store.atomic():
+            await store.accept_updates([UPDATE], NOW)
+            with pytest.raises(LookupError):
+                async with store.raw_tx():  # a savepoint of the transaction, rolled back
+                    raise LookupError
+            await stopped(server)
+            await started(server)
+            await store.accept_updates([(2, '{"update_id": 2}')], NOW)  # not on a new connection, alone
+    assert committed(url, "SELECT update_id FROM inbox") == []

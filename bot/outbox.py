@@ -224,7 +224,11 @@ class Outbox:
         """Until cancelled: flush, then sleep until woken or the next retry is due. On PostgreSQL a
         push another process enqueues wakes it at that commit (LISTEN / NOTIFY): the poll is then only
         a safety net for a notification lost with a dropped connection."""
-        if await self.store.listen(CHANNEL, self.wake):
+        try:
+            listening = await self.store.listen(CHANNEL, self.wake)
+        except DatabaseUnavailable:  # the database away at the start: listened to once it is back
+            listening = True
+        if listening:
             self._idle_poll = max(self._idle_poll, IDLE_POLL)
             self.listening.set()
         while True:

@@ -136,7 +136,8 @@ class Link:
             log.warning("database unavailable (%s): statements fail until it is back; reconnecting", self._reason)
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
-        """`callback()` on every notify on `channel`, on this connection and every later one."""
+        """`callback()` on every notify on `channel`, on this connection and every later one (also when
+        there is none now: DatabaseUnavailable is raised, and the channel is listened to on the next)."""
         self._listeners[channel] = callback
         conn = await self.live()
         await conn.add_listener(channel, _caller(callback))

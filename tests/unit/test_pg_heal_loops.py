@@ -114,3 +114,23 @@ async def test_polling_keeps_asking_for_a_batch_it_could_not_store_and_handles_i
     rows = await store._all("SELECT update_id, done_at IS NOT NULL FROM inbox")
     assert [tuple(r) for r in rows] == [(601, 1)]
     assert len([c for c in session.calls if isinstance(c, SendMessage)]) >= 1
+
+
+@pytest.mark.loose_pushes
+async def test_the_sender_started_while_the_database_is_away_lives_on_and_sends_once_it_is_back(
+        store, bot, session, clock):
+    outage = Outage(store, "listen", "release_claims", "claim_pushes", "next_push_at")
+    sender = Outbox(outage, bot, clock, chat_interval=0, idle_poll=0.1)  # type: ignore[arg-type]
+    running = asyncio.create_task(sender.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert not running.done(), running  # the loop did not die
+        outage.lift()
+        await Outbox(store, bot, clock).enqueue(text_push(USER, "日报"))
+        for _ in range(100):
+            if await store.push_counts() == {"sent": 1}:
+                break
+            await asyncio.sleep(0.05)
+        assert [c.text for c in session.calls if isinstance(c, SendMessage)] == ["日报"]
+    finally:
+        running.cancel()

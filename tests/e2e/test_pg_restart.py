@@ -188,6 +188,10 @@ def test_two_webhook_processes_survive_a_postgresql_restart_in_a_quiz_rush(pg_se
             seen = health.seen_down[port]
             assert any(status == 503 and "database unavailable" in problems for status, problems in seen), seen
             assert all(status != 500 for status, _problems in seen), seen
+        # the webhook's updates that came meanwhile were answered 503, and delivered again (Telegram's view)
+        with urllib.request.urlopen(f"{sb.base}/bot{load.SANDBOX_TOKEN}/getWebhookInfo", timeout=10) as resp:
+            info = json.loads(resp.read())["result"]
+        assert " 503 " in info.get("last_error_message", "") + " ", info
         wait_for(lambda: all(health.latest.get(p) == 200 for p in metrics), "/healthz never answered 200 again",
                  timeout=20)
         # every answer counted once, every stored update handled

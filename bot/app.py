@@ -45,6 +45,7 @@ from bot.middlewares import ActorMiddleware, AnswerCallbacks
 from bot.outbox import IDLE_POLL, Outbox
 from bot.polling import DurablePolling, InboxTurns
 from bot.reply_retry import ReplyRetry
+from bot.repositories.base import DatabaseUnavailable
 from bot.response_models import KeepResponseModels
 from bot.scheduler import JobSpec, Scheduler, Sweeper
 from bot.services import keys, quiz, reports
@@ -143,7 +144,7 @@ class App:
         shared = settings.shared_database  # (always on with PostgreSQL: Settings.shared_database)
         try:
             store = await Store.open(settings.database, cache_size=0 if shared else 50_000)
-        except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             raise StartupError(f"the database {database_name(settings)} cannot be opened: "
                                f"{type(exc).__name__}: {exc}") from None
         try:

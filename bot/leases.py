@@ -6,9 +6,11 @@ injected clock), any other process takes it once it has expired. A holder killed
 another process leads within ttl + renew_every seconds (15 + 5 by default, inside issue 17's 30 s). A
 process considers itself the holder only until its last successful renewal + ttl - renew_every (by
 its own monotonic time), so it stops before another may start; a renewal that fails (the database
-away) counts as losing the lease. A process stopping releases it and, on PostgreSQL, tells the others
-(NOTIFY on the lease's channel), which try at once instead of at their next turn: the lead passes in
-about a round trip. On a shared SQLite file (tests only) the next try comes within renew_every.
+away) counts as losing the lease, and the next try after the database's return takes it again (at
+once: the connection's return wakes the listener of releases). A process stopping releases it and,
+on PostgreSQL, tells the others (NOTIFY on the lease's channel), which try at once instead of at their
+next turn: the lead passes in about a round trip. On a shared SQLite file (tests only) the next try
+comes within renew_every.
 
 The single-process default does not use leases: the sweep and the sender simply run.
 """
@@ -24,6 +26,8 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
+
+from bot.repositories.base import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -73,6 +77,8 @@ class Lease:
         now = self.clock.now()
         try:
             ok = await self.store.take_lease(self.name, self.holder, now, now + timedelta(seconds=self.ttl))
+        except DatabaseUnavailable:  # (an outage is logged once, by the connection): taken again after it
+            ok = False
         except Exception:
             log.exception("lease %s: taking or renewing failed", self.name)
             ok = False

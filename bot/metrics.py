@@ -2,8 +2,9 @@
 
     GET /metrics   updates handled (by type), handling latency, errors, the outbox queue and its pushes
                    by status, the scheduler's lag
-    GET /healthz   {"mode": "polling", "polling": bool, "scheduler": bool, ..., "problems": [...]}: 200 when
-                   both are alive, 503 otherwise, "problems" saying why in words; in webhook mode
+    GET /healthz   {"mode": "polling", "polling": bool, "scheduler": bool, "database": bool, ...,
+                   "problems": [...]}: 200 when all are alive, 503 otherwise (the database away:
+                   "database unavailable"), "problems" saying why in words; in webhook mode
                    {"mode": "webhook", "webhook": bool, "scheduler": bool, ...} where the webhook is alive
                    while its server listens, setWebhook succeeded, the last update that came could be
                    stored (one that could not was answered 503) and the latest request was not refused
@@ -29,6 +30,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.errors import DomainError
+from bot.repositories.base import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from aiogram import Dispatcher
@@ -197,33 +199,44 @@ class Metrics:
                 return False
         return True
 
-    async def refresh(self) -> dict[str, Any]:
-        """Reads the store's figures into the gauges; returns the health summary."""
-        depth, final = outbox_figures(await self._store.push_counts())
+    async def _read_store(self) -> tuple[int | None, float | None, str | None]:
+        """(outbox queue depth, scheduler lag) read from the store into the gauges, or the problem when it
+        cannot be read: the database away makes /healthz 503 with a reason, never a 500."""
+        try:
+            depth, final = outbox_figures(await self._store.push_counts())
+            oldest = await self._store.next_due_at()
+        except DatabaseUnavailable:
+            return None, None, "database unavailable"
+        except Exception as exc:  # noqa: BLE001 - said in the answer; a failing health check is the sign
+            return None, None, f"the database cannot be read ({type(exc).__name__}: {exc})"
         self.outbox_depth.set(depth)
         for status, n in final.items():
             self.pushes.labels(status).set(n)
-        now = self._clock.now()
-        oldest = await self._store.next_due_at()
-        lag = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        lag = max(0.0, (self._clock.now() - oldest).total_seconds()) if oldest is not None else 0.0
         self.scheduler_lag.set(lag)
+        return depth, round(lag, 3), None
+
+    async def refresh(self) -> dict[str, Any]:
+        """Reads the store's figures into the gauges; returns the health summary."""
+        depth, lag, database = await self._read_store()
         scheduling = self.is_scheduling()
         self.scheduler_alive.set(int(scheduling))
-        figures = {"scheduler": scheduling, "scheduler_lag_seconds": round(lag, 3), "outbox_queue_depth": depth,
-                   "leader": self.leading}
-        stopped = [] if scheduling else ["the scheduler is not running its jobs"]
+        figures = {"scheduler": scheduling, "scheduler_lag_seconds": lag, "outbox_queue_depth": depth,
+                   "leader": self.leading, "database": database is None}
+        stopped = ([] if scheduling else ["the scheduler is not running its jobs"]) + ([database] if database else [])
+        healthy = scheduling and database is None
         if self.mode == "webhook":
             webhook = self.is_webhook_alive()
             self.webhook_alive.set(int(webhook))
             since = None if self._received_at is None else round(self._monotonic() - self._received_at, 3)
             return {"mode": "webhook", "webhook": webhook, "last_update_seconds_ago": since, **figures,
-                    "problems": self._webhook_problems() + stopped, "alive": webhook and scheduling}
+                    "problems": self._webhook_problems() + stopped, "alive": webhook and healthy}
         polling = self.is_polling()
         self.polling_alive.set(int(polling))
         since = None if self._polled_at is None else round(self._monotonic() - self._polled_at, 3)
         no_answer = [] if polling else ["long polling has had no answer from Telegram"]
         return {"mode": "polling", "polling": polling, "last_poll_seconds_ago": since, **figures,
-                "problems": no_answer + stopped, "alive": polling and scheduling}
+                "problems": no_answer + stopped, "alive": polling and healthy}
 
     async def scrape(self) -> bytes:
         await self.refresh()

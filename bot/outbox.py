@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 
 from bot.clock import Clock
 from bot.pacing import RateLimiter
+from bot.repositories.base import DatabaseUnavailable
 from bot.store import Push, Store
 
 log = logging.getLogger("bot.outbox")
@@ -199,13 +200,21 @@ class Outbox:
         try:
             while True:
                 if len(flying) <= self._batch * 3 // 4 and (self._leader is None or self._leader()):
-                    claim = await self.store.claim_pushes(self._now(), limit=self._batch - len(flying))
-                    handled += claim.skipped + len(claim.pushes)
-                    flying |= {asyncio.create_task(self._deliver(push)) for push in claim.pushes}
+                    try:
+                        claim = await self.store.claim_pushes(self._now(), limit=self._batch - len(flying))
+                    except DatabaseUnavailable:
+                        if not flying:
+                            raise
+                        claim = None  # the pushes in flight end first (their marks wait for the database)
+                    if claim is not None:
+                        handled += claim.skipped + len(claim.pushes)
+                        flying |= {asyncio.create_task(self._deliver(push)) for push in claim.pushes}
                 if not flying:  # nothing due, nothing in flight (or the lease was lost)
                     return handled
                 done, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
+                    if not task.cancelled() and isinstance(task.exception(), DatabaseUnavailable):
+                        continue  # its outcome could not be written: the row goes again once its claim is stale
                     task.result()
         finally:
             for task in flying:
@@ -215,12 +224,18 @@ class Outbox:
         """Until cancelled: flush, then sleep until woken or the next retry is due. On PostgreSQL a
         push another process enqueues wakes it at that commit (LISTEN / NOTIFY): the poll is then only
         a safety net for a notification lost with a dropped connection."""
-        if await self.store.listen(CHANNEL, self.wake):
+        try:
+            listening = await self.store.listen(CHANNEL, self.wake)
+        except DatabaseUnavailable:  # the database away at the start: listened to once it is back
+            listening = True
+        if listening:
             self._idle_poll = max(self._idle_poll, IDLE_POLL)
             self.listening.set()
         while True:
             try:
                 await self.flush()
+            except DatabaseUnavailable:
+                pass  # (an outage is logged once, by the connection): the next turn
             except Exception:
                 log.exception("outbox flush failed")
             self._wake.clear()
@@ -233,8 +248,9 @@ class Outbox:
                 continue
             try:
                 next_at = await self.store.next_push_at()
-            except Exception:
-                log.exception("outbox: reading the next due time failed")
+            except Exception as exc:
+                if not isinstance(exc, DatabaseUnavailable):
+                    log.exception("outbox: reading the next due time failed")
                 next_at = None
             if next_at:
                 delta = (datetime.fromisoformat(next_at) - self.clock.now()).total_seconds()
@@ -248,7 +264,11 @@ class Outbox:
         try:
             message_id = await self._send(push)
         except NotLeader:  # another process sends it (not an attempt: nothing was sent)
-            await self.store.mark_push_retry(push.id, "not the leader", self._now(), count_attempt=False)
+            await self._settle(lambda: self.store.mark_push_retry(push.id, "not the leader", self._now(),
+                                                                  count_attempt=False))
+        except DatabaseUnavailable:  # before the call (a file's bytes): not an attempt, nothing was sent
+            await self._settle(lambda: self.store.mark_push_retry(push.id, "database unavailable", self._now(),
+                                                                  count_attempt=False))
         except TelegramRetryAfter as exc:  # flood control: this chat waits, and the whole sender slows down
             log.info("429 for chat %s: waiting %s s", push.chat_id, exc.retry_after)
             self.limiter.pause(exc.retry_after, push.chat_id)
@@ -274,13 +294,13 @@ class Outbox:
             log.exception("push %s: unexpected error", push.id)
             await self._retry(push, repr(exc), self.backoff(push.attempts))
         else:
-            await self.store.mark_push_sent(push.id, message_id, self._now())
+            await self._settle(lambda: self.store.mark_push_sent(push.id, message_id, self._now()))
 
     async def _again(self, push: Push, error: str, delay: float) -> None:
         """Telegram could not take it now (429, 5xx, network): tried again after `delay`, for as long
         as that lasts (the push is not lost to an outage; it ends sent, refused, or obsolete)."""
         next_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
-        await self.store.mark_push_retry(push.id, error, next_at)
+        await self._settle(lambda: self.store.mark_push_retry(push.id, error, next_at))
 
     async def _retry(self, push: Push, error: str, delay: float) -> None:
         """An unexpected error: tried again, at most `max_attempts` times in all."""
@@ -289,7 +309,19 @@ class Outbox:
             await self.store.mark_push_final(push.id, "failed", error)
             return
         next_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
-        await self.store.mark_push_retry(push.id, error, next_at)
+        await self._settle(lambda: self.store.mark_push_retry(push.id, error, next_at))
+
+    async def _settle(self, write: Callable[[], Awaitable[Any]]) -> None:
+        """Writes a push's outcome; while the database is unavailable the write waits for it (a push
+        sent and not marked so would be sent again once its claim goes stale)."""
+        delay = 0.1
+        while True:
+            try:
+                await write()
+                return
+            except DatabaseUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
 
     async def _send(self, push: Push) -> int:
         if push.kind == "text":

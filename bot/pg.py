@@ -22,6 +22,11 @@ store and the repositories use, so that they run unchanged on either database.
   sender at its commit (SQLite has nothing like it: there the sender polls).
 - One connection, used under the store's lock as the SQLite one is. The store's write-through caches
   are off on PostgreSQL (Store.open): other processes may write.
+- A lost connection heals (bot/pg_link.py has the live one): the statement that lost it raises
+  DatabaseUnavailable, as does each later statement of its transaction until the ROLLBACK (nothing of
+  it was committed: no half-written action); the next statement outside a transaction reconnects. A
+  COMMIT whose answer is lost with the connection raises too, although the server may have committed
+  it: an action is then told it failed and may have been written (at least once, never lost).
 """
 from __future__ import annotations
 
@@ -30,11 +35,13 @@ import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
 from bot import dialect
+from bot.pg_link import GONE, Link
+from bot.repositories.base import DatabaseUnavailable
 
 T = TypeVar("T")
 
@@ -124,37 +131,47 @@ class _Result:
 
 
 class PgConnection:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._pg = conn
+    """See the module's doc. Its connection comes from a Link (bot/pg_link.py), which replaces a lost one:
+    a statement that loses it raises DatabaseUnavailable, and so does every later statement of the same
+    transaction until its ROLLBACK (which then succeeds) or COMMIT (which raises: nothing was committed)."""
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
         self._identity: set[str] | None = None  # tables with an identity `id`, read when first needed
         self._failed = False  # a statement of the open transaction failed (the transaction is spoilt)
+        self._open = False  # a transaction is open (BEGIN sent, no COMMIT / ROLLBACK since)
+        self._doomed = False  # the connection was lost inside the open transaction
         self.total_changes = 0
         self._loop = asyncio.get_running_loop()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-batch")  # the group commit's
 
     @property
     def in_transaction(self) -> bool:
-        return bool(self._pg.is_in_transaction())
+        return self._doomed or self._open
 
     @property
     def pg(self) -> asyncpg.Connection:
         """The asyncpg connection itself (for what the aiosqlite surface does not offer, e.g. COPY)."""
-        return self._pg
+        conn = self._link.current
+        if conn is None:
+            raise DatabaseUnavailable("no connection to the database now")
+        return conn
 
     async def close(self) -> None:
         self._thread.shutdown(wait=False)
-        await self._pg.close()
+        await self._link.close()
 
     # -- waking other processes (LISTEN / NOTIFY) -------------------------------------------------------
     async def notify(self, channel: str) -> None:
         """Tells every connection listening on `channel` (in any process) that there is something for
         it: at once outside a transaction, when the transaction commits inside one (never if it rolls
         back)."""
-        await self._pg.execute("SELECT pg_notify($1, '')", CHANNEL_PREFIX + channel)
+        await self._guarded("SELECT", lambda conn: conn.execute("SELECT pg_notify($1, '')", CHANNEL_PREFIX + channel))
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
-        """`callback()` (on the event loop) whenever a notify on `channel` commits."""
-        await self._pg.add_listener(CHANNEL_PREFIX + channel, lambda *_: callback())
+        """`callback()` (on the event loop) whenever a notify on `channel` commits; kept across reconnections
+        (and called once after each: what was notified meanwhile is lost)."""
+        await self._link.listen(CHANNEL_PREFIX + channel, callback)
 
     def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> _Result:
         return _Result(self._run(sql, _params(params)))
@@ -181,43 +198,78 @@ class PgConnection:
     async def _run(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> PgCursor:
         pragma = dialect.pragma(sql)
         if pragma is not None:
-            rows: list[asyncpg.Record] = []
-            for statement in pragma:
-                rows = await self._pg.fetch(statement)
-            return PgCursor(rows, -1, None)
+            return await self._guarded("PRAGMA", lambda conn: _pragma(conn, pragma))
         text, args = dialect.translate(sql, params)
-        verb = text.lstrip()[:6].upper()
-        if verb == "COMMIT" and self._failed:
+        verb = " ".join(text.split(None, 2)[:2]).upper()  # e.g. "SELECT X", "ROLLBACK TO"
+        if verb.startswith("COMMIT") and self._failed and not self._doomed:
             # PostgreSQL ends a transaction spoilt by a failed statement with a ROLLBACK, even when asked to
             # COMMIT: said aloud here, never a silent loss of what the transaction wrote
             self._failed = False
-            await self._pg.execute("ROLLBACK")
+            await self._guarded("ROLLBACK", lambda conn: conn.execute("ROLLBACK"))
             raise sqlite3.OperationalError("transaction rolled back: a statement in it failed")
-        if verb.startswith(("BEGIN", "ROLLBA")):  # a new transaction, or back to before the failure
-            self._failed = False
+        if verb.startswith(("BEGIN", "ROLLBACK")):
+            self._failed = False  # a new transaction, or back to before the failure
         try:
-            return await self._statement(text, verb, args)
+            return await self._guarded(verb, lambda conn: self._statement(conn, text, verb, args))
         except BaseException:
-            if self._pg.is_in_transaction():
+            if self._open:
                 self._failed = True
             raise
 
-    async def _statement(self, text: str, verb: str, args: list[Any]) -> PgCursor:
+    async def _guarded(self, verb: str, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`op` on the live connection. A connection lost on the way is dropped and DatabaseUnavailable
+        raised; inside a transaction so is every later statement until the transaction's end (a
+        ROLLBACK then succeeds at once: the server rolled it back when the connection went)."""
+        rollback = verb.startswith("ROLLBACK") and not verb.startswith("ROLLBACK TO")  # not a savepoint's
+        ends = rollback or verb.startswith("COMMIT")
+        if self._doomed:
+            if ends:
+                self._doomed = False
+                if rollback:
+                    return cast(T, PgCursor([], -1, None))
+            raise DatabaseUnavailable("the connection to the database was lost: the transaction was not committed")
+        in_transaction = self._open
+        try:
+            conn = self._link.current if in_transaction else await self._link.live()
+            if conn is None:
+                raise asyncpg.InterfaceError("connection is closed")
+            result = await op(conn)
+        except BaseException as exc:
+            if ends:
+                self._open = False
+            if not self._link.lost(exc):
+                raise
+            self._open = False
+            if in_transaction and not ends:
+                self._doomed = True
+            elif in_transaction and rollback:  # done by the server when the connection went
+                return cast(T, PgCursor([], -1, None))
+            raise DatabaseUnavailable(f"the connection to the database was lost ({type(exc).__name__}: {exc}); "
+                                      "nothing of the transaction was committed") from exc
+        if ends:
+            self._open = False
+        elif verb.startswith("BEGIN"):
+            self._open = True
+        return result
+
+    async def _statement(self, conn: asyncpg.Connection, text: str, verb: str, args: list[Any]) -> PgCursor:
         try:
             if verb.startswith(_RETURNS_ROWS):
-                return PgCursor(await self._pg.fetch(text, *args), -1, None)
+                return PgCursor(await conn.fetch(text, *args), -1, None)
             if _RETURNING.search(text):
-                rows = await self._pg.fetch(text, *args)
+                rows = await conn.fetch(text, *args)
                 self.total_changes += len(rows)
                 return PgCursor(rows, len(rows), None)
             insert = _INSERT.match(text)
-            if insert and insert[1].lower() in await self._identity_tables():
-                ids = await self._pg.fetch(text + " RETURNING id", *args)
+            if insert and insert[1].lower() in await self._identity_tables(conn):
+                ids = await conn.fetch(text + " RETURNING id", *args)
                 self.total_changes += len(ids)
                 return PgCursor([], len(ids), int(ids[-1][0]) if ids else None)
-            status = await self._pg.execute(text, *args)
+            status = await conn.execute(text, *args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise sqlite3.IntegrityError(_sqlite_wording(exc)) from exc
+        except GONE:  # the connection, not the statement: _guarded says so
+            raise
         except asyncpg.PostgresError as exc:  # as SQLite's errors are; the statement as sent, for the log
             error = sqlite3.OperationalError(f"{type(exc).__name__}: {exc}")
             error.add_note(f"SQL: {text}")
@@ -229,13 +281,20 @@ class PgConnection:
             self.total_changes += count
         return PgCursor([], count, None)
 
-    async def _identity_tables(self) -> set[str]:
+    async def _identity_tables(self, conn: asyncpg.Connection) -> set[str]:
         if self._identity is None:
-            rows = await self._pg.fetch(
+            rows = await conn.fetch(
                 "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
                 "AND column_name = 'id' AND is_identity = 'YES'")
             self._identity = {row[0] for row in rows}
         return self._identity
+
+
+async def _pragma(conn: asyncpg.Connection, statements: Sequence[str]) -> PgCursor:
+    rows: list[asyncpg.Record] = []
+    for statement in statements:
+        rows = await conn.fetch(statement)
+    return PgCursor(rows, -1, None)
 
 
 def _params(params: Iterable[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
@@ -309,11 +368,16 @@ class SyncBridge:
 
 
 async def connect(url: str) -> PgConnection:
-    conn = await asyncpg.connect(url, statement_cache_size=2048)
-    await conn.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
+    conn = await _open(url)
     # CREATE TABLE IF NOT EXISTS is not safe against a second process doing the same at once (both see
     # no table, one fails on the catalog's unique index): the migrations' advisory lock serialises it
     async with conn.transaction():
         await conn.execute(f"SELECT pg_advisory_xact_lock({dialect.MIGRATION_LOCK})")
         await conn.execute(dialect.SCHEMA_VERSION_TABLE)
-    return PgConnection(conn)
+    return PgConnection(Link(lambda: _open(url), conn))
+
+
+async def _open(url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url, statement_cache_size=2048)
+    await conn.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
+    return conn

@@ -48,6 +48,7 @@ from pydantic import ValidationError
 
 from bot.redaction import update_body
 from bot.reply_retry import handling
+from bot.repositories.base import DatabaseUnavailable
 from bot.repositories.inbox import Hold, StoredUpdate
 
 if TYPE_CHECKING:
@@ -161,8 +162,9 @@ class InboxTurns:
         while True:
             try:
                 turn = await self.store.take_turn(update_id, self.holder, self.until())
-            except Exception:  # the database away: try again (the hold is kept meanwhile)
-                log.exception("update %d: taking its turn failed", update_id)
+            except Exception as exc:  # the database away: try again (the hold is kept meanwhile)
+                if not isinstance(exc, DatabaseUnavailable):  # (an outage is logged once, by the connection)
+                    log.exception("update %d: taking its turn failed", update_id)
                 turn = "wait"
             if turn != "wait":
                 return turn == "go"
@@ -272,6 +274,8 @@ class DurablePolling:
             try:
                 await self._store.renew_holds(turns.holder, turns.until())
                 await self.adopt()
+            except DatabaseUnavailable:
+                pass  # renewed at the next turn, once it is back (a hold lasts 4 turns)
             except Exception:
                 log.exception("renewing the inbox holds failed")
 
@@ -373,7 +377,8 @@ class DurablePolling:
                     await self.handle_batch(updates)  # durable before the next call confirms them
                     get_updates.offset = max(u.update_id for u in updates) + 1
             except Exception as exc:  # noqa: BLE001 - Telegram or the disk away: the same offset again later
-                log.error("polling failed - %s: %s; again in %.1f s", type(exc).__name__, exc, backoff.next_delay)
+                if not isinstance(exc, DatabaseUnavailable):  # (an outage is logged once, by the connection)
+                    log.error("polling failed - %s: %s; again in %.1f s", type(exc).__name__, exc, backoff.next_delay)
                 if self._observer is not None:
                     self._observer.poll_failed()
                 await backoff.asleep()
@@ -385,6 +390,8 @@ class DurablePolling:
                 pruned_at = time.monotonic()
                 try:
                     await self._store.prune_updates(self._clock.now())
+                except DatabaseUnavailable:
+                    pruned_at -= PRUNE_EVERY / 2  # again sooner
                 except Exception:
                     log.exception("pruning the inbox failed")
 
@@ -408,8 +415,9 @@ class DurablePolling:
             await self._process(update, replay, mark=False)
             try:  # at once, not in the group commit: the person's next update waits for this mark
                 await self._store.finish_updates([update.update_id], self._clock.now())
-            except Exception:
-                log.exception("update %d handled but not marked done: marked later", update.update_id)
+            except Exception as exc:
+                if not isinstance(exc, DatabaseUnavailable):
+                    log.exception("update %d handled but not marked done: marked later", update.update_id)
                 self._done.append(update.update_id)
                 if self._marker is None:
                     self._marker = asyncio.create_task(self._mark_done(), name="inbox-done")
@@ -451,7 +459,10 @@ class DurablePolling:
 
     async def _mark_done(self) -> None:
         """Group commit of the done marks: one write at a time, each taking every update that finished
-        while the one before was written."""
+        while the one before was written. While the database is unavailable the marks wait and are
+        written once it is back (with several processes an unmarked update would hold its person's
+        next one, wherever it is, until this process stops)."""
+        backoff = Backoff(config=BACKOFF)
         try:
             while self._done:
                 storing = self._storing
@@ -460,8 +471,13 @@ class DurablePolling:
                 ids, self._done = self._done, []
                 try:
                     await self._store.finish_updates(ids, self._clock.now())
+                except DatabaseUnavailable:
+                    self._done = ids + self._done
+                    await backoff.asleep()
+                    continue
                 except Exception:
                     log.exception("%d updates handled but not marked done: handled again at the next start",
                                   len(ids))
+                backoff.reset()
         finally:
             self._marker = None

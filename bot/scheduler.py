@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.clock import Clock
+from bot.repositories.base import DatabaseUnavailable
 from bot.repositories.due import DueItem
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class Scheduler:
         async def run() -> None:
             try:
                 await spec.func()
+            except DatabaseUnavailable:
+                pass  # (an outage is logged once, by the connection): the job's next run tries again
             except Exception:
                 log.exception("job %s failed", spec.id)
         return run
@@ -154,6 +157,8 @@ class Sweeper:
     async def _run(self, item: DueItem, now: datetime) -> bool:
         try:
             await asyncio.wait_for(self._handlers[item.kind](item, now), self._timeout)
+        except DatabaseUnavailable:  # not the item's fault: due as it was (no try counted), run at a later sweep
+            return False
         except Exception as exc:  # logged and retried later; the sweep goes on
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             log.exception("due %s %s failed (try %d): %s", item.kind, item.ref, item.tries + 1, error)

@@ -47,6 +47,7 @@ from pydantic import ValidationError
 
 from bot.polling import BACKOFF, PRUNE_EVERY, DurablePolling, InboxTurns, PollingObserver
 from bot.redaction import update_body
+from bot.repositories.base import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -192,9 +193,10 @@ class DurableRequestHandler(SimpleRequestHandler):
             return web.Response(status=400, text="Bad Request")
         try:
             await self.inbox.accept(update)
-        except Exception:  # the database away: Telegram retries the delivery
-            log.exception("update %d could not be stored: answered 503, Telegram delivers it again",
-                          update.update_id)
+        except Exception as exc:  # the database away: Telegram retries the delivery
+            if not isinstance(exc, DatabaseUnavailable):  # (an outage is logged once, by the connection)
+                log.exception("update %d could not be stored: answered 503, Telegram delivers it again",
+                              update.update_id)
             if self.observer is not None:
                 self.observer.webhook_received(stored=False)
             return web.Response(status=503, text="Service Unavailable")
@@ -282,6 +284,8 @@ class WebhookReceiver:
                 await asyncio.sleep(PRUNE_EVERY)
                 try:
                     await self._store.prune_updates(self._clock.now())
+                except DatabaseUnavailable:
+                    pass  # the next turn
                 except Exception:
                     log.exception("pruning the inbox failed")
         finally:

@@ -8,6 +8,7 @@ from aiogram import Router
 
 from bot.errors import DomainError
 from bot.middlewares import error_text, was_answered
+from bot.repositories.base import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from aiogram.types import ErrorEvent
@@ -20,7 +21,9 @@ log = logging.getLogger("bot.errors")
 async def on_error(event: ErrorEvent, i18n: I18n, **data: Any) -> bool:
     exc, update = event.exception, event.update
     domain = exc if isinstance(exc, DomainError) else None
-    if domain is None:
+    if isinstance(exc, DatabaseUnavailable):  # not a bug (the outage is logged once, by the connection)
+        log.info("update %s: the database is unavailable, the person gets the apology", update.update_id)
+    elif domain is None:
         log.error("update %s failed: %r", update.update_id, exc, exc_info=exc)
     if was_answered(exc):
         return True  # the callback was already answered with the apology

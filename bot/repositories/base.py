@@ -22,6 +22,12 @@ class StoreError(Exception):
     pass
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached now (PostgreSQL restarting, failing over, the network away): the
+    statement's transaction was not committed, nothing of it was written. The next use tries to
+    reconnect; callers treat it as "later", never as a bug."""
+
+
 class Conflict(StoreError):
     """A uniqueness rule said no; `what` names it (e.g. "phone", "id_number")."""
 

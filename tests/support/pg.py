@@ -82,6 +82,7 @@ class PgServer:
     directory: Path | None = None
     pg_bin: Path | None = None
     run_as: list[str] = field(default_factory=list)
+    options: str = ""  # the server's command-line options (pg_ctl -o), for a start after a stop
 
     @classmethod
     def start(cls) -> PgServer:
@@ -101,10 +102,25 @@ class PgServer:
                         "-E", "UTF8", "--locale=C.UTF-8", "-N"], check=True, capture_output=True, cwd=directory)
         options = (f"-k {directory} -p {port} -h 127.0.0.1 -F -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_connections=200")
-        subprocess.run([*run_as, str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
-                        "-o", options, "-w", "start"], check=True, capture_output=True, cwd=directory)
-        return cls(admin_url=f"postgresql://xuexi@127.0.0.1:{port}/postgres", directory=directory,
-                   pg_bin=pg_bin, run_as=run_as)
+        server = cls(admin_url=f"postgresql://xuexi@127.0.0.1:{port}/postgres", directory=directory,
+                     pg_bin=pg_bin, run_as=run_as, options=options)
+        server.resume()
+        return server
+
+    def _pg_ctl(self, *args: str) -> None:
+        assert self.directory is not None and self.pg_bin is not None, "a server of XUEXI_PG_URL: not ours to stop"
+        subprocess.run([*self.run_as, str(self.pg_bin / "pg_ctl"), "-D", str(self.directory / "data"), *args],
+                       check=True, capture_output=True, cwd=self.directory)
+
+    def pause(self, mode: str = "fast") -> None:
+        """Stops the server as an operator would (`pg_ctl -m fast stop`: every session is ended, open
+        transactions rolled back), keeping its data for `resume`."""
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+    def resume(self) -> None:
+        """Starts the (stopped) server again, on the same port and data; returns once it accepts connections."""
+        assert self.directory is not None
+        self._pg_ctl("-l", str(self.directory / "log"), "-o", self.options, "-w", "start")
 
     def stop(self) -> None:
         if self.directory is None or self.pg_bin is None:

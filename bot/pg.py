@@ -136,6 +136,10 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return bool(self._pg.is_in_transaction())
 
+    def spoilt(self) -> None:
+        """A statement run past this class (bot/db/engine.py: SQLAlchemy's) failed in the open transaction."""
+        self._failed = True
+
     @property
     def pg(self) -> asyncpg.Connection:
         """The asyncpg connection itself (for what the aiosqlite surface does not offer, e.g. COPY)."""

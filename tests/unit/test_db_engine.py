@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bot import dialect
 from bot.db.tables_orgs import users
@@ -115,3 +116,24 @@ def _count_thread_trips(store: Any) -> list[int] | None:
 
     store._db._execute = counted
     return trips
+
+
+async def test_a_unique_conflict_is_told_by_its_key_not_its_message(store):
+    from bot.db.conflicts import unique_conflict
+    from bot.repositories.users import _ID_NUMBER, _PHONE
+
+    await store._write(lambda conn: conn.execute(insert(users).values(
+        id=1, phone="+861", id_hash="h1", created_at=NOW, updated_at=NOW)))
+
+    def second(conn: Connection) -> tuple[bool, bool]:
+        try:
+            conn.execute(insert(users).values(id=2, phone="+861", id_hash="h2", created_at=NOW, updated_at=NOW))
+        except IntegrityError as exc:
+            params = {"id": 2, "phone": "+861", "id_hash": "h2"}
+            return unique_conflict(conn, exc, _PHONE, params), unique_conflict(conn, exc, _ID_NUMBER, params)
+        raise AssertionError("no conflict")
+
+    with pytest.raises(Boom):  # the transaction is left, as a Conflict leaves it
+        async with store._tx():
+            assert await store._in_tx(second) == (True, False)
+            raise Boom

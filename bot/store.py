@@ -15,7 +15,7 @@ import asyncio
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -353,9 +353,9 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     async def _batched(self, write: Callable[[Connection], T], after: Callable[[T], None]) -> T:
         """A small write run in a group commit: the writes that arrive while the database is busy
         share one transaction and one trip to its thread. `write(conn)` gets the store's connection as
-        SQLAlchemy's (bot/db/engine.py) inside a savepoint of its own (an exception undoes that write alone and is raised to its
-        caller); `after(result)` runs on the event loop before the lock is released, so the caches
-        it updates never lag behind a later write. Inside the current task's atomic block the write
+        SQLAlchemy's (bot/db/engine.py) inside a savepoint of its own (an exception undoes that write
+        alone and is raised to its caller); `after(result)` runs on the event loop before the lock is
+        released, so the caches it updates never lag behind a later write. Inside the current task's atomic block the write
         runs at once in that transaction (in a savepoint of its own): the group commit would wait
         for the lock the block holds."""
         return await self._enqueue(write, after, core=True)

@@ -74,7 +74,8 @@ class _StoreOwned:
         self.__dict__["_conn"] = conn
 
     def cursor(self) -> sqlite3.Cursor:
-        return self._conn.cursor()
+        cursor: sqlite3.Cursor = self._conn.cursor()
+        return cursor
 
     def commit(self) -> None:
         return None

@@ -163,5 +163,6 @@ WRONGBOOK_IDS = (select(_wb.question_id).where(_wb.user_id == bindparam("uid")).
 WRONGBOOK_COUNT = select(func.count()).select_from(wrongbook).where(_wb.user_id == bindparam("uid"))
 WRONGBOOK_PAGE = (select(q.id.label("id"), q.org_id.label("org_id"), q.kind.label("kind"), q.body.label("body"),
                          q.answer.label("answer"), q.tags.label("tags"), _wb.wrong_times, _wb.streak)
-                  .select_from(wrongbook.join(questions, q.id == _wb.question_id)).where(_wb.user_id == bindparam("uid"))
+                  .select_from(wrongbook.join(questions, q.id == _wb.question_id))
+                  .where(_wb.user_id == bindparam("uid"))
                   .order_by(_wb.added_at, _wb.question_id).limit(bindparam("n")).offset(bindparam("skip")))

@@ -16,7 +16,7 @@ from bot.db.dialects import pick
 from bot.models import Question
 from bot.repositories import quiz_sql as sql
 from bot.repositories.audit import write_audit
-from bot.repositories.base import Conflict, Repository
+from bot.repositories.base import Conflict, Repository, StoreError
 from bot.repositories.questions import question_from_row
 
 _WEEKLY_SCORED = UniqueKey(("quiz_attempts_weekly_scored",), sql.WEEKLY_SCORED_TAKEN)
@@ -97,7 +97,10 @@ class QuizzesRepository(Repository):
 
         def write(conn: Connection) -> int | None:
             try:
-                attempt_id = int(conn.execute(sql.NEW_ATTEMPT, attempt).inserted_primary_key[0])
+                key = conn.execute(sql.NEW_ATTEMPT, attempt).inserted_primary_key
+                if key is None:
+                    raise StoreError("no row inserted")
+                attempt_id = int(key[0])
             except IntegrityError as exc:
                 if unique_conflict(conn, exc, _WEEKLY_SCORED, attempt):
                     return None
@@ -169,7 +172,8 @@ class QuizzesRepository(Repository):
             if not rows:
                 return None, {}
             question = self._sharedquestion_from_row if self.caching else question_from_row
-            cached = (_head(rows[0]), {r["i_pos"]: _item(r, question(r)) for r in rows if r["i_pos"] is not None})
+            cached = (_head(rows[0]),
+                      {r["i_pos"]: _item(r, question(cast(Any, r))) for r in rows if r["i_pos"] is not None})
             if self.caching:
                 self._attempts.put(attempt_id, cached)
         head, items = cached
@@ -312,6 +316,6 @@ class QuizzesRepository(Repository):
         def read(conn: Connection) -> tuple[int, list[tuple[Question, int, int]]]:
             count = int(conn.execute(sql.WRONGBOOK_COUNT, {"uid": user_id}).scalar_one())
             rows = conn.execute(sql.WRONGBOOK_PAGE, {"uid": user_id, "n": limit, "skip": offset}).mappings()
-            return count, [(question_from_row(r), r["wrong_times"], r["streak"]) for r in rows]
+            return count, [(question_from_row(cast(Any, r)), r["wrong_times"], r["streak"]) for r in rows]
 
         return await self._q(read)

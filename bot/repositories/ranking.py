@@ -61,7 +61,8 @@ def _refresh_statements() -> tuple[Executable, ...]:
 
 _REFRESH = _refresh_statements()
 _BASE_ANSWERS = (select(literal(1)).select_from(rank_day.join(rank_base, true()))
-                 .where(rank_base.c.org_id == bindparam("o", type_=INT), rank_base.c.user_id == bindparam("me", type_=INT),
+                 .where(rank_base.c.org_id == bindparam("o", type_=INT),
+                        rank_base.c.user_id == bindparam("me", type_=INT),
                         rank_day.c.day == bindparam("today", type_=TEXT)))
 
 # :o organisation, :today, :me, :top, :deep. Every score is the base plus today's points (0 for most). A set-based
@@ -97,9 +98,10 @@ WITH today AS MATERIALIZED (
     -- the first of each order among today's scorers and by the base: nobody else can be in a top list
     SELECT user_id FROM (SELECT user_id FROM today ORDER BY bw + a DESC NULLS LAST LIMIT :deep) AS t_week
     UNION SELECT user_id FROM (SELECT user_id FROM today ORDER BY bt + a DESC NULLS LAST LIMIT :deep) AS t_total
-    UNION SELECT user_id FROM (SELECT user_id FROM rank_base WHERE org_id = :o ORDER BY week DESC NULLS LAST LIMIT :deep) AS b_week
-    UNION SELECT user_id FROM (SELECT user_id FROM rank_base WHERE org_id = :o ORDER BY total DESC NULLS LAST LIMIT :deep)
-          AS b_total
+    UNION SELECT user_id FROM (SELECT user_id FROM rank_base WHERE org_id = :o ORDER BY week DESC NULLS LAST
+                               LIMIT :deep) AS b_week
+    UNION SELECT user_id FROM (SELECT user_id FROM rank_base WHERE org_id = :o ORDER BY total DESC NULLS LAST
+                               LIMIT :deep) AS b_total
     UNION SELECT :me
 ), candidates AS (
     SELECT b.user_id, b.name, b.phone, b.week + COALESCE(d.amount, 0) AS week, b.total + COALESCE(d.amount, 0) AS total

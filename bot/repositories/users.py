@@ -213,7 +213,7 @@ class UsersRepository(Repository):
         if not ids:
             return {}
         rows = await self._q(lambda conn: conn.execute(_NAMES, {"ids": ids}).all())
-        return {user_id: name for user_id, name in rows}
+        return dict(rows)
 
     async def user_languages(self, user_ids: Iterable[int]) -> list[UserLanguage]:
         ids = sorted(set(user_ids))

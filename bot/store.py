@@ -355,9 +355,9 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         share one transaction and one trip to its thread. `write(conn)` gets the store's connection as
         SQLAlchemy's (bot/db/engine.py) inside a savepoint of its own (an exception undoes that write
         alone and is raised to its caller); `after(result)` runs on the event loop before the lock is
-        released, so the caches it updates never lag behind a later write. Inside the current task's atomic block the write
-        runs at once in that transaction (in a savepoint of its own): the group commit would wait
-        for the lock the block holds."""
+        released, so the caches it updates never lag behind a later write. Inside the current task's
+        atomic block the write runs at once in that transaction (in a savepoint of its own): the group
+        commit would wait for the lock the block holds."""
         return await self._enqueue(write, after, core=True)
 
     async def _enqueue(self, write: Callable[[Any], T], after: Callable[[T], None], *, core: bool) -> T:

@@ -10,7 +10,7 @@ store and the repositories use, so that they run unchanged on either database.
   error of the server as sqlite3.OperationalError (asyncpg's error is its __cause__). In
   PostgreSQL a failed statement spoils its whole transaction, where SQLite undoes the statement alone.
   Every repository that catches a conflict leaves its transaction (raises Conflict), and each
-  group-committed write has a savepoint of its own (Store._run_batch), so statements are not wrapped
+  group-committed write has a savepoint of its own (bot/db/engine.py), so statements are not wrapped
   in savepoints of their own (two more round trips each); a COMMIT of a spoilt transaction raises
   instead of PostgreSQL's silent ROLLBACK. Rule for new code: catch a constraint error only to leave
   the transaction (or put the statement in a SAVEPOINT).

@@ -185,9 +185,28 @@ class PgRunner:
         return await self._db._execute(lambda: write(bridge))
 
     async def run_batch(self, batch: Sequence[BatchItem]) -> list[Outcome]:
+        """The batch in one transaction with no savepoints (each is two round trips more per write); when
+        a write fails, the transaction is rolled back and the others run again, each in a savepoint of its
+        own (a write function only reads and writes the database: running it again is safe). A batch of
+        one write: its transaction is its savepoint."""
         db = self._db
-        if len(batch) == 1:
-            return [await self._alone(*batch[0])]
+        await db.execute("BEGIN")
+        try:
+            results = [await self._write(write, core) for write, core in batch]
+        except Exception as exc:  # noqa: BLE001 - a write's outcome, handed to its caller
+            await asyncio.shield(db.execute("ROLLBACK"))
+            if len(batch) == 1:
+                return [(False, exc)]
+            return await self._each_in_a_savepoint(batch)
+        except BaseException:
+            if db.in_transaction:
+                await asyncio.shield(db.execute("ROLLBACK"))
+            raise
+        await db.execute("COMMIT")
+        return [(True, result) for result in results]
+
+    async def _each_in_a_savepoint(self, batch: Sequence[BatchItem]) -> list[Outcome]:
+        db = self._db
         await db.execute("BEGIN")
         outcomes: list[Outcome] = []
         try:
@@ -205,23 +224,6 @@ class PgRunner:
                 await asyncio.shield(db.execute("ROLLBACK"))
             raise
         return outcomes
-
-    async def _alone(self, write: Callable[[Any], Any], core: bool) -> Outcome:
-        """A batch of one write: its transaction is its savepoint (two round trips fewer: the common case
-        when updates are not arriving faster than the database answers)."""
-        db = self._db
-        await db.execute("BEGIN")
-        try:
-            result = await self._write(write, core)
-        except Exception as exc:  # noqa: BLE001 - the write's outcome, handed to its caller
-            await asyncio.shield(db.execute("ROLLBACK"))
-            return False, exc
-        except BaseException:
-            if db.in_transaction:
-                await asyncio.shield(db.execute("ROLLBACK"))
-            raise
-        await db.execute("COMMIT")
-        return True, result
 
     async def close(self) -> None:
         await self._conn.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, update
 
 from bot.db.base import INT, TEXT
 from bot.db.dialects import per_dialect
@@ -111,6 +111,10 @@ ANSWER_ITEM = (update(quiz_items).where(i.attempt_id == AID, i.position == bindp
                .values(answer=bindparam("given"), correct=bindparam("right"), answered_at=bindparam("now"),
                        answer_ms=func.coalesce(i.answer_ms, bindparam("ms", type_=INT)),
                        fast=case((bindparam("fast", type_=INT) == 1, 1), else_=i.fast)))
+# PostgreSQL: both in one statement, one round trip (a data-modifying WITH, which SQLite has not): the item
+# takes the answer only when the attempt moved
+_MOVED = ANSWER_MOVE.returning(a.id).cte("moved")
+ANSWER_IN_ONE = ANSWER_ITEM.where(exists(select(_MOVED.c.id))).add_cte(_MOVED)
 
 OPEN_OWNER = select(a.user_id).where(a.id == AID, a.status == "open")
 DROP_UNSHOWN = delete(quiz_items).where(i.attempt_id == AID, i.position > bindparam("keep"))

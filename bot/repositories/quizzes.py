@@ -202,6 +202,8 @@ class QuizzesRepository(Repository):
                 "ms": answer_ms, "fast": int(fast)}
 
         def write(conn: Connection) -> bool:
+            if conn.dialect.name == "postgresql":  # the item at the position shown exists while it is open
+                return conn.execute(sql.ANSWER_IN_ONE, {**move, **item}).rowcount > 0
             if conn.execute(sql.ANSWER_MOVE, move).rowcount == 0:
                 return False
             conn.execute(sql.ANSWER_ITEM, item)

@@ -7,7 +7,8 @@ write the current task makes inside it (through `_tx` or the group commit), and 
 enqueues, commit or roll back together (DESIGN "Pushes"). This module holds that connection, the transactions,
 the group commit and the read caches; the SQL lives in bot/repositories/, one mixin per aggregate,
 composed here. SQL is kept portable (plain SQL, ON CONFLICT upserts) so that a PostgreSQL backend
-can follow.
+can follow. Repositories written in SQLAlchemy Core run on the same connection and transactions through
+bot/db/engine.py (`_q`, `_write`, `_in_tx`, `_batched`).
 """
 from __future__ import annotations
 
@@ -353,8 +354,9 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
     async def _batched(self, write: Callable[[Connection], T], after: Callable[[T], None]) -> T:
         """A small write run in a group commit: the writes that arrive while the database is busy
         share one transaction and one trip to its thread. `write(conn)` gets the store's connection as
-        SQLAlchemy's (bot/db/engine.py) inside a savepoint of its own (an exception undoes that write
-        alone and is raised to its caller); `after(result)` runs on the event loop before the lock is
+        SQLAlchemy's (bot/db/engine.py); an exception undoes that write alone and is raised to its
+        caller (a savepoint of its own; on PostgreSQL the batch is run again with one when a write fails,
+        so a write touches nothing but the database); `after(result)` runs on the event loop before the lock is
         released, so the caches it updates never lag behind a later write. Inside the current task's
         atomic block the write runs at once in that transaction (in a savepoint of its own): the group
         commit would wait for the lock the block holds."""
@@ -400,7 +402,6 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
                     future.set_result(value)
                 else:
                     future.set_exception(value)
-
 
     # -- statements written in SQLAlchemy Core (bot/db/engine.py) ------------------------------------
     async def _core(self) -> Runner:

@@ -57,8 +57,8 @@ class Runner(Protocol):
         ...
 
     async def run_batch(self, batch: Sequence[BatchItem]) -> list[Outcome]:
-        """A group commit: the writes in one transaction, each in a savepoint of its own; a write's
-        exception undoes that write alone and is its outcome."""
+        """A group commit: the writes in one transaction; a write's exception undoes that write alone
+        (a savepoint of its own) and is its outcome."""
         ...
 
     async def close(self) -> None: ...

@@ -5,7 +5,7 @@ A repository is a mixin over this base: it holds SQL and turns rows into datacla
 connection, the lock, the transactions, the group commit and the caches belong to the Store.
 
 Two ways of writing a repository's SQL, while the data layer moves to SQLAlchemy Core:
-- Core (points, users, ranking): a synchronous `fn(conn: sqlalchemy.Connection)` run by `_q` (a read),
+- Core (points, users, ranking, quizzes): a synchronous `fn(conn: sqlalchemy.Connection)` run by `_q` (a read),
   `_write` (a transaction of its own), `_in_tx` (inside a `_tx` block) or `_batched` (the group commit),
   on the store's own connection and transactions (bot/db/engine.py), unchanged on both backends;
 - SQL strings in SQLite's dialect, rewritten for PostgreSQL by bot/dialect.py: `_one`, `_all`, `_tx`'s

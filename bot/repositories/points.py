@@ -3,7 +3,6 @@ running sums per user and per (user, day) kept in the same transaction. Written 
 (bot/db/engine.py runs it on either backend); the statements are built once, here."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, literal, select
@@ -11,6 +10,7 @@ from sqlalchemy import Connection, bindparam, func, insert, literal, select
 from bot.db.dialects import per_dialect, pick
 from bot.db.tables_learning import points, points_daily, points_totals
 from bot.db.tables_orgs import audit_log
+from bot.repositories.audit import _audit_params
 from bot.repositories.base import Repository, nothing
 
 _PAID = select(literal(1)).where(points.c.idem_key == bindparam("idem_key"))
@@ -34,6 +34,7 @@ def _totals(insert: Any) -> Any:
 _DAILY = per_dialect(_daily)
 _TOTALS = per_dialect(_totals)
 _AUDIT = insert(audit_log)
+_AUDIT_KEYS = ("actor_id", "org_id", "action", "target", "before", "after", "at")  # _audit_params' order
 _TOTAL = select(points_totals.c.total).where(points_totals.c.user_id == bindparam("user_id"))
 _ON = (select(points.c.source, func.sum(points.c.amount).label("n"))
        .where(points.c.user_id == bindparam("user_id"), points.c.day == bindparam("day")).group_by(points.c.source))
@@ -63,9 +64,9 @@ class PointsRepository(Repository):
             conn.execute(pick(conn, _DAILY), {"user_id": user_id, "day": day, "amount": pay})
             conn.execute(pick(conn, _TOTALS), {"user_id": user_id, "total": pay})
             if actor_id is not None:
-                after = json.dumps({"amount": pay, "reason": reason, "day": day}, ensure_ascii=False)
-                conn.execute(_AUDIT, {"actor_id": actor_id, "org_id": org_id, "action": f"points.{source}",
-                                      "target": str(user_id), "before": None, "after": after, "at": now})
+                row = _audit_params(actor_id, org_id, f"points.{source}", str(user_id), None,
+                                    {"amount": pay, "reason": reason, "day": day}, now)
+                conn.execute(_AUDIT, dict(zip(_AUDIT_KEYS, row, strict=True)))
             return pay
 
         return await self._batched(write, nothing)

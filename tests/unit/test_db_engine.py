@@ -138,3 +138,16 @@ async def test_a_unique_conflict_is_told_by_its_key_not_its_message(store):
             assert await store._in_tx(second) == (True, False)
             raise Boom
     assert await store._q(lambda conn: conn.execute(select(users.c.id)).scalars().all()) == [1]  # usable after
+
+
+async def test_learn_3_a_second_scored_weekly_attempt_is_told_by_its_unique_index(store):
+    from bot.store import Conflict
+
+    await store.set_language(visitor(7), "zh", NOW)
+    first = await store.create_attempt(7, "weekly", "2026-11-23", [], NOW, period="2026-W48", scope=0)
+    with pytest.raises(Conflict) as raised:
+        await store.create_attempt(7, "weekly", "2026-11-23", [], NOW, period="2026-W48", scope=0)
+    assert raised.value.what == "weekly_scored"
+    unscored = await store.create_attempt(7, "weekly", "2026-11-23", [], NOW, period="2026-W48", scope=0,
+                                          scored=False)  # practice of the same week: no conflict
+    assert (await store.scored_weekly(7, "2026-W48")).id == first != unscored

@@ -1,4 +1,8 @@
-"""The data layer's schema as SQLAlchemy Core metadata (bot/db/schema.py), the one place it is declared.
+"""The data layer on SQLAlchemy Core: the schema as `Table` metadata (bot/db/schema.py, the one place it is
+declared), and how Core statements run on the store's own connection and transactions (bot/db/engine.py),
+with what differs between the backends said where it is used (bot/db/dialects.py) and unique conflicts
+told by the key's name (bot/db/conflicts.py).
 
-Nothing at run time reads it yet: the store still migrates with bot/migrations.py, and a test
-(tests/unit/test_schema_metadata.py) proves the two describe the same database on SQLite and PostgreSQL."""
+The store still migrates with bot/migrations.py, and a test (tests/unit/test_schema_metadata.py) proves
+the metadata and the migrations describe the same database on SQLite and PostgreSQL. The repositories
+points, users, ranking and quizzes are written in Core; the others still in SQL strings (bot/dialect.py)."""

@@ -1,6 +1,6 @@
 """Where the two backends differ, said where a Core statement needs it (nothing is rewritten at run time).
 
-- `upsert(table)`: INSERT ... ON CONFLICT is each dialect's own construct (sqlite.insert, postgresql.insert:
+- INSERT ... ON CONFLICT is each dialect's own construct (sqlite.insert, postgresql.insert:
   the same `on_conflict_do_update` / `on_conflict_do_nothing` and `excluded`); a statement built by
   `per_dialect` exists once per backend, built once, and `pick(conn, ...)` takes the connection's.
 - `SortText`: a text whose NUL (bot/repositories/names.sort_key's separator) is stored as U+0001 on
@@ -19,7 +19,6 @@ from sqlalchemy.types import TypeDecorator
 from bot.db.base import TEXT
 
 S = TypeVar("S")
-DIALECTS = ("sqlite", "postgresql")
 
 
 def upsert_builders() -> dict[str, Callable[[Table], Any]]:

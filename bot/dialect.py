@@ -1,6 +1,15 @@
 """Where SQLite and PostgreSQL differ, in one place (issue 17): the repositories and the migrations are
 written once, in SQLite's SQL, and a statement bound for PostgreSQL is rewritten here on its way.
 
+Being replaced by SQLAlchemy Core (bot/db/engine.py). Statements written in Core (the repositories
+points, users, ranking and quizzes) never pass through here nor through bot/pg.py's rewriting: SQLAlchemy's
+PostgreSQL dialect compiles them and its asyncpg adapter sends them as compiled, on the same connection.
+What still depends on this module: the migrations (bot/migrations.py and its backfills), the store's own
+BEGIN / COMMIT / SAVEPOINT / PRAGMA user_version statements, and every other repository under
+bot/repositories/ (activities, audit, backup, certification, deployment, due, exam_attempts, exams, fsm,
+inbox, invites, learner, leases, manuscripts, members, membership_history, names, orgs, outbox, questions,
+rate_limits, renames, reports, tasks, transfer) and the helpers users.py keeps for them (menus_due).
+
 What is rewritten (outside string literals and quoted names):
 - `?` and `:name` placeholders become `$1, $2, ...`, each cast to the type of the Python value bound to it
   (`$1::bigint`, `$2::text`, ...): PostgreSQL must know a parameter's type when it prepares a statement,

@@ -10,7 +10,7 @@ store and the repositories use, so that they run unchanged on either database.
   error of the server as sqlite3.OperationalError (asyncpg's error is its __cause__). In
   PostgreSQL a failed statement spoils its whole transaction, where SQLite undoes the statement alone.
   Every repository that catches a conflict leaves its transaction (raises Conflict), and each
-  group-committed write has a savepoint of its own (Store._run_batch), so statements are not wrapped
+  group-committed write has a savepoint of its own (bot/db/engine.py), so statements are not wrapped
   in savepoints of their own (two more round trips each); a COMMIT of a spoilt transaction raises
   instead of PostgreSQL's silent ROLLBACK. Rule for new code: catch a constraint error only to leave
   the transaction (or put the statement in a SAVEPOINT).
@@ -216,6 +216,26 @@ class PgConnection:
                 self._failed = True
             raise
 
+    async def run_core(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`op` -- SQLAlchemy's statements (bot/db/engine.py) -- on the live connection, guarded as a statement
+        of this class is: a connection lost on the way is dropped and DatabaseUnavailable raised (SQLAlchemy's
+        wrapping of asyncpg's error looked through), and a failure inside a transaction spoils it."""
+        async def unwrapped(conn: asyncpg.Connection) -> T:
+            try:
+                return await op(conn)
+            except Exception as exc:
+                driver = _driver_error(exc)
+                if driver is not None and driver is not exc and self._link.lost(driver):
+                    raise driver from exc
+                raise
+
+        try:
+            return await self._guarded("CORE", unwrapped)
+        except BaseException:
+            if self._open:
+                self._failed = True
+            raise
+
     async def _guarded(self, verb: str, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """`op` on the live connection. A connection lost on the way is dropped and DatabaseUnavailable
         raised; inside a transaction so is every later statement until the transaction's end (a
@@ -295,6 +315,18 @@ async def _pragma(conn: asyncpg.Connection, statements: Sequence[str]) -> PgCurs
     for statement in statements:
         rows = await conn.fetch(statement)
     return PgCursor(rows, -1, None)
+
+
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """asyncpg's own error behind SQLAlchemy's wrapping of it (`orig`, then the causes), if any."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+            return seen
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
 
 
 def _params(params: Iterable[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:

@@ -7,7 +7,8 @@ write the current task makes inside it (through `_tx` or the group commit), and 
 enqueues, commit or roll back together (DESIGN "Pushes"). This module holds that connection, the transactions,
 the group commit and the read caches; the SQL lives in bot/repositories/, one mixin per aggregate,
 composed here. SQL is kept portable (plain SQL, ON CONFLICT upserts) so that a PostgreSQL backend
-can follow.
+can follow. Repositories written in SQLAlchemy Core run on the same connection and transactions through
+bot/db/engine.py (`_q`, `_write`, `_in_tx`, `_batched`).
 """
 from __future__ import annotations
 
@@ -15,17 +16,18 @@ import asyncio
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from bot import pg
+from bot.db.engine import PgRunner, Runner, SqliteRunner
 from bot.db.migrations import ALEMBIC_MARK, head, migrate_sync
 from bot.repositories.activities import ActivityQueries
 from bot.repositories.audit import AuditRepository, write_audit
@@ -60,8 +62,9 @@ __all__ = ["AttemptHead", "Conflict", "Membership", "Push", "QuizItem", "Store",
 
 T = TypeVar("T")
 log = logging.getLogger("bot.store")
-_Outcome = tuple[bool, Any]  # (written, the write's result) or (failed, its exception)
-_Pending = tuple[Callable[[sqlite3.Connection], Any], Callable[[Any], None], "asyncio.Future[Any]"]
+# a write of the next group commit: the write (on a sqlite3 connection, or a SQLAlchemy one when written in
+# Core), what follows it on the event loop, its caller's future, and whether it is written in Core
+_Pending = tuple[Callable[[Any], Any], Callable[[Any], None], "asyncio.Future[Any]", bool]
 
 
 class _Lru:
@@ -153,6 +156,7 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         self._attempts = _Lru(cache_size // 10)
         self._questions = _Lru(cache_size // 5)
         self._pending: list[_Pending] = []  # the next group commit
+        self._runner: Runner | None = None  # Core statements on this connection (bot/db/engine.py), once needed
         self._committers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -188,6 +192,8 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         return store
 
     async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.close()
         await self._db.close()
 
     async def notify(self, channel: str) -> None:
@@ -350,20 +356,29 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
                 self._users.clear()
 
     async def _write_batched(self, write: Callable[[sqlite3.Connection], T], after: Callable[[T], None]) -> T:
+        """`_batched` for a write of a repository still written in SQL strings (`write(conn)` gets the
+        sqlite3 connection, or bot/pg.py's bridge to it on PostgreSQL)."""
+        return await self._enqueue(write, after, core=False)
+
+    async def _batched(self, write: Callable[[Connection], T], after: Callable[[T], None]) -> T:
         """A small write run in a group commit: the writes that arrive while the database is busy
-        share one transaction and one trip to its thread. `write(conn)` gets the sqlite3 connection
-        inside a savepoint of its own (an exception undoes that write alone and is raised to its
-        caller); `after(result)` runs on the event loop before the lock is released, so the caches
-        it updates never lag behind a later write. Inside the current task's atomic block the write
-        runs at once in that transaction (in a savepoint of its own): the group commit would wait
-        for the lock the block holds."""
+        share one transaction and one trip to its thread. `write(conn)` gets the store's connection as
+        SQLAlchemy's (bot/db/engine.py); an exception undoes that write alone and is raised to its
+        caller (a savepoint of its own; on PostgreSQL the batch is run again with one when a write fails,
+        so a write touches nothing but the database); `after(result)` runs on the event loop before the lock is
+        released, so the caches it updates never lag behind a later write. Inside the current task's
+        atomic block the write runs at once in that transaction (in a savepoint of its own): the group
+        commit would wait for the lock the block holds."""
+        return await self._enqueue(write, after, core=True)
+
+    async def _enqueue(self, write: Callable[[Any], T], after: Callable[[T], None], *, core: bool) -> T:
         owner = self._lock.owner
         if owner is not None and owner is asyncio.current_task():
-            result = cast(T, await self._on_db_thread(lambda: _run_one(self._db, write)))
+            result = await (await self._core()).run_one(write, core)
             after(result)
             return result
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, after, future))
+        self._pending.append((write, after, future, core))
         if len(self._pending) == 1:
             task = asyncio.ensure_future(self._commit_pending())
             self._committers.add(task)  # a task nobody refers to may be collected before it ends
@@ -376,15 +391,15 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
             if not batch:
                 return
             try:
-                outcomes = await self._on_db_thread(lambda: _run_batch(self._db, batch))
+                outcomes = await (await self._core()).run_batch([(write, core) for write, _a, _f, core in batch])
             except BaseException as exc:
-                for _write, _after, future in batch:
+                for _write, _after, future, _core in batch:
                     if not future.done():
                         future.set_exception(exc if isinstance(exc, Exception) else StoreError("cancelled"))
                 if not isinstance(exc, Exception):
                     raise
                 return
-            for (_write, after, future), (ok, value) in zip(batch, outcomes):
+            for (_write, after, future, _core), (ok, value) in zip(batch, outcomes):
                 if ok:  # written, even when its caller has gone (cancelled): the caches must know
                     try:
                         after(value)
@@ -397,10 +412,31 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
                 else:
                     future.set_exception(value)
 
-    def _on_db_thread(self, fn: Callable[[], T]) -> Awaitable[T]:
-        """Runs `fn` on the connection's own thread, in its queue (aiosqlite's _execute is untyped)."""
-        execute = cast(Callable[[Callable[[], T]], Awaitable[T]], self._db._execute)
-        return execute(fn)
+    # -- statements written in SQLAlchemy Core (bot/db/engine.py) ------------------------------------
+    async def _core(self) -> Runner:
+        """The runner of Core functions on this store's connection, made on first use (under the lock)."""
+        if self._runner is None:
+            if isinstance(self._db, pg.PgConnection):
+                self._runner = await PgRunner.open(self._db)
+            else:
+                self._runner = await SqliteRunner.open(self._db)
+        return self._runner
+
+    async def _q(self, fn: Callable[[Connection], T]) -> T:
+        """A read (or a single statement) written in Core: `fn(conn)` in one trip, under the lock."""
+        async with self._lock:
+            return await (await self._core()).run(fn)
+
+    async def _in_tx(self, fn: Callable[[Connection], T]) -> T:
+        """`fn(conn)` inside the transaction of the caller's `_tx` block (which holds the lock), with the
+        statements the block runs through its aiosqlite-like connection."""
+        return await (await self._core()).run(fn)
+
+    async def _write(self, fn: Callable[[Connection], T], *, users: Iterable[int] = (), admins: bool = False,
+                     attempts: Iterable[int] = (), bank: bool = False) -> T:
+        """`fn(conn)` in a write transaction of its own (`_tx`, with the cached rows it names)."""
+        async with self._tx(users=users, admins=admins, attempts=attempts, bank=bank):
+            return await self._in_tx(fn)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self._lock, self._db.execute(sql, tuple(params)) as cur:
@@ -410,38 +446,3 @@ class Store(UsersRepository, OrgsRepository, MembersRepository, InvitesRepositor
         async with self._lock:  # one trip to the database thread (a cursor's execute + fetchall + close is three)
             return list(await self._db.execute_fetchall(sql, tuple(params)))
 
-
-def _run_one(db: aiosqlite.Connection, write: Callable[[sqlite3.Connection], T]) -> T:
-    """On the database thread, inside an open transaction: one write in a savepoint of its own."""
-    conn = db._conn
-    conn.execute("SAVEPOINT w")
-    try:
-        result = write(conn)
-    except BaseException:
-        conn.execute("ROLLBACK TO w")
-        conn.execute("RELEASE w")
-        raise
-    conn.execute("RELEASE w")
-    return result
-
-
-def _run_batch(db: aiosqlite.Connection, batch: list[_Pending]) -> list[_Outcome]:
-    """On the database thread: the batch in one transaction, each write in a savepoint of its own."""
-    conn = db._conn
-    conn.execute("BEGIN IMMEDIATE")
-    outcomes: list[_Outcome] = []
-    try:
-        for write, _after, _future in batch:
-            conn.execute("SAVEPOINT w")
-            try:
-                outcomes.append((True, write(conn)))
-            except Exception as exc:  # noqa: BLE001 - handed to the caller by _commit_pending
-                conn.execute("ROLLBACK TO w")
-                outcomes.append((False, exc))
-            conn.execute("RELEASE w")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return outcomes

@@ -2,7 +2,14 @@
 the store's errors, and small helpers for statements run inside a transaction.
 
 A repository is a mixin over this base: it holds SQL and turns rows into dataclasses; the
-connection, the lock, the transactions, the group commit and the caches belong to the Store."""
+connection, the lock, the transactions, the group commit and the caches belong to the Store.
+
+Two ways of writing a repository's SQL, while the data layer moves to SQLAlchemy Core:
+- Core (points, users, ranking, quizzes): a synchronous `fn(conn: sqlalchemy.Connection)` run by `_q` (a read),
+  `_write` (a transaction of its own), `_in_tx` (inside a `_tx` block) or `_batched` (the group commit),
+  on the store's own connection and transactions (bot/db/engine.py), unchanged on both backends;
+- SQL strings in SQLite's dialect, rewritten for PostgreSQL by bot/dialect.py: `_one`, `_all`, `_tx`'s
+  connection, `_write_batched`."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 import aiosqlite
+from sqlalchemy import Connection
 
 T = TypeVar("T")
 
@@ -70,6 +78,19 @@ class Repository:
         raise NotImplementedError
 
     async def _write_batched(self, write: Callable[[sqlite3.Connection], T], after: Callable[[T], None]) -> T:
+        raise NotImplementedError
+
+    async def _batched(self, write: Callable[[Connection], T], after: Callable[[T], None]) -> T:
+        raise NotImplementedError
+
+    async def _q(self, fn: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _in_tx(self, fn: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _write(self, fn: Callable[[Connection], T], *, users: Iterable[int] = (), admins: bool = False,
+                     attempts: Iterable[int] = (), bank: bool = False) -> T:
         raise NotImplementedError
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:

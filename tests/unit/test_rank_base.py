@@ -4,6 +4,10 @@ joined since the base was written falls back to the full query."""
 from __future__ import annotations
 
 import random
+import re
+
+import asyncpg
+import pytest
 
 from tests.support.factories import NOW, make_member, make_org, make_user
 
@@ -57,3 +61,47 @@ async def test_learn_8_member_who_joined_today_takes_the_full_query(store):
     assert await store.ranking_from_base(org, FIRST, SINCE, 5) is None
     [row] = await store.learner_org_ranking(org, FIRST, SINCE, 5)
     assert (row.user_id, row.week_rank, row.ranked) == (FIRST, 1, 1)
+
+
+async def test_learn_8_every_descending_order_of_the_ranking_puts_null_last_on_postgresql(store, backend,
+                                                                                      monkeypatch):
+    """The ranking's orders by score (`DESC`, its window sums too) place NULL as SQLite does, last, on
+    PostgreSQL as well (whose default for DESC is NULL first): said in the statement PostgreSQL receives.
+    Once an apostrophe in one of the query's `--` comments ("today's") made the run-time rewrite skip two of
+    them."""
+    if backend != "pg":
+        pytest.skip("PostgreSQL's NULL order")
+    await make_user(store, ADMIN, verified=True)
+    org = await make_org(store, "组织", ADMIN)
+    phone = await make_user(store, FIRST, "成员")
+    await make_member(store, org, "成员", phone)
+    await award(store, FIRST, TODAY, 1, 0)
+    await store.refresh_rank_base(TODAY)
+    sent = _record_statements(monkeypatch)
+    assert await store.ranking_from_base(org, FIRST, SINCE, 5)
+    monkeypatch.undo()
+    [sql] = [sql for sql, _args in sent if "rank_hist" in sql and "UNION" in sql]
+    sql = " ".join(re.sub(r"--[^\n]*", "", sql).split())
+    descending = [term.strip() for clause in re.findall(r"ORDER BY (.*?)(?= LIMIT | ROWS |\)|$)", sql)
+                  for term in clause.split(",") if " DESC" in term]
+    assert len(descending) == 8
+    assert [term for term in descending if not term.endswith("NULLS LAST")] == []
+
+
+def _record_statements(monkeypatch) -> list[tuple[str, tuple]]:
+    """The statements sent to PostgreSQL (by asyncpg's fetch, or a prepared statement's), with their arguments."""
+    sent: list[tuple[str, tuple]] = []
+    fetch, prepared_fetch = asyncpg.connection.Connection.fetch, asyncpg.prepared_stmt.PreparedStatement.fetch
+
+    async def recorded(self, query, *args, **kw):
+        sent.append((query, args))
+        return await fetch(self, query, *args, **kw)
+
+    async def prepared(self, *args, **kw):
+        sent.append((self.get_query(), args))
+        return await prepared_fetch(self, *args, **kw)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "fetch", recorded)
+    monkeypatch.setattr(asyncpg.prepared_stmt.PreparedStatement, "fetch", prepared)
+    return sent
+

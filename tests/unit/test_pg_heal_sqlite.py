@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,6 @@ from tests.support.quiz_factories import make_bank
 
 USER = 400001
 APOLOGY = "抱歉，处理时出了点问题，请稍后再试。"
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 @pytest.fixture
@@ -26,26 +24,27 @@ def backend() -> str:
 
 
 class FullDisk:
-    """sqlite3.Connection's calls, but every write fails as on a full disk while `full` is set."""
+    """Every write refused while `full` is set, as on a full disk. The refusal comes from SQLite itself (an
+    authorizer denying INSERT, UPDATE and DELETE on the store's one sqlite3 connection, which SQL strings and
+    SQLAlchemy's statements share), so every way a write can take meets it; the bot sees an
+    sqlite3.OperationalError on the write, as with SQLITE_FULL."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.full = False
+    _WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
 
-    def _check(self, sql: str) -> None:
-        if self.full and sql.lstrip().upper().startswith(_WRITES):
-            raise sqlite3.OperationalError("database or disk is full")
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._full = False
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        self._check(sql)
-        return self._conn.execute(sql, *args)
+    async def set(self, full: bool) -> None:
+        self._full = full
+        db = self._store._db
+        raw: sqlite3.Connection = db._conn  # type: ignore[attr-defined]
+        # on aiosqlite's thread (the connection's own); an authorizer expires the prepared statements, so
+        # cached ones are checked again
+        await db._execute(lambda: raw.set_authorizer(self._authorize if full else None))  # type: ignore[attr-defined]
 
-    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        self._check(sql)
-        return self._conn.executemany(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
+    def _authorize(self, action: int, *_args: object) -> int:
+        return sqlite3.SQLITE_DENY if action in self._WRITES else sqlite3.SQLITE_OK
 
 
 def right_letter(text: str) -> str:
@@ -67,9 +66,7 @@ async def read_only(store: Store, on: bool) -> None:
 
 
 async def full_disk(store: Store) -> FullDisk:
-    disk = FullDisk(store._db._connection)  # type: ignore[attr-defined]
-    store._db._connection = disk  # type: ignore[attr-defined]
-    return disk
+    return FullDisk(store)
 
 
 @pytest.mark.parametrize("fault", ["read_only", "full_disk"])
@@ -84,7 +81,7 @@ async def test_a_database_that_takes_no_writes_gives_the_apology_and_loses_nothi
     assert "第 2/5 题" in second.text and await answered(store) == 1
     disk = await full_disk(store) if fault == "full_disk" else None
     if disk is not None:
-        disk.full = True
+        await disk.set(True)
     else:
         await read_only(store, True)
     clock.advance(seconds=3)
@@ -93,7 +90,7 @@ async def test_a_database_that_takes_no_writes_gives_the_apology_and_loses_nothi
     assert "第 3/5 题" not in " ".join(refused.texts)
     assert await answered(store) == 1  # the first answer, committed before: still there
     if disk is not None:
-        disk.full = False
+        await disk.set(False)
     else:
         await read_only(store, False)
     clock.advance(seconds=3)

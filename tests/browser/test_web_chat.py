@@ -46,15 +46,15 @@ async def test_a_member_takes_the_daily_quiz_in_the_web_chat(browser, demo_sandb
     await page.fill("#input", "/quiz")
     await page.press("#input", "Enter")
     await messages.get_by_text("第 1/5 题").wait_for()
-    for label in ("A", "B", "C", "D", "交卷"):
-        await visible(button(page, label))
+    # the questions come in a random order (choice, true/false or fill-in): the round's own buttons are there
+    await visible(button(page, "交卷"))
     await page.screenshot(path=str(shots / "quiz-question.png"))
 
     await button(page, "交卷").click()
     await messages.get_by_text("还有 5 题未作答").wait_for()
     await button(page, "仍然交卷").click()
     await messages.get_by_text("正确率：0/5").wait_for()
-    await messages.get_by_text("正确答案：A、B、C").wait_for()  # the review: each question's right answer
+    await expect(messages).to_contain_text("正确答案：")  # the review: each question's right answer
     await visible(button(page, "再答一轮"))
     await page.screenshot(path=str(shots / "quiz-result.png"), full_page=True)
     assert problems == []

@@ -33,6 +33,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def tick_scheduler() -> Scheduler:
+    """A scheduler with one job that does nothing each second (what /healthz checks is alive); not started."""
+    scheduler = Scheduler(TZ)
+
+    async def nothing() -> None:
+        return None
+
+    scheduler.add(JobSpec("tick", nothing, IntervalTrigger(seconds=1)))
+    return scheduler
+
+
 async def get(port: int, path: str) -> tuple[int, str, str]:
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as resp:
         return resp.status, resp.headers["Content-Type"], await resp.text()
@@ -110,12 +121,7 @@ async def test_errors_reaching_the_error_handler_are_counted_by_kind(bot, store,
 
 async def test_healthz_is_503_until_polling_and_the_scheduler_are_alive(store, clock):
     moments = [1000.0]
-    scheduler = Scheduler(TZ)
-
-    async def nothing() -> None:
-        return None
-
-    scheduler.add(JobSpec("tick", nothing, IntervalTrigger(seconds=1)))
+    scheduler = tick_scheduler()
     metrics = Metrics(CollectorRegistry(), store, clock, scheduler, monotonic=lambda: moments[0])
     port = free_port()
     runner = await metrics.serve("127.0.0.1", port)

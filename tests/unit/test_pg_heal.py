@@ -16,19 +16,17 @@ from datetime import datetime
 
 import asyncpg
 import pytest
-from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from bot.metrics import Metrics
 from bot.pg_link import Link
 from bot.repositories.base import DatabaseUnavailable
-from bot.scheduler import JobSpec, Scheduler
 from bot.store import Store
 from tests.conftest import SQLITE_ONLY, TZ
 from tests.support import pg as pgsupport
 from tests.support.pg import committed
 from tests.support.sandbox_client import free_port
-from tests.unit.test_metrics import get
+from tests.unit.test_metrics import get, tick_scheduler
 
 NOW = datetime(2026, 10, 1, 9, 0, tzinfo=TZ)
 # an update as the inbox stores it: (update_id, its JSON)
@@ -181,12 +179,7 @@ async def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_it_does
 
 
 async def test_healthz_is_503_with_the_reason_while_the_database_is_away_and_200_after(server, store, clock):
-    scheduler = Scheduler(TZ)
-
-    async def nothing() -> None:
-        return None
-
-    scheduler.add(JobSpec("tick", nothing, IntervalTrigger(seconds=1)))
+    scheduler = tick_scheduler()
     scheduler.start()
     metrics = Metrics(CollectorRegistry(), store, clock, scheduler)
     metrics.polled()

@@ -12,17 +12,15 @@ import aiohttp
 from aiogram import Bot
 from aiogram.methods import SendMessage, SetWebhook, TelegramMethod
 from aiohttp.test_utils import TestClient, TestServer
-from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from bot.config import WebhookSettings
 from bot.metrics import Metrics
-from bot.scheduler import JobSpec, Scheduler
 from bot.webhook import SECRET_HEADER, WebhookReceiver
-from tests.conftest import TZ
 from tests.support.recording import RecordingSession
 from tests.support.sandbox_client import free_port
 from tests.unit.test_inbox import agreements, inbox_rows, sent_to, start_update
+from tests.unit.test_metrics import tick_scheduler
 
 SECRET = "unit-test-webhook-secret_0123456789"
 PATH = "/telegram/webhook"
@@ -204,12 +202,7 @@ async def test_run_handles_what_a_killed_run_left_then_listens_and_sets_the_webh
 
 
 async def test_healthz_in_webhook_mode(store, clock):
-    scheduler = Scheduler(TZ)
-
-    async def nothing() -> None:
-        return None
-
-    scheduler.add(JobSpec("tick", nothing, IntervalTrigger(seconds=1)))
+    scheduler = tick_scheduler()
     scheduler.start()
     metrics = Metrics(CollectorRegistry(), store, clock, scheduler)
     try:

@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import json
 
-from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from bot.metrics import REFUSED_STALE, Metrics
-from bot.scheduler import JobSpec, Scheduler
 from bot.webhook import WebhookReceiver
-from tests.conftest import TZ
-from tests.unit.test_metrics import free_port, get, samples
+from tests.unit.test_metrics import free_port, get, samples, tick_scheduler
 from tests.unit.test_webhook import body, client_for, hook, post
 
 
 async def test_refused_webhook_requests_are_counted_and_turn_healthz_503(dp, bot, store, clock, settings):
     moments = [5000.0]
-    scheduler = Scheduler(TZ)
-
-    async def nothing() -> None:
-        return None
-
-    scheduler.add(JobSpec("tick", nothing, IntervalTrigger(seconds=1)))
+    scheduler = tick_scheduler()
     scheduler.start()
     metrics = Metrics(CollectorRegistry(), store, clock, scheduler, monotonic=lambda: moments[0])
     receiver = WebhookReceiver(dp, bot, store, clock, hook(), observer=metrics)

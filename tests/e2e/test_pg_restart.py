@@ -31,7 +31,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.test_multiprocess import RoundRobin
-from tests.e2e.test_scaleout import BotProcess, reports_in_chat, sql, wait_for
+from tests.e2e.test_scaleout import BotProcess, daily_rounds, reports_in_chat, sql, wait_for
 from tests.support import invariants, load
 from tests.support import pg as pgsupport
 from tests.support.sandbox_client import SandboxProcess, free_port
@@ -197,12 +197,7 @@ def test_two_webhook_processes_survive_a_postgresql_restart_in_a_quiz_rush(pg_se
         # every answer counted once, every stored update handled
         wait_for(lambda: sql(url, "SELECT COUNT(*) FROM inbox WHERE done_at IS NULL")[0][0] == 0,
                  "stored updates left unhandled")
-        rounds = {r[0]: r[1:] for r in sql(url, """
-            SELECT a.user_id, COUNT(DISTINCT a.id), MAX(a.status),
-                   (SELECT COUNT(*) FROM quiz_items i JOIN quiz_attempts b ON b.id = i.attempt_id
-                     WHERE b.user_id = a.user_id AND b.kind = 'daily' AND i.answered_at IS NOT NULL),
-                   (SELECT COALESCE(SUM(amount), 0) FROM points p WHERE p.user_id = a.user_id AND p.source = 'daily')
-            FROM quiz_attempts a WHERE a.kind = 'daily' GROUP BY a.user_id""")}
+        rounds = daily_rounds(url)
         ids = load.member_ids(load.Plan(members=MEMBERS))
         assert rounds == dict.fromkeys(ids, (1, "submitted", load.DAILY, load.DAILY))
         # the report: once to each recipient, to nobody else

@@ -245,6 +245,16 @@ def sql(url: str, text: str, params: tuple = ()) -> list[tuple]:
     return pgsupport.committed(url, text, params)
 
 
+def daily_rounds(url: str) -> dict[int, tuple]:
+    """Per member with a daily round: (rounds, the latest status, answers given, daily points paid)."""
+    return {r[0]: r[1:] for r in sql(url, """
+        SELECT a.user_id, COUNT(DISTINCT a.id), MAX(a.status),
+               (SELECT COUNT(*) FROM quiz_items i JOIN quiz_attempts b ON b.id = i.attempt_id
+                 WHERE b.user_id = a.user_id AND b.kind = 'daily' AND i.answered_at IS NOT NULL),
+               (SELECT COALESCE(SUM(amount), 0) FROM points p WHERE p.user_id = a.user_id AND p.source = 'daily')
+        FROM quiz_attempts a WHERE a.kind = 'daily' GROUP BY a.user_id""")}
+
+
 def leader_pid(url: str) -> int | None:
     rows = sql(url, "SELECT holder FROM leases WHERE name = 'leader'")
     return int(rows[0][0].split(":")[-2]) if rows and rows[0][0] else None
@@ -338,12 +348,7 @@ def test_two_processes_behind_nginx_on_postgresql(pg_server, tmp_path):
                  "stored updates left unhandled")
         # every answer counted once: per member at most one daily round, at most 5 answers, the points
         # those answers earned once; every member: 5 answers, submitted, 5 points
-        rounds = {r[0]: r[1:] for r in sql(url, """
-            SELECT a.user_id, COUNT(DISTINCT a.id), MAX(a.status),
-                   (SELECT COUNT(*) FROM quiz_items i JOIN quiz_attempts b ON b.id = i.attempt_id
-                     WHERE b.user_id = a.user_id AND b.kind = 'daily' AND i.answered_at IS NOT NULL),
-                   (SELECT COALESCE(SUM(amount), 0) FROM points p WHERE p.user_id = a.user_id AND p.source = 'daily')
-            FROM quiz_attempts a WHERE a.kind = 'daily' GROUP BY a.user_id""")}
+        rounds = daily_rounds(url)
         ids = load.member_ids(load.Plan(members=MEMBERS))
         assert set(rounds) == set(ids)
         assert all(n == 1 and answers <= load.DAILY for n, _status, answers, _points in rounds.values()), rounds
